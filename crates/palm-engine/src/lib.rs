@@ -1,0 +1,186 @@
+//! Palm recognition engine: encoded image bytes -> region of interest -> filter bank -> binary
+//! template -> similarity.
+//!
+//! The key design decision: one straight pipeline ([`Engine::extract`]) for both kinds of input.
+//! A full-hand photo is segmented and its palm cut out along a frame built from the finger valleys;
+//! a pre-cropped ROI is re-centred on its palm texture. From the ROI on, both are the same: even
+//! Gabor filters at six orientations, sampled on a 32 x 32 grid, binarised into bit planes with a
+//! mask of unreliable cells, compared by masked Hamming distance over small shifts.
+//!
+//! The engine is pure and synchronous: no I/O beyond decoding the bytes it is given, no threads.
+
+mod decode;
+mod error;
+mod filters;
+mod gray;
+mod hand;
+mod matcher;
+mod params;
+mod quality;
+mod roi;
+mod template;
+
+pub use decode::{MAX_PIXELS, MIN_SIDE};
+pub use error::{Error, ErrorKind, Rejection};
+pub use filters::GRID;
+pub use gray::Gray;
+pub use hand::HandGeometry;
+pub use matcher::{Comparison, DEFAULT_THRESHOLD, Matcher};
+pub use params::Params;
+pub use quality::{ENROL_MIN_SCORE, Quality};
+pub use template::{FORMAT_VERSION, Hand, MAX_TEMPLATE_BYTES, Template};
+
+use filters::FilterBank;
+
+/// The hand mask of a full-hand photo, even when the pipeline rejects it later (for inspection).
+pub fn debug_hand_mask(bytes: &[u8]) -> Option<Gray> {
+    let rgb = decode::decode(bytes).ok()?;
+    hand::mask_only(&rgb).ok()
+}
+
+/// What kind of picture the bytes hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InputKind {
+    /// Decide from the image: up to [`ROI_MAX_SIDE`] px a side is a ROI, larger is a full hand.
+    Auto,
+    FullHand,
+    Roi,
+}
+
+/// Images no larger than this on their longer side are taken as pre-cropped ROIs by `Auto`.
+pub const ROI_MAX_SIDE: u32 = 256;
+
+/// A template with the intermediate stages that produced it (for `palmline inspect`).
+#[derive(Debug)]
+pub struct Extraction {
+    pub template: Template,
+    pub quality: Quality,
+    pub kind: InputKind,
+    /// Present for full-hand input.
+    pub hand: Option<HandGeometry>,
+    pub roi: Gray,
+    pub roi_valid: Gray,
+    /// Filter responses on the code grid, one per orientation.
+    pub responses: Vec<Gray>,
+}
+
+/// The engine with its filter bank built once. Cheap to share across threads.
+pub struct Engine {
+    params: Params,
+    bank: FilterBank,
+    matcher: Matcher,
+}
+
+impl Default for Engine {
+    fn default() -> Self {
+        Engine::new(Params::default())
+    }
+}
+
+impl Engine {
+    pub fn new(params: Params) -> Self {
+        Engine { bank: FilterBank::new(&params), matcher: Matcher::new(&params), params }
+    }
+
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    pub fn matcher(&self) -> &Matcher {
+        &self.matcher
+    }
+
+    /// Image bytes to template, whatever the input kind.
+    pub fn template(&self, bytes: &[u8]) -> Result<Template, Error> {
+        Ok(self.extract(bytes, InputKind::Auto)?.template)
+    }
+
+    /// Like [`Engine::template`], but refuses captures whose quality is too poor to enrol.
+    pub fn enrol_template(&self, bytes: &[u8]) -> Result<Template, Error> {
+        let ex = self.extract(bytes, InputKind::Auto)?;
+        match ex.quality.enrol_rejection() {
+            Some(reason) => Err(reason.into()),
+            None => Ok(ex.template),
+        }
+    }
+
+    pub fn similarity(&self, a: &Template, b: &Template) -> Result<f32, Error> {
+        self.matcher.similarity(a, b)
+    }
+
+    /// The whole pipeline, keeping every stage.
+    pub fn extract(&self, bytes: &[u8], kind: InputKind) -> Result<Extraction, Error> {
+        let rgb = decode::decode(bytes)?;
+        let kind = match kind {
+            InputKind::Auto if rgb.width().max(rgb.height()) <= ROI_MAX_SIDE => InputKind::Roi,
+            InputKind::Auto => InputKind::FullHand,
+            other => other,
+        };
+        let (roi, geometry) = match kind {
+            InputKind::FullHand => {
+                let (roi, geometry) = hand::palm_roi(&rgb, &self.params)?;
+                (roi, Some(geometry))
+            }
+            _ => (roi::from_crop(&roi::to_gray(&rgb), &self.params), None),
+        };
+        let quality = Quality::measure(&roi.image, &roi.valid, roi.source_scale);
+        if quality.brightness < 12.0 {
+            return Err(Rejection::TooDark.into());
+        }
+        if quality.brightness > 250.0 {
+            return Err(Rejection::TooBright.into());
+        }
+        let responses = self.bank.responses(&roi.image);
+        let hand = geometry.as_ref().map_or(Hand::Unknown, |g| g.hand);
+        let template = self.encode(&responses, &roi.valid, hand, quality.score);
+        if template.valid_cells() < self.params.min_overlap_cells {
+            return Err(Rejection::PalmTooSmall.into());
+        }
+        Ok(Extraction {
+            template,
+            quality,
+            kind,
+            hand: geometry,
+            roi: roi.image,
+            roi_valid: roi.valid,
+            responses: responses.iter().map(|r| Gray { width: GRID, height: GRID, px: r.to_vec() }).collect(),
+        })
+    }
+
+    /// Binarises the responses into bit planes and masks cells that are outside the palm or whose
+    /// filter energy is among the weakest (their signs flip with noise).
+    fn encode(&self, responses: &[[f32; GRID * GRID]], valid: &Gray, hand: Hand, quality: u8) -> Template {
+        let step = valid.width / GRID;
+        let cell_valid = |gx: usize, gy: usize| {
+            let (x0, y0) = ((gx * step).saturating_sub(step / 2), (gy * step).saturating_sub(step / 2));
+            let (x1, y1) = ((gx * step + step + step / 2).min(valid.width), (gy * step + step + step / 2).min(valid.height));
+            let mut s = 0.0;
+            for y in y0..y1 {
+                for x in x0..x1 {
+                    s += valid.at(x, y);
+                }
+            }
+            s / ((x1 - x0) * (y1 - y0)) as f32 >= 0.9
+        };
+        let energy: Vec<f32> = (0..GRID * GRID).map(|c| responses.iter().map(|r| r[c].abs()).sum()).collect();
+        let mut sorted = energy.clone();
+        sorted.sort_by(f32::total_cmp);
+        let weakest = sorted[((sorted.len() as f32 * self.params.fragile_fraction) as usize).min(sorted.len() - 1)];
+        let mut mask = [0u32; GRID];
+        let mut planes = vec![[0u32; GRID]; responses.len()];
+        for gy in 0..GRID {
+            for gx in 0..GRID {
+                let c = gy * GRID + gx;
+                if cell_valid(gx, gy) && (self.params.fragile_fraction == 0.0 || energy[c] > weakest) {
+                    mask[gy] |= 1 << gx;
+                }
+                for (plane, r) in planes.iter_mut().zip(responses) {
+                    if r[c] > 0.0 {
+                        plane[gy] |= 1 << gx;
+                    }
+                }
+            }
+        }
+        Template { fingerprint: self.params.fingerprint(), hand, quality, mask, planes }
+    }
+}

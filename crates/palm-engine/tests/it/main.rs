@@ -1,0 +1,155 @@
+//! The engine on synthetic palms: what must hold on a fresh clone, without real data.
+
+use palm_engine::{Engine, ErrorKind, Hand, InputKind, Params, Rejection, Template};
+use palm_synth::{Capture, Identity, Scene, Side, png_bytes};
+
+const ROI: Scene = Scene::Roi { size: 150 };
+const HAND: Scene = Scene::Hand { width: 640, height: 480 };
+
+fn template(engine: &Engine, id: &Identity, scene: Scene, capture: Capture) -> Template {
+    let bytes = png_bytes(&id.render(scene, capture));
+    engine.extract(&bytes, InputKind::Auto).unwrap_or_else(|e| panic!("seed {} capture {capture:?}: {e}", id.seed)).template
+}
+
+#[test]
+fn same_palm_matches_across_captures_and_different_palms_do_not() {
+    let engine = Engine::default();
+    let ids: Vec<Identity> = (100..108).map(Identity::new).collect();
+    let templates: Vec<Vec<Template>> =
+        ids.iter().map(|id| (1..=3).map(|k| template(&engine, id, ROI, Capture::new(k))).collect()).collect();
+    let (mut worst_genuine, mut best_impostor) = (1.0f32, 0.0f32);
+    for (i, a) in templates.iter().enumerate() {
+        for (j, b) in templates.iter().enumerate() {
+            for (ka, ta) in a.iter().enumerate() {
+                for (kb, tb) in b.iter().enumerate() {
+                    if (i, ka) >= (j, kb) {
+                        continue;
+                    }
+                    let s = engine.similarity(ta, tb).unwrap();
+                    if i == j { worst_genuine = worst_genuine.min(s) } else { best_impostor = best_impostor.max(s) }
+                }
+            }
+        }
+    }
+    assert!(worst_genuine >= palm_engine::DEFAULT_THRESHOLD, "a genuine pair scored {worst_genuine}");
+    assert!(best_impostor < palm_engine::DEFAULT_THRESHOLD, "an impostor pair scored {best_impostor}");
+}
+
+#[test]
+fn a_full_hand_at_any_rotation_yields_a_matching_roi() {
+    let engine = Engine::default();
+    let id = Identity::new(7);
+    let other = Identity::new(8);
+    let upright = template(&engine, &id, HAND, Capture::new(1).with_rotation(0.0));
+    let stranger = template(&engine, &other, HAND, Capture::new(1).with_rotation(0.0));
+    let impostor = engine.similarity(&upright, &stranger).unwrap();
+    for deg in (15..360).step_by(45) {
+        let turned = template(&engine, &id, HAND, Capture::new(2).with_rotation(deg as f32));
+        let s = engine.similarity(&upright, &turned).unwrap();
+        assert!(s >= palm_engine::DEFAULT_THRESHOLD && s > impostor + 0.1, "rotated {deg} deg: {s} (impostor {impostor})");
+    }
+}
+
+#[test]
+fn full_hand_on_cluttered_background_is_found() {
+    let engine = Engine::default();
+    let id = Identity::new(21);
+    let plain = template(&engine, &id, HAND, Capture::new(1));
+    let cluttered = template(&engine, &id, HAND, Capture::new(2).with_clutter());
+    assert!(engine.similarity(&plain, &cluttered).unwrap() >= palm_engine::DEFAULT_THRESHOLD);
+}
+
+#[test]
+fn left_and_right_hands_are_told_apart() {
+    let engine = Engine::default();
+    let mut seen = [false, false];
+    for seed in 30..40 {
+        let id = Identity::new(seed);
+        let hand = template(&engine, &id, HAND, Capture::new(3)).hand;
+        let expected = match id.side {
+            Side::Left => Hand::Left,
+            Side::Right => Hand::Right,
+        };
+        assert_eq!(hand, expected, "seed {seed}");
+        seen[(id.side == Side::Left) as usize] = true;
+    }
+    assert_eq!(seen, [true, true], "the sample should hold both hands");
+}
+
+#[test]
+fn no_hand_in_an_empty_scene() {
+    let engine = Engine::default();
+    let dark = image::RgbImage::from_fn(640, 480, |x, y| image::Rgb([20 + (x % 7) as u8, 20 + (y % 5) as u8, 24]));
+    let err = engine.extract(&png_bytes(&dark), InputKind::FullHand).unwrap_err();
+    assert!(matches!(err.rejection(), Some(Rejection::NoHand | Rejection::TooDark)), "{err}");
+    let black = image::RgbImage::new(640, 480);
+    assert_eq!(engine.extract(&png_bytes(&black), InputKind::FullHand).unwrap_err().rejection(), Some(Rejection::TooDark));
+    let white = image::RgbImage::from_pixel(640, 480, image::Rgb([255, 255, 255]));
+    assert_eq!(engine.extract(&png_bytes(&white), InputKind::FullHand).unwrap_err().rejection(), Some(Rejection::TooBright));
+}
+
+#[test]
+fn bad_bytes_get_typed_errors() {
+    let engine = Engine::default();
+    let png = png_bytes(&Identity::new(1).render(ROI, Capture::new(1)));
+    assert_eq!(engine.template(b"definitely not a palm").unwrap_err().kind, ErrorKind::NotAnImage);
+    assert_eq!(engine.template(&png[..png.len() / 2]).unwrap_err().kind, ErrorKind::Truncated);
+    let tiny = png_bytes(&image::RgbImage::new(32, 32));
+    assert!(matches!(engine.template(&tiny).unwrap_err().kind, ErrorKind::TooSmall { .. }));
+    // A BMP header that claims 8000 x 6000 pixels: refused before decoding.
+    let mut bmp = Vec::new();
+    image::RgbImage::new(64, 64).write_to(&mut std::io::Cursor::new(&mut bmp), image::ImageFormat::Bmp).unwrap();
+    bmp[18..22].copy_from_slice(&8000i32.to_le_bytes());
+    bmp[22..26].copy_from_slice(&6000i32.to_le_bytes());
+    assert!(matches!(engine.template(&bmp).unwrap_err().kind, ErrorKind::TooLarge { .. }));
+}
+
+#[test]
+fn templates_round_trip_and_refuse_other_parameters() {
+    let engine = Engine::default();
+    let id = Identity::new(5);
+    let t = template(&engine, &id, ROI, Capture::new(1));
+    let bytes = t.to_bytes();
+    assert!(bytes.len() <= palm_engine::MAX_TEMPLATE_BYTES);
+    let back = Template::from_bytes(&bytes).unwrap();
+    assert_eq!(back, t);
+    assert_eq!(engine.similarity(&back, &t).unwrap(), 1.0);
+    let other = Engine::new(Params { wavelength: 12.0, ..Params::default() });
+    let t2 = template(&other, &id, ROI, Capture::new(1));
+    assert!(matches!(engine.similarity(&t, &t2).unwrap_err().kind, ErrorKind::IncompatibleTemplates { .. }));
+}
+
+/// The ROI frame of one synthetic hand, pinned. Regenerate with `UPDATE_GOLDEN=1 cargo test` and
+/// review the diff: a change here moves every full-hand template.
+#[test]
+fn golden_roi_geometry_of_a_synthetic_hand() {
+    let engine = Engine::default();
+    let id = Identity::new(3);
+    let bytes = png_bytes(&id.render(HAND, Capture::new(1).with_rotation(30.0)));
+    let ex = engine.extract(&bytes, InputKind::FullHand).unwrap();
+    let g = ex.hand.unwrap();
+    let mut text = format!("hand {:?}\n", g.hand);
+    for (name, p) in std::iter::once(("centre", g.palm_centre))
+        .chain(g.valleys.iter().map(|v| ("valley", *v)))
+        .chain(g.roi_corners.iter().map(|c| ("corner", *c)))
+    {
+        text += &format!("{name} {:.0} {:.0}\n", p.0, p.1);
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/roi_geometry.txt");
+    if std::env::var_os("UPDATE_GOLDEN").is_some() {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).expect("golden file missing: run with UPDATE_GOLDEN=1");
+    // Allow one pixel of drift (floating point), nothing more.
+    for (got, want) in text.lines().zip(expected.lines()) {
+        let (g, w): (Vec<&str>, Vec<&str>) = (got.split(' ').collect(), want.split(' ').collect());
+        assert_eq!(g[0], w[0]);
+        for (a, b) in g[1..].iter().zip(&w[1..]) {
+            match (a.parse::<f32>(), b.parse::<f32>()) {
+                (Ok(a), Ok(b)) => assert!((a - b).abs() <= 1.0, "{got} vs {want}"),
+                _ => assert_eq!(a, b),
+            }
+        }
+    }
+    assert_eq!(text.lines().count(), expected.lines().count());
+}

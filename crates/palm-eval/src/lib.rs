@@ -1,0 +1,57 @@
+//! Evaluation of a palm matcher by the protocol of `../shared/datasets/README.md`: data sets laid
+//! out as folders per palm, verification rates (EER, FNMR at fixed FMR, d'), closed-set rank-1,
+//! and reading score files from other matchers so any system is measured by the same code.
+//!
+//! Nothing here knows how templates are made: callers hand in a similarity for each pair, or
+//! `None` where an image yielded no template (a failure to acquire, which then fails every genuine
+//! comparison it takes part in and never falsely matches).
+
+mod dataset;
+mod metrics;
+mod scores;
+
+pub use dataset::{Dataset, Entry};
+pub use metrics::{DetPoint, Verification, rank1, verification};
+pub use scores::{ScoreFileError, read_score_file};
+
+/// Similarities of every pair `i < j` of a set's images, in row-major upper-triangle order.
+#[derive(Clone, Debug)]
+pub struct PairScores {
+    n: usize,
+    scores: Vec<Option<f64>>,
+}
+
+impl PairScores {
+    pub fn new(n: usize) -> Self {
+        PairScores { n, scores: vec![None; n * n.saturating_sub(1) / 2] }
+    }
+
+    pub fn len(&self) -> usize {
+        self.n
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.n == 0
+    }
+
+    fn index(&self, i: usize, j: usize) -> usize {
+        let (i, j) = if i < j { (i, j) } else { (j, i) };
+        debug_assert!(i < j && j < self.n);
+        i * (2 * self.n - i - 1) / 2 + (j - i - 1)
+    }
+
+    pub fn set(&mut self, i: usize, j: usize, s: Option<f64>) {
+        let k = self.index(i, j);
+        self.scores[k] = s;
+    }
+
+    /// The similarity of images `i` and `j` (order does not matter); `None` for a failed pair.
+    pub fn get(&self, i: usize, j: usize) -> Option<f64> {
+        self.scores[self.index(i, j)]
+    }
+
+    /// Every pair `(i, j)` with `i < j`, in the order `set`/`get` index them.
+    pub fn pairs(n: usize) -> impl Iterator<Item = (usize, usize)> {
+        (0..n).flat_map(move |i| (i + 1..n).map(move |j| (i, j)))
+    }
+}

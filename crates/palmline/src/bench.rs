@@ -1,0 +1,79 @@
+//! `palmline bench engine`: single-thread speed of the engine on synthetic palms (so it runs on
+//! any machine): ROI to template, full-hand photo to template, and template comparisons.
+
+use anyhow::{Result, bail};
+use palm_engine::{Engine, InputKind, Template};
+use palm_synth::{Capture, Identity, Scene, png_bytes};
+use serde_json::json;
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args)]
+pub struct BenchArgs {
+    /// What to measure: `engine`.
+    pub what: String,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: BenchArgs) -> Result<()> {
+    match args.what.as_str() {
+        "engine" => engine(args.json),
+        other => bail!("unknown benchmark {other:?}: expected `engine`"),
+    }
+}
+
+fn engine(as_json: bool) -> Result<()> {
+    let engine = Engine::default();
+    let rois: Vec<Vec<u8>> = (1..=40).map(|s| png_bytes(&Identity::new(s).render(Scene::Roi { size: 150 }, Capture::new(1)))).collect();
+    let hands: Vec<Vec<u8>> = (1..=15)
+        .map(|s| png_bytes(&Identity::new(s).render(Scene::Hand { width: 800, height: 600 }, Capture::new(1))))
+        .collect();
+    let time_extract = |images: &[Vec<u8>], kind: InputKind| -> Result<(f64, Vec<Template>)> {
+        let mut ms = Vec::new();
+        let mut templates = Vec::new();
+        for bytes in images {
+            let t = Instant::now();
+            let ex = engine.extract(black_box(bytes), kind)?;
+            ms.push(t.elapsed().as_secs_f64() * 1e3);
+            templates.push(ex.template);
+        }
+        Ok((crate::eval::median(ms).unwrap_or(f64::NAN), templates))
+    };
+    let (roi_ms, templates) = time_extract(&rois, InputKind::Roi)?;
+    let (hand_ms, _) = time_extract(&hands, InputKind::FullHand)?;
+    // Every pair, over and over, for about a second.
+    let (mut count, start) = (0u64, Instant::now());
+    while start.elapsed() < Duration::from_secs(1) {
+        for a in &templates {
+            for b in &templates {
+                black_box(engine.similarity(black_box(a), black_box(b))?);
+                count += 1;
+            }
+        }
+    }
+    let per_sec = count as f64 / start.elapsed().as_secs_f64();
+    let shifts = (2 * engine.params().max_shift + 1).pow(2) as f64;
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| s.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_string()));
+    if as_json {
+        println!(
+            "{}",
+            json!({
+                "extract_roi_ms_median": roi_ms,
+                "extract_full_hand_ms_median": hand_ms,
+                "matches_per_sec_per_core": per_sec,
+                "shift_positions_per_match": shifts,
+                "threads": 1,
+                "cpu": cpu,
+            })
+        );
+    } else {
+        println!("engine speed, one thread ({})", cpu.as_deref().unwrap_or("unknown cpu"));
+        println!("  150 px ROI to template      {roi_ms:.2} ms (median of {})", rois.len());
+        println!("  800x600 hand to template    {hand_ms:.2} ms (median of {})", hands.len());
+        println!("  matches per second          {per_sec:.0} (each tries {shifts} shifts)");
+    }
+    Ok(())
+}

@@ -1,0 +1,279 @@
+//! `palmline eval`: the accuracy of the engine (or of any matcher's score file) on real palm sets.
+
+use crate::plot;
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use palm_engine::{Engine, InputKind, Template};
+use palm_eval::{Dataset, PairScores, Verification, rank1, verification};
+use rayon::prelude::*;
+use serde_json::{Value, json};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+#[derive(clap::Args)]
+pub struct EvalArgs {
+    /// Set folders (manifest.csv, or one sub-folder per palm).
+    #[arg(required_unless_present = "scores")]
+    pub sets: Vec<PathBuf>,
+    /// Only this modality (manifest's `modality` column); default: each modality on its own.
+    #[arg(long)]
+    pub modality: Option<String>,
+    /// One JSON object per set on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Write the DET curve(s) to this PNG or SVG file.
+    #[arg(long)]
+    pub plot: Option<PathBuf>,
+    /// Evaluate a score file (columns a,b,distance or a,b,similarity) instead of the engine.
+    #[arg(long, requires = "set")]
+    pub scores: Option<PathBuf>,
+    /// The set a score file's paths are relative to.
+    #[arg(long)]
+    pub set: Option<PathBuf>,
+    /// Also write every pair's similarity to this CSV (columns a,b,similarity), readable by `--scores`.
+    #[arg(long, value_name = "FILE.csv")]
+    pub write_scores: Option<PathBuf>,
+    /// Engine parameter overrides, e.g. `--param wavelength=11` (for tuning studies).
+    #[arg(long = "param", value_name = "NAME=VALUE")]
+    pub params: Vec<String>,
+}
+
+/// One image's outcome: a template, or why not.
+struct Acquired {
+    template: Option<Template>,
+    failure: Option<String>,
+    extract_ms: Option<f64>,
+}
+
+pub fn run(args: EvalArgs) -> Result<()> {
+    let mut reports = Vec::new();
+    if let Some(score_file) = &args.scores {
+        let set_dir = args.set.as_ref().context("--scores needs --set")?;
+        let set = Dataset::open(set_dir, args.modality.as_deref()).with_context(|| format!("cannot read set {}", set_dir.display()))?;
+        let scores = palm_eval::read_score_file(score_file, &set)?;
+        reports.push(report(&set, &scores, 0, Vec::new(), None, None));
+    } else {
+        let engine = Engine::new(crate::params::with_overrides(&args.params)?);
+        for dir in &args.sets {
+            let subsets = match open_subsets(dir, args.modality.as_deref()) {
+                Ok(s) => s,
+                Err(e) => {
+                    eprintln!("{}: {e:#}", dir.display());
+                    continue;
+                }
+            };
+            for set in subsets {
+                let (report, scores) = evaluate_set(&engine, &set);
+                if let Some(file) = &args.write_scores {
+                    write_scores(file, &set, &scores, reports.is_empty())?;
+                }
+                reports.push(report);
+            }
+        }
+    }
+    let evaluated: Vec<&Report> = reports.iter().filter(|r| r.images > 0).collect();
+    if evaluated.is_empty() {
+        bail!("nothing could be evaluated");
+    }
+    for r in &reports {
+        if args.json {
+            println!("{}", serde_json::to_string(&r.json)?);
+        } else {
+            print_human(r);
+        }
+    }
+    if let Some(path) = &args.plot {
+        let curves: Vec<(String, &Verification)> = evaluated.iter().map(|r| (r.name.clone(), &r.verification)).collect();
+        plot::det(path, &curves)?;
+        eprintln!("DET curve written to {}", path.display());
+    }
+    Ok(())
+}
+
+/// A set, split by modality when its manifest mixes several and none was asked for.
+fn open_subsets(dir: &Path, modality: Option<&str>) -> Result<Vec<Dataset>> {
+    let set = Dataset::open(dir, modality).with_context(|| format!("cannot read set {}", dir.display()))?;
+    let modalities = set.modalities();
+    if modality.is_some() || modalities.len() <= 1 {
+        return Ok(vec![set]);
+    }
+    modalities.iter().map(|m| Dataset::open(dir, Some(m)).map_err(Into::into)).collect()
+}
+
+pub struct Report {
+    pub name: String,
+    pub images: usize,
+    pub verification: Verification,
+    pub json: Value,
+}
+
+/// Appends a set's pair scores to a CSV (the first set truncates it and writes the header).
+fn write_scores(file: &Path, set: &Dataset, scores: &PairScores, first: bool) -> Result<()> {
+    use std::io::Write;
+    let f = std::fs::OpenOptions::new().create(true).write(true).append(!first).truncate(first).open(file)
+        .with_context(|| format!("cannot write {}", file.display()))?;
+    let mut out = std::io::BufWriter::new(f);
+    if first {
+        writeln!(out, "a,b,similarity")?;
+    }
+    for (i, j) in PairScores::pairs(set.entries.len()) {
+        // A failed pair gets the lowest possible similarity: it must never be accepted.
+        let s = scores.get(i, j).unwrap_or(-1.0);
+        writeln!(out, "{},{},{s:.6}", set.entries[i].path, set.entries[j].path)?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn evaluate_set(engine: &Engine, set: &Dataset) -> (Report, PairScores) {
+    for p in &set.problems {
+        eprintln!("{}: {p}", set.name);
+    }
+    let bar = progress(set.entries.len() as u64, &format!("{}: templates", set.name));
+    let acquired: Vec<Acquired> = set
+        .entries
+        .par_iter()
+        .map(|e| {
+            let out = acquire(engine, &set.path_of(e));
+            bar.inc(1);
+            out
+        })
+        .collect();
+    bar.finish_and_clear();
+    let failures: Vec<(String, String)> = set
+        .entries
+        .iter()
+        .zip(&acquired)
+        .filter_map(|(e, a)| a.failure.as_ref().map(|f| (e.path.clone(), f.clone())))
+        .collect();
+    let n = set.entries.len();
+    let pairs: Vec<(usize, usize)> = PairScores::pairs(n).collect();
+    let bar = progress(pairs.len() as u64, &format!("{}: matches", set.name));
+    let matched: Vec<(Option<f64>, Option<f64>)> = pairs
+        .par_chunks(4096)
+        .flat_map_iter(|chunk| {
+            let out: Vec<_> = chunk
+                .iter()
+                .map(|&(i, j)| match (&acquired[i].template, &acquired[j].template) {
+                    (Some(a), Some(b)) => {
+                        let t = Instant::now();
+                        let s = engine.similarity(a, b).ok().map(f64::from);
+                        (s, Some(t.elapsed().as_secs_f64() * 1e6))
+                    }
+                    _ => (None, None),
+                })
+                .collect();
+            bar.inc(chunk.len() as u64);
+            out
+        })
+        .collect();
+    bar.finish_and_clear();
+    let mut scores = PairScores::new(n);
+    for (&(i, j), (s, _)) in pairs.iter().zip(&matched) {
+        scores.set(i, j, *s);
+    }
+    let extract_ms = median(acquired.iter().filter_map(|a| a.extract_ms).collect());
+    let match_us = median(matched.iter().filter_map(|m| m.1).collect());
+    (report(set, &scores, failures.len(), failures, extract_ms, match_us), scores)
+}
+
+fn acquire(engine: &Engine, path: &Path) -> Acquired {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => return Acquired { template: None, failure: Some(format!("unreadable: {e}")), extract_ms: None },
+    };
+    let t = Instant::now();
+    let result = engine.extract(&bytes, InputKind::Auto);
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    match result {
+        Ok(ex) => Acquired { template: Some(ex.template), failure: None, extract_ms: Some(ms) },
+        Err(e) => Acquired {
+            template: None,
+            failure: Some(e.rejection().map_or_else(|| e.to_string(), |r| r.code().to_string())),
+            extract_ms: Some(ms),
+        },
+    }
+}
+
+fn report(
+    set: &Dataset,
+    scores: &PairScores,
+    fta: usize,
+    failures: Vec<(String, String)>,
+    extract_ms: Option<f64>,
+    match_us: Option<f64>,
+) -> Report {
+    let n = set.entries.len();
+    let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
+    for (i, j) in PairScores::pairs(n) {
+        let s = scores.get(i, j);
+        if set.entries[i].palm == set.entries[j].palm { genuine.push(s) } else { impostor.push(s) }
+    }
+    let v = verification(&genuine, &impostor);
+    let palms: Vec<String> = set.entries.iter().map(|e| e.palm.clone()).collect();
+    let (gallery, probes) = set.gallery_split();
+    let (correct, probe_count) = rank1(scores, &palms, &gallery, &probes);
+    let json = json!({
+        "set": set.name,
+        "images": n,
+        "failures_to_acquire": fta,
+        "genuine_pairs": v.genuine_pairs,
+        "impostor_pairs": v.impostor_pairs,
+        "eer": v.eer,
+        "fnmr_at_fmr_1e2": v.fnmr_at_fmr[0],
+        "fnmr_at_fmr_1e3": v.fnmr_at_fmr[1],
+        "fnmr_at_fmr_1e4": v.fnmr_at_fmr[2],
+        "dprime": v.dprime,
+        "rank1": correct as f64 / probe_count.max(1) as f64,
+        "rank1_probes": probe_count,
+        "eer_threshold": v.eer_threshold,
+        "extract_ms_median": extract_ms,
+        "match_us_median": match_us,
+        "failures": failures.iter().map(|(p, r)| json!({"path": p, "reason": r})).collect::<Vec<_>>(),
+    });
+    Report { name: set.name.clone(), images: n, verification: v, json }
+}
+
+fn print_human(r: &Report) {
+    let j = &r.json;
+    let pct = |k: &str| j[k].as_f64().map_or("n/a".to_string(), |v| format!("{:.3}%", v * 100.0));
+    println!("{}", r.name);
+    println!(
+        "  images {}  failures to acquire {}  genuine pairs {}  impostor pairs {}",
+        j["images"], j["failures_to_acquire"], j["genuine_pairs"], j["impostor_pairs"]
+    );
+    println!(
+        "  EER {}  FNMR@FMR1e-2 {}  FNMR@FMR1e-3 {}  FNMR@FMR1e-4 {}  d' {:.3}  rank-1 {} of {} probes",
+        pct("eer"),
+        pct("fnmr_at_fmr_1e2"),
+        pct("fnmr_at_fmr_1e3"),
+        pct("fnmr_at_fmr_1e4"),
+        j["dprime"].as_f64().unwrap_or(f64::NAN),
+        pct("rank1"),
+        j["rank1_probes"]
+    );
+    if let (Some(e), Some(m)) = (j["extract_ms_median"].as_f64(), j["match_us_median"].as_f64()) {
+        println!("  extract {e:.2} ms (median)  match {m:.2} us (median)");
+    }
+    for f in j["failures"].as_array().into_iter().flatten() {
+        println!("  failed to acquire {}: {}", f["path"].as_str().unwrap_or(""), f["reason"].as_str().unwrap_or(""));
+    }
+}
+
+pub fn progress(len: u64, what: &str) -> ProgressBar {
+    let bar = ProgressBar::new(len);
+    bar.set_style(
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta})").unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_message(what.to_string());
+    bar
+}
+
+pub fn median(mut v: Vec<f64>) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    v.sort_by(f64::total_cmp);
+    let m = v.len() / 2;
+    Some(if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2.0 })
+}

@@ -1,0 +1,122 @@
+//! `palmline inspect IMAGE --out DIR`: every stage of the engine written as an image, with the
+//! quality and any rejection reason printed.
+
+use anyhow::{Context, Result};
+use image::{GrayImage, Rgb, RgbImage};
+use palm_engine::{Engine, GRID, Gray, InputKind};
+use std::path::{Path, PathBuf};
+
+#[derive(clap::Args)]
+pub struct InspectArgs {
+    /// A palm image: a full-hand photo or a pre-cropped ROI.
+    pub image: PathBuf,
+    /// Folder for the stage images (created if missing).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Force the input kind instead of deciding from the image size.
+    #[arg(long, value_enum, default_value = "auto")]
+    pub kind: Kind,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy)]
+pub enum Kind {
+    Auto,
+    FullHand,
+    Roi,
+}
+
+pub fn run(args: InspectArgs) -> Result<()> {
+    let bytes = std::fs::read(&args.image).with_context(|| format!("cannot read {}", args.image.display()))?;
+    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let kind = match args.kind {
+        Kind::Auto => InputKind::Auto,
+        Kind::FullHand => InputKind::FullHand,
+        Kind::Roi => InputKind::Roi,
+    };
+    let engine = Engine::default();
+    let ex = match engine.extract(&bytes, kind) {
+        Ok(ex) => ex,
+        Err(e) => {
+            if let Some(r) = e.rejection() {
+                println!("rejected: {} ({})", r.code(), r.guidance());
+                // Still show the hand mask when segmentation got that far.
+                if let Some(g) = palm_engine::debug_hand_mask(&bytes) {
+                    save_gray(&g.stretched(), &args.out, "1-hand-mask.png")?;
+                    println!("wrote {}", args.out.join("1-hand-mask.png").display());
+                }
+                std::process::exit(1);
+            }
+            return Err(e.into());
+        }
+    };
+    let q = ex.quality;
+    println!("input: {:?}", ex.kind);
+    println!(
+        "quality {} (brightness {:.0}, contrast {:.1}, focus {:.3}, source px per ROI px {:.2})",
+        q.score, q.brightness, q.contrast, q.focus, q.source_scale
+    );
+    match q.enrol_rejection() {
+        Some(r) => println!("enrolment: refused, {} ({})", r.code(), r.guidance()),
+        None => println!("enrolment: accepted"),
+    }
+    if let Some(h) = &ex.hand {
+        println!("hand: {:?}, palm centre ({:.0}, {:.0}), radius {:.0} px", h.hand, h.palm_centre.0, h.palm_centre.1, h.palm_radius);
+        save_gray(&h.mask.stretched(), &args.out, "1-hand-mask.png")?;
+        let img = image::load_from_memory(&bytes)?.to_rgb8();
+        save(&landmarks(img, h), &args.out, "2-landmarks.png")?;
+    }
+    save_gray(&ex.roi, &args.out, "3-roi.png")?;
+    save_gray(&ex.roi_valid.stretched(), &args.out, "3-roi-valid.png")?;
+    for (k, r) in ex.responses.iter().enumerate() {
+        save_gray(&enlarge(&r.stretched(), 4), &args.out, &format!("4-response-{k}.png"))?;
+    }
+    for (k, plane) in ex.template.planes.iter().enumerate() {
+        let code = Gray::from_fn(GRID, GRID, |x, y| {
+            if ex.template.mask[y] >> x & 1 == 0 { 128.0 } else if plane[y] >> x & 1 == 1 { 255.0 } else { 0.0 }
+        });
+        save_gray(&enlarge(&code, 4), &args.out, &format!("5-code-plane-{k}.png"))?;
+    }
+    println!("template: {} bytes, {} of {} cells valid", ex.template.byte_len(), ex.template.valid_cells(), GRID * GRID);
+    println!("stages written to {}", args.out.display());
+    Ok(())
+}
+
+fn enlarge(g: &Gray, k: usize) -> Gray {
+    Gray::from_fn(g.width * k, g.height * k, |x, y| g.at(x / k, y / k))
+}
+
+fn save_gray(g: &Gray, dir: &Path, name: &str) -> Result<()> {
+    let img: GrayImage = g.to_luma8();
+    img.save(dir.join(name)).with_context(|| format!("cannot write {name}"))
+}
+
+fn save(img: &RgbImage, dir: &Path, name: &str) -> Result<()> {
+    img.save(dir.join(name)).with_context(|| format!("cannot write {name}"))
+}
+
+/// The photo with the palm centre, valleys and ROI square drawn on it.
+fn landmarks(mut img: RgbImage, h: &palm_engine::HandGeometry) -> RgbImage {
+    let (w, hgt) = (img.width() as i64, img.height() as i64);
+    let dot = |img: &mut RgbImage, (x, y): (f32, f32), r: i64, c: Rgb<u8>| {
+        for dy in -r..=r {
+            for dx in -r..=r {
+                let (px, py) = (x as i64 + dx, y as i64 + dy);
+                if px >= 0 && py >= 0 && px < w && py < hgt && dx * dx + dy * dy <= r * r {
+                    img.put_pixel(px as u32, py as u32, c);
+                }
+            }
+        }
+    };
+    for k in 0..4 {
+        let (a, b) = (h.roi_corners[k], h.roi_corners[(k + 1) % 4]);
+        for s in 0..=200 {
+            let t = s as f32 / 200.0;
+            dot(&mut img, (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t), 1, Rgb([255, 255, 0]));
+        }
+    }
+    dot(&mut img, h.palm_centre, 6, Rgb([0, 255, 0]));
+    for v in &h.valleys {
+        dot(&mut img, *v, 5, Rgb([255, 0, 0]));
+    }
+    img
+}

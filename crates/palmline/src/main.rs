@@ -1,0 +1,42 @@
+//! `palmline`: the one binary users run. Each subcommand lives in its own module.
+
+mod bench;
+mod demo;
+mod eval;
+mod inspect;
+mod params;
+mod plot;
+mod synth;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "palmline", version, about = "Open-source pay-by-palm: engine, evaluation and tools")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Enrol and identify synthetic palms end to end, printing each decision.
+    Demo(demo::DemoArgs),
+    /// Measure speed: `palmline bench engine`.
+    Bench(bench::BenchArgs),
+    /// Measure accuracy on palm image sets (or on another matcher's score file).
+    Eval(eval::EvalArgs),
+    /// Write every stage of the engine for one image, with its quality and any rejection reason.
+    Inspect(inspect::InspectArgs),
+    /// Write a synthetic palm set (ROIs or full-hand photos) laid out like the real ones.
+    Synth(synth::SynthArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Demo(args) => demo::run(args),
+        Command::Bench(args) => bench::run(args),
+        Command::Eval(args) => eval::run(args),
+        Command::Inspect(args) => inspect::run(args),
+        Command::Synth(args) => synth::run(args),
+    }
+}

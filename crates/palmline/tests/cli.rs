@@ -1,0 +1,113 @@
+//! The `palmline` binary as a user runs it, on synthetic palms it generates itself.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn palmline(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_palmline")).args(args).output().expect("palmline runs")
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("palmline-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
+
+fn json_lines(out: &Output) -> Vec<serde_json::Value> {
+    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("one JSON object a line")).collect()
+}
+
+fn synth(dir: &Path, extra: &[&str]) {
+    let mut args = vec!["synth", "--out", dir.to_str().unwrap(), "--palms", "6", "--captures", "3"];
+    args.extend_from_slice(extra);
+    let out = palmline(&args);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn eval_reports_every_key_and_survives_bad_files() {
+    let dir = scratch("eval");
+    synth(&dir, &[]);
+    // A file that is not an image, listed in the manifest: a failure to acquire, not a crash.
+    std::fs::write(dir.join("s000001/junk.png"), b"not an image").unwrap();
+    let mut manifest = std::fs::read_to_string(dir.join("manifest.csv")).unwrap();
+    manifest += "s000001/junk.png,s000001,,9,,synthetic,test\nbroken row\n";
+    std::fs::write(dir.join("manifest.csv"), manifest).unwrap();
+    let scores = dir.join("scores.csv");
+    let out = palmline(&["eval", dir.to_str().unwrap(), "--json", "--write-scores", scores.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r = &json_lines(&out)[0];
+    for key in [
+        "set", "images", "failures_to_acquire", "genuine_pairs", "impostor_pairs", "eer", "fnmr_at_fmr_1e2",
+        "fnmr_at_fmr_1e3", "fnmr_at_fmr_1e4", "dprime", "rank1", "extract_ms_median", "match_us_median",
+    ] {
+        assert!(r.get(key).is_some(), "missing key {key}");
+    }
+    assert_eq!(r["images"], 19);
+    assert_eq!(r["failures_to_acquire"], 1);
+    assert_eq!(r["failures"][0]["path"], "s000001/junk.png");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("manifest line"), "bad row not reported");
+    // The junk image fails its 3 genuine pairs: FNMR is at least 3 of 21 at every threshold.
+    assert!(r["fnmr_at_fmr_1e2"].as_f64().unwrap() >= 3.0 / 21.0 - 1e-12);
+
+    // The written scores, read back through --scores, give the same figures.
+    let again = palmline(&["eval", "--scores", scores.to_str().unwrap(), "--set", dir.to_str().unwrap(), "--json"]);
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let r2 = &json_lines(&again)[0];
+    for key in ["eer", "fnmr_at_fmr_1e2", "rank1", "genuine_pairs"] {
+        assert_eq!(r[key], r2[key], "{key}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn eval_of_nothing_fails_and_bad_score_files_are_explained() {
+    let dir = scratch("empty");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = palmline(&["eval", dir.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing could be evaluated"));
+
+    synth(&dir.join("set"), &[]);
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "a,b,score\n").unwrap();
+    let out = palmline(&["eval", "--scores", bad.to_str().unwrap(), "--set", dir.join("set").to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a,b,distance or a,b,similarity"));
+    std::fs::write(&bad, "a,b,distance\ns000001/1.png,s000001/2.png,abc\n").unwrap();
+    let out = palmline(&["eval", "--scores", bad.to_str().unwrap(), "--set", dir.join("set").to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn synthetic_hands_evaluate_cleanly_and_plot() {
+    let dir = scratch("hands");
+    synth(&dir, &["--hands"]);
+    let plot = dir.join("det.svg");
+    let out = palmline(&["eval", dir.to_str().unwrap(), "--json", "--plot", plot.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let r = &json_lines(&out)[0];
+    assert_eq!(r["failures_to_acquire"], 0);
+    assert_eq!(r["rank1"], 1.0);
+    assert!(std::fs::read_to_string(&plot).unwrap().contains("<svg"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn inspect_writes_every_stage() {
+    let dir = scratch("inspect");
+    synth(&dir, &["--hands"]);
+    let out_dir = dir.join("stages");
+    let out = palmline(&["inspect", dir.join("s000002/1.png").to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("quality") && stdout.contains("hand: Left"), "{stdout}");
+    for f in ["1-hand-mask.png", "2-landmarks.png", "3-roi.png", "4-response-0.png", "5-code-plane-5.png"] {
+        assert!(out_dir.join(f).is_file(), "{f} missing");
+    }
+    let out = palmline(&["inspect", dir.join("manifest.csv").to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an image"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
