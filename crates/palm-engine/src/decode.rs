@@ -10,18 +10,33 @@ pub const MAX_PIXELS: u64 = 40_000_000;
 /// Decodes PNG, JPEG or BMP (grey or colour) into RGB. Grey images come back with equal channels.
 pub fn decode(bytes: &[u8]) -> Result<RgbImage, Error> {
     let format = image::guess_format(bytes).map_err(|_| ErrorKind::NotAnImage)?;
-    if !matches!(format, ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Bmp) {
+    if !matches!(
+        format,
+        ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Bmp
+    ) {
         return Err(ErrorKind::UnsupportedFormat(format!("{format:?}").to_lowercase()).into());
     }
     let reader = || ImageReader::with_format(Cursor::new(bytes), format);
     // Dimensions come from the header alone, so an oversized image is refused before any
     // allocation the size of its pixels.
-    let (width, height) = reader().into_dimensions().map_err(|_| ErrorKind::Truncated)?;
+    let (width, height) = reader()
+        .into_dimensions()
+        .map_err(|_| ErrorKind::Truncated)?;
     if width < MIN_SIDE || height < MIN_SIDE {
-        return Err(ErrorKind::TooSmall { width, height, min: MIN_SIDE }.into());
+        return Err(ErrorKind::TooSmall {
+            width,
+            height,
+            min: MIN_SIDE,
+        }
+        .into());
     }
     if width as u64 * height as u64 > MAX_PIXELS {
-        return Err(ErrorKind::TooLarge { width, height, max_pixels: MAX_PIXELS }.into());
+        return Err(ErrorKind::TooLarge {
+            width,
+            height,
+            max_pixels: MAX_PIXELS,
+        }
+        .into());
     }
     let mut limited = reader();
     let mut limits = image::Limits::default();
@@ -36,15 +51,20 @@ mod tests {
     use super::*;
 
     fn png(w: u32, h: u32) -> Vec<u8> {
-        let img = image::GrayImage::from_fn(w, h, |x, y| image::Luma([((x * 7 + y * 3) % 256) as u8]));
+        let img =
+            image::GrayImage::from_fn(w, h, |x, y| image::Luma([((x * 7 + y * 3) % 256) as u8]));
         let mut out = Vec::new();
-        img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png).unwrap();
+        img.write_to(&mut Cursor::new(&mut out), ImageFormat::Png)
+            .unwrap();
         out
     }
 
     #[test]
     fn garbage_is_not_an_image() {
-        assert_eq!(decode(b"hello, this is text").unwrap_err().kind, ErrorKind::NotAnImage);
+        assert_eq!(
+            decode(b"hello, this is text").unwrap_err().kind,
+            ErrorKind::NotAnImage
+        );
         assert_eq!(decode(&[]).unwrap_err().kind, ErrorKind::NotAnImage);
     }
 
@@ -52,24 +72,39 @@ mod tests {
     fn truncated_png_is_reported() {
         let bytes = png(100, 100);
         for cut in [20, 40, bytes.len() / 2, bytes.len() - 13] {
-            assert_eq!(decode(&bytes[..cut]).unwrap_err().kind, ErrorKind::Truncated, "cut at {cut}");
+            assert_eq!(
+                decode(&bytes[..cut]).unwrap_err().kind,
+                ErrorKind::Truncated,
+                "cut at {cut}"
+            );
         }
     }
 
     #[test]
     fn known_but_unsupported_format() {
-        assert!(matches!(decode(b"GIF89a\x01\x00\x01\x00").unwrap_err().kind, ErrorKind::UnsupportedFormat(_)));
+        assert!(matches!(
+            decode(b"GIF89a\x01\x00\x01\x00").unwrap_err().kind,
+            ErrorKind::UnsupportedFormat(_)
+        ));
     }
 
     #[test]
     fn size_limits() {
-        assert!(matches!(decode(&png(63, 200)).unwrap_err().kind, ErrorKind::TooSmall { .. }));
+        assert!(matches!(
+            decode(&png(63, 200)).unwrap_err().kind,
+            ErrorKind::TooSmall { .. }
+        ));
         assert_eq!(decode(&png(64, 64)).unwrap().dimensions(), (64, 64));
         // A BMP header claiming 10000 x 5000 pixels: refused from the header, nothing allocated.
         let mut big = Vec::new();
-        image::RgbImage::new(64, 64).write_to(&mut Cursor::new(&mut big), ImageFormat::Bmp).unwrap();
+        image::RgbImage::new(64, 64)
+            .write_to(&mut Cursor::new(&mut big), ImageFormat::Bmp)
+            .unwrap();
         big[18..22].copy_from_slice(&10_000i32.to_le_bytes());
         big[22..26].copy_from_slice(&5_000i32.to_le_bytes());
-        assert!(matches!(decode(&big).unwrap_err().kind, ErrorKind::TooLarge { .. }));
+        assert!(matches!(
+            decode(&big).unwrap_err().kind,
+            ErrorKind::TooLarge { .. }
+        ));
     }
 }

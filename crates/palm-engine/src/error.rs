@@ -18,14 +18,25 @@ pub enum ErrorKind {
     UnsupportedFormat(String),
     /// The image header promised more data than the bytes hold, or the data is corrupt.
     Truncated,
-    TooSmall { width: u32, height: u32, min: u32 },
-    TooLarge { width: u32, height: u32, max_pixels: u64 },
+    TooSmall {
+        width: u32,
+        height: u32,
+        min: u32,
+    },
+    TooLarge {
+        width: u32,
+        height: u32,
+        max_pixels: u64,
+    },
     /// An image was decoded, but no usable palm is in it.
     Rejected(Rejection),
     /// Template bytes that fail validation.
     InvalidTemplate(String),
     /// Two templates made with different engine parameters: their scores would mean nothing.
-    IncompatibleTemplates { left: u32, right: u32 },
+    IncompatibleTemplates {
+        left: u32,
+        right: u32,
+    },
 }
 
 /// Why a decoded image yields no palm. The scanner turns these into guidance for the person.
@@ -83,14 +94,27 @@ impl fmt::Display for ErrorKind {
         match self {
             ErrorKind::NotAnImage => write!(f, "not an image (expected PNG, JPEG or BMP)"),
             ErrorKind::UnsupportedFormat(name) => {
-                write!(f, "unsupported image format {name} (expected PNG, JPEG or BMP)")
+                write!(
+                    f,
+                    "unsupported image format {name} (expected PNG, JPEG or BMP)"
+                )
             }
             ErrorKind::Truncated => write!(f, "image data is truncated or corrupt"),
             ErrorKind::TooSmall { width, height, min } => {
-                write!(f, "image is {width}x{height}, smaller than the minimum of {min} px a side")
+                write!(
+                    f,
+                    "image is {width}x{height}, smaller than the minimum of {min} px a side"
+                )
             }
-            ErrorKind::TooLarge { width, height, max_pixels } => {
-                write!(f, "image is {width}x{height}, larger than {max_pixels} pixels")
+            ErrorKind::TooLarge {
+                width,
+                height,
+                max_pixels,
+            } => {
+                write!(
+                    f,
+                    "image is {width}x{height}, larger than {max_pixels} pixels"
+                )
             }
             ErrorKind::Rejected(r) => write!(f, "no usable palm: {} ({})", r.code(), r.guidance()),
             ErrorKind::InvalidTemplate(why) => write!(f, "invalid template: {why}"),
@@ -110,7 +134,9 @@ impl From<ErrorKind> for Error {
 
 impl From<Rejection> for Error {
     fn from(r: Rejection) -> Self {
-        Error { kind: ErrorKind::Rejected(r) }
+        Error {
+            kind: ErrorKind::Rejected(r),
+        }
     }
 }
 

@@ -50,7 +50,11 @@ impl FilterBank {
                 k
             })
             .collect();
-        FilterBank { radius: p.kernel_radius, stride, kernels }
+        FilterBank {
+            radius: p.kernel_radius,
+            stride,
+            kernels,
+        }
     }
 
     /// Responses of every filter at the `GRID x GRID` sample points of `roi`, as
@@ -69,7 +73,8 @@ impl FilterBank {
                 for (o, k) in self.kernels.iter().enumerate() {
                     let mut acc = [0.0f32; LANES];
                     for ky in 0..side {
-                        let row = &padded.px[(cy + ky) * pw + cx..(cy + ky) * pw + cx + self.stride];
+                        let row =
+                            &padded.px[(cy + ky) * pw + cx..(cy + ky) * pw + cx + self.stride];
                         let kr = &k[ky * self.stride..(ky + 1) * self.stride];
                         for (a, b) in row.chunks_exact(LANES).zip(kr.chunks_exact(LANES)) {
                             for l in 0..LANES {
@@ -111,8 +116,16 @@ mod tests {
             100.0 + 50.0 * (2.0 * std::f32::consts::PI * x as f32 / p.wavelength).cos()
         });
         let resp = bank.responses(&stripes);
-        let energy: Vec<f32> = resp.iter().map(|r| r.iter().map(|v| v.abs()).sum()).collect();
-        let best = energy.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+        let energy: Vec<f32> = resp
+            .iter()
+            .map(|r| r.iter().map(|v| v.abs()).sum())
+            .collect();
+        let best = energy
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0;
         assert_eq!(best, 0, "{energy:?}");
     }
 }

@@ -13,7 +13,11 @@ pub struct Gray {
 
 impl Gray {
     pub fn new(width: usize, height: usize) -> Self {
-        Self { width, height, px: vec![0.0; width * height] }
+        Self {
+            width,
+            height,
+            px: vec![0.0; width * height],
+        }
     }
 
     pub fn from_fn(width: usize, height: usize, f: impl Fn(usize, usize) -> f32) -> Self {
@@ -103,7 +107,8 @@ impl Gray {
         Gray::from_fn(w, h, |x, y| {
             let (x0, y0) = (x.saturating_sub(r), y.saturating_sub(r));
             let (x1, y1) = ((x + r + 1).min(w), (y + r + 1).min(h));
-            let s = integral[y1 * (w + 1) + x1] - integral[y0 * (w + 1) + x1]
+            let s = integral[y1 * (w + 1) + x1]
+                - integral[y0 * (w + 1) + x1]
                 - integral[y1 * (w + 1) + x0]
                 + integral[y0 * (w + 1) + x0];
             (s / ((x1 - x0) * (y1 - y0)) as f64) as f32
@@ -116,7 +121,9 @@ impl Gray {
             return self.clone();
         }
         let r = (3.0 * sigma).ceil() as isize;
-        let mut k: Vec<f32> = (-r..=r).map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp()).collect();
+        let mut k: Vec<f32> = (-r..=r)
+            .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
+            .collect();
         let s: f32 = k.iter().sum();
         k.iter_mut().for_each(|v| *v /= s);
         let (w, h) = (self.width as isize, self.height as isize);
@@ -161,7 +168,11 @@ impl Gray {
         let lo = self.px.iter().copied().fold(f32::INFINITY, f32::min);
         let hi = self.px.iter().copied().fold(f32::NEG_INFINITY, f32::max);
         let span = (hi - lo).max(1e-6);
-        Gray { width: self.width, height: self.height, px: self.px.iter().map(|v| (v - lo) / span * 255.0).collect() }
+        Gray {
+            width: self.width,
+            height: self.height,
+            px: self.px.iter().map(|v| (v - lo) / span * 255.0).collect(),
+        }
     }
 }
 
@@ -193,7 +204,12 @@ mod tests {
     fn resize_keeps_the_mean_of_a_ramp() {
         let g = Gray::from_fn(150, 150, |x, y| (x + y) as f32);
         let r = g.resize(128, 128);
-        assert!((g.mean() - r.mean()).abs() < 0.5, "{} vs {}", g.mean(), r.mean());
+        assert!(
+            (g.mean() - r.mean()).abs() < 0.5,
+            "{} vs {}",
+            g.mean(),
+            r.mean()
+        );
     }
 
     #[test]

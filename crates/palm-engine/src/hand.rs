@@ -44,7 +44,10 @@ pub fn mask_only(rgb: &RgbImage) -> Result<Gray, Rejection> {
 fn working_mask(rgb: &RgbImage) -> Result<(Gray, f32), Rejection> {
     let (w, h) = (rgb.width() as usize, rgb.height() as usize);
     let mask_scale = (w.max(h) as f32 / WORK_SIDE as f32).max(1.0);
-    let (mw, mh) = ((w as f32 / mask_scale).round() as usize, (h as f32 / mask_scale).round() as usize);
+    let (mw, mh) = (
+        (w as f32 / mask_scale).round() as usize,
+        (h as f32 / mask_scale).round() as usize,
+    );
     let (luma, chroma) = luma_chroma(rgb, mw, mh);
     Ok((segment(&luma, &chroma)?, mask_scale))
 }
@@ -76,7 +79,12 @@ pub fn palm_roi(rgb: &RgbImage, p: &Params) -> Result<(Roi, HandGeometry), Rejec
     let c = (origin.0 + yx * offset, origin.1 + yy * offset);
     let at = |u: f32, v: f32| (c.0 + xx * u + yx * v, c.1 + xy * u + yy * v);
     let half = side / 2.0;
-    let roi_corners = [at(-half, -half), at(half, -half), at(half, half), at(-half, half)];
+    let roi_corners = [
+        at(-half, -half),
+        at(half, -half),
+        at(half, half),
+        at(-half, half),
+    ];
 
     let grey = to_gray(rgb);
     let n = p.roi_size;
@@ -99,7 +107,10 @@ pub fn palm_roi(rgb: &RgbImage, p: &Params) -> Result<(Roi, HandGeometry), Rejec
                     }
                 }
             }
-            let (x, y) = at((u as f32 + 0.5 - n as f32 / 2.0) * scale, (v as f32 + 0.5 - n as f32 / 2.0) * scale);
+            let (x, y) = at(
+                (u as f32 + 0.5 - n as f32 / 2.0) * scale,
+                (v as f32 + 0.5 - n as f32 / 2.0) * scale,
+            );
             let in_hand = mask.sample(x / mask_scale, y / mask_scale).unwrap_or(0.0) > 0.5;
             image.set(u, v, if hits > 0 { acc / hits as f32 } else { 0.0 });
             valid.set(u, v, (hits == ss * ss && in_hand) as u8 as f32);
@@ -114,7 +125,14 @@ pub fn palm_roi(rgb: &RgbImage, p: &Params) -> Result<(Roi, HandGeometry), Rejec
         roi_corners,
         hand,
     };
-    Ok((Roi { image, valid, source_scale: scale }, geometry))
+    Ok((
+        Roi {
+            image,
+            valid,
+            source_scale: scale,
+        },
+        geometry,
+    ))
 }
 
 /// ROI side and its distance below the valley line, as multiples of the outer-valley distance.
@@ -131,7 +149,11 @@ fn luma_chroma(rgb: &RgbImage, mw: usize, mh: usize) -> (Gray, Gray) {
         luma.px[i] = 0.299 * r + 0.587 * g + 0.114 * b;
         cr.px[i] = 0.5 * r - 0.4187 * g - 0.0813 * b;
     }
-    if (mw, mh) == (w, h) { (luma, cr) } else { (luma.resize(mw, mh), cr.resize(mw, mh)) }
+    if (mw, mh) == (w, h) {
+        (luma, cr)
+    } else {
+        (luma.resize(mw, mh), cr.resize(mw, mh))
+    }
 }
 
 /// Skin mask: Otsu on chroma among lit pixels, opened to drop pins and specks, largest component,
@@ -142,15 +164,30 @@ fn segment(luma: &Gray, chroma: &Gray) -> Result<Gray, Rejection> {
     if mean_luma > 235.0 {
         return Err(Rejection::TooBright);
     }
-    let lit: Vec<f32> = chroma.px.iter().zip(&luma.px).filter(|(_, l)| **l > 25.0).map(|(c, _)| *c).collect();
+    let lit: Vec<f32> = chroma
+        .px
+        .iter()
+        .zip(&luma.px)
+        .filter(|(_, l)| **l > 25.0)
+        .map(|(c, _)| *c)
+        .collect();
     if (lit.len() as f32) < 0.02 * n {
-        return Err(if mean_luma < 25.0 { Rejection::TooDark } else { Rejection::NoHand });
+        return Err(if mean_luma < 25.0 {
+            Rejection::TooDark
+        } else {
+            Rejection::NoHand
+        });
     }
     let t = otsu(&lit, -20.0, 80.0).max(6.0);
     let raw = Gray {
         width: luma.width,
         height: luma.height,
-        px: chroma.px.iter().zip(&luma.px).map(|(c, l)| (*c > t && *l > 25.0) as u8 as f32).collect(),
+        px: chroma
+            .px
+            .iter()
+            .zip(&luma.px)
+            .map(|(c, l)| (*c > t && *l > 25.0) as u8 as f32)
+            .collect(),
     };
     let r = (luma.width.max(luma.height) / 130).max(1);
     let opened = threshold(&threshold(&raw.box_mean(r), 0.999).box_mean(r), 0.001);
@@ -159,7 +196,13 @@ fn segment(luma: &Gray, chroma: &Gray) -> Result<Gray, Rejection> {
     if area < 0.03 * n {
         return Err(Rejection::NoHand);
     }
-    let hand_luma = mask.px.iter().zip(&luma.px).map(|(m, l)| m * l).sum::<f32>() / area;
+    let hand_luma = mask
+        .px
+        .iter()
+        .zip(&luma.px)
+        .map(|(m, l)| m * l)
+        .sum::<f32>()
+        / area;
     if hand_luma < 40.0 {
         return Err(Rejection::TooDark);
     }
@@ -170,7 +213,11 @@ fn segment(luma: &Gray, chroma: &Gray) -> Result<Gray, Rejection> {
 }
 
 fn threshold(g: &Gray, t: f32) -> Gray {
-    Gray { width: g.width, height: g.height, px: g.px.iter().map(|v| (*v > t) as u8 as f32).collect() }
+    Gray {
+        width: g.width,
+        height: g.height,
+        px: g.px.iter().map(|v| (*v > t) as u8 as f32).collect(),
+    }
 }
 
 /// Otsu's threshold over values in `lo..hi` (256 bins).
@@ -236,14 +283,24 @@ fn largest_component(mask: &Gray) -> Gray {
             (best, best_size) = (next, size);
         }
     }
-    Gray { width: w, height: h, px: label.iter().map(|&l| (l == best && l != 0) as u8 as f32).collect() }
+    Gray {
+        width: w,
+        height: h,
+        px: label
+            .iter()
+            .map(|&l| (l == best && l != 0) as u8 as f32)
+            .collect(),
+    }
 }
 
 /// Background is what the border reaches through non-hand pixels; the rest is hand.
 fn fill_holes(mask: &Gray) -> Gray {
     let (w, h) = (mask.width, mask.height);
     let mut outside = vec![false; w * h];
-    let mut stack: Vec<usize> = (0..w).flat_map(|x| [x, (h - 1) * w + x]).chain((0..h).flat_map(|y| [y * w, y * w + w - 1])).collect();
+    let mut stack: Vec<usize> = (0..w)
+        .flat_map(|x| [x, (h - 1) * w + x])
+        .chain((0..h).flat_map(|y| [y * w, y * w + w - 1]))
+        .collect();
     while let Some(i) = stack.pop() {
         if outside[i] || mask.px[i] > 0.5 {
             continue;
@@ -263,14 +320,22 @@ fn fill_holes(mask: &Gray) -> Gray {
             stack.push(i + w);
         }
     }
-    Gray { width: w, height: h, px: outside.iter().map(|&o| (!o) as u8 as f32).collect() }
+    Gray {
+        width: w,
+        height: h,
+        px: outside.iter().map(|&o| (!o) as u8 as f32).collect(),
+    }
 }
 
 /// Centre and radius of the largest inscribed circle, from a two-pass chamfer distance transform.
 fn palm_centre(mask: &Gray) -> ((f32, f32), f32) {
     let (w, h) = (mask.width, mask.height);
     let big = f32::MAX / 4.0;
-    let mut d: Vec<f32> = mask.px.iter().map(|&m| if m > 0.5 { big } else { 0.0 }).collect();
+    let mut d: Vec<f32> = mask
+        .px
+        .iter()
+        .map(|&m| if m > 0.5 { big } else { 0.0 })
+        .collect();
     let (a, b) = (1.0f32, std::f32::consts::SQRT_2);
     for y in 0..h {
         for x in 0..w {
@@ -279,7 +344,11 @@ fn palm_centre(mask: &Gray) -> ((f32, f32), f32) {
                 continue;
             }
             // Pixels on the image border count as next to background: the arm leaves the picture.
-            let mut v = if x == 0 || y == 0 || x + 1 == w || y + 1 == h { a } else { big };
+            let mut v = if x == 0 || y == 0 || x + 1 == w || y + 1 == h {
+                a
+            } else {
+                big
+            };
             if x > 0 {
                 v = v.min(d[i - 1] + a);
             }
@@ -314,7 +383,12 @@ fn palm_centre(mask: &Gray) -> ((f32, f32), f32) {
             d[i] = v;
         }
     }
-    let (i, r) = d.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map(|(i, r)| (i, *r)).unwrap_or((0, 0.0));
+    let (i, r) = d
+        .iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, r)| (i, *r))
+        .unwrap_or((0, 0.0));
     (((i % w) as f32, (i / w) as f32), r)
 }
 
@@ -357,18 +431,26 @@ fn ray_gap(a: usize, b: usize) -> usize {
 /// off the image.
 fn find_fingers(profile: &Profile, radius: f32) -> Result<Vec<usize>, Rejection> {
     let r = &profile.reach;
-    let smooth: Vec<f32> = (0..RAYS).map(|k| (0..5).map(|o| r[(k + RAYS + o - 2) % RAYS]).sum::<f32>() / 5.0).collect();
+    let smooth: Vec<f32> = (0..RAYS)
+        .map(|k| (0..5).map(|o| r[(k + RAYS + o - 2) % RAYS]).sum::<f32>() / 5.0)
+        .collect();
     let mut peaks: Vec<usize> = (0..RAYS)
         .filter(|&k| {
             smooth[k] > PEAK_REACH * radius
-                && (1..=PEAK_WINDOW).all(|o| smooth[k] >= smooth[(k + o) % RAYS] && smooth[k] > smooth[(k + RAYS - o) % RAYS])
+                && (1..=PEAK_WINDOW).all(|o| {
+                    smooth[k] >= smooth[(k + o) % RAYS] && smooth[k] > smooth[(k + RAYS - o) % RAYS]
+                })
         })
         .collect();
     if peaks.is_empty() {
         return Err(Rejection::NoHand);
     }
     // Merge neighbouring peaks whose valley is too shallow to be between two fingers.
-    let valley_between = |a: usize, b: usize| (0..=(b + RAYS - a) % RAYS).map(|o| smooth[(a + o) % RAYS]).fold(f32::INFINITY, f32::min);
+    let valley_between = |a: usize, b: usize| {
+        (0..=(b + RAYS - a) % RAYS)
+            .map(|o| smooth[(a + o) % RAYS])
+            .fold(f32::INFINITY, f32::min)
+    };
     loop {
         let n = peaks.len();
         if n < 2 {
@@ -381,20 +463,36 @@ fn find_fingers(profile: &Profile, radius: f32) -> Result<Vec<usize>, Rejection>
         match shallow {
             Some(i) => {
                 let j = (i + 1) % n;
-                let drop = if smooth[peaks[i]] >= smooth[peaks[j]] { j } else { i };
+                let drop = if smooth[peaks[i]] >= smooth[peaks[j]] {
+                    j
+                } else {
+                    i
+                };
                 peaks.remove(drop);
             }
             None => break,
         }
     }
     let near_off_image = |k: usize| (0..=6).any(|o| profile.off_image[(k + RAYS + o - 3) % RAYS]);
-    let arms: Vec<usize> = peaks.iter().copied().filter(|&k| near_off_image(k)).collect();
-    let fingers: Vec<usize> = peaks.iter().copied().filter(|&k| !near_off_image(k)).collect();
+    let arms: Vec<usize> = peaks
+        .iter()
+        .copied()
+        .filter(|&k| near_off_image(k))
+        .collect();
+    let fingers: Vec<usize> = peaks
+        .iter()
+        .copied()
+        .filter(|&k| !near_off_image(k))
+        .collect();
     if arms.len() > 1 {
         return Err(Rejection::HandCutByBorder);
     }
     if fingers.len() < 4 {
-        return Err(if fingers.len() + arms.len() >= 5 { Rejection::HandCutByBorder } else { Rejection::FingersNotSeparated });
+        return Err(if fingers.len() + arms.len() >= 5 {
+            Rejection::HandCutByBorder
+        } else {
+            Rejection::FingersNotSeparated
+        });
     }
     if fingers.len() > 5 {
         return Err(Rejection::NoHand);
@@ -402,8 +500,12 @@ fn find_fingers(profile: &Profile, radius: f32) -> Result<Vec<usize>, Rejection>
     // Start after the arm, or after the widest gap between fingers when no arm is seen.
     let n = fingers.len();
     let first = match arms.first() {
-        Some(&a) => (0..n).min_by_key(|&i| (fingers[i] + RAYS - a) % RAYS).unwrap_or(0),
-        None => (0..n).max_by_key(|&i| (fingers[i] + RAYS - fingers[(i + n - 1) % n]) % RAYS).unwrap_or(0),
+        Some(&a) => (0..n)
+            .min_by_key(|&i| (fingers[i] + RAYS - a) % RAYS)
+            .unwrap_or(0),
+        None => (0..n)
+            .max_by_key(|&i| (fingers[i] + RAYS - fingers[(i + n - 1) % n]) % RAYS)
+            .unwrap_or(0),
     };
     Ok((0..n).map(|i| fingers[(first + i) % n]).collect())
 }

@@ -18,6 +18,7 @@ mod matcher;
 mod params;
 mod quality;
 mod roi;
+mod search;
 mod template;
 
 pub use decode::{MAX_PIXELS, MIN_SIDE};
@@ -28,6 +29,7 @@ pub use hand::HandGeometry;
 pub use matcher::{Comparison, DEFAULT_THRESHOLD, Matcher};
 pub use params::Params;
 pub use quality::{ENROL_MIN_SCORE, Quality};
+pub use search::Prepared;
 pub use template::{FORMAT_VERSION, Hand, MAX_TEMPLATE_BYTES, Template};
 
 use filters::FilterBank;
@@ -79,7 +81,11 @@ impl Default for Engine {
 
 impl Engine {
     pub fn new(params: Params) -> Self {
-        Engine { bank: FilterBank::new(&params), matcher: Matcher::new(&params), params }
+        Engine {
+            bank: FilterBank::new(&params),
+            matcher: Matcher::new(&params),
+            params,
+        }
     }
 
     pub fn params(&self) -> &Params {
@@ -143,17 +149,36 @@ impl Engine {
             hand: geometry,
             roi: roi.image,
             roi_valid: roi.valid,
-            responses: responses.iter().map(|r| Gray { width: GRID, height: GRID, px: r.to_vec() }).collect(),
+            responses: responses
+                .iter()
+                .map(|r| Gray {
+                    width: GRID,
+                    height: GRID,
+                    px: r.to_vec(),
+                })
+                .collect(),
         })
     }
 
     /// Binarises the responses into bit planes and masks cells that are outside the palm or whose
     /// filter energy is among the weakest (their signs flip with noise).
-    fn encode(&self, responses: &[[f32; GRID * GRID]], valid: &Gray, hand: Hand, quality: u8) -> Template {
+    fn encode(
+        &self,
+        responses: &[[f32; GRID * GRID]],
+        valid: &Gray,
+        hand: Hand,
+        quality: u8,
+    ) -> Template {
         let step = valid.width / GRID;
         let cell_valid = |gx: usize, gy: usize| {
-            let (x0, y0) = ((gx * step).saturating_sub(step / 2), (gy * step).saturating_sub(step / 2));
-            let (x1, y1) = ((gx * step + step + step / 2).min(valid.width), (gy * step + step + step / 2).min(valid.height));
+            let (x0, y0) = (
+                (gx * step).saturating_sub(step / 2),
+                (gy * step).saturating_sub(step / 2),
+            );
+            let (x1, y1) = (
+                (gx * step + step + step / 2).min(valid.width),
+                (gy * step + step + step / 2).min(valid.height),
+            );
             let mut s = 0.0;
             for y in y0..y1 {
                 for x in x0..x1 {
@@ -162,16 +187,21 @@ impl Engine {
             }
             s / ((x1 - x0) * (y1 - y0)) as f32 >= 0.9
         };
-        let energy: Vec<f32> = (0..GRID * GRID).map(|c| responses.iter().map(|r| r[c].abs()).sum()).collect();
+        let energy: Vec<f32> = (0..GRID * GRID)
+            .map(|c| responses.iter().map(|r| r[c].abs()).sum())
+            .collect();
         let mut sorted = energy.clone();
         sorted.sort_by(f32::total_cmp);
-        let weakest = sorted[((sorted.len() as f32 * self.params.fragile_fraction) as usize).min(sorted.len() - 1)];
+        let weakest = sorted
+            [((sorted.len() as f32 * self.params.fragile_fraction) as usize).min(sorted.len() - 1)];
         let mut mask = [0u32; GRID];
         let mut planes = vec![[0u32; GRID]; responses.len()];
         for gy in 0..GRID {
             for gx in 0..GRID {
                 let c = gy * GRID + gx;
-                if cell_valid(gx, gy) && (self.params.fragile_fraction == 0.0 || energy[c] > weakest) {
+                if cell_valid(gx, gy)
+                    && (self.params.fragile_fraction == 0.0 || energy[c] > weakest)
+                {
                     mask[gy] |= 1 << gx;
                 }
                 for (plane, r) in planes.iter_mut().zip(responses) {
@@ -181,6 +211,12 @@ impl Engine {
                 }
             }
         }
-        Template { fingerprint: self.params.fingerprint(), hand, quality, mask, planes }
+        Template {
+            fingerprint: self.params.fingerprint(),
+            hand,
+            quality,
+            mask,
+            planes,
+        }
     }
 }

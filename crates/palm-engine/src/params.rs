@@ -49,7 +49,13 @@ impl Params {
         h.u64(crate::template::FORMAT_VERSION as u64);
         h.u64(self.roi_size as u64);
         h.u64(self.orientations as u64);
-        for f in [self.wavelength, self.sigma, self.aspect, self.crop_keep, self.fragile_fraction] {
+        for f in [
+            self.wavelength,
+            self.sigma,
+            self.aspect,
+            self.crop_keep,
+            self.fragile_fraction,
+        ] {
             h.u64(f.to_bits() as u64);
         }
         h.u64(self.kernel_radius as u64);

@@ -34,7 +34,11 @@ impl Quality {
                 n += 1.0;
                 sum += v;
                 sum2 += v * v;
-                let l = 4.0 * roi.at(x, y) - roi.at(x - 1, y) - roi.at(x + 1, y) - roi.at(x, y - 1) - roi.at(x, y + 1);
+                let l = 4.0 * roi.at(x, y)
+                    - roi.at(x - 1, y)
+                    - roi.at(x + 1, y)
+                    - roi.at(x, y - 1)
+                    - roi.at(x, y + 1);
                 lap += l.abs() as f64;
             }
         }
@@ -48,7 +52,10 @@ impl Quality {
         let contrast_f = (contrast / 20.0).min(1.0) as f32;
         let focus_f = (focus / 0.15).min(1.0) as f32;
         let size_f = (source_scale / 0.5).min(1.0);
-        let score = (exposure * contrast_f * focus_f * size_f).max(0.0).powf(0.25) * 100.0;
+        let score = (exposure * contrast_f * focus_f * size_f)
+            .max(0.0)
+            .powf(0.25)
+            * 100.0;
         Quality {
             score: score.round().clamp(0.0, 100.0) as u8,
             brightness,

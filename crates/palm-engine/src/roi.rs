@@ -33,7 +33,15 @@ fn validity(grey: &Gray) -> Gray {
     sorted.sort_by(f32::total_cmp);
     let palm_level = sorted[sorted.len() * 3 / 4];
     let floor = (palm_level * 0.3).max(8.0);
-    Gray { width: grey.width, height: grey.height, px: smooth.px.iter().map(|&v| (v > floor) as u8 as f32).collect() }
+    Gray {
+        width: grey.width,
+        height: grey.height,
+        px: smooth
+            .px
+            .iter()
+            .map(|&v| (v > floor) as u8 as f32)
+            .collect(),
+    }
 }
 
 pub fn from_crop(grey: &Gray, p: &Params) -> Roi {
@@ -67,7 +75,9 @@ fn best_window(valid: &Gray, keep: usize) -> (usize, usize) {
         }
     }
     let sum = |x: usize, y: usize| {
-        integral[(y + keep) * (w + 1) + x + keep] - integral[y * (w + 1) + x + keep] - integral[(y + keep) * (w + 1) + x]
+        integral[(y + keep) * (w + 1) + x + keep]
+            - integral[y * (w + 1) + x + keep]
+            - integral[(y + keep) * (w + 1) + x]
             + integral[y * (w + 1) + x]
     };
     let mut best = (cx, cy);
@@ -92,7 +102,13 @@ mod tests {
     #[test]
     fn black_corner_is_invalid_and_window_slides_away_from_it() {
         // Bright texture everywhere except a black band on the left third.
-        let g = Gray::from_fn(150, 150, |x, y| if x < 50 { 0.0 } else { 120.0 + ((x * 3 + y) % 7) as f32 });
+        let g = Gray::from_fn(150, 150, |x, y| {
+            if x < 50 {
+                0.0
+            } else {
+                120.0 + ((x * 3 + y) % 7) as f32
+            }
+        });
         let v = validity(&g);
         assert_eq!(v.at(10, 75), 0.0);
         assert_eq!(v.at(100, 75), 1.0);

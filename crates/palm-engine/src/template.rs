@@ -75,15 +75,22 @@ impl Template {
         }
         let version = u16::from_le_bytes([bytes[4], bytes[5]]);
         if version != FORMAT_VERSION {
-            return Err(bad(&format!("format version {version}, this engine reads {FORMAT_VERSION}")));
+            return Err(bad(&format!(
+                "format version {version}, this engine reads {FORMAT_VERSION}"
+            )));
         }
         let (planes, grid) = (bytes[6] as usize, bytes[7] as usize);
         if grid != GRID || planes == 0 || planes > 6 {
-            return Err(bad(&format!("unsupported shape: {planes} planes of {grid} x {grid}")));
+            return Err(bad(&format!(
+                "unsupported shape: {planes} planes of {grid} x {grid}"
+            )));
         }
         let expected = HEADER + 4 * GRID * (1 + planes) + 4;
         if bytes.len() != expected {
-            return Err(bad(&format!("length {} where {expected} was expected", bytes.len())));
+            return Err(bad(&format!(
+                "length {} where {expected} was expected",
+                bytes.len()
+            )));
         }
         let (body, crc) = bytes.split_at(expected - 4);
         if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().expect("4 bytes")) {
@@ -99,10 +106,13 @@ impl Template {
         if quality > 100 {
             return Err(bad("quality above 100"));
         }
-        let mut rows = body[HEADER..].chunks_exact(4).map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")));
+        let mut rows = body[HEADER..]
+            .chunks_exact(4)
+            .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")));
         let mut read_plane = || {
             let mut p = [0u32; GRID];
-            p.iter_mut().for_each(|v| *v = rows.next().expect("length checked"));
+            p.iter_mut()
+                .for_each(|v| *v = rows.next().expect("length checked"));
             p
         };
         let mask = read_plane();
@@ -127,7 +137,9 @@ mod tests {
             hand: Hand::Left,
             quality: 77,
             mask: [u32::MAX; GRID],
-            planes: (0..6u32).map(|p| std::array::from_fn(|r| (r as u32).wrapping_mul(2_654_435_761) ^ p)).collect(),
+            planes: (0..6u32)
+                .map(|p| std::array::from_fn(|r| (r as u32).wrapping_mul(2_654_435_761) ^ p))
+                .collect(),
         }
     }
 
@@ -146,7 +158,10 @@ mod tests {
         for i in 0..bytes.len() {
             let mut b = bytes.clone();
             b[i] ^= 0x10;
-            assert!(Template::from_bytes(&b).is_err(), "flip at byte {i} went unnoticed");
+            assert!(
+                Template::from_bytes(&b).is_err(),
+                "flip at byte {i} went unnoticed"
+            );
         }
         for len in [0, 3, 20, bytes.len() - 1] {
             assert!(Template::from_bytes(&bytes[..len]).is_err());

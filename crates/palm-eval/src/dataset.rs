@@ -37,7 +37,10 @@ const IMAGE_EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "bmp", "tif"];
 impl Dataset {
     /// Reads a set; `modality` keeps only rows of that modality (manifest sets only).
     pub fn open(root: &Path, modality: Option<&str>) -> std::io::Result<Dataset> {
-        let base = root.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| root.display().to_string());
+        let base = root
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| root.display().to_string());
         let name = match modality {
             Some(m) => format!("{base}/{m}"),
             None => base,
@@ -48,7 +51,12 @@ impl Dataset {
         } else {
             scan_folders(root)?
         };
-        Ok(Dataset { root: root.to_path_buf(), name, entries, problems })
+        Ok(Dataset {
+            root: root.to_path_buf(),
+            name,
+            entries,
+            problems,
+        })
     }
 
     /// Distinct modalities named in the manifest, in order of first appearance.
@@ -69,13 +77,17 @@ impl Dataset {
     /// Closed-set split: gallery = all session-1 images when the set has two or more sessions,
     /// else the first image of each palm in manifest order; probes = the rest.
     pub fn gallery_split(&self) -> (Vec<usize>, Vec<usize>) {
-        let mut sessions: Vec<&str> = self.entries.iter().filter_map(|e| e.session.as_deref()).collect();
+        let mut sessions: Vec<&str> = self
+            .entries
+            .iter()
+            .filter_map(|e| e.session.as_deref())
+            .collect();
         sessions.sort();
         sessions.dedup();
         if sessions.len() >= 2 {
             let first = sessions[0];
-            let (g, p): (Vec<usize>, Vec<usize>) =
-                (0..self.entries.len()).partition(|&i| self.entries[i].session.as_deref() == Some(first));
+            let (g, p): (Vec<usize>, Vec<usize>) = (0..self.entries.len())
+                .partition(|&i| self.entries[i].session.as_deref() == Some(first));
             return (g, p);
         }
         let mut seen = std::collections::HashSet::new();
@@ -83,8 +95,14 @@ impl Dataset {
     }
 }
 
-fn read_manifest(manifest: &Path, modality: Option<&str>) -> std::io::Result<(Vec<Entry>, Vec<String>)> {
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_path(manifest).map_err(std::io::Error::other)?;
+fn read_manifest(
+    manifest: &Path,
+    modality: Option<&str>,
+) -> std::io::Result<(Vec<Entry>, Vec<String>)> {
+    let mut reader = csv::ReaderBuilder::new()
+        .flexible(true)
+        .from_path(manifest)
+        .map_err(std::io::Error::other)?;
     let (mut entries, mut problems) = (Vec::new(), Vec::new());
     for (n, row) in reader.deserialize::<Row>().enumerate() {
         let line = n + 2;
@@ -92,16 +110,22 @@ fn read_manifest(manifest: &Path, modality: Option<&str>) -> std::io::Result<(Ve
             Ok(r) if r.path.trim().is_empty() || r.palm.trim().is_empty() => {
                 problems.push(format!("manifest line {line}: empty path or palm"))
             }
-            Ok(r) if r.path.contains("..") || r.path.starts_with('/') => {
-                problems.push(format!("manifest line {line}: path {:?} leaves the set's folder", r.path))
-            }
+            Ok(r) if r.path.contains("..") || r.path.starts_with('/') => problems.push(format!(
+                "manifest line {line}: path {:?} leaves the set's folder",
+                r.path
+            )),
             Ok(r) => {
                 let blank = |s: Option<String>| s.filter(|v| !v.trim().is_empty());
                 let modality_of_row = blank(r.modality);
                 if modality.is_some_and(|m| modality_of_row.as_deref() != Some(m)) {
                     continue;
                 }
-                entries.push(Entry { path: r.path, palm: r.palm, session: blank(r.session), modality: modality_of_row });
+                entries.push(Entry {
+                    path: r.path,
+                    palm: r.palm,
+                    session: blank(r.session),
+                    modality: modality_of_row,
+                });
             }
             Err(e) => problems.push(format!("manifest line {line}: {e}")),
         }
@@ -110,21 +134,37 @@ fn read_manifest(manifest: &Path, modality: Option<&str>) -> std::io::Result<(Ve
 }
 
 fn scan_folders(root: &Path) -> std::io::Result<(Vec<Entry>, Vec<String>)> {
-    let mut palms: Vec<PathBuf> = std::fs::read_dir(root)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_dir()).collect();
+    let mut palms: Vec<PathBuf> = std::fs::read_dir(root)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
     palms.sort();
     let mut entries = Vec::new();
     for dir in palms {
-        let palm = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let palm = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
         let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)?
             .filter_map(|e| e.ok().map(|e| e.path()))
             .filter(|p| {
-                p.extension().and_then(|e| e.to_str()).is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
+                p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| IMAGE_EXTENSIONS.contains(&e.to_ascii_lowercase().as_str()))
             })
             .collect();
         files.sort();
         for f in files {
-            let name = f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            entries.push(Entry { path: format!("{palm}/{name}"), palm: palm.clone(), session: None, modality: None });
+            let name = f
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            entries.push(Entry {
+                path: format!("{palm}/{name}"),
+                palm: palm.clone(),
+                session: None,
+                modality: None,
+            });
         }
     }
     Ok((entries, Vec::new()))

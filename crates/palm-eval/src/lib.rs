@@ -23,7 +23,10 @@ pub struct PairScores {
 
 impl PairScores {
     pub fn new(n: usize) -> Self {
-        PairScores { n, scores: vec![None; n * n.saturating_sub(1) / 2] }
+        PairScores {
+            n,
+            scores: vec![None; n * n.saturating_sub(1) / 2],
+        }
     }
 
     pub fn len(&self) -> usize {

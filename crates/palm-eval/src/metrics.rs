@@ -92,7 +92,12 @@ pub fn verification(genuine: &[Option<f64>], impostor: &[Option<f64>]) -> Verifi
 
 /// Closed-set rank-1 rate: a probe is right when its own palm's best gallery score is strictly
 /// above every other palm's best. Returns `(correct, probes)`.
-pub fn rank1(scores: &PairScores, palms: &[String], gallery: &[usize], probes: &[usize]) -> (usize, usize) {
+pub fn rank1(
+    scores: &PairScores,
+    palms: &[String],
+    gallery: &[usize],
+    probes: &[usize],
+) -> (usize, usize) {
     let correct = probes
         .iter()
         .filter(|&&p| {
@@ -123,7 +128,10 @@ mod tests {
         let v = verification(&g, &i);
         assert_eq!(v.eer, 0.0);
         assert_eq!(v.fnmr_at_fmr[0], Some(0.0));
-        assert_eq!(v.fnmr_at_fmr[1], None, "200 impostor pairs cannot measure FMR 1e-3");
+        assert_eq!(
+            v.fnmr_at_fmr[1], None,
+            "200 impostor pairs cannot measure FMR 1e-3"
+        );
     }
 
     #[test]

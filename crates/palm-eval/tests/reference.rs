@@ -12,26 +12,42 @@ fn bocv_reference_figures_are_reproduced() {
     let shared = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared");
     let reference = shared.join("reference");
     if !reference.is_dir() {
-        assert!(std::env::var_os("PALMLINE_REQUIRE_SHARED").is_none(), "{} is missing", reference.display());
+        assert!(
+            std::env::var_os("PALMLINE_REQUIRE_SHARED").is_none(),
+            "{} is missing",
+            reference.display()
+        );
         eprintln!("skipped: no {}", reference.display());
         return;
     }
     let set = Dataset::open(&shared.join("datasets/tongji-roi"), None).unwrap();
     let scores = read_score_file(&reference.join("bocv-tongji-roi-scores.csv"), &set).unwrap();
-    let expected: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(reference.join("bocv-tongji-roi-expected.json")).unwrap()).unwrap();
+    let expected: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(reference.join("bocv-tongji-roi-expected.json")).unwrap(),
+    )
+    .unwrap();
     let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
     for (i, j) in palm_eval::PairScores::pairs(set.entries.len()) {
         let s = scores.get(i, j);
-        if set.entries[i].palm == set.entries[j].palm { genuine.push(s) } else { impostor.push(s) }
+        if set.entries[i].palm == set.entries[j].palm {
+            genuine.push(s)
+        } else {
+            impostor.push(s)
+        }
     }
     let v = verification(&genuine, &impostor);
     let close = |got: f64, key: &str, tol: f64| {
         let want = expected[key].as_f64().unwrap();
         assert!((got - want).abs() <= tol, "{key}: {got} vs {want}");
     };
-    assert_eq!(v.genuine_pairs as u64, expected["genuine_pairs"].as_u64().unwrap());
-    assert_eq!(v.impostor_pairs as u64, expected["impostor_pairs"].as_u64().unwrap());
+    assert_eq!(
+        v.genuine_pairs as u64,
+        expected["genuine_pairs"].as_u64().unwrap()
+    );
+    assert_eq!(
+        v.impostor_pairs as u64,
+        expected["impostor_pairs"].as_u64().unwrap()
+    );
     close(v.eer, "eer", 1e-9);
     close(v.fnmr_at_fmr[0].unwrap(), "fnmr_at_fmr_1e2", 1e-9);
     close(v.fnmr_at_fmr[1].unwrap(), "fnmr_at_fmr_1e3", 1e-9);

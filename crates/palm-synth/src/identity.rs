@@ -21,7 +21,10 @@ impl Crease {
     pub fn at(&self, t: f32) -> (f32, f32) {
         let [a, b, c] = self.points;
         let u = 1.0 - t;
-        (u * u * a.0 + 2.0 * u * t * b.0 + t * t * c.0, u * u * a.1 + 2.0 * u * t * b.1 + t * t * c.1)
+        (
+            u * u * a.0 + 2.0 * u * t * b.0 + t * t * c.0,
+            u * u * a.1 + 2.0 * u * t * b.1 + t * t * c.1,
+        )
     }
 }
 
@@ -43,17 +46,37 @@ pub struct Identity {
 impl Identity {
     pub fn new(seed: u64) -> Identity {
         let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0x9a1f_5eed);
-        let side = if rng.random_bool(0.5) { Side::Left } else { Side::Right };
+        let side = if rng.random_bool(0.5) {
+            Side::Left
+        } else {
+            Side::Right
+        };
         let mut j = |v: f32, spread: f32| v + rng.random_range(-spread..spread);
         // Heart, head and life lines: end points near the edges, control point off the chord.
         let principal = [
-            [(j(0.5, 0.02), j(0.22, 0.06)), (j(0.05, 0.1), j(0.18, 0.08)), (j(-0.3, 0.08), j(0.02, 0.04))],
-            [(j(0.5, 0.02), j(0.45, 0.08)), (j(0.0, 0.1), j(0.38, 0.08)), (j(-0.45, 0.05), j(0.25, 0.06))],
-            [(j(-0.45, 0.05), j(0.3, 0.06)), (j(-0.12, 0.08), j(0.55, 0.1)), (j(-0.2, 0.1), j(1.05, 0.05))],
+            [
+                (j(0.5, 0.02), j(0.22, 0.06)),
+                (j(0.05, 0.1), j(0.18, 0.08)),
+                (j(-0.3, 0.08), j(0.02, 0.04)),
+            ],
+            [
+                (j(0.5, 0.02), j(0.45, 0.08)),
+                (j(0.0, 0.1), j(0.38, 0.08)),
+                (j(-0.45, 0.05), j(0.25, 0.06)),
+            ],
+            [
+                (j(-0.45, 0.05), j(0.3, 0.06)),
+                (j(-0.12, 0.08), j(0.55, 0.1)),
+                (j(-0.2, 0.1), j(1.05, 0.05)),
+            ],
         ];
         let mut creases: Vec<Crease> = principal
             .iter()
-            .map(|p| Crease { points: *p, width: j(0.011, 0.003), depth: j(0.55, 0.12) })
+            .map(|p| Crease {
+                points: *p,
+                width: j(0.011, 0.003),
+                depth: j(0.55, 0.12),
+            })
             .collect();
         let secondary = rng.random_range(5..=15);
         for _ in 0..secondary {
@@ -63,19 +86,35 @@ impl Identity {
             let (dx, dy) = (a.cos() * len / 2.0, a.sin() * len / 2.0);
             let bend = rng.random_range(-0.08..0.08f32);
             creases.push(Crease {
-                points: [(cx - dx, cy - dy), (cx - dy * bend * 4.0, cy + dx * bend * 4.0), (cx + dx, cy + dy)],
+                points: [
+                    (cx - dx, cy - dy),
+                    (cx - dy * bend * 4.0, cy + dx * bend * 4.0),
+                    (cx + dx, cy + dy),
+                ],
                 width: rng.random_range(0.004..0.007),
                 depth: rng.random_range(0.2..0.45),
             });
         }
         let tone = rng.random_range(0.0..1.0f32);
-        let skin = [200.0 - 90.0 * tone, 150.0 - 75.0 * tone, 125.0 - 65.0 * tone];
+        let skin = [
+            200.0 - 90.0 * tone,
+            150.0 - 75.0 * tone,
+            125.0 - 65.0 * tone,
+        ];
         let finger_lengths = [
             rng.random_range(0.78..0.9),
             rng.random_range(0.88..1.0),
             rng.random_range(0.8..0.92),
             rng.random_range(0.6..0.72),
         ];
-        Identity { seed, side, creases, skin, finger_lengths, thumb_length: rng.random_range(0.62..0.72), grain_seed: rng.random() }
+        Identity {
+            seed,
+            side,
+            creases,
+            skin,
+            finger_lengths,
+            thumb_length: rng.random_range(0.62..0.72),
+            grain_seed: rng.random(),
+        }
     }
 }

@@ -16,6 +16,7 @@ pub use render::{Capture, Scene};
 /// PNG bytes of an RGB image (what a scanner would upload).
 pub fn png_bytes(img: &image::RgbImage) -> Vec<u8> {
     let mut out = Vec::new();
-    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png).expect("encoding to memory cannot fail");
+    img.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .expect("encoding to memory cannot fail");
     out
 }

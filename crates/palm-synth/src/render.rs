@@ -26,15 +26,28 @@ pub struct Capture {
 
 impl Capture {
     pub fn new(seed: u64) -> Capture {
-        Capture { seed, rotation_deg: None, cluttered: false }
+        Capture {
+            seed,
+            rotation_deg: None,
+            cluttered: false,
+        }
     }
     pub fn with_rotation(self, deg: f32) -> Capture {
-        Capture { rotation_deg: Some(deg), ..self }
+        Capture {
+            rotation_deg: Some(deg),
+            ..self
+        }
     }
     pub fn with_clutter(self) -> Capture {
-        Capture { cluttered: true, ..self }
+        Capture {
+            cluttered: true,
+            ..self
+        }
     }
 }
+
+/// A finger as a capsule: base, tip and radius, in palm units.
+type Finger = ((f32, f32), (f32, f32), f32);
 
 /// Texture resolution, pixels per palm unit, and the palm-unit window it covers.
 const TEX_RES: f32 = 360.0;
@@ -55,7 +68,9 @@ impl Texture {
         let mut rng = ChaCha8Rng::seed_from_u64(id.grain_seed);
         let cell = 4usize;
         let (gw, gh) = (TEX_W / cell + 2, TEX_H / cell + 2);
-        let lattice: Vec<f32> = (0..gw * gh).map(|_| rng.random_range(-1.0..1.0f32)).collect();
+        let lattice: Vec<f32> = (0..gw * gh)
+            .map(|_| rng.random_range(-1.0..1.0f32))
+            .collect();
         for y in 0..TEX_H {
             for x in 0..TEX_W {
                 let (fx, fy) = (x as f32 / cell as f32, y as f32 / cell as f32);
@@ -72,7 +87,8 @@ impl Texture {
             let sigma = c.width * TEX_RES / 2.0;
             let r = (3.0 * sigma).ceil() as isize;
             let (a, b) = (c.points[0], c.points[2]);
-            let steps = (((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt() * TEX_RES * 2.0) as usize + 8;
+            let steps =
+                (((b.0 - a.0).powi(2) + (b.1 - a.1).powi(2)).sqrt() * TEX_RES * 2.0) as usize + 8;
             for s in 0..=steps {
                 // Creases fade at their ends, as real ones do.
                 let t = s as f32 / steps as f32;
@@ -104,7 +120,8 @@ impl Texture {
         let (ix, iy) = (fx as usize, fy as usize);
         let (tx, ty) = (fx - ix as f32, fy - iy as f32);
         let d = |i: usize, j: usize| self.dark[j * TEX_W + i];
-        (d(ix, iy) * (1.0 - tx) + d(ix + 1, iy) * tx) * (1.0 - ty) + (d(ix, iy + 1) * (1.0 - tx) + d(ix + 1, iy + 1) * tx) * ty
+        (d(ix, iy) * (1.0 - tx) + d(ix + 1, iy) * tx) * (1.0 - ty)
+            + (d(ix, iy + 1) * (1.0 - tx) + d(ix + 1, iy + 1) * tx) * ty
     }
 }
 
@@ -130,37 +147,66 @@ impl Light {
 impl Identity {
     /// Renders one capture of this palm.
     pub fn render(&self, scene: Scene, capture: Capture) -> RgbImage {
-        let mut rng = ChaCha8Rng::seed_from_u64(capture.seed.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ self.seed);
+        let mut rng =
+            ChaCha8Rng::seed_from_u64(capture.seed.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ self.seed);
         let light = Light::draw(&mut rng);
         let texture = Texture::new(self);
         let img = match scene {
             Scene::Roi { size } => self.render_roi(size, &texture, &light, &mut rng),
-            Scene::Hand { width, height } => self.render_hand(width, height, capture, &texture, &light, &mut rng),
+            Scene::Hand { width, height } => {
+                self.render_hand(width, height, capture, &texture, &light, &mut rng)
+            }
         };
         finish(img, &light, &mut rng)
     }
 
-    fn render_roi(&self, size: u32, tex: &Texture, light: &Light, rng: &mut ChaCha8Rng) -> RgbImage {
+    fn render_roi(
+        &self,
+        size: u32,
+        tex: &Texture,
+        light: &Light,
+        rng: &mut ChaCha8Rng,
+    ) -> RgbImage {
         // The canonical ROI: the palm square below the finger valleys, jittered like a real crop.
         let side = 0.62 * rng.random_range(0.97..1.03f32);
-        let (cx, cy) = (rng.random_range(-0.025..0.025f32), 0.42 + rng.random_range(-0.025..0.025f32));
+        let (cx, cy) = (
+            rng.random_range(-0.025..0.025f32),
+            0.42 + rng.random_range(-0.025..0.025f32),
+        );
         let (s, c) = rng.random_range(-3.0f32..3.0).to_radians().sin_cos();
         RgbImage::from_fn(size, size, |u, v| {
-            let (a, b) = ((u as f32 + 0.5) / size as f32 - 0.5, (v as f32 + 0.5) / size as f32 - 0.5);
+            let (a, b) = (
+                (u as f32 + 0.5) / size as f32 - 0.5,
+                (v as f32 + 0.5) / size as f32 - 0.5,
+            );
             let (hx, hy) = (cx + side * (c * a - s * b), cy + side * (s * a + c * b));
             let lit = light.gain * (1.0 + light.gradient.0 * a + light.gradient.1 * b);
             skin_pixel(self.skin, tex.at(hx, hy), lit)
         })
     }
 
-    fn render_hand(&self, w: u32, h: u32, capture: Capture, tex: &Texture, light: &Light, rng: &mut ChaCha8Rng) -> RgbImage {
-        let angle = capture.rotation_deg.unwrap_or_else(|| rng.random_range(0.0..360.0f32)).to_radians();
+    fn render_hand(
+        &self,
+        w: u32,
+        h: u32,
+        capture: Capture,
+        tex: &Texture,
+        light: &Light,
+        rng: &mut ChaCha8Rng,
+    ) -> RgbImage {
+        let angle = capture
+            .rotation_deg
+            .unwrap_or_else(|| rng.random_range(0.0..360.0f32))
+            .to_radians();
         let scale = w.min(h) as f32 * 0.27 * rng.random_range(0.92..1.08f32);
         let spread = rng.random_range(5.0..9.0f32).to_radians();
         // The palm's middle sits near the image centre.
-        let centre = (w as f32 / 2.0 + rng.random_range(-0.04..0.04) * w as f32, h as f32 / 2.0 + rng.random_range(-0.04..0.04) * h as f32);
+        let centre = (
+            w as f32 / 2.0 + rng.random_range(-0.04..0.04) * w as f32,
+            h as f32 / 2.0 + rng.random_range(-0.04..0.04) * h as f32,
+        );
         let mirror = if self.side == Side::Right { 1.0 } else { -1.0 };
-        let fingers: Vec<((f32, f32), (f32, f32), f32)> = (0..4)
+        let fingers: Vec<Finger> = (0..4)
             .map(|i| {
                 // Right palm facing the camera: index finger on the left (x < 0), thumb beside it.
                 let base = (mirror * (-0.375 + 0.25 * i as f32), 0.04);
@@ -172,12 +218,21 @@ impl Identity {
             .collect();
         let thumb_angle = mirror * -0.75f32;
         let thumb_base = (mirror * -0.42, 0.5);
-        let thumb_tip = (thumb_base.0 + thumb_angle.sin() * self.thumb_length, thumb_base.1 - thumb_angle.cos() * self.thumb_length);
+        let thumb_tip = (
+            thumb_base.0 + thumb_angle.sin() * self.thumb_length,
+            thumb_base.1 - thumb_angle.cos() * self.thumb_length,
+        );
         let clutter: Vec<(f32, f32, f32, f32, [f32; 3])> = if capture.cluttered {
             (0..14)
                 .map(|_| {
-                    let (x, y) = (rng.random_range(0.0..w as f32), rng.random_range(0.0..h as f32));
-                    let (bw, bh) = (rng.random_range(20.0..200.0f32), rng.random_range(20.0..200.0f32));
+                    let (x, y) = (
+                        rng.random_range(0.0..w as f32),
+                        rng.random_range(0.0..h as f32),
+                    );
+                    let (bw, bh) = (
+                        rng.random_range(20.0..200.0f32),
+                        rng.random_range(20.0..200.0f32),
+                    );
                     let g = rng.random_range(40.0..170.0f32);
                     // Greys, blues and greens: clutter that is not skin-coloured.
                     let colour = match rng.random_range(0..3) {
@@ -193,18 +248,29 @@ impl Identity {
         };
         let (sa, ca) = angle.sin_cos();
         RgbImage::from_fn(w, h, |px, py| {
-            let (dx, dy) = ((px as f32 + 0.5 - centre.0) / scale, (py as f32 + 0.5 - centre.1) / scale);
+            let (dx, dy) = (
+                (px as f32 + 0.5 - centre.0) / scale,
+                (py as f32 + 0.5 - centre.1) / scale,
+            );
             // Image -> hand coordinates (palm middle at (0, 0.55)).
             let (hx, hy) = (ca * dx + sa * dy, -sa * dx + ca * dy + 0.55);
             let palm = rounded_rect(hx, hy, 0.5, 0.55, 0.55, 0.12);
-            let arm = if hy > 0.9 { hx.abs() - 0.42 } else { f32::INFINITY };
-            let mut inside = palm.min(arm).min(capsule((hx, hy), thumb_base, thumb_tip, 0.115));
+            let arm = if hy > 0.9 {
+                hx.abs() - 0.42
+            } else {
+                f32::INFINITY
+            };
+            let mut inside = palm
+                .min(arm)
+                .min(capsule((hx, hy), thumb_base, thumb_tip, 0.115));
             for (base, tip, r) in &fingers {
                 inside = inside.min(capsule((hx, hy), *base, *tip, *r));
             }
             if inside < 0.0 {
                 let edge = (-inside / 0.06).min(1.0);
-                let lit = light.gain * (0.8 + 0.2 * edge) * (1.0 + light.gradient.0 * dx * 0.3 + light.gradient.1 * dy * 0.3);
+                let lit = light.gain
+                    * (0.8 + 0.2 * edge)
+                    * (1.0 + light.gradient.0 * dx * 0.3 + light.gradient.1 * dy * 0.3);
                 let dark = if palm < 0.0 { tex.at(hx, hy) } else { 0.0 };
                 skin_pixel(self.skin, dark, lit)
             } else {
@@ -223,7 +289,9 @@ impl Identity {
 fn skin_pixel(skin: [f32; 3], dark: f32, lit: f32) -> Rgb<u8> {
     // Creases absorb more of the green and blue than the red, as blood-rich skin folds do.
     let tint = [0.75, 1.0, 0.95];
-    Rgb(std::array::from_fn(|k| (skin[k] * lit * (1.0 - dark * tint[k])).clamp(0.0, 255.0) as u8))
+    Rgb(std::array::from_fn(|k| {
+        (skin[k] * lit * (1.0 - dark * tint[k])).clamp(0.0, 255.0) as u8
+    }))
 }
 
 /// Signed distance to a rounded rectangle centred at (0, cy) with half sizes (hw, hh).
@@ -244,7 +312,9 @@ fn capsule(p: (f32, f32), a: (f32, f32), b: (f32, f32), r: f32) -> f32 {
 fn finish(img: RgbImage, light: &Light, rng: &mut ChaCha8Rng) -> RgbImage {
     let (w, h) = img.dimensions();
     let r = (light.blur * 3.0).ceil() as i64;
-    let k: Vec<f32> = (-r..=r).map(|i| (-(i * i) as f32 / (2.0 * light.blur * light.blur)).exp()).collect();
+    let k: Vec<f32> = (-r..=r)
+        .map(|i| (-(i * i) as f32 / (2.0 * light.blur * light.blur)).exp())
+        .collect();
     let ks: f32 = k.iter().sum();
     let blur_pass = |src: &RgbImage, horizontal: bool| {
         RgbImage::from_fn(w, h, |x, y| {

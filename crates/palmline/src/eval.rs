@@ -3,7 +3,7 @@
 use crate::plot;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use palm_engine::{Engine, InputKind, Template};
+use palm_engine::{Engine, InputKind, Prepared};
 use palm_eval::{Dataset, PairScores, Verification, rank1, verification};
 use rayon::prelude::*;
 use serde_json::{Value, json};
@@ -40,7 +40,7 @@ pub struct EvalArgs {
 
 /// One image's outcome: a template, or why not.
 struct Acquired {
-    template: Option<Template>,
+    template: Option<Prepared>,
     failure: Option<String>,
     extract_ms: Option<f64>,
 }
@@ -49,7 +49,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let mut reports = Vec::new();
     if let Some(score_file) = &args.scores {
         let set_dir = args.set.as_ref().context("--scores needs --set")?;
-        let set = Dataset::open(set_dir, args.modality.as_deref()).with_context(|| format!("cannot read set {}", set_dir.display()))?;
+        let set = Dataset::open(set_dir, args.modality.as_deref())
+            .with_context(|| format!("cannot read set {}", set_dir.display()))?;
         let scores = palm_eval::read_score_file(score_file, &set)?;
         reports.push(report(&set, &scores, 0, Vec::new(), None, None));
     } else {
@@ -83,7 +84,10 @@ pub fn run(args: EvalArgs) -> Result<()> {
         }
     }
     if let Some(path) = &args.plot {
-        let curves: Vec<(String, &Verification)> = evaluated.iter().map(|r| (r.name.clone(), &r.verification)).collect();
+        let curves: Vec<(String, &Verification)> = evaluated
+            .iter()
+            .map(|r| (r.name.clone(), &r.verification))
+            .collect();
         plot::det(path, &curves)?;
         eprintln!("DET curve written to {}", path.display());
     }
@@ -92,12 +96,16 @@ pub fn run(args: EvalArgs) -> Result<()> {
 
 /// A set, split by modality when its manifest mixes several and none was asked for.
 fn open_subsets(dir: &Path, modality: Option<&str>) -> Result<Vec<Dataset>> {
-    let set = Dataset::open(dir, modality).with_context(|| format!("cannot read set {}", dir.display()))?;
+    let set = Dataset::open(dir, modality)
+        .with_context(|| format!("cannot read set {}", dir.display()))?;
     let modalities = set.modalities();
     if modality.is_some() || modalities.len() <= 1 {
         return Ok(vec![set]);
     }
-    modalities.iter().map(|m| Dataset::open(dir, Some(m)).map_err(Into::into)).collect()
+    modalities
+        .iter()
+        .map(|m| Dataset::open(dir, Some(m)).map_err(Into::into))
+        .collect()
 }
 
 pub struct Report {
@@ -110,7 +118,12 @@ pub struct Report {
 /// Appends a set's pair scores to a CSV (the first set truncates it and writes the header).
 fn write_scores(file: &Path, set: &Dataset, scores: &PairScores, first: bool) -> Result<()> {
     use std::io::Write;
-    let f = std::fs::OpenOptions::new().create(true).write(true).append(!first).truncate(first).open(file)
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .write(true)
+        .append(!first)
+        .truncate(first)
+        .open(file)
         .with_context(|| format!("cannot write {}", file.display()))?;
     let mut out = std::io::BufWriter::new(f);
     if first {
@@ -119,7 +132,11 @@ fn write_scores(file: &Path, set: &Dataset, scores: &PairScores, first: bool) ->
     for (i, j) in PairScores::pairs(set.entries.len()) {
         // A failed pair gets the lowest possible similarity: it must never be accepted.
         let s = scores.get(i, j).unwrap_or(-1.0);
-        writeln!(out, "{},{},{s:.6}", set.entries[i].path, set.entries[j].path)?;
+        writeln!(
+            out,
+            "{},{},{s:.6}",
+            set.entries[i].path, set.entries[j].path
+        )?;
     }
     out.flush()?;
     Ok(())
@@ -129,7 +146,10 @@ fn evaluate_set(engine: &Engine, set: &Dataset) -> (Report, PairScores) {
     for p in &set.problems {
         eprintln!("{}: {p}", set.name);
     }
-    let bar = progress(set.entries.len() as u64, &format!("{}: templates", set.name));
+    let bar = progress(
+        set.entries.len() as u64,
+        &format!("{}: templates", set.name),
+    );
     let acquired: Vec<Acquired> = set
         .entries
         .par_iter()
@@ -154,14 +174,20 @@ fn evaluate_set(engine: &Engine, set: &Dataset) -> (Report, PairScores) {
         .flat_map_iter(|chunk| {
             let out: Vec<_> = chunk
                 .iter()
-                .map(|&(i, j)| match (&acquired[i].template, &acquired[j].template) {
-                    (Some(a), Some(b)) => {
-                        let t = Instant::now();
-                        let s = engine.similarity(a, b).ok().map(f64::from);
-                        (s, Some(t.elapsed().as_secs_f64() * 1e6))
-                    }
-                    _ => (None, None),
-                })
+                .map(
+                    |&(i, j)| match (&acquired[i].template, &acquired[j].template) {
+                        (Some(a), Some(b)) => {
+                            let t = Instant::now();
+                            let s = engine
+                                .matcher()
+                                .similarity_prepared(a, b)
+                                .ok()
+                                .map(f64::from);
+                            (s, Some(t.elapsed().as_secs_f64() * 1e6))
+                        }
+                        _ => (None, None),
+                    },
+                )
                 .collect();
             bar.inc(chunk.len() as u64);
             out
@@ -174,22 +200,38 @@ fn evaluate_set(engine: &Engine, set: &Dataset) -> (Report, PairScores) {
     }
     let extract_ms = median(acquired.iter().filter_map(|a| a.extract_ms).collect());
     let match_us = median(matched.iter().filter_map(|m| m.1).collect());
-    (report(set, &scores, failures.len(), failures, extract_ms, match_us), scores)
+    (
+        report(set, &scores, failures.len(), failures, extract_ms, match_us),
+        scores,
+    )
 }
 
 fn acquire(engine: &Engine, path: &Path) -> Acquired {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
-        Err(e) => return Acquired { template: None, failure: Some(format!("unreadable: {e}")), extract_ms: None },
+        Err(e) => {
+            return Acquired {
+                template: None,
+                failure: Some(format!("unreadable: {e}")),
+                extract_ms: None,
+            };
+        }
     };
     let t = Instant::now();
     let result = engine.extract(&bytes, InputKind::Auto);
     let ms = t.elapsed().as_secs_f64() * 1e3;
     match result {
-        Ok(ex) => Acquired { template: Some(ex.template), failure: None, extract_ms: Some(ms) },
+        Ok(ex) => Acquired {
+            template: Some(Prepared::new(&ex.template)),
+            failure: None,
+            extract_ms: Some(ms),
+        },
         Err(e) => Acquired {
             template: None,
-            failure: Some(e.rejection().map_or_else(|| e.to_string(), |r| r.code().to_string())),
+            failure: Some(
+                e.rejection()
+                    .map_or_else(|| e.to_string(), |r| r.code().to_string()),
+            ),
             extract_ms: Some(ms),
         },
     }
@@ -207,7 +249,11 @@ fn report(
     let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
     for (i, j) in PairScores::pairs(n) {
         let s = scores.get(i, j);
-        if set.entries[i].palm == set.entries[j].palm { genuine.push(s) } else { impostor.push(s) }
+        if set.entries[i].palm == set.entries[j].palm {
+            genuine.push(s)
+        } else {
+            impostor.push(s)
+        }
     }
     let v = verification(&genuine, &impostor);
     let palms: Vec<String> = set.entries.iter().map(|e| e.palm.clone()).collect();
@@ -231,12 +277,20 @@ fn report(
         "match_us_median": match_us,
         "failures": failures.iter().map(|(p, r)| json!({"path": p, "reason": r})).collect::<Vec<_>>(),
     });
-    Report { name: set.name.clone(), images: n, verification: v, json }
+    Report {
+        name: set.name.clone(),
+        images: n,
+        verification: v,
+        json,
+    }
 }
 
 fn print_human(r: &Report) {
     let j = &r.json;
-    let pct = |k: &str| j[k].as_f64().map_or("n/a".to_string(), |v| format!("{:.3}%", v * 100.0));
+    let pct = |k: &str| {
+        j[k].as_f64()
+            .map_or("n/a".to_string(), |v| format!("{:.3}%", v * 100.0))
+    };
     println!("{}", r.name);
     println!(
         "  images {}  failures to acquire {}  genuine pairs {}  impostor pairs {}",
@@ -252,18 +306,26 @@ fn print_human(r: &Report) {
         pct("rank1"),
         j["rank1_probes"]
     );
-    if let (Some(e), Some(m)) = (j["extract_ms_median"].as_f64(), j["match_us_median"].as_f64()) {
+    if let (Some(e), Some(m)) = (
+        j["extract_ms_median"].as_f64(),
+        j["match_us_median"].as_f64(),
+    ) {
         println!("  extract {e:.2} ms (median)  match {m:.2} us (median)");
     }
     for f in j["failures"].as_array().into_iter().flatten() {
-        println!("  failed to acquire {}: {}", f["path"].as_str().unwrap_or(""), f["reason"].as_str().unwrap_or(""));
+        println!(
+            "  failed to acquire {}: {}",
+            f["path"].as_str().unwrap_or(""),
+            f["reason"].as_str().unwrap_or("")
+        );
     }
 }
 
 pub fn progress(len: u64, what: &str) -> ProgressBar {
     let bar = ProgressBar::new(len);
     bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta})").unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_message(what.to_string());
     bar
@@ -275,5 +337,9 @@ pub fn median(mut v: Vec<f64>) -> Option<f64> {
     }
     v.sort_by(f64::total_cmp);
     let m = v.len() / 2;
-    Some(if v.len() % 2 == 1 { v[m] } else { (v[m - 1] + v[m]) / 2.0 })
+    Some(if v.len() % 2 == 1 {
+        v[m]
+    } else {
+        (v[m - 1] + v[m]) / 2.0
+    })
 }

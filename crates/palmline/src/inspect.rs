@@ -26,8 +26,10 @@ pub enum Kind {
 }
 
 pub fn run(args: InspectArgs) -> Result<()> {
-    let bytes = std::fs::read(&args.image).with_context(|| format!("cannot read {}", args.image.display()))?;
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
+    let bytes = std::fs::read(&args.image)
+        .with_context(|| format!("cannot read {}", args.image.display()))?;
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("cannot create {}", args.out.display()))?;
     let kind = match args.kind {
         Kind::Auto => InputKind::Auto,
         Kind::FullHand => InputKind::FullHand,
@@ -60,7 +62,10 @@ pub fn run(args: InspectArgs) -> Result<()> {
         None => println!("enrolment: accepted"),
     }
     if let Some(h) = &ex.hand {
-        println!("hand: {:?}, palm centre ({:.0}, {:.0}), radius {:.0} px", h.hand, h.palm_centre.0, h.palm_centre.1, h.palm_radius);
+        println!(
+            "hand: {:?}, palm centre ({:.0}, {:.0}), radius {:.0} px",
+            h.hand, h.palm_centre.0, h.palm_centre.1, h.palm_radius
+        );
         save_gray(&h.mask.stretched(), &args.out, "1-hand-mask.png")?;
         let img = image::load_from_memory(&bytes)?.to_rgb8();
         save(&landmarks(img, h), &args.out, "2-landmarks.png")?;
@@ -68,15 +73,34 @@ pub fn run(args: InspectArgs) -> Result<()> {
     save_gray(&ex.roi, &args.out, "3-roi.png")?;
     save_gray(&ex.roi_valid.stretched(), &args.out, "3-roi-valid.png")?;
     for (k, r) in ex.responses.iter().enumerate() {
-        save_gray(&enlarge(&r.stretched(), 4), &args.out, &format!("4-response-{k}.png"))?;
+        save_gray(
+            &enlarge(&r.stretched(), 4),
+            &args.out,
+            &format!("4-response-{k}.png"),
+        )?;
     }
     for (k, plane) in ex.template.planes.iter().enumerate() {
         let code = Gray::from_fn(GRID, GRID, |x, y| {
-            if ex.template.mask[y] >> x & 1 == 0 { 128.0 } else if plane[y] >> x & 1 == 1 { 255.0 } else { 0.0 }
+            if ex.template.mask[y] >> x & 1 == 0 {
+                128.0
+            } else if plane[y] >> x & 1 == 1 {
+                255.0
+            } else {
+                0.0
+            }
         });
-        save_gray(&enlarge(&code, 4), &args.out, &format!("5-code-plane-{k}.png"))?;
+        save_gray(
+            &enlarge(&code, 4),
+            &args.out,
+            &format!("5-code-plane-{k}.png"),
+        )?;
     }
-    println!("template: {} bytes, {} of {} cells valid", ex.template.byte_len(), ex.template.valid_cells(), GRID * GRID);
+    println!(
+        "template: {} bytes, {} of {} cells valid",
+        ex.template.byte_len(),
+        ex.template.valid_cells(),
+        GRID * GRID
+    );
     println!("stages written to {}", args.out.display());
     Ok(())
 }
@@ -87,11 +111,13 @@ fn enlarge(g: &Gray, k: usize) -> Gray {
 
 fn save_gray(g: &Gray, dir: &Path, name: &str) -> Result<()> {
     let img: GrayImage = g.to_luma8();
-    img.save(dir.join(name)).with_context(|| format!("cannot write {name}"))
+    img.save(dir.join(name))
+        .with_context(|| format!("cannot write {name}"))
 }
 
 fn save(img: &RgbImage, dir: &Path, name: &str) -> Result<()> {
-    img.save(dir.join(name)).with_context(|| format!("cannot write {name}"))
+    img.save(dir.join(name))
+        .with_context(|| format!("cannot write {name}"))
 }
 
 /// The photo with the palm centre, valleys and ROI square drawn on it.
@@ -111,7 +137,12 @@ fn landmarks(mut img: RgbImage, h: &palm_engine::HandGeometry) -> RgbImage {
         let (a, b) = (h.roi_corners[k], h.roi_corners[(k + 1) % 4]);
         for s in 0..=200 {
             let t = s as f32 / 200.0;
-            dot(&mut img, (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t), 1, Rgb([255, 255, 0]));
+            dot(
+                &mut img,
+                (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t),
+                1,
+                Rgb([255, 255, 0]),
+            );
         }
     }
     dot(&mut img, h.palm_centre, 6, Rgb([0, 255, 0]));

@@ -11,7 +11,11 @@ mod synth;
 use clap::{Parser, Subcommand};
 
 #[derive(Parser)]
-#[command(name = "palmline", version, about = "Open-source pay-by-palm: engine, evaluation and tools")]
+#[command(
+    name = "palmline",
+    version,
+    about = "Open-source pay-by-palm: engine, evaluation and tools"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,

@@ -6,9 +6,19 @@ use palm_engine::Params;
 pub fn with_overrides(overrides: &[String]) -> Result<Params> {
     let mut p = Params::default();
     for o in overrides {
-        let (name, value) = o.split_once('=').with_context(|| format!("--param {o:?}: expected NAME=VALUE"))?;
-        let f = || value.parse::<f32>().with_context(|| format!("--param {name}: {value:?} is not a number"));
-        let u = || value.parse::<usize>().with_context(|| format!("--param {name}: {value:?} is not a whole number"));
+        let (name, value) = o
+            .split_once('=')
+            .with_context(|| format!("--param {o:?}: expected NAME=VALUE"))?;
+        let f = || {
+            value
+                .parse::<f32>()
+                .with_context(|| format!("--param {name}: {value:?} is not a number"))
+        };
+        let u = || {
+            value
+                .parse::<usize>()
+                .with_context(|| format!("--param {name}: {value:?} is not a whole number"))
+        };
         match name {
             "roi_size" => p.roi_size = u()?,
             "orientations" => p.orientations = u()?,
@@ -23,8 +33,15 @@ pub fn with_overrides(overrides: &[String]) -> Result<Params> {
             _ => bail!("--param {name}: no such engine parameter"),
         }
     }
-    if p.roi_size % palm_engine::GRID != 0 || p.roi_size == 0 || p.orientations == 0 || p.orientations > 6 {
-        bail!("--param: roi_size must be a multiple of {} and orientations 1..=6", palm_engine::GRID);
+    if p.roi_size % palm_engine::GRID != 0
+        || p.roi_size == 0
+        || p.orientations == 0
+        || p.orientations > 6
+    {
+        bail!(
+            "--param: roi_size must be a multiple of {} and orientations 1..=6",
+            palm_engine::GRID
+        );
     }
     Ok(p)
 }

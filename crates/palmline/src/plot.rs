@@ -9,34 +9,55 @@ const FLOOR: f64 = 1e-5;
 const COLOURS: [RGBColor; 6] = [BLUE, RED, GREEN, MAGENTA, CYAN, BLACK];
 
 pub fn det(path: &Path, curves: &[(String, &Verification)]) -> Result<()> {
-    let ext = path.extension().and_then(|e| e.to_str()).unwrap_or("").to_ascii_lowercase();
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .unwrap_or("")
+        .to_ascii_lowercase();
     match ext.as_str() {
         "svg" => {
             register_font()?;
-            draw(SVGBackend::new(path, (800, 600)).into_drawing_area(), curves)
+            draw(
+                SVGBackend::new(path, (800, 600)).into_drawing_area(),
+                curves,
+            )
         }
         "png" => {
             register_font()?;
-            draw(BitMapBackend::new(path, (800, 600)).into_drawing_area(), curves)
+            draw(
+                BitMapBackend::new(path, (800, 600)).into_drawing_area(),
+                curves,
+            )
         }
-        _ => bail!("--plot {}: the file name must end in .png or .svg", path.display()),
+        _ => bail!(
+            "--plot {}: the file name must end in .png or .svg",
+            path.display()
+        ),
     }
 }
 
 /// plotters lays out its labels with a TrueType font from the system (Debian: fonts-dejavu-core).
 fn register_font() -> Result<()> {
-    const CANDIDATES: [&str; 2] =
-        ["/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf", "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf"];
+    const CANDIDATES: [&str; 2] = [
+        "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
+        "/usr/share/fonts/truetype/liberation/LiberationSans-Regular.ttf",
+    ];
     let bytes = CANDIDATES
         .iter()
         .find_map(|p| std::fs::read(p).ok())
-        .ok_or_else(|| anyhow!("plotting needs a TrueType font: apt-get install fonts-dejavu-core"))?;
+        .ok_or_else(|| {
+            anyhow!("plotting needs a TrueType font: apt-get install fonts-dejavu-core")
+        })?;
     let leaked: &'static [u8] = Box::leak(bytes.into_boxed_slice());
-    plotters::style::register_font("sans-serif", FontStyle::Normal, leaked).map_err(|_| anyhow!("unusable font file"))?;
+    plotters::style::register_font("sans-serif", FontStyle::Normal, leaked)
+        .map_err(|_| anyhow!("unusable font file"))?;
     Ok(())
 }
 
-fn draw<DB: DrawingBackend>(area: DrawingArea<DB, plotters::coord::Shift>, curves: &[(String, &Verification)]) -> Result<()>
+fn draw<DB: DrawingBackend>(
+    area: DrawingArea<DB, plotters::coord::Shift>,
+    curves: &[(String, &Verification)],
+) -> Result<()>
 where
     DB::ErrorType: 'static,
 {
@@ -63,7 +84,12 @@ where
             .label(format!("{name} (EER {:.3}%)", v.eer * 100.0))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2)));
     }
-    chart.configure_series_labels().background_style(WHITE.mix(0.8)).border_style(BLACK).draw().map_err(|e| anyhow!("{e}"))?;
+    chart
+        .configure_series_labels()
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()
+        .map_err(|e| anyhow!("{e}"))?;
     area.present().map_err(|e| anyhow!("{e}"))?;
     Ok(())
 }

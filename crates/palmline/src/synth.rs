@@ -28,7 +28,14 @@ pub fn run(args: SynthArgs) -> Result<()> {
     if args.out.exists() && std::fs::read_dir(&args.out)?.next().is_some() {
         anyhow::bail!("{} is not empty: choose a new folder", args.out.display());
     }
-    let scene = if args.hands { Scene::Hand { width: 640, height: 480 } } else { Scene::Roi { size: 128 } };
+    let scene = if args.hands {
+        Scene::Hand {
+            width: 640,
+            height: 480,
+        }
+    } else {
+        Scene::Roi { size: 128 }
+    };
     let bar = crate::eval::progress(args.palms * args.captures, "synthetic palms");
     let rows: Vec<String> = (args.seed..args.seed + args.palms)
         .into_par_iter()
@@ -43,9 +50,15 @@ pub fn run(args: SynthArgs) -> Result<()> {
                         capture = capture.with_clutter();
                     }
                     let path = format!("{palm}/{k}.png");
-                    id.render(scene, capture).save(args.out.join(&path)).with_context(|| format!("cannot write {path}"))?;
+                    id.render(scene, capture)
+                        .save(args.out.join(&path))
+                        .with_context(|| format!("cannot write {path}"))?;
                     bar.inc(1);
-                    Ok(format!("{path},{palm},,{k},{:?},synthetic,palmline synth seed {seed}", id.side).to_lowercase())
+                    Ok(format!(
+                        "{path},{palm},,{k},{:?},synthetic,palmline synth seed {seed}",
+                        id.side
+                    )
+                    .to_lowercase())
                 })
                 .collect()
         })
@@ -59,6 +72,11 @@ pub fn run(args: SynthArgs) -> Result<()> {
     for r in rows {
         writeln!(manifest, "{r}")?;
     }
-    eprintln!("wrote {} palms x {} captures to {}", args.palms, args.captures, args.out.display());
+    eprintln!(
+        "wrote {} palms x {} captures to {}",
+        args.palms,
+        args.captures,
+        args.out.display()
+    );
     Ok(())
 }

@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn palmline(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_palmline")).args(args).output().expect("palmline runs")
+    Command::new(env!("CARGO_BIN_EXE_palmline"))
+        .args(args)
+        .output()
+        .expect("palmline runs")
 }
 
 fn scratch(name: &str) -> PathBuf {
@@ -14,14 +17,29 @@ fn scratch(name: &str) -> PathBuf {
 }
 
 fn json_lines(out: &Output) -> Vec<serde_json::Value> {
-    String::from_utf8_lossy(&out.stdout).lines().map(|l| serde_json::from_str(l).expect("one JSON object a line")).collect()
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
+        .collect()
 }
 
 fn synth(dir: &Path, extra: &[&str]) {
-    let mut args = vec!["synth", "--out", dir.to_str().unwrap(), "--palms", "6", "--captures", "3"];
+    let mut args = vec![
+        "synth",
+        "--out",
+        dir.to_str().unwrap(),
+        "--palms",
+        "6",
+        "--captures",
+        "3",
+    ];
     args.extend_from_slice(extra);
     let out = palmline(&args);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 #[test]
@@ -34,25 +52,60 @@ fn eval_reports_every_key_and_survives_bad_files() {
     manifest += "s000001/junk.png,s000001,,9,,synthetic,test\nbroken row\n";
     std::fs::write(dir.join("manifest.csv"), manifest).unwrap();
     let scores = dir.join("scores.csv");
-    let out = palmline(&["eval", dir.to_str().unwrap(), "--json", "--write-scores", scores.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = palmline(&[
+        "eval",
+        dir.to_str().unwrap(),
+        "--json",
+        "--write-scores",
+        scores.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r = &json_lines(&out)[0];
     for key in [
-        "set", "images", "failures_to_acquire", "genuine_pairs", "impostor_pairs", "eer", "fnmr_at_fmr_1e2",
-        "fnmr_at_fmr_1e3", "fnmr_at_fmr_1e4", "dprime", "rank1", "extract_ms_median", "match_us_median",
+        "set",
+        "images",
+        "failures_to_acquire",
+        "genuine_pairs",
+        "impostor_pairs",
+        "eer",
+        "fnmr_at_fmr_1e2",
+        "fnmr_at_fmr_1e3",
+        "fnmr_at_fmr_1e4",
+        "dprime",
+        "rank1",
+        "extract_ms_median",
+        "match_us_median",
     ] {
         assert!(r.get(key).is_some(), "missing key {key}");
     }
     assert_eq!(r["images"], 19);
     assert_eq!(r["failures_to_acquire"], 1);
     assert_eq!(r["failures"][0]["path"], "s000001/junk.png");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("manifest line"), "bad row not reported");
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("manifest line"),
+        "bad row not reported"
+    );
     // The junk image fails its 3 genuine pairs: FNMR is at least 3 of 21 at every threshold.
     assert!(r["fnmr_at_fmr_1e2"].as_f64().unwrap() >= 3.0 / 21.0 - 1e-12);
 
     // The written scores, read back through --scores, give the same figures.
-    let again = palmline(&["eval", "--scores", scores.to_str().unwrap(), "--set", dir.to_str().unwrap(), "--json"]);
-    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    let again = palmline(&[
+        "eval",
+        "--scores",
+        scores.to_str().unwrap(),
+        "--set",
+        dir.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     let r2 = &json_lines(&again)[0];
     for key in ["eer", "fnmr_at_fmr_1e2", "rank1", "genuine_pairs"] {
         assert_eq!(r[key], r2[key], "{key}");
@@ -71,12 +124,28 @@ fn eval_of_nothing_fails_and_bad_score_files_are_explained() {
     synth(&dir.join("set"), &[]);
     let bad = dir.join("bad.csv");
     std::fs::write(&bad, "a,b,score\n").unwrap();
-    let out = palmline(&["eval", "--scores", bad.to_str().unwrap(), "--set", dir.join("set").to_str().unwrap()]);
+    let out = palmline(&[
+        "eval",
+        "--scores",
+        bad.to_str().unwrap(),
+        "--set",
+        dir.join("set").to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("a,b,distance or a,b,similarity"));
     std::fs::write(&bad, "a,b,distance\ns000001/1.png,s000001/2.png,abc\n").unwrap();
-    let out = palmline(&["eval", "--scores", bad.to_str().unwrap(), "--set", dir.join("set").to_str().unwrap()]);
-    assert!(String::from_utf8_lossy(&out.stderr).contains("line 2"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = palmline(&[
+        "eval",
+        "--scores",
+        bad.to_str().unwrap(),
+        "--set",
+        dir.join("set").to_str().unwrap(),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 2"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -85,8 +154,18 @@ fn synthetic_hands_evaluate_cleanly_and_plot() {
     let dir = scratch("hands");
     synth(&dir, &["--hands"]);
     let plot = dir.join("det.svg");
-    let out = palmline(&["eval", dir.to_str().unwrap(), "--json", "--plot", plot.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = palmline(&[
+        "eval",
+        dir.to_str().unwrap(),
+        "--json",
+        "--plot",
+        plot.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let r = &json_lines(&out)[0];
     assert_eq!(r["failures_to_acquire"], 0);
     assert_eq!(r["rank1"], 1.0);
@@ -99,14 +178,37 @@ fn inspect_writes_every_stage() {
     let dir = scratch("inspect");
     synth(&dir, &["--hands"]);
     let out_dir = dir.join("stages");
-    let out = palmline(&["inspect", dir.join("s000002/1.png").to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = palmline(&[
+        "inspect",
+        dir.join("s000002/1.png").to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("quality") && stdout.contains("hand: Left"), "{stdout}");
-    for f in ["1-hand-mask.png", "2-landmarks.png", "3-roi.png", "4-response-0.png", "5-code-plane-5.png"] {
+    assert!(
+        stdout.contains("quality") && stdout.contains("hand: Left"),
+        "{stdout}"
+    );
+    for f in [
+        "1-hand-mask.png",
+        "2-landmarks.png",
+        "3-roi.png",
+        "4-response-0.png",
+        "5-code-plane-5.png",
+    ] {
         assert!(out_dir.join(f).is_file(), "{f} missing");
     }
-    let out = palmline(&["inspect", dir.join("manifest.csv").to_str().unwrap(), "--out", out_dir.to_str().unwrap()]);
+    let out = palmline(&[
+        "inspect",
+        dir.join("manifest.csv").to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("not an image"));
     std::fs::remove_dir_all(&dir).unwrap();

@@ -4,19 +4,31 @@ use palm_engine::{Engine, ErrorKind, Hand, InputKind, Params, Rejection, Templat
 use palm_synth::{Capture, Identity, Scene, Side, png_bytes};
 
 const ROI: Scene = Scene::Roi { size: 150 };
-const HAND: Scene = Scene::Hand { width: 640, height: 480 };
+const HAND: Scene = Scene::Hand {
+    width: 640,
+    height: 480,
+};
 
 fn template(engine: &Engine, id: &Identity, scene: Scene, capture: Capture) -> Template {
     let bytes = png_bytes(&id.render(scene, capture));
-    engine.extract(&bytes, InputKind::Auto).unwrap_or_else(|e| panic!("seed {} capture {capture:?}: {e}", id.seed)).template
+    engine
+        .extract(&bytes, InputKind::Auto)
+        .unwrap_or_else(|e| panic!("seed {} capture {capture:?}: {e}", id.seed))
+        .template
 }
 
 #[test]
 fn same_palm_matches_across_captures_and_different_palms_do_not() {
     let engine = Engine::default();
     let ids: Vec<Identity> = (100..108).map(Identity::new).collect();
-    let templates: Vec<Vec<Template>> =
-        ids.iter().map(|id| (1..=3).map(|k| template(&engine, id, ROI, Capture::new(k))).collect()).collect();
+    let templates: Vec<Vec<Template>> = ids
+        .iter()
+        .map(|id| {
+            (1..=3)
+                .map(|k| template(&engine, id, ROI, Capture::new(k)))
+                .collect()
+        })
+        .collect();
     let (mut worst_genuine, mut best_impostor) = (1.0f32, 0.0f32);
     for (i, a) in templates.iter().enumerate() {
         for (j, b) in templates.iter().enumerate() {
@@ -26,13 +38,23 @@ fn same_palm_matches_across_captures_and_different_palms_do_not() {
                         continue;
                     }
                     let s = engine.similarity(ta, tb).unwrap();
-                    if i == j { worst_genuine = worst_genuine.min(s) } else { best_impostor = best_impostor.max(s) }
+                    if i == j {
+                        worst_genuine = worst_genuine.min(s)
+                    } else {
+                        best_impostor = best_impostor.max(s)
+                    }
                 }
             }
         }
     }
-    assert!(worst_genuine >= palm_engine::DEFAULT_THRESHOLD, "a genuine pair scored {worst_genuine}");
-    assert!(best_impostor < palm_engine::DEFAULT_THRESHOLD, "an impostor pair scored {best_impostor}");
+    assert!(
+        worst_genuine >= palm_engine::DEFAULT_THRESHOLD,
+        "a genuine pair scored {worst_genuine}"
+    );
+    assert!(
+        best_impostor < palm_engine::DEFAULT_THRESHOLD,
+        "an impostor pair scored {best_impostor}"
+    );
 }
 
 #[test]
@@ -44,9 +66,17 @@ fn a_full_hand_at_any_rotation_yields_a_matching_roi() {
     let stranger = template(&engine, &other, HAND, Capture::new(1).with_rotation(0.0));
     let impostor = engine.similarity(&upright, &stranger).unwrap();
     for deg in (15..360).step_by(45) {
-        let turned = template(&engine, &id, HAND, Capture::new(2).with_rotation(deg as f32));
+        let turned = template(
+            &engine,
+            &id,
+            HAND,
+            Capture::new(2).with_rotation(deg as f32),
+        );
         let s = engine.similarity(&upright, &turned).unwrap();
-        assert!(s >= palm_engine::DEFAULT_THRESHOLD && s > impostor + 0.1, "rotated {deg} deg: {s} (impostor {impostor})");
+        assert!(
+            s >= palm_engine::DEFAULT_THRESHOLD && s > impostor + 0.1,
+            "rotated {deg} deg: {s} (impostor {impostor})"
+        );
     }
 }
 
@@ -79,29 +109,65 @@ fn left_and_right_hands_are_told_apart() {
 #[test]
 fn no_hand_in_an_empty_scene() {
     let engine = Engine::default();
-    let dark = image::RgbImage::from_fn(640, 480, |x, y| image::Rgb([20 + (x % 7) as u8, 20 + (y % 5) as u8, 24]));
-    let err = engine.extract(&png_bytes(&dark), InputKind::FullHand).unwrap_err();
-    assert!(matches!(err.rejection(), Some(Rejection::NoHand | Rejection::TooDark)), "{err}");
+    let dark = image::RgbImage::from_fn(640, 480, |x, y| {
+        image::Rgb([20 + (x % 7) as u8, 20 + (y % 5) as u8, 24])
+    });
+    let err = engine
+        .extract(&png_bytes(&dark), InputKind::FullHand)
+        .unwrap_err();
+    assert!(
+        matches!(
+            err.rejection(),
+            Some(Rejection::NoHand | Rejection::TooDark)
+        ),
+        "{err}"
+    );
     let black = image::RgbImage::new(640, 480);
-    assert_eq!(engine.extract(&png_bytes(&black), InputKind::FullHand).unwrap_err().rejection(), Some(Rejection::TooDark));
+    assert_eq!(
+        engine
+            .extract(&png_bytes(&black), InputKind::FullHand)
+            .unwrap_err()
+            .rejection(),
+        Some(Rejection::TooDark)
+    );
     let white = image::RgbImage::from_pixel(640, 480, image::Rgb([255, 255, 255]));
-    assert_eq!(engine.extract(&png_bytes(&white), InputKind::FullHand).unwrap_err().rejection(), Some(Rejection::TooBright));
+    assert_eq!(
+        engine
+            .extract(&png_bytes(&white), InputKind::FullHand)
+            .unwrap_err()
+            .rejection(),
+        Some(Rejection::TooBright)
+    );
 }
 
 #[test]
 fn bad_bytes_get_typed_errors() {
     let engine = Engine::default();
     let png = png_bytes(&Identity::new(1).render(ROI, Capture::new(1)));
-    assert_eq!(engine.template(b"definitely not a palm").unwrap_err().kind, ErrorKind::NotAnImage);
-    assert_eq!(engine.template(&png[..png.len() / 2]).unwrap_err().kind, ErrorKind::Truncated);
+    assert_eq!(
+        engine.template(b"definitely not a palm").unwrap_err().kind,
+        ErrorKind::NotAnImage
+    );
+    assert_eq!(
+        engine.template(&png[..png.len() / 2]).unwrap_err().kind,
+        ErrorKind::Truncated
+    );
     let tiny = png_bytes(&image::RgbImage::new(32, 32));
-    assert!(matches!(engine.template(&tiny).unwrap_err().kind, ErrorKind::TooSmall { .. }));
+    assert!(matches!(
+        engine.template(&tiny).unwrap_err().kind,
+        ErrorKind::TooSmall { .. }
+    ));
     // A BMP header that claims 8000 x 6000 pixels: refused before decoding.
     let mut bmp = Vec::new();
-    image::RgbImage::new(64, 64).write_to(&mut std::io::Cursor::new(&mut bmp), image::ImageFormat::Bmp).unwrap();
+    image::RgbImage::new(64, 64)
+        .write_to(&mut std::io::Cursor::new(&mut bmp), image::ImageFormat::Bmp)
+        .unwrap();
     bmp[18..22].copy_from_slice(&8000i32.to_le_bytes());
     bmp[22..26].copy_from_slice(&6000i32.to_le_bytes());
-    assert!(matches!(engine.template(&bmp).unwrap_err().kind, ErrorKind::TooLarge { .. }));
+    assert!(matches!(
+        engine.template(&bmp).unwrap_err().kind,
+        ErrorKind::TooLarge { .. }
+    ));
 }
 
 #[test]
@@ -114,9 +180,15 @@ fn templates_round_trip_and_refuse_other_parameters() {
     let back = Template::from_bytes(&bytes).unwrap();
     assert_eq!(back, t);
     assert_eq!(engine.similarity(&back, &t).unwrap(), 1.0);
-    let other = Engine::new(Params { wavelength: 12.0, ..Params::default() });
+    let other = Engine::new(Params {
+        wavelength: 12.0,
+        ..Params::default()
+    });
     let t2 = template(&other, &id, ROI, Capture::new(1));
-    assert!(matches!(engine.similarity(&t, &t2).unwrap_err().kind, ErrorKind::IncompatibleTemplates { .. }));
+    assert!(matches!(
+        engine.similarity(&t, &t2).unwrap_err().kind,
+        ErrorKind::IncompatibleTemplates { .. }
+    ));
 }
 
 /// The ROI frame of one synthetic hand, pinned. Regenerate with `UPDATE_GOLDEN=1 cargo test` and
@@ -135,11 +207,13 @@ fn golden_roi_geometry_of_a_synthetic_hand() {
     {
         text += &format!("{name} {:.0} {:.0}\n", p.0, p.1);
     }
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/roi_geometry.txt");
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/roi_geometry.txt");
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, &text).unwrap();
     }
-    let expected = std::fs::read_to_string(&path).expect("golden file missing: run with UPDATE_GOLDEN=1");
+    let expected =
+        std::fs::read_to_string(&path).expect("golden file missing: run with UPDATE_GOLDEN=1");
     // Allow one pixel of drift (floating point), nothing more.
     for (got, want) in text.lines().zip(expected.lines()) {
         let (g, w): (Vec<&str>, Vec<&str>) = (got.split(' ').collect(), want.split(' ').collect());
@@ -152,4 +226,33 @@ fn golden_roi_geometry_of_a_synthetic_hand() {
         }
     }
     assert_eq!(text.lines().count(), expected.lines().count());
+}
+
+/// The fast coarse-to-fine search tries a subset of the shifts, so it can only score lower than
+/// the exhaustive reference; on genuine pairs it should find the same best shift almost always
+/// (impostor pairs may score lower, which only lowers false matches).
+#[test]
+fn fast_search_agrees_with_exhaustive_search_on_palms() {
+    let engine = Engine::default();
+    let m = engine.matcher();
+    let templates: Vec<Template> = (200..210)
+        .flat_map(|s| (1..=3).map(move |k| (s, k)))
+        .map(|(s, k)| template(&engine, &Identity::new(s), ROI, Capture::new(k)))
+        .collect();
+    let (mut same, mut pairs) = (0, 0);
+    for (i, a) in templates.iter().enumerate() {
+        for (j, b) in templates.iter().enumerate().skip(i + 1) {
+            let slow = m.compare_exhaustive(a, b).unwrap().similarity;
+            let fast = m.similarity(a, b).unwrap();
+            assert!(fast <= slow, "fast {fast} above exhaustive {slow}");
+            if i / 3 == j / 3 {
+                same += (fast == slow) as usize;
+                pairs += 1;
+            }
+        }
+    }
+    assert!(
+        same * 100 >= pairs * 95,
+        "{same} of {pairs} genuine pairs agree"
+    );
 }

@@ -1,0 +1,168 @@
+//! The in-memory search form of a template and the fast comparison over it.
+//!
+//! Trying all 81 shifts at full resolution costs ~30 us a match. Instead: a coarse pass on the code
+//! subsampled 2:1 (16 x 16 cells) tries the 25 even shifts, then the full-resolution code tries the
+//! 3 x 3 shifts around the best coarse one. Each row keeps its mask and all planes in one or two
+//! u64 words (16- or 32-bit lanes), so one XOR, AND and popcount compare several planes at once.
+//! Hand-written because it is the product's hot loop; no crate packs codes this way.
+
+use crate::error::{Error, ErrorKind};
+use crate::filters::GRID;
+use crate::matcher::Comparison;
+use crate::template::Template;
+
+const COARSE: usize = GRID / 2;
+const REP16: u64 = 0x0001_0001_0001_0001;
+const REP32: u64 = 0x0000_0001_0000_0001;
+
+/// A template laid out for fast comparison. Build once per template with [`Prepared::new`].
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    pub fingerprint: u32,
+    planes: u32,
+    /// Per coarse row: lanes `[mask, p0, p1, p2]` and `[p3, p4, p5, 0]`, 16 bits each.
+    coarse: [[u64; 2]; COARSE],
+    /// Per row: lanes `[mask, p0]`, `[p1, p2]`, `[p3, p4]`, `[p5, 0]`, 32 bits each.
+    fine: [[u64; 4]; GRID],
+}
+
+fn lane(planes: &[[u32; GRID]], mask: &[u32; GRID], k: usize, row: usize) -> u32 {
+    if k == 0 {
+        mask[row]
+    } else {
+        planes.get(k - 1).map_or(0, |p| p[row])
+    }
+}
+
+/// Every other bit of a 32-bit row, packed into 16 bits.
+fn even_bits(v: u32) -> u64 {
+    (0..COARSE).fold(0u64, |acc, i| acc | (((v >> (2 * i)) & 1) as u64) << i)
+}
+
+impl Prepared {
+    pub fn new(t: &Template) -> Prepared {
+        let mut coarse = [[0u64; 2]; COARSE];
+        for (r, words) in coarse.iter_mut().enumerate() {
+            for k in 0..7 {
+                words[k / 4] |= even_bits(lane(&t.planes, &t.mask, k, 2 * r)) << (16 * (k % 4));
+            }
+        }
+        let mut fine = [[0u64; 4]; GRID];
+        for (r, words) in fine.iter_mut().enumerate() {
+            for k in 0..7 {
+                words[k / 2] |= (lane(&t.planes, &t.mask, k, r) as u64) << (32 * (k % 2));
+            }
+        }
+        Prepared {
+            fingerprint: t.fingerprint,
+            planes: t.planes.len() as u32,
+            coarse,
+            fine,
+        }
+    }
+}
+
+/// Shifts every `bits`-wide lane of `w` so that bit `c` of a lane becomes bit `c + dx`'s value.
+#[inline(always)]
+fn shift_lanes(w: u64, dx: i32, lane_ones: u64, rep: u64) -> u64 {
+    if dx >= 0 {
+        (w >> dx) & ((lane_ones >> dx) * rep)
+    } else {
+        (w << -dx) & (((lane_ones << -dx) & lane_ones) * rep)
+    }
+}
+
+/// Coarse pass: (differing bits, overlapping cells) at coarse shift (dx, dy).
+#[inline]
+fn coarse_at(a: &Prepared, b: &Prepared, dx: i32, dy: i32) -> (u32, u32) {
+    let (mut differ, mut overlap) = (0, 0);
+    let rows = (0.max(-dy) as usize)..(COARSE as i32).min(COARSE as i32 - dy) as usize;
+    for r in rows {
+        let bw = &b.coarse[(r as i32 + dy) as usize];
+        let (b0, b1) = (
+            shift_lanes(bw[0], dx, 0xFFFF, REP16),
+            shift_lanes(bw[1], dx, 0xFFFF, REP16),
+        );
+        let m = a.coarse[r][0] & b0 & 0xFFFF;
+        let m4 = m * REP16;
+        differ += ((a.coarse[r][0] ^ b0) & m4 & !0xFFFF).count_ones()
+            + ((a.coarse[r][1] ^ b1) & m4).count_ones();
+        overlap += m.count_ones();
+    }
+    (differ, overlap)
+}
+
+/// Full-resolution pass at shift (dx, dy).
+#[inline]
+fn fine_at(a: &Prepared, b: &Prepared, dx: i32, dy: i32) -> (u32, u32) {
+    let (mut differ, mut overlap) = (0, 0);
+    let rows = (0.max(-dy) as usize)..(GRID as i32).min(GRID as i32 - dy) as usize;
+    for r in rows {
+        let (aw, bw) = (&a.fine[r], &b.fine[(r as i32 + dy) as usize]);
+        let s: [u64; 4] = std::array::from_fn(|k| shift_lanes(bw[k], dx, 0xFFFF_FFFF, REP32));
+        let m = aw[0] & s[0] & 0xFFFF_FFFF;
+        let m2 = m * REP32;
+        differ += ((aw[0] ^ s[0]) & m2 & !0xFFFF_FFFF).count_ones()
+            + ((aw[1] ^ s[1]) & m2).count_ones()
+            + ((aw[2] ^ s[2]) & m2).count_ones()
+            + ((aw[3] ^ s[3]) & m2).count_ones();
+        overlap += m.count_ones();
+    }
+    (differ, overlap)
+}
+
+/// Coarse-to-fine comparison; `max_shift` and `min_overlap` in full-resolution cells.
+pub fn compare(
+    a: &Prepared,
+    b: &Prepared,
+    max_shift: i32,
+    min_overlap: u32,
+) -> Result<Comparison, Error> {
+    if a.fingerprint != b.fingerprint || a.planes != b.planes {
+        return Err(ErrorKind::IncompatibleTemplates {
+            left: a.fingerprint,
+            right: b.fingerprint,
+        }
+        .into());
+    }
+    let planes = a.planes.max(1);
+    let reach = max_shift / 2;
+    let mut centre = (0, 0);
+    let mut best = f32::INFINITY;
+    for dy in -reach..=reach {
+        for dx in -reach..=reach {
+            let (differ, overlap) = coarse_at(a, b, dx, dy);
+            if overlap * 4 < min_overlap {
+                continue;
+            }
+            let d = differ as f32 / (planes * overlap) as f32;
+            if d < best {
+                (best, centre) = (d, (2 * dx, 2 * dy));
+            }
+        }
+    }
+    let mut out = Comparison {
+        similarity: 0.0,
+        shift: (0, 0),
+        overlap: 0,
+    };
+    let mut best = f32::INFINITY;
+    for dy in (centre.1 - 1).max(-max_shift)..=(centre.1 + 1).min(max_shift) {
+        for dx in (centre.0 - 1).max(-max_shift)..=(centre.0 + 1).min(max_shift) {
+            let (differ, overlap) = fine_at(a, b, dx, dy);
+            if overlap < min_overlap {
+                continue;
+            }
+            let d = differ as f32 / (planes * overlap) as f32;
+            if d < best {
+                best = d;
+                out = Comparison {
+                    similarity: 1.0 - d,
+                    shift: (dx, dy),
+                    overlap,
+                };
+            }
+        }
+    }
+    Ok(out)
+}
