@@ -17,7 +17,7 @@ use crate::params::Params;
 use crate::roi::{Roi, to_gray};
 use crate::template::Hand;
 use image::RgbImage;
-use segment::{luma_chroma, palm_centre, segment};
+use segment::{channels, palm_centre, segment};
 
 /// Longer side of the working image used for segmentation, in pixels.
 const WORK_SIDE: usize = 400;
@@ -50,8 +50,7 @@ fn working_mask(rgb: &RgbImage) -> Result<(Gray, f32), Rejection> {
         (w as f32 / mask_scale).round() as usize,
         (h as f32 / mask_scale).round() as usize,
     );
-    let (luma, chroma) = luma_chroma(rgb, mw, mh);
-    Ok((segment(&luma, &chroma)?, mask_scale))
+    Ok((segment(&channels(rgb, mw, mh))?, mask_scale))
 }
 
 pub fn palm_roi(rgb: &RgbImage, p: &Params) -> Result<(Roi, HandGeometry), Rejection> {

@@ -5,26 +5,44 @@ use crate::error::Rejection;
 use crate::gray::Gray;
 use image::RgbImage;
 
-/// Luma and skin chroma (Cr - 128, negative for blue/green) at working resolution.
-pub fn luma_chroma(rgb: &RgbImage, mw: usize, mh: usize) -> (Gray, Gray) {
+/// The colour measures segmentation needs, at working resolution.
+pub struct Channels {
+    pub luma: Gray,
+    /// Skin chroma: Cr - 128 (negative for blue and green).
+    pub chroma: Gray,
+    /// Share of bright, colourless pixels: metal rings and bracelets, white sleeves.
+    pub neutral: Gray,
+}
+
+pub fn channels(rgb: &RgbImage, mw: usize, mh: usize) -> Channels {
     let (w, h) = (rgb.width() as usize, rgb.height() as usize);
-    let mut luma = Gray::new(w, h);
-    let mut cr = Gray::new(w, h);
+    let (mut luma, mut cr, mut neutral) = (Gray::new(w, h), Gray::new(w, h), Gray::new(w, h));
     for (i, p) in rgb.pixels().enumerate() {
         let (r, g, b) = (p[0] as f32, p[1] as f32, p[2] as f32);
         luma.px[i] = 0.299 * r + 0.587 * g + 0.114 * b;
         cr.px[i] = 0.5 * r - 0.4187 * g - 0.0813 * b;
+        let spread = r.max(g).max(b) - r.min(g).min(b);
+        neutral.px[i] = (luma.px[i] > 70.0 && spread < 35.0) as u8 as f32;
     }
     if (mw, mh) == (w, h) {
-        (luma, cr)
+        Channels {
+            luma,
+            chroma: cr,
+            neutral,
+        }
     } else {
-        (luma.resize(mw, mh), cr.resize(mw, mh))
+        Channels {
+            luma: luma.resize(mw, mh),
+            chroma: cr.resize(mw, mh),
+            neutral: neutral.resize(mw, mh),
+        }
     }
 }
 
 /// Skin mask: Otsu on chroma among lit pixels, opened to drop pins and specks, largest component,
 /// holes filled.
-pub fn segment(luma: &Gray, chroma: &Gray) -> Result<Gray, Rejection> {
+pub fn segment(ch: &Channels) -> Result<Gray, Rejection> {
+    let (luma, chroma) = (&ch.luma, &ch.chroma);
     let n = luma.px.len() as f32;
     let mean_luma = luma.mean();
     if mean_luma > 235.0 {
@@ -61,7 +79,7 @@ pub fn segment(luma: &Gray, chroma: &Gray) -> Result<Gray, Rejection> {
     // Opening drops pins and specks. (Closing, to bridge rings, was measured: it merges fingers.)
     let r = (luma.width.max(luma.height) / 130).max(1);
     let opened = threshold(&threshold(&skin.box_mean(r), 0.999).box_mean(r), 0.001);
-    let mask = fill_holes(&largest_component(&opened));
+    let mask = fill_holes(&rejoin_severed(&opened, &ch.neutral));
     let area = mask.px.iter().sum::<f32>();
     if area < 0.03 * n {
         return Err(Rejection::NoHand);
@@ -80,6 +98,80 @@ pub fn segment(luma: &Gray, chroma: &Gray) -> Result<Gray, Rejection> {
         return Err(Rejection::TooBright);
     }
     Ok(mask)
+}
+
+/// Largest ring blob, in units of the ring search radius squared.
+const RING_MAX_AREA: usize = 10;
+
+/// The largest skin component, with finger pieces that a metal ring cut off joined back.
+///
+/// A ring is a small, bright, colourless blob that touches the hand on one side and a separate
+/// piece of skin on the other. Only such blobs (and the pieces beyond them) are added: closing the
+/// mask instead would also fill the gaps between fingers.
+fn rejoin_severed(skin: &Gray, neutral: &Gray) -> Gray {
+    let (w, h) = (skin.width, skin.height);
+    let r = (w.max(h) / 100).max(1);
+    let (skin_label, skin_size) = components(skin);
+    let main = (1..skin_size.len())
+        .max_by_key(|&l| skin_size[l])
+        .unwrap_or(0) as u32;
+    let blobs_mask = Gray {
+        width: w,
+        height: h,
+        px: neutral
+            .px
+            .iter()
+            .zip(&skin.px)
+            .map(|(n, s)| (*n > 0.5 && *s < 0.5) as u8 as f32)
+            .collect(),
+    };
+    let (blob_label, blob_size) = components(&blobs_mask);
+    // For each blob: does it touch the main component, and which other skin pieces does it touch?
+    let mut touches_main = vec![false; blob_size.len()];
+    let mut others: Vec<Vec<u32>> = vec![Vec::new(); blob_size.len()];
+    for i in 0..w * h {
+        let b = blob_label[i] as usize;
+        if b == 0 || blob_size[b] > RING_MAX_AREA * r * r {
+            continue;
+        }
+        let (x, y) = (i % w, i / w);
+        for j in [
+            (x > 0).then(|| i - 1),
+            (x + 1 < w).then(|| i + 1),
+            (y > 0).then(|| i - w),
+            (y + 1 < h).then(|| i + w),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            match skin_label[j] {
+                0 => {}
+                l if l == main => touches_main[b] = true,
+                l if !others[b].contains(&l) => others[b].push(l),
+                _ => {}
+            }
+        }
+    }
+    let mut keep_skin = vec![false; skin_size.len()];
+    let mut keep_blob = vec![false; blob_size.len()];
+    keep_skin[main as usize] = main != 0;
+    for b in 1..blob_size.len() {
+        if touches_main[b] && !others[b].is_empty() {
+            keep_blob[b] = true;
+            others[b].iter().for_each(|&l| keep_skin[l as usize] = true);
+        }
+    }
+    Gray {
+        width: w,
+        height: h,
+        px: (0..w * h)
+            .map(|i| {
+                (keep_skin[skin_label[i] as usize] && skin_label[i] != 0
+                    || keep_blob[blob_label[i] as usize] && blob_label[i] != 0)
+                    as u8 as f32
+            })
+            .collect(),
+    }
 }
 
 fn threshold(g: &Gray, t: f32) -> Gray {
@@ -114,53 +206,42 @@ fn otsu(values: &[f32], lo: f32, hi: f32) -> f32 {
     lo + (best_t as f32 + 0.5) / 255.0 * (hi - lo)
 }
 
-fn largest_component(mask: &Gray) -> Gray {
+/// Connected components (4-neighbour) of a binary mask: a label per pixel (0 = background) and
+/// each label's size (index = label).
+fn components(mask: &Gray) -> (Vec<u32>, Vec<usize>) {
     let (w, h) = (mask.width, mask.height);
     let mut label = vec![0u32; w * h];
-    let (mut best, mut best_size, mut next) = (0u32, 0usize, 0u32);
+    let mut sizes = vec![0usize];
     let mut stack = Vec::new();
     for start in 0..w * h {
         if mask.px[start] < 0.5 || label[start] != 0 {
             continue;
         }
-        next += 1;
+        let next = sizes.len() as u32;
         label[start] = next;
         stack.push(start);
         let mut size = 0;
         while let Some(i) = stack.pop() {
             size += 1;
             let (x, y) = (i % w, i / w);
-            let mut visit = |j: usize| {
+            for j in [
+                (x > 0).then(|| i - 1),
+                (x + 1 < w).then(|| i + 1),
+                (y > 0).then(|| i - w),
+                (y + 1 < h).then(|| i + w),
+            ]
+            .into_iter()
+            .flatten()
+            {
                 if mask.px[j] > 0.5 && label[j] == 0 {
                     label[j] = next;
                     stack.push(j);
                 }
-            };
-            if x > 0 {
-                visit(i - 1);
-            }
-            if x + 1 < w {
-                visit(i + 1);
-            }
-            if y > 0 {
-                visit(i - w);
-            }
-            if y + 1 < h {
-                visit(i + w);
             }
         }
-        if size > best_size {
-            (best, best_size) = (next, size);
-        }
+        sizes.push(size);
     }
-    Gray {
-        width: w,
-        height: h,
-        px: label
-            .iter()
-            .map(|&l| (l == best && l != 0) as u8 as f32)
-            .collect(),
-    }
+    (label, sizes)
 }
 
 /// Background is what the border reaches through non-hand pixels; the rest is hand.
