@@ -28,12 +28,12 @@ pub struct Params {
 impl Default for Params {
     fn default() -> Self {
         Params {
-            roi_size: 128,
+            roi_size: 64,
             orientations: 6,
-            wavelength: 18.0,
-            sigma: 7.0,
+            wavelength: 9.0,
+            sigma: 3.5,
             aspect: 0.5,
-            kernel_radius: 20,
+            kernel_radius: 10,
             max_shift: 4,
             min_overlap_cells: 400,
             crop_keep: 1.0,
