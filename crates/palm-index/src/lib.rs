@@ -1,0 +1,408 @@
+//! 1:N identification: a gallery of enrolled palm templates keyed by opaque ids, searched for the
+//! person a probe belongs to, with an open-set decision that accounts for gallery size.
+//!
+//! The key design decision: two stages. A 56-byte coarse code per palm (majority bits of 4 x 4
+//! blocks, see [`coarse`]) is scanned for every palm in a few nanoseconds each and proposes a
+//! shortlist; the engine's full matcher re-ranks only that shortlist. Exhaustive search with the
+//! full matcher is kept as the reference the fast path is measured against.
+//!
+//! Concurrency: the gallery is split into shards, each behind its own read-write lock, so inserts
+//! and removals lock one shard while searches read the others; searches scan shards in parallel.
+//! Like the engine, the index does no I/O except [`Gallery::save`] and [`Gallery::load`].
+
+pub mod coarse;
+mod persist;
+pub mod policy;
+
+pub use policy::{Calibration, Policy, Threshold};
+
+use coarse::CoarseCode;
+use palm_engine::{GRID, Hand, Matcher, Params, Prepared, Template};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::sync::RwLock;
+
+/// An enrolled palm's opaque identifier (the service maps it to a person).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PalmId(pub u64);
+
+/// A narrowing hint's bucket (for example from the last digits of a phone number).
+pub type Bucket = u16;
+const NO_BUCKET: Bucket = Bucket::MAX;
+
+/// Template rows as the index keeps them: the mask, then six planes.
+const ROWS: usize = GRID * (coarse::PLANES + 1);
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+#[non_exhaustive]
+pub enum IndexError {
+    #[error("palm {0:?} is already enrolled")]
+    DuplicateId(PalmId),
+    #[error(
+        "template made with other engine parameters (fingerprint {found:08x}, gallery {expected:08x})"
+    )]
+    WrongEngine { found: u32, expected: u32 },
+    #[error("template has {0} orientation planes; the index needs 6")]
+    WrongShape(usize),
+    #[error("bucket {0} is reserved")]
+    ReservedBucket(Bucket),
+    #[error("gallery file: {0}")]
+    File(String),
+    #[error("calibration: {0}")]
+    Calibration(String),
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct IndexConfig {
+    /// Shards (locks) the gallery is split into.
+    pub shards: usize,
+    /// How many coarse candidates the full matcher re-ranks.
+    pub shortlist: usize,
+}
+
+impl Default for IndexConfig {
+    fn default() -> Self {
+        IndexConfig {
+            shards: 64,
+            shortlist: 300,
+        }
+    }
+}
+
+/// One ranked candidate.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Candidate {
+    pub id: PalmId,
+    pub similarity: f32,
+}
+
+/// What a search concludes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    Match(PalmId),
+    NoMatch,
+    /// The two best people are too close to tell apart: decide nothing.
+    Ambiguous,
+    /// The gallery is too large for the false-match target at an acceptable miss rate: search
+    /// again with a narrowing hint (a bucket).
+    NeedsHint,
+}
+
+#[derive(Clone, Debug)]
+pub struct Identification {
+    pub candidates: Vec<Candidate>,
+    pub decision: Decision,
+    /// Palms the search covered (the whole gallery, or the hinted bucket).
+    pub searched: usize,
+    pub threshold: Threshold,
+}
+
+/// How to search.
+#[derive(Clone, Copy, Debug)]
+pub struct Search {
+    pub k: usize,
+    pub bucket: Option<Bucket>,
+    /// Exhaustive full matching instead of the coarse shortlist (the reference; slow).
+    pub exhaustive: bool,
+}
+
+impl Default for Search {
+    fn default() -> Self {
+        Search {
+            k: 5,
+            bucket: None,
+            exhaustive: false,
+        }
+    }
+}
+
+#[derive(Default)]
+struct Shard {
+    ids: Vec<PalmId>,
+    buckets: Vec<Bucket>,
+    coarse: Vec<CoarseCode>,
+    rows: Vec<[u32; ROWS]>,
+    slot: HashMap<PalmId, usize>,
+}
+
+impl Shard {
+    fn push(&mut self, id: PalmId, bucket: Bucket, coarse: CoarseCode, rows: [u32; ROWS]) {
+        self.slot.insert(id, self.ids.len());
+        self.ids.push(id);
+        self.buckets.push(bucket);
+        self.coarse.push(coarse);
+        self.rows.push(rows);
+    }
+
+    fn remove(&mut self, id: PalmId) -> bool {
+        let Some(i) = self.slot.remove(&id) else {
+            return false;
+        };
+        self.ids.swap_remove(i);
+        self.buckets.swap_remove(i);
+        self.coarse.swap_remove(i);
+        self.rows.swap_remove(i);
+        if i < self.ids.len() {
+            self.slot.insert(self.ids[i], i);
+        }
+        true
+    }
+}
+
+/// The searchable set of enrolled palms.
+pub struct Gallery {
+    fingerprint: u32,
+    matcher: Matcher,
+    config: IndexConfig,
+    shards: Vec<RwLock<Shard>>,
+}
+
+fn rows_of(t: &Template) -> [u32; ROWS] {
+    let mut rows = [0u32; ROWS];
+    rows[..GRID].copy_from_slice(&t.mask);
+    for (p, plane) in t.planes.iter().enumerate() {
+        rows[GRID * (p + 1)..GRID * (p + 2)].copy_from_slice(plane);
+    }
+    rows
+}
+
+fn template_of(fingerprint: u32, rows: &[u32; ROWS]) -> Template {
+    let plane = |k: usize| -> [u32; GRID] {
+        rows[GRID * k..GRID * (k + 1)]
+            .try_into()
+            .expect("GRID rows")
+    };
+    Template {
+        fingerprint,
+        hand: Hand::Unknown,
+        quality: 0,
+        mask: plane(0),
+        planes: (1..=coarse::PLANES).map(plane).collect(),
+    }
+}
+
+impl Gallery {
+    pub fn new(params: &Params, config: IndexConfig) -> Gallery {
+        Gallery {
+            fingerprint: params.fingerprint(),
+            matcher: Matcher::new(params),
+            shards: (0..config.shards.max(1))
+                .map(|_| RwLock::new(Shard::default()))
+                .collect(),
+            config,
+        }
+    }
+
+    pub fn fingerprint(&self) -> u32 {
+        self.fingerprint
+    }
+
+    fn shard_of(&self, id: PalmId) -> &RwLock<Shard> {
+        // Fibonacci hashing spreads sequential ids evenly over the shards.
+        let h = id.0.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        &self.shards[(h >> 32) as usize % self.shards.len()]
+    }
+
+    fn check(&self, t: &Template) -> Result<(), IndexError> {
+        if t.fingerprint != self.fingerprint {
+            return Err(IndexError::WrongEngine {
+                found: t.fingerprint,
+                expected: self.fingerprint,
+            });
+        }
+        if t.planes.len() != coarse::PLANES {
+            return Err(IndexError::WrongShape(t.planes.len()));
+        }
+        Ok(())
+    }
+
+    /// Enrols a palm, optionally into a narrowing bucket.
+    pub fn insert(
+        &self,
+        id: PalmId,
+        bucket: Option<Bucket>,
+        t: &Template,
+    ) -> Result<(), IndexError> {
+        self.check(t)?;
+        if bucket == Some(NO_BUCKET) {
+            return Err(IndexError::ReservedBucket(NO_BUCKET));
+        }
+        let code = coarse::encode(&t.mask, &t.planes, (0, 0));
+        let rows = rows_of(t);
+        let mut shard = self.shard_of(id).write().unwrap_or_else(|e| e.into_inner());
+        if shard.slot.contains_key(&id) {
+            return Err(IndexError::DuplicateId(id));
+        }
+        shard.push(id, bucket.unwrap_or(NO_BUCKET), code, rows);
+        Ok(())
+    }
+
+    /// Removes a palm; false when it was not enrolled.
+    pub fn remove(&self, id: PalmId) -> bool {
+        self.shard_of(id)
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(id)
+    }
+
+    pub fn len(&self) -> usize {
+        self.shards
+            .iter()
+            .map(|s| s.read().unwrap_or_else(|e| e.into_inner()).ids.len())
+            .sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn contains(&self, id: PalmId) -> bool {
+        self.shard_of(id)
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .slot
+            .contains_key(&id)
+    }
+
+    /// Bytes of RAM per enrolled palm held by the index's own tables (ids, buckets, coarse codes,
+    /// template rows, id-to-slot map), excluding allocator slack.
+    pub fn bytes_per_palm() -> usize {
+        std::mem::size_of::<PalmId>()
+            + std::mem::size_of::<Bucket>()
+            + std::mem::size_of::<CoarseCode>()
+            + std::mem::size_of::<[u32; ROWS]>()
+            // hashbrown: key + value + one control byte, at 7/8 load.
+            + (std::mem::size_of::<(PalmId, usize)>() + 1) * 8 / 7
+    }
+
+    /// The `k` best candidates for a probe, best first (no decision).
+    pub fn rank(
+        &self,
+        probe: &Template,
+        search: &Search,
+    ) -> Result<(Vec<Candidate>, usize), IndexError> {
+        self.check(probe)?;
+        let bucket = search.bucket.unwrap_or(NO_BUCKET);
+        let in_scope = |b: Bucket| search.bucket.is_none() || b == bucket;
+        let probe_prepared = Prepared::new(probe);
+        let full = |rows: &[u32; ROWS]| {
+            self.matcher
+                .similarity_prepared(
+                    &probe_prepared,
+                    &Prepared::new(&template_of(self.fingerprint, rows)),
+                )
+                .unwrap_or(0.0)
+        };
+        let searched = AtomicCount::default();
+        let mut scored: Vec<Candidate> = if search.exhaustive {
+            self.shards
+                .par_iter()
+                .flat_map_iter(|s| {
+                    let s = s.read().unwrap_or_else(|e| e.into_inner());
+                    let out: Vec<Candidate> = (0..s.ids.len())
+                        .filter(|&i| in_scope(s.buckets[i]))
+                        .map(|i| Candidate {
+                            id: s.ids[i],
+                            similarity: full(&s.rows[i]),
+                        })
+                        .collect();
+                    searched.add(out.len());
+                    out
+                })
+                .collect()
+        } else {
+            let codes = coarse::probe_codes(&probe.mask, &probe.planes);
+            let shortlist = self.config.shortlist.max(search.k);
+            // Each shard proposes its own shortlist from the coarse codes; the full matcher
+            // re-ranks them while the shard's read lock is held, so a palm removed meanwhile is
+            // never returned.
+            self.shards
+                .par_iter()
+                .flat_map_iter(|s| {
+                    let s = s.read().unwrap_or_else(|e| e.into_inner());
+                    let mut near: Vec<(f32, usize)> = Vec::new();
+                    let mut n = 0;
+                    for (i, code) in s.coarse.iter().enumerate() {
+                        if !in_scope(s.buckets[i]) {
+                            continue;
+                        }
+                        n += 1;
+                        near.push((coarse::best_distance(&codes, code), i));
+                    }
+                    searched.add(n);
+                    let keep = shortlist
+                        .div_ceil(self.shards.len())
+                        .max(search.k)
+                        .min(near.len());
+                    if keep < near.len() {
+                        near.select_nth_unstable_by(keep, |a, b| a.0.total_cmp(&b.0));
+                        near.truncate(keep);
+                    }
+                    near.into_iter()
+                        .map(|(_, i)| Candidate {
+                            id: s.ids[i],
+                            similarity: full(&s.rows[i]),
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .collect()
+        };
+        scored.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then(a.id.cmp(&b.id)));
+        scored.truncate(search.k);
+        Ok((scored, searched.get()))
+    }
+
+    /// Ranks and decides under the open-set policy.
+    pub fn identify(
+        &self,
+        probe: &Template,
+        search: &Search,
+        policy: &Policy,
+    ) -> Result<Identification, IndexError> {
+        let (candidates, searched) = self.rank(
+            probe,
+            &Search {
+                k: search.k.max(2),
+                ..*search
+            },
+        )?;
+        let threshold = policy.threshold(searched);
+        let t = threshold.similarity as f32;
+        let decision = if threshold.needs_hint && search.bucket.is_none() {
+            Decision::NeedsHint
+        } else {
+            match candidates.as_slice() {
+                [best, ..] if best.similarity < t => Decision::NoMatch,
+                [best, second, ..]
+                    if second.similarity >= t
+                        && best.similarity - second.similarity < policy.ambiguity_margin as f32 =>
+                {
+                    Decision::Ambiguous
+                }
+                [best, ..] => Decision::Match(best.id),
+                [] => Decision::NoMatch,
+            }
+        };
+        let mut candidates = candidates;
+        candidates.truncate(search.k);
+        Ok(Identification {
+            candidates,
+            decision,
+            searched,
+            threshold,
+        })
+    }
+}
+
+/// A counter shared by the parallel shard scans.
+#[derive(Default)]
+struct AtomicCount(std::sync::atomic::AtomicUsize);
+
+impl AtomicCount {
+    fn add(&self, n: usize) {
+        self.0.fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+    }
+    fn get(&self) -> usize {
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
+    }
+}

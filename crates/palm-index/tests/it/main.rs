@@ -1,0 +1,266 @@
+//! The index on synthetic palms: ranking, concurrency, persistence and the open-set decision.
+
+use palm_engine::{Engine, Template};
+use palm_index::{Calibration, Decision, Gallery, IndexConfig, IndexError, PalmId, Policy, Search};
+use palm_synth::{Capture, Identity, Scene, png_bytes};
+use std::sync::OnceLock;
+
+const ROI: Scene = Scene::Roi { size: 128 };
+
+/// Two captures of each of 150 synthetic palms, made once for all tests.
+fn templates() -> &'static Vec<[Template; 2]> {
+    static T: OnceLock<Vec<[Template; 2]>> = OnceLock::new();
+    T.get_or_init(|| {
+        let engine = Engine::default();
+        (1..=150u64)
+            .map(|s| {
+                let id = Identity::new(s);
+                [1, 2].map(|k| {
+                    engine
+                        .template(&png_bytes(&id.render(ROI, Capture::new(k))))
+                        .expect("synthetic palm")
+                })
+            })
+            .collect()
+    })
+}
+
+fn gallery_of(n: usize) -> Gallery {
+    let g = Gallery::new(
+        Engine::default().params(),
+        IndexConfig {
+            shards: 8,
+            shortlist: 40,
+        },
+    );
+    for (i, t) in templates().iter().take(n).enumerate() {
+        g.insert(PalmId(i as u64), Some((i % 4) as u16), &t[0])
+            .unwrap();
+    }
+    g
+}
+
+/// Calibration from the synthetic palms' own genuine and impostor scores.
+fn policy() -> Policy {
+    let engine = Engine::default();
+    let t = templates();
+    let genuine: Vec<f64> = t
+        .iter()
+        .map(|p| engine.similarity(&p[0], &p[1]).unwrap() as f64)
+        .collect();
+    let mut impostor = Vec::new();
+    for i in 0..t.len() {
+        for j in (i + 1)..t.len().min(i + 15) {
+            impostor.push(engine.similarity(&t[i][0], &t[j][1]).unwrap() as f64);
+        }
+    }
+    Policy::new(Calibration::fit(engine.params().fingerprint(), &genuine, &impostor).unwrap())
+}
+
+#[test]
+fn fast_path_agrees_with_exhaustive_search() {
+    let g = gallery_of(150);
+    let mut agree = 0;
+    for (i, t) in templates().iter().enumerate() {
+        let fast = g
+            .rank(
+                &t[1],
+                &Search {
+                    k: 1,
+                    ..Search::default()
+                },
+            )
+            .unwrap()
+            .0;
+        let slow = g
+            .rank(
+                &t[1],
+                &Search {
+                    k: 1,
+                    exhaustive: true,
+                    ..Search::default()
+                },
+            )
+            .unwrap()
+            .0;
+        assert_eq!(
+            slow[0].id,
+            PalmId(i as u64),
+            "exhaustive search misses palm {i}"
+        );
+        agree += (fast[0].id == slow[0].id) as usize;
+    }
+    assert_eq!(agree, 150);
+}
+
+#[test]
+fn buckets_narrow_the_search() {
+    let g = gallery_of(100);
+    let t = &templates()[6][1];
+    let (ranked, searched) = g
+        .rank(
+            t,
+            &Search {
+                k: 3,
+                bucket: Some(2),
+                ..Search::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(searched, 25);
+    assert_eq!(ranked[0].id, PalmId(6));
+    let (_, searched) = g
+        .rank(
+            t,
+            &Search {
+                k: 3,
+                bucket: Some(1),
+                ..Search::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(searched, 25);
+    assert_eq!(
+        g.insert(PalmId(999), Some(u16::MAX), t).unwrap_err(),
+        IndexError::ReservedBucket(u16::MAX)
+    );
+}
+
+#[test]
+fn mated_probes_match_and_strangers_do_not() {
+    let g = gallery_of(100);
+    let policy = policy();
+    let hint = |i: usize| Search {
+        k: 3,
+        bucket: Some((i % 4) as u16),
+        ..Search::default()
+    };
+    for i in [3usize, 40, 77] {
+        let r = g.identify(&templates()[i][1], &hint(i), &policy).unwrap();
+        assert_eq!(r.decision, Decision::Match(PalmId(i as u64)), "{r:?}");
+    }
+    // Palms 100..150 were never enrolled.
+    for i in 100..150 {
+        let r = g.identify(&templates()[i][1], &hint(i), &policy).unwrap();
+        assert!(
+            matches!(r.decision, Decision::NoMatch),
+            "stranger {i}: {r:?}"
+        );
+    }
+}
+
+#[test]
+fn a_huge_gallery_asks_for_a_hint() {
+    let policy = policy();
+    let t = policy.threshold(100_000_000);
+    assert!(t.needs_hint, "{t:?}");
+    assert!(t.fpir <= 1.01e-6);
+}
+
+#[test]
+fn removed_palms_are_never_found_and_searches_run_during_changes() {
+    let g = gallery_of(60);
+    let probe = &templates()[10][1];
+    std::thread::scope(|scope| {
+        let searcher = scope.spawn(|| {
+            for _ in 0..200 {
+                let (ranked, _) = g
+                    .rank(
+                        probe,
+                        &Search {
+                            k: 3,
+                            ..Search::default()
+                        },
+                    )
+                    .unwrap();
+                assert!(
+                    ranked.iter().all(|c| c.id.0 < 60 || c.id.0 >= 1000),
+                    "{ranked:?}"
+                );
+            }
+        });
+        for round in 0..50u64 {
+            g.insert(
+                PalmId(1000 + round),
+                None,
+                &templates()[100 + (round as usize % 50)][0],
+            )
+            .unwrap();
+            assert!(g.remove(PalmId(1000 + round)));
+        }
+        searcher.join().unwrap();
+    });
+    assert!(g.remove(PalmId(10)));
+    assert!(!g.remove(PalmId(10)));
+    let (ranked, searched) = g
+        .rank(
+            probe,
+            &Search {
+                k: 5,
+                exhaustive: true,
+                ..Search::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(searched, 59);
+    assert!(ranked.iter().all(|c| c.id != PalmId(10)));
+    assert_eq!(
+        g.insert(PalmId(11), None, probe).unwrap_err(),
+        IndexError::DuplicateId(PalmId(11))
+    );
+}
+
+#[test]
+fn save_load_round_trip_and_corruption() {
+    let g = gallery_of(40);
+    let dir = std::env::temp_dir().join(format!("palm-index-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("gallery.plmg");
+    g.save(&path).unwrap();
+    let params = Engine::default().params().clone();
+    let back = Gallery::load(&path, &params, IndexConfig::default()).unwrap();
+    assert_eq!(back.len(), 40);
+    let s = Search {
+        k: 5,
+        ..Search::default()
+    };
+    assert_eq!(
+        g.rank(&templates()[7][1], &s).unwrap().0,
+        back.rank(&templates()[7][1], &s).unwrap().0
+    );
+
+    let bytes = std::fs::read(&path).unwrap();
+    let bad = dir.join("bad.plmg");
+    let load_bad = |b: &[u8]| {
+        std::fs::write(&bad, b).unwrap();
+        Gallery::load(&bad, &params, IndexConfig::default())
+            .err()
+            .map(|e| e.to_string())
+    };
+    let mut flipped = bytes.clone();
+    flipped[bytes.len() / 2] ^= 1;
+    assert!(load_bad(&flipped).unwrap().contains("checksum"));
+    assert!(
+        load_bad(&bytes[..bytes.len() - 100])
+            .unwrap()
+            .contains("truncated")
+    );
+    assert!(load_bad(&bytes[..10]).unwrap().contains("truncated"));
+    assert!(
+        load_bad(b"not a gallery at all, just text")
+            .unwrap()
+            .contains("not a palmline gallery")
+    );
+    let mut version = bytes.clone();
+    version[4] = 7;
+    assert!(load_bad(&version).unwrap().contains("version 7"));
+    let other = palm_engine::Params {
+        wavelength: 11.0,
+        ..params.clone()
+    };
+    assert!(matches!(
+        Gallery::load(&path, &other, IndexConfig::default()),
+        Err(IndexError::WrongEngine { .. })
+    ));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
