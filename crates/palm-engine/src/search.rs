@@ -34,9 +34,15 @@ fn lane(planes: &[[u32; GRID]], mask: &[u32; GRID], k: usize, row: usize) -> u32
     }
 }
 
-/// Every other bit of a 32-bit row, packed into 16 bits.
+/// Every other bit of a 32-bit row (bits 0, 2, 4, ...), packed into 16 bits.
 fn even_bits(v: u32) -> u64 {
-    (0..COARSE).fold(0u64, |acc, i| acc | (((v >> (2 * i)) & 1) as u64) << i)
+    // Halve the gaps between the kept bits step by step.
+    let mut x = v & 0x5555_5555;
+    x = (x | x >> 1) & 0x3333_3333;
+    x = (x | x >> 2) & 0x0f0f_0f0f;
+    x = (x | x >> 4) & 0x00ff_00ff;
+    x = (x | x >> 8) & 0x0000_ffff;
+    x as u64
 }
 
 impl Prepared {
@@ -165,4 +171,21 @@ pub fn compare(
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn even_bits_keeps_bits_0_2_4() {
+        assert_eq!(even_bits(0b0101), 0b11);
+        assert_eq!(even_bits(0b1010), 0);
+        assert_eq!(even_bits(u32::MAX), 0xffff);
+        assert_eq!(even_bits(1 << 30), 1 << 15);
+        for v in [0x1234_5678u32, 0xdead_beef, 7] {
+            let slow = (0..16).fold(0u64, |acc, i| acc | (((v >> (2 * i)) & 1) as u64) << i);
+            assert_eq!(even_bits(v), slow);
+        }
+    }
 }

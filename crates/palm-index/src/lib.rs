@@ -320,22 +320,22 @@ impl Gallery {
                 .par_iter()
                 .flat_map_iter(|s| {
                     let s = s.read().unwrap_or_else(|e| e.into_inner());
-                    let mut near: Vec<(f32, usize)> = Vec::new();
-                    let mut n = 0;
-                    for (i, code) in s.coarse.iter().enumerate() {
-                        if !in_scope(s.buckets[i]) {
-                            continue;
-                        }
-                        n += 1;
-                        near.push((coarse::best_distance(&codes, code), i));
-                    }
+                    let mut scores = Vec::with_capacity(s.coarse.len());
+                    coarse::scan(&codes, &s.coarse, &mut scores);
+                    let mut near: Vec<(u32, usize)> = scores
+                        .into_iter()
+                        .enumerate()
+                        .filter(|&(i, _)| in_scope(s.buckets[i]))
+                        .map(|(i, d)| (d, i))
+                        .collect();
+                    let n = near.len();
                     searched.add(n);
                     let keep = shortlist
                         .div_ceil(self.shards.len())
                         .max(search.k)
                         .min(near.len());
                     if keep < near.len() {
-                        near.select_nth_unstable_by(keep, |a, b| a.0.total_cmp(&b.0));
+                        near.select_nth_unstable_by_key(keep, |a| a.0);
                         near.truncate(keep);
                     }
                     near.into_iter()

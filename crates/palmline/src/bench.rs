@@ -1,25 +1,28 @@
 //! `palmline bench engine`: single-thread speed of the engine on synthetic palms (so it runs on
 //! any machine): ROI to template, full-hand photo to template, and template comparisons.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 use palm_engine::{Engine, InputKind, Prepared, Template};
 use palm_synth::{Capture, Identity, Scene, png_bytes};
 use serde_json::json;
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-#[derive(clap::Args)]
-pub struct BenchArgs {
-    /// What to measure: `engine`.
-    pub what: String,
-    #[arg(long)]
-    pub json: bool,
+#[derive(clap::Subcommand)]
+pub enum BenchArgs {
+    /// Single-thread speed of the engine on synthetic palms.
+    Engine {
+        #[arg(long)]
+        json: bool,
+    },
+    /// 1:N search at scale: latency, throughput, fast-path agreement, memory, load time.
+    Identify(crate::bench_identify::IdentifyBenchArgs),
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
-    match args.what.as_str() {
-        "engine" => engine(args.json),
-        other => bail!("unknown benchmark {other:?}: expected `engine`"),
+    match args {
+        BenchArgs::Engine { json } => engine(json),
+        BenchArgs::Identify(a) => crate::bench_identify::run(a),
     }
 }
 

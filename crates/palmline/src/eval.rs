@@ -3,7 +3,7 @@
 use crate::plot;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
-use palm_engine::{Engine, InputKind, Prepared};
+use palm_engine::{Engine, InputKind, Prepared, Template};
 use palm_eval::{Dataset, PairScores, Verification, rank1, verification};
 use rayon::prelude::*;
 use serde_json::{Value, json};
@@ -33,6 +33,16 @@ pub struct EvalArgs {
     /// Also write every pair's similarity to this CSV (columns a,b,similarity), readable by `--scores`.
     #[arg(long, value_name = "FILE.csv")]
     pub write_scores: Option<PathBuf>,
+    /// Also run open-set identification (gallery = first image of each palm, probes = the rest,
+    /// plus leave-one-palm-out non-mated searches) through the index.
+    #[arg(long)]
+    pub identify: bool,
+    /// The index's calibration file for `--identify` (default: the one shipped with palm-index).
+    #[arg(long, value_name = "FILE")]
+    pub calibration: Option<PathBuf>,
+    /// Fit the index's calibration from the evaluated sets' scores (pooled) and write it here.
+    #[arg(long, value_name = "FILE")]
+    pub write_calibration: Option<PathBuf>,
     /// Engine parameter overrides, e.g. `--param wavelength=11` (for tuning studies).
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
@@ -40,7 +50,7 @@ pub struct EvalArgs {
 
 /// One image's outcome: a template, or why not.
 struct Acquired {
-    template: Option<Prepared>,
+    template: Option<Template>,
     failure: Option<String>,
     extract_ms: Option<f64>,
 }
@@ -55,6 +65,15 @@ pub fn run(args: EvalArgs) -> Result<()> {
         reports.push(report(&set, &scores, 0, Vec::new(), None, None));
     } else {
         let engine = Engine::new(crate::params::with_overrides(&args.params)?);
+        let policy = if args.identify {
+            Some(crate::identify::policy(
+                &engine,
+                args.calibration.as_deref(),
+            )?)
+        } else {
+            None
+        };
+        let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
         for dir in &args.sets {
             let subsets = match open_subsets(dir, args.modality.as_deref()) {
                 Ok(s) => s,
@@ -64,12 +83,38 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 }
             };
             for set in subsets {
-                let (report, scores) = evaluate_set(&engine, &set);
+                let (report, scores, templates) = evaluate_set(&engine, &set);
                 if let Some(file) = &args.write_scores {
                     write_scores(file, &set, &scores, reports.is_empty())?;
                 }
+                for (i, j) in PairScores::pairs(set.entries.len()) {
+                    if let Some(s) = scores.get(i, j) {
+                        if set.entries[i].palm == set.entries[j].palm {
+                            genuine.push(s)
+                        } else {
+                            impostor.push(s)
+                        }
+                    }
+                }
                 reports.push(report);
+                if let Some(policy) = &policy {
+                    reports.push(crate::identify::evaluate(
+                        &engine, &set, &templates, policy,
+                    )?);
+                }
             }
+        }
+        if let Some(file) = &args.write_calibration {
+            let c =
+                palm_index::Calibration::fit(engine.params().fingerprint(), &genuine, &impostor)?;
+            std::fs::write(file, c.to_text())
+                .with_context(|| format!("cannot write {}", file.display()))?;
+            eprintln!(
+                "calibration from {} genuine and {} impostor scores written to {}",
+                genuine.len(),
+                impostor.len(),
+                file.display()
+            );
         }
     }
     let evaluated: Vec<&Report> = reports.iter().filter(|r| r.images > 0).collect();
@@ -86,7 +131,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
     if let Some(path) = &args.plot {
         let curves: Vec<(String, &Verification)> = evaluated
             .iter()
-            .map(|r| (r.name.clone(), &r.verification))
+            .filter_map(|r| r.verification.as_ref().map(|v| (r.name.clone(), v)))
             .collect();
         plot::det(path, &curves)?;
         eprintln!("DET curve written to {}", path.display());
@@ -111,7 +156,8 @@ fn open_subsets(dir: &Path, modality: Option<&str>) -> Result<Vec<Dataset>> {
 pub struct Report {
     pub name: String,
     pub images: usize,
-    pub verification: Verification,
+    /// Absent for identification reports.
+    pub verification: Option<Verification>,
     pub json: Value,
 }
 
@@ -142,7 +188,7 @@ fn write_scores(file: &Path, set: &Dataset, scores: &PairScores, first: bool) ->
     Ok(())
 }
 
-fn evaluate_set(engine: &Engine, set: &Dataset) -> (Report, PairScores) {
+fn evaluate_set(engine: &Engine, set: &Dataset) -> (Report, PairScores, Vec<Option<Template>>) {
     for p in &set.problems {
         eprintln!("{}: {p}", set.name);
     }
@@ -167,6 +213,10 @@ fn evaluate_set(engine: &Engine, set: &Dataset) -> (Report, PairScores) {
         .filter_map(|(e, a)| a.failure.as_ref().map(|f| (e.path.clone(), f.clone())))
         .collect();
     let n = set.entries.len();
+    let prepared: Vec<Option<Prepared>> = acquired
+        .iter()
+        .map(|a| a.template.as_ref().map(Prepared::new))
+        .collect();
     let pairs: Vec<(usize, usize)> = PairScores::pairs(n).collect();
     let bar = progress(pairs.len() as u64, &format!("{}: matches", set.name));
     let matched: Vec<(Option<f64>, Option<f64>)> = pairs
@@ -174,20 +224,18 @@ fn evaluate_set(engine: &Engine, set: &Dataset) -> (Report, PairScores) {
         .flat_map_iter(|chunk| {
             let out: Vec<_> = chunk
                 .iter()
-                .map(
-                    |&(i, j)| match (&acquired[i].template, &acquired[j].template) {
-                        (Some(a), Some(b)) => {
-                            let t = Instant::now();
-                            let s = engine
-                                .matcher()
-                                .similarity_prepared(a, b)
-                                .ok()
-                                .map(f64::from);
-                            (s, Some(t.elapsed().as_secs_f64() * 1e6))
-                        }
-                        _ => (None, None),
-                    },
-                )
+                .map(|&(i, j)| match (&prepared[i], &prepared[j]) {
+                    (Some(a), Some(b)) => {
+                        let t = Instant::now();
+                        let s = engine
+                            .matcher()
+                            .similarity_prepared(a, b)
+                            .ok()
+                            .map(f64::from);
+                        (s, Some(t.elapsed().as_secs_f64() * 1e6))
+                    }
+                    _ => (None, None),
+                })
                 .collect();
             bar.inc(chunk.len() as u64);
             out
@@ -200,9 +248,11 @@ fn evaluate_set(engine: &Engine, set: &Dataset) -> (Report, PairScores) {
     }
     let extract_ms = median(acquired.iter().filter_map(|a| a.extract_ms).collect());
     let match_us = median(matched.iter().filter_map(|m| m.1).collect());
+    let templates = acquired.into_iter().map(|a| a.template).collect();
     (
         report(set, &scores, failures.len(), failures, extract_ms, match_us),
         scores,
+        templates,
     )
 }
 
@@ -222,7 +272,7 @@ fn acquire(engine: &Engine, path: &Path) -> Acquired {
     let ms = t.elapsed().as_secs_f64() * 1e3;
     match result {
         Ok(ex) => Acquired {
-            template: Some(Prepared::new(&ex.template)),
+            template: Some(ex.template),
             failure: None,
             extract_ms: Some(ms),
         },
@@ -280,13 +330,54 @@ fn report(
     Report {
         name: set.name.clone(),
         images: n,
-        verification: v,
+        verification: Some(v),
         json,
     }
 }
 
 fn print_human(r: &Report) {
     let j = &r.json;
+    if j["mode"] == "identify" {
+        let pct = |v: &serde_json::Value| {
+            v.as_f64()
+                .map_or("n/a".to_string(), |v| format!("{:.3}%", v * 100.0))
+        };
+        println!("{}", r.name);
+        println!(
+            "  gallery {}  mated searches {}  non-mated searches {}  rank-1 {}  FNIR@FPIR1e-2 {}  FNIR@FPIR1e-3 {}  fast/exhaustive top-1 agreement {}",
+            j["gallery"],
+            j["mated_searches"],
+            j["non_mated_searches"],
+            pct(&j["rank1"]),
+            pct(&j["fnir_at_fpir_1e2"]),
+            pct(&j["fnir_at_fpir_1e3"]),
+            pct(&j["top1_agreement_with_exhaustive"])
+        );
+        let p = &j["policy"];
+        println!(
+            "  policy (FPIR {} per search, threshold {:.4}{}): mated {} right, {} wrong, {} no match, {} ambiguous; non-mated {} false matches of {}",
+            p["target_fpir"],
+            p["threshold"].as_f64().unwrap_or(f64::NAN),
+            if p["needs_hint"] == true {
+                ", needs a narrowing hint"
+            } else {
+                ""
+            },
+            p["mated"]["correct_match"],
+            p["mated"]["wrong_match"],
+            p["mated"]["no_match"],
+            p["mated"]["ambiguous"],
+            p["non_mated"]["false_match"],
+            j["non_mated_searches"]
+        );
+        println!(
+            "  at that threshold: FNIR {} measured ({} expected), FPIR {} measured",
+            pct(&p["fnir_at_threshold"]),
+            pct(&p["expected_fnir"]),
+            pct(&p["fpir_at_threshold"])
+        );
+        return;
+    }
     let pct = |k: &str| {
         j[k].as_f64()
             .map_or("n/a".to_string(), |v| format!("{:.3}%", v * 100.0))

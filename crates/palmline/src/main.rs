@@ -1,8 +1,10 @@
 //! `palmline`: the one binary users run. Each subcommand lives in its own module.
 
 mod bench;
+mod bench_identify;
 mod demo;
 mod eval;
+mod identify;
 mod inspect;
 mod params;
 mod plot;
@@ -25,7 +27,8 @@ struct Cli {
 enum Command {
     /// Enrol and identify synthetic palms end to end, printing each decision.
     Demo(demo::DemoArgs),
-    /// Measure speed: `palmline bench engine`.
+    /// Measure speed: `palmline bench engine`, `palmline bench identify --gallery N`.
+    #[command(subcommand)]
     Bench(bench::BenchArgs),
     /// Measure accuracy on palm image sets (or on another matcher's score file).
     Eval(eval::EvalArgs),

@@ -213,3 +213,75 @@ fn inspect_writes_every_stage() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("not an image"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn eval_identify_and_bench_identify_report_their_keys() {
+    let dir = scratch("identify");
+    synth(&dir, &[]);
+    let out = palmline(&["eval", dir.to_str().unwrap(), "--identify", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&out);
+    let id = lines
+        .iter()
+        .find(|l| l["mode"] == "identify")
+        .expect("an identification report");
+    assert_eq!(id["gallery"], 6);
+    assert_eq!(id["mated_searches"], 12);
+    assert_eq!(id["non_mated_searches"], 12);
+    assert_eq!(id["rank1"], 1.0);
+    assert_eq!(id["top1_agreement_with_exhaustive"], 1.0);
+
+    let out = palmline(&[
+        "bench",
+        "identify",
+        "--gallery",
+        "400",
+        "--identities",
+        "40",
+        "--agreement-probes",
+        "3",
+        "--set",
+        dir.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let b = &json_lines(&out)[0];
+    for key in [
+        "gallery",
+        "p50_ms",
+        "p99_ms",
+        "qps_all_cores",
+        "top1_agreement_with_exhaustive",
+        "bytes_per_palm",
+        "build_s",
+        "load_s",
+    ] {
+        assert!(b.get(key).is_some(), "missing key {key}");
+    }
+    assert_eq!(b["gallery"], 400);
+    assert_eq!(b["loaded"], 400);
+    assert_eq!(b["rank1"], 1.0);
+
+    // A calibration measured with other engine parameters is refused, not silently used.
+    let cal = dir.join("other.cal");
+    std::fs::write(&cal, "palmline-calibration 1\nfingerprint 00000001\ntail_start 0.6\ntail_share 0.01\ntail_scale 0.01\ngenuine 0.01 0.7\n")
+        .unwrap();
+    let out = palmline(&[
+        "eval",
+        dir.to_str().unwrap(),
+        "--identify",
+        "--calibration",
+        cal.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("write-calibration"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
