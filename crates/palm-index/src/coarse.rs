@@ -11,6 +11,9 @@ pub const PLANES: usize = 6;
 pub const WORDS: usize = PLANES + 1;
 const BLOCK: usize = 4;
 const BLOCKS: usize = GRID / BLOCK;
+/// Each block's majority is taken over a window this many cells wider on every side, so that a
+/// probe misaligned by a cell still agrees with its mate on most blocks.
+const MARGIN: i32 = 2;
 
 /// Fewest blocks two codes must share for their distance to count.
 const MIN_OVERLAP_BLOCKS: u32 = 16;
@@ -25,13 +28,13 @@ pub fn encode(mask: &[u32; GRID], planes: &[[u32; GRID]], (ox, oy): (i32, i32)) 
         for bx in 0..BLOCKS {
             let bit = 1u64 << (by * BLOCKS + bx);
             let (mut valid, mut ones) = (0u32, [0u32; PLANES]);
-            for cy in 0..BLOCK as i32 {
+            for cy in -MARGIN..BLOCK as i32 + MARGIN {
                 let y = (by * BLOCK) as i32 + cy + oy;
                 if !(0..GRID as i32).contains(&y) {
                     continue;
                 }
                 let y = y as usize;
-                for cx in 0..BLOCK as i32 {
+                for cx in -MARGIN..BLOCK as i32 + MARGIN {
                     let x = (bx * BLOCK) as i32 + cx + ox;
                     if !(0..GRID as i32).contains(&x) || mask[y] >> x & 1 == 0 {
                         continue;
