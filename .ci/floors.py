@@ -4,7 +4,8 @@ import json, sys
 results = {}
 for line in open(sys.argv[1]):
     r = json.loads(line)
-    results[r["set"]] = r
+    key = r["set"] + (" (identify)" if r.get("mode") == "identify" else "")
+    results[key] = r
 floors = json.load(open(sys.argv[2]))
 bad = []
 for name, f in floors.items():
@@ -13,6 +14,13 @@ for name, f in floors.items():
     r = results.get(name)
     if r is None:
         bad.append(f"{name}: not evaluated")
+        continue
+    if r.get("mode") == "identify":
+        print(f"{name}: rank-1 {r['rank1']:.5f} fast/exhaustive top-1 agreement {r['top1_agreement_with_exhaustive']:.5f}")
+        if r["top1_agreement_with_exhaustive"] < f["agreement_min"]:
+            bad.append(f"{name}: fast/exhaustive agreement {r['top1_agreement_with_exhaustive']} below {f['agreement_min']}")
+        if r["rank1"] < f["rank1_min"]:
+            bad.append(f"{name}: rank1 {r['rank1']} below the floor {f['rank1_min']}")
         continue
     print(f"{name}: EER {r['eer']:.5f} FNMR@1e-3 {r['fnmr_at_fmr_1e3']:.5f} rank-1 {r['rank1']:.5f} FTA {r['failures_to_acquire']}")
     for key in ("eer", "fnmr_at_fmr_1e3", "failures_to_acquire"):

@@ -74,6 +74,20 @@ impl Dataset {
         self.root.join(&e.path)
     }
 
+    /// Every pair's score split into genuine (same palm) and impostor (different palms) lists.
+    pub fn split_pairs(&self, scores: &crate::PairScores) -> (Vec<Option<f64>>, Vec<Option<f64>>) {
+        let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
+        for (i, j) in crate::PairScores::pairs(self.entries.len()) {
+            let s = scores.get(i, j);
+            if self.entries[i].palm == self.entries[j].palm {
+                genuine.push(s)
+            } else {
+                impostor.push(s)
+            }
+        }
+        (genuine, impostor)
+    }
+
     /// Closed-set split: gallery = all session-1 images when the set has two or more sessions,
     /// else the first image of each palm in manifest order; probes = the rest.
     pub fn gallery_split(&self) -> (Vec<usize>, Vec<usize>) {

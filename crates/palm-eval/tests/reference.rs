@@ -26,15 +26,7 @@ fn bocv_reference_figures_are_reproduced() {
         &std::fs::read_to_string(reference.join("bocv-tongji-roi-expected.json")).unwrap(),
     )
     .unwrap();
-    let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
-    for (i, j) in palm_eval::PairScores::pairs(set.entries.len()) {
-        let s = scores.get(i, j);
-        if set.entries[i].palm == set.entries[j].palm {
-            genuine.push(s)
-        } else {
-            impostor.push(s)
-        }
-    }
+    let (genuine, impostor) = set.split_pairs(&scores);
     let v = verification(&genuine, &impostor);
     let close = |got: f64, key: &str, tol: f64| {
         let want = expected[key].as_f64().unwrap();

@@ -51,7 +51,7 @@ impl Calibration {
         let tail_share = (imp.len() - start_index) as f64 / imp.len() as f64;
         let mut sorted_genuine = genuine.to_vec();
         sorted_genuine.sort_by(f64::total_cmp);
-        let genuine_quantiles = [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2]
+        let genuine_quantiles = [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9]
             .iter()
             .map(|&q| {
                 (
@@ -98,7 +98,8 @@ impl Calibration {
                 let ((f0, s0), (f1, s1)) = (q[i - 1], q[i]);
                 f0 + (f1 - f0) * (threshold - s0) / (s1 - s0).max(1e-12)
             }
-            None => 1.0_f64.min(q.last().map_or(1.0, |l| l.0 * 2.0)),
+            // Above the highest measured quantile: assume nobody passes.
+            None => 1.0,
         }
     }
 

@@ -87,15 +87,9 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 if let Some(file) = &args.write_scores {
                     write_scores(file, &set, &scores, reports.is_empty())?;
                 }
-                for (i, j) in PairScores::pairs(set.entries.len()) {
-                    if let Some(s) = scores.get(i, j) {
-                        if set.entries[i].palm == set.entries[j].palm {
-                            genuine.push(s)
-                        } else {
-                            impostor.push(s)
-                        }
-                    }
-                }
+                let (g, i) = set.split_pairs(&scores);
+                genuine.extend(g.into_iter().flatten());
+                impostor.extend(i.into_iter().flatten());
                 reports.push(report);
                 if let Some(policy) = &policy {
                     reports.push(crate::identify::evaluate(
@@ -296,15 +290,7 @@ fn report(
     match_us: Option<f64>,
 ) -> Report {
     let n = set.entries.len();
-    let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
-    for (i, j) in PairScores::pairs(n) {
-        let s = scores.get(i, j);
-        if set.entries[i].palm == set.entries[j].palm {
-            genuine.push(s)
-        } else {
-            impostor.push(s)
-        }
-    }
+    let (genuine, impostor) = set.split_pairs(scores);
     let v = verification(&genuine, &impostor);
     let palms: Vec<String> = set.entries.iter().map(|e| e.palm.clone()).collect();
     let (gallery, probes) = set.gallery_split();

@@ -8,6 +8,7 @@ mod identify;
 mod inspect;
 mod params;
 mod plot;
+mod policy_cmd;
 mod synth;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +35,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Write every stage of the engine for one image, with its quality and any rejection reason.
     Inspect(inspect::InspectArgs),
+    /// Show the open-set thresholds the index uses at given gallery sizes.
+    Policy(policy_cmd::PolicyArgs),
     /// Write a synthetic palm set (ROIs or full-hand photos) laid out like the real ones.
     Synth(synth::SynthArgs),
 }
@@ -45,5 +48,6 @@ fn main() -> anyhow::Result<()> {
         Command::Eval(args) => eval::run(args),
         Command::Inspect(args) => inspect::run(args),
         Command::Synth(args) => synth::run(args),
+        Command::Policy(args) => policy_cmd::run(args),
     }
 }

@@ -134,16 +134,7 @@ fn rejoin_severed(skin: &Gray, neutral: &Gray) -> Gray {
         if b == 0 || blob_size[b] > RING_MAX_AREA * r * r {
             continue;
         }
-        let (x, y) = (i % w, i / w);
-        for j in [
-            (x > 0).then(|| i - 1),
-            (x + 1 < w).then(|| i + 1),
-            (y > 0).then(|| i - w),
-            (y + 1 < h).then(|| i + w),
-        ]
-        .into_iter()
-        .flatten()
-        {
+        for j in neighbours(i, w, h) {
             match skin_label[j] {
                 0 => {}
                 l if l == main => touches_main[b] = true,
@@ -172,6 +163,19 @@ fn rejoin_severed(skin: &Gray, neutral: &Gray) -> Gray {
             })
             .collect(),
     }
+}
+
+/// The 4-connected neighbours of pixel `i` in a `w x h` image.
+fn neighbours(i: usize, w: usize, h: usize) -> impl Iterator<Item = usize> {
+    let (x, y) = (i % w, i / w);
+    [
+        (x > 0).then(|| i - 1),
+        (x + 1 < w).then(|| i + 1),
+        (y > 0).then(|| i - w),
+        (y + 1 < h).then(|| i + w),
+    ]
+    .into_iter()
+    .flatten()
 }
 
 fn threshold(g: &Gray, t: f32) -> Gray {
@@ -223,16 +227,7 @@ fn components(mask: &Gray) -> (Vec<u32>, Vec<usize>) {
         let mut size = 0;
         while let Some(i) = stack.pop() {
             size += 1;
-            let (x, y) = (i % w, i / w);
-            for j in [
-                (x > 0).then(|| i - 1),
-                (x + 1 < w).then(|| i + 1),
-                (y > 0).then(|| i - w),
-                (y + 1 < h).then(|| i + w),
-            ]
-            .into_iter()
-            .flatten()
-            {
+            for j in neighbours(i, w, h) {
                 if mask.px[j] > 0.5 && label[j] == 0 {
                     label[j] = next;
                     stack.push(j);
@@ -257,19 +252,7 @@ fn fill_holes(mask: &Gray) -> Gray {
             continue;
         }
         outside[i] = true;
-        let (x, y) = (i % w, i / w);
-        if x > 0 {
-            stack.push(i - 1);
-        }
-        if x + 1 < w {
-            stack.push(i + 1);
-        }
-        if y > 0 {
-            stack.push(i - w);
-        }
-        if y + 1 < h {
-            stack.push(i + w);
-        }
+        stack.extend(neighbours(i, w, h));
     }
     Gray {
         width: w,

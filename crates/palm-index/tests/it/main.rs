@@ -25,14 +25,13 @@ fn templates() -> &'static Vec<[Template; 2]> {
     })
 }
 
+const CONFIG: IndexConfig = IndexConfig {
+    shards: 8,
+    shortlist: 40,
+};
+
 fn gallery_of(n: usize) -> Gallery {
-    let g = Gallery::new(
-        Engine::default().params(),
-        IndexConfig {
-            shards: 8,
-            shortlist: 40,
-        },
-    );
+    let g = Gallery::new(Engine::default().params(), CONFIG);
     for (i, t) in templates().iter().take(n).enumerate() {
         g.insert(PalmId(i as u64), Some((i % 4) as u16), &t[0])
             .unwrap();
@@ -218,7 +217,7 @@ fn save_load_round_trip_and_corruption() {
     let path = dir.join("gallery.plmg");
     g.save(&path).unwrap();
     let params = Engine::default().params().clone();
-    let back = Gallery::load(&path, &params, IndexConfig::default()).unwrap();
+    let back = Gallery::load(&path, &params, CONFIG).unwrap();
     assert_eq!(back.len(), 40);
     let s = Search {
         k: 5,
