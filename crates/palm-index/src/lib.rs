@@ -1,8 +1,8 @@
 //! 1:N identification: a gallery of enrolled palm templates keyed by opaque ids, searched for the
 //! person a probe belongs to, with an open-set decision that accounts for gallery size.
 //!
-//! The key design decision: two stages. A 56-byte coarse code per palm (majority bits of 4 x 4
-//! blocks, see [`coarse`]) is scanned for every palm in a few nanoseconds each and proposes a
+//! The key design decision: two stages. A 56-byte coarse code per palm (majority bits of
+//! overlapping blocks, see [`coarse`]) is scanned for every palm in a few nanoseconds each and proposes a
 //! shortlist; the engine's full matcher re-ranks only that shortlist. Exhaustive search with the
 //! full matcher is kept as the reference the fast path is measured against.
 //!
@@ -31,7 +31,7 @@ pub type Bucket = u16;
 const NO_BUCKET: Bucket = Bucket::MAX;
 
 /// Template rows as the index keeps them: the mask, then six planes.
-const ROWS: usize = GRID * (coarse::PLANES + 1);
+const ROWS: usize = GRID * (coarse::TEMPLATE_PLANES + 1);
 
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[non_exhaustive]
@@ -177,7 +177,7 @@ fn template_of(fingerprint: u32, rows: &[u32; ROWS]) -> Template {
         hand: Hand::Unknown,
         quality: 0,
         mask: plane(0),
-        planes: (1..=coarse::PLANES).map(plane).collect(),
+        planes: (1..=coarse::TEMPLATE_PLANES).map(plane).collect(),
     }
 }
 
@@ -210,7 +210,7 @@ impl Gallery {
                 expected: self.fingerprint,
             });
         }
-        if t.planes.len() != coarse::PLANES {
+        if t.planes.len() != coarse::TEMPLATE_PLANES {
             return Err(IndexError::WrongShape(t.planes.len()));
         }
         Ok(())
@@ -322,22 +322,24 @@ impl Gallery {
                     let s = s.read().unwrap_or_else(|e| e.into_inner());
                     let mut scores = Vec::with_capacity(s.coarse.len());
                     coarse::scan(&codes, &s.coarse, &mut scores);
-                    let mut near: Vec<(u32, usize)> = scores
-                        .into_iter()
-                        .enumerate()
-                        .filter(|&(i, _)| in_scope(s.buckets[i]))
-                        .map(|(i, d)| (d, i))
-                        .collect();
-                    let n = near.len();
-                    searched.add(n);
-                    let keep = shortlist
-                        .div_ceil(self.shards.len())
-                        .max(search.k)
-                        .min(near.len());
-                    if keep < near.len() {
-                        near.select_nth_unstable_by_key(keep, |a| a.0);
+                    let keep = shortlist.div_ceil(self.shards.len()).max(search.k);
+                    // The shard's `keep` lowest scores, kept sorted in a small array: most codes
+                    // are rejected by one comparison with the current worst.
+                    let mut near: Vec<(u32, usize)> = Vec::with_capacity(keep + 1);
+                    let mut n = 0;
+                    for (i, &d) in scores.iter().enumerate() {
+                        if !in_scope(s.buckets[i]) {
+                            continue;
+                        }
+                        n += 1;
+                        if near.len() == keep && d >= near[keep - 1].0 {
+                            continue;
+                        }
+                        let at = near.partition_point(|&(e, _)| e <= d);
+                        near.insert(at, (d, i));
                         near.truncate(keep);
                     }
+                    searched.add(n);
                     near.into_iter()
                         .map(|(_, i)| Candidate {
                             id: s.ids[i],

@@ -41,7 +41,7 @@ impl Gallery {
         let count: u64 = shards.iter().map(|s| s.ids.len() as u64).sum();
         put(MAGIC)?;
         put(&VERSION.to_le_bytes())?;
-        put(&(coarse::PLANES as u16).to_le_bytes())?;
+        put(&(coarse::TEMPLATE_PLANES as u16).to_le_bytes())?;
         put(&self.fingerprint.to_le_bytes())?;
         put(&count.to_le_bytes())?;
         let mut buf = Vec::with_capacity(ENTRY);
@@ -92,10 +92,10 @@ impl Gallery {
         let planes = u16::from_le_bytes([header[6], header[7]]) as usize;
         let fingerprint = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
         let count = u64::from_le_bytes(header[12..20].try_into().expect("8 bytes"));
-        if planes != coarse::PLANES {
+        if planes != coarse::TEMPLATE_PLANES {
             return Err(file_err(format!(
                 "{planes} planes per template; this build uses {}",
-                coarse::PLANES
+                coarse::TEMPLATE_PLANES
             )));
         }
         if fingerprint != params.fingerprint() {
