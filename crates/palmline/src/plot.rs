@@ -24,10 +24,18 @@ pub fn det(path: &Path, curves: &[(String, &Verification)]) -> Result<()> {
         }
         "png" => {
             register_font()?;
+            // Drawn into memory and encoded with the `image` crate the engine already uses, so
+            // plotters does not pull in a second version of it.
+            let (w, h) = (800u32, 600u32);
+            let mut buffer = vec![0u8; (w * h * 3) as usize];
             draw(
-                BitMapBackend::new(path, (800, 600)).into_drawing_area(),
+                BitMapBackend::with_buffer(&mut buffer, (w, h)).into_drawing_area(),
                 curves,
-            )
+            )?;
+            let img = image::RgbImage::from_raw(w, h, buffer)
+                .ok_or_else(|| anyhow!("plot buffer has the wrong size"))?;
+            img.save(path)
+                .map_err(|e| anyhow!("cannot write {}: {e}", path.display()))
         }
         _ => bail!(
             "--plot {}: the file name must end in .png or .svg",

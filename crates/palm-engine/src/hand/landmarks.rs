@@ -13,8 +13,6 @@ use crate::template::Hand;
 /// A fingertip is a local maximum of the outline's distance from the palm centre, at least this
 /// many palm radii out...
 const TIP_REACH: f32 = 1.3;
-/// ...and away from the image border, where a sleeve or bracelet frays the arm's outline.
-const TIP_BORDER_MARGIN: f32 = 0.0;
 /// Largest angle, seen from the palm centre, between a fingertip and the farthest fingertip.
 const FAN_HALF_ANGLE: f32 = 110.0;
 /// The thumb's angular gap to its neighbour is more than this many times any gap between fingers.
@@ -58,15 +56,8 @@ pub fn find(mask: &Gray, centre: Point, radius: f32) -> Result<Landmarks, Reject
         .map(|p| ((p.0 - centre.0).powi(2) + (p.1 - centre.1).powi(2)).sqrt())
         .collect();
     let smooth = smoothed(&dist, (len / 150).max(1), closed);
-    let margin = TIP_BORDER_MARGIN * radius;
-    let near_border = |(x, y): Point| {
-        x < margin || y < margin || x > w as f32 - 1.0 - margin || y > h as f32 - 1.0 - margin
-    };
     let angle = |i: usize| (chain[i].1 - centre.1).atan2(chain[i].0 - centre.0);
-    let mut tips: Vec<usize> = fingertips(&smooth, radius, (len / 60).max(3), closed)
-        .into_iter()
-        .filter(|&i| !near_border(chain[i]))
-        .collect();
+    let mut tips = fingertips(&smooth, radius, (len / 60).max(3), closed);
     // Fingers, thumb included, fan out within a half turn of the longest (middle) finger; wrist
     // corners of an arm cut off inside the picture lie behind the palm.
     if let Some(&far) = tips
@@ -76,18 +67,6 @@ pub fn find(mask: &Gray, centre: Point, radius: f32) -> Result<Landmarks, Reject
         tips.retain(|&i| angular_gap(angle(i), angle(far)) <= FAN_HALF_ANGLE.to_radians());
     }
     let tips = order_from_wrist(tips, &angle, closed);
-    if std::env::var_os("PALM_DEBUG").is_some() {
-        eprintln!(
-            "DEBUG n={n} runs={} closed={closed} R={radius:.0} tips={:?} gaps={:?}",
-            runs.len(),
-            tips.iter()
-                .map(|&i| (smooth[i] / radius * 100.0).round() / 100.0)
-                .collect::<Vec<_>>(),
-            tips.windows(2)
-                .map(|p| angular_gap(angle(p[0]), angle(p[1])).to_degrees().round())
-                .collect::<Vec<_>>()
-        );
-    }
     if tips.len() < 4 {
         return Err(Rejection::FingersNotSeparated);
     }
@@ -247,14 +226,6 @@ fn fingertips(d: &[f32], radius: f32, window: usize, closed: bool) -> Vec<usize>
                 })
         })
         .collect();
-    if std::env::var_os("PALM_DEBUG").is_some() {
-        eprintln!(
-            "DEBUG raw {:?}",
-            tips.iter()
-                .map(|&i| (i, (d[i] / radius * 100.0).round() / 100.0))
-                .collect::<Vec<_>>()
-        );
-    }
     // Merge neighbouring maxima whose valley is too shallow to be between two fingers.
     let low_between = |a: usize, b: usize| {
         let span = if b >= a { b - a } else { b + n - a };
