@@ -1,8 +1,8 @@
 //! The in-memory search form of a template and the fast comparison over it.
 //!
 //! Trying all 81 shifts at full resolution costs ~30 us a match. Instead: a coarse pass on the code
-//! subsampled 2:1 (16 x 16 cells) tries the 25 even shifts, then the full-resolution code tries the
-//! 3 x 3 shifts around the best coarse one. Each row keeps its mask and all planes in one or two
+//! subsampled 2:1 (16 x 16 cells) tries the 25 even shifts, then the full-resolution code tries
+//! the 3 x 3 shifts around the best coarse one. Each row keeps its mask and all planes in one or two
 //! u64 words (16- or 32-bit lanes), so one XOR, AND and popcount compare several planes at once.
 //! Hand-written because it is the product's hot loop; no crate packs codes this way.
 
@@ -79,7 +79,7 @@ fn shift_lanes(w: u64, dx: i32, lane_ones: u64, rep: u64) -> u64 {
 }
 
 /// Coarse pass: (differing bits, overlapping cells) at coarse shift (dx, dy).
-#[inline]
+#[inline(always)]
 fn coarse_at(a: &Prepared, b: &Prepared, dx: i32, dy: i32) -> (u32, u32) {
     let (mut differ, mut overlap) = (0, 0);
     let rows = (0.max(-dy) as usize)..(COARSE as i32).min(COARSE as i32 - dy) as usize;
@@ -99,7 +99,7 @@ fn coarse_at(a: &Prepared, b: &Prepared, dx: i32, dy: i32) -> (u32, u32) {
 }
 
 /// Full-resolution pass at shift (dx, dy).
-#[inline]
+#[inline(always)]
 fn fine_at(a: &Prepared, b: &Prepared, dx: i32, dy: i32) -> (u32, u32) {
     let (mut differ, mut overlap) = (0, 0);
     let rows = (0.max(-dy) as usize)..(GRID as i32).min(GRID as i32 - dy) as usize;
@@ -118,6 +118,8 @@ fn fine_at(a: &Prepared, b: &Prepared, dx: i32, dy: i32) -> (u32, u32) {
 }
 
 /// Coarse-to-fine comparison; `max_shift` and `min_overlap` in full-resolution cells.
+/// `multiversion` also compiles it for AVX2 and picks the version the CPU supports at run time.
+#[multiversion::multiversion(targets("x86_64+avx2+popcnt", "x86_64+popcnt"))]
 pub fn compare(
     a: &Prepared,
     b: &Prepared,
@@ -133,6 +135,8 @@ pub fn compare(
     }
     let planes = a.planes.max(1);
     let reach = max_shift / 2;
+    // Every coarse shift is tried: hill climbing from (0, 0) visited half as many and matched 20%
+    // faster, but lost a genuine coep-hands pair (EER 1.42% -> 1.60%).
     let mut centre = (0, 0);
     let mut best = f32::INFINITY;
     for dy in -reach..=reach {
