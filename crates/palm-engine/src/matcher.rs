@@ -2,7 +2,6 @@
 //! minimised over small translations, turned into a similarity in `0..=1` (1 = identical).
 
 use crate::error::{Error, ErrorKind};
-use crate::filters::GRID;
 use crate::params::Params;
 use crate::search::{self, Prepared};
 use crate::template::Template;
@@ -30,13 +29,6 @@ pub struct Matcher {
     fingerprint: u32,
     max_shift: i32,
     min_overlap: u32,
-}
-
-/// Row `r` of `plane` read at column offset `dx`: bit `c` of the result is bit `c + dx` of the row,
-/// zero where that column falls outside.
-#[inline(always)]
-fn shifted(row: u32, dx: i32) -> u32 {
-    if dx >= 0 { row >> dx } else { row << -dx }
 }
 
 impl Matcher {
@@ -78,47 +70,26 @@ impl Matcher {
                 .into());
             }
         }
-        let planes = a.planes.len() as u32;
-        let mut best = Comparison {
-            similarity: 0.0,
-            shift: (0, 0),
-            overlap: 0,
-        };
-        let mut best_dist = f32::INFINITY;
-        for dy in -self.max_shift..=self.max_shift {
-            let rows = (0.max(-dy) as usize)..(GRID as i32).min(GRID as i32 - dy) as usize;
-            for dx in -self.max_shift..=self.max_shift {
-                let (mut overlap, mut differ) = (0u32, 0u32);
-                for r in rows.clone() {
-                    let rb = (r as i32 + dy) as usize;
-                    let m = a.mask[r] & shifted(b.mask[rb], dx);
-                    overlap += m.count_ones();
-                    for (pa, pb) in a.planes.iter().zip(&b.planes) {
-                        differ += ((pa[r] ^ shifted(pb[rb], dx)) & m).count_ones();
-                    }
-                }
-                if overlap < self.min_overlap {
-                    continue;
-                }
-                let dist = differ as f32 / (planes * overlap) as f32;
-                if dist < best_dist {
-                    best_dist = dist;
-                    best = Comparison {
-                        similarity: 1.0 - dist,
-                        shift: (dx, dy),
-                        overlap,
-                    };
-                }
-            }
-        }
-        Ok(best)
+        search::compare_exhaustive(
+            &Prepared::new(a),
+            &Prepared::new(b),
+            self.max_shift,
+            self.min_overlap,
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::filters::GRID;
     use crate::template::Hand;
+
+    /// Row `r` of `plane` read at column offset `dx`: bit `c` of the result is bit `c + dx` of the row,
+    /// zero where that column falls outside.
+    fn shifted(row: u32, dx: i32) -> u32 {
+        if dx >= 0 { row >> dx } else { row << -dx }
+    }
 
     fn random_template(seed: u32, fingerprint: u32) -> Template {
         let mut s = seed.wrapping_mul(747_796_405).wrapping_add(1);

@@ -10,6 +10,7 @@ use crate::error::{Error, ErrorKind};
 use crate::filters::GRID;
 use crate::matcher::Comparison;
 use crate::template::Template;
+use std::ops::RangeInclusive;
 
 const COARSE: usize = GRID / 2;
 const REP16: u64 = 0x0001_0001_0001_0001;
@@ -151,14 +152,50 @@ pub fn compare(
             }
         }
     }
+    let near = |c: i32| (c - 1).max(-max_shift)..=(c + 1).min(max_shift);
+    Ok(best_fine(a, b, min_overlap, near(centre.0), near(centre.1)))
+}
+
+/// The reference: every shift within `max_shift` at full resolution (81 for +-4).
+pub fn compare_exhaustive(
+    a: &Prepared,
+    b: &Prepared,
+    max_shift: i32,
+    min_overlap: u32,
+) -> Result<Comparison, Error> {
+    if a.fingerprint != b.fingerprint || a.planes != b.planes {
+        return Err(ErrorKind::IncompatibleTemplates {
+            left: a.fingerprint,
+            right: b.fingerprint,
+        }
+        .into());
+    }
+    Ok(best_fine(
+        a,
+        b,
+        min_overlap,
+        -max_shift..=max_shift,
+        -max_shift..=max_shift,
+    ))
+}
+
+/// The best full-resolution shift within the given ranges.
+fn best_fine(
+    a: &Prepared,
+    b: &Prepared,
+    min_overlap: u32,
+    xs: RangeInclusive<i32>,
+    ys: RangeInclusive<i32>,
+) -> Comparison {
+    let planes = a.planes.max(1);
     let mut out = Comparison {
         similarity: 0.0,
         shift: (0, 0),
         overlap: 0,
     };
     let mut best = f32::INFINITY;
-    for dy in (centre.1 - 1).max(-max_shift)..=(centre.1 + 1).min(max_shift) {
-        for dx in (centre.0 - 1).max(-max_shift)..=(centre.0 + 1).min(max_shift) {
+    for dy in ys {
+        for dx in xs.clone() {
             let (differ, overlap) = fine_at(a, b, dx, dy);
             if overlap < min_overlap {
                 continue;
@@ -174,7 +211,7 @@ pub fn compare(
             }
         }
     }
-    Ok(out)
+    out
 }
 
 #[cfg(test)]
