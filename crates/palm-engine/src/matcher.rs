@@ -85,12 +85,6 @@ mod tests {
     use crate::filters::GRID;
     use crate::template::Hand;
 
-    /// Row `r` of `plane` read at column offset `dx`: bit `c` of the result is bit `c + dx` of the row,
-    /// zero where that column falls outside.
-    fn shifted(row: u32, dx: i32) -> u32 {
-        if dx >= 0 { row >> dx } else { row << -dx }
-    }
-
     fn random_template(seed: u32, fingerprint: u32) -> Template {
         let mut s = seed.wrapping_mul(747_796_405).wrapping_add(1);
         let mut next = || {
