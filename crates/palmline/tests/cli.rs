@@ -285,3 +285,31 @@ fn eval_identify_and_bench_identify_report_their_keys() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("write-calibration"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn policy_prints_thresholds_that_rise_with_gallery_size() {
+    let out = palmline(&["policy", "--sizes", "1,1000,1000000"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let thresholds: Vec<f64> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(thresholds.len(), 3, "{text}");
+    assert!(
+        thresholds[0] < thresholds[1] && thresholds[1] < thresholds[2],
+        "{thresholds:?}"
+    );
+    assert!(
+        text.contains("needs a hint"),
+        "a million palms at FPIR 1e-6 must ask for a hint:\n{text}"
+    );
+    let out = palmline(&["policy", "--fpir", "2"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--fpir"));
+}
