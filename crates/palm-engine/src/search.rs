@@ -48,25 +48,43 @@ fn even_bits(v: u32) -> u64 {
 
 impl Prepared {
     pub fn new(t: &Template) -> Prepared {
+        Prepared::from_parts(t.fingerprint, &t.mask, &t.planes)
+    }
+
+    /// From a template's rows held elsewhere (the index keeps them flat), without building a
+    /// `Template` first.
+    pub fn from_parts(fingerprint: u32, mask: &[u32; GRID], planes: &[[u32; GRID]]) -> Prepared {
         let mut coarse = [[0u64; 2]; COARSE];
         for (r, words) in coarse.iter_mut().enumerate() {
             for k in 0..7 {
-                words[k / 4] |= even_bits(lane(&t.planes, &t.mask, k, 2 * r)) << (16 * (k % 4));
+                words[k / 4] |= even_bits(lane(planes, mask, k, 2 * r)) << (16 * (k % 4));
             }
         }
         let mut fine = [[0u64; 4]; GRID];
         for (r, words) in fine.iter_mut().enumerate() {
             for k in 0..7 {
-                words[k / 2] |= (lane(&t.planes, &t.mask, k, r) as u64) << (32 * (k % 2));
+                words[k / 2] |= (lane(planes, mask, k, r) as u64) << (32 * (k % 2));
             }
         }
         Prepared {
-            fingerprint: t.fingerprint,
-            planes: t.planes.len() as u32,
+            fingerprint,
+            planes: planes.len() as u32,
             coarse,
             fine,
         }
     }
+}
+
+/// Both prepared templates must come from one parameter set and template shape.
+fn check_compatible(a: &Prepared, b: &Prepared) -> Result<(), Error> {
+    if a.fingerprint != b.fingerprint || a.planes != b.planes {
+        return Err(ErrorKind::IncompatibleTemplates {
+            left: a.fingerprint,
+            right: b.fingerprint,
+        }
+        .into());
+    }
+    Ok(())
 }
 
 /// Shifts every `bits`-wide lane of `w` so that bit `c` of a lane becomes bit `c + dx`'s value.
@@ -127,13 +145,7 @@ pub fn compare(
     max_shift: i32,
     min_overlap: u32,
 ) -> Result<Comparison, Error> {
-    if a.fingerprint != b.fingerprint || a.planes != b.planes {
-        return Err(ErrorKind::IncompatibleTemplates {
-            left: a.fingerprint,
-            right: b.fingerprint,
-        }
-        .into());
-    }
+    check_compatible(a, b)?;
     let planes = a.planes.max(1);
     let reach = max_shift / 2;
     // Every coarse shift is tried: hill climbing from (0, 0) visited half as many and matched 20%
@@ -163,13 +175,7 @@ pub fn compare_exhaustive(
     max_shift: i32,
     min_overlap: u32,
 ) -> Result<Comparison, Error> {
-    if a.fingerprint != b.fingerprint || a.planes != b.planes {
-        return Err(ErrorKind::IncompatibleTemplates {
-            left: a.fingerprint,
-            right: b.fingerprint,
-        }
-        .into());
-    }
+    check_compatible(a, b)?;
     Ok(best_fine(
         a,
         b,

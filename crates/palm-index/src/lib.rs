@@ -17,7 +17,7 @@ pub mod policy;
 pub use policy::{Calibration, Policy, Threshold};
 
 use coarse::CoarseCode;
-use palm_engine::{GRID, Hand, Matcher, Params, Prepared, Template};
+use palm_engine::{GRID, Matcher, Params, Prepared, Template};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -166,19 +166,10 @@ fn rows_of(t: &Template) -> [u32; ROWS] {
     rows
 }
 
-fn template_of(fingerprint: u32, rows: &[u32; ROWS]) -> Template {
-    let plane = |k: usize| -> [u32; GRID] {
-        rows[GRID * k..GRID * (k + 1)]
-            .try_into()
-            .expect("GRID rows")
-    };
-    Template {
-        fingerprint,
-        hand: Hand::Unknown,
-        quality: 0,
-        mask: plane(0),
-        planes: (1..=coarse::TEMPLATE_PLANES).map(plane).collect(),
-    }
+/// The search form of stored rows (mask first, then the planes), built without a `Template`.
+fn prepared_of(fingerprint: u32, rows: &[u32; ROWS]) -> Prepared {
+    let (planes, _) = rows.as_chunks::<GRID>();
+    Prepared::from_parts(fingerprint, &planes[0], &planes[1..])
 }
 
 impl Gallery {
@@ -287,10 +278,7 @@ impl Gallery {
         let probe_prepared = Prepared::new(probe);
         let full = |rows: &[u32; ROWS]| {
             self.matcher
-                .similarity_prepared(
-                    &probe_prepared,
-                    &Prepared::new(&template_of(self.fingerprint, rows)),
-                )
+                .similarity_prepared(&probe_prepared, &prepared_of(self.fingerprint, rows))
                 .unwrap_or(0.0)
         };
         let searched = AtomicCount::default();
