@@ -14,7 +14,7 @@ pub mod coarse;
 mod persist;
 pub mod policy;
 
-pub use policy::{Calibration, Policy, Threshold};
+pub use policy::{Calibration, Policy, SHIPPED_CALIBRATION, Threshold};
 
 use coarse::CoarseCode;
 use palm_engine::{GRID, Matcher, Params, Prepared, Template};

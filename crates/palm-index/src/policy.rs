@@ -11,6 +11,10 @@
 
 use crate::IndexError;
 
+/// The calibration measured on the real sets with the default engine parameters
+/// (`palmline eval ... --write-calibration crates/palm-index/calibration.txt`).
+pub const SHIPPED_CALIBRATION: &str = include_str!("../calibration.txt");
+
 /// Impostor tail and genuine quantiles measured on real palms.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Calibration {

@@ -18,9 +18,21 @@ impl Fingerprinter {
 
     /// Lower-case hex HMAC of the card's digits.
     pub fn card(&self, number: &CardNumber) -> String {
+        self.hex_mac(&[number.expose_digits().as_bytes()])
+    }
+
+    /// Keyed fingerprint of another identifying value (a phone number), domain-separated from
+    /// card fingerprints by `label`.
+    pub fn value(&self, label: &str, value: &str) -> String {
+        self.hex_mac(&[label.as_bytes(), b":", value.as_bytes()])
+    }
+
+    fn hex_mac(&self, parts: &[&[u8]]) -> String {
         let mut mac =
             <HmacSha256 as KeyInit>::new_from_slice(&self.0).expect("HMAC takes any key length");
-        mac.update(number.expose_digits().as_bytes());
+        for p in parts {
+            mac.update(p);
+        }
         mac.finalize()
             .into_bytes()
             .iter()

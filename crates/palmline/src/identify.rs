@@ -12,8 +12,7 @@ use palm_index::{Calibration, Decision, Gallery, IndexConfig, PalmId, Policy, Se
 use serde_json::json;
 use std::path::Path;
 
-/// The calibration shipped with the index, measured by `palmline eval ... --write-calibration`.
-const SHIPPED: &str = include_str!("../../palm-index/calibration.txt");
+use palm_index::SHIPPED_CALIBRATION as SHIPPED;
 
 /// The policy from a calibration file, or the shipped one; refuses one made for other parameters.
 pub fn policy(engine: &Engine, file: Option<&Path>) -> Result<Policy> {

@@ -9,6 +9,7 @@ mod inspect;
 mod params;
 mod plot;
 mod policy_cmd;
+mod serve;
 mod synth;
 
 use clap::{Parser, Subcommand};
@@ -39,6 +40,11 @@ enum Command {
     Policy(policy_cmd::PolicyArgs),
     /// Write a synthetic palm set (ROIs or full-hand photos) laid out like the real ones.
     Synth(synth::SynthArgs),
+    /// Run the Palmline service: HTTP API on an embedded SQLite file (or PostgreSQL).
+    Serve(serve::ServeArgs),
+    /// Key custody.
+    #[command(subcommand)]
+    Keys(serve::KeysArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -49,5 +55,7 @@ fn main() -> anyhow::Result<()> {
         Command::Inspect(args) => inspect::run(args),
         Command::Synth(args) => synth::run(args),
         Command::Policy(args) => policy_cmd::run(args),
+        Command::Serve(args) => serve::serve(args),
+        Command::Keys(args) => serve::keys(args),
     }
 }

@@ -1,0 +1,352 @@
+//! Wire types of Palmline's HTTP API, shared by the server, the scanner and the kiosk.
+//!
+//! The key design decision: these are plain data with `serde` and OpenAPI schemas, nothing else.
+//! Requests refuse unknown fields (a typo in a field name is an error, never silently ignored);
+//! amounts are integers in minor units; times are Unix seconds; card numbers only ever appear in
+//! requests, and responses carry the brand and last four digits.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// Every error response: `{type, code, message, param}`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct ApiError {
+    /// Broad class: `invalid_request_error`, `authentication_error`, `idempotency_error`,
+    /// `card_error`, `palm_error`, `conflict_error`, `not_found_error`, `api_error`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Machine-readable reason, stable across versions (for example `card_declined`).
+    pub code: String,
+    /// What went wrong, in words a developer can act on. Never contains a secret.
+    pub message: String,
+    /// The request field at fault, when there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub param: Option<String>,
+    /// The processor's decline code for `card_error`s.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub decline_code: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq, Hash)]
+#[serde(rename_all = "lowercase")]
+pub enum Hand {
+    Left,
+    Right,
+}
+
+impl Hand {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Hand::Left => "left",
+            Hand::Right => "right",
+        }
+    }
+}
+
+/// One palm image, base64-encoded (PNG, JPEG or BMP; a full hand or a cropped palm).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Capture {
+    pub hand: Hand,
+    pub image: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CardInput {
+    /// The full card number (spaces and dashes allowed).
+    pub number: String,
+    pub exp_month: u8,
+    /// Two or four digits.
+    pub exp_year: u16,
+    pub holder_name: String,
+    /// Passed to the processor for the first authorisation only; never stored.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cvc: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentInput {
+    /// Must be true: the person agreed to biometric processing.
+    pub accepted: bool,
+    /// The version of the consent text the person was shown (see `GET /v1/consent`).
+    pub text_version: String,
+}
+
+/// `POST /v1/signups`: palm captures of one or both hands, a card, a phone number and consent.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    /// E.164 form, for example `+447700900123`.
+    pub phone: String,
+    pub card: CardInput,
+    pub consent: ConsentInput,
+    /// At least two captures of one hand; the other hand optional (two captures too).
+    pub captures: Vec<Capture>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Card {
+    pub id: String,
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: u8,
+    pub exp_year: u16,
+    pub is_default: bool,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Person {
+    pub id: String,
+    /// Only the last four digits are shown.
+    pub phone_last4: String,
+    pub hands: Vec<Hand>,
+    pub cards: Vec<Card>,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SignupResponse {
+    pub person: Person,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct ConsentText {
+    pub version: String,
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureMethod {
+    /// Authorise and capture in one step (the default).
+    Automatic,
+    /// Authorise only; capture (or cancel) later.
+    Manual,
+}
+
+/// `POST /v1/payments`: what the merchant's POS sends.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePayment {
+    /// Minor units (cents, pence). Positive.
+    pub amount: i64,
+    /// ISO 4217, lower or upper case.
+    pub currency: String,
+    /// The till where the person will hover their palm.
+    pub till: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tip: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub capture_method: Option<CaptureMethod>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum PaymentStatus {
+    RequiresPalm,
+    RequiresConfirmation,
+    Processing,
+    RequiresCapture,
+    Succeeded,
+    Failed,
+    Canceled,
+}
+
+impl PaymentStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PaymentStatus::RequiresPalm => "requires_palm",
+            PaymentStatus::RequiresConfirmation => "requires_confirmation",
+            PaymentStatus::Processing => "processing",
+            PaymentStatus::RequiresCapture => "requires_capture",
+            PaymentStatus::Succeeded => "succeeded",
+            PaymentStatus::Failed => "failed",
+            PaymentStatus::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<PaymentStatus> {
+        use PaymentStatus::*;
+        [
+            RequiresPalm,
+            RequiresConfirmation,
+            Processing,
+            RequiresCapture,
+            Succeeded,
+            Failed,
+            Canceled,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
+    }
+}
+
+/// The card a payment used, as the receipt shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct CardSummary {
+    pub id: String,
+    pub brand: String,
+    pub last4: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Payment {
+    pub id: String,
+    pub status: PaymentStatus,
+    pub amount: i64,
+    pub tip: i64,
+    /// `amount + tip`: what the card is charged.
+    pub amount_total: i64,
+    pub currency: String,
+    pub till: String,
+    pub reference: Option<String>,
+    pub capture_method: CaptureMethod,
+    pub amount_captured: i64,
+    pub amount_refunded: i64,
+    /// The person the palm identified (opaque id).
+    pub person: Option<String>,
+    pub card: Option<CardSummary>,
+    /// Cards the identified person may choose from (masked), while the payment awaits confirmation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub card_choices: Vec<CardSummary>,
+    pub decline_code: Option<String>,
+    pub created: i64,
+    pub updated: i64,
+}
+
+/// `POST /v1/payments/{id}/palm`: the till's scanner submits a capture.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PalmSubmission {
+    pub image: String,
+    /// Last four digits of the person's phone, when the service asks for a hint (`needs_hint`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_last4: Option<String>,
+    /// Pay with this card instead of the default one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<String>,
+    /// `false`: identify only and wait for `POST /confirm` (to choose a card or add a tip on the
+    /// till screen). Default `true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirm: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmPayment {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tip: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CapturePayment {
+    /// Capture less than authorised (the rest is released). Default: everything.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRefund {
+    /// Default: everything not yet refunded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub amount: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Refund {
+    pub id: String,
+    pub payment: String,
+    pub amount: i64,
+    pub status: String,
+    pub reason: Option<String>,
+    pub created: i64,
+}
+
+/// One recorded change (payment state, refund); also what webhooks deliver.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Event {
+    pub id: String,
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub created: i64,
+    pub data: serde_json::Value,
+}
+
+/// A page of a list, newest first. Ask for the next page with `starting_after=<last id>`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct List<T> {
+    pub data: Vec<T>,
+    pub has_more: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateWebhookEndpoint {
+    pub url: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct WebhookEndpoint {
+    pub id: String,
+    pub url: String,
+    /// The signing secret: returned once, when the endpoint is created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct WebhookDelivery {
+    pub id: String,
+    pub event: String,
+    pub event_type: String,
+    pub endpoint: String,
+    /// `pending`, `delivered` or `failed` (gave up after the last retry; replay to try again).
+    pub status: String,
+    pub attempts: i64,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub next_attempt: Option<i64>,
+    pub created: i64,
+}
+
+/// `POST /v1/people/sessions`: a person proves who they are at a device (palm + phone number)
+/// to manage their own data.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePersonSession {
+    pub image: String,
+    pub phone: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PersonSession {
+    /// Bearer token for the `/v1/me` endpoints.
+    pub token: String,
+    pub expires: i64,
+    pub person: Person,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdatePhone {
+    pub phone: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Health {
+    pub status: String,
+    pub database: String,
+    pub palms: usize,
+}

@@ -1,0 +1,210 @@
+//! The router: routes, body limit, idempotency, timing and tracing layers, JSON fallbacks.
+
+use crate::error::AppError;
+use crate::routes::{self, ApiDoc};
+use crate::state::AppState;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use palm_service::ErrorKind;
+use palm_service::domain::secret_hash;
+use palm_service::store::Claim;
+use sha2::{Digest, Sha256};
+use utoipa::OpenApi;
+
+pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
+
+/// The whole HTTP application; tests drive it in-process or over a socket.
+pub fn router(state: AppState) -> axum::Router {
+    let api = axum::Router::new()
+        .route("/healthz", get(routes::healthz))
+        .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+        .route("/v1/consent", get(routes::consent))
+        .route("/v1/signups", post(routes::signup))
+        .route(
+            "/v1/payments",
+            post(routes::create_payment).get(routes::list_payments),
+        )
+        .route("/v1/payments/{id}", get(routes::get_payment))
+        .route("/v1/payments/{id}/palm", post(routes::submit_palm))
+        .route("/v1/payments/{id}/confirm", post(routes::confirm_payment))
+        .route("/v1/payments/{id}/capture", post(routes::capture_payment))
+        .route("/v1/payments/{id}/cancel", post(routes::cancel_payment))
+        .route(
+            "/v1/payments/{id}/refunds",
+            post(routes::create_refund).get(routes::list_refunds),
+        )
+        .route("/v1/payments/{id}/events", get(routes::payment_events))
+        .route("/v1/tills", get(routes::list_tills))
+        .route(
+            "/v1/webhook_endpoints",
+            post(routes::create_webhook_endpoint).get(routes::list_webhook_endpoints),
+        )
+        .route(
+            "/v1/webhook_deliveries",
+            get(routes::list_webhook_deliveries),
+        )
+        .route(
+            "/v1/webhook_deliveries/{id}/replay",
+            post(routes::replay_webhook_delivery),
+        )
+        .route("/v1/people/sessions", post(routes::open_person_session))
+        .route("/v1/me", get(routes::me))
+        .route("/v1/me/phone", post(routes::change_phone))
+        .route("/v1/me/cards", post(routes::add_card))
+        .route("/v1/me/cards/{id}", delete(routes::remove_card))
+        .route("/v1/me/cards/{id}/default", post(routes::set_default_card))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed);
+    api.layer(middleware::from_fn_with_state(state.clone(), idempotency))
+        .layer(middleware::from_fn(server_timing))
+        .layer(DefaultBodyLimit::max(state.body_limit))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+async fn not_found() -> AppError {
+    AppError::new(
+        ErrorKind::NotFound,
+        "unknown_route",
+        "no such endpoint; see /openapi.json",
+    )
+}
+
+async fn method_not_allowed() -> Response {
+    let mut r = AppError::new(
+        ErrorKind::Invalid,
+        "method_not_allowed",
+        "this endpoint does not take that method",
+    )
+    .into_response();
+    *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
+    r
+}
+
+/// `Server-Timing: app;dur=<ms>`: how long the server spent, for clients measuring latency
+/// without the network (`palmline bench pay`).
+async fn server_timing(req: Request, next: Next) -> Response {
+    let start = std::time::Instant::now();
+    let mut response = next.run(req).await;
+    let ms = start.elapsed().as_secs_f64() * 1e3;
+    if let Ok(v) = HeaderValue::from_str(&format!("app;dur={ms:.2}")) {
+        response.headers_mut().insert("server-timing", v);
+    }
+    response
+}
+
+/// `Idempotency-Key` on POST: the first response for a key is stored and replayed for the same
+/// request; the same key with another request is refused. Keys are scoped to the credential
+/// that sent them. Server errors are not stored, so a retry runs again.
+async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() != Method::POST {
+        return next.run(req).await;
+    }
+    let Some(key) = req.headers().get(IDEMPOTENCY_HEADER) else {
+        return next.run(req).await;
+    };
+    let key = match key.to_str() {
+        Ok(k) if !k.is_empty() && k.len() <= 255 => k.to_string(),
+        _ => {
+            return AppError::new(
+                ErrorKind::Invalid,
+                "invalid_idempotency_key",
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            )
+            .into_response();
+        }
+    };
+    let scope = secret_hash(
+        req.headers()
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or(""),
+    );
+    let (parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, state.body_limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            return AppError::new(
+                ErrorKind::Invalid,
+                "body_too_large",
+                "request body is larger than the limit",
+            )
+            .into_response();
+        }
+    };
+    let mut digest = Sha256::new();
+    digest.update(parts.method.as_str());
+    digest.update(b" ");
+    digest.update(parts.uri.path());
+    digest.update(b"\n");
+    digest.update(&bytes);
+    let request_hash = hex::encode(digest.finalize());
+    let store = state.service.store().clone();
+    let now = state.service.clock().now_s();
+    match store.claim_key(&scope, &key, &request_hash, now).await {
+        Err(e) => AppError(e.into()).into_response(),
+        Ok(Claim::Seen {
+            request_hash: stored,
+            response,
+        }) => {
+            if stored != request_hash {
+                return AppError::new(
+                    ErrorKind::Idempotency,
+                    "idempotency_key_reused",
+                    "this Idempotency-Key was used with a different request; use a new key",
+                )
+                .into_response();
+            }
+            match response {
+                Some((status, body)) => {
+                    let mut r = (
+                        StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK),
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        body,
+                    )
+                        .into_response();
+                    r.headers_mut()
+                        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+                    r
+                }
+                None => AppError::new(
+                    ErrorKind::Idempotency,
+                    "idempotency_key_in_use",
+                    "a request with this Idempotency-Key is still being processed",
+                )
+                .into_response(),
+            }
+        }
+        Ok(Claim::New) => {
+            let response = next
+                .run(Request::from_parts(parts, Body::from(bytes)))
+                .await;
+            let status = response.status();
+            let (rparts, rbody) = response.into_parts();
+            let body = axum::body::to_bytes(rbody, usize::MAX)
+                .await
+                .unwrap_or_default();
+            let stored = if status.is_server_error() {
+                store.release_key(&scope, &key).await
+            } else {
+                store
+                    .complete_key(
+                        &scope,
+                        &key,
+                        i64::from(status.as_u16()),
+                        &String::from_utf8_lossy(&body),
+                    )
+                    .await
+            };
+            if let Err(e) = stored {
+                tracing::error!(error = %e, "idempotency record not saved");
+            }
+            Response::from_parts(rparts, Body::from(body))
+        }
+    }
+}

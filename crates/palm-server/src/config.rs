@@ -1,0 +1,137 @@
+//! Configuration, layered: built-in defaults, then a TOML file (`palmline.toml` in the working
+//! directory, or `--config FILE`), then environment variables `PALMLINE_<KEY>` (nested keys
+//! with `__`, e.g. `PALMLINE_PROCESSOR__LATENCY_MS=200`), then command-line flags.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the SQLite file, keys and demo credentials live.
+    pub data_dir: PathBuf,
+    pub listen: String,
+    /// `sqlite://...` or `postgres://...`; default: `palmline.db` in the data directory.
+    pub database: Option<String>,
+    pub body_limit_bytes: usize,
+    /// `text` or `json`.
+    pub log_format: String,
+    /// Create a demo merchant with a store, two tills and test cards on first start.
+    pub demo: bool,
+    pub processor: ProcessorConfig,
+    pub webhooks: WebhookConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProcessorConfig {
+    /// Simulated processor's answer time.
+    pub latency_ms: u64,
+    /// How long the service waits for one processor call.
+    pub timeout_ms: u64,
+    /// How long it then keeps asking for the outcome before leaving it to the reconciler.
+    pub outcome_wait_ms: u64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebhookConfig {
+    pub retry_base_ms: i64,
+    pub max_attempts: i64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: PathBuf::from("palmline-data"),
+            listen: "127.0.0.1:8080".into(),
+            database: None,
+            body_limit_bytes: 16 * 1024 * 1024,
+            log_format: "text".into(),
+            demo: true,
+            processor: ProcessorConfig::default(),
+            webhooks: WebhookConfig::default(),
+        }
+    }
+}
+
+impl Default for ProcessorConfig {
+    fn default() -> Self {
+        ProcessorConfig {
+            latency_ms: 20,
+            timeout_ms: 10_000,
+            outcome_wait_ms: 30_000,
+        }
+    }
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        WebhookConfig {
+            retry_base_ms: 5_000,
+            max_attempts: 8,
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, then the file (which must exist when named explicitly), then the environment.
+    pub fn load(file: Option<&Path>) -> Result<Config, String> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(f) if !f.exists() => return Err(format!("config file {} not found", f.display())),
+            Some(f) => figment = figment.merge(Toml::file(f)),
+            None => figment = figment.merge(Toml::file("palmline.toml")),
+        }
+        figment
+            .merge(Env::prefixed("PALMLINE_").split("__").only(&[
+                "data_dir",
+                "listen",
+                "database",
+                "body_limit_bytes",
+                "log_format",
+                "demo",
+                "processor.latency_ms",
+                "processor.timeout_ms",
+                "processor.outcome_wait_ms",
+                "webhooks.retry_base_ms",
+                "webhooks.max_attempts",
+            ]))
+            .extract()
+            .map_err(|e| format!("configuration: {e}"))
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database
+            .clone()
+            .unwrap_or_else(|| palm_store::SqlStore::sqlite_url(&self.data_dir.join("palmline.db")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layers_file_then_environment() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "palmline.toml",
+                "listen = \"0.0.0.0:9000\"\n[processor]\nlatency_ms = 5\n",
+            )?;
+            jail.set_env("PALMLINE_PROCESSOR__LATENCY_MS", "7");
+            jail.set_env("PALMLINE_DATA_DIR", "/tmp/x");
+            let c = Config::load(None).map_err(|e| e.to_string())?;
+            assert_eq!(c.listen, "0.0.0.0:9000");
+            assert_eq!(c.processor.latency_ms, 7);
+            assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+            assert_eq!(c.processor.timeout_ms, 10_000);
+            jail.create_file("bad.toml", "lissen = 1\n")?;
+            assert!(Config::load(Some(Path::new("bad.toml"))).is_err());
+            assert!(Config::load(Some(Path::new("missing.toml"))).is_err());
+            Ok(())
+        });
+    }
+}

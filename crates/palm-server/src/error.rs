@@ -1,0 +1,114 @@
+//! The one error type at the HTTP edge: every failure becomes `{type, code, message, param}` with
+//! the right status. Request-body errors are rewritten so that no submitted value is echoed
+//! (serde's messages quote the offending value, which could be a card number).
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use palm_api::ApiError;
+use palm_service::{ErrorKind, ServiceError};
+
+#[derive(Debug)]
+pub struct AppError(pub ServiceError);
+
+impl From<ServiceError> for AppError {
+    fn from(e: ServiceError) -> AppError {
+        AppError(e)
+    }
+}
+
+impl AppError {
+    pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> AppError {
+        AppError(ServiceError::new(kind, code, message))
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self.0.kind {
+            ErrorKind::Invalid => match self.0.code {
+                "body_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
+                "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                _ => StatusCode::BAD_REQUEST,
+            },
+            ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Conflict | ErrorKind::Idempotency => StatusCode::CONFLICT,
+            ErrorKind::Palm => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::Card => StatusCode::PAYMENT_REQUIRED,
+            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn body(&self) -> ApiError {
+        let kind = match self.0.kind {
+            ErrorKind::Invalid => "invalid_request_error",
+            ErrorKind::Unauthenticated | ErrorKind::Forbidden => "authentication_error",
+            ErrorKind::NotFound => "not_found_error",
+            ErrorKind::Conflict => "conflict_error",
+            ErrorKind::Idempotency => "idempotency_error",
+            ErrorKind::Palm => "palm_error",
+            ErrorKind::Card => "card_error",
+            ErrorKind::Unavailable | ErrorKind::Internal => "api_error",
+        };
+        ApiError {
+            kind: kind.into(),
+            code: self.0.code.into(),
+            message: self.0.message.clone(),
+            param: self.0.param.clone(),
+            decline_code: self.0.decline_code.clone(),
+        }
+    }
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(code = self.0.code, message = %self.0.message, "request failed");
+        }
+        (status, Json(self.body())).into_response()
+    }
+}
+
+/// A serde error as a message that names the field but never the value sent.
+pub fn describe_json_error(
+    e: &serde_path_to_error::Error<serde_json::Error>,
+) -> (String, Option<String>) {
+    let path = e.path().to_string();
+    let param = (path != "." && !path.is_empty()).then(|| path.clone());
+    let inner = e.inner();
+    let text = inner.to_string();
+    let message = match inner.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+            format!(
+                "body is not valid JSON (line {}, column {})",
+                inner.line(),
+                inner.column()
+            )
+        }
+        serde_json::error::Category::Data => {
+            if let Some(field) = text.strip_prefix("unknown field ") {
+                let name = field.split(',').next().unwrap_or("");
+                format!("unknown field {name}")
+            } else if let Some(field) = text.strip_prefix("missing field ") {
+                let name = field.split(" at line").next().unwrap_or("");
+                format!("missing field {name}")
+            } else {
+                // "invalid type: string \"4242...\", expected u8": keep only what was expected.
+                let expected = text
+                    .split(", expected ")
+                    .nth(1)
+                    .map(|x| x.split(" at line").next().unwrap_or(x).to_string())
+                    .unwrap_or_else(|| "another value".into());
+                format!("invalid value: expected {expected}")
+            }
+        }
+        serde_json::error::Category::Io => "could not read the body".to_string(),
+    };
+    let message = match &param {
+        Some(p) => format!("{p}: {message}"),
+        None => message,
+    };
+    (message, param)
+}

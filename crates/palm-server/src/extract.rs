@@ -1,0 +1,183 @@
+//! Request extractors: a JSON body that fails with our error shape, and the three kinds of
+//! credentials (merchant secret key, till secret, person session).
+
+use crate::error::{AppError, describe_json_error};
+use crate::state::AppState;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header;
+use axum::http::request::Parts;
+use palm_service::ErrorKind;
+use palm_service::domain::secret_hash;
+use palm_service::store::{MerchantRow, PersonRow, TillRow};
+use serde::de::DeserializeOwned;
+
+/// A JSON body: must say `application/json`, fit the size limit, and parse strictly.
+pub struct ApiJson<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, AppError> {
+        let is_json = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.split(';').next().unwrap_or("").trim() == "application/json");
+        if !is_json {
+            return Err(AppError::new(
+                ErrorKind::Invalid,
+                "unsupported_media_type",
+                "send the body as JSON with Content-Type: application/json",
+            ));
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                AppError::new(
+                    ErrorKind::Invalid,
+                    "body_too_large",
+                    "request body is larger than the limit",
+                )
+            } else {
+                AppError::new(
+                    ErrorKind::Invalid,
+                    "body_unreadable",
+                    "could not read the request body",
+                )
+            }
+        })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
+    let de = &mut serde_json::Deserializer::from_slice(bytes);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let (message, param) = describe_json_error(&e);
+        let mut err = palm_service::ServiceError::invalid("invalid_json", message);
+        err.param = param;
+        AppError(err)
+    })
+}
+
+fn bearer(parts: &Parts) -> Option<&str> {
+    parts
+        .headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Bearer ")
+        .map(str::trim)
+}
+
+fn unauthenticated(what: &str) -> AppError {
+    AppError::new(
+        ErrorKind::Unauthenticated,
+        "unauthenticated",
+        format!("send {what} as Authorization: Bearer <key>"),
+    )
+}
+
+/// A merchant's secret API key (`sk_...`).
+pub struct Merchant(pub MerchantRow);
+
+impl FromRequestParts<AppState> for Merchant {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let key = bearer(parts).filter(|k| k.starts_with("sk_"));
+        let Some(key) = key else {
+            return Err(unauthenticated("a merchant secret key (sk_...)"));
+        };
+        state
+            .service
+            .store()
+            .merchant_by_key(&secret_hash(key))
+            .await
+            .map_err(|e| AppError(e.into()))?
+            .map(Merchant)
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorKind::Unauthenticated,
+                    "invalid_api_key",
+                    "unknown API key",
+                )
+            })
+    }
+}
+
+/// A till's credential (`tk_...`): what the scanner and the till screen use.
+pub struct Till(pub TillRow);
+
+impl FromRequestParts<AppState> for Till {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let Some(key) = bearer(parts).filter(|k| k.starts_with("tk_")) else {
+            return Err(unauthenticated("a till credential (tk_...)"));
+        };
+        state
+            .service
+            .store()
+            .till_by_secret(&secret_hash(key))
+            .await
+            .map_err(|e| AppError(e.into()))?
+            .map(Till)
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorKind::Unauthenticated,
+                    "invalid_till_credential",
+                    "unknown till credential",
+                )
+            })
+    }
+}
+
+/// Either credential: for what both the POS back office and a till may do.
+pub enum MerchantOrTill {
+    Merchant(MerchantRow),
+    Till(TillRow),
+}
+
+impl MerchantOrTill {
+    pub fn merchant_id(&self) -> &str {
+        match self {
+            MerchantOrTill::Merchant(m) => &m.id,
+            MerchantOrTill::Till(t) => &t.merchant_id,
+        }
+    }
+}
+
+impl FromRequestParts<AppState> for MerchantOrTill {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        if bearer(parts).is_some_and(|k| k.starts_with("tk_")) {
+            Ok(MerchantOrTill::Till(
+                Till::from_request_parts(parts, state).await?.0,
+            ))
+        } else if bearer(parts).is_some_and(|k| k.starts_with("sk_")) {
+            Ok(MerchantOrTill::Merchant(
+                Merchant::from_request_parts(parts, state).await?.0,
+            ))
+        } else {
+            Err(unauthenticated(
+                "a merchant key (sk_...) or till credential (tk_...)",
+            ))
+        }
+    }
+}
+
+/// A person's session (`ps_...`), opened at a till with palm and phone.
+pub struct Person(pub PersonRow);
+
+impl FromRequestParts<AppState> for Person {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let Some(token) = bearer(parts).filter(|k| k.starts_with("ps_")) else {
+            return Err(unauthenticated("a person session token (ps_...)"));
+        };
+        Ok(Person(state.service.session_person(token).await?))
+    }
+}

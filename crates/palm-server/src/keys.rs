@@ -1,0 +1,169 @@
+//! Key custody in the data directory: master keys `keys/master-<id>.key` (the highest id is
+//! active; lower ids only unwrap until rotation has rewrapped everything), and the fingerprint
+//! key `keys/fingerprint.key`. Every key file is 32 random bytes, mode 0600, in a 0700 folder.
+
+use palm_service::KeySource;
+use palm_service::store::Store;
+use palm_vault::{
+    Fingerprinter, KeyRing, MasterKey, VaultError, WrappedKey, load_or_create_key, write_key_file,
+};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::SystemTime;
+
+pub struct DataDirKeys {
+    dir: PathBuf,
+    /// The key folder's modification time at the last load: a new key file changes it.
+    seen: Mutex<Option<SystemTime>>,
+}
+
+fn master_ids(dir: &Path) -> Result<Vec<u32>, VaultError> {
+    let mut ids: Vec<u32> = std::fs::read_dir(dir)
+        .map_err(|e| VaultError::KeyFile(format!("{}: {e}", dir.display())))?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            name.strip_prefix("master-")?
+                .strip_suffix(".key")?
+                .parse()
+                .ok()
+        })
+        .collect();
+    ids.sort_unstable();
+    Ok(ids)
+}
+
+fn master_path(dir: &Path, id: u32) -> PathBuf {
+    dir.join(format!("master-{id}.key"))
+}
+
+fn mtime(dir: &Path) -> Option<SystemTime> {
+    std::fs::metadata(dir).and_then(|m| m.modified()).ok()
+}
+
+impl DataDirKeys {
+    /// Opens the key folder, creating it and a first master key and fingerprint key if absent.
+    pub fn open(data_dir: &Path) -> Result<(DataDirKeys, Fingerprinter), VaultError> {
+        let dir = data_dir.join("keys");
+        create_private_dir(&dir)?;
+        if master_ids(&dir)?.is_empty() {
+            load_or_create_key(&master_path(&dir, 1))?;
+        }
+        let fingerprint = load_or_create_key(&dir.join("fingerprint.key"))?;
+        Ok((
+            DataDirKeys {
+                dir,
+                seen: Mutex::new(None),
+            },
+            Fingerprinter::new(fingerprint),
+        ))
+    }
+}
+
+pub fn create_private_dir(dir: &Path) -> Result<(), VaultError> {
+    std::fs::create_dir_all(dir)
+        .map_err(|e| VaultError::KeyFile(format!("{}: {e}", dir.display())))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
+            .map_err(|e| VaultError::KeyFile(format!("{}: {e}", dir.display())))?;
+    }
+    Ok(())
+}
+
+impl KeySource for DataDirKeys {
+    fn load(&self) -> Result<KeyRing, VaultError> {
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = mtime(&self.dir);
+        let ids = master_ids(&self.dir)?;
+        let mut keys = Vec::with_capacity(ids.len());
+        for id in ids {
+            let bytes = load_or_create_key(&master_path(&self.dir, id))?;
+            keys.push(MasterKey::new(id, bytes));
+        }
+        let active = keys
+            .pop()
+            .ok_or_else(|| VaultError::KeyFile("no master key in the key folder".into()))?;
+        Ok(KeyRing::new(active, keys))
+    }
+
+    fn changed(&self) -> bool {
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) != mtime(&self.dir)
+    }
+}
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct RotationReport {
+    pub new_master: u32,
+    pub people_rewrapped: usize,
+    pub endpoints_rewrapped: usize,
+    pub retired: Vec<u32>,
+}
+
+/// `palmline keys rotate`: a new master key becomes active, every data key is rewrapped under it
+/// (row by row, each a compare-and-set, while the server keeps running: it reads the new key file
+/// when it next wraps or meets a key it does not know), then the old master keys are retired
+/// (renamed `*.retired`, no longer loaded). Data is never re-encrypted: only 32-byte keys are.
+pub async fn rotate(data_dir: &Path, store: &dyn Store) -> Result<RotationReport, String> {
+    let dir = data_dir.join("keys");
+    let old = master_ids(&dir).map_err(|e| e.to_string())?;
+    let new_id = old.last().map_or(1, |id| id + 1);
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|_| "the random source failed".to_string())?;
+    write_key_file(&master_path(&dir, new_id), &key).map_err(|e| e.to_string())?;
+    let source = DataDirKeys {
+        dir: dir.clone(),
+        seen: Mutex::new(None),
+    };
+    let mut report = RotationReport {
+        new_master: new_id,
+        ..Default::default()
+    };
+    // Two passes: the second catches rows a running server wrapped under the old key just
+    // before it noticed the new one.
+    for _ in 0..2 {
+        let ring = source.load().map_err(|e| e.to_string())?;
+        let mut after = String::new();
+        loop {
+            let page = store
+                .wrapped_keys_page(&after, 500)
+                .await
+                .map_err(|e| e.to_string())?;
+            let Some((last, _)) = page.last() else { break };
+            after = last.clone();
+            for (id, wrapped) in page {
+                let new = ring
+                    .rewrap(&WrappedKey(wrapped.clone()))
+                    .map_err(|e| e.to_string())?;
+                if new.0 != wrapped
+                    && store
+                        .replace_wrapped_key(&id, &wrapped, &new.0)
+                        .await
+                        .map_err(|e| e.to_string())?
+                {
+                    report.people_rewrapped += 1;
+                }
+            }
+        }
+        for (id, wrapped) in store.endpoint_keys().await.map_err(|e| e.to_string())? {
+            let new = ring
+                .rewrap(&WrappedKey(wrapped.clone()))
+                .map_err(|e| e.to_string())?;
+            if new.0 != wrapped
+                && store
+                    .replace_endpoint_key(&id, &wrapped, &new.0)
+                    .await
+                    .map_err(|e| e.to_string())?
+            {
+                report.endpoints_rewrapped += 1;
+            }
+        }
+    }
+    for id in old {
+        let from = master_path(&dir, id);
+        let to = dir.join(format!("master-{id}.key.retired"));
+        std::fs::rename(&from, &to).map_err(|e| format!("{}: {e}", from.display()))?;
+        report.retired.push(id);
+    }
+    Ok(report)
+}

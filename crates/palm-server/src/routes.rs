@@ -1,0 +1,387 @@
+//! The HTTP API: one small handler per endpoint, each parsing its input, calling one use case,
+//! and returning the wire type. The OpenAPI document is generated from these functions.
+
+use crate::error::AppError;
+use crate::extract::{ApiJson, Merchant, MerchantOrTill, Person, Till};
+use crate::state::AppState;
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::StatusCode;
+use palm_api::*;
+use palm_service::ErrorKind;
+use palm_service::store::Page;
+use serde::{Deserialize, Serialize};
+use utoipa::{OpenApi, ToSchema};
+
+type ApiResult<T> = Result<T, AppError>;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Palmline API",
+        description = "Pay, identify and manage people by palm."
+    ),
+    paths(
+        healthz,
+        consent,
+        signup,
+        create_payment,
+        list_payments,
+        get_payment,
+        submit_palm,
+        confirm_payment,
+        capture_payment,
+        cancel_payment,
+        create_refund,
+        list_refunds,
+        payment_events,
+        list_tills,
+        create_webhook_endpoint,
+        list_webhook_endpoints,
+        list_webhook_deliveries,
+        replay_webhook_delivery,
+        open_person_session,
+        me,
+        change_phone,
+        add_card,
+        remove_card,
+        set_default_card
+    ),
+    components(schemas(ApiError, TillInfo, ListParams))
+)]
+pub struct ApiDoc;
+
+/// Paging of list endpoints: `?limit=10&starting_after=<id>`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// 1 to 100; default 10.
+    pub limit: Option<i64>,
+    pub starting_after: Option<String>,
+}
+
+fn page(query: Option<String>) -> ApiResult<Page> {
+    let params: ListParams =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).map_err(|_| {
+            AppError::new(
+                ErrorKind::Invalid,
+                "invalid_query",
+                "query parameters are limit (1 to 100) and starting_after (an id)",
+            )
+        })?;
+    let limit = params.limit.unwrap_or(10);
+    if !(1..=100).contains(&limit) {
+        return Err(AppError(
+            palm_service::ServiceError::invalid("invalid_limit", "limit must be from 1 to 100")
+                .with_param("limit"),
+        ));
+    }
+    Ok(Page {
+        limit,
+        starting_after: params.starting_after,
+    })
+}
+
+/// A body that may be left out entirely (then every field takes its default).
+fn optional_body<T: Default + serde::de::DeserializeOwned>(
+    body: &axum::body::Bytes,
+) -> ApiResult<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        crate::extract::parse_json(body)
+    }
+}
+
+#[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health)))]
+pub async fn healthz(State(s): State<AppState>) -> ApiResult<Json<Health>> {
+    s.service
+        .store()
+        .ping()
+        .await
+        .map_err(|e| AppError(e.into()))?;
+    Ok(Json(Health {
+        status: "ok".into(),
+        database: s.service.store().backend().into(),
+        palms: s.service.palms(),
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/consent", responses((status = 200, body = ConsentText)))]
+pub async fn consent(State(s): State<AppState>) -> Json<ConsentText> {
+    Json(s.service.consent())
+}
+
+#[utoipa::path(post, path = "/v1/signups", request_body = SignupRequest,
+    responses((status = 201, body = SignupResponse), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
+pub async fn signup(
+    State(s): State<AppState>,
+    _auth: MerchantOrTill,
+    ApiJson(req): ApiJson<SignupRequest>,
+) -> ApiResult<(StatusCode, Json<SignupResponse>)> {
+    let person = s.service.sign_up(req).await?;
+    Ok((StatusCode::CREATED, Json(SignupResponse { person })))
+}
+
+#[utoipa::path(post, path = "/v1/payments", request_body = CreatePayment,
+    responses((status = 201, body = Payment), (status = 400, body = ApiError)))]
+pub async fn create_payment(
+    State(s): State<AppState>,
+    Merchant(m): Merchant,
+    ApiJson(req): ApiJson<CreatePayment>,
+) -> ApiResult<(StatusCode, Json<Payment>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.service.create_payment(&m, req).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/payments", params(("limit" = Option<i64>, Query), ("starting_after" = Option<String>, Query)),
+    responses((status = 200, body = List<Payment>)))]
+pub async fn list_payments(
+    State(s): State<AppState>,
+    Merchant(m): Merchant,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<List<Payment>>> {
+    Ok(Json(s.service.payments(&m.id, &page(q)?).await?))
+}
+
+#[utoipa::path(get, path = "/v1/payments/{id}", responses((status = 200, body = Payment), (status = 404, body = ApiError)))]
+pub async fn get_payment(
+    State(s): State<AppState>,
+    auth: MerchantOrTill,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Payment>> {
+    Ok(Json(s.service.payment(auth.merchant_id(), &id).await?))
+}
+
+#[utoipa::path(post, path = "/v1/payments/{id}/palm", request_body = PalmSubmission,
+    responses((status = 200, body = Payment), (status = 422, body = ApiError)))]
+pub async fn submit_palm(
+    State(s): State<AppState>,
+    Till(t): Till,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<PalmSubmission>,
+) -> ApiResult<Json<Payment>> {
+    Ok(Json(s.service.submit_palm(&t, &id, req).await?))
+}
+
+#[utoipa::path(post, path = "/v1/payments/{id}/confirm", request_body = ConfirmPayment,
+    responses((status = 200, body = Payment)))]
+pub async fn confirm_payment(
+    State(s): State<AppState>,
+    Till(t): Till,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Payment>> {
+    let req = optional_body(&body)?;
+    Ok(Json(s.service.confirm_payment(&t, &id, req).await?))
+}
+
+#[utoipa::path(post, path = "/v1/payments/{id}/capture", request_body = CapturePayment,
+    responses((status = 200, body = Payment)))]
+pub async fn capture_payment(
+    State(s): State<AppState>,
+    Merchant(m): Merchant,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<Json<Payment>> {
+    let req = optional_body(&body)?;
+    Ok(Json(s.service.capture_payment(&m.id, &id, req).await?))
+}
+
+#[utoipa::path(post, path = "/v1/payments/{id}/cancel", responses((status = 200, body = Payment)))]
+pub async fn cancel_payment(
+    State(s): State<AppState>,
+    auth: MerchantOrTill,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Payment>> {
+    let till = match &auth {
+        MerchantOrTill::Till(t) => Some(t),
+        MerchantOrTill::Merchant(_) => None,
+    };
+    Ok(Json(
+        s.service
+            .cancel_payment(auth.merchant_id(), &id, till)
+            .await?,
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/payments/{id}/refunds", request_body = CreateRefund,
+    responses((status = 201, body = Refund)))]
+pub async fn create_refund(
+    State(s): State<AppState>,
+    Merchant(m): Merchant,
+    Path(id): Path<String>,
+    body: axum::body::Bytes,
+) -> ApiResult<(StatusCode, Json<Refund>)> {
+    let req = optional_body(&body)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(s.service.refund_payment(&m.id, &id, req).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/payments/{id}/refunds", responses((status = 200, body = List<Refund>)))]
+pub async fn list_refunds(
+    State(s): State<AppState>,
+    Merchant(m): Merchant,
+    Path(id): Path<String>,
+) -> ApiResult<Json<List<Refund>>> {
+    let data = s.service.refunds(&m.id, &id).await?;
+    Ok(Json(List {
+        data,
+        has_more: false,
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/payments/{id}/events", responses((status = 200, body = List<Event>)))]
+pub async fn payment_events(
+    State(s): State<AppState>,
+    Merchant(m): Merchant,
+    Path(id): Path<String>,
+) -> ApiResult<Json<List<Event>>> {
+    let data = s.service.payment_events(&m.id, &id).await?;
+    Ok(Json(List {
+        data,
+        has_more: false,
+    }))
+}
+
+/// A till as the merchant sees it (its credential is shown only when created).
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TillInfo {
+    pub id: String,
+    pub name: String,
+    pub store: String,
+}
+
+#[utoipa::path(get, path = "/v1/tills", responses((status = 200, body = List<TillInfo>)))]
+pub async fn list_tills(
+    State(s): State<AppState>,
+    Merchant(m): Merchant,
+) -> ApiResult<Json<List<TillInfo>>> {
+    let tills = s
+        .service
+        .store()
+        .tills(&m.id)
+        .await
+        .map_err(|e| AppError(e.into()))?;
+    Ok(Json(List {
+        data: tills
+            .into_iter()
+            .map(|t| TillInfo {
+                id: t.id,
+                name: t.name,
+                store: t.store_name,
+            })
+            .collect(),
+        has_more: false,
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/webhook_endpoints", request_body = CreateWebhookEndpoint,
+    responses((status = 201, body = WebhookEndpoint)))]
+pub async fn create_webhook_endpoint(
+    State(s): State<AppState>,
+    Merchant(m): Merchant,
+    ApiJson(req): ApiJson<CreateWebhookEndpoint>,
+) -> ApiResult<(StatusCode, Json<WebhookEndpoint>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.service.create_endpoint(&m.id, req).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/webhook_endpoints", responses((status = 200, body = List<WebhookEndpoint>)))]
+pub async fn list_webhook_endpoints(
+    State(s): State<AppState>,
+    Merchant(m): Merchant,
+) -> ApiResult<Json<List<WebhookEndpoint>>> {
+    let data = s.service.endpoints(&m.id).await?;
+    Ok(Json(List {
+        data,
+        has_more: false,
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/webhook_deliveries", params(("limit" = Option<i64>, Query), ("starting_after" = Option<String>, Query)),
+    responses((status = 200, body = List<WebhookDelivery>)))]
+pub async fn list_webhook_deliveries(
+    State(s): State<AppState>,
+    Merchant(m): Merchant,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<List<WebhookDelivery>>> {
+    Ok(Json(s.service.deliveries(&m.id, &page(q)?).await?))
+}
+
+#[utoipa::path(post, path = "/v1/webhook_deliveries/{id}/replay", responses((status = 202)))]
+pub async fn replay_webhook_delivery(
+    State(s): State<AppState>,
+    Merchant(m): Merchant,
+    Path(id): Path<String>,
+) -> ApiResult<(StatusCode, Json<serde_json::Value>)> {
+    s.service.replay_delivery(&m.id, &id).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(serde_json::json!({"id": id, "status": "pending"})),
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/people/sessions", request_body = CreatePersonSession,
+    responses((status = 201, body = PersonSession), (status = 422, body = ApiError)))]
+pub async fn open_person_session(
+    State(s): State<AppState>,
+    Till(t): Till,
+    ApiJson(req): ApiJson<CreatePersonSession>,
+) -> ApiResult<(StatusCode, Json<PersonSession>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.service.open_session(&t, req).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/me", responses((status = 200, body = palm_api::Person)))]
+pub async fn me(State(s): State<AppState>, Person(p): Person) -> ApiResult<Json<palm_api::Person>> {
+    Ok(Json(s.service.me(&p).await?))
+}
+
+#[utoipa::path(post, path = "/v1/me/phone", request_body = UpdatePhone, responses((status = 200, body = palm_api::Person)))]
+pub async fn change_phone(
+    State(s): State<AppState>,
+    Person(p): Person,
+    ApiJson(req): ApiJson<UpdatePhone>,
+) -> ApiResult<Json<palm_api::Person>> {
+    Ok(Json(s.service.change_phone(&p, &req.phone).await?))
+}
+
+#[utoipa::path(post, path = "/v1/me/cards", request_body = CardInput, responses((status = 201, body = Card)))]
+pub async fn add_card(
+    State(s): State<AppState>,
+    Person(p): Person,
+    ApiJson(req): ApiJson<CardInput>,
+) -> ApiResult<(StatusCode, Json<Card>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.service.add_card(&p, req).await?),
+    ))
+}
+
+#[utoipa::path(delete, path = "/v1/me/cards/{id}", responses((status = 204)))]
+pub async fn remove_card(
+    State(s): State<AppState>,
+    Person(p): Person,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
+    s.service.remove_card(&p, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[utoipa::path(post, path = "/v1/me/cards/{id}/default", responses((status = 200, body = palm_api::Person)))]
+pub async fn set_default_card(
+    State(s): State<AppState>,
+    Person(p): Person,
+    Path(id): Path<String>,
+) -> ApiResult<Json<palm_api::Person>> {
+    Ok(Json(s.service.set_default_card(&p, &id).await?))
+}

@@ -1,0 +1,230 @@
+//! Starting and stopping the service: data directory, keys, database, demo merchant, background
+//! jobs (webhook delivery, payment reconciliation, idempotency-key expiry), HTTP listener, and a
+//! graceful shutdown that lets in-flight requests finish.
+
+use crate::config::Config;
+use crate::keys::{DataDirKeys, create_private_dir};
+use crate::sender::HttpSender;
+use crate::state::AppState;
+use anyhow::{Context, Result};
+use palm_engine::Engine;
+use palm_index::{Calibration, Policy, SHIPPED_CALIBRATION};
+use palm_service::domain::{new_id, new_secret, secret_hash};
+use palm_service::store::{MerchantRow, TillRow};
+use palm_service::{
+    Clock, Parts, Service, ServiceConfig, SimulatedConfig, SimulatedProcessor, SystemClock,
+};
+use palm_store::SqlStore;
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// The demo merchant's credentials, kept in the data directory (0600) so that every start can
+/// print them; the database holds only their hashes.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DemoCredentials {
+    pub merchant: String,
+    pub api_key: String,
+    pub tills: Vec<DemoTill>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct DemoTill {
+    pub id: String,
+    pub name: String,
+    pub credential: String,
+}
+
+pub struct Server {
+    pub addr: SocketAddr,
+    pub service: Arc<Service>,
+    pub processor: Arc<SimulatedProcessor>,
+    pub demo: Option<DemoCredentials>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Server {
+    /// Starts everything; the listener is bound when this returns (port 0 picks a free port).
+    pub async fn start(config: &Config) -> Result<Server> {
+        Server::start_with_clock(config, Arc::new(SystemClock)).await
+    }
+
+    pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<Server> {
+        create_private_dir(&config.data_dir).with_context(|| {
+            format!("cannot create data directory {}", config.data_dir.display())
+        })?;
+        let (keys, fingerprinter) = DataDirKeys::open(&config.data_dir)?;
+        let store = Arc::new(
+            SqlStore::open(&config.database_url())
+                .await
+                .context("cannot open the database")?,
+        );
+        let processor = Arc::new(SimulatedProcessor::new(SimulatedConfig {
+            latency: Duration::from_millis(config.processor.latency_ms),
+        }));
+        let policy = Policy::new(Calibration::from_text(SHIPPED_CALIBRATION)?);
+        let service = Arc::new(
+            Service::start(Parts {
+                engine: Arc::new(Engine::default()),
+                policy,
+                store: store.clone(),
+                processor: processor.clone(),
+                clock,
+                keys: Arc::new(keys),
+                fingerprinter,
+                config: ServiceConfig {
+                    processor_timeout: Duration::from_millis(config.processor.timeout_ms),
+                    outcome_wait: Duration::from_millis(config.processor.outcome_wait_ms),
+                    webhook_retry_base_ms: config.webhooks.retry_base_ms,
+                    webhook_max_attempts: config.webhooks.max_attempts,
+                    ..ServiceConfig::default()
+                },
+            })
+            .await?,
+        );
+        let demo = if config.demo {
+            demo_merchant(&service, &config.data_dir).await?
+        } else {
+            None
+        };
+        let listener = tokio::net::TcpListener::bind(&config.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", config.listen))?;
+        let addr = listener.local_addr()?;
+        let (stop, stopped) = watch::channel(false);
+        let app = crate::app::router(AppState {
+            service: service.clone(),
+            body_limit: config.body_limit_bytes,
+        });
+        let mut http_stop = stopped.clone();
+        let mut tasks = vec![tokio::spawn(async move {
+            let shutdown = async move {
+                let _ = http_stop.wait_for(|s| *s).await;
+            };
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(shutdown)
+                .await
+            {
+                tracing::error!(error = %e, "http server stopped");
+            }
+        })];
+        let sender = Arc::new(HttpSender::new().map_err(anyhow::Error::msg)?);
+        tasks.push(tokio::spawn(
+            service.clone().run_webhooks(sender, stopped.clone()),
+        ));
+        tasks.push(tokio::spawn(housekeeping(service.clone(), stopped)));
+        Ok(Server {
+            addr,
+            service,
+            processor,
+            demo,
+            stop,
+            tasks,
+        })
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish, stops background jobs.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+}
+
+/// Reconciles payments a slow processor left open, and forgets expired idempotency keys.
+async fn housekeeping(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        match service.reconcile().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(settled = n, "reconciled payments"),
+            Err(e) => tracing::warn!(error = %e, "reconciliation failed"),
+        }
+        let before = service.clock().now_s() - service.config().idempotency_ttl_s;
+        if let Err(e) = service.store().purge_keys(before).await {
+            tracing::warn!(error = %e, "idempotency key expiry failed");
+        }
+    }
+}
+
+const DEMO_FILE: &str = "demo-credentials.json";
+
+/// On a fresh database: a demo merchant with one store and two tills. Later starts read the
+/// credentials back from the data directory.
+async fn demo_merchant(service: &Service, data_dir: &Path) -> Result<Option<DemoCredentials>> {
+    let path = data_dir.join(DEMO_FILE);
+    if service.store().merchant_count().await? > 0 {
+        return Ok(std::fs::read(&path)
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok()));
+    }
+    let merchant = MerchantRow {
+        id: new_id("mer"),
+        name: "Demo Shop".into(),
+        api_key_hash: String::new(),
+        created: service.clock().now_s(),
+    };
+    let api_key = new_secret("sk_test")?;
+    let mut creds = DemoCredentials {
+        merchant: merchant.id.clone(),
+        api_key: api_key.clone(),
+        tills: vec![],
+    };
+    let mut tills = vec![];
+    for name in ["Till 1", "Till 2"] {
+        let credential = new_secret("tk_test")?;
+        let till = TillRow {
+            id: new_id("till"),
+            merchant_id: merchant.id.clone(),
+            store_name: "Main Street".into(),
+            name: name.into(),
+            secret_hash: secret_hash(&credential),
+        };
+        creds.tills.push(DemoTill {
+            id: till.id.clone(),
+            name: name.into(),
+            credential,
+        });
+        tills.push(till);
+    }
+    let json = serde_json::to_vec_pretty(&creds)?;
+    write_private(&path, &json)?;
+    service
+        .store()
+        .insert_merchant(
+            &MerchantRow {
+                api_key_hash: secret_hash(&api_key),
+                ..merchant
+            },
+            &tills,
+        )
+        .await?;
+    Ok(Some(creds))
+}
+
+/// Writes a file readable by its owner only, atomically.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let tmp = path.with_extension("tmp");
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path)?;
+    Ok(())
+}

@@ -1,0 +1,11 @@
+//! What every handler shares.
+
+use palm_service::Service;
+use std::sync::Arc;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub service: Arc<Service>,
+    /// Largest request body accepted, in bytes.
+    pub body_limit: usize,
+}

@@ -1,0 +1,123 @@
+//! The service's one error type: a kind the HTTP edge maps to a status, a stable code, and a
+//! message that never carries a secret (no card number, template, key or phone number).
+
+use std::fmt;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorKind {
+    /// Malformed or invalid input (400).
+    Invalid,
+    /// Missing or wrong credentials (401).
+    Unauthenticated,
+    /// Credentials valid but not for this object (403).
+    Forbidden,
+    NotFound,
+    /// The object is not in a state that allows the request, or it would duplicate one (409).
+    Conflict,
+    /// The same idempotency key was used with another request (409).
+    Idempotency,
+    /// The palm capture could not be used or did not identify anyone (422).
+    Palm,
+    /// The card was refused, by the service or the processor (402).
+    Card,
+    /// A dependency (processor, database) is not answering; retrying later may work (503).
+    Unavailable,
+    Internal,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceError {
+    pub kind: ErrorKind,
+    pub code: &'static str,
+    pub message: String,
+    pub param: Option<String>,
+    pub decline_code: Option<String>,
+}
+
+impl ServiceError {
+    pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> ServiceError {
+        ServiceError {
+            kind,
+            code,
+            message: message.into(),
+            param: None,
+            decline_code: None,
+        }
+    }
+
+    pub fn invalid(code: &'static str, message: impl Into<String>) -> ServiceError {
+        ServiceError::new(ErrorKind::Invalid, code, message)
+    }
+
+    pub fn conflict(code: &'static str, message: impl Into<String>) -> ServiceError {
+        ServiceError::new(ErrorKind::Conflict, code, message)
+    }
+
+    pub fn palm(code: &'static str, message: impl Into<String>) -> ServiceError {
+        ServiceError::new(ErrorKind::Palm, code, message)
+    }
+
+    pub fn not_found(what: &str, id: &str) -> ServiceError {
+        // Ids are ours (random, prefixed), so echoing one back reveals nothing; cap its length
+        // all the same in case a caller sent something else.
+        let shown: String = id.chars().take(40).collect();
+        ServiceError::new(
+            ErrorKind::NotFound,
+            "resource_missing",
+            format!("no such {what}: {shown:?}"),
+        )
+    }
+
+    pub fn internal(context: &str) -> ServiceError {
+        ServiceError::new(ErrorKind::Internal, "internal_error", context.to_string())
+    }
+
+    pub fn with_param(mut self, param: impl Into<String>) -> ServiceError {
+        self.param = Some(param.into());
+        self
+    }
+}
+
+impl fmt::Display for ServiceError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.code, self.message)
+    }
+}
+
+impl std::error::Error for ServiceError {}
+
+/// A storage failure. The backend's own message is kept for the operator's log only after it has
+/// been stripped of values (see the store crate); callers see a generic message.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken: the name of the rule (for example `people_phone`).
+    #[error("unique constraint {0} violated")]
+    Duplicate(String),
+    #[error("database: {0}")]
+    Backend(String),
+}
+
+impl From<StoreError> for ServiceError {
+    fn from(e: StoreError) -> ServiceError {
+        tracing::error!(error = %e, "store failure");
+        match e {
+            StoreError::Duplicate(_) => {
+                ServiceError::conflict("duplicate", "the request conflicts with an existing record")
+            }
+            StoreError::Backend(_) => ServiceError::new(
+                ErrorKind::Unavailable,
+                "database_unavailable",
+                "the database did not complete the request; retry later",
+            ),
+        }
+    }
+}
+
+impl From<palm_vault::VaultError> for ServiceError {
+    fn from(e: palm_vault::VaultError) -> ServiceError {
+        tracing::error!(error = %e, "vault failure");
+        ServiceError::internal("a stored secret could not be read")
+    }
+}
+
+pub type Result<T, E = ServiceError> = std::result::Result<T, E>;

@@ -1,0 +1,248 @@
+//! Palmline's use cases: sign-up, payments at a till, people managing their data, webhooks.
+//!
+//! The key design decision: the use cases own the rules and talk to the outside world only
+//! through traits they define ([`Store`], [`Processor`], [`Clock`], [`KeySource`],
+//! [`WebhookSender`]), so they are tested without HTTP and run unchanged on SQLite or PostgreSQL.
+//! Card numbers, phone numbers and templates are sealed under each person's data key before they
+//! reach a store, and opened only to match (templates, in memory) or to pay (the card number,
+//! handed straight to the processor).
+
+pub mod clock;
+pub mod domain;
+pub mod error;
+mod payments;
+mod people;
+pub mod processor;
+mod signup;
+pub mod store;
+mod views;
+pub mod webhooks;
+
+pub use clock::{Clock, ManualClock, SystemClock};
+pub use error::{ErrorKind, Result, ServiceError, StoreError};
+pub use processor::{Processor, SimulatedConfig, SimulatedProcessor};
+pub use signup::{CONSENT_TEXT, CONSENT_VERSION};
+pub use store::Store;
+pub use webhooks::{WebhookSender, sign_payload, verify_signature};
+
+use palm_engine::{Engine, Template};
+use palm_index::{Gallery, IndexConfig, PalmId, Policy};
+use palm_vault::{DataKey, Fingerprinter, KeyRing, VaultError, WrappedKey};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+/// Where master keys come from (the data directory, a key manager): read again when a wrapped key
+/// names a master key not yet loaded, so a rotation done by another process is picked up.
+pub trait KeySource: Send + Sync {
+    fn load(&self) -> std::result::Result<KeyRing, VaultError>;
+    /// Whether the keys may have changed since the last load (a cheap check, made before each
+    /// new data key is wrapped, so new data is wrapped by the newest master key).
+    fn changed(&self) -> bool {
+        false
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ServiceConfig {
+    /// How long one processor call may take before the service asks the processor what happened.
+    pub processor_timeout: Duration,
+    /// How long to keep asking after a timeout before leaving the payment `processing` for the
+    /// reconciler.
+    pub outcome_wait: Duration,
+    pub session_ttl_s: i64,
+    /// First webhook retry delay; each further retry waits four times longer.
+    pub webhook_retry_base_ms: i64,
+    pub webhook_max_attempts: i64,
+    /// Idempotency keys are kept at least this long.
+    pub idempotency_ttl_s: i64,
+}
+
+impl Default for ServiceConfig {
+    fn default() -> Self {
+        ServiceConfig {
+            processor_timeout: Duration::from_secs(10),
+            outcome_wait: Duration::from_secs(30),
+            session_ttl_s: 15 * 60,
+            webhook_retry_base_ms: 5_000,
+            webhook_max_attempts: 8,
+            idempotency_ttl_s: 48 * 3600,
+        }
+    }
+}
+
+/// What the service is built from.
+pub struct Parts {
+    pub engine: Arc<Engine>,
+    pub policy: Policy,
+    pub store: Arc<dyn Store>,
+    pub processor: Arc<dyn Processor>,
+    pub clock: Arc<dyn Clock>,
+    pub keys: Arc<dyn KeySource>,
+    pub fingerprinter: Fingerprinter,
+    pub config: ServiceConfig,
+}
+
+pub struct Service {
+    engine: Arc<Engine>,
+    gallery: Arc<Gallery>,
+    policy: Policy,
+    store: Arc<dyn Store>,
+    processor: Arc<dyn Processor>,
+    clock: Arc<dyn Clock>,
+    key_source: Arc<dyn KeySource>,
+    keyring: RwLock<Arc<KeyRing>>,
+    fingerprinter: Fingerprinter,
+    config: ServiceConfig,
+    /// Sign-ups check for an already-enrolled palm and then enrol: one at a time, so two
+    /// simultaneous sign-ups of the same palm cannot both pass the check.
+    signup_lock: tokio::sync::Mutex<()>,
+    webhook_wake: tokio::sync::Notify,
+}
+
+impl Service {
+    /// Builds the service and loads every enrolled palm into the index.
+    pub async fn start(parts: Parts) -> Result<Service> {
+        let keyring = parts.keys.load()?;
+        let service = Service {
+            gallery: Arc::new(Gallery::new(parts.engine.params(), IndexConfig::default())),
+            engine: parts.engine,
+            policy: parts.policy,
+            store: parts.store,
+            processor: parts.processor,
+            clock: parts.clock,
+            key_source: parts.keys,
+            keyring: RwLock::new(Arc::new(keyring)),
+            fingerprinter: parts.fingerprinter,
+            config: parts.config,
+            signup_lock: tokio::sync::Mutex::new(()),
+            webhook_wake: tokio::sync::Notify::new(),
+        };
+        service.load_gallery().await?;
+        Ok(service)
+    }
+
+    async fn load_gallery(&self) -> Result<()> {
+        let mut after = i64::MIN;
+        loop {
+            let page = self.store.palms_page(after, 5000).await?;
+            let Some(last) = page.last() else { break };
+            after = last.palm.id;
+            for owned in page {
+                let key = self.data_key(&owned.wrapped_key)?;
+                let template = open_template(&key, &owned.palm)?;
+                let bucket = domain::bucket_of(&owned.phone_last4);
+                self.gallery
+                    .insert(PalmId(owned.palm.id as u64), bucket, &template)
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "palm not loaded into the index");
+                        ServiceError::internal("an enrolled palm could not be indexed")
+                    })?;
+            }
+        }
+        tracing::info!(palms = self.gallery.len(), "index loaded");
+        Ok(())
+    }
+
+    pub fn palms(&self) -> usize {
+        self.gallery.len()
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    pub fn config(&self) -> &ServiceConfig {
+        &self.config
+    }
+
+    fn keyring(&self) -> Arc<KeyRing> {
+        self.keyring
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Reads the master keys again (after a rotation by `palmline keys rotate`).
+    pub fn reload_keys(&self) -> Result<()> {
+        let ring = self.key_source.load()?;
+        *self.keyring.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ring);
+        Ok(())
+    }
+
+    /// Unwraps a data key, reloading the master keys once if it names one not yet loaded.
+    fn data_key(&self, wrapped: &[u8]) -> Result<DataKey> {
+        let wrapped = WrappedKey(wrapped.to_vec());
+        match self.keyring().unwrap(&wrapped) {
+            Err(VaultError::UnknownMasterKey(_)) => {
+                self.reload_keys()?;
+                Ok(self.keyring().unwrap(&wrapped)?)
+            }
+            other => Ok(other?),
+        }
+    }
+
+    fn new_data_key(&self) -> Result<(DataKey, WrappedKey)> {
+        if self.key_source.changed() {
+            self.reload_keys()?;
+        }
+        Ok(self.keyring().new_data_key()?)
+    }
+
+    fn now_s(&self) -> i64 {
+        self.clock.now_s()
+    }
+}
+
+/// What a sealed value is bound to, so a ciphertext moved to another row or column fails to open.
+fn context(kind: &str, id: &str) -> Vec<u8> {
+    format!("{kind}:{id}").into_bytes()
+}
+
+fn open_template(key: &DataKey, palm: &store::PalmRow) -> Result<Template> {
+    let bytes = key.open(
+        &palm.template_sealed,
+        &context("template", &palm.id.to_string()),
+    )?;
+    Template::from_bytes(&bytes).map_err(|e| {
+        tracing::error!(error = %e, "stored template invalid");
+        ServiceError::internal("a stored template is invalid")
+    })
+}
+
+/// Base64 image field to bytes, with the field named in the error.
+fn decode_image(b64: &str, param: &str) -> Result<Vec<u8>> {
+    use base64::Engine as _;
+    let trimmed = b64
+        .split_once("base64,")
+        .map_or(b64, |(_, rest)| rest)
+        .trim();
+    base64::engine::general_purpose::STANDARD
+        .decode(trimmed)
+        .map_err(|_| {
+            ServiceError::invalid(
+                "invalid_image",
+                "image must be base64-encoded PNG, JPEG or BMP",
+            )
+            .with_param(param)
+        })
+}
+
+/// Engine errors as palm errors the till can act on.
+fn palm_error(e: palm_engine::Error, param: &str) -> ServiceError {
+    use palm_engine::ErrorKind as K;
+    let err = match &e.kind {
+        K::Rejected(r) => ServiceError::palm(r.code(), r.guidance()),
+        K::NotAnImage | K::UnsupportedFormat(_) | K::Truncated => {
+            ServiceError::invalid("invalid_image", e.to_string())
+        }
+        K::TooSmall { .. } | K::TooLarge { .. } => {
+            ServiceError::invalid("image_size", e.to_string())
+        }
+        _ => ServiceError::internal("the palm engine failed"),
+    };
+    err.with_param(param)
+}

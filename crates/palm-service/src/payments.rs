@@ -1,0 +1,644 @@
+//! Payments at a till: the merchant's POS creates a payment, the till's scanner submits a palm,
+//! the service identifies the person and authorises their card; then capture, cancel, refund.
+//!
+//! States follow the card industry's payment intents:
+//! `requires_palm -> [requires_confirmation] -> processing -> succeeded | requires_capture | failed`,
+//! `requires_capture -> succeeded | canceled`, and `requires_palm -> canceled`. Every change is
+//! written with its event (and webhook deliveries) in one transaction, guarded by the state it
+//! expects, so two racing requests cannot both move a payment.
+
+use crate::domain::{bucket_of, check_amount, check_text, new_id, parse_currency};
+use crate::error::{ErrorKind, Result, ServiceError};
+use crate::processor::{Authorization, Lookup, Outcome, ProcessorError};
+use crate::store::{
+    CardRow, EventRow, MerchantRow, Page, PaymentRow, PersonRow, RefundRow, TillRow,
+};
+use crate::{Service, context, decode_image, palm_error, views};
+use palm_api::{self as api, PaymentStatus as S};
+use palm_index::{Decision, PalmId, Search};
+use palm_vault::CardNumber;
+use std::future::Future;
+use std::time::{Duration, Instant};
+
+fn state_error(p: &PaymentRow, wanted: &str) -> ServiceError {
+    ServiceError::conflict(
+        "payment_unexpected_state",
+        format!("payment is {}; this needs it to be {wanted}", p.status),
+    )
+}
+
+impl Service {
+    /// An event for a payment change: what webhooks deliver and the payment's history shows.
+    fn payment_event(&self, p: &PaymentRow, kind: &str) -> EventRow {
+        let id = new_id("evt");
+        let created = self.now_s();
+        let payload = serde_json::to_string(&api::Event {
+            id: id.clone(),
+            kind: kind.to_string(),
+            created,
+            data: serde_json::to_value(views::payment(p, &[])).unwrap_or_default(),
+        })
+        .unwrap_or_default();
+        EventRow {
+            id,
+            merchant_id: p.merchant_id.clone(),
+            kind: kind.to_string(),
+            object_id: p.id.clone(),
+            payload,
+            created,
+        }
+    }
+
+    /// Writes a change if the payment is still in state `from`, with its event.
+    async fn save(&self, p: &mut PaymentRow, from: &str, event: &str) -> Result<()> {
+        p.updated = self.now_s();
+        let event = self.payment_event(p, event);
+        if !self.store.update_payment(p, from, Some(&event)).await? {
+            return Err(ServiceError::conflict(
+                "payment_changed",
+                "the payment was changed by another request; fetch it and try again",
+            ));
+        }
+        self.webhook_wake.notify_one();
+        Ok(())
+    }
+
+    async fn load_payment(&self, merchant_id: &str, id: &str) -> Result<PaymentRow> {
+        self.store
+            .payment(merchant_id, id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("payment", id))
+    }
+
+    pub async fn create_payment(
+        &self,
+        merchant: &MerchantRow,
+        req: api::CreatePayment,
+    ) -> Result<api::Payment> {
+        let amount = check_amount(req.amount, "amount", false)?;
+        let tip = check_amount(req.tip.unwrap_or(0), "tip", true)?;
+        check_amount(amount + tip, "amount", false)?;
+        let currency = parse_currency(&req.currency)?;
+        let reference = match &req.reference {
+            Some(r) => Some(check_text(r, "reference", 200)?),
+            None => None,
+        };
+        let till = self
+            .store
+            .till(&merchant.id, &req.till)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("till", &req.till).with_param("till"))?;
+        let now = self.now_s();
+        let p = PaymentRow {
+            id: new_id("pay"),
+            merchant_id: merchant.id.clone(),
+            till_id: till.id,
+            amount,
+            tip,
+            currency,
+            reference,
+            capture_method: match req.capture_method {
+                Some(api::CaptureMethod::Manual) => "manual".into(),
+                _ => "automatic".into(),
+            },
+            status: S::RequiresPalm.as_str().into(),
+            person_id: None,
+            card_id: None,
+            card_brand: None,
+            card_last4: None,
+            charge_ref: None,
+            attempt_key: None,
+            decline_code: None,
+            amount_captured: 0,
+            amount_refunded: 0,
+            created: now,
+            updated: now,
+        };
+        self.store
+            .insert_payment(&p, &self.payment_event(&p, "payment.created"))
+            .await?;
+        self.webhook_wake.notify_one();
+        Ok(views::payment(&p, &[]))
+    }
+
+    pub async fn payment(&self, merchant_id: &str, id: &str) -> Result<api::Payment> {
+        Ok(views::payment(
+            &self.load_payment(merchant_id, id).await?,
+            &[],
+        ))
+    }
+
+    pub async fn payments(
+        &self,
+        merchant_id: &str,
+        page: &Page,
+    ) -> Result<api::List<api::Payment>> {
+        let mut rows = self
+            .store
+            .payments(
+                merchant_id,
+                &Page {
+                    limit: page.limit + 1,
+                    ..page.clone()
+                },
+            )
+            .await?;
+        let has_more = rows.len() as i64 > page.limit;
+        rows.truncate(page.limit as usize);
+        Ok(api::List {
+            data: rows.iter().map(|p| views::payment(p, &[])).collect(),
+            has_more,
+        })
+    }
+
+    pub async fn payment_events(&self, merchant_id: &str, id: &str) -> Result<Vec<api::Event>> {
+        self.load_payment(merchant_id, id).await?;
+        let rows = self.store.events_of(merchant_id, id).await?;
+        Ok(rows
+            .iter()
+            .filter_map(|e| serde_json::from_str(&e.payload).ok())
+            .collect())
+    }
+
+    /// A till's payment: it must exist for the till's merchant and belong to that till.
+    async fn till_payment(&self, till: &TillRow, id: &str) -> Result<PaymentRow> {
+        let p = self.load_payment(&till.merchant_id, id).await?;
+        if p.till_id != till.id {
+            return Err(ServiceError::new(
+                ErrorKind::Forbidden,
+                "wrong_till",
+                "this payment waits at another till",
+            ));
+        }
+        Ok(p)
+    }
+
+    /// Who the palm belongs to, under the open-set policy.
+    pub(crate) async fn identify(&self, image: &str, hint: Option<&str>) -> Result<PersonRow> {
+        let bytes = decode_image(image, "image")?;
+        let bucket = match hint {
+            Some(h) => Some(bucket_of(h.trim()).ok_or_else(|| {
+                ServiceError::invalid("invalid_hint", "phone_last4 must be four digits")
+                    .with_param("phone_last4")
+            })?),
+            None => None,
+        };
+        let (engine, gallery, policy) = (
+            self.engine.clone(),
+            self.gallery.clone(),
+            self.policy.clone(),
+        );
+        let decision = tokio::task::spawn_blocking(move || {
+            let template = engine
+                .template(&bytes)
+                .map_err(|e| palm_error(e, "image"))?;
+            let search = Search {
+                bucket,
+                ..Search::default()
+            };
+            gallery
+                .identify(&template, &search, &policy)
+                .map(|id| id.decision)
+                .map_err(|e| {
+                    tracing::error!(error = %e, "index refused a probe");
+                    ServiceError::internal("the index refused the capture")
+                })
+        })
+        .await
+        .map_err(|_| ServiceError::internal("the palm engine stopped"))??;
+        let not_recognised = || {
+            ServiceError::palm(
+                "palm_not_recognised",
+                "no enrolled palm matches; scan again or pay another way",
+            )
+        };
+        match decision {
+            Decision::Match(PalmId(id)) => self
+                .store
+                .person_of_palm(id as i64)
+                .await?
+                .ok_or_else(not_recognised),
+            Decision::NoMatch => Err(not_recognised()),
+            Decision::Ambiguous => Err(ServiceError::palm(
+                "palm_ambiguous",
+                "the scan fits more than one person; scan again",
+            )),
+            Decision::NeedsHint => Err(ServiceError::palm(
+                "needs_hint",
+                "ask for the last four digits of the person's phone number and send them as phone_last4",
+            )
+            .with_param("phone_last4")),
+        }
+    }
+
+    fn pick_card<'a>(
+        &self,
+        person: &PersonRow,
+        cards: &'a [CardRow],
+        wanted: Option<&str>,
+    ) -> Result<&'a CardRow> {
+        match wanted {
+            Some(id) => cards.iter().find(|c| c.id == id).ok_or_else(|| {
+                ServiceError::invalid("unknown_card", "the person has no card with that id")
+                    .with_param("card")
+            }),
+            None => cards
+                .iter()
+                .find(|c| Some(&c.id) == person.default_card.as_ref())
+                .or(cards.first())
+                .ok_or_else(|| {
+                    ServiceError::new(ErrorKind::Card, "no_card", "the person has no card on file")
+                }),
+        }
+    }
+
+    /// The till's scanner submits a palm for a payment.
+    pub async fn submit_palm(
+        &self,
+        till: &TillRow,
+        id: &str,
+        req: api::PalmSubmission,
+    ) -> Result<api::Payment> {
+        let p = self.till_payment(till, id).await?;
+        if p.status != S::RequiresPalm.as_str() {
+            return Err(state_error(&p, "requires_palm"));
+        }
+        let person = self
+            .identify(&req.image, req.phone_last4.as_deref())
+            .await?;
+        let cards = self.store.cards_of(&person.id).await?;
+        let card = self
+            .pick_card(&person, &cards, req.card.as_deref())?
+            .clone();
+        if req.confirm == Some(false) {
+            let mut p = p;
+            attach(&mut p, &person, &card);
+            p.status = S::RequiresConfirmation.as_str().into();
+            self.save(
+                &mut p,
+                S::RequiresPalm.as_str(),
+                "payment.requires_confirmation",
+            )
+            .await?;
+            return Ok(views::payment(&p, &cards));
+        }
+        let p = self.authorize(p, &person, &card).await?;
+        Ok(views::payment(&p, &[]))
+    }
+
+    /// After a palm with `confirm: false`: the person chose a card and maybe a tip.
+    pub async fn confirm_payment(
+        &self,
+        till: &TillRow,
+        id: &str,
+        req: api::ConfirmPayment,
+    ) -> Result<api::Payment> {
+        let mut p = self.till_payment(till, id).await?;
+        if p.status != S::RequiresConfirmation.as_str() {
+            return Err(state_error(&p, "requires_confirmation"));
+        }
+        let person_id = p.person_id.clone().unwrap_or_default();
+        let person =
+            self.store.person(&person_id).await?.ok_or_else(|| {
+                ServiceError::conflict("person_gone", "the person has left Palmline")
+            })?;
+        let cards = self.store.cards_of(&person.id).await?;
+        let wanted = req.card.as_deref().or(p.card_id.as_deref());
+        let card = self.pick_card(&person, &cards, wanted)?.clone();
+        if let Some(tip) = req.tip {
+            p.tip = check_amount(tip, "tip", true)?;
+            check_amount(p.amount + p.tip, "tip", false)?;
+        }
+        let p = self.authorize(p, &person, &card).await?;
+        Ok(views::payment(&p, &[]))
+    }
+
+    /// Sends the authorisation and records the outcome. On a processor timeout the payment stays
+    /// `processing` until the outcome is known: it is never sent with a new key, so never charged
+    /// twice.
+    async fn authorize(
+        &self,
+        mut p: PaymentRow,
+        person: &PersonRow,
+        card: &CardRow,
+    ) -> Result<PaymentRow> {
+        let from = p.status.clone();
+        attach(&mut p, person, card);
+        p.status = S::Processing.as_str().into();
+        p.attempt_key = Some(format!("{}:authorize", p.id));
+        self.save(&mut p, &from, "payment.processing").await?;
+
+        let key = self.data_key(&person.wrapped_key)?;
+        let digits = key.open(&card.number_sealed, &context("card", &card.id))?;
+        let number: CardNumber = String::from_utf8(digits)
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| ServiceError::internal("a stored card could not be read"))?;
+        let expiry = format!("{}/{}", card.exp_month, card.exp_year)
+            .parse()
+            .map_err(|_| ServiceError::internal("a stored card expiry could not be read"))?;
+        let attempt_key = p.attempt_key.clone().unwrap_or_default();
+        let auth = Authorization {
+            idempotency_key: &attempt_key,
+            card: &number,
+            expiry,
+            cvv: None,
+            amount: p.amount + p.tip,
+            currency: &p.currency,
+            capture: p.capture_method == "automatic",
+        };
+        let outcome = self
+            .call_processor(&attempt_key, || self.processor.authorize(&auth))
+            .await?;
+        drop(number);
+        self.store.touch_person(&person.id, self.now_s()).await?;
+        match outcome {
+            Some(o) => self.settle_authorization(p, o).await,
+            None => Ok(p),
+        }
+    }
+
+    async fn settle_authorization(
+        &self,
+        mut p: PaymentRow,
+        outcome: Outcome,
+    ) -> Result<PaymentRow> {
+        let event = match outcome {
+            Outcome::Approved { reference } => {
+                p.charge_ref = Some(reference);
+                if p.capture_method == "automatic" {
+                    p.status = S::Succeeded.as_str().into();
+                    p.amount_captured = p.amount + p.tip;
+                    "payment.succeeded"
+                } else {
+                    p.status = S::RequiresCapture.as_str().into();
+                    "payment.requires_capture"
+                }
+            }
+            Outcome::Declined { code } => {
+                p.status = S::Failed.as_str().into();
+                p.decline_code = Some(code);
+                "payment.failed"
+            }
+        };
+        self.save(&mut p, S::Processing.as_str(), event).await?;
+        Ok(p)
+    }
+
+    /// One processor call that survives timeouts: after a timeout it asks what became of the
+    /// idempotency key and resends (same key) only when the processor never received it.
+    /// `None`: the outcome is still unknown when `outcome_wait` runs out.
+    pub(crate) async fn call_processor<'a, F, Fut>(
+        &self,
+        key: &str,
+        call: F,
+    ) -> Result<Option<Outcome>>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = std::result::Result<Outcome, ProcessorError>> + 'a,
+    {
+        let deadline = Instant::now() + self.config.outcome_wait;
+        loop {
+            match tokio::time::timeout(self.config.processor_timeout, call()).await {
+                Ok(Ok(outcome)) => return Ok(Some(outcome)),
+                Ok(Err(ProcessorError::Rejected(why))) => {
+                    tracing::error!(%why, "processor rejected a request");
+                    return Err(ServiceError::internal("the processor rejected the request"));
+                }
+                Ok(Err(ProcessorError::Unreachable)) => {
+                    tracing::warn!("processor unreachable; will retry");
+                }
+                Err(_) => tracing::warn!("processor timed out; asking for the outcome"),
+            }
+            let mut pause = Duration::from_millis(20);
+            loop {
+                if Instant::now() >= deadline {
+                    tracing::warn!("processor outcome still unknown; left for the reconciler");
+                    return Ok(None);
+                }
+                match self.processor.lookup(key).await {
+                    Ok(Lookup::Done(outcome)) => return Ok(Some(outcome)),
+                    Ok(Lookup::Unknown) => break,
+                    Ok(Lookup::Pending) | Err(_) => {
+                        tokio::time::sleep(pause).await;
+                        pause = (pause * 2).min(Duration::from_secs(1));
+                    }
+                }
+            }
+        }
+    }
+
+    /// Settles payments left `processing` by a processor that did not answer in time.
+    pub async fn reconcile(&self) -> Result<usize> {
+        let stale_before = self.now_s()
+            - (self.config.processor_timeout + self.config.outcome_wait).as_secs() as i64;
+        let mut settled = 0;
+        for p in self
+            .store
+            .stale_payments(S::Processing.as_str(), stale_before)
+            .await?
+        {
+            let key = p.attempt_key.clone().unwrap_or_default();
+            let outcome = match self.processor.lookup(&key).await {
+                Ok(Lookup::Done(o)) => o,
+                // Never received: nothing was charged.
+                Ok(Lookup::Unknown) => Outcome::Declined {
+                    code: "processing_error".into(),
+                },
+                Ok(Lookup::Pending) | Err(_) => continue,
+            };
+            if self.settle_authorization(p, outcome).await.is_ok() {
+                settled += 1;
+            }
+        }
+        Ok(settled)
+    }
+
+    pub async fn capture_payment(
+        &self,
+        merchant_id: &str,
+        id: &str,
+        req: api::CapturePayment,
+    ) -> Result<api::Payment> {
+        let mut p = self.load_payment(merchant_id, id).await?;
+        if p.status != S::RequiresCapture.as_str() {
+            return Err(state_error(&p, "requires_capture"));
+        }
+        let total = p.amount + p.tip;
+        let amount = req.amount.unwrap_or(total);
+        if amount < 1 || amount > total {
+            return Err(ServiceError::invalid(
+                "invalid_amount",
+                format!("capture amount must be from 1 to the authorised {total}"),
+            )
+            .with_param("amount"));
+        }
+        let key = format!("{}:capture", p.id);
+        let charge = p.charge_ref.clone().unwrap_or_default();
+        match self
+            .call_processor(&key, || self.processor.capture(&key, &charge, amount))
+            .await?
+        {
+            Some(Outcome::Approved { .. }) => {
+                p.status = S::Succeeded.as_str().into();
+                p.amount_captured = amount;
+                self.save(&mut p, S::RequiresCapture.as_str(), "payment.succeeded")
+                    .await?;
+                Ok(views::payment(&p, &[]))
+            }
+            Some(Outcome::Declined { code }) => {
+                let mut e = ServiceError::new(
+                    ErrorKind::Card,
+                    "capture_failed",
+                    "the processor refused the capture",
+                );
+                e.decline_code = Some(code);
+                Err(e)
+            }
+            None => Err(processor_unknown()),
+        }
+    }
+
+    /// Cancels a payment not yet paid, or releases an authorisation not yet captured.
+    pub async fn cancel_payment(
+        &self,
+        merchant_id: &str,
+        id: &str,
+        till: Option<&TillRow>,
+    ) -> Result<api::Payment> {
+        let mut p = match till {
+            Some(t) => self.till_payment(t, id).await?,
+            None => self.load_payment(merchant_id, id).await?,
+        };
+        let from = p.status.clone();
+        if from == S::RequiresCapture.as_str() {
+            let key = format!("{}:void", p.id);
+            let charge = p.charge_ref.clone().unwrap_or_default();
+            match self
+                .call_processor(&key, || self.processor.void(&key, &charge))
+                .await?
+            {
+                Some(Outcome::Approved { .. }) => {}
+                Some(Outcome::Declined { .. }) => {
+                    return Err(ServiceError::conflict(
+                        "void_failed",
+                        "the processor refused to release the authorisation",
+                    ));
+                }
+                None => return Err(processor_unknown()),
+            }
+        } else if from != S::RequiresPalm.as_str() && from != S::RequiresConfirmation.as_str() {
+            return Err(state_error(
+                &p,
+                "requires_palm, requires_confirmation or requires_capture",
+            ));
+        }
+        p.status = S::Canceled.as_str().into();
+        self.save(&mut p, &from, "payment.canceled").await?;
+        Ok(views::payment(&p, &[]))
+    }
+
+    pub async fn refund_payment(
+        &self,
+        merchant_id: &str,
+        id: &str,
+        req: api::CreateRefund,
+    ) -> Result<api::Refund> {
+        let p = self.load_payment(merchant_id, id).await?;
+        if p.status != S::Succeeded.as_str() {
+            return Err(state_error(&p, "succeeded"));
+        }
+        let left = p.amount_captured - p.amount_refunded;
+        let amount = req.amount.unwrap_or(left);
+        if amount < 1 || amount > left {
+            return Err(ServiceError::invalid(
+                "invalid_amount",
+                format!("refund amount must be from 1 to the {left} not yet refunded"),
+            )
+            .with_param("amount"));
+        }
+        let reason = match &req.reason {
+            Some(r) => Some(check_text(r, "reason", 200)?),
+            None => None,
+        };
+        let mut r = RefundRow {
+            id: new_id("re"),
+            payment_id: p.id.clone(),
+            merchant_id: merchant_id.to_string(),
+            amount,
+            status: "pending".into(),
+            reason,
+            processor_ref: None,
+            created: self.now_s(),
+        };
+        if !self.store.reserve_refund(&r, self.now_s()).await? {
+            return Err(ServiceError::conflict(
+                "refund_exceeds_payment",
+                "another refund took what was left to refund; fetch the payment",
+            ));
+        }
+        let charge = p.charge_ref.clone().unwrap_or_default();
+        let outcome = self
+            .call_processor(&r.id, || self.processor.refund(&r.id, &charge, amount))
+            .await?;
+        let kind = match outcome {
+            Some(Outcome::Approved { reference }) => {
+                r.status = "succeeded".into();
+                r.processor_ref = Some(reference);
+                "refund.succeeded"
+            }
+            Some(Outcome::Declined { .. }) => {
+                r.status = "failed".into();
+                "refund.failed"
+            }
+            None => return Ok(views::refund(&r)),
+        };
+        let view = views::refund(&r);
+        let event = EventRow {
+            id: new_id("evt"),
+            merchant_id: merchant_id.to_string(),
+            kind: kind.into(),
+            object_id: p.id.clone(),
+            payload: String::new(),
+            created: self.now_s(),
+        };
+        let payload = serde_json::to_string(&api::Event {
+            id: event.id.clone(),
+            kind: kind.into(),
+            created: event.created,
+            data: serde_json::to_value(&view).unwrap_or_default(),
+        })
+        .unwrap_or_default();
+        self.store
+            .settle_refund(&r, &EventRow { payload, ..event })
+            .await?;
+        self.webhook_wake.notify_one();
+        Ok(view)
+    }
+
+    pub async fn refunds(&self, merchant_id: &str, id: &str) -> Result<Vec<api::Refund>> {
+        self.load_payment(merchant_id, id).await?;
+        Ok(self
+            .store
+            .refunds_of(id)
+            .await?
+            .iter()
+            .map(views::refund)
+            .collect())
+    }
+}
+
+fn attach(p: &mut PaymentRow, person: &PersonRow, card: &CardRow) {
+    p.person_id = Some(person.id.clone());
+    p.card_id = Some(card.id.clone());
+    p.card_brand = Some(card.brand.clone());
+    p.card_last4 = Some(card.last4.clone());
+}
+
+fn processor_unknown() -> ServiceError {
+    ServiceError::new(
+        ErrorKind::Unavailable,
+        "processor_timeout",
+        "the processor has not answered; retry the same request later",
+    )
+}

@@ -1,0 +1,378 @@
+//! The payment processor seam, and a simulated processor that behaves like a real one.
+//!
+//! Every call carries an idempotency key: sending the same call twice (after a timeout, say) never
+//! moves money twice. A caller that timed out asks [`Processor::lookup`] what became of its key
+//! before trying again. Real connectors implement the same trait.
+
+use async_trait::async_trait;
+use palm_vault::{CardNumber, Cvv, Expiry};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// What one processor call concluded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Done; `reference` names the charge (authorisations) or the operation (others).
+    Approved { reference: String },
+    /// Refused, with the network's decline code (`card_declined`, `insufficient_funds`, ...).
+    Declined { code: String },
+}
+
+/// What a lookup by idempotency key finds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Lookup {
+    /// The processor never received a call with that key: it is safe to send it again.
+    Unknown,
+    /// Received and still being worked on.
+    Pending,
+    Done(Outcome),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProcessorError {
+    /// Could not reach the processor at all: nothing happened.
+    #[error("processor unreachable")]
+    Unreachable,
+    /// The processor refused the request itself (not a decline): a bug on our side.
+    #[error("processor rejected the request: {0}")]
+    Rejected(String),
+}
+
+pub struct Authorization<'a> {
+    pub idempotency_key: &'a str,
+    pub card: &'a CardNumber,
+    pub expiry: Expiry,
+    pub cvv: Option<&'a Cvv>,
+    pub amount: i64,
+    pub currency: &'a str,
+    /// Capture at once (automatic capture) or hold the funds only.
+    pub capture: bool,
+}
+
+#[async_trait]
+pub trait Processor: Send + Sync {
+    async fn authorize(&self, a: &Authorization<'_>) -> Result<Outcome, ProcessorError>;
+    /// Capture `amount` (at most what was authorised) of a held charge.
+    async fn capture(
+        &self,
+        idempotency_key: &str,
+        charge: &str,
+        amount: i64,
+    ) -> Result<Outcome, ProcessorError>;
+    /// Release a held charge.
+    async fn void(&self, idempotency_key: &str, charge: &str) -> Result<Outcome, ProcessorError>;
+    async fn refund(
+        &self,
+        idempotency_key: &str,
+        charge: &str,
+        amount: i64,
+    ) -> Result<Outcome, ProcessorError>;
+    async fn lookup(&self, idempotency_key: &str) -> Result<Lookup, ProcessorError>;
+}
+
+/// Test card numbers and what the simulated processor answers to them (the public test numbers
+/// card processors document). Any other valid card number is approved.
+pub const TEST_CARDS: &[(&str, &str)] = &[
+    ("4242424242424242", "approved"),
+    ("5555555555554444", "approved"),
+    ("4000000000000002", "card_declined"),
+    ("4000000000009995", "insufficient_funds"),
+    ("4000000000000069", "expired_card"),
+    ("4000000000000119", "processing_error"),
+];
+
+#[derive(Debug, Clone)]
+pub struct SimulatedConfig {
+    /// How long each call takes to answer.
+    pub latency: Duration,
+}
+
+impl Default for SimulatedConfig {
+    fn default() -> Self {
+        SimulatedConfig {
+            latency: Duration::from_millis(20),
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Charge {
+    authorized: i64,
+    captured: i64,
+    refunded: i64,
+    voided: bool,
+}
+
+#[derive(Default, Debug)]
+struct Ledger {
+    /// Every call's result by idempotency key (`None` while in flight), with its request digest.
+    calls: HashMap<String, (String, Option<Outcome>)>,
+    charges: HashMap<String, Charge>,
+    next: u64,
+}
+
+/// An in-process processor with the behaviour that matters: declines by test card, holds and
+/// captures, partial refunds that cannot exceed the capture, latency that outlives the caller's
+/// timeout (the call completes anyway, as on a real network), and idempotency by key. Its ledger
+/// lives in memory: it stands for the network, which a restart of Palmline does not reset, so
+/// keep one instance per process.
+pub struct SimulatedProcessor {
+    config: SimulatedConfig,
+    ledger: Arc<Mutex<Ledger>>,
+}
+
+impl SimulatedProcessor {
+    pub fn new(config: SimulatedConfig) -> SimulatedProcessor {
+        SimulatedProcessor {
+            config,
+            ledger: Arc::default(),
+        }
+    }
+
+    /// How much money the processor has moved for a charge: (captured, refunded). For tests
+    /// that check nothing was charged twice.
+    pub fn charge_totals(&self) -> (i64, i64, usize) {
+        let l = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
+        let captured = l
+            .charges
+            .values()
+            .filter(|c| !c.voided)
+            .map(|c| c.captured)
+            .sum();
+        let refunded = l.charges.values().map(|c| c.refunded).sum();
+        (captured, refunded, l.charges.len())
+    }
+
+    /// Runs `work` once per idempotency key: the first call registers the key and completes after
+    /// the latency even if its caller has gone; a repeat gets the stored outcome (or waits for it).
+    async fn once(
+        &self,
+        key: &str,
+        digest: String,
+        work: impl FnOnce(&mut Ledger) -> Outcome + Send + 'static,
+    ) -> Result<Outcome, ProcessorError> {
+        {
+            let mut l = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((stored_digest, done)) = l.calls.get(key) {
+                if *stored_digest != digest {
+                    return Err(ProcessorError::Rejected(
+                        "idempotency key reused with different parameters".into(),
+                    ));
+                }
+                if let Some(outcome) = done {
+                    return Ok(outcome.clone());
+                }
+            } else {
+                l.calls.insert(key.to_string(), (digest, None));
+                let ledger = self.ledger.clone();
+                let key = key.to_string();
+                let latency = self.config.latency;
+                // The work happens on its own task: a caller that times out does not cancel it.
+                tokio::spawn(async move {
+                    tokio::time::sleep(latency).await;
+                    let mut l = ledger.lock().unwrap_or_else(|e| e.into_inner());
+                    let outcome = work(&mut l);
+                    if let Some(entry) = l.calls.get_mut(&key) {
+                        entry.1 = Some(outcome);
+                    }
+                });
+            }
+        }
+        loop {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+            if let Lookup::Done(o) = self.peek(key) {
+                return Ok(o);
+            }
+        }
+    }
+
+    fn peek(&self, key: &str) -> Lookup {
+        let l = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
+        match l.calls.get(key) {
+            None => Lookup::Unknown,
+            Some((_, None)) => Lookup::Pending,
+            Some((_, Some(o))) => Lookup::Done(o.clone()),
+        }
+    }
+}
+
+fn approved(l: &mut Ledger, prefix: &str) -> Outcome {
+    l.next += 1;
+    Outcome::Approved {
+        reference: format!("{prefix}_sim_{:08}", l.next),
+    }
+}
+
+fn declined(code: &str) -> Outcome {
+    Outcome::Declined { code: code.into() }
+}
+
+#[async_trait]
+impl Processor for SimulatedProcessor {
+    async fn authorize(&self, a: &Authorization<'_>) -> Result<Outcome, ProcessorError> {
+        let verdict = TEST_CARDS
+            .iter()
+            .find(|(n, _)| *n == a.card.expose_digits())
+            .map_or("approved", |(_, v)| *v);
+        let (amount, capture) = (a.amount, a.capture);
+        let digest = format!(
+            "auth:{}:{}:{}:{}",
+            a.card.last4(),
+            amount,
+            a.currency,
+            capture
+        );
+        self.once(a.idempotency_key, digest, move |l| {
+            if verdict != "approved" {
+                return declined(verdict);
+            }
+            if amount == 0 {
+                // A card verification: nothing is held.
+                return approved(l, "verify");
+            }
+            let outcome = approved(l, "ch");
+            if let Outcome::Approved { reference } = &outcome {
+                l.charges.insert(
+                    reference.clone(),
+                    Charge {
+                        authorized: amount,
+                        captured: if capture { amount } else { 0 },
+                        refunded: 0,
+                        voided: false,
+                    },
+                );
+            }
+            outcome
+        })
+        .await
+    }
+
+    async fn capture(
+        &self,
+        key: &str,
+        charge: &str,
+        amount: i64,
+    ) -> Result<Outcome, ProcessorError> {
+        let charge = charge.to_string();
+        self.once(key, format!("capture:{charge}:{amount}"), move |l| match l
+            .charges
+            .get_mut(&charge)
+        {
+            Some(c) if !c.voided && c.captured == 0 && amount > 0 && amount <= c.authorized => {
+                c.captured = amount;
+                approved(l, "cap")
+            }
+            _ => declined("invalid_capture"),
+        })
+        .await
+    }
+
+    async fn void(&self, key: &str, charge: &str) -> Result<Outcome, ProcessorError> {
+        let charge = charge.to_string();
+        self.once(key, format!("void:{charge}"), move |l| {
+            match l.charges.get_mut(&charge) {
+                Some(c) if c.captured == 0 && !c.voided => {
+                    c.voided = true;
+                    approved(l, "void")
+                }
+                _ => declined("invalid_void"),
+            }
+        })
+        .await
+    }
+
+    async fn refund(
+        &self,
+        key: &str,
+        charge: &str,
+        amount: i64,
+    ) -> Result<Outcome, ProcessorError> {
+        let charge = charge.to_string();
+        self.once(key, format!("refund:{charge}:{amount}"), move |l| {
+            match l.charges.get_mut(&charge) {
+                Some(c) if amount > 0 && c.refunded + amount <= c.captured => {
+                    c.refunded += amount;
+                    approved(l, "re")
+                }
+                _ => declined("invalid_refund"),
+            }
+        })
+        .await
+    }
+
+    async fn lookup(&self, key: &str) -> Result<Lookup, ProcessorError> {
+        Ok(self.peek(key))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn auth<'a>(key: &'a str, card: &'a CardNumber, amount: i64) -> Authorization<'a> {
+        Authorization {
+            idempotency_key: key,
+            card,
+            expiry: "12/40".parse().unwrap(),
+            cvv: None,
+            amount,
+            currency: "usd",
+            capture: true,
+        }
+    }
+
+    #[tokio::test]
+    async fn test_cards_idempotency_and_refund_limits() {
+        let p = SimulatedProcessor::new(SimulatedConfig {
+            latency: Duration::from_millis(1),
+        });
+        let ok: CardNumber = "4242424242424242".parse().unwrap();
+        let first = p.authorize(&auth("k1", &ok, 500)).await.unwrap();
+        let again = p.authorize(&auth("k1", &ok, 500)).await.unwrap();
+        assert_eq!(first, again);
+        assert_eq!(p.charge_totals(), (500, 0, 1), "same key charged once");
+        assert!(matches!(
+            p.authorize(&auth("k1", &ok, 700)).await,
+            Err(ProcessorError::Rejected(_))
+        ));
+        let Outcome::Approved { reference } = first else {
+            panic!()
+        };
+        assert!(matches!(
+            p.refund("r1", &reference, 300).await.unwrap(),
+            Outcome::Approved { .. }
+        ));
+        assert_eq!(
+            p.refund("r2", &reference, 201).await.unwrap(),
+            declined("invalid_refund")
+        );
+        for (number, verdict) in &TEST_CARDS[2..] {
+            let card: CardNumber = number.parse().unwrap();
+            assert_eq!(
+                p.authorize(&auth(number, &card, 100)).await.unwrap(),
+                declined(verdict)
+            );
+        }
+        assert_eq!(p.lookup("never").await.unwrap(), Lookup::Unknown);
+    }
+
+    #[tokio::test]
+    async fn a_call_outlives_its_caller() {
+        let p = SimulatedProcessor::new(SimulatedConfig {
+            latency: Duration::from_millis(100),
+        });
+        let ok: CardNumber = "4242424242424242".parse().unwrap();
+        let timed_out =
+            tokio::time::timeout(Duration::from_millis(10), p.authorize(&auth("k", &ok, 100)))
+                .await;
+        assert!(timed_out.is_err());
+        assert_eq!(p.lookup("k").await.unwrap(), Lookup::Pending);
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert!(matches!(
+            p.lookup("k").await.unwrap(),
+            Lookup::Done(Outcome::Approved { .. })
+        ));
+        assert_eq!(p.charge_totals(), (100, 0, 1));
+    }
+}

@@ -1,0 +1,329 @@
+//! The storage seam: what the use cases need from a database, as small traits grouped by subject.
+//!
+//! Each method is one unit of work: an implementation runs it in one transaction, so a crash
+//! never leaves half of it. Methods that change an object take the state they expect to find
+//! (compare-and-set) and report whether it was still there, so two requests racing on the same
+//! payment cannot both win. Secrets arrive already sealed or hashed: a store sees ciphertext,
+//! keyed fingerprints and hashes only.
+
+use crate::error::StoreError;
+use async_trait::async_trait;
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MerchantRow {
+    pub id: String,
+    pub name: String,
+    pub api_key_hash: String,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TillRow {
+    pub id: String,
+    pub merchant_id: String,
+    pub store_name: String,
+    pub name: String,
+    pub secret_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PersonRow {
+    pub id: String,
+    /// The phone number sealed under the person's data key.
+    pub phone_sealed: Vec<u8>,
+    /// Keyed fingerprint of the phone number, for lookup and uniqueness.
+    pub phone_fingerprint: String,
+    /// The identification bucket hint; the only part of the number kept in the clear.
+    pub phone_last4: String,
+    /// The person's data key, wrapped by a master key.
+    pub wrapped_key: Vec<u8>,
+    pub default_card: Option<String>,
+    pub created: i64,
+    pub last_used: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsentRow {
+    pub id: String,
+    pub person_id: String,
+    pub text_version: String,
+    pub accepted_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PalmRow {
+    /// The index's palm id.
+    pub id: i64,
+    pub person_id: String,
+    pub hand: String,
+    pub template_sealed: Vec<u8>,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CardRow {
+    pub id: String,
+    pub person_id: String,
+    pub brand: String,
+    pub last4: String,
+    pub exp_month: i64,
+    pub exp_year: i64,
+    pub number_sealed: Vec<u8>,
+    pub holder_sealed: Vec<u8>,
+    pub fingerprint: String,
+    pub created: i64,
+}
+
+/// A palm with its owner's wrapped data key and bucket hint, as the index loads it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OwnedPalm {
+    pub palm: PalmRow,
+    pub wrapped_key: Vec<u8>,
+    pub phone_last4: String,
+}
+
+/// Everything a sign-up writes, written together or not at all.
+#[derive(Debug, Clone)]
+pub struct NewPerson {
+    pub person: PersonRow,
+    pub consent: ConsentRow,
+    pub palms: Vec<PalmRow>,
+    pub card: CardRow,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PaymentRow {
+    pub id: String,
+    pub merchant_id: String,
+    pub till_id: String,
+    pub amount: i64,
+    pub tip: i64,
+    pub currency: String,
+    pub reference: Option<String>,
+    pub capture_method: String,
+    pub status: String,
+    pub person_id: Option<String>,
+    pub card_id: Option<String>,
+    /// Brand and last four of the card used, kept for the receipt after the card is removed.
+    pub card_brand: Option<String>,
+    pub card_last4: Option<String>,
+    /// The processor's charge reference once authorised.
+    pub charge_ref: Option<String>,
+    /// Idempotency key of the authorisation in flight (or last sent).
+    pub attempt_key: Option<String>,
+    pub decline_code: Option<String>,
+    pub amount_captured: i64,
+    pub amount_refunded: i64,
+    pub created: i64,
+    pub updated: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RefundRow {
+    pub id: String,
+    pub payment_id: String,
+    pub merchant_id: String,
+    pub amount: i64,
+    /// `pending`, `succeeded` or `failed`.
+    pub status: String,
+    pub reason: Option<String>,
+    pub processor_ref: Option<String>,
+    pub created: i64,
+}
+
+/// A recorded change, and the payload webhooks deliver.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRow {
+    pub id: String,
+    pub merchant_id: String,
+    pub kind: String,
+    pub object_id: String,
+    pub payload: String,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndpointRow {
+    pub id: String,
+    pub merchant_id: String,
+    pub url: String,
+    /// The signing secret sealed under the endpoint's data key, and that key wrapped.
+    pub secret_sealed: Vec<u8>,
+    pub wrapped_key: Vec<u8>,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeliveryRow {
+    pub id: String,
+    pub event_id: String,
+    pub event_type: String,
+    pub endpoint_id: String,
+    pub merchant_id: String,
+    pub status: String,
+    pub attempts: i64,
+    pub next_attempt: Option<i64>,
+    pub last_status_code: Option<i64>,
+    pub last_error: Option<String>,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionRow {
+    pub token_hash: String,
+    pub person_id: String,
+    pub expires: i64,
+}
+
+/// A page request: newest first, strictly older than `starting_after`.
+#[derive(Debug, Clone, Default)]
+pub struct Page {
+    pub limit: i64,
+    pub starting_after: Option<String>,
+}
+
+/// What claiming an idempotency key found.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Claim {
+    /// First use: the caller runs the request and then completes or releases the key.
+    New,
+    /// Seen before with this request digest; the stored response, or `None` while in flight.
+    Seen {
+        request_hash: String,
+        response: Option<(i64, String)>,
+    },
+}
+
+#[async_trait]
+pub trait MerchantStore: Send + Sync {
+    async fn insert_merchant(&self, m: &MerchantRow, tills: &[TillRow]) -> StoreResult<()>;
+    async fn merchant_by_key(&self, api_key_hash: &str) -> StoreResult<Option<MerchantRow>>;
+    async fn till_by_secret(&self, secret_hash: &str) -> StoreResult<Option<TillRow>>;
+    async fn till(&self, merchant_id: &str, till_id: &str) -> StoreResult<Option<TillRow>>;
+    async fn tills(&self, merchant_id: &str) -> StoreResult<Vec<TillRow>>;
+    async fn merchant_count(&self) -> StoreResult<i64>;
+}
+
+#[async_trait]
+pub trait PeopleStore: Send + Sync {
+    async fn insert_person(&self, p: &NewPerson) -> StoreResult<()>;
+    async fn person(&self, id: &str) -> StoreResult<Option<PersonRow>>;
+    async fn person_by_phone(&self, phone_fingerprint: &str) -> StoreResult<Option<PersonRow>>;
+    async fn person_of_palm(&self, palm_id: i64) -> StoreResult<Option<PersonRow>>;
+    /// Palms with what the index needs of their owner, by ascending id after `after`.
+    async fn palms_page(&self, after: i64, limit: i64) -> StoreResult<Vec<OwnedPalm>>;
+    async fn palms_of(&self, person_id: &str) -> StoreResult<Vec<PalmRow>>;
+    async fn update_phone(&self, person: &PersonRow) -> StoreResult<()>;
+    async fn touch_person(&self, person_id: &str, now: i64) -> StoreResult<()>;
+    async fn person_count(&self) -> StoreResult<i64>;
+
+    async fn cards_of(&self, person_id: &str) -> StoreResult<Vec<CardRow>>;
+    async fn cards_by_fingerprint(&self, fingerprint: &str) -> StoreResult<Vec<CardRow>>;
+    /// Adds a card; when `make_default`, it becomes the person's default in the same transaction.
+    async fn insert_card(&self, card: &CardRow, make_default: bool) -> StoreResult<()>;
+    /// Removes a card and sets the person's default to `new_default`; false if no such card.
+    async fn delete_card(
+        &self,
+        person_id: &str,
+        card_id: &str,
+        new_default: Option<&str>,
+    ) -> StoreResult<bool>;
+    async fn set_default_card(&self, person_id: &str, card_id: &str) -> StoreResult<bool>;
+
+    async fn insert_session(&self, s: &SessionRow) -> StoreResult<()>;
+    async fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRow>>;
+
+    /// People's wrapped data keys by ascending id after `after`, for master-key rotation.
+    async fn wrapped_keys_page(
+        &self,
+        after: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<(String, Vec<u8>)>>;
+    /// Replaces a wrapped key if it is still `old`; false if it changed meanwhile.
+    async fn replace_wrapped_key(
+        &self,
+        person_id: &str,
+        old: &[u8],
+        new: &[u8],
+    ) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait PaymentStore: Send + Sync {
+    async fn insert_payment(&self, p: &PaymentRow, event: &EventRow) -> StoreResult<()>;
+    async fn payment(&self, merchant_id: &str, id: &str) -> StoreResult<Option<PaymentRow>>;
+    /// Writes `p` if the stored payment still has status `from`, with its event and webhook
+    /// deliveries in the same transaction; false if the status had changed.
+    async fn update_payment(
+        &self,
+        p: &PaymentRow,
+        from: &str,
+        event: Option<&EventRow>,
+    ) -> StoreResult<bool>;
+    async fn payments(&self, merchant_id: &str, page: &Page) -> StoreResult<Vec<PaymentRow>>;
+    /// Payments left in `status` since before `updated_before` (for the reconciler).
+    async fn stale_payments(
+        &self,
+        status: &str,
+        updated_before: i64,
+    ) -> StoreResult<Vec<PaymentRow>>;
+    /// Reserves a refund: adds `r.amount` to the payment's refunded total if that stays within
+    /// the captured amount, and inserts the pending refund. False if it would not fit.
+    async fn reserve_refund(&self, r: &RefundRow, now: i64) -> StoreResult<bool>;
+    /// Settles a pending refund; a failed one gives its amount back to the payment.
+    async fn settle_refund(&self, r: &RefundRow, event: &EventRow) -> StoreResult<()>;
+    async fn refunds_of(&self, payment_id: &str) -> StoreResult<Vec<RefundRow>>;
+    async fn events_of(&self, merchant_id: &str, object_id: &str) -> StoreResult<Vec<EventRow>>;
+}
+
+#[async_trait]
+pub trait WebhookStore: Send + Sync {
+    async fn insert_endpoint(&self, e: &EndpointRow) -> StoreResult<()>;
+    async fn endpoints(&self, merchant_id: &str) -> StoreResult<Vec<EndpointRow>>;
+    /// Pending deliveries due at `now`, oldest first, with their event and endpoint.
+    async fn due_deliveries(
+        &self,
+        now: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<(DeliveryRow, EventRow, EndpointRow)>>;
+    async fn record_attempt(&self, d: &DeliveryRow) -> StoreResult<()>;
+    async fn deliveries(&self, merchant_id: &str, page: &Page) -> StoreResult<Vec<DeliveryRow>>;
+    /// Endpoints' wrapped data keys, for master-key rotation.
+    async fn endpoint_keys(&self) -> StoreResult<Vec<(String, Vec<u8>)>>;
+    async fn replace_endpoint_key(&self, id: &str, old: &[u8], new: &[u8]) -> StoreResult<bool>;
+    /// Puts a delivery back in the queue, due at `now`; false if there is no such delivery.
+    async fn replay_delivery(&self, merchant_id: &str, id: &str, now: i64) -> StoreResult<bool>;
+}
+
+#[async_trait]
+pub trait IdempotencyStore: Send + Sync {
+    async fn claim_key(
+        &self,
+        scope: &str,
+        key: &str,
+        request_hash: &str,
+        now: i64,
+    ) -> StoreResult<Claim>;
+    async fn complete_key(
+        &self,
+        scope: &str,
+        key: &str,
+        status: i64,
+        body: &str,
+    ) -> StoreResult<()>;
+    async fn release_key(&self, scope: &str, key: &str) -> StoreResult<()>;
+    /// Forgets keys claimed before `before`; returns how many.
+    async fn purge_keys(&self, before: i64) -> StoreResult<u64>;
+}
+
+/// Everything the service needs from storage.
+#[async_trait]
+pub trait Store:
+    MerchantStore + PeopleStore + PaymentStore + WebhookStore + IdempotencyStore
+{
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    async fn ping(&self) -> StoreResult<()>;
+}

@@ -1,0 +1,89 @@
+//! Stored rows as the API shows them: masked, in the wire types of `palm-api`.
+
+use crate::store::{CardRow, PaymentRow, PersonRow, RefundRow};
+use palm_api as api;
+
+pub fn card(c: &CardRow, default: Option<&str>) -> api::Card {
+    api::Card {
+        id: c.id.clone(),
+        brand: c.brand.clone(),
+        last4: c.last4.clone(),
+        exp_month: c.exp_month as u8,
+        exp_year: c.exp_year as u16,
+        is_default: default == Some(c.id.as_str()),
+        created: c.created,
+    }
+}
+
+pub fn card_summary(c: &CardRow) -> api::CardSummary {
+    api::CardSummary {
+        id: c.id.clone(),
+        brand: c.brand.clone(),
+        last4: c.last4.clone(),
+    }
+}
+
+pub fn person(p: &PersonRow, hands: Vec<api::Hand>, cards: &[CardRow]) -> api::Person {
+    api::Person {
+        id: p.id.clone(),
+        phone_last4: p.phone_last4.clone(),
+        hands,
+        cards: cards
+            .iter()
+            .map(|c| card(c, p.default_card.as_deref()))
+            .collect(),
+        created: p.created,
+    }
+}
+
+pub fn hand_of(name: &str) -> Option<api::Hand> {
+    match name {
+        "left" => Some(api::Hand::Left),
+        "right" => Some(api::Hand::Right),
+        _ => None,
+    }
+}
+
+pub fn payment(p: &PaymentRow, choices: &[CardRow]) -> api::Payment {
+    api::Payment {
+        id: p.id.clone(),
+        status: api::PaymentStatus::parse(&p.status).unwrap_or(api::PaymentStatus::Failed),
+        amount: p.amount,
+        tip: p.tip,
+        amount_total: p.amount + p.tip,
+        currency: p.currency.clone(),
+        till: p.till_id.clone(),
+        reference: p.reference.clone(),
+        capture_method: if p.capture_method == "manual" {
+            api::CaptureMethod::Manual
+        } else {
+            api::CaptureMethod::Automatic
+        },
+        amount_captured: p.amount_captured,
+        amount_refunded: p.amount_refunded,
+        person: p.person_id.clone(),
+        card: match (&p.card_id, &p.card_brand, &p.card_last4) {
+            (Some(id), Some(brand), Some(last4)) => Some(api::CardSummary {
+                id: id.clone(),
+                brand: brand.clone(),
+                last4: last4.clone(),
+            }),
+            _ => None,
+        },
+        card_choices: choices.iter().map(card_summary).collect(),
+        decline_code: p.decline_code.clone(),
+        created: p.created,
+        updated: p.updated,
+    }
+}
+
+pub fn refund(r: &RefundRow) -> api::Refund {
+    api::Refund {
+        id: r.id.clone(),
+        payment: r.payment_id.clone(),
+        amount: r.amount,
+        status: r.status.clone(),
+        reason: r.reason.clone(),
+        created: r.created,
+    }
+}

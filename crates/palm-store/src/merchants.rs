@@ -1,0 +1,193 @@
+//! Merchants, tills, and idempotency keys.
+
+use crate::{SqlStore, col, db_err};
+use async_trait::async_trait;
+use palm_service::store::{
+    Claim, IdempotencyStore, MerchantRow, MerchantStore, StoreResult, TillRow,
+};
+use sqlx::any::AnyRow;
+
+const TILL_COLUMNS: &str = "id, merchant_id, store_name, name, secret_hash";
+
+fn till(r: &AnyRow) -> Result<TillRow, sqlx::Error> {
+    Ok(TillRow {
+        id: col(r, "id")?,
+        merchant_id: col(r, "merchant_id")?,
+        store_name: col(r, "store_name")?,
+        name: col(r, "name")?,
+        secret_hash: col(r, "secret_hash")?,
+    })
+}
+
+#[async_trait]
+impl MerchantStore for SqlStore {
+    async fn insert_merchant(&self, m: &MerchantRow, tills: &[TillRow]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        sqlx::query(
+            "INSERT INTO merchants (id, name, api_key_hash, created) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&m.id)
+        .bind(&m.name)
+        .bind(&m.api_key_hash)
+        .bind(m.created)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        for t in tills {
+            q!("INSERT INTO tills ({TILL_COLUMNS}) VALUES ($1, $2, $3, $4, $5)")
+                .bind(&t.id)
+                .bind(&t.merchant_id)
+                .bind(&t.store_name)
+                .bind(&t.name)
+                .bind(&t.secret_hash)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn merchant_by_key(&self, api_key_hash: &str) -> StoreResult<Option<MerchantRow>> {
+        let row = sqlx::query(
+            "SELECT id, name, api_key_hash, created FROM merchants WHERE api_key_hash = $1",
+        )
+        .bind(api_key_hash)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| {
+            Ok(MerchantRow {
+                id: col(&r, "id")?,
+                name: col(&r, "name")?,
+                api_key_hash: col(&r, "api_key_hash")?,
+                created: col(&r, "created")?,
+            })
+        })
+        .transpose()
+        .map_err(db_err)
+    }
+
+    async fn till_by_secret(&self, secret_hash: &str) -> StoreResult<Option<TillRow>> {
+        let row = q!("SELECT {TILL_COLUMNS} FROM tills WHERE secret_hash = $1")
+            .bind(secret_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| till(&r)).transpose().map_err(db_err)
+    }
+
+    async fn till(&self, merchant_id: &str, till_id: &str) -> StoreResult<Option<TillRow>> {
+        let row = q!("SELECT {TILL_COLUMNS} FROM tills WHERE merchant_id = $1 AND id = $2")
+            .bind(merchant_id)
+            .bind(till_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| till(&r)).transpose().map_err(db_err)
+    }
+
+    async fn tills(&self, merchant_id: &str) -> StoreResult<Vec<TillRow>> {
+        let rows = q!("SELECT {TILL_COLUMNS} FROM tills WHERE merchant_id = $1 ORDER BY id")
+            .bind(merchant_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(till)
+            .collect::<Result<_, _>>()
+            .map_err(db_err)
+    }
+
+    async fn merchant_count(&self) -> StoreResult<i64> {
+        let r = sqlx::query("SELECT COUNT(*) AS n FROM merchants")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        col(&r, "n").map_err(db_err)
+    }
+}
+
+#[async_trait]
+impl IdempotencyStore for SqlStore {
+    async fn claim_key(
+        &self,
+        scope: &str,
+        key: &str,
+        request_hash: &str,
+        now: i64,
+    ) -> StoreResult<Claim> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let inserted = sqlx::query(
+            "INSERT INTO idempotency_keys (scope, key, request_hash, created) VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO NOTHING",
+        )
+        .bind(scope)
+        .bind(key)
+        .bind(request_hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        let claim = if inserted == 1 {
+            Claim::New
+        } else {
+            let r = sqlx::query(
+                "SELECT request_hash, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2",
+            )
+            .bind(scope)
+            .bind(key)
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_err)?;
+            let status: Option<i64> = col(&r, "status").map_err(db_err)?;
+            let body: Option<String> = col(&r, "body").map_err(db_err)?;
+            Claim::Seen {
+                request_hash: col(&r, "request_hash").map_err(db_err)?,
+                response: status.zip(body),
+            }
+        };
+        tx.commit().await.map_err(db_err)?;
+        Ok(claim)
+    }
+
+    async fn complete_key(
+        &self,
+        scope: &str,
+        key: &str,
+        status: i64,
+        body: &str,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE idempotency_keys SET status = $1, body = $2 WHERE scope = $3 AND key = $4",
+        )
+        .bind(status)
+        .bind(body)
+        .bind(scope)
+        .bind(key)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn release_key(&self, scope: &str, key: &str) -> StoreResult<()> {
+        sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2")
+            .bind(scope)
+            .bind(key)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn purge_keys(&self, before: i64) -> StoreResult<u64> {
+        Ok(
+            sqlx::query("DELETE FROM idempotency_keys WHERE created < $1")
+                .bind(before)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?
+                .rows_affected(),
+        )
+    }
+}

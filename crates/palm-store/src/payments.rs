@@ -1,0 +1,293 @@
+//! Payments, refunds and their events. A payment change, its event and the event's webhook
+//! deliveries (one per endpoint of the merchant: the outbox) commit together.
+
+use crate::{SqlStore, col, db_err};
+use async_trait::async_trait;
+use palm_service::store::{EventRow, Page, PaymentRow, PaymentStore, RefundRow, StoreResult};
+use sqlx::any::AnyRow;
+
+const PAYMENT_COLUMNS: &str = "id, merchant_id, till_id, amount, tip, currency, reference, capture_method, status, person_id, card_id, card_brand, card_last4, charge_ref, attempt_key, decline_code, amount_captured, amount_refunded, created, updated";
+const REFUND_COLUMNS: &str =
+    "id, payment_id, merchant_id, amount, status, reason, processor_ref, created";
+const EVENT_COLUMNS: &str = "id, merchant_id, kind, object_id, payload, created";
+
+fn payment(r: &AnyRow) -> Result<PaymentRow, sqlx::Error> {
+    Ok(PaymentRow {
+        id: col(r, "id")?,
+        merchant_id: col(r, "merchant_id")?,
+        till_id: col(r, "till_id")?,
+        amount: col(r, "amount")?,
+        tip: col(r, "tip")?,
+        currency: col(r, "currency")?,
+        reference: col(r, "reference")?,
+        capture_method: col(r, "capture_method")?,
+        status: col(r, "status")?,
+        person_id: col(r, "person_id")?,
+        card_id: col(r, "card_id")?,
+        card_brand: col(r, "card_brand")?,
+        card_last4: col(r, "card_last4")?,
+        charge_ref: col(r, "charge_ref")?,
+        attempt_key: col(r, "attempt_key")?,
+        decline_code: col(r, "decline_code")?,
+        amount_captured: col(r, "amount_captured")?,
+        amount_refunded: col(r, "amount_refunded")?,
+        created: col(r, "created")?,
+        updated: col(r, "updated")?,
+    })
+}
+
+fn refund(r: &AnyRow) -> Result<RefundRow, sqlx::Error> {
+    Ok(RefundRow {
+        id: col(r, "id")?,
+        payment_id: col(r, "payment_id")?,
+        merchant_id: col(r, "merchant_id")?,
+        amount: col(r, "amount")?,
+        status: col(r, "status")?,
+        reason: col(r, "reason")?,
+        processor_ref: col(r, "processor_ref")?,
+        created: col(r, "created")?,
+    })
+}
+
+fn event(r: &AnyRow) -> Result<EventRow, sqlx::Error> {
+    Ok(EventRow {
+        id: col(r, "id")?,
+        merchant_id: col(r, "merchant_id")?,
+        kind: col(r, "kind")?,
+        object_id: col(r, "object_id")?,
+        payload: col(r, "payload")?,
+        created: col(r, "created")?,
+    })
+}
+
+/// The event and its outbox rows, inside the caller's transaction.
+async fn record_event(tx: &mut sqlx::AnyConnection, e: &EventRow) -> Result<(), sqlx::Error> {
+    q!("INSERT INTO events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)")
+        .bind(&e.id)
+        .bind(&e.merchant_id)
+        .bind(&e.kind)
+        .bind(&e.object_id)
+        .bind(&e.payload)
+        .bind(e.created)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO webhook_deliveries (id, event_id, endpoint_id, merchant_id, status, attempts, next_attempt, created) \
+         SELECT 'whd_' || $1 || '_' || w.id, $1, w.id, w.merchant_id, 'pending', 0, $2, $3 FROM webhook_endpoints w WHERE w.merchant_id = $4",
+    )
+    .bind(&e.id)
+    .bind(e.created * 1000)
+    .bind(e.created)
+    .bind(&e.merchant_id)
+    .execute(&mut *tx)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl PaymentStore for SqlStore {
+    async fn insert_payment(&self, p: &PaymentRow, e: &EventRow) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        q!(
+            "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+        )
+        .bind(&p.id)
+        .bind(&p.merchant_id)
+        .bind(&p.till_id)
+        .bind(p.amount)
+        .bind(p.tip)
+        .bind(&p.currency)
+        .bind(&p.reference)
+        .bind(&p.capture_method)
+        .bind(&p.status)
+        .bind(&p.person_id)
+        .bind(&p.card_id)
+        .bind(&p.card_brand)
+        .bind(&p.card_last4)
+        .bind(&p.charge_ref)
+        .bind(&p.attempt_key)
+        .bind(&p.decline_code)
+        .bind(p.amount_captured)
+        .bind(p.amount_refunded)
+        .bind(p.created)
+        .bind(p.updated)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        record_event(&mut tx, e).await.map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn payment(&self, merchant_id: &str, id: &str) -> StoreResult<Option<PaymentRow>> {
+        let row = q!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE merchant_id = $1 AND id = $2")
+            .bind(merchant_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| payment(&r)).transpose().map_err(db_err)
+    }
+
+    async fn update_payment(
+        &self,
+        p: &PaymentRow,
+        from: &str,
+        e: Option<&EventRow>,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let changed = sqlx::query(
+            "UPDATE payments SET tip = $1, status = $2, person_id = $3, card_id = $4, card_brand = $5, card_last4 = $6, charge_ref = $7, attempt_key = $8, decline_code = $9, amount_captured = $10, updated = $11 WHERE id = $12 AND status = $13",
+        )
+        .bind(p.tip)
+        .bind(&p.status)
+        .bind(&p.person_id)
+        .bind(&p.card_id)
+        .bind(&p.card_brand)
+        .bind(&p.card_last4)
+        .bind(&p.charge_ref)
+        .bind(&p.attempt_key)
+        .bind(&p.decline_code)
+        .bind(p.amount_captured)
+        .bind(p.updated)
+        .bind(&p.id)
+        .bind(from)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if changed == 0 {
+            return Ok(false);
+        }
+        if let Some(e) = e {
+            record_event(&mut tx, e).await.map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+
+    async fn payments(&self, merchant_id: &str, page: &Page) -> StoreResult<Vec<PaymentRow>> {
+        let rows = match &page.starting_after {
+            Some(after) => q!(
+                "SELECT {PAYMENT_COLUMNS} FROM payments WHERE merchant_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
+            )
+            .bind(merchant_id)
+            .bind(after)
+            .bind(page.limit),
+            None => q!(
+                "SELECT {PAYMENT_COLUMNS} FROM payments WHERE merchant_id = $1 ORDER BY id DESC LIMIT $2"
+            )
+            .bind(merchant_id)
+            .bind(page.limit),
+        }
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(payment)
+            .collect::<Result<_, _>>()
+            .map_err(db_err)
+    }
+
+    async fn stale_payments(
+        &self,
+        status: &str,
+        updated_before: i64,
+    ) -> StoreResult<Vec<PaymentRow>> {
+        let rows = q!(
+            "SELECT {PAYMENT_COLUMNS} FROM payments WHERE status = $1 AND updated < $2 ORDER BY updated LIMIT 100"
+        )
+        .bind(status)
+        .bind(updated_before)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(payment)
+            .collect::<Result<_, _>>()
+            .map_err(db_err)
+    }
+
+    async fn reserve_refund(&self, r: &RefundRow, now: i64) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let fits = sqlx::query(
+            "UPDATE payments SET amount_refunded = amount_refunded + $1, updated = $2 WHERE id = $3 AND amount_refunded + $1 <= amount_captured",
+        )
+        .bind(r.amount)
+        .bind(now)
+        .bind(&r.payment_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if fits == 0 {
+            return Ok(false);
+        }
+        q!("INSERT INTO refunds ({REFUND_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(&r.id)
+            .bind(&r.payment_id)
+            .bind(&r.merchant_id)
+            .bind(r.amount)
+            .bind(&r.status)
+            .bind(&r.reason)
+            .bind(&r.processor_ref)
+            .bind(r.created)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
+    }
+
+    async fn settle_refund(&self, r: &RefundRow, e: &EventRow) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let changed = sqlx::query(
+            "UPDATE refunds SET status = $1, processor_ref = $2 WHERE id = $3 AND status = 'pending'",
+        )
+        .bind(&r.status)
+        .bind(&r.processor_ref)
+        .bind(&r.id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        if changed == 1 && r.status == "failed" {
+            sqlx::query("UPDATE payments SET amount_refunded = amount_refunded - $1 WHERE id = $2")
+                .bind(r.amount)
+                .bind(&r.payment_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        if changed == 1 {
+            record_event(&mut tx, e).await.map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn refunds_of(&self, payment_id: &str) -> StoreResult<Vec<RefundRow>> {
+        let rows = q!("SELECT {REFUND_COLUMNS} FROM refunds WHERE payment_id = $1 ORDER BY id")
+            .bind(payment_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(refund)
+            .collect::<Result<_, _>>()
+            .map_err(db_err)
+    }
+
+    async fn events_of(&self, merchant_id: &str, object_id: &str) -> StoreResult<Vec<EventRow>> {
+        let rows = q!(
+            "SELECT {EVENT_COLUMNS} FROM events WHERE merchant_id = $1 AND object_id = $2 ORDER BY id"
+        )
+        .bind(merchant_id)
+        .bind(object_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(event)
+            .collect::<Result<_, _>>()
+            .map_err(db_err)
+    }
+}

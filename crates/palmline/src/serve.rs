@@ -1,0 +1,130 @@
+//! `palmline serve` and `palmline keys rotate`: the service and its key custody.
+
+use anyhow::{Context, Result};
+use palm_server::{Config, Server};
+use std::path::PathBuf;
+
+/// Where the configuration comes from; flags override the file and the environment.
+#[derive(clap::Args, Clone)]
+pub struct ConfigArgs {
+    /// TOML configuration file (default: ./palmline.toml when present).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    /// Data directory: SQLite file, keys, demo credentials (default ./palmline-data).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// Database URL: sqlite://FILE or postgres://USER@HOST/DB (default: SQLite in the data dir).
+    #[arg(long)]
+    pub database: Option<String>,
+}
+
+impl ConfigArgs {
+    pub fn load(&self) -> Result<Config> {
+        let mut c = Config::load(self.config.as_deref()).map_err(anyhow::Error::msg)?;
+        if let Some(d) = &self.data_dir {
+            c.data_dir = d.clone();
+        }
+        if let Some(db) = &self.database {
+            c.database = Some(db.clone());
+        }
+        Ok(c)
+    }
+}
+
+#[derive(clap::Args)]
+pub struct ServeArgs {
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long)]
+    pub listen: Option<String>,
+    /// Do not create the demo merchant on a fresh database.
+    #[arg(long)]
+    pub no_demo: bool,
+}
+
+#[derive(clap::Subcommand)]
+pub enum KeysArgs {
+    /// Make a new master key active and rewrap every data key under it (the server may keep
+    /// running); the old master keys are then retired.
+    Rotate(ConfigArgs),
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+pub fn serve(args: ServeArgs) -> Result<()> {
+    let mut config = args.config.load()?;
+    if let Some(l) = args.listen {
+        config.listen = l;
+    }
+    if args.no_demo {
+        config.demo = false;
+    }
+    palm_server::init_logging(&config.log_format);
+    runtime()?.block_on(async {
+        let server = Server::start(&config).await?;
+        println!("Palmline is serving on http://{}", server.addr);
+        println!(
+            "  database: {}, {} palms enrolled",
+            server.service.store().backend(),
+            server.service.palms()
+        );
+        println!("  API: http://{}/openapi.json", server.addr);
+        if let Some(demo) = &server.demo {
+            println!("  demo merchant API key: {}", demo.api_key);
+            for t in &demo.tills {
+                println!("  {} ({}): till credential {}", t.name, t.id, t.credential);
+            }
+            println!("  test cards: 4242 4242 4242 4242 approves; 4000 0000 0000 0002 declines;");
+            println!("    4000 0000 0000 9995 insufficient funds; 4000 0000 0000 0069 expired;");
+            println!("    4000 0000 0000 0119 processing error (any future expiry)");
+        }
+        println!("Stop with Ctrl-C; requests in flight finish first.");
+        shutdown_signal().await;
+        eprintln!("shutting down...");
+        server.shutdown().await;
+        Ok(())
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+pub fn keys(args: KeysArgs) -> Result<()> {
+    let KeysArgs::Rotate(c) = args;
+    let config = c.load()?;
+    runtime()?.block_on(async {
+        let store = palm_store::SqlStore::open(&config.database_url())
+            .await
+            .context("cannot open the database")?;
+        let report = palm_server::keys::rotate(&config.data_dir, &store)
+            .await
+            .map_err(anyhow::Error::msg)?;
+        println!(
+            "master key {} is active; rewrapped {} people and {} webhook endpoints; retired {:?}",
+            report.new_master, report.people_rewrapped, report.endpoints_rewrapped, report.retired
+        );
+        Ok(())
+    })
+}
