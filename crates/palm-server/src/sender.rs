@@ -5,14 +5,19 @@ use palm_service::WebhookSender;
 use palm_service::webhooks::SIGNATURE_HEADER;
 use std::time::Duration;
 
+/// One process-wide TLS provider for HTTP clients (ring, as sqlx uses); installing twice is
+/// harmless. Any process building a `reqwest` client calls this first.
+pub fn install_tls_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
 pub struct HttpSender {
     client: reqwest::Client,
 }
 
 impl HttpSender {
     pub fn new() -> Result<HttpSender, String> {
-        // One process-wide TLS provider (ring, as sqlx uses): installing twice is harmless.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        install_tls_provider();
         let client = reqwest::Client::builder()
             .timeout(Duration::from_secs(10))
             .redirect(reqwest::redirect::Policy::none())

@@ -273,11 +273,27 @@ impl Service {
             .with_param("captures"));
         }
 
+        self.enrol(&phone, &card, &chosen, true).await
+
+    }
+
+    /// Stores a person with one template per hand, and indexes the palms. With `check_palms`,
+    /// refuses a palm that already identifies someone (sign-up); without, the caller vouches for
+    /// it (imports from another deployment, benchmarks). Phone and card must be new either way.
+    async fn enrol(
+        &self,
+        phone: &Phone,
+        card: &CardDetails,
+        chosen: &[(api::Hand, Template)],
+        check_palms: bool,
+    ) -> Result<api::Person> {
         let _one_at_a_time = self.signup_lock.lock().await;
-        for (h, t) in &chosen {
-            self.refuse_enrolled(t, h.as_str())?;
+        if check_palms {
+            for (h, t) in chosen {
+                self.refuse_enrolled(t, h.as_str())?;
+            }
         }
-        let phone_fingerprint = self.phone_fingerprint(&phone);
+        let phone_fingerprint = self.phone_fingerprint(phone);
         if self
             .store
             .person_by_phone(&phone_fingerprint)
@@ -304,13 +320,13 @@ impl Service {
             .with_param("card.number"));
         }
 
-        self.verify_card(&card).await?;
+        self.verify_card(card).await?;
         let now = self.now_s();
         let person_id = new_id("per");
         let (key, wrapped) = self.new_data_key()?;
-        let card_row = self.card_row(&key, &person_id, &card)?;
+        let card_row = self.card_row(&key, &person_id, card)?;
         let mut palms = Vec::new();
-        for (h, t) in &chosen {
+        for (h, t) in chosen {
             let id = random_palm_id()?;
             palms.push(PalmRow {
                 id,
@@ -351,7 +367,7 @@ impl Service {
             }
             other => other?,
         }
-        for (palm, (_, t)) in palms.iter().zip(&chosen) {
+        for (palm, (_, t)) in palms.iter().zip(chosen) {
             if let Err(e) = self
                 .gallery
                 .insert(PalmId(palm.id as u64), Some(phone.bucket()), t)
@@ -360,8 +376,23 @@ impl Service {
                 tracing::error!(error = %e, "enrolled palm not indexed");
             }
         }
+        let hands: Vec<api::Hand> = chosen.iter().map(|(h, _)| *h).collect();
         tracing::info!(person = %person_id, hands = hands.len(), "person enrolled");
         Ok(views::person(&person, hands, &[card_row]))
+    }
+
+    /// Enrols a person from templates rather than captures: for moving enrolled people from
+    /// another deployment (with their consent) and for scale benchmarks. Skips the duplicate-palm
+    /// search, which the source system has done.
+    pub async fn import_person(
+        &self,
+        phone: &str,
+        card: &api::CardInput,
+        palms: &[(api::Hand, Template)],
+    ) -> Result<api::Person> {
+        let phone = Phone::parse(phone)?;
+        let card = self.parse_card(card, "card")?;
+        self.enrol(&phone, &card, palms, false).await
     }
 
     /// Refuses a palm that already identifies someone across the whole gallery.

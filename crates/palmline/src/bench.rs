@@ -17,12 +17,15 @@ pub enum BenchArgs {
     },
     /// 1:N search at scale: latency, throughput, fast-path agreement, memory, load time.
     Identify(crate::bench_identify::IdentifyBenchArgs),
+    /// Sign-ups per second and identify+pay latency over HTTP against `palmline serve`.
+    Pay(crate::bench_pay::PayBenchArgs),
 }
 
 pub fn run(args: BenchArgs) -> Result<()> {
     match args {
         BenchArgs::Engine { json } => engine(json),
         BenchArgs::Identify(a) => crate::bench_identify::run(a),
+        BenchArgs::Pay(a) => crate::bench_pay::run(a),
     }
 }
 

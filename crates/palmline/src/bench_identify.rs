@@ -44,6 +44,55 @@ pub struct IdentifyBenchArgs {
 
 const PLANES: usize = 6;
 
+/// Distractor templates, made on demand (a million would not fit in memory twice).
+pub struct Distractors {
+    variants: Vec<Template>,
+}
+
+impl Distractors {
+    /// Renders and codes `identities` synthetic palms (seeds 1..=identities) and their variants.
+    pub fn new(engine: &Engine, identities: u64) -> Distractors {
+        let bar = crate::eval::progress(identities, "synthetic identities");
+        let sources: Vec<Template> = (1..=identities)
+            .into_par_iter()
+            .filter_map(|s| {
+                bar.inc(1);
+                engine
+                    .template(&png_bytes(
+                        &Identity::new(s).render(Scene::Roi { size: 128 }, Capture::new(1)),
+                    ))
+                    .ok()
+            })
+            .collect();
+        bar.finish_and_clear();
+        let variants = sources
+            .iter()
+            .flat_map(|t| {
+                [false, true]
+                    .into_iter()
+                    .flat_map(move |q| [false, true].map(|m| dihedral(t, q, m)))
+            })
+            .collect();
+        Distractors { variants }
+    }
+
+    /// Distinct identities behind the variants.
+    pub fn identities(&self) -> usize {
+        self.variants.len() / 4
+    }
+
+    /// The `n`th distractor: a variant, or beyond them a mosaic of four.
+    pub fn get(&self, n: usize) -> Template {
+        if n < self.variants.len() {
+            self.variants[n].clone()
+        } else {
+            let mut rng = ChaCha8Rng::seed_from_u64(n as u64);
+            let mut pick = || &self.variants[rng.random_range(0..self.variants.len())];
+            mosaic([pick(), pick(), pick(), pick()])
+        }
+    }
+}
+
 /// The code seen after a quarter turn (`quarter`) and/or a mirror of the palm.
 fn dihedral(t: &Template, quarter: bool, mirror: bool) -> Template {
     let cell = |rows: &[u32; GRID], x: usize, y: usize| rows[y] >> x & 1;
@@ -116,27 +165,7 @@ pub fn run(args: IdentifyBenchArgs) -> Result<()> {
         .filter_map(|&i| Some((i, real(i)?)))
         .collect();
 
-    let bar = crate::eval::progress(args.identities, "synthetic identities");
-    let sources: Vec<Template> = (1..=args.identities)
-        .into_par_iter()
-        .filter_map(|s| {
-            bar.inc(1);
-            engine
-                .template(&png_bytes(
-                    &Identity::new(s).render(Scene::Roi { size: 128 }, Capture::new(1)),
-                ))
-                .ok()
-        })
-        .collect();
-    bar.finish_and_clear();
-    let variants: Vec<Template> = sources
-        .iter()
-        .flat_map(|t| {
-            [false, true]
-                .into_iter()
-                .flat_map(move |q| [false, true].map(|m| dihedral(t, q, m)))
-        })
-        .collect();
+    let source = Distractors::new(&engine, args.identities);
     let distractors = args.gallery.saturating_sub(enrolled.len());
 
     let rss_before = rss_bytes();
@@ -149,14 +178,7 @@ pub fn run(args: IdentifyBenchArgs) -> Result<()> {
     (0..distractors)
         .into_par_iter()
         .try_for_each(|n| -> Result<()> {
-            let t = if n < variants.len() {
-                variants[n].clone()
-            } else {
-                let mut rng = ChaCha8Rng::seed_from_u64(n as u64);
-                let mut pick = || &variants[rng.random_range(0..variants.len())];
-                mosaic([pick(), pick(), pick(), pick()])
-            };
-            gallery.insert(PalmId(1_000_000_000 + n as u64), None, &t)?;
+            gallery.insert(PalmId(1_000_000_000 + n as u64), None, &source.get(n))?;
             if n % 1024 == 0 {
                 bar.inc(1024);
             }
@@ -239,7 +261,7 @@ pub fn run(args: IdentifyBenchArgs) -> Result<()> {
     };
     let out = json!({
         "gallery": n,
-        "distractor_identities": sources.len(),
+        "distractor_identities": source.identities(),
         "probes": probes.len(),
         "rank1": correct as f64 / probes.len().max(1) as f64,
         "p50_ms": percentile(&latencies, 0.5),
@@ -262,7 +284,7 @@ pub fn run(args: IdentifyBenchArgs) -> Result<()> {
     } else {
         println!(
             "identify benchmark: {n} palms ({} distinct synthetic identities + {} real palms), {} real probes",
-            sources.len(),
+            source.identities(),
             enrolled.len(),
             probes.len()
         );

@@ -2,6 +2,7 @@
 
 mod bench;
 mod bench_identify;
+mod bench_pay;
 mod demo;
 mod eval;
 mod identify;

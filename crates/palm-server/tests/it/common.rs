@@ -62,6 +62,7 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 }
 
 pub async fn start(config: Config, dir: tempfile::TempDir) -> TestApp {
+    palm_server::sender::install_tls_provider();
     let server = Server::start(&config).await.expect("server starts");
     TestApp {
         base: format!("http://{}", server.addr),

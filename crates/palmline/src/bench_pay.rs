@@ -1,0 +1,368 @@
+//! `palmline bench pay`: sign-ups per second and identify+pay latency with a large enrolled
+//! population, driven over HTTP against `palmline serve` running as a separate process.
+//!
+//! 1. Seeds the database with `--people` enrolled people (minus the HTTP sign-ups) through the
+//!    service's import path: distractor templates as in `bench identify`, distinct phones and cards.
+//! 2. Starts `palmline serve` on that data directory (a child process) and waits for it.
+//! 3. Signs up `--signups` synthetic people over HTTP (three captures each), `--tills` at once.
+//! 4. Runs `--payments` payments over HTTP, `--tills` at once: the POS creates the payment, the
+//!    till submits a new capture of a signed-up person with the last four phone digits (the hint
+//!    the open-set policy needs at this gallery size). Server-side latency is read from each
+//!    palm response's `Server-Timing` header; client-side latency includes the local network.
+
+use crate::bench_identify::Distractors;
+use anyhow::{Context, Result, bail};
+use base64::Engine as _;
+use palm_api::{CardInput, Hand};
+use palm_engine::Engine;
+use palm_server::Config;
+use palm_synth::{Capture, Identity, Scene, png_bytes};
+use rayon::prelude::*;
+use serde_json::{Value, json};
+use std::io::BufRead;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Instant;
+
+#[derive(clap::Args)]
+pub struct PayBenchArgs {
+    /// Enrolled people in all (seeded plus signed up over HTTP).
+    #[arg(long, default_value_t = 100_000)]
+    pub people: usize,
+    /// People signed up over HTTP (they are also the payers).
+    #[arg(long, default_value_t = 200)]
+    pub signups: usize,
+    /// Tills working at once.
+    #[arg(long, default_value_t = 8)]
+    pub tills: usize,
+    #[arg(long, default_value_t = 1000)]
+    pub payments: usize,
+    /// Distinct synthetic identities behind the seeded distractors.
+    #[arg(long, default_value_t = 2000)]
+    pub identities: u64,
+    /// An empty PostgreSQL database to run on (default: SQLite in a temporary directory).
+    #[arg(long)]
+    pub database: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+}
+
+const HAND_SEED_BASE: u64 = 5_000_000;
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn capture(seed: u64, k: u64) -> String {
+    b64(&png_bytes(
+        &Identity::new(seed).render(Scene::Roi { size: 128 }, Capture::new(k)),
+    ))
+}
+
+fn phone(i: usize) -> String {
+    format!("+1555{i:07}")
+}
+
+/// A Luhn-valid 16-digit Visa number, distinct for each `i`.
+fn card_number(i: usize) -> String {
+    let body = format!("4{i:014}");
+    let sum: u32 = body
+        .bytes()
+        .rev()
+        .enumerate()
+        .map(|(k, b)| {
+            let d = u32::from(b - b'0');
+            if k % 2 == 0 {
+                let x = d * 2;
+                if x > 9 { x - 9 } else { x }
+            } else {
+                d
+            }
+        })
+        .sum();
+    format!("{body}{}", (10 - sum % 10) % 10)
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
+}
+
+struct ChildServer(std::process::Child);
+
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        // SIGTERM for a graceful stop, then make sure.
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(self.0.id().to_string())
+            .status();
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+pub fn run(args: PayBenchArgs) -> Result<()> {
+    if args.signups == 0 || args.signups > args.people || args.tills == 0 {
+        bail!("need 1 <= --signups <= --people and --tills >= 1");
+    }
+    let dir = std::env::temp_dir().join(format!("palmline-bench-pay-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let config = Config {
+        data_dir: dir.clone(),
+        database: args.database.clone(),
+        demo: false,
+        ..Config::default()
+    };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let seeded = args.people - args.signups;
+    let seed_s = rt.block_on(seed(&config, seeded, args.identities))?;
+
+    let exe = std::env::current_exe()?;
+    let mut cmd = Command::new(exe);
+    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+    if let Some(db) = &args.database {
+        cmd.args(["--database", db]);
+    }
+    let start = Instant::now();
+    let mut child = ChildServer(cmd.spawn().context("cannot start palmline serve")?);
+    let stdout = child.0.stdout.take().context("no stdout from the server")?;
+    let mut lines = std::io::BufReader::new(stdout).lines();
+    let base = loop {
+        let line = lines
+            .next()
+            .context("the server exited before it was ready")??;
+        if let Some(url) = line.strip_prefix("Palmline is serving on ") {
+            break url.trim().to_string();
+        }
+    };
+    let load_s = start.elapsed().as_secs_f64();
+    // Keep draining the server's output so it never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    let creds: palm_server::DemoCredentials = serde_json::from_slice(
+        &std::fs::read(dir.join("demo-credentials.json")).context("no demo credentials")?,
+    )?;
+    eprintln!("server ready in {load_s:.1} s with {seeded} seeded people; rendering captures...");
+
+    let people: Vec<(usize, Value, Vec<String>)> = (0..args.signups)
+        .into_par_iter()
+        .map(|i| {
+            let seed = HAND_SEED_BASE + i as u64;
+            let n = seeded + i;
+            let body = json!({
+                "phone": phone(n),
+                "card": {"number": card_number(n), "exp_month": 12, "exp_year": 2035, "holder_name": "Bench Person"},
+                "consent": {"accepted": true, "text_version": palm_service::CONSENT_VERSION},
+                "captures": (1..=3).map(|k| json!({"hand": "right", "image": capture(seed, k)})).collect::<Vec<_>>(),
+            });
+            let probes = (50..53).map(|k| capture(seed, k)).collect();
+            (n, body, probes)
+        })
+        .collect();
+    let report = rt.block_on(drive(&args, &base, &creds, people))?;
+    drop(child);
+    let _ = std::fs::remove_dir_all(&dir);
+
+    let out = json!({
+        "bench": "pay",
+        "database": if args.database.is_some() { "postgres" } else { "sqlite" },
+        "people": args.people,
+        "tills": args.tills,
+        "seed_s": seed_s,
+        "server_start_s": load_s,
+        "signups": report.signups_ok,
+        "signups_per_s": report.signups_per_s,
+        "payments": args.payments,
+        "payments_succeeded": report.succeeded,
+        "pay_server_p50_ms": percentile(&report.server_ms, 0.5),
+        "pay_server_p99_ms": percentile(&report.server_ms, 0.99),
+        "pay_client_p50_ms": percentile(&report.client_ms, 0.5),
+        "pay_client_p99_ms": percentile(&report.client_ms, 0.99),
+        "payments_per_s": report.payments_per_s,
+        "target_server_p99_ms": 150,
+    });
+    if args.json {
+        println!("{out}");
+    } else {
+        println!("bench pay: {} enrolled people, {} tills at once, {}", args.people, args.tills, out["database"]);
+        println!("  sign-ups over HTTP: {} at {:.1}/s", report.signups_ok, report.signups_per_s);
+        println!(
+            "  identify+pay (palm request): server p50 {:.1} ms, p99 {:.1} ms (target <= 150); client p50 {:.1} ms, p99 {:.1} ms",
+            out["pay_server_p50_ms"].as_f64().unwrap_or(f64::NAN),
+            out["pay_server_p99_ms"].as_f64().unwrap_or(f64::NAN),
+            out["pay_client_p50_ms"].as_f64().unwrap_or(f64::NAN),
+            out["pay_client_p99_ms"].as_f64().unwrap_or(f64::NAN),
+        );
+        println!(
+            "  {} of {} payments succeeded, {:.1} payments/s; seeding {:.1} s, server start {:.1} s",
+            report.succeeded, args.payments, report.payments_per_s, seed_s, load_s
+        );
+    }
+    Ok(())
+}
+
+/// Imports `count` people with distractor templates; returns the seconds it took.
+async fn seed(config: &Config, count: usize, identities: u64) -> Result<f64> {
+    if count == 0 {
+        return Ok(0.0);
+    }
+    let engine = Engine::default();
+    let source = Distractors::new(&engine, identities);
+    let (service, _) =
+        palm_server::server::build_service(config, Arc::new(palm_service::SystemClock)).await?;
+    let start = Instant::now();
+    let bar = crate::eval::progress(count as u64, "seeding enrolled people");
+    let chunk = 4096;
+    for base in (0..count).step_by(chunk) {
+        let templates: Vec<_> = (base..(base + chunk).min(count))
+            .into_par_iter()
+            .map(|n| source.get(n))
+            .collect();
+        for (j, t) in templates.into_iter().enumerate() {
+            let n = base + j;
+            let card = CardInput {
+                number: card_number(n),
+                exp_month: 12,
+                exp_year: 2035,
+                holder_name: "Seeded Person".into(),
+                cvc: None,
+            };
+            service
+                .import_person(&phone(n), &card, &[(Hand::Right, t)])
+                .await
+                .map_err(|e| anyhow::anyhow!("seeding person {n}: {e}"))?;
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    Ok(start.elapsed().as_secs_f64())
+}
+
+struct Report {
+    signups_ok: usize,
+    signups_per_s: f64,
+    succeeded: usize,
+    server_ms: Vec<f64>,
+    client_ms: Vec<f64>,
+    payments_per_s: f64,
+}
+
+async fn post(client: &reqwest::Client, url: String, key: &str, body: &Value) -> Result<(u16, Value, Option<f64>)> {
+    let r = client.post(url).bearer_auth(key).json(body).send().await?;
+    let status = r.status().as_u16();
+    let server_ms = r
+        .headers()
+        .get("server-timing")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split("dur=").nth(1))
+        .and_then(|v| v.parse().ok());
+    Ok((status, r.json().await.unwrap_or(Value::Null), server_ms))
+}
+
+async fn drive(
+    args: &PayBenchArgs,
+    base: &str,
+    creds: &palm_server::DemoCredentials,
+    people: Vec<(usize, Value, Vec<String>)>,
+) -> Result<Report> {
+    palm_server::sender::install_tls_provider();
+    let client = reqwest::Client::new();
+    let tills = creds.tills.clone();
+    // Sign-ups, `tills` at once.
+    let start = Instant::now();
+    let people = Arc::new(people);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = vec![];
+    for w in 0..args.tills {
+        let (client, people, next, base) = (client.clone(), people.clone(), next.clone(), base.to_string());
+        let till = tills[w % tills.len()].credential.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut ok = vec![];
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                let Some((n, body, _)) = people.get(i) else { break };
+                match post(&client, format!("{base}/v1/signups"), &till, body).await {
+                    Ok((201, _, _)) => ok.push(i),
+                    Ok((status, body, _)) => eprintln!("sign-up {n} refused ({status}): {}", body["code"]),
+                    Err(e) => eprintln!("sign-up {n} failed: {e}"),
+                }
+            }
+            ok
+        }));
+    }
+    let mut enrolled = vec![];
+    for t in tasks {
+        enrolled.extend(t.await?);
+    }
+    let signups_per_s = enrolled.len() as f64 / start.elapsed().as_secs_f64();
+    if enrolled.is_empty() {
+        bail!("no sign-up succeeded");
+    }
+    eprintln!("{} sign-ups done; paying...", enrolled.len());
+
+    let start = Instant::now();
+    let enrolled = Arc::new(enrolled);
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let mut tasks = vec![];
+    for w in 0..args.tills {
+        let (client, people, enrolled, next, base) =
+            (client.clone(), people.clone(), enrolled.clone(), next.clone(), base.to_string());
+        let till = tills[w % tills.len()].clone();
+        let merchant = creds.api_key.clone();
+        let total = args.payments;
+        tasks.push(tokio::spawn(async move {
+            let mut out: Vec<(bool, Option<f64>, f64)> = vec![];
+            loop {
+                let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                if i >= total {
+                    break;
+                }
+                let (n, _, probes) = &people[enrolled[i % enrolled.len()]];
+                let create = json!({"amount": 100 + (i % 5000) as i64, "currency": "usd", "till": till.id});
+                let Ok((201, p, _)) = post(&client, format!("{base}/v1/payments"), &merchant, &create).await else {
+                    out.push((false, None, f64::NAN));
+                    continue;
+                };
+                let id = p["id"].as_str().unwrap_or_default();
+                let last4 = phone(*n)[8..].to_string();
+                let body = json!({"image": probes[i % probes.len()], "phone_last4": last4});
+                let t0 = Instant::now();
+                let r = post(&client, format!("{base}/v1/payments/{id}/palm"), &till.credential, &body).await;
+                let client_ms = t0.elapsed().as_secs_f64() * 1e3;
+                match r {
+                    Ok((status, body, server_ms)) => {
+                        out.push((status == 200 && body["status"] == "succeeded", server_ms, client_ms))
+                    }
+                    Err(_) => out.push((false, None, client_ms)),
+                }
+            }
+            out
+        }));
+    }
+    let mut results = vec![];
+    for t in tasks {
+        results.extend(t.await?);
+    }
+    let payments_per_s = results.len() as f64 / start.elapsed().as_secs_f64();
+    let mut server_ms: Vec<f64> = results.iter().filter_map(|r| r.1).collect();
+    let mut client_ms: Vec<f64> = results.iter().map(|r| r.2).filter(|v| v.is_finite()).collect();
+    server_ms.sort_by(f64::total_cmp);
+    client_ms.sort_by(f64::total_cmp);
+    Ok(Report {
+        signups_ok: enrolled.len(),
+        signups_per_s,
+        succeeded: results.iter().filter(|r| r.0).count(),
+        server_ms,
+        client_ms,
+        payments_per_s,
+    })
+}
