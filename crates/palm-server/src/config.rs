@@ -115,6 +115,7 @@ mod tests {
     use super::*;
 
     #[test]
+    #[allow(clippy::result_large_err)] // figment's test jail returns its own large error
     fn layers_file_then_environment() {
         figment::Jail::expect_with(|jail| {
             jail.create_file(

@@ -105,6 +105,7 @@ pub struct RotationReport {
 /// when it next wraps or meets a key it does not know), then the old master keys are retired
 /// (renamed `*.retired`, no longer loaded). Data is never re-encrypted: only 32-byte keys are.
 pub async fn rotate(data_dir: &Path, store: &dyn Store) -> Result<RotationReport, String> {
+    DataDirKeys::open(data_dir).map_err(|e| e.to_string())?;
     let dir = data_dir.join("keys");
     let old = master_ids(&dir).map_err(|e| e.to_string())?;
     let new_id = old.last().map_or(1, |id| id + 1);

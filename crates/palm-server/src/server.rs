@@ -111,39 +111,38 @@ pub async fn build_service(
     config: &Config,
     clock: Arc<dyn Clock>,
 ) -> Result<(Arc<Service>, Arc<SimulatedProcessor>)> {
-        create_private_dir(&config.data_dir).with_context(|| {
-            format!("cannot create data directory {}", config.data_dir.display())
-        })?;
-        let (keys, fingerprinter) = DataDirKeys::open(&config.data_dir)?;
-        let store = Arc::new(
-            SqlStore::open(&config.database_url())
-                .await
-                .context("cannot open the database")?,
-        );
-        let processor = Arc::new(SimulatedProcessor::new(SimulatedConfig {
-            latency: Duration::from_millis(config.processor.latency_ms),
-        }));
-        let policy = Policy::new(Calibration::from_text(SHIPPED_CALIBRATION)?);
-        let service = Arc::new(
-            Service::start(Parts {
-                engine: Arc::new(Engine::default()),
-                policy,
-                store: store.clone(),
-                processor: processor.clone(),
-                clock,
-                keys: Arc::new(keys),
-                fingerprinter,
-                config: ServiceConfig {
-                    processor_timeout: Duration::from_millis(config.processor.timeout_ms),
-                    outcome_wait: Duration::from_millis(config.processor.outcome_wait_ms),
-                    webhook_retry_base_ms: config.webhooks.retry_base_ms,
-                    webhook_max_attempts: config.webhooks.max_attempts,
-                    ..ServiceConfig::default()
-                },
-            })
-            .await?,
-        );
-        Ok((service, processor))
+    create_private_dir(&config.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let (keys, fingerprinter) = DataDirKeys::open(&config.data_dir)?;
+    let store = Arc::new(
+        SqlStore::open(&config.database_url())
+            .await
+            .context("cannot open the database")?,
+    );
+    let processor = Arc::new(SimulatedProcessor::new(SimulatedConfig {
+        latency: Duration::from_millis(config.processor.latency_ms),
+    }));
+    let policy = Policy::new(Calibration::from_text(SHIPPED_CALIBRATION)?);
+    let service = Arc::new(
+        Service::start(Parts {
+            engine: Arc::new(Engine::default()),
+            policy,
+            store: store.clone(),
+            processor: processor.clone(),
+            clock,
+            keys: Arc::new(keys),
+            fingerprinter,
+            config: ServiceConfig {
+                processor_timeout: Duration::from_millis(config.processor.timeout_ms),
+                outcome_wait: Duration::from_millis(config.processor.outcome_wait_ms),
+                webhook_retry_base_ms: config.webhooks.retry_base_ms,
+                webhook_max_attempts: config.webhooks.max_attempts,
+                ..ServiceConfig::default()
+            },
+        })
+        .await?,
+    );
+    Ok((service, processor))
 }
 
 /// Reconciles payments a slow processor left open, and forgets expired idempotency keys.

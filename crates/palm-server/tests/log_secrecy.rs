@@ -41,7 +41,13 @@ async fn a_full_story_logs_no_secret() {
     })
     .await;
     let (url, _hook) = webhook_receiver(1).await;
-    let ep = app.post("/v1/webhook_endpoints", &app.merchant_key(), &json!({"url": url})).await;
+    let ep = app
+        .post(
+            "/v1/webhook_endpoints",
+            &app.merchant_key(),
+            &json!({"url": url}),
+        )
+        .await;
     let webhook_secret = ep.body["secret"].as_str().unwrap().to_string();
 
     let card = "4242424242424242";
@@ -50,7 +56,10 @@ async fn a_full_story_logs_no_secret() {
     body["card"]["cvc"] = json!("9731");
     body["card"]["number"] = json!("3714 496353 98431");
     let amex = "371449635398431";
-    assert_eq!(app.post("/v1/signups", &app.till_key(), &body).await.status, 201);
+    assert_eq!(
+        app.post("/v1/signups", &app.till_key(), &body).await.status,
+        201
+    );
     // Failed attempts log too: a duplicate sign-up, a bad card, a card number in a wrong field.
     app.post("/v1/signups", &app.till_key(), &body).await;
     let mut bad = signup_body(82, "+447700900556", card);
@@ -61,9 +70,19 @@ async fn a_full_story_logs_no_secret() {
     let paid = app.pay(81, 2500).await;
     assert_eq!(paid.body["status"], "succeeded", "{}", paid.body);
     let id = paid.body["id"].as_str().unwrap();
-    app.post(&format!("/v1/payments/{id}/refunds"), &app.merchant_key(), &json!({"amount": 100})).await;
+    app.post(
+        &format!("/v1/payments/{id}/refunds"),
+        &app.merchant_key(),
+        &json!({"amount": 100}),
+    )
+    .await;
     let session = app
-        .scan("/v1/people/sessions", &app.till_key(), 81, json!({"phone": phone}))
+        .scan(
+            "/v1/people/sessions",
+            &app.till_key(),
+            81,
+            json!({"phone": phone}),
+        )
         .await;
     let token = session.body["token"].as_str().unwrap().to_string();
     app.post("/v1/me/cards", &token, &json!({"number": card, "exp_month": 3, "exp_year": 2033, "holder_name": "Ada Palm", "cvc": "8642"})).await;
@@ -72,7 +91,10 @@ async fn a_full_story_logs_no_secret() {
     app.server.shutdown().await;
 
     let text = String::from_utf8(logs.0.lock().unwrap().clone()).unwrap();
-    assert!(text.contains("person enrolled"), "the capture holds the service's logs");
+    assert!(
+        text.contains("person enrolled"),
+        "the capture holds the service's logs"
+    );
     assert!(text.lines().count() > 50, "debug logging was on");
     let image_chunk = &palm(81, 1)[200..260];
     let mut secrets: Vec<(&str, String)> = vec![
@@ -92,9 +114,15 @@ async fn a_full_story_logs_no_secret() {
     ];
     for entry in std::fs::read_dir(data_dir.join("keys")).unwrap() {
         let path = entry.unwrap().path();
-        secrets.push(("key file", std::fs::read_to_string(&path).unwrap().trim().to_string()));
+        secrets.push((
+            "key file",
+            std::fs::read_to_string(&path).unwrap().trim().to_string(),
+        ));
     }
     for (what, secret) in &secrets {
-        assert!(!text.contains(secret.as_str()), "the logs contain the {what}");
+        assert!(
+            !text.contains(secret.as_str()),
+            "the logs contain the {what}"
+        );
     }
 }

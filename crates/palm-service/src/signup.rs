@@ -274,7 +274,6 @@ impl Service {
         }
 
         self.enrol(&phone, &card, &chosen, true).await
-
     }
 
     /// Stores a person with one template per hand, and indexes the palms. With `check_palms`,

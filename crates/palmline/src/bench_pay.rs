@@ -193,8 +193,14 @@ pub fn run(args: PayBenchArgs) -> Result<()> {
     if args.json {
         println!("{out}");
     } else {
-        println!("bench pay: {} enrolled people, {} tills at once, {}", args.people, args.tills, out["database"]);
-        println!("  sign-ups over HTTP: {} at {:.1}/s", report.signups_ok, report.signups_per_s);
+        println!(
+            "bench pay: {} enrolled people, {} tills at once, {}",
+            args.people, args.tills, out["database"]
+        );
+        println!(
+            "  sign-ups over HTTP: {} at {:.1}/s",
+            report.signups_ok, report.signups_per_s
+        );
         println!(
             "  identify+pay (palm request): server p50 {:.1} ms, p99 {:.1} ms (target <= 150); client p50 {:.1} ms, p99 {:.1} ms",
             out["pay_server_p50_ms"].as_f64().unwrap_or(f64::NAN),
@@ -256,7 +262,12 @@ struct Report {
     payments_per_s: f64,
 }
 
-async fn post(client: &reqwest::Client, url: String, key: &str, body: &Value) -> Result<(u16, Value, Option<f64>)> {
+async fn post(
+    client: &reqwest::Client,
+    url: String,
+    key: &str,
+    body: &Value,
+) -> Result<(u16, Value, Option<f64>)> {
     let r = client.post(url).bearer_auth(key).json(body).send().await?;
     let status = r.status().as_u16();
     let server_ms = r
@@ -283,16 +294,25 @@ async fn drive(
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = vec![];
     for w in 0..args.tills {
-        let (client, people, next, base) = (client.clone(), people.clone(), next.clone(), base.to_string());
+        let (client, people, next, base) = (
+            client.clone(),
+            people.clone(),
+            next.clone(),
+            base.to_string(),
+        );
         let till = tills[w % tills.len()].credential.clone();
         tasks.push(tokio::spawn(async move {
             let mut ok = vec![];
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some((n, body, _)) = people.get(i) else { break };
+                let Some((n, body, _)) = people.get(i) else {
+                    break;
+                };
                 match post(&client, format!("{base}/v1/signups"), &till, body).await {
                     Ok((201, _, _)) => ok.push(i),
-                    Ok((status, body, _)) => eprintln!("sign-up {n} refused ({status}): {}", body["code"]),
+                    Ok((status, body, _)) => {
+                        eprintln!("sign-up {n} refused ({status}): {}", body["code"])
+                    }
                     Err(e) => eprintln!("sign-up {n} failed: {e}"),
                 }
             }
@@ -314,8 +334,13 @@ async fn drive(
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut tasks = vec![];
     for w in 0..args.tills {
-        let (client, people, enrolled, next, base) =
-            (client.clone(), people.clone(), enrolled.clone(), next.clone(), base.to_string());
+        let (client, people, enrolled, next, base) = (
+            client.clone(),
+            people.clone(),
+            enrolled.clone(),
+            next.clone(),
+            base.to_string(),
+        );
         let till = tills[w % tills.len()].clone();
         let merchant = creds.api_key.clone();
         let total = args.payments;
@@ -327,8 +352,11 @@ async fn drive(
                     break;
                 }
                 let (n, _, probes) = &people[enrolled[i % enrolled.len()]];
-                let create = json!({"amount": 100 + (i % 5000) as i64, "currency": "usd", "till": till.id});
-                let Ok((201, p, _)) = post(&client, format!("{base}/v1/payments"), &merchant, &create).await else {
+                let create =
+                    json!({"amount": 100 + (i % 5000) as i64, "currency": "usd", "till": till.id});
+                let Ok((201, p, _)) =
+                    post(&client, format!("{base}/v1/payments"), &merchant, &create).await
+                else {
                     out.push((false, None, f64::NAN));
                     continue;
                 };
@@ -336,12 +364,20 @@ async fn drive(
                 let last4 = phone(*n)[8..].to_string();
                 let body = json!({"image": probes[i % probes.len()], "phone_last4": last4});
                 let t0 = Instant::now();
-                let r = post(&client, format!("{base}/v1/payments/{id}/palm"), &till.credential, &body).await;
+                let r = post(
+                    &client,
+                    format!("{base}/v1/payments/{id}/palm"),
+                    &till.credential,
+                    &body,
+                )
+                .await;
                 let client_ms = t0.elapsed().as_secs_f64() * 1e3;
                 match r {
-                    Ok((status, body, server_ms)) => {
-                        out.push((status == 200 && body["status"] == "succeeded", server_ms, client_ms))
-                    }
+                    Ok((status, body, server_ms)) => out.push((
+                        status == 200 && body["status"] == "succeeded",
+                        server_ms,
+                        client_ms,
+                    )),
                     Err(_) => out.push((false, None, client_ms)),
                 }
             }
@@ -354,7 +390,11 @@ async fn drive(
     }
     let payments_per_s = results.len() as f64 / start.elapsed().as_secs_f64();
     let mut server_ms: Vec<f64> = results.iter().filter_map(|r| r.1).collect();
-    let mut client_ms: Vec<f64> = results.iter().map(|r| r.2).filter(|v| v.is_finite()).collect();
+    let mut client_ms: Vec<f64> = results
+        .iter()
+        .map(|r| r.2)
+        .filter(|v| v.is_finite())
+        .collect();
     server_ms.sort_by(f64::total_cmp);
     client_ms.sort_by(f64::total_cmp);
     Ok(Report {

@@ -313,3 +313,76 @@ fn policy_prints_thresholds_that_rise_with_gallery_size() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--fpir"));
 }
+
+/// `palmline serve` as the README runs it: prints its URL and the demo credentials, answers,
+/// and stops cleanly on SIGTERM; `palmline keys rotate` then moves the data to a new master key.
+#[test]
+fn serve_answers_then_stops_on_sigterm_and_keys_rotate() {
+    use std::io::{BufRead, Read, Write};
+    let dir = scratch("serve");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palmline"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+            dir.to_str().unwrap(),
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut printed = vec![];
+    let addr = loop {
+        let line = lines.next().expect("server output").unwrap();
+        printed.push(line.clone());
+        if let Some(url) = line.strip_prefix("Palmline is serving on http://") {
+            break url.to_string();
+        }
+    };
+    for _ in 0..4 {
+        printed.push(lines.next().unwrap().unwrap());
+    }
+    let text = printed.join("\n");
+    assert!(text.contains("demo merchant API key: sk_test_"), "{text}");
+    assert!(text.contains("till credential tk_test_"), "{text}");
+
+    let mut stream = std::net::TcpStream::connect(&addr).unwrap();
+    write!(
+        stream,
+        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).unwrap();
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+    assert!(reply.contains("\"database\":\"sqlite\""), "{reply}");
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "graceful stop exits 0: {status:?}");
+    let perms = std::fs::metadata(dir.join("keys/master-1.key")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        assert_eq!(perms.permissions().mode() & 0o777, 0o600);
+    }
+
+    let out = palmline(&["keys", "rotate", "--data-dir", dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let said = String::from_utf8_lossy(&out.stdout);
+    assert!(said.contains("master key 2 is active"), "{said}");
+    assert!(dir.join("keys/master-1.key.retired").exists());
+    // Rotating again moves on to a third key.
+    let again = palmline(&["keys", "rotate", "--data-dir", dir.to_str().unwrap()]);
+    assert!(String::from_utf8_lossy(&again.stdout).contains("master key 3 is active"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# A first palm payment against a running `palmline serve`, with curl only:
+# renders a synthetic palm, signs the person up with a test card, creates a payment as the
+# merchant's POS, and pays it with a new capture of the same palm at the till.
+# Usage: scripts/try-payment.sh [DATA_DIR] [URL]   (defaults: palmline-data http://127.0.0.1:8080)
+set -euo pipefail
+DATA="${1:-palmline-data}"
+URL="${2:-http://127.0.0.1:8080}"
+PALMLINE="${PALMLINE:-target/release/palmline}"
+CREDS="$DATA/demo-credentials.json"
+[ -r "$CREDS" ] || { echo "no $CREDS: start palmline serve first" >&2; exit 1; }
+KEY=$(grep -o 'sk_test_[0-9a-f]*' "$CREDS")
+TILL=$(grep -o 'till_[0-9A-Z]*' "$CREDS" | head -1)
+TILL_KEY=$(grep -o 'tk_test_[0-9a-f]*' "$CREDS" | head -1)
+WORK=$(mktemp -d)
+trap 'rm -rf "$WORK"' EXIT
+SEED=$((RANDOM * 32768 + RANDOM + 100000))
+"$PALMLINE" synth --out "$WORK/palms" --palms 1 --captures 4 --seed "$SEED" >/dev/null 2>&1
+P="$WORK/palms/$(ls "$WORK/palms" | grep -v manifest)"
+img() { base64 -w0 "$P/$1.png"; }
+PHONE="+4477009$(printf '%05d' $((SEED % 100000)))"
+# A fresh Luhn-valid Visa number (the simulated processor approves any valid number other than
+# its decline test cards; one card belongs to one person).
+luhn_visa() {
+  local body="4$(printf '%014d' "$1")" sum=0 i d
+  for ((i = 0; i < 15; i++)); do
+    d=${body:14-i:1}
+    if ((i % 2 == 0)); then d=$((d * 2)); ((d > 9)) && d=$((d - 9)); fi
+    sum=$((sum + d))
+  done
+  echo "$body$(((10 - sum % 10) % 10))"
+}
+CARD=$(luhn_visa "$SEED")
+cat > "$WORK/signup.json" <<JSON
+{"phone": "$PHONE",
+ "card": {"number": "$CARD", "exp_month": 12, "exp_year": 2030, "holder_name": "Ada Palm"},
+ "consent": {"accepted": true, "text_version": "2026-11"},
+ "captures": [{"hand": "right", "image": "$(img 1)"}, {"hand": "right", "image": "$(img 2)"},
+              {"hand": "right", "image": "$(img 3)"}]}
+JSON
+json() { curl -s "$URL$1" -H "Authorization: Bearer $2" -H 'Content-Type: application/json' -d "$3"; }
+echo "== sign-up (palm + card + phone + consent)"
+json /v1/signups "$TILL_KEY" "@$WORK/signup.json"; echo
+echo "== the POS creates a payment"
+PAYMENT=$(json /v1/payments "$KEY" "{\"amount\": 1250, \"currency\": \"gbp\", \"till\": \"$TILL\"}")
+echo "$PAYMENT"
+ID=$(echo "$PAYMENT" | grep -o '"id":"pay_[0-9A-Z]*"' | cut -d'"' -f4)
+echo "{\"image\": \"$(img 4)\", \"phone_last4\": \"${PHONE: -4}\"}" > "$WORK/palm.json"
+echo "== the person hovers their palm at the till"
+json "/v1/payments/$ID/palm" "$TILL_KEY" "@$WORK/palm.json"; echo
