@@ -181,6 +181,9 @@ pub fn run(args: PayBenchArgs) -> Result<()> {
         "server_start_s": load_s,
         "signups": report.signups_ok,
         "signups_per_s": report.signups_per_s,
+        "signup_server_p50_ms": percentile(&report.signup_ms, 0.5),
+        "signup_server_p99_ms": percentile(&report.signup_ms, 0.99),
+        "payments_failed": report.failures,
         "payments": args.payments,
         "payments_succeeded": report.succeeded,
         "pay_server_p50_ms": percentile(&report.server_ms, 0.5),
@@ -212,6 +215,9 @@ pub fn run(args: PayBenchArgs) -> Result<()> {
             "  {} of {} payments succeeded, {:.1} payments/s; seeding {:.1} s, server start {:.1} s",
             report.succeeded, args.payments, report.payments_per_s, seed_s, load_s
         );
+        if !report.failures.is_empty() {
+            println!("  not succeeded: {:?}", report.failures);
+        }
     }
     Ok(())
 }
@@ -255,6 +261,9 @@ async fn seed(config: &Config, count: usize, identities: u64) -> Result<f64> {
 
 struct Report {
     signups_ok: usize,
+    signup_ms: Vec<f64>,
+    /// Payments that did not succeed, by error code or final status.
+    failures: std::collections::BTreeMap<String, usize>,
     signups_per_s: f64,
     succeeded: usize,
     server_ms: Vec<f64>,
@@ -309,7 +318,7 @@ async fn drive(
                     break;
                 };
                 match post(&client, format!("{base}/v1/signups"), &till, body).await {
-                    Ok((201, _, _)) => ok.push(i),
+                    Ok((201, _, server_ms)) => ok.push((i, server_ms)),
                     Ok((status, body, _)) => {
                         eprintln!("sign-up {n} refused ({status}): {}", body["code"])
                     }
@@ -320,10 +329,15 @@ async fn drive(
         }));
     }
     let mut enrolled = vec![];
+    let mut signup_ms = vec![];
     for t in tasks {
-        enrolled.extend(t.await?);
+        for (i, ms) in t.await? {
+            enrolled.push(i);
+            signup_ms.extend(ms);
+        }
     }
     let signups_per_s = enrolled.len() as f64 / start.elapsed().as_secs_f64();
+    signup_ms.sort_by(f64::total_cmp);
     if enrolled.is_empty() {
         bail!("no sign-up succeeded");
     }
@@ -345,7 +359,8 @@ async fn drive(
         let merchant = creds.api_key.clone();
         let total = args.payments;
         tasks.push(tokio::spawn(async move {
-            let mut out: Vec<(bool, Option<f64>, f64)> = vec![];
+            // (succeeded, server ms, client ms, outcome when not succeeded)
+            let mut out: Vec<(bool, Option<f64>, f64, String)> = vec![];
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if i >= total {
@@ -357,7 +372,7 @@ async fn drive(
                 let Ok((201, p, _)) =
                     post(&client, format!("{base}/v1/payments"), &merchant, &create).await
                 else {
-                    out.push((false, None, f64::NAN));
+                    out.push((false, None, f64::NAN, "create_failed".into()));
                     continue;
                 };
                 let id = p["id"].as_str().unwrap_or_default();
@@ -373,12 +388,16 @@ async fn drive(
                 .await;
                 let client_ms = t0.elapsed().as_secs_f64() * 1e3;
                 match r {
-                    Ok((status, body, server_ms)) => out.push((
-                        status == 200 && body["status"] == "succeeded",
-                        server_ms,
-                        client_ms,
-                    )),
-                    Err(_) => out.push((false, None, client_ms)),
+                    Ok((status, body, server_ms)) => {
+                        let outcome = body["code"]
+                            .as_str()
+                            .or(body["status"].as_str())
+                            .unwrap_or("unknown")
+                            .to_string();
+                        let ok = status == 200 && outcome == "succeeded";
+                        out.push((ok, server_ms, client_ms, outcome))
+                    }
+                    Err(_) => out.push((false, None, client_ms, "transport_error".into())),
                 }
             }
             out
@@ -397,7 +416,15 @@ async fn drive(
         .collect();
     server_ms.sort_by(f64::total_cmp);
     client_ms.sort_by(f64::total_cmp);
+    let mut failures: std::collections::BTreeMap<String, usize> = Default::default();
+    for r in &results {
+        if !r.0 {
+            *failures.entry(r.3.clone()).or_default() += 1;
+        }
+    }
     Ok(Report {
+        signup_ms,
+        failures,
         signups_ok: enrolled.len(),
         signups_per_s,
         succeeded: results.iter().filter(|r| r.0).count(),
