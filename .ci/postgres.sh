@@ -17,6 +17,12 @@ as_pg() { if [ "$(id -u)" = 0 ]; then su postgres -s /bin/bash -c "$*"; else bas
 if [ "$(id -u)" = 0 ] && ! id postgres >/dev/null 2>&1; then
   useradd --system --home-dir /var/lib/postgresql postgres
 fi
+# A server left running from an earlier run of this script is stopped first.
+if [ -f "$DIR/data/postmaster.pid" ]; then
+  as_pg "$bindir/pg_ctl -D $DIR/data stop -m fast" >/dev/null 2>&1 || true
+fi
+# Take the first free port from $PORT up.
+while (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null; do PORT=$((PORT + 1)); done
 rm -rf "$DIR"; mkdir -p "$DIR"
 [ "$(id -u)" = 0 ] && chown postgres "$DIR"
 as_pg "$bindir/initdb -D $DIR/data -U postgres --auth=trust --locale=C.UTF-8 -E UTF8" >/dev/null
