@@ -350,3 +350,51 @@ pub struct Health {
     pub database: String,
     pub palms: usize,
 }
+
+/// `POST /v1/people/deletions`: a person asks, at a device, to be deleted (palm + phone number);
+/// a code is sent to that phone.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDeletion {
+    pub image: String,
+    pub phone: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeletionRequest {
+    pub id: String,
+    /// The code expires at this time (Unix seconds).
+    pub expires: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmDeletion {
+    pub code: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeletionResult {
+    pub id: String,
+    /// `deleted`, or `pending` while a payment of theirs is still in flight (then deleted by a
+    /// background job; their palm stops working at once).
+    pub status: String,
+}
+
+/// One read of the person's biometric data.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct AuditEntry {
+    pub id: String,
+    /// The till, merchant or job that read it.
+    pub actor: String,
+    /// `enrolment`, `payment`, `person_session`, `deletion_request`, `deletion`, `retention`.
+    pub purpose: String,
+    pub created: i64,
+}
+
+/// The published biometric data retention policy (BIPA asks for a public one).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct RetentionPolicy {
+    pub biometric_retention_days: i64,
+    pub policy: String,
+}

@@ -58,6 +58,13 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/v1/me/cards", post(routes::add_card))
         .route("/v1/me/cards/{id}", delete(routes::remove_card))
         .route("/v1/me/cards/{id}/default", post(routes::set_default_card))
+        .route("/v1/me/audit", get(routes::audit_export))
+        .route("/v1/people/deletions", post(routes::request_deletion))
+        .route(
+            "/v1/people/deletions/{id}/confirm",
+            post(routes::confirm_deletion),
+        )
+        .route("/v1/retention_policy", get(routes::retention_policy))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     api.layer(middleware::from_fn_with_state(state.clone(), idempotency))

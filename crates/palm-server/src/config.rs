@@ -20,6 +20,8 @@ pub struct Config {
     pub log_format: String,
     /// Create a demo merchant with a store, two tills and test cards on first start.
     pub demo: bool,
+    /// People unused for this many days are deleted with their biometric data.
+    pub retention_days: i64,
     pub processor: ProcessorConfig,
     pub webhooks: WebhookConfig,
 }
@@ -51,6 +53,7 @@ impl Default for Config {
             body_limit_bytes: 16 * 1024 * 1024,
             log_format: "text".into(),
             demo: true,
+            retention_days: 730,
             processor: ProcessorConfig::default(),
             webhooks: WebhookConfig::default(),
         }
@@ -93,6 +96,7 @@ impl Config {
                 "body_limit_bytes",
                 "log_format",
                 "demo",
+                "retention_days",
                 "processor.latency_ms",
                 "processor.timeout_ms",
                 "processor.outcome_wait_ms",

@@ -45,7 +45,11 @@ type ApiResult<T> = Result<T, AppError>;
         change_phone,
         add_card,
         remove_card,
-        set_default_card
+        set_default_card,
+        request_deletion,
+        confirm_deletion,
+        audit_export,
+        retention_policy
     ),
     components(schemas(ApiError, TillInfo, ListParams))
 )]
@@ -116,10 +120,14 @@ pub async fn consent(State(s): State<AppState>) -> Json<ConsentText> {
     responses((status = 201, body = SignupResponse), (status = 409, body = ApiError), (status = 422, body = ApiError)))]
 pub async fn signup(
     State(s): State<AppState>,
-    _auth: MerchantOrTill,
+    auth: MerchantOrTill,
     ApiJson(req): ApiJson<SignupRequest>,
 ) -> ApiResult<(StatusCode, Json<SignupResponse>)> {
-    let person = s.service.sign_up(req).await?;
+    let actor = match &auth {
+        MerchantOrTill::Merchant(m) => m.id.clone(),
+        MerchantOrTill::Till(t) => t.id.clone(),
+    };
+    let person = s.service.sign_up(&actor, req).await?;
     Ok((StatusCode::CREATED, Json(SignupResponse { person })))
 }
 
@@ -384,4 +392,45 @@ pub async fn set_default_card(
     Path(id): Path<String>,
 ) -> ApiResult<Json<palm_api::Person>> {
     Ok(Json(s.service.set_default_card(&p, &id).await?))
+}
+
+#[utoipa::path(post, path = "/v1/people/deletions", request_body = CreateDeletion,
+    responses((status = 201, body = DeletionRequest), (status = 422, body = ApiError)))]
+pub async fn request_deletion(
+    State(s): State<AppState>,
+    Till(t): Till,
+    ApiJson(req): ApiJson<CreateDeletion>,
+) -> ApiResult<(StatusCode, Json<DeletionRequest>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.service.request_deletion(&t, req).await?),
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/people/deletions/{id}/confirm", request_body = ConfirmDeletion,
+    responses((status = 200, body = DeletionResult), (status = 400, body = ApiError), (status = 409, body = ApiError)))]
+pub async fn confirm_deletion(
+    State(s): State<AppState>,
+    Till(t): Till,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<ConfirmDeletion>,
+) -> ApiResult<Json<DeletionResult>> {
+    Ok(Json(s.service.confirm_deletion(&t, &id, &req.code).await?))
+}
+
+#[utoipa::path(get, path = "/v1/me/audit", responses((status = 200, body = List<AuditEntry>)))]
+pub async fn audit_export(
+    State(s): State<AppState>,
+    Person(p): Person,
+) -> ApiResult<Json<List<AuditEntry>>> {
+    let data = s.service.audit_export(&p.id).await?;
+    Ok(Json(List {
+        data,
+        has_more: false,
+    }))
+}
+
+#[utoipa::path(get, path = "/v1/retention_policy", responses((status = 200, body = RetentionPolicy)))]
+pub async fn retention_policy(State(s): State<AppState>) -> Json<RetentionPolicy> {
+    Json(s.service.retention_policy())
 }

@@ -12,7 +12,8 @@ use palm_index::{Calibration, Policy, SHIPPED_CALIBRATION};
 use palm_service::domain::{new_id, new_secret, secret_hash};
 use palm_service::store::{MerchantRow, TillRow};
 use palm_service::{
-    Clock, Parts, Service, ServiceConfig, SimulatedConfig, SimulatedProcessor, SystemClock,
+    Clock, DevPhoneChannel, Parts, PhoneChannel, Service, ServiceConfig, SimulatedConfig,
+    SimulatedProcessor, SystemClock,
 };
 use palm_store::SqlStore;
 use serde::{Deserialize, Serialize};
@@ -42,6 +43,8 @@ pub struct Server {
     pub addr: SocketAddr,
     pub service: Arc<Service>,
     pub processor: Arc<SimulatedProcessor>,
+    /// The development phone channel's outbox (deletion codes).
+    pub phone: Arc<DevPhoneChannel>,
     pub demo: Option<DemoCredentials>,
     stop: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -54,7 +57,8 @@ impl Server {
     }
 
     pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<Server> {
-        let (service, processor) = build_service(config, clock).await?;
+        let phone = Arc::new(DevPhoneChannel::default());
+        let (service, processor) = build_service(config, clock, phone.clone()).await?;
         let demo = if config.demo {
             demo_merchant(&service, &config.data_dir).await?
         } else {
@@ -90,6 +94,7 @@ impl Server {
             addr,
             service,
             processor,
+            phone,
             demo,
             stop,
             tasks,
@@ -110,6 +115,7 @@ impl Server {
 pub async fn build_service(
     config: &Config,
     clock: Arc<dyn Clock>,
+    phone: Arc<dyn PhoneChannel>,
 ) -> Result<(Arc<Service>, Arc<SimulatedProcessor>)> {
     create_private_dir(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
@@ -132,11 +138,13 @@ pub async fn build_service(
             clock,
             keys: Arc::new(keys),
             fingerprinter,
+            phone,
             config: ServiceConfig {
                 processor_timeout: Duration::from_millis(config.processor.timeout_ms),
                 outcome_wait: Duration::from_millis(config.processor.outcome_wait_ms),
                 webhook_retry_base_ms: config.webhooks.retry_base_ms,
                 webhook_max_attempts: config.webhooks.max_attempts,
+                retention_s: config.retention_days * 86_400,
                 ..ServiceConfig::default()
             },
         })
@@ -145,13 +153,27 @@ pub async fn build_service(
     Ok((service, processor))
 }
 
-/// Reconciles payments a slow processor left open, and forgets expired idempotency keys.
+/// Reconciles payments a slow processor left open, finishes deletions that waited for them,
+/// forgets expired idempotency keys, and (at start, then hourly) deletes people unused for longer
+/// than the retention period.
 async fn housekeeping(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
+    let mut last_retention: Option<std::time::Instant> = None;
     loop {
         tokio::select! {
             _ = tick.tick() => {}
             _ = stop.changed() => return,
+        }
+        if last_retention.is_none_or(|t| t.elapsed() >= Duration::from_secs(3600)) {
+            last_retention = Some(std::time::Instant::now());
+            match service.enforce_retention().await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(deleted = n, "retention: unused people deleted"),
+                Err(e) => tracing::warn!(error = %e, "retention job failed"),
+            }
+        }
+        if let Err(e) = service.finish_deletions().await {
+            tracing::warn!(error = %e, "pending deletions failed");
         }
         match service.reconcile().await {
             Ok(0) => {}

@@ -120,9 +120,28 @@ async fn a_full_story_logs_no_secret() {
         ));
     }
     for (what, secret) in &secrets {
-        assert!(
-            !text.contains(secret.as_str()),
-            "the logs contain the {what}"
-        );
+        if let Some(at) = find_token(&text, secret) {
+            let from = text[..at]
+                .char_indices()
+                .rev()
+                .nth(80)
+                .map_or(0, |(i, _)| i);
+            let to = (at + secret.len() + 20).min(text.len());
+            panic!("the logs contain the {what}: ...{}...", &text[from..to]);
+        }
     }
+}
+
+/// Where `secret` occurs as a token of its own: for a short number such as a CVV, digits that are
+/// part of a longer number (a timestamp, a duration) do not count.
+fn find_token(text: &str, secret: &str) -> Option<usize> {
+    let numeric = secret.bytes().all(|b| b.is_ascii_digit());
+    let bytes = text.as_bytes();
+    text.match_indices(secret).map(|(at, _)| at).find(|&at| {
+        let joined = |i: Option<usize>| {
+            i.and_then(|i| bytes.get(i))
+                .is_some_and(|b| b.is_ascii_digit() || *b == b'.')
+        };
+        !numeric || !(joined(at.checked_sub(1)) || joined(Some(at + secret.len())))
+    })
 }

@@ -1,8 +1,9 @@
-//! Palmline's use cases: sign-up, payments at a till, people managing their data, webhooks.
+//! Palmline's use cases: sign-up, payments at a till, people managing their data, their privacy
+//! rights (deletion, retention, audit), webhooks.
 //!
 //! The key design decision: the use cases own the rules and talk to the outside world only
 //! through traits they define ([`Store`], [`Processor`], [`Clock`], [`KeySource`],
-//! [`WebhookSender`]), so they are tested without HTTP and run unchanged on SQLite or PostgreSQL.
+//! [`WebhookSender`], [`PhoneChannel`]), so they are tested without HTTP and run unchanged on SQLite or PostgreSQL.
 //! Card numbers, phone numbers and templates are sealed under each person's data key before they
 //! reach a store, and opened only to match (templates, in memory) or to pay (the card number,
 //! handed straight to the processor).
@@ -12,6 +13,7 @@ pub mod domain;
 pub mod error;
 mod payments;
 mod people;
+mod privacy;
 pub mod processor;
 mod signup;
 pub mod store;
@@ -20,6 +22,7 @@ pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ErrorKind, Result, ServiceError, StoreError};
+pub use privacy::{DevPhoneChannel, PhoneChannel};
 pub use processor::{Processor, SimulatedConfig, SimulatedProcessor};
 pub use signup::{CONSENT_TEXT, CONSENT_VERSION};
 pub use store::Store;
@@ -55,6 +58,8 @@ pub struct ServiceConfig {
     pub webhook_max_attempts: i64,
     /// Idempotency keys are kept at least this long.
     pub idempotency_ttl_s: i64,
+    /// Biometric data of people unused for this long is deleted (default two years).
+    pub retention_s: i64,
 }
 
 impl Default for ServiceConfig {
@@ -66,6 +71,7 @@ impl Default for ServiceConfig {
             webhook_retry_base_ms: 5_000,
             webhook_max_attempts: 8,
             idempotency_ttl_s: 48 * 3600,
+            retention_s: 2 * 365 * 86_400,
         }
     }
 }
@@ -79,6 +85,7 @@ pub struct Parts {
     pub clock: Arc<dyn Clock>,
     pub keys: Arc<dyn KeySource>,
     pub fingerprinter: Fingerprinter,
+    pub phone: Arc<dyn PhoneChannel>,
     pub config: ServiceConfig,
 }
 
@@ -92,6 +99,7 @@ pub struct Service {
     key_source: Arc<dyn KeySource>,
     keyring: RwLock<Arc<KeyRing>>,
     fingerprinter: Fingerprinter,
+    phone: Arc<dyn PhoneChannel>,
     config: ServiceConfig,
     /// Sign-ups check for an already-enrolled palm and then enrol: one at a time, so two
     /// simultaneous sign-ups of the same palm cannot both pass the check.
@@ -113,6 +121,7 @@ impl Service {
             key_source: parts.keys,
             keyring: RwLock::new(Arc::new(keyring)),
             fingerprinter: parts.fingerprinter,
+            phone: parts.phone,
             config: parts.config,
             signup_lock: tokio::sync::Mutex::new(()),
             webhook_wake: tokio::sync::Notify::new(),

@@ -266,6 +266,7 @@ impl Service {
         let person = self
             .identify(&req.image, req.phone_last4.as_deref())
             .await?;
+        self.audit(&person.id, &till.id, "payment").await?;
         let cards = self.store.cards_of(&person.id).await?;
         let card = self
             .pick_card(&person, &cards, req.card.as_deref())?

@@ -24,7 +24,7 @@ impl Service {
     /// A person proves who they are at a till: their palm, and the phone number they enrolled.
     pub async fn open_session(
         &self,
-        _till: &TillRow,
+        till: &TillRow,
         req: api::CreatePersonSession,
     ) -> Result<api::PersonSession> {
         let phone = Phone::parse(&req.phone)?;
@@ -36,6 +36,7 @@ impl Service {
                 "no enrolled palm matches with that phone number",
             ));
         }
+        self.audit(&person.id, &till.id, "person_session").await?;
         let token = new_secret("ps")?;
         let expires = self.now_s() + self.config.session_ttl_s;
         self.store

@@ -202,7 +202,8 @@ impl Service {
     }
 
     /// The sign-up use case.
-    pub async fn sign_up(&self, req: api::SignupRequest) -> Result<api::Person> {
+    /// `actor`: the till or merchant the sign-up came through (for the audit log).
+    pub async fn sign_up(&self, actor: &str, req: api::SignupRequest) -> Result<api::Person> {
         if !req.consent.accepted {
             return Err(ServiceError::invalid(
                 "consent_required",
@@ -273,7 +274,9 @@ impl Service {
             .with_param("captures"));
         }
 
-        self.enrol(&phone, &card, &chosen, true).await
+        let person = self.enrol(&phone, &card, &chosen, true).await?;
+        self.audit(&person.id, actor, "enrolment").await?;
+        Ok(person)
     }
 
     /// Stores a person with one template per hand, and indexes the palms. With `check_palms`,

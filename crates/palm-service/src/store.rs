@@ -177,6 +177,28 @@ pub struct SessionRow {
     pub expires: i64,
 }
 
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeletionRow {
+    pub id: String,
+    pub person_id: String,
+    /// SHA-256 of the request id and the code sent to the person's phone.
+    pub code_hash: String,
+    pub expires: i64,
+    pub attempts: i64,
+    pub used: bool,
+    pub created: i64,
+}
+
+/// One read of a person's biometric data: who, why, when.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AuditRow {
+    pub id: String,
+    pub person_id: String,
+    pub actor: String,
+    pub purpose: String,
+    pub created: i64,
+}
+
 /// A page request: newest first, strictly older than `starting_after`.
 #[derive(Debug, Clone, Default)]
 pub struct Page {
@@ -318,10 +340,33 @@ pub trait IdempotencyStore: Send + Sync {
     async fn purge_keys(&self, before: i64) -> StoreResult<u64>;
 }
 
+#[async_trait]
+pub trait PrivacyStore: Send + Sync {
+    async fn insert_deletion(&self, d: &DeletionRow) -> StoreResult<()>;
+    async fn deletion(&self, id: &str) -> StoreResult<Option<DeletionRow>>;
+    /// Records a confirmation attempt (attempts, used) if the request is still unused.
+    async fn update_deletion(&self, d: &DeletionRow) -> StoreResult<bool>;
+    /// The person's payments whose outcome is not yet known (`processing`).
+    async fn payments_in_flight(&self, person_id: &str) -> StoreResult<i64>;
+    /// Marks a person for deletion once their payments in flight settle; the index load skips them.
+    async fn mark_deletion_pending(&self, person_id: &str, now: i64) -> StoreResult<()>;
+    async fn pending_deletions(&self) -> StoreResult<Vec<String>>;
+    /// Deletes the person, their palms, cards, consents and sessions, and with the person row
+    /// their wrapped data key (crypto-shredding), writing `audit` in the same transaction.
+    /// Returns the deleted palm ids.
+    async fn delete_person(&self, person_id: &str, audit: &AuditRow) -> StoreResult<Vec<i64>>;
+    /// People whose last use is before `before`, oldest first.
+    async fn people_unused_since(&self, before: i64, limit: i64) -> StoreResult<Vec<String>>;
+    async fn insert_audit(&self, a: &AuditRow) -> StoreResult<()>;
+    async fn audit_of(&self, person_id: &str) -> StoreResult<Vec<AuditRow>>;
+    /// Makes deleted rows unrecoverable from the database files where the backend allows it.
+    async fn compact(&self) -> StoreResult<()>;
+}
+
 /// Everything the service needs from storage.
 #[async_trait]
 pub trait Store:
-    MerchantStore + PeopleStore + PaymentStore + WebhookStore + IdempotencyStore
+    MerchantStore + PeopleStore + PaymentStore + WebhookStore + IdempotencyStore + PrivacyStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

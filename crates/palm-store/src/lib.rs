@@ -4,7 +4,8 @@
 //! the very same queries (written in the dialect they share: `$n` parameters, `||`, standard
 //! types) and only the migrations differ by type names. Every trait method is one transaction.
 //! SQLite runs with one connection in WAL mode: writes are serialised by the pool instead of
-//! failing with `database is locked`, which at a till's pace costs nothing.
+//! failing with `database is locked`, which at a till's pace costs nothing; `secure_delete` is on,
+//! so deleted rows are overwritten in the file rather than left in free pages.
 
 /// A query whose text is built only from this crate's own column-list constants, never from
 /// input (values are always bound).
@@ -17,6 +18,7 @@ macro_rules! q {
 mod merchants;
 mod payments;
 mod people;
+mod privacy;
 mod webhooks;
 
 use async_trait::async_trait;
@@ -73,7 +75,7 @@ impl SqlStore {
                 .max_connections(1)
                 .after_connect(|conn, _| {
                     Box::pin(async move {
-                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
+                        conn.execute("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; PRAGMA secure_delete = ON;")
                             .await?;
                         Ok(())
                     })

@@ -139,7 +139,7 @@ impl PeopleStore for SqlStore {
 
     async fn palms_page(&self, after: i64, limit: i64) -> StoreResult<Vec<OwnedPalm>> {
         let rows = sqlx::query(
-            "SELECT palms.id, palms.person_id, palms.hand, palms.template_sealed, palms.created, p.wrapped_key, p.phone_last4 FROM palms JOIN people p ON p.id = palms.person_id WHERE palms.id > $1 ORDER BY palms.id LIMIT $2",
+            "SELECT palms.id, palms.person_id, palms.hand, palms.template_sealed, palms.created, p.wrapped_key, p.phone_last4 FROM palms JOIN people p ON p.id = palms.person_id WHERE palms.id > $1 AND p.deletion_requested IS NULL ORDER BY palms.id LIMIT $2",
         )
         .bind(after)
         .bind(limit)

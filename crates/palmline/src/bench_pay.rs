@@ -229,8 +229,12 @@ async fn seed(config: &Config, count: usize, identities: u64) -> Result<f64> {
     }
     let engine = Engine::default();
     let source = Distractors::new(&engine, identities);
-    let (service, _) =
-        palm_server::server::build_service(config, Arc::new(palm_service::SystemClock)).await?;
+    let (service, _) = palm_server::server::build_service(
+        config,
+        Arc::new(palm_service::SystemClock),
+        Arc::new(palm_service::DevPhoneChannel::default()),
+    )
+    .await?;
     let start = Instant::now();
     let bar = crate::eval::progress(count as u64, "seeding enrolled people");
     let chunk = 4096;

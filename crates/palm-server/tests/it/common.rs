@@ -62,8 +62,26 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
 }
 
 pub async fn start(config: Config, dir: tempfile::TempDir) -> TestApp {
+    start_with_clock(config, dir, Arc::new(palm_service::SystemClock)).await
+}
+
+/// A fresh server whose clock the test moves.
+pub async fn spawn_with_clock(clock: Arc<dyn palm_service::Clock>) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.database = database_url().await;
+    start_with_clock(config, dir, clock).await
+}
+
+pub async fn start_with_clock(
+    config: Config,
+    dir: tempfile::TempDir,
+    clock: Arc<dyn palm_service::Clock>,
+) -> TestApp {
     palm_server::sender::install_tls_provider();
-    let server = Server::start(&config).await.expect("server starts");
+    let server = Server::start_with_clock(&config, clock)
+        .await
+        .expect("server starts");
     TestApp {
         base: format!("http://{}", server.addr),
         demo: server.demo.clone().expect("demo merchant"),

@@ -3,6 +3,7 @@
 mod bad_input;
 mod common;
 mod payments;
+mod privacy;
 
 use common::*;
 use serde_json::json;

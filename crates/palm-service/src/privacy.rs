@@ -1,0 +1,271 @@
+//! People's privacy rights: deletion at a device (palm + a code sent to their phone), automatic
+//! deletion after long non-use, the published retention policy, and the audit log of every read
+//! of a person's biometric data, which they can export.
+//!
+//! Deletion is crypto-shredding: the person's row goes with their wrapped data key, so their
+//! template and card ciphertexts (in this database's pages or in backups) can no longer be opened.
+
+use crate::Service;
+use crate::domain::{Phone, new_id, secret_hash};
+use crate::error::{ErrorKind, Result, ServiceError};
+use crate::store::{AuditRow, DeletionRow, TillRow};
+use async_trait::async_trait;
+use palm_api as api;
+use palm_index::PalmId;
+use std::sync::Mutex;
+
+/// How codes reach people's phones (an SMS gateway in production).
+#[async_trait]
+pub trait PhoneChannel: Send + Sync {
+    async fn send_code(&self, phone: &Phone, code: &str) -> std::result::Result<(), String>;
+}
+
+/// The development channel: writes each code to the log (with the phone masked) and keeps it in
+/// an in-memory outbox that tests and demos can read.
+#[derive(Default)]
+pub struct DevPhoneChannel {
+    outbox: Mutex<Vec<(String, String)>>,
+}
+
+impl DevPhoneChannel {
+    /// The last code sent to `phone` (E.164).
+    pub fn last_code(&self, phone: &str) -> Option<String> {
+        let outbox = self.outbox.lock().unwrap_or_else(|e| e.into_inner());
+        outbox
+            .iter()
+            .rev()
+            .find(|(p, _)| p == phone)
+            .map(|(_, c)| c.clone())
+    }
+}
+
+#[async_trait]
+impl PhoneChannel for DevPhoneChannel {
+    async fn send_code(&self, phone: &Phone, code: &str) -> std::result::Result<(), String> {
+        tracing::warn!(
+            phone = %format!("***{}", phone.last4()),
+            code,
+            "development phone channel: this code would be sent by SMS"
+        );
+        self.outbox
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push((phone.as_str().to_string(), code.to_string()));
+        Ok(())
+    }
+}
+
+/// How long a deletion code is valid, and how many wrong tries it allows.
+const CODE_TTL_S: i64 = 600;
+const CODE_ATTEMPTS: i64 = 5;
+
+fn code_hash(request_id: &str, code: &str) -> String {
+    secret_hash(&format!("{request_id}:{code}"))
+}
+
+impl Service {
+    /// Appends to the audit log; a failure is logged, never hidden from the caller's result.
+    pub(crate) async fn audit(&self, person_id: &str, actor: &str, purpose: &str) -> Result<()> {
+        self.store
+            .insert_audit(&AuditRow {
+                id: new_id("aud"),
+                person_id: person_id.to_string(),
+                actor: actor.to_string(),
+                purpose: purpose.to_string(),
+                created: self.now_s(),
+            })
+            .await?;
+        Ok(())
+    }
+
+    pub async fn audit_export(&self, person_id: &str) -> Result<Vec<api::AuditEntry>> {
+        Ok(self
+            .store
+            .audit_of(person_id)
+            .await?
+            .into_iter()
+            .map(|a| api::AuditEntry {
+                id: a.id,
+                actor: a.actor,
+                purpose: a.purpose,
+                created: a.created,
+            })
+            .collect())
+    }
+
+    pub fn retention_policy(&self) -> api::RetentionPolicy {
+        let days = self.config.retention_s / 86_400;
+        api::RetentionPolicy {
+            biometric_retention_days: days,
+            policy: format!(
+                "Palm templates are kept, encrypted, only while the person uses Palmline. They are \
+                 destroyed when the person deletes their profile, or automatically {days} days \
+                 after their last use. Palm images are never stored."
+            ),
+        }
+    }
+
+    /// Step one of "delete me": palm + phone at a till; sends a code to the phone.
+    pub async fn request_deletion(
+        &self,
+        till: &TillRow,
+        req: api::CreateDeletion,
+    ) -> Result<api::DeletionRequest> {
+        let phone = Phone::parse(&req.phone)?;
+        let person = self.identify(&req.image, Some(phone.last4())).await?;
+        if person.phone_fingerprint != self.phone_fingerprint(&phone) {
+            return Err(ServiceError::palm(
+                "palm_not_recognised",
+                "no enrolled palm matches with that phone number",
+            ));
+        }
+        let mut digits = [0u8; 4];
+        getrandom::fill(&mut digits)
+            .map_err(|_| ServiceError::internal("the random source failed"))?;
+        let code = format!("{:06}", u32::from_le_bytes(digits) % 1_000_000);
+        let id = new_id("del");
+        let expires = self.now_s() + CODE_TTL_S;
+        self.store
+            .insert_deletion(&DeletionRow {
+                code_hash: code_hash(&id, &code),
+                id: id.clone(),
+                person_id: person.id.clone(),
+                expires,
+                attempts: 0,
+                used: false,
+                created: self.now_s(),
+            })
+            .await?;
+        self.audit(&person.id, &till.id, "deletion_request").await?;
+        self.phone.send_code(&phone, &code).await.map_err(|e| {
+            tracing::error!(error = %e, "phone channel failed");
+            ServiceError::new(
+                ErrorKind::Unavailable,
+                "phone_channel_unavailable",
+                "the code could not be sent; try again later",
+            )
+        })?;
+        Ok(api::DeletionRequest { id, expires })
+    }
+
+    /// Step two: the code from the phone. Deletes at once, or as soon as the person's payments
+    /// in flight settle (their palm stops working at once either way).
+    pub async fn confirm_deletion(
+        &self,
+        till: &TillRow,
+        id: &str,
+        code: &str,
+    ) -> Result<api::DeletionResult> {
+        let mut request = self
+            .store
+            .deletion(id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("deletion request", id))?;
+        if request.used {
+            return Err(ServiceError::conflict(
+                "deletion_code_used",
+                "this deletion request was already confirmed",
+            ));
+        }
+        if request.expires <= self.now_s() {
+            return Err(ServiceError::invalid(
+                "deletion_code_expired",
+                "the code has expired; ask for a new one",
+            ));
+        }
+        if request.attempts >= CODE_ATTEMPTS {
+            return Err(ServiceError::invalid(
+                "too_many_attempts",
+                "too many wrong codes; ask for a new one",
+            ));
+        }
+        request.attempts += 1;
+        let right = request.code_hash == code_hash(id, code.trim());
+        request.used = right;
+        if !self.store.update_deletion(&request).await? {
+            return Err(ServiceError::conflict(
+                "deletion_code_used",
+                "this deletion request was already confirmed",
+            ));
+        }
+        if !right {
+            return Err(
+                ServiceError::invalid("invalid_code", "the code is not right").with_param("code"),
+            );
+        }
+        let person = request.person_id.clone();
+        for palm in self.store.palms_of(&person).await? {
+            self.gallery.remove(PalmId(palm.id as u64));
+        }
+        let status = if self.store.payments_in_flight(&person).await? > 0 {
+            self.store
+                .mark_deletion_pending(&person, self.now_s())
+                .await?;
+            "pending"
+        } else {
+            self.delete_person(&person, &till.id, "deletion").await?;
+            "deleted"
+        };
+        Ok(api::DeletionResult {
+            id: id.to_string(),
+            status: status.into(),
+        })
+    }
+
+    async fn delete_person(&self, person_id: &str, actor: &str, purpose: &str) -> Result<()> {
+        let audit = AuditRow {
+            id: new_id("aud"),
+            person_id: person_id.to_string(),
+            actor: actor.to_string(),
+            purpose: purpose.to_string(),
+            created: self.now_s(),
+        };
+        for palm in self.store.delete_person(person_id, &audit).await? {
+            self.gallery.remove(PalmId(palm as u64));
+        }
+        self.store.compact().await?;
+        tracing::info!(person = %person_id, purpose, "person deleted");
+        Ok(())
+    }
+
+    /// Deletes people whose deletion waited for a payment in flight; returns how many.
+    pub async fn finish_deletions(&self) -> Result<usize> {
+        let mut done = 0;
+        for person in self.store.pending_deletions().await? {
+            if self.store.payments_in_flight(&person).await? == 0 {
+                self.delete_person(&person, "deletion-job", "deletion")
+                    .await?;
+                done += 1;
+            }
+        }
+        Ok(done)
+    }
+
+    /// Deletes everyone unused for longer than the retention period; returns how many.
+    pub async fn enforce_retention(&self) -> Result<usize> {
+        let before = self.now_s() - self.config.retention_s;
+        let mut done = 0;
+        loop {
+            // People with a payment in flight are marked pending instead (the deletion job
+            // finishes them), and the query skips pending people, so each round shrinks.
+            let batch = self.store.people_unused_since(before, 500).await?;
+            if batch.is_empty() {
+                return Ok(done);
+            }
+            for person in batch {
+                for palm in self.store.palms_of(&person).await? {
+                    self.gallery.remove(PalmId(palm.id as u64));
+                }
+                if self.store.payments_in_flight(&person).await? == 0 {
+                    self.delete_person(&person, "retention-job", "retention")
+                        .await?;
+                    done += 1;
+                } else {
+                    self.store
+                        .mark_deletion_pending(&person, self.now_s())
+                        .await?;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,182 @@
+//! Deletion requests, deleting a person, retention, and the audit log.
+
+use crate::{SqlStore, col, db_err};
+use async_trait::async_trait;
+use palm_service::store::{AuditRow, DeletionRow, PrivacyStore, StoreResult};
+use sqlx::Executor;
+
+#[async_trait]
+impl PrivacyStore for SqlStore {
+    async fn insert_deletion(&self, d: &DeletionRow) -> StoreResult<()> {
+        sqlx::query("INSERT INTO deletion_requests (id, person_id, code_hash, expires, attempts, used, created) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+            .bind(&d.id)
+            .bind(&d.person_id)
+            .bind(&d.code_hash)
+            .bind(d.expires)
+            .bind(d.attempts)
+            .bind(i64::from(d.used))
+            .bind(d.created)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn deletion(&self, id: &str) -> StoreResult<Option<DeletionRow>> {
+        let row = sqlx::query("SELECT id, person_id, code_hash, expires, attempts, used, created FROM deletion_requests WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| {
+            Ok(DeletionRow {
+                id: col(&r, "id")?,
+                person_id: col(&r, "person_id")?,
+                code_hash: col(&r, "code_hash")?,
+                expires: col(&r, "expires")?,
+                attempts: col(&r, "attempts")?,
+                used: col::<i64>(&r, "used")? != 0,
+                created: col(&r, "created")?,
+            })
+        })
+        .transpose()
+        .map_err(db_err)
+    }
+
+    async fn update_deletion(&self, d: &DeletionRow) -> StoreResult<bool> {
+        let changed = sqlx::query(
+            "UPDATE deletion_requests SET attempts = $1, used = $2 WHERE id = $3 AND used = 0",
+        )
+        .bind(d.attempts)
+        .bind(i64::from(d.used))
+        .bind(&d.id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        Ok(changed == 1)
+    }
+
+    async fn payments_in_flight(&self, person_id: &str) -> StoreResult<i64> {
+        let r = sqlx::query(
+            "SELECT COUNT(*) AS n FROM payments WHERE person_id = $1 AND status = 'processing'",
+        )
+        .bind(person_id)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db_err)?;
+        col(&r, "n").map_err(db_err)
+    }
+
+    async fn mark_deletion_pending(&self, person_id: &str, now: i64) -> StoreResult<()> {
+        sqlx::query("UPDATE people SET deletion_requested = $1 WHERE id = $2")
+            .bind(now)
+            .bind(person_id)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn pending_deletions(&self) -> StoreResult<Vec<String>> {
+        let rows =
+            sqlx::query("SELECT id FROM people WHERE deletion_requested IS NOT NULL ORDER BY id")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+        rows.iter()
+            .map(|r| col(r, "id"))
+            .collect::<Result<_, _>>()
+            .map_err(db_err)
+    }
+
+    async fn delete_person(&self, person_id: &str, audit: &AuditRow) -> StoreResult<Vec<i64>> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let palms = sqlx::query("SELECT id FROM palms WHERE person_id = $1")
+            .bind(person_id)
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(|r| col::<i64>(r, "id"))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err)?;
+        for table in ["palms", "cards", "sessions", "consents"] {
+            q!("DELETE FROM {table} WHERE person_id = $1")
+                .bind(person_id)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        sqlx::query("DELETE FROM people WHERE id = $1")
+            .bind(person_id)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        insert_audit_in(&mut tx, audit).await.map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(palms)
+    }
+
+    async fn people_unused_since(&self, before: i64, limit: i64) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query("SELECT id FROM people WHERE last_used < $1 AND deletion_requested IS NULL ORDER BY last_used LIMIT $2")
+            .bind(before)
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|r| col(r, "id"))
+            .collect::<Result<_, _>>()
+            .map_err(db_err)
+    }
+
+    async fn insert_audit(&self, a: &AuditRow) -> StoreResult<()> {
+        let mut conn = self.pool.acquire().await.map_err(db_err)?;
+        insert_audit_in(&mut conn, a).await.map_err(db_err)
+    }
+
+    async fn audit_of(&self, person_id: &str) -> StoreResult<Vec<AuditRow>> {
+        let rows = sqlx::query("SELECT id, person_id, actor, purpose, created FROM audit_log WHERE person_id = $1 ORDER BY id")
+            .bind(person_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(|r| {
+                Ok(AuditRow {
+                    id: col(r, "id")?,
+                    person_id: col(r, "person_id")?,
+                    actor: col(r, "actor")?,
+                    purpose: col(r, "purpose")?,
+                    created: col(r, "created")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err)
+    }
+
+    async fn compact(&self) -> StoreResult<()> {
+        if self.backend == "sqlite" {
+            // secure_delete already zeroed the rows in the pages; the write-ahead log still holds
+            // older copies of those pages until it is checkpointed and truncated.
+            self.pool
+                .execute("PRAGMA wal_checkpoint(TRUNCATE)")
+                .await
+                .map_err(db_err)?;
+        }
+        Ok(())
+    }
+}
+
+async fn insert_audit_in(conn: &mut sqlx::AnyConnection, a: &AuditRow) -> Result<(), sqlx::Error> {
+    sqlx::query("INSERT INTO audit_log (id, person_id, actor, purpose, created) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&a.id)
+        .bind(&a.person_id)
+        .bind(&a.actor)
+        .bind(&a.purpose)
+        .bind(a.created)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
