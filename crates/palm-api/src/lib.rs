@@ -84,6 +84,9 @@ pub struct SignupRequest {
     pub consent: ConsentInput,
     /// At least two captures of one hand; the other hand optional (two captures too).
     pub captures: Vec<Capture>,
+    /// Loyalty programs of the merchant to join at once (`program` required in each).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub memberships: Vec<JoinProgram>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -110,6 +113,9 @@ pub struct Person {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct SignupResponse {
     pub person: Person,
+    /// Loyalty memberships joined with the sign-up.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub memberships: Vec<Membership>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -200,8 +206,11 @@ pub struct Payment {
     pub status: PaymentStatus,
     pub amount: i64,
     pub tip: i64,
-    /// `amount + tip`: what the card is charged.
+    /// `amount + tip - discount`: what the card is charged.
     pub amount_total: i64,
+    /// Taken off by a loyalty reward.
+    pub discount: i64,
+    pub reward: Option<String>,
     pub currency: String,
     pub till: String,
     pub reference: Option<String>,
@@ -215,6 +224,9 @@ pub struct Payment {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub card_choices: Vec<CardSummary>,
     pub decline_code: Option<String>,
+    /// The person's loyalty memberships at this merchant, with balances after this payment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub memberships: Vec<Membership>,
     pub created: i64,
     pub updated: i64,
 }
@@ -234,6 +246,9 @@ pub struct PalmSubmission {
     /// till screen). Default `true`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirm: Option<bool>,
+    /// Redeem this loyalty reward: its discount comes off before the card is charged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reward: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -243,6 +258,8 @@ pub struct ConfirmPayment {
     pub card: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tip: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reward: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
@@ -397,4 +414,83 @@ pub struct AuditEntry {
 pub struct RetentionPolicy {
     pub biometric_retention_days: i64,
     pub policy: String,
+}
+
+/// `POST /v1/loyalty/programs`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateProgram {
+    pub name: String,
+    /// Points earned per whole currency unit charged (per 100 minor units).
+    pub points_per_unit: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Reward {
+    pub id: String,
+    pub program: String,
+    pub name: String,
+    pub points_cost: i64,
+    /// Minor units taken off a payment before the card is charged.
+    pub discount: i64,
+    pub currency: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Program {
+    pub id: String,
+    pub name: String,
+    pub points_per_unit: i64,
+    pub rewards: Vec<Reward>,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateReward {
+    pub name: String,
+    pub points_cost: i64,
+    pub discount: i64,
+    pub currency: String,
+}
+
+/// Link a person to a program: by the phone number they enrolled with (merchant API), or at
+/// sign-up / in their own session. `member_number`: the number on an existing loyalty card
+/// (default: a new one).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct JoinProgram {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub program: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member_number: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Membership {
+    pub id: String,
+    pub program: String,
+    pub member_number: String,
+    pub balance: i64,
+    pub person: String,
+    pub created: i64,
+}
+
+/// `POST /v1/loyalty/present`: a palm at a till shows the person's loyalty cards, no payment.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PresentLoyalty {
+    pub image: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_last4: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct LoyaltyPresentation {
+    pub person: String,
+    pub memberships: Vec<Membership>,
+    /// Rewards the person has enough points for.
+    pub rewards_available: Vec<Reward>,
 }

@@ -65,6 +65,19 @@ pub fn router(state: AppState) -> axum::Router {
             post(routes::confirm_deletion),
         )
         .route("/v1/retention_policy", get(routes::retention_policy))
+        .route(
+            "/v1/loyalty/programs",
+            post(routes::create_program).get(routes::list_programs),
+        )
+        .route(
+            "/v1/loyalty/programs/{id}/rewards",
+            post(routes::create_reward),
+        )
+        .route(
+            "/v1/loyalty/programs/{id}/members",
+            post(routes::add_member).get(routes::list_members),
+        )
+        .route("/v1/loyalty/present", post(routes::present_loyalty))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     api.layer(middleware::from_fn_with_state(state.clone(), idempotency))

@@ -49,7 +49,13 @@ type ApiResult<T> = Result<T, AppError>;
         request_deletion,
         confirm_deletion,
         audit_export,
-        retention_policy
+        retention_policy,
+        create_program,
+        list_programs,
+        create_reward,
+        add_member,
+        list_members,
+        present_loyalty
     ),
     components(schemas(ApiError, TillInfo, ListParams))
 )]
@@ -127,8 +133,8 @@ pub async fn signup(
         MerchantOrTill::Merchant(m) => m.id.clone(),
         MerchantOrTill::Till(t) => t.id.clone(),
     };
-    let person = s.service.sign_up(&actor, req).await?;
-    Ok((StatusCode::CREATED, Json(SignupResponse { person })))
+    let response = s.service.sign_up(&actor, auth.merchant_id(), req).await?;
+    Ok((StatusCode::CREATED, Json(response)))
 }
 
 #[utoipa::path(post, path = "/v1/payments", request_body = CreatePayment,
@@ -433,4 +439,76 @@ pub async fn audit_export(
 #[utoipa::path(get, path = "/v1/retention_policy", responses((status = 200, body = RetentionPolicy)))]
 pub async fn retention_policy(State(s): State<AppState>) -> Json<RetentionPolicy> {
     Json(s.service.retention_policy())
+}
+
+#[utoipa::path(post, path = "/v1/loyalty/programs", request_body = CreateProgram, responses((status = 201, body = Program)))]
+pub async fn create_program(
+    State(s): State<AppState>,
+    Merchant(m): Merchant,
+    ApiJson(req): ApiJson<CreateProgram>,
+) -> ApiResult<(StatusCode, Json<Program>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.service.create_program(&m.id, req).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/loyalty/programs", responses((status = 200, body = List<Program>)))]
+pub async fn list_programs(
+    State(s): State<AppState>,
+    auth: MerchantOrTill,
+) -> ApiResult<Json<List<Program>>> {
+    let data = s.service.programs(auth.merchant_id()).await?;
+    Ok(Json(List {
+        data,
+        has_more: false,
+    }))
+}
+
+#[utoipa::path(post, path = "/v1/loyalty/programs/{id}/rewards", request_body = CreateReward, responses((status = 201, body = Reward)))]
+pub async fn create_reward(
+    State(s): State<AppState>,
+    Merchant(m): Merchant,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<CreateReward>,
+) -> ApiResult<(StatusCode, Json<Reward>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.service.create_reward(&m.id, &id, req).await?),
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/loyalty/programs/{id}/members", request_body = JoinProgram,
+    responses((status = 201, body = Membership), (status = 409, body = ApiError)))]
+pub async fn add_member(
+    State(s): State<AppState>,
+    Merchant(m): Merchant,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<JoinProgram>,
+) -> ApiResult<(StatusCode, Json<Membership>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.service.join_program(&m.id, &id, None, &req).await?),
+    ))
+}
+
+#[utoipa::path(get, path = "/v1/loyalty/programs/{id}/members", params(("limit" = Option<i64>, Query), ("starting_after" = Option<String>, Query)),
+    responses((status = 200, body = List<Membership>)))]
+pub async fn list_members(
+    State(s): State<AppState>,
+    Merchant(m): Merchant,
+    Path(id): Path<String>,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<List<Membership>>> {
+    Ok(Json(s.service.members(&m.id, &id, &page(q)?).await?))
+}
+
+#[utoipa::path(post, path = "/v1/loyalty/present", request_body = PresentLoyalty,
+    responses((status = 200, body = LoyaltyPresentation), (status = 422, body = ApiError)))]
+pub async fn present_loyalty(
+    State(s): State<AppState>,
+    Till(t): Till,
+    ApiJson(req): ApiJson<PresentLoyalty>,
+) -> ApiResult<Json<LoyaltyPresentation>> {
+    Ok(Json(s.service.present_loyalty(&t, req).await?))
 }

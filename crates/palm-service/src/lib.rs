@@ -11,6 +11,7 @@
 pub mod clock;
 pub mod domain;
 pub mod error;
+mod loyalty;
 mod payments;
 mod people;
 mod privacy;

@@ -8,10 +8,10 @@
 //! expects, so two racing requests cannot both move a payment.
 
 use crate::domain::{bucket_of, check_amount, check_text, new_id, parse_currency};
-use crate::error::{ErrorKind, Result, ServiceError};
+use crate::error::{ErrorKind, Result, ServiceError, StoreError};
 use crate::processor::{Authorization, Lookup, Outcome, ProcessorError};
 use crate::store::{
-    CardRow, EventRow, MerchantRow, Page, PaymentRow, PersonRow, RefundRow, TillRow,
+    CardRow, EventRow, MerchantRow, Page, PaymentRow, PersonRow, PointsRow, RefundRow, TillRow,
 };
 use crate::{Service, context, decode_image, palm_error, views};
 use palm_api::{self as api, PaymentStatus as S};
@@ -51,9 +51,34 @@ impl Service {
 
     /// Writes a change if the payment is still in state `from`, with its event.
     async fn save(&self, p: &mut PaymentRow, from: &str, event: &str) -> Result<()> {
+        self.save_with(p, from, event, &[]).await
+    }
+
+    /// [`Service::save`] with loyalty points moved in the same transaction.
+    async fn save_with(
+        &self,
+        p: &mut PaymentRow,
+        from: &str,
+        event: &str,
+        points: &[PointsRow],
+    ) -> Result<()> {
         p.updated = self.now_s();
         let event = self.payment_event(p, event);
-        if !self.store.update_payment(p, from, Some(&event)).await? {
+        let saved = match self
+            .store
+            .update_payment(p, from, Some(&event), points)
+            .await
+        {
+            Err(StoreError::Duplicate(rule)) if rule == "membership_balance" => {
+                return Err(ServiceError::conflict(
+                    "insufficient_points",
+                    "not enough points for this reward",
+                )
+                .with_param("reward"));
+            }
+            other => other?,
+        };
+        if !saved {
             return Err(ServiceError::conflict(
                 "payment_changed",
                 "the payment was changed by another request; fetch it and try again",
@@ -111,6 +136,8 @@ impl Service {
             decline_code: None,
             amount_captured: 0,
             amount_refunded: 0,
+            discount: 0,
+            reward_id: None,
             created: now,
             updated: now,
         };
@@ -271,8 +298,11 @@ impl Service {
         let card = self
             .pick_card(&person, &cards, req.card.as_deref())?
             .clone();
+        let mut p = p;
+        if let Some(reward) = &req.reward {
+            self.apply_reward(&mut p, &person.id, reward).await?;
+        }
         if req.confirm == Some(false) {
-            let mut p = p;
             attach(&mut p, &person, &card);
             p.status = S::RequiresConfirmation.as_str().into();
             self.save(
@@ -281,10 +311,19 @@ impl Service {
                 "payment.requires_confirmation",
             )
             .await?;
-            return Ok(views::payment(&p, &cards));
+            return self.payment_view(&p, &cards).await;
         }
         let p = self.authorize(p, &person, &card).await?;
-        Ok(views::payment(&p, &[]))
+        self.payment_view(&p, &[]).await
+    }
+
+    /// A payment as a till shows it: with the person's memberships and balances.
+    async fn payment_view(&self, p: &PaymentRow, choices: &[CardRow]) -> Result<api::Payment> {
+        let mut view = views::payment(p, choices);
+        if let Some(person) = &p.person_id {
+            view.memberships = self.memberships_view(&p.merchant_id, person).await?;
+        }
+        Ok(view)
     }
 
     /// After a palm with `confirm: false`: the person chose a card and maybe a tip.
@@ -310,8 +349,11 @@ impl Service {
             p.tip = check_amount(tip, "tip", true)?;
             check_amount(p.amount + p.tip, "tip", false)?;
         }
+        if let Some(reward) = &req.reward {
+            self.apply_reward(&mut p, &person.id, reward).await?;
+        }
         let p = self.authorize(p, &person, &card).await?;
-        Ok(views::payment(&p, &[]))
+        self.payment_view(&p, &[]).await
     }
 
     /// Sends the authorisation and records the outcome. On a processor timeout the payment stays
@@ -327,7 +369,11 @@ impl Service {
         attach(&mut p, person, card);
         p.status = S::Processing.as_str().into();
         p.attempt_key = Some(format!("{}:authorize", p.id));
-        self.save(&mut p, &from, "payment.processing").await?;
+        // The reward's points are taken as the payment goes to the processor (given back if it
+        // fails), so two payments cannot spend the same points.
+        let points = self.payment_points(&p, "redemption").await?;
+        self.save_with(&mut p, &from, "payment.processing", &points)
+            .await?;
 
         let key = self.data_key(&person.wrapped_key)?;
         let digits = key.open(&card.number_sealed, &context("card", &card.id))?;
@@ -344,7 +390,7 @@ impl Service {
             card: &number,
             expiry,
             cvv: None,
-            amount: p.amount + p.tip,
+            amount: p.charge_amount(),
             currency: &p.currency,
             capture: p.capture_method == "automatic",
         };
@@ -369,7 +415,7 @@ impl Service {
                 p.charge_ref = Some(reference);
                 if p.capture_method == "automatic" {
                     p.status = S::Succeeded.as_str().into();
-                    p.amount_captured = p.amount + p.tip;
+                    p.amount_captured = p.charge_amount();
                     "payment.succeeded"
                 } else {
                     p.status = S::RequiresCapture.as_str().into();
@@ -382,7 +428,13 @@ impl Service {
                 "payment.failed"
             }
         };
-        self.save(&mut p, S::Processing.as_str(), event).await?;
+        let points = match p.status.as_str() {
+            "succeeded" => self.payment_points(&p, "accrual").await?,
+            "failed" => self.payment_points(&p, "redemption_reversal").await?,
+            _ => vec![],
+        };
+        self.save_with(&mut p, S::Processing.as_str(), event, &points)
+            .await?;
         Ok(p)
     }
 
@@ -465,7 +517,7 @@ impl Service {
         if p.status != S::RequiresCapture.as_str() {
             return Err(state_error(&p, "requires_capture"));
         }
-        let total = p.amount + p.tip;
+        let total = p.charge_amount();
         let amount = req.amount.unwrap_or(total);
         if amount < 1 || amount > total {
             return Err(ServiceError::invalid(
@@ -483,9 +535,15 @@ impl Service {
             Some(Outcome::Approved { .. }) => {
                 p.status = S::Succeeded.as_str().into();
                 p.amount_captured = amount;
-                self.save(&mut p, S::RequiresCapture.as_str(), "payment.succeeded")
-                    .await?;
-                Ok(views::payment(&p, &[]))
+                let points = self.payment_points(&p, "accrual").await?;
+                self.save_with(
+                    &mut p,
+                    S::RequiresCapture.as_str(),
+                    "payment.succeeded",
+                    &points,
+                )
+                .await?;
+                self.payment_view(&p, &[]).await
             }
             Some(Outcome::Declined { code }) => {
                 let mut e = ServiceError::new(
@@ -535,7 +593,13 @@ impl Service {
             ));
         }
         p.status = S::Canceled.as_str().into();
-        self.save(&mut p, &from, "payment.canceled").await?;
+        let points = if from == S::RequiresCapture.as_str() {
+            self.payment_points(&p, "redemption_reversal").await?
+        } else {
+            vec![]
+        };
+        self.save_with(&mut p, &from, "payment.canceled", &points)
+            .await?;
         Ok(views::payment(&p, &[]))
     }
 
@@ -610,8 +674,13 @@ impl Service {
             data: serde_json::to_value(&view).unwrap_or_default(),
         })
         .unwrap_or_default();
+        let points = if r.status == "succeeded" {
+            self.refund_points(&p, &r.id, r.amount).await?
+        } else {
+            vec![]
+        };
         self.store
-            .settle_refund(&r, &EventRow { payload, ..event })
+            .settle_refund(&r, &EventRow { payload, ..event }, &points)
             .await?;
         self.webhook_wake.notify_one();
         Ok(view)

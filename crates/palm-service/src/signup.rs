@@ -202,8 +202,14 @@ impl Service {
     }
 
     /// The sign-up use case.
-    /// `actor`: the till or merchant the sign-up came through (for the audit log).
-    pub async fn sign_up(&self, actor: &str, req: api::SignupRequest) -> Result<api::Person> {
+    /// `actor`: the till or merchant the sign-up came through (for the audit log); loyalty
+    /// programs joined with the sign-up are that merchant's.
+    pub async fn sign_up(
+        &self,
+        actor: &str,
+        merchant_id: &str,
+        req: api::SignupRequest,
+    ) -> Result<api::SignupResponse> {
         if !req.consent.accepted {
             return Err(ServiceError::invalid(
                 "consent_required",
@@ -274,9 +280,38 @@ impl Service {
             .with_param("captures"));
         }
 
+        let programs = self.store.programs(merchant_id).await?;
+        for (i, join) in req.memberships.iter().enumerate() {
+            if !programs
+                .iter()
+                .any(|p| Some(&p.id) == join.program.as_ref())
+            {
+                return Err(ServiceError::not_found(
+                    "loyalty program",
+                    join.program.as_deref().unwrap_or(""),
+                )
+                .with_param(format!("memberships[{i}].program")));
+            }
+        }
         let person = self.enrol(&phone, &card, &chosen, true).await?;
         self.audit(&person.id, actor, "enrolment").await?;
-        Ok(person)
+        let mut memberships = vec![];
+        for join in &req.memberships {
+            let program = join.program.clone().unwrap_or_default();
+            // The person is enrolled whatever happens here: a taken member number leaves that
+            // one membership out, and the response shows which were joined.
+            match self
+                .join_program(merchant_id, &program, Some(&person.id), join)
+                .await
+            {
+                Ok(m) => memberships.push(m),
+                Err(e) => tracing::warn!(code = e.code, "membership not joined at sign-up"),
+            }
+        }
+        Ok(api::SignupResponse {
+            person,
+            memberships,
+        })
     }
 
     /// Stores a person with one template per hand, and indexes the palms. With `check_palms`,

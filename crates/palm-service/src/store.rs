@@ -116,8 +116,18 @@ pub struct PaymentRow {
     pub decline_code: Option<String>,
     pub amount_captured: i64,
     pub amount_refunded: i64,
+    /// Taken off by a loyalty reward before the card is charged.
+    pub discount: i64,
+    pub reward_id: Option<String>,
     pub created: i64,
     pub updated: i64,
+}
+
+impl PaymentRow {
+    /// What the card is charged: amount + tip - discount.
+    pub fn charge_amount(&self) -> i64 {
+        self.amount + self.tip - self.discount
+    }
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -196,6 +206,51 @@ pub struct AuditRow {
     pub person_id: String,
     pub actor: String,
     pub purpose: String,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgramRow {
+    pub id: String,
+    pub merchant_id: String,
+    pub name: String,
+    /// Points per whole currency unit spent (per 100 minor units).
+    pub points_per_unit: i64,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct RewardRow {
+    pub id: String,
+    pub program_id: String,
+    pub name: String,
+    pub points_cost: i64,
+    /// Minor units taken off the payment.
+    pub discount: i64,
+    pub currency: String,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct MembershipRow {
+    pub id: String,
+    pub program_id: String,
+    pub person_id: String,
+    pub member_number: String,
+    pub balance: i64,
+    pub created: i64,
+}
+
+/// A change of points, unique per (membership, source, kind): applying it twice changes nothing.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PointsRow {
+    pub id: String,
+    pub membership_id: String,
+    /// The payment or refund it comes from.
+    pub source_id: String,
+    /// `accrual`, `accrual_reversal`, `redemption`, `redemption_reversal`.
+    pub kind: String,
+    pub points: i64,
     pub created: i64,
 }
 
@@ -278,11 +333,14 @@ pub trait PaymentStore: Send + Sync {
     async fn payment(&self, merchant_id: &str, id: &str) -> StoreResult<Option<PaymentRow>>;
     /// Writes `p` if the stored payment still has status `from`, with its event and webhook
     /// deliveries in the same transaction; false if the status had changed.
+    /// `points` are applied in the same transaction (a balance may not go below zero: that
+    /// fails with `Duplicate("membership_balance")`).
     async fn update_payment(
         &self,
         p: &PaymentRow,
         from: &str,
         event: Option<&EventRow>,
+        points: &[PointsRow],
     ) -> StoreResult<bool>;
     async fn payments(&self, merchant_id: &str, page: &Page) -> StoreResult<Vec<PaymentRow>>;
     /// Payments left in `status` since before `updated_before` (for the reconciler).
@@ -295,7 +353,12 @@ pub trait PaymentStore: Send + Sync {
     /// the captured amount, and inserts the pending refund. False if it would not fit.
     async fn reserve_refund(&self, r: &RefundRow, now: i64) -> StoreResult<bool>;
     /// Settles a pending refund; a failed one gives its amount back to the payment.
-    async fn settle_refund(&self, r: &RefundRow, event: &EventRow) -> StoreResult<()>;
+    async fn settle_refund(
+        &self,
+        r: &RefundRow,
+        event: &EventRow,
+        points: &[PointsRow],
+    ) -> StoreResult<()>;
     async fn refunds_of(&self, payment_id: &str) -> StoreResult<Vec<RefundRow>>;
     async fn events_of(&self, merchant_id: &str, object_id: &str) -> StoreResult<Vec<EventRow>>;
 }
@@ -363,10 +426,36 @@ pub trait PrivacyStore: Send + Sync {
     async fn compact(&self) -> StoreResult<()>;
 }
 
+#[async_trait]
+pub trait LoyaltyStore: Send + Sync {
+    async fn insert_program(&self, p: &ProgramRow) -> StoreResult<()>;
+    async fn programs(&self, merchant_id: &str) -> StoreResult<Vec<ProgramRow>>;
+    async fn insert_reward(&self, r: &RewardRow) -> StoreResult<()>;
+    async fn rewards(&self, program_id: &str) -> StoreResult<Vec<RewardRow>>;
+    async fn reward(&self, id: &str) -> StoreResult<Option<RewardRow>>;
+    /// Fails with `Duplicate` when the person or the member number is already in the program.
+    async fn insert_membership(&self, m: &MembershipRow) -> StoreResult<()>;
+    async fn memberships(&self, program_id: &str, page: &Page) -> StoreResult<Vec<MembershipRow>>;
+    /// The person's memberships in the merchant's programs.
+    async fn memberships_of(
+        &self,
+        merchant_id: &str,
+        person_id: &str,
+    ) -> StoreResult<Vec<MembershipRow>>;
+    /// Ledger entries from a payment or refund.
+    async fn points_of(&self, source_id: &str) -> StoreResult<Vec<PointsRow>>;
+}
+
 /// Everything the service needs from storage.
 #[async_trait]
 pub trait Store:
-    MerchantStore + PeopleStore + PaymentStore + WebhookStore + IdempotencyStore + PrivacyStore
+    MerchantStore
+    + PeopleStore
+    + PaymentStore
+    + WebhookStore
+    + IdempotencyStore
+    + PrivacyStore
+    + LoyaltyStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

@@ -50,7 +50,9 @@ pub fn payment(p: &PaymentRow, choices: &[CardRow]) -> api::Payment {
         status: api::PaymentStatus::parse(&p.status).unwrap_or(api::PaymentStatus::Failed),
         amount: p.amount,
         tip: p.tip,
-        amount_total: p.amount + p.tip,
+        amount_total: p.charge_amount(),
+        discount: p.discount,
+        reward: p.reward_id.clone(),
         currency: p.currency.clone(),
         till: p.till_id.clone(),
         reference: p.reference.clone(),
@@ -72,6 +74,7 @@ pub fn payment(p: &PaymentRow, choices: &[CardRow]) -> api::Payment {
         },
         card_choices: choices.iter().map(card_summary).collect(),
         decline_code: p.decline_code.clone(),
+        memberships: vec![],
         created: p.created,
         updated: p.updated,
     }

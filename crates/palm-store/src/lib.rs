@@ -15,6 +15,7 @@ macro_rules! q {
     };
 }
 
+mod loyalty;
 mod merchants;
 mod payments;
 mod people;

@@ -1,12 +1,15 @@
 //! Payments, refunds and their events. A payment change, its event and the event's webhook
 //! deliveries (one per endpoint of the merchant: the outbox) commit together.
 
+use crate::loyalty::apply_points;
 use crate::{SqlStore, col, db_err};
 use async_trait::async_trait;
-use palm_service::store::{EventRow, Page, PaymentRow, PaymentStore, RefundRow, StoreResult};
+use palm_service::store::{
+    EventRow, Page, PaymentRow, PaymentStore, PointsRow, RefundRow, StoreResult,
+};
 use sqlx::any::AnyRow;
 
-const PAYMENT_COLUMNS: &str = "id, merchant_id, till_id, amount, tip, currency, reference, capture_method, status, person_id, card_id, card_brand, card_last4, charge_ref, attempt_key, decline_code, amount_captured, amount_refunded, created, updated";
+const PAYMENT_COLUMNS: &str = "id, merchant_id, till_id, amount, tip, currency, reference, capture_method, status, person_id, card_id, card_brand, card_last4, charge_ref, attempt_key, decline_code, amount_captured, amount_refunded, created, updated, discount, reward_id";
 const REFUND_COLUMNS: &str =
     "id, payment_id, merchant_id, amount, status, reason, processor_ref, created";
 const EVENT_COLUMNS: &str = "id, merchant_id, kind, object_id, payload, created";
@@ -33,6 +36,8 @@ fn payment(r: &AnyRow) -> Result<PaymentRow, sqlx::Error> {
         amount_refunded: col(r, "amount_refunded")?,
         created: col(r, "created")?,
         updated: col(r, "updated")?,
+        discount: col(r, "discount")?,
+        reward_id: col(r, "reward_id")?,
     })
 }
 
@@ -89,7 +94,7 @@ impl PaymentStore for SqlStore {
     async fn insert_payment(&self, p: &PaymentRow, e: &EventRow) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         q!(
-            "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20)"
+            "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
         )
         .bind(&p.id)
         .bind(&p.merchant_id)
@@ -111,6 +116,8 @@ impl PaymentStore for SqlStore {
         .bind(p.amount_refunded)
         .bind(p.created)
         .bind(p.updated)
+        .bind(p.discount)
+        .bind(&p.reward_id)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -133,10 +140,11 @@ impl PaymentStore for SqlStore {
         p: &PaymentRow,
         from: &str,
         e: Option<&EventRow>,
+        points: &[PointsRow],
     ) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let changed = sqlx::query(
-            "UPDATE payments SET tip = $1, status = $2, person_id = $3, card_id = $4, card_brand = $5, card_last4 = $6, charge_ref = $7, attempt_key = $8, decline_code = $9, amount_captured = $10, updated = $11 WHERE id = $12 AND status = $13",
+            "UPDATE payments SET tip = $1, status = $2, person_id = $3, card_id = $4, card_brand = $5, card_last4 = $6, charge_ref = $7, attempt_key = $8, decline_code = $9, amount_captured = $10, updated = $11, discount = $12, reward_id = $13 WHERE id = $14 AND status = $15",
         )
         .bind(p.tip)
         .bind(&p.status)
@@ -149,6 +157,8 @@ impl PaymentStore for SqlStore {
         .bind(&p.decline_code)
         .bind(p.amount_captured)
         .bind(p.updated)
+        .bind(p.discount)
+        .bind(&p.reward_id)
         .bind(&p.id)
         .bind(from)
         .execute(&mut *tx)
@@ -161,6 +171,7 @@ impl PaymentStore for SqlStore {
         if let Some(e) = e {
             record_event(&mut tx, e).await.map_err(db_err)?;
         }
+        apply_points(&mut tx, points).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(true)
     }
@@ -238,7 +249,12 @@ impl PaymentStore for SqlStore {
         Ok(true)
     }
 
-    async fn settle_refund(&self, r: &RefundRow, e: &EventRow) -> StoreResult<()> {
+    async fn settle_refund(
+        &self,
+        r: &RefundRow,
+        e: &EventRow,
+        points: &[PointsRow],
+    ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let changed = sqlx::query(
             "UPDATE refunds SET status = $1, processor_ref = $2 WHERE id = $3 AND status = 'pending'",
@@ -260,6 +276,7 @@ impl PaymentStore for SqlStore {
         }
         if changed == 1 {
             record_event(&mut tx, e).await.map_err(db_err)?;
+            apply_points(&mut tx, points).await?;
         }
         tx.commit().await.map_err(db_err)
     }

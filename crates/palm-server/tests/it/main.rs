@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod common;
+mod loyalty;
 mod payments;
 mod privacy;
 

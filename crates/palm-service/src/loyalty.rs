@@ -1,0 +1,368 @@
+//! Loyalty: merchants' programs and rewards, memberships linked to a person's palm, points that
+//! accrue with each payment in the payment's own transaction (idempotent per payment, reversed
+//! by refunds), rewards redeemed as a discount before the card is charged, and a palm at a till
+//! presenting loyalty without paying.
+
+use crate::Service;
+use crate::domain::{Phone, check_amount, check_text, new_id, parse_currency};
+use crate::error::{Result, ServiceError, StoreError};
+use crate::store::{MembershipRow, Page, PaymentRow, PointsRow, ProgramRow, RewardRow, TillRow};
+use palm_api as api;
+
+fn membership_view(m: &MembershipRow) -> api::Membership {
+    api::Membership {
+        id: m.id.clone(),
+        program: m.program_id.clone(),
+        member_number: m.member_number.clone(),
+        balance: m.balance,
+        person: m.person_id.clone(),
+        created: m.created,
+    }
+}
+
+fn reward_view(r: &RewardRow) -> api::Reward {
+    api::Reward {
+        id: r.id.clone(),
+        program: r.program_id.clone(),
+        name: r.name.clone(),
+        points_cost: r.points_cost,
+        discount: r.discount,
+        currency: r.currency.clone(),
+    }
+}
+
+fn random_member_number() -> Result<String> {
+    let mut b = [0u8; 4];
+    getrandom::fill(&mut b).map_err(|_| ServiceError::internal("the random source failed"))?;
+    Ok(format!("M{:09}", u32::from_le_bytes(b) % 1_000_000_000))
+}
+
+impl Service {
+    pub async fn create_program(
+        &self,
+        merchant_id: &str,
+        req: api::CreateProgram,
+    ) -> Result<api::Program> {
+        let name = check_text(&req.name, "name", 100)?;
+        if !(1..=1000).contains(&req.points_per_unit) {
+            return Err(ServiceError::invalid(
+                "invalid_points",
+                "points_per_unit must be from 1 to 1000",
+            )
+            .with_param("points_per_unit"));
+        }
+        let p = ProgramRow {
+            id: new_id("prog"),
+            merchant_id: merchant_id.to_string(),
+            name,
+            points_per_unit: req.points_per_unit,
+            created: self.now_s(),
+        };
+        self.store.insert_program(&p).await?;
+        Ok(api::Program {
+            id: p.id,
+            name: p.name,
+            points_per_unit: p.points_per_unit,
+            rewards: vec![],
+            created: p.created,
+        })
+    }
+
+    pub async fn programs(&self, merchant_id: &str) -> Result<Vec<api::Program>> {
+        let mut out = vec![];
+        for p in self.store.programs(merchant_id).await? {
+            let rewards = self.store.rewards(&p.id).await?;
+            out.push(api::Program {
+                rewards: rewards.iter().map(reward_view).collect(),
+                id: p.id,
+                name: p.name,
+                points_per_unit: p.points_per_unit,
+                created: p.created,
+            });
+        }
+        Ok(out)
+    }
+
+    async fn program(&self, merchant_id: &str, id: &str) -> Result<ProgramRow> {
+        self.store
+            .programs(merchant_id)
+            .await?
+            .into_iter()
+            .find(|p| p.id == id)
+            .ok_or_else(|| ServiceError::not_found("loyalty program", id).with_param("program"))
+    }
+
+    pub async fn create_reward(
+        &self,
+        merchant_id: &str,
+        program_id: &str,
+        req: api::CreateReward,
+    ) -> Result<api::Reward> {
+        let program = self.program(merchant_id, program_id).await?;
+        let r = RewardRow {
+            id: new_id("rwd"),
+            program_id: program.id,
+            name: check_text(&req.name, "name", 100)?,
+            points_cost: check_amount(req.points_cost, "points_cost", false)?,
+            discount: check_amount(req.discount, "discount", false)?,
+            currency: parse_currency(&req.currency)?,
+            created: self.now_s(),
+        };
+        self.store.insert_reward(&r).await?;
+        Ok(reward_view(&r))
+    }
+
+    /// Links a person to a program (`phone` finds them when a merchant links; a session or a
+    /// sign-up passes the person).
+    pub async fn join_program(
+        &self,
+        merchant_id: &str,
+        program_id: &str,
+        person_id: Option<&str>,
+        req: &api::JoinProgram,
+    ) -> Result<api::Membership> {
+        let program = self.program(merchant_id, program_id).await?;
+        let person_id = match (person_id, &req.phone) {
+            (Some(p), _) => p.to_string(),
+            (None, Some(phone)) => {
+                let phone = Phone::parse(phone)?;
+                self.store
+                    .person_by_phone(&self.phone_fingerprint(&phone))
+                    .await?
+                    .ok_or_else(|| {
+                        ServiceError::not_found("person with that phone number", "")
+                            .with_param("phone")
+                    })?
+                    .id
+            }
+            (None, None) => {
+                return Err(ServiceError::invalid(
+                    "phone_required",
+                    "give the phone number the person enrolled with",
+                )
+                .with_param("phone"));
+            }
+        };
+        let member_number = match &req.member_number {
+            Some(n) => check_text(n, "member_number", 40)?,
+            None => random_member_number()?,
+        };
+        let m = MembershipRow {
+            id: new_id("mem"),
+            program_id: program.id,
+            person_id,
+            member_number,
+            balance: 0,
+            created: self.now_s(),
+        };
+        match self.store.insert_membership(&m).await {
+            Err(StoreError::Duplicate(rule)) => Err(if rule.contains("number") {
+                ServiceError::conflict(
+                    "member_number_taken",
+                    "that member number belongs to someone else",
+                )
+                .with_param("member_number")
+            } else {
+                ServiceError::conflict(
+                    "already_member",
+                    "the person is already a member of this program",
+                )
+            }),
+            other => {
+                other?;
+                Ok(membership_view(&m))
+            }
+        }
+    }
+
+    pub async fn members(
+        &self,
+        merchant_id: &str,
+        program_id: &str,
+        page: &Page,
+    ) -> Result<api::List<api::Membership>> {
+        self.program(merchant_id, program_id).await?;
+        let mut rows = self
+            .store
+            .memberships(
+                program_id,
+                &Page {
+                    limit: page.limit + 1,
+                    ..page.clone()
+                },
+            )
+            .await?;
+        let has_more = rows.len() as i64 > page.limit;
+        rows.truncate(page.limit as usize);
+        Ok(api::List {
+            data: rows.iter().map(membership_view).collect(),
+            has_more,
+        })
+    }
+
+    pub(crate) async fn memberships_view(
+        &self,
+        merchant_id: &str,
+        person_id: &str,
+    ) -> Result<Vec<api::Membership>> {
+        Ok(self
+            .store
+            .memberships_of(merchant_id, person_id)
+            .await?
+            .iter()
+            .map(membership_view)
+            .collect())
+    }
+
+    /// A palm at a till: the person's memberships and the rewards they can afford.
+    pub async fn present_loyalty(
+        &self,
+        till: &TillRow,
+        req: api::PresentLoyalty,
+    ) -> Result<api::LoyaltyPresentation> {
+        let person = self
+            .identify(&req.image, req.phone_last4.as_deref())
+            .await?;
+        self.audit(&person.id, &till.id, "loyalty").await?;
+        let memberships = self
+            .store
+            .memberships_of(&till.merchant_id, &person.id)
+            .await?;
+        let mut rewards_available = vec![];
+        for m in &memberships {
+            for r in self.store.rewards(&m.program_id).await? {
+                if r.points_cost <= m.balance {
+                    rewards_available.push(reward_view(&r));
+                }
+            }
+        }
+        Ok(api::LoyaltyPresentation {
+            person: person.id,
+            memberships: memberships.iter().map(membership_view).collect(),
+            rewards_available,
+        })
+    }
+
+    /// Applies a reward to a payment about to be authorised: checks it belongs to the merchant,
+    /// matches the currency, and that the person has the points; sets the discount.
+    pub(crate) async fn apply_reward(
+        &self,
+        p: &mut PaymentRow,
+        person_id: &str,
+        reward_id: &str,
+    ) -> Result<()> {
+        let invalid = || {
+            ServiceError::invalid("unknown_reward", "no such reward at this merchant")
+                .with_param("reward")
+        };
+        let reward = self.store.reward(reward_id).await?.ok_or_else(invalid)?;
+        let membership = self
+            .store
+            .memberships_of(&p.merchant_id, person_id)
+            .await?
+            .into_iter()
+            .find(|m| m.program_id == reward.program_id)
+            .ok_or_else(invalid)?;
+        if reward.currency != p.currency {
+            return Err(ServiceError::invalid(
+                "reward_currency",
+                "the reward is in another currency than the payment",
+            )
+            .with_param("reward"));
+        }
+        if membership.balance < reward.points_cost {
+            return Err(ServiceError::conflict(
+                "insufficient_points",
+                "not enough points for this reward",
+            )
+            .with_param("reward"));
+        }
+        // The discount never takes the charge below one minor unit.
+        p.discount = reward.discount.min(p.amount + p.tip - 1);
+        p.reward_id = Some(reward.id);
+        Ok(())
+    }
+
+    /// Points a payment moves when it reaches `kind`:
+    /// - `redemption` (the reward's cost, taken when the payment goes to the processor),
+    /// - `redemption_reversal` (given back when it fails or is cancelled),
+    /// - `accrual` (earned on what was captured, in every program of the merchant they belong to).
+    pub(crate) async fn payment_points(
+        &self,
+        p: &PaymentRow,
+        kind: &str,
+    ) -> Result<Vec<PointsRow>> {
+        let Some(person) = &p.person_id else {
+            return Ok(vec![]);
+        };
+        let memberships = self.store.memberships_of(&p.merchant_id, person).await?;
+        let now = self.now_s();
+        let entry = |m: &MembershipRow, points: i64| PointsRow {
+            id: new_id("pts"),
+            membership_id: m.id.clone(),
+            source_id: p.id.clone(),
+            kind: kind.to_string(),
+            points,
+            created: now,
+        };
+        let mut out = vec![];
+        match kind {
+            "redemption" | "redemption_reversal" => {
+                let Some(reward_id) = &p.reward_id else {
+                    return Ok(vec![]);
+                };
+                let Some(reward) = self.store.reward(reward_id).await? else {
+                    return Ok(vec![]);
+                };
+                if let Some(m) = memberships
+                    .iter()
+                    .find(|m| m.program_id == reward.program_id)
+                {
+                    let sign = if kind == "redemption" { -1 } else { 1 };
+                    out.push(entry(m, sign * reward.points_cost));
+                }
+            }
+            _ => {
+                let programs = self.store.programs(&p.merchant_id).await?;
+                for m in &memberships {
+                    if let Some(program) = programs.iter().find(|g| g.id == m.program_id) {
+                        let points = p.amount_captured * program.points_per_unit / 100;
+                        if points > 0 {
+                            out.push(entry(m, points));
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The share of a payment's accrued points a refund takes back.
+    pub(crate) async fn refund_points(
+        &self,
+        p: &PaymentRow,
+        refund_id: &str,
+        amount: i64,
+    ) -> Result<Vec<PointsRow>> {
+        if p.amount_captured == 0 {
+            return Ok(vec![]);
+        }
+        let now = self.now_s();
+        Ok(self
+            .store
+            .points_of(&p.id)
+            .await?
+            .into_iter()
+            .filter(|e| e.kind == "accrual")
+            .map(|e| PointsRow {
+                id: new_id("pts"),
+                membership_id: e.membership_id,
+                source_id: refund_id.to_string(),
+                kind: "accrual_reversal".into(),
+                points: -(e.points * amount / p.amount_captured),
+                created: now,
+            })
+            .filter(|e| e.points != 0)
+            .collect())
+    }
+}
