@@ -240,11 +240,16 @@ impl Service {
             )
         };
         match decision {
-            Decision::Match(PalmId(id)) => self
-                .store
-                .person_of_palm(id as i64)
-                .await?
-                .ok_or_else(not_recognised),
+            Decision::Match(PalmId(id)) => {
+                let person = self
+                    .store
+                    .person_of_palm(id as i64)
+                    .await?
+                    .ok_or_else(not_recognised)?;
+                // Any use of the palm counts as use for the retention period.
+                self.store.touch_person(&person.id, self.now_s()).await?;
+                Ok(person)
+            }
             Decision::NoMatch => Err(not_recognised()),
             Decision::Ambiguous => Err(ServiceError::palm(
                 "palm_ambiguous",
@@ -398,7 +403,6 @@ impl Service {
             .call_processor(&attempt_key, || self.processor.authorize(&auth))
             .await?;
         drop(number);
-        self.store.touch_person(&person.id, self.now_s()).await?;
         match outcome {
             Some(o) => self.settle_authorization(p, o).await,
             None => Ok(p),

@@ -27,13 +27,16 @@ async fn database_url() -> Option<String> {
         "palmline_test_{}",
         ulid::Ulid::new().to_string().to_lowercase()
     );
-    let store = palm_store::SqlStore::open(&admin)
+    // A plain connection: the admin database itself is never migrated.
+    sqlx::any::install_default_drivers();
+    let admin_pool = sqlx::AnyPool::connect(&admin)
         .await
         .expect("PALMLINE_TEST_POSTGRES must reach a PostgreSQL server");
     sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(store.pool())
+        .execute(&admin_pool)
         .await
         .expect("create test database");
+    admin_pool.close().await;
     let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
     Some(format!("{base}/{name}"))
 }
