@@ -207,6 +207,28 @@ impl Service {
     }
 }
 
+/// Lists page by asking the store for one row more than the page: if it comes, there is more.
+async fn paged<T, U, F>(
+    page: &store::Page,
+    fetch: F,
+    view: impl Fn(&T) -> U,
+) -> Result<palm_api::List<U>>
+where
+    F: AsyncFnOnce(&store::Page) -> std::result::Result<Vec<T>, StoreError>,
+{
+    let mut rows = fetch(&store::Page {
+        limit: page.limit + 1,
+        ..page.clone()
+    })
+    .await?;
+    let has_more = rows.len() as i64 > page.limit;
+    rows.truncate(page.limit as usize);
+    Ok(palm_api::List {
+        data: rows.iter().map(view).collect(),
+        has_more,
+    })
+}
+
 /// What a sealed value is bound to, so a ciphertext moved to another row or column fails to open.
 fn context(kind: &str, id: &str) -> Vec<u8> {
     format!("{kind}:{id}").into_bytes()

@@ -182,22 +182,12 @@ impl Service {
         page: &Page,
     ) -> Result<api::List<api::Membership>> {
         self.program(merchant_id, program_id).await?;
-        let mut rows = self
-            .store
-            .memberships(
-                program_id,
-                &Page {
-                    limit: page.limit + 1,
-                    ..page.clone()
-                },
-            )
-            .await?;
-        let has_more = rows.len() as i64 > page.limit;
-        rows.truncate(page.limit as usize);
-        Ok(api::List {
-            data: rows.iter().map(membership_view).collect(),
-            has_more,
-        })
+        crate::paged(
+            page,
+            async |pg| self.store.memberships(program_id, pg).await,
+            membership_view,
+        )
+        .await
     }
 
     pub(crate) async fn memberships_view(

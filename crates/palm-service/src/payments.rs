@@ -160,22 +160,12 @@ impl Service {
         merchant_id: &str,
         page: &Page,
     ) -> Result<api::List<api::Payment>> {
-        let mut rows = self
-            .store
-            .payments(
-                merchant_id,
-                &Page {
-                    limit: page.limit + 1,
-                    ..page.clone()
-                },
-            )
-            .await?;
-        let has_more = rows.len() as i64 > page.limit;
-        rows.truncate(page.limit as usize);
-        Ok(api::List {
-            data: rows.iter().map(|p| views::payment(p, &[])).collect(),
-            has_more,
-        })
+        crate::paged(
+            page,
+            async |pg| self.store.payments(merchant_id, pg).await,
+            |p| views::payment(p, &[]),
+        )
+        .await
     }
 
     pub async fn payment_events(&self, merchant_id: &str, id: &str) -> Result<Vec<api::Event>> {

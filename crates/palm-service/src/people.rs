@@ -21,14 +21,15 @@ impl Service {
         Ok(views::person(person, hands, &cards))
     }
 
-    /// A person proves who they are at a till: their palm, and the phone number they enrolled.
-    pub async fn open_session(
+    /// A person proves who they are: their palm, searched among the palms of their phone's
+    /// bucket, and the phone number they enrolled with.
+    pub(crate) async fn identify_with_phone(
         &self,
-        till: &TillRow,
-        req: api::CreatePersonSession,
-    ) -> Result<api::PersonSession> {
-        let phone = Phone::parse(&req.phone)?;
-        let person = self.identify(&req.image, Some(phone.last4())).await?;
+        image: &str,
+        phone: &str,
+    ) -> Result<(Phone, PersonRow)> {
+        let phone = Phone::parse(phone)?;
+        let person = self.identify(image, Some(phone.last4())).await?;
         if person.phone_fingerprint != self.phone_fingerprint(&phone) {
             // Same answer as an unknown palm: a wrong number must not confirm who the palm is.
             return Err(ServiceError::palm(
@@ -36,6 +37,16 @@ impl Service {
                 "no enrolled palm matches with that phone number",
             ));
         }
+        Ok((phone, person))
+    }
+
+    /// A person proves who they are at a till: their palm, and the phone number they enrolled.
+    pub async fn open_session(
+        &self,
+        till: &TillRow,
+        req: api::CreatePersonSession,
+    ) -> Result<api::PersonSession> {
+        let (_, person) = self.identify_with_phone(&req.image, &req.phone).await?;
         self.audit(&person.id, &till.id, "person_session").await?;
         let token = new_secret("ps")?;
         let expires = self.now_s() + self.config.session_ttl_s;

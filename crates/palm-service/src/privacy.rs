@@ -111,14 +111,7 @@ impl Service {
         till: &TillRow,
         req: api::CreateDeletion,
     ) -> Result<api::DeletionRequest> {
-        let phone = Phone::parse(&req.phone)?;
-        let person = self.identify(&req.image, Some(phone.last4())).await?;
-        if person.phone_fingerprint != self.phone_fingerprint(&phone) {
-            return Err(ServiceError::palm(
-                "palm_not_recognised",
-                "no enrolled palm matches with that phone number",
-            ));
-        }
+        let (phone, person) = self.identify_with_phone(&req.image, &req.phone).await?;
         let mut digits = [0u8; 4];
         getrandom::fill(&mut digits)
             .map_err(|_| ServiceError::internal("the random source failed"))?;

@@ -139,22 +139,12 @@ impl Service {
         merchant_id: &str,
         page: &Page,
     ) -> Result<api::List<api::WebhookDelivery>> {
-        let mut rows = self
-            .store
-            .deliveries(
-                merchant_id,
-                &Page {
-                    limit: page.limit + 1,
-                    ..page.clone()
-                },
-            )
-            .await?;
-        let has_more = rows.len() as i64 > page.limit;
-        rows.truncate(page.limit as usize);
-        Ok(api::List {
-            data: rows.iter().map(delivery_view).collect(),
-            has_more,
-        })
+        crate::paged(
+            page,
+            async |pg| self.store.deliveries(merchant_id, pg).await,
+            delivery_view,
+        )
+        .await
     }
 
     pub async fn replay_delivery(&self, merchant_id: &str, id: &str) -> Result<()> {
