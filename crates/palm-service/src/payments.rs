@@ -475,7 +475,8 @@ impl Service {
         }
     }
 
-    /// Settles payments left `processing` by a processor that did not answer in time.
+    /// Settles payments left `processing` and refunds left `pending` by a processor that did not
+    /// answer in time.
     pub async fn reconcile(&self) -> Result<usize> {
         let stale_before = self.now_s()
             - (self.config.processor_timeout + self.config.outcome_wait).as_secs() as i64;
@@ -495,6 +496,22 @@ impl Service {
                 Ok(Lookup::Pending) | Err(_) => continue,
             };
             if self.settle_authorization(p, outcome).await.is_ok() {
+                settled += 1;
+            }
+        }
+        for mut r in self.store.stale_refunds(stale_before).await? {
+            let outcome = match self.processor.lookup(&r.id).await {
+                Ok(Lookup::Done(o)) => o,
+                // Never received: no money moved; the amount goes back to the payment.
+                Ok(Lookup::Unknown) => Outcome::Declined {
+                    code: "processing_error".into(),
+                },
+                Ok(Lookup::Pending) | Err(_) => continue,
+            };
+            let Some(p) = self.store.payment(&r.merchant_id, &r.payment_id).await? else {
+                continue;
+            };
+            if self.settle_refund(&p, &mut r, outcome).await.is_ok() {
                 settled += 1;
             }
         }
@@ -640,22 +657,35 @@ impl Service {
         let outcome = self
             .call_processor(&r.id, || self.processor.refund(&r.id, &charge, amount))
             .await?;
+        match outcome {
+            Some(o) => self.settle_refund(&p, &mut r, o).await,
+            // Unknown for now: the refund stays pending and the reconciler settles it.
+            None => Ok(views::refund(&r)),
+        }
+    }
+
+    /// Records a refund's outcome with its event and the points it takes back.
+    async fn settle_refund(
+        &self,
+        p: &PaymentRow,
+        r: &mut RefundRow,
+        outcome: Outcome,
+    ) -> Result<api::Refund> {
         let kind = match outcome {
-            Some(Outcome::Approved { reference }) => {
+            Outcome::Approved { reference } => {
                 r.status = "succeeded".into();
                 r.processor_ref = Some(reference);
                 "refund.succeeded"
             }
-            Some(Outcome::Declined { .. }) => {
+            Outcome::Declined { .. } => {
                 r.status = "failed".into();
                 "refund.failed"
             }
-            None => return Ok(views::refund(&r)),
         };
-        let view = views::refund(&r);
+        let view = views::refund(r);
         let event = EventRow {
             id: new_id("evt"),
-            merchant_id: merchant_id.to_string(),
+            merchant_id: p.merchant_id.clone(),
             kind: kind.into(),
             object_id: p.id.clone(),
             payload: String::new(),
@@ -669,12 +699,12 @@ impl Service {
         })
         .unwrap_or_default();
         let points = if r.status == "succeeded" {
-            self.refund_points(&p, &r.id, r.amount).await?
+            self.refund_points(p, &r.id, r.amount).await?
         } else {
             vec![]
         };
         self.store
-            .settle_refund(&r, &EventRow { payload, ..event }, &points)
+            .settle_refund(r, &EventRow { payload, ..event }, &points)
             .await?;
         self.webhook_wake.notify_one();
         Ok(view)

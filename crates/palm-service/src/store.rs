@@ -360,6 +360,8 @@ pub trait PaymentStore: Send + Sync {
         points: &[PointsRow],
     ) -> StoreResult<()>;
     async fn refunds_of(&self, payment_id: &str) -> StoreResult<Vec<RefundRow>>;
+    /// Refunds still `pending` since before `created_before` (for the reconciler).
+    async fn stale_refunds(&self, created_before: i64) -> StoreResult<Vec<RefundRow>>;
     async fn events_of(&self, merchant_id: &str, object_id: &str) -> StoreResult<Vec<EventRow>>;
 }
 

@@ -293,6 +293,20 @@ impl PaymentStore for SqlStore {
             .map_err(db_err)
     }
 
+    async fn stale_refunds(&self, created_before: i64) -> StoreResult<Vec<RefundRow>> {
+        let rows = q!(
+            "SELECT {REFUND_COLUMNS} FROM refunds WHERE status = 'pending' AND created < $1 ORDER BY created LIMIT 100"
+        )
+        .bind(created_before)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(refund)
+            .collect::<Result<_, _>>()
+            .map_err(db_err)
+    }
+
     async fn events_of(&self, merchant_id: &str, object_id: &str) -> StoreResult<Vec<EventRow>> {
         let rows = q!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE merchant_id = $1 AND object_id = $2 ORDER BY id"

@@ -421,5 +421,25 @@ async fn processor_timeouts_never_charge_twice() {
         .await;
     assert_eq!(done.body["status"], "succeeded");
     assert_eq!(app.server.processor.charge_totals(), (800, 0, 1));
+    // A refund the processor answers too late stays pending, then is settled the same way.
+    let r = app
+        .post(
+            &format!("/v1/payments/{id}/refunds"),
+            &app.merchant_key(),
+            &json!({"amount": 300}),
+        )
+        .await;
+    assert_eq!(r.body["status"], "pending", "{}", r.body);
+    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    assert_eq!(app.server.service.reconcile().await.unwrap(), 1);
+    let refunds = app
+        .get(&format!("/v1/payments/{id}/refunds"), &app.merchant_key())
+        .await;
+    assert_eq!(
+        refunds.body["data"][0]["status"], "succeeded",
+        "{}",
+        refunds.body
+    );
+    assert_eq!(app.server.processor.charge_totals(), (800, 300, 1));
     app.server.shutdown().await;
 }
