@@ -7,8 +7,9 @@
 //! 3. Signs up `--signups` synthetic people over HTTP (three captures each), `--tills` at once.
 //! 4. Runs `--payments` payments over HTTP, `--tills` at once: the POS creates the payment, the
 //!    till submits a new capture of a signed-up person with the last four phone digits (the hint
-//!    the open-set policy needs at this gallery size). Server-side latency is read from each
-//!    palm response's `Server-Timing` header; client-side latency includes the local network.
+//!    the open-set policy needs at this gallery size); a palm not read is hovered again with a
+//!    new capture, up to three times, as at a real till. Latency is per palm request:
+//!    server-side from each response's `Server-Timing` header, client-side with the network.
 
 use crate::bench_identify::Distractors;
 use anyhow::{Context, Result, bail};
@@ -186,6 +187,7 @@ pub fn run(args: PayBenchArgs) -> Result<()> {
         "payments_failed": report.failures,
         "payments": args.payments,
         "payments_succeeded": report.succeeded,
+        "payments_succeeded_first_scan": report.succeeded_first_scan,
         "pay_server_p50_ms": percentile(&report.server_ms, 0.5),
         "pay_server_p99_ms": percentile(&report.server_ms, 0.99),
         "pay_client_p50_ms": percentile(&report.client_ms, 0.5),
@@ -201,8 +203,11 @@ pub fn run(args: PayBenchArgs) -> Result<()> {
             args.people, args.tills, out["database"]
         );
         println!(
-            "  sign-ups over HTTP: {} at {:.1}/s",
-            report.signups_ok, report.signups_per_s
+            "  sign-ups over HTTP: {} at {:.1}/s; server p50 {:.1} ms, p99 {:.1} ms (target <= 1000)",
+            report.signups_ok,
+            report.signups_per_s,
+            out["signup_server_p50_ms"].as_f64().unwrap_or(f64::NAN),
+            out["signup_server_p99_ms"].as_f64().unwrap_or(f64::NAN),
         );
         println!(
             "  identify+pay (palm request): server p50 {:.1} ms, p99 {:.1} ms (target <= 150); client p50 {:.1} ms, p99 {:.1} ms",
@@ -212,8 +217,13 @@ pub fn run(args: PayBenchArgs) -> Result<()> {
             out["pay_client_p99_ms"].as_f64().unwrap_or(f64::NAN),
         );
         println!(
-            "  {} of {} payments succeeded, {:.1} payments/s; seeding {:.1} s, server start {:.1} s",
-            report.succeeded, args.payments, report.payments_per_s, seed_s, load_s
+            "  {} of {} payments succeeded ({} at the first scan, the rest rescanned), {:.1} payments/s; seeding {:.1} s, server start {:.1} s",
+            report.succeeded,
+            args.payments,
+            report.succeeded_first_scan,
+            report.payments_per_s,
+            seed_s,
+            load_s
         );
         if !report.failures.is_empty() {
             println!("  not succeeded: {:?}", report.failures);
@@ -270,6 +280,7 @@ struct Report {
     failures: std::collections::BTreeMap<String, usize>,
     signups_per_s: f64,
     succeeded: usize,
+    succeeded_first_scan: usize,
     server_ms: Vec<f64>,
     client_ms: Vec<f64>,
     payments_per_s: f64,
@@ -363,8 +374,8 @@ async fn drive(
         let merchant = creds.api_key.clone();
         let total = args.payments;
         tasks.push(tokio::spawn(async move {
-            // (succeeded, server ms, client ms, outcome when not succeeded)
-            let mut out: Vec<(bool, Option<f64>, f64, String)> = vec![];
+            // (succeeded, (server ms, client ms) of each palm request, outcome, scans)
+            let mut out: Vec<(bool, Vec<(Option<f64>, f64)>, String, usize)> = vec![];
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if i >= total {
@@ -376,33 +387,44 @@ async fn drive(
                 let Ok((201, p, _)) =
                     post(&client, format!("{base}/v1/payments"), &merchant, &create).await
                 else {
-                    out.push((false, None, f64::NAN, "create_failed".into()));
+                    out.push((false, vec![], "create_failed".into(), 0));
                     continue;
                 };
                 let id = p["id"].as_str().unwrap_or_default();
                 let last4 = phone(*n)[8..].to_string();
-                let body = json!({"image": probes[i % probes.len()], "phone_last4": last4});
-                let t0 = Instant::now();
-                let r = post(
-                    &client,
-                    format!("{base}/v1/payments/{id}/palm"),
-                    &till.credential,
-                    &body,
-                )
-                .await;
-                let client_ms = t0.elapsed().as_secs_f64() * 1e3;
-                match r {
-                    Ok((status, body, server_ms)) => {
-                        let outcome = body["code"]
-                            .as_str()
-                            .or(body["status"].as_str())
-                            .unwrap_or("unknown")
-                            .to_string();
-                        let ok = status == 200 && outcome == "succeeded";
-                        out.push((ok, server_ms, client_ms, outcome))
+                // As at a real till, a palm that is not read is hovered again (a new capture),
+                // up to three times.
+                let mut samples = vec![];
+                let mut outcome = String::new();
+                for scan in 0..probes.len() {
+                    let image = &probes[(i + scan) % probes.len()];
+                    let body = json!({"image": image, "phone_last4": last4});
+                    let t0 = Instant::now();
+                    let r = post(
+                        &client,
+                        format!("{base}/v1/payments/{id}/palm"),
+                        &till.credential,
+                        &body,
+                    )
+                    .await;
+                    let client_ms = t0.elapsed().as_secs_f64() * 1e3;
+                    outcome = match r {
+                        Ok((_, body, server_ms)) => {
+                            samples.push((server_ms, client_ms));
+                            body["code"]
+                                .as_str()
+                                .or(body["status"].as_str())
+                                .unwrap_or("unknown")
+                                .to_string()
+                        }
+                        Err(_) => "transport_error".into(),
+                    };
+                    if outcome != "palm_not_recognised" {
+                        break;
                     }
-                    Err(_) => out.push((false, None, client_ms, "transport_error".into())),
                 }
+                let scans = samples.len();
+                out.push((outcome == "succeeded", samples, outcome, scans));
             }
             out
         }));
@@ -412,18 +434,15 @@ async fn drive(
         results.extend(t.await?);
     }
     let payments_per_s = results.len() as f64 / start.elapsed().as_secs_f64();
-    let mut server_ms: Vec<f64> = results.iter().filter_map(|r| r.1).collect();
-    let mut client_ms: Vec<f64> = results
-        .iter()
-        .map(|r| r.2)
-        .filter(|v| v.is_finite())
-        .collect();
+    let samples = || results.iter().flat_map(|r| r.1.iter());
+    let mut server_ms: Vec<f64> = samples().filter_map(|s| s.0).collect();
+    let mut client_ms: Vec<f64> = samples().map(|s| s.1).collect();
     server_ms.sort_by(f64::total_cmp);
     client_ms.sort_by(f64::total_cmp);
     let mut failures: std::collections::BTreeMap<String, usize> = Default::default();
     for r in &results {
         if !r.0 {
-            *failures.entry(r.3.clone()).or_default() += 1;
+            *failures.entry(r.2.clone()).or_default() += 1;
         }
     }
     Ok(Report {
@@ -432,6 +451,7 @@ async fn drive(
         signups_ok: enrolled.len(),
         signups_per_s,
         succeeded: results.iter().filter(|r| r.0).count(),
+        succeeded_first_scan: results.iter().filter(|r| r.0 && r.3 == 1).count(),
         server_ms,
         client_ms,
         payments_per_s,
