@@ -83,7 +83,19 @@ pub fn router(state: AppState) -> axum::Router {
     api.layer(middleware::from_fn_with_state(state.clone(), idempotency))
         .layer(middleware::from_fn(server_timing))
         .layer(DefaultBodyLimit::max(state.body_limit))
-        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .layer(
+            tower_http::trace::TraceLayer::new_for_http().make_span_with(
+                // The route's template, never the path itself: a path can carry anything a
+                // caller typed into it.
+                |req: &axum::http::Request<Body>| {
+                    let route = req
+                        .extensions()
+                        .get::<axum::extract::MatchedPath>()
+                        .map_or("unmatched", |m| m.as_str());
+                    tracing::info_span!("request", method = %req.method(), route)
+                },
+            ),
+        )
         .with_state(state)
 }
 

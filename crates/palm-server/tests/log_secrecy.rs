@@ -66,6 +66,12 @@ async fn a_full_story_logs_no_secret() {
     bad["card"]["exp_month"] = json!(card);
     app.post("/v1/signups", &app.till_key(), &bad).await;
     app.phones.lock().unwrap().insert(81, phone.into());
+    // A card number typed into a path: not echoed in the error, not logged with the route.
+    let odd = app
+        .get(&format!("/v1/payments/{card}"), &app.merchant_key())
+        .await;
+    assert_eq!(odd.status, 404);
+    assert!(!odd.body.to_string().contains(card));
 
     let paid = app.pay(81, 2500).await;
     assert_eq!(paid.body["status"], "succeeded", "{}", paid.body);

@@ -57,14 +57,12 @@ impl ServiceError {
         ServiceError::new(ErrorKind::Palm, code, message)
     }
 
-    pub fn not_found(what: &str, id: &str) -> ServiceError {
-        // Ids are ours (random, prefixed), so echoing one back reveals nothing; cap its length
-        // all the same in case a caller sent something else.
-        let shown: String = id.chars().take(40).collect();
+    pub fn not_found(what: &str, _id: &str) -> ServiceError {
+        // The id is not echoed: a caller could have put anything there, a card number included.
         ServiceError::new(
             ErrorKind::NotFound,
             "resource_missing",
-            format!("no such {what}: {shown:?}"),
+            format!("no such {what}"),
         )
     }
 
