@@ -273,6 +273,12 @@ async fn seed(config: &Config, count: usize, identities: u64) -> Result<f64> {
     Ok(start.elapsed().as_secs_f64())
 }
 
+/// One payment at a till: (server ms, client ms) of each palm request, and how it ended.
+struct PaymentRun {
+    samples: Vec<(Option<f64>, f64)>,
+    outcome: String,
+}
+
 struct Report {
     signups_ok: usize,
     signup_ms: Vec<f64>,
@@ -374,8 +380,7 @@ async fn drive(
         let merchant = creds.api_key.clone();
         let total = args.payments;
         tasks.push(tokio::spawn(async move {
-            // (succeeded, (server ms, client ms) of each palm request, outcome, scans)
-            let mut out: Vec<(bool, Vec<(Option<f64>, f64)>, String, usize)> = vec![];
+            let mut out: Vec<PaymentRun> = vec![];
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 if i >= total {
@@ -387,7 +392,10 @@ async fn drive(
                 let Ok((201, p, _)) =
                     post(&client, format!("{base}/v1/payments"), &merchant, &create).await
                 else {
-                    out.push((false, vec![], "create_failed".into(), 0));
+                    out.push(PaymentRun {
+                        samples: vec![],
+                        outcome: "create_failed".into(),
+                    });
                     continue;
                 };
                 let id = p["id"].as_str().unwrap_or_default();
@@ -423,8 +431,7 @@ async fn drive(
                         break;
                     }
                 }
-                let scans = samples.len();
-                out.push((outcome == "succeeded", samples, outcome, scans));
+                out.push(PaymentRun { samples, outcome });
             }
             out
         }));
@@ -434,15 +441,15 @@ async fn drive(
         results.extend(t.await?);
     }
     let payments_per_s = results.len() as f64 / start.elapsed().as_secs_f64();
-    let samples = || results.iter().flat_map(|r| r.1.iter());
+    let samples = || results.iter().flat_map(|r| r.samples.iter());
     let mut server_ms: Vec<f64> = samples().filter_map(|s| s.0).collect();
     let mut client_ms: Vec<f64> = samples().map(|s| s.1).collect();
     server_ms.sort_by(f64::total_cmp);
     client_ms.sort_by(f64::total_cmp);
     let mut failures: std::collections::BTreeMap<String, usize> = Default::default();
     for r in &results {
-        if !r.0 {
-            *failures.entry(r.2.clone()).or_default() += 1;
+        if r.outcome != "succeeded" {
+            *failures.entry(r.outcome.clone()).or_default() += 1;
         }
     }
     Ok(Report {
@@ -450,8 +457,11 @@ async fn drive(
         failures,
         signups_ok: enrolled.len(),
         signups_per_s,
-        succeeded: results.iter().filter(|r| r.0).count(),
-        succeeded_first_scan: results.iter().filter(|r| r.0 && r.3 == 1).count(),
+        succeeded: results.iter().filter(|r| r.outcome == "succeeded").count(),
+        succeeded_first_scan: results
+            .iter()
+            .filter(|r| r.outcome == "succeeded" && r.samples.len() == 1)
+            .count(),
         server_ms,
         client_ms,
         payments_per_s,
