@@ -494,3 +494,121 @@ pub struct LoyaltyPresentation {
     /// Rewards the person has enough points for.
     pub rewards_available: Vec<Reward>,
 }
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GateInput {
+    pub name: String,
+    /// An age-restricted area's gate admits only people staff have age-verified.
+    #[serde(default)]
+    pub age_restricted: bool,
+}
+
+/// `POST /v1/venues`: a venue and its gates.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVenue {
+    pub name: String,
+    pub gates: Vec<GateInput>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct GateInfo {
+    pub id: String,
+    pub name: String,
+    pub age_restricted: bool,
+    /// The gate device's credential (`gk_...`): shown once, when the venue is created.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Venue {
+    pub id: String,
+    pub name: String,
+    pub gates: Vec<GateInfo>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateEvent {
+    pub name: String,
+    /// Doors open and close (Unix seconds).
+    pub starts: i64,
+    pub ends: i64,
+    pub capacity: i64,
+    /// May someone who left come back in?
+    #[serde(default)]
+    pub reentry: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct VenueEvent {
+    pub id: String,
+    pub venue: String,
+    pub name: String,
+    pub starts: i64,
+    pub ends: i64,
+    pub capacity: i64,
+    pub reentry: bool,
+}
+
+/// `POST /v1/events/{id}/passes`: put a person (found by phone) on the event's allow-list.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddPass {
+    pub phone: String,
+    /// `ticket`, `membership` or `staff`.
+    pub kind: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Pass {
+    pub id: String,
+    pub event: String,
+    pub person: String,
+    pub kind: String,
+}
+
+/// `POST /v1/age_verifications`: staff checked an ID document (the image is never sent).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyAge {
+    pub phone: String,
+    /// `passport`, `driving_licence` or `national_id`.
+    pub document_type: String,
+    /// The staff member who checked it.
+    pub verified_by: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AgeVerification {
+    pub person: String,
+    pub document_type: String,
+    pub verified_by: String,
+    pub verified_at: i64,
+}
+
+/// `POST /v1/gate/scans`: a palm at a gate.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GateScan {
+    pub event: String,
+    pub image: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_last4: Option<String>,
+    /// `in` (default) or `out`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub direction: Option<String>,
+}
+
+/// Green or red, with the reason the gate shows.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct GateDecision {
+    pub allowed: bool,
+    /// `welcome`, `goodbye`, or why not: `palm_not_recognised`, `needs_hint`, `no_pass`,
+    /// `event_not_open`, `event_over`, `already_inside`, `no_reentry`, `venue_full`,
+    /// `age_not_verified`, `not_inside`.
+    pub reason: String,
+    pub person: Option<String>,
+}

@@ -78,6 +78,11 @@ pub fn router(state: AppState) -> axum::Router {
             post(routes::add_member).get(routes::list_members),
         )
         .route("/v1/loyalty/present", post(routes::present_loyalty))
+        .route("/v1/venues", post(routes::create_venue))
+        .route("/v1/venues/{id}/events", post(routes::create_event))
+        .route("/v1/events/{id}/passes", post(routes::add_pass))
+        .route("/v1/age_verifications", post(routes::verify_age))
+        .route("/v1/gate/scans", post(routes::gate_scan))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     api.layer(middleware::from_fn_with_state(state.clone(), idempotency))

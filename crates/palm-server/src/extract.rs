@@ -168,6 +168,33 @@ impl FromRequestParts<AppState> for MerchantOrTill {
     }
 }
 
+/// A gate device's credential (`gk_...`).
+pub struct Gate(pub palm_service::store::GateRow);
+
+impl FromRequestParts<AppState> for Gate {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
+        let Some(key) = bearer(parts).filter(|k| k.starts_with("gk_")) else {
+            return Err(unauthenticated("a gate credential (gk_...)"));
+        };
+        state
+            .service
+            .store()
+            .gate_by_secret(&secret_hash(key))
+            .await
+            .map_err(|e| AppError(e.into()))?
+            .map(Gate)
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorKind::Unauthenticated,
+                    "invalid_gate_credential",
+                    "unknown gate credential",
+                )
+            })
+    }
+}
+
 /// A person's session (`ps_...`), opened at a till with palm and phone.
 pub struct Person(pub PersonRow);
 

@@ -2,7 +2,7 @@
 //! and returning the wire type. The OpenAPI document is generated from these functions.
 
 use crate::error::AppError;
-use crate::extract::{ApiJson, Merchant, MerchantOrTill, Person, Till};
+use crate::extract::{ApiJson, Gate, Merchant, MerchantOrTill, Person, Till};
 use crate::state::AppState;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
@@ -55,7 +55,12 @@ type ApiResult<T> = Result<T, AppError>;
         create_reward,
         add_member,
         list_members,
-        present_loyalty
+        present_loyalty,
+        create_venue,
+        create_event,
+        add_pass,
+        verify_age,
+        gate_scan
     ),
     components(schemas(ApiError, TillInfo, ListParams))
 )]
@@ -511,4 +516,64 @@ pub async fn present_loyalty(
     ApiJson(req): ApiJson<PresentLoyalty>,
 ) -> ApiResult<Json<LoyaltyPresentation>> {
     Ok(Json(s.service.present_loyalty(&t, req).await?))
+}
+
+#[utoipa::path(post, path = "/v1/venues", request_body = CreateVenue, responses((status = 201, body = Venue)))]
+pub async fn create_venue(
+    State(s): State<AppState>,
+    Merchant(m): Merchant,
+    ApiJson(req): ApiJson<CreateVenue>,
+) -> ApiResult<(StatusCode, Json<Venue>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.service.create_venue(&m.id, req).await?),
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/venues/{id}/events", request_body = CreateEvent, responses((status = 201, body = VenueEvent)))]
+pub async fn create_event(
+    State(s): State<AppState>,
+    Merchant(m): Merchant,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<CreateEvent>,
+) -> ApiResult<(StatusCode, Json<VenueEvent>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.service.create_event(&m.id, &id, req).await?),
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/events/{id}/passes", request_body = AddPass, responses((status = 201, body = Pass)))]
+pub async fn add_pass(
+    State(s): State<AppState>,
+    Merchant(m): Merchant,
+    Path(id): Path<String>,
+    ApiJson(req): ApiJson<AddPass>,
+) -> ApiResult<(StatusCode, Json<Pass>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.service.add_pass(&m.id, &id, req).await?),
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/age_verifications", request_body = VerifyAge, responses((status = 201, body = AgeVerification)))]
+pub async fn verify_age(
+    State(s): State<AppState>,
+    Merchant(m): Merchant,
+    ApiJson(req): ApiJson<VerifyAge>,
+) -> ApiResult<(StatusCode, Json<AgeVerification>)> {
+    Ok((
+        StatusCode::CREATED,
+        Json(s.service.verify_age(&m.id, req).await?),
+    ))
+}
+
+#[utoipa::path(post, path = "/v1/gate/scans", request_body = GateScan,
+    responses((status = 200, body = GateDecision), (status = 404, body = ApiError)))]
+pub async fn gate_scan(
+    State(s): State<AppState>,
+    Gate(g): Gate,
+    ApiJson(req): ApiJson<GateScan>,
+) -> ApiResult<Json<GateDecision>> {
+    Ok(Json(s.service.gate_scan(&g, req).await?))
 }

@@ -10,6 +10,7 @@
 
 pub mod clock;
 pub mod domain;
+mod entry;
 pub mod error;
 mod loyalty;
 mod payments;

@@ -448,6 +448,87 @@ pub trait LoyaltyStore: Send + Sync {
     async fn points_of(&self, source_id: &str) -> StoreResult<Vec<PointsRow>>;
 }
 
+#[derive(Debug, Clone, PartialEq)]
+pub struct VenueRow {
+    pub id: String,
+    pub merchant_id: String,
+    pub name: String,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct GateRow {
+    pub id: String,
+    pub venue_id: String,
+    pub merchant_id: String,
+    pub name: String,
+    pub age_restricted: bool,
+    pub secret_hash: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VenueEventRow {
+    pub id: String,
+    pub venue_id: String,
+    pub merchant_id: String,
+    pub name: String,
+    pub starts: i64,
+    pub ends: i64,
+    pub capacity: i64,
+    pub reentry: bool,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PassRow {
+    pub id: String,
+    pub event_id: String,
+    pub person_id: String,
+    pub kind: String,
+    pub created: i64,
+}
+
+/// One gate decision, allowed or not.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EntryRow {
+    pub id: String,
+    pub event_id: String,
+    pub gate_id: String,
+    pub person_id: Option<String>,
+    /// `in`, `out` or `area` (an age-restricted area inside the venue).
+    pub direction: String,
+    pub allowed: bool,
+    pub reason: String,
+    pub created: i64,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AgeRow {
+    pub person_id: String,
+    pub verified_by: String,
+    pub document_type: String,
+    pub verified_at: i64,
+}
+
+#[async_trait]
+pub trait EntryStore: Send + Sync {
+    async fn insert_venue(&self, v: &VenueRow, gates: &[GateRow]) -> StoreResult<()>;
+    async fn gate_by_secret(&self, secret_hash: &str) -> StoreResult<Option<GateRow>>;
+    async fn venue(&self, merchant_id: &str, id: &str) -> StoreResult<Option<VenueRow>>;
+    async fn insert_event(&self, e: &VenueEventRow) -> StoreResult<()>;
+    async fn event(&self, merchant_id: &str, id: &str) -> StoreResult<Option<VenueEventRow>>;
+    /// Fails with `Duplicate` when the person already holds a pass for the event.
+    async fn insert_pass(&self, p: &PassRow) -> StoreResult<()>;
+    async fn pass(&self, event_id: &str, person_id: &str) -> StoreResult<Option<PassRow>>;
+    async fn record_entry(&self, e: &EntryRow) -> StoreResult<()>;
+    /// The person's allowed `in` and `out` crossings at the event.
+    async fn crossings(&self, event_id: &str, person_id: &str) -> StoreResult<(i64, i64)>;
+    /// People inside: allowed `in` minus allowed `out`.
+    async fn inside(&self, event_id: &str) -> StoreResult<i64>;
+    async fn set_age_verified(&self, a: &AgeRow) -> StoreResult<()>;
+    async fn age_verified(&self, person_id: &str) -> StoreResult<Option<AgeRow>>;
+}
+
 /// Everything the service needs from storage.
 #[async_trait]
 pub trait Store:
@@ -458,6 +539,7 @@ pub trait Store:
     + IdempotencyStore
     + PrivacyStore
     + LoyaltyStore
+    + EntryStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

@@ -15,6 +15,7 @@ macro_rules! q {
     };
 }
 
+mod entry;
 mod loyalty;
 mod merchants;
 mod payments;

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod common;
+mod entry;
 mod loyalty;
 mod payments;
 mod privacy;

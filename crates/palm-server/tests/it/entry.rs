@@ -1,0 +1,200 @@
+//! Venue entry over HTTP: passes, capacity, re-entry, exits, an age-restricted area, events
+//! out of hours, unknown palms and wrong events; every decision recorded.
+
+use crate::common::*;
+use palm_service::ManualClock;
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+/// A person at a gate: a new capture when the palm is not read, the phone hint when asked.
+async fn at_gate(app: &TestApp, gate: &str, seed: u64, event: &str, direction: &str) -> Value {
+    let mut hint: Option<String> = None;
+    let mut last = Value::Null;
+    for k in 60..66 {
+        let mut body = json!({"event": event, "image": palm(seed, k), "direction": direction});
+        if let Some(h) = &hint {
+            body["phone_last4"] = json!(h);
+        }
+        let r = app.post("/v1/gate/scans", gate, &body).await;
+        assert_eq!(r.status, 200, "{}", r.body);
+        match r.body["reason"].as_str() {
+            Some("needs_hint") if hint.is_none() => {
+                let phone = app
+                    .phones
+                    .lock()
+                    .unwrap()
+                    .get(&seed)
+                    .cloned()
+                    .unwrap_or_default();
+                hint = Some(phone[phone.len().saturating_sub(4)..].to_string());
+            }
+            Some("palm_not_recognised") if app.phones.lock().unwrap().contains_key(&seed) => {}
+            _ => return r.body,
+        }
+        last = r.body;
+    }
+    last
+}
+
+#[tokio::test]
+async fn gates_decide_by_pass_capacity_reentry_and_age() {
+    let start = 1_795_683_600;
+    let clock = Arc::new(ManualClock::new(start * 1000));
+    let app = spawn_with_clock(clock.clone()).await;
+    let mk = app.merchant_key();
+    let venue = app
+        .post(
+            "/v1/venues",
+            &mk,
+            &json!({"name": "Arena", "gates": [
+            {"name": "Main"}, {"name": "Bar", "age_restricted": true}]}),
+        )
+        .await;
+    assert_eq!(venue.status, 201, "{}", venue.body);
+    let main = venue.body["gates"][0]["credential"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let bar = venue.body["gates"][1]["credential"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(main.starts_with("gk_"));
+    let vid = venue.body["id"].as_str().unwrap();
+    let event = app
+        .post(&format!("/v1/venues/{vid}/events"), &mk, &json!({
+            "name": "Final", "starts": start - 60, "ends": start + 3600, "capacity": 1, "reentry": false}))
+        .await;
+    assert_eq!(event.status, 201, "{}", event.body);
+    let eid = event.body["id"].as_str().unwrap().to_string();
+
+    for (seed, phone) in [
+        (401u64, "+15550100401"),
+        (402, "+15550100402"),
+        (403, "+15550100403"),
+    ] {
+        assert_eq!(app.sign_up(seed, phone, &visa(seed)).await.status, 201);
+    }
+    for (phone, kind) in [("+15550100401", "ticket"), ("+15550100402", "staff")] {
+        let p = app
+            .post(
+                &format!("/v1/events/{eid}/passes"),
+                &mk,
+                &json!({"phone": phone, "kind": kind}),
+            )
+            .await;
+        assert_eq!(p.status, 201, "{}", p.body);
+    }
+    let twice = app
+        .post(
+            &format!("/v1/events/{eid}/passes"),
+            &mk,
+            &json!({"phone": "+15550100401", "kind": "ticket"}),
+        )
+        .await;
+    assert_eq!(twice.body["code"], "pass_exists");
+    let bad_kind = app
+        .post(
+            &format!("/v1/events/{eid}/passes"),
+            &mk,
+            &json!({"phone": "+15550100403", "kind": "vip"}),
+        )
+        .await;
+    assert_eq!(bad_kind.status, 400);
+
+    let reason = |b: &Value| {
+        (
+            b["allowed"].as_bool().unwrap(),
+            b["reason"].as_str().unwrap().to_string(),
+        )
+    };
+    assert_eq!(
+        reason(&at_gate(&app, &main, 401, &eid, "in").await),
+        (true, "welcome".into())
+    );
+    assert_eq!(
+        reason(&at_gate(&app, &main, 401, &eid, "in").await),
+        (false, "already_inside".into())
+    );
+    assert_eq!(
+        reason(&at_gate(&app, &main, 402, &eid, "in").await),
+        (false, "venue_full".into())
+    );
+    assert_eq!(
+        reason(&at_gate(&app, &main, 403, &eid, "in").await),
+        (false, "no_pass".into())
+    );
+    // The age-restricted bar: only after staff verified an ID document.
+    assert_eq!(
+        reason(&at_gate(&app, &bar, 401, &eid, "in").await),
+        (false, "age_not_verified".into())
+    );
+    let verified = app
+        .post("/v1/age_verifications", &mk, &json!({"phone": "+15550100401", "document_type": "passport", "verified_by": "staff-7"}))
+        .await;
+    assert_eq!(verified.status, 201, "{}", verified.body);
+    assert_eq!(
+        reason(&at_gate(&app, &bar, 401, &eid, "in").await),
+        (true, "welcome".into())
+    );
+    let bad_doc = app
+        .post(
+            "/v1/age_verifications",
+            &mk,
+            &json!({"phone": "+15550100401", "document_type": "selfie", "verified_by": "x"}),
+        )
+        .await;
+    assert_eq!(bad_doc.status, 400);
+    // Out, then no way back in (no re-entry); the freed place goes to the next person.
+    assert_eq!(
+        reason(&at_gate(&app, &main, 401, &eid, "out").await),
+        (true, "goodbye".into())
+    );
+    assert_eq!(
+        reason(&at_gate(&app, &main, 401, &eid, "in").await),
+        (false, "no_reentry".into())
+    );
+    assert_eq!(
+        reason(&at_gate(&app, &main, 402, &eid, "in").await),
+        (true, "welcome".into())
+    );
+    assert_eq!(
+        reason(&at_gate(&app, &main, 403, &eid, "out").await),
+        (false, "not_inside".into())
+    );
+    // A stranger, an event of no venue of this gate, and the event after closing.
+    let stranger = app
+        .post(
+            "/v1/gate/scans",
+            &main,
+            &json!({"event": eid, "image": palm(999, 1)}),
+        )
+        .await;
+    assert_eq!(
+        reason(&stranger.body),
+        (false, "palm_not_recognised".into())
+    );
+    let wrong = app
+        .post(
+            "/v1/gate/scans",
+            &main,
+            &json!({"event": "evn_nope", "image": palm(401, 1)}),
+        )
+        .await;
+    assert_eq!(wrong.status, 404);
+    assert_eq!(wrong.body["param"], "event");
+    let not_a_gate = app
+        .post(
+            "/v1/gate/scans",
+            &app.till_key(),
+            &json!({"event": eid, "image": palm(401, 1)}),
+        )
+        .await;
+    assert_eq!(not_a_gate.status, 401);
+    clock.advance_ms(2 * 3600 * 1000);
+    assert_eq!(
+        reason(&at_gate(&app, &main, 401, &eid, "in").await),
+        (false, "event_over".into())
+    );
+    app.server.shutdown().await;
+}

@@ -1,0 +1,310 @@
+//! Venue entry: venues with gate devices, events with an allow-list of passes (tickets,
+//! memberships, staff), capacity and re-entry rules, age-restricted areas that admit only people
+//! staff have age-verified, and a record of every gate decision.
+//!
+//! A gate gets a decision, not an error, for anything about the person (unknown palm, no pass,
+//! full): it shows red with the reason. Only a malformed request (bad image, wrong event) is an
+//! error.
+
+use crate::Service;
+use crate::domain::{Phone, check_text, new_id, new_secret, secret_hash};
+use crate::error::{ErrorKind, Result, ServiceError, StoreError};
+use crate::store::{AgeRow, EntryRow, GateRow, PassRow, PersonRow, VenueEventRow, VenueRow};
+use palm_api as api;
+
+const PASS_KINDS: [&str; 3] = ["ticket", "membership", "staff"];
+const DOCUMENT_TYPES: [&str; 3] = ["passport", "driving_licence", "national_id"];
+
+fn one_of(value: &str, allowed: &[&str], param: &str) -> Result<String> {
+    if allowed.contains(&value) {
+        Ok(value.to_string())
+    } else {
+        Err(ServiceError::invalid(
+            "invalid_value",
+            format!("{param} must be one of: {}", allowed.join(", ")),
+        )
+        .with_param(param))
+    }
+}
+
+fn decision(allowed: bool, reason: &str, person: Option<&PersonRow>) -> api::GateDecision {
+    api::GateDecision {
+        allowed,
+        reason: reason.to_string(),
+        person: person.map(|p| p.id.clone()),
+    }
+}
+
+impl Service {
+    pub async fn create_venue(
+        &self,
+        merchant_id: &str,
+        req: api::CreateVenue,
+    ) -> Result<api::Venue> {
+        let venue = VenueRow {
+            id: new_id("ven"),
+            merchant_id: merchant_id.to_string(),
+            name: check_text(&req.name, "name", 100)?,
+            created: self.now_s(),
+        };
+        if req.gates.is_empty() || req.gates.len() > 100 {
+            return Err(
+                ServiceError::invalid("gate_count", "a venue has 1 to 100 gates")
+                    .with_param("gates"),
+            );
+        }
+        let mut gates = vec![];
+        let mut shown = vec![];
+        for (i, g) in req.gates.iter().enumerate() {
+            let credential = new_secret("gk")?;
+            let gate = GateRow {
+                id: new_id("gate"),
+                venue_id: venue.id.clone(),
+                merchant_id: merchant_id.to_string(),
+                name: check_text(&g.name, &format!("gates[{i}].name"), 100)?,
+                age_restricted: g.age_restricted,
+                secret_hash: secret_hash(&credential),
+            };
+            shown.push(api::GateInfo {
+                id: gate.id.clone(),
+                name: gate.name.clone(),
+                age_restricted: gate.age_restricted,
+                credential: Some(credential),
+            });
+            gates.push(gate);
+        }
+        self.store.insert_venue(&venue, &gates).await?;
+        Ok(api::Venue {
+            id: venue.id,
+            name: venue.name,
+            gates: shown,
+        })
+    }
+
+    pub async fn create_event(
+        &self,
+        merchant_id: &str,
+        venue_id: &str,
+        req: api::CreateEvent,
+    ) -> Result<api::VenueEvent> {
+        let venue = self
+            .store
+            .venue(merchant_id, venue_id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("venue", venue_id))?;
+        if req.ends <= req.starts {
+            return Err(
+                ServiceError::invalid("invalid_times", "ends must be after starts")
+                    .with_param("ends"),
+            );
+        }
+        if !(1..=1_000_000).contains(&req.capacity) {
+            return Err(ServiceError::invalid(
+                "invalid_capacity",
+                "capacity must be from 1 to 1,000,000",
+            )
+            .with_param("capacity"));
+        }
+        let e = VenueEventRow {
+            id: new_id("evn"),
+            venue_id: venue.id,
+            merchant_id: merchant_id.to_string(),
+            name: check_text(&req.name, "name", 100)?,
+            starts: req.starts,
+            ends: req.ends,
+            capacity: req.capacity,
+            reentry: req.reentry,
+            created: self.now_s(),
+        };
+        self.store.insert_event(&e).await?;
+        Ok(api::VenueEvent {
+            id: e.id,
+            venue: e.venue_id,
+            name: e.name,
+            starts: e.starts,
+            ends: e.ends,
+            capacity: e.capacity,
+            reentry: e.reentry,
+        })
+    }
+
+    async fn person_by_phone_number(&self, raw: &str) -> Result<PersonRow> {
+        let phone = Phone::parse(raw)?;
+        self.store
+            .person_by_phone(&self.phone_fingerprint(&phone))
+            .await?
+            .ok_or_else(|| {
+                ServiceError::not_found("person with that phone number", "").with_param("phone")
+            })
+    }
+
+    pub async fn add_pass(
+        &self,
+        merchant_id: &str,
+        event_id: &str,
+        req: api::AddPass,
+    ) -> Result<api::Pass> {
+        let event = self
+            .store
+            .event(merchant_id, event_id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("event", event_id))?;
+        let kind = one_of(&req.kind, &PASS_KINDS, "kind")?;
+        let person = self.person_by_phone_number(&req.phone).await?;
+        let pass = PassRow {
+            id: new_id("pass"),
+            event_id: event.id,
+            person_id: person.id,
+            kind,
+            created: self.now_s(),
+        };
+        match self.store.insert_pass(&pass).await {
+            Err(StoreError::Duplicate(_)) => Err(ServiceError::conflict(
+                "pass_exists",
+                "the person already has a pass for this event",
+            )),
+            other => {
+                other?;
+                Ok(api::Pass {
+                    id: pass.id,
+                    event: pass.event_id,
+                    person: pass.person_id,
+                    kind: pass.kind,
+                })
+            }
+        }
+    }
+
+    /// Staff record that they checked an ID document; the document itself is never sent.
+    pub async fn verify_age(
+        &self,
+        merchant_id: &str,
+        req: api::VerifyAge,
+    ) -> Result<api::AgeVerification> {
+        let person = self.person_by_phone_number(&req.phone).await?;
+        let row = AgeRow {
+            person_id: person.id,
+            verified_by: format!(
+                "{merchant_id}/{}",
+                check_text(&req.verified_by, "verified_by", 100)?
+            ),
+            document_type: one_of(&req.document_type, &DOCUMENT_TYPES, "document_type")?,
+            verified_at: self.now_s(),
+        };
+        self.store.set_age_verified(&row).await?;
+        Ok(api::AgeVerification {
+            person: row.person_id,
+            document_type: row.document_type,
+            verified_by: row.verified_by,
+            verified_at: row.verified_at,
+        })
+    }
+
+    /// A palm at a gate: the decision, recorded whatever it is.
+    pub async fn gate_scan(&self, gate: &GateRow, req: api::GateScan) -> Result<api::GateDecision> {
+        let event = self
+            .store
+            .event(&gate.merchant_id, &req.event)
+            .await?
+            .filter(|e| e.venue_id == gate.venue_id)
+            .ok_or_else(|| {
+                ServiceError::not_found("event at this gate's venue", &req.event)
+                    .with_param("event")
+            })?;
+        let direction = match req.direction.as_deref().unwrap_or("in") {
+            "in" if gate.age_restricted => "area",
+            "in" => "in",
+            "out" if !gate.age_restricted => "out",
+            _ => {
+                return Err(ServiceError::invalid(
+                    "invalid_direction",
+                    "direction is in or out (an age-restricted area's gate only admits)",
+                )
+                .with_param("direction"));
+            }
+        };
+        let person = match self.identify(&req.image, req.phone_last4.as_deref()).await {
+            Ok(p) => p,
+            Err(e) if e.kind == ErrorKind::Palm => {
+                let d = decision(false, e.code, None);
+                self.record(gate, &event, None, direction, &d).await?;
+                return Ok(d);
+            }
+            Err(e) => return Err(e),
+        };
+        self.audit(&person.id, &gate.id, "entry").await?;
+        let d = self.decide(gate, &event, &person, direction).await?;
+        self.record(gate, &event, Some(&person), direction, &d)
+            .await?;
+        Ok(d)
+    }
+
+    async fn decide(
+        &self,
+        gate: &GateRow,
+        event: &VenueEventRow,
+        person: &PersonRow,
+        direction: &str,
+    ) -> Result<api::GateDecision> {
+        let now = self.now_s();
+        let deny = |reason: &str| Ok(decision(false, reason, Some(person)));
+        let (ins, outs) = self.store.crossings(&event.id, &person.id).await?;
+        let inside = ins > outs;
+        if direction == "out" {
+            return if inside {
+                Ok(decision(true, "goodbye", Some(person)))
+            } else {
+                deny("not_inside")
+            };
+        }
+        if now < event.starts {
+            return deny("event_not_open");
+        }
+        if now > event.ends {
+            return deny("event_over");
+        }
+        if self.store.pass(&event.id, &person.id).await?.is_none() {
+            return deny("no_pass");
+        }
+        if gate.age_restricted {
+            return if self.store.age_verified(&person.id).await?.is_some() {
+                Ok(decision(true, "welcome", Some(person)))
+            } else {
+                deny("age_not_verified")
+            };
+        }
+        if inside {
+            return deny("already_inside");
+        }
+        if ins > 0 && !event.reentry {
+            return deny("no_reentry");
+        }
+        if self.store.inside(&event.id).await? >= event.capacity {
+            return deny("venue_full");
+        }
+        Ok(decision(true, "welcome", Some(person)))
+    }
+
+    async fn record(
+        &self,
+        gate: &GateRow,
+        event: &VenueEventRow,
+        person: Option<&PersonRow>,
+        direction: &str,
+        d: &api::GateDecision,
+    ) -> Result<()> {
+        self.store
+            .record_entry(&EntryRow {
+                id: new_id("ent"),
+                event_id: event.id.clone(),
+                gate_id: gate.id.clone(),
+                person_id: person.map(|p| p.id.clone()),
+                direction: direction.to_string(),
+                allowed: d.allowed,
+                reason: d.reason.clone(),
+                created: self.now_s(),
+            })
+            .await?;
+        Ok(())
+    }
+}

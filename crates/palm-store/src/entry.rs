@@ -1,0 +1,224 @@
+//! Venues, gates, events, passes, entry records and age verification.
+
+use crate::{SqlStore, col, db_err};
+use async_trait::async_trait;
+use palm_service::store::{
+    AgeRow, EntryRow, EntryStore, GateRow, PassRow, StoreResult, VenueEventRow, VenueRow,
+};
+use sqlx::any::AnyRow;
+
+const EVENT_COLUMNS: &str =
+    "id, venue_id, merchant_id, name, starts, ends, capacity, reentry, created";
+
+fn event(r: &AnyRow) -> Result<VenueEventRow, sqlx::Error> {
+    Ok(VenueEventRow {
+        id: col(r, "id")?,
+        venue_id: col(r, "venue_id")?,
+        merchant_id: col(r, "merchant_id")?,
+        name: col(r, "name")?,
+        starts: col(r, "starts")?,
+        ends: col(r, "ends")?,
+        capacity: col(r, "capacity")?,
+        reentry: col::<i64>(r, "reentry")? != 0,
+        created: col(r, "created")?,
+    })
+}
+
+#[async_trait]
+impl EntryStore for SqlStore {
+    async fn insert_venue(&self, v: &VenueRow, gates: &[GateRow]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        sqlx::query("INSERT INTO venues (id, merchant_id, name, created) VALUES ($1, $2, $3, $4)")
+            .bind(&v.id)
+            .bind(&v.merchant_id)
+            .bind(&v.name)
+            .bind(v.created)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+        for g in gates {
+            sqlx::query("INSERT INTO gates (id, venue_id, merchant_id, name, age_restricted, secret_hash) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(&g.id)
+                .bind(&g.venue_id)
+                .bind(&g.merchant_id)
+                .bind(&g.name)
+                .bind(i64::from(g.age_restricted))
+                .bind(&g.secret_hash)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        tx.commit().await.map_err(db_err)
+    }
+
+    async fn gate_by_secret(&self, secret_hash: &str) -> StoreResult<Option<GateRow>> {
+        let row = sqlx::query("SELECT id, venue_id, merchant_id, name, age_restricted, secret_hash FROM gates WHERE secret_hash = $1")
+            .bind(secret_hash)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| {
+            Ok(GateRow {
+                id: col(&r, "id")?,
+                venue_id: col(&r, "venue_id")?,
+                merchant_id: col(&r, "merchant_id")?,
+                name: col(&r, "name")?,
+                age_restricted: col::<i64>(&r, "age_restricted")? != 0,
+                secret_hash: col(&r, "secret_hash")?,
+            })
+        })
+        .transpose()
+        .map_err(db_err)
+    }
+
+    async fn venue(&self, merchant_id: &str, id: &str) -> StoreResult<Option<VenueRow>> {
+        let row = sqlx::query(
+            "SELECT id, merchant_id, name, created FROM venues WHERE merchant_id = $1 AND id = $2",
+        )
+        .bind(merchant_id)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| {
+            Ok(VenueRow {
+                id: col(&r, "id")?,
+                merchant_id: col(&r, "merchant_id")?,
+                name: col(&r, "name")?,
+                created: col(&r, "created")?,
+            })
+        })
+        .transpose()
+        .map_err(db_err)
+    }
+
+    async fn insert_event(&self, e: &VenueEventRow) -> StoreResult<()> {
+        q!(
+            "INSERT INTO venue_events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+        )
+        .bind(&e.id)
+        .bind(&e.venue_id)
+        .bind(&e.merchant_id)
+        .bind(&e.name)
+        .bind(e.starts)
+        .bind(e.ends)
+        .bind(e.capacity)
+        .bind(i64::from(e.reentry))
+        .bind(e.created)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn event(&self, merchant_id: &str, id: &str) -> StoreResult<Option<VenueEventRow>> {
+        let row = q!("SELECT {EVENT_COLUMNS} FROM venue_events WHERE merchant_id = $1 AND id = $2")
+            .bind(merchant_id)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| event(&r)).transpose().map_err(db_err)
+    }
+
+    async fn insert_pass(&self, p: &PassRow) -> StoreResult<()> {
+        sqlx::query("INSERT INTO passes (id, event_id, person_id, kind, created) VALUES ($1, $2, $3, $4, $5)")
+            .bind(&p.id)
+            .bind(&p.event_id)
+            .bind(&p.person_id)
+            .bind(&p.kind)
+            .bind(p.created)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn pass(&self, event_id: &str, person_id: &str) -> StoreResult<Option<PassRow>> {
+        let row = sqlx::query("SELECT id, event_id, person_id, kind, created FROM passes WHERE event_id = $1 AND person_id = $2")
+            .bind(event_id)
+            .bind(person_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| {
+            Ok(PassRow {
+                id: col(&r, "id")?,
+                event_id: col(&r, "event_id")?,
+                person_id: col(&r, "person_id")?,
+                kind: col(&r, "kind")?,
+                created: col(&r, "created")?,
+            })
+        })
+        .transpose()
+        .map_err(db_err)
+    }
+
+    async fn record_entry(&self, e: &EntryRow) -> StoreResult<()> {
+        sqlx::query("INSERT INTO entries (id, event_id, gate_id, person_id, direction, allowed, reason, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+            .bind(&e.id)
+            .bind(&e.event_id)
+            .bind(&e.gate_id)
+            .bind(&e.person_id)
+            .bind(&e.direction)
+            .bind(i64::from(e.allowed))
+            .bind(&e.reason)
+            .bind(e.created)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn crossings(&self, event_id: &str, person_id: &str) -> StoreResult<(i64, i64)> {
+        let r = sqlx::query("SELECT COALESCE(SUM(CASE WHEN direction = 'in' THEN 1 ELSE 0 END), 0) AS ins, COALESCE(SUM(CASE WHEN direction = 'out' THEN 1 ELSE 0 END), 0) AS outs FROM entries WHERE event_id = $1 AND person_id = $2 AND allowed = 1")
+            .bind(event_id)
+            .bind(person_id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok((
+            col(&r, "ins").map_err(db_err)?,
+            col(&r, "outs").map_err(db_err)?,
+        ))
+    }
+
+    async fn inside(&self, event_id: &str) -> StoreResult<i64> {
+        let r = sqlx::query("SELECT COALESCE(SUM(CASE WHEN direction = 'in' THEN 1 WHEN direction = 'out' THEN -1 ELSE 0 END), 0) AS n FROM entries WHERE event_id = $1 AND allowed = 1")
+            .bind(event_id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db_err)?;
+        col(&r, "n").map_err(db_err)
+    }
+
+    async fn set_age_verified(&self, a: &AgeRow) -> StoreResult<()> {
+        sqlx::query("INSERT INTO age_verifications (person_id, verified_by, document_type, verified_at) VALUES ($1, $2, $3, $4) ON CONFLICT (person_id) DO UPDATE SET verified_by = $2, document_type = $3, verified_at = $4")
+            .bind(&a.person_id)
+            .bind(&a.verified_by)
+            .bind(&a.document_type)
+            .bind(a.verified_at)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn age_verified(&self, person_id: &str) -> StoreResult<Option<AgeRow>> {
+        let row = sqlx::query("SELECT person_id, verified_by, document_type, verified_at FROM age_verifications WHERE person_id = $1")
+            .bind(person_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| {
+            Ok(AgeRow {
+                person_id: col(&r, "person_id")?,
+                verified_by: col(&r, "verified_by")?,
+                document_type: col(&r, "document_type")?,
+                verified_at: col(&r, "verified_at")?,
+            })
+        })
+        .transpose()
+        .map_err(db_err)
+    }
+}
