@@ -28,15 +28,16 @@ fn state_error(p: &PaymentRow, wanted: &str) -> ServiceError {
 }
 
 impl Service {
-    /// An event for a payment change: what webhooks deliver and the payment's history shows.
-    fn payment_event(&self, p: &PaymentRow, kind: &str) -> EventRow {
+    /// An event about a payment (its own change, or a refund of it): what webhooks deliver and
+    /// the payment's history shows, with `data` as the object's wire form.
+    fn payment_event(&self, p: &PaymentRow, kind: &str, data: impl serde::Serialize) -> EventRow {
         let id = new_id("evt");
         let created = self.now_s();
         let payload = serde_json::to_string(&api::Event {
             id: id.clone(),
             kind: kind.to_string(),
             created,
-            data: serde_json::to_value(views::payment(p, &[])).unwrap_or_default(),
+            data: serde_json::to_value(data).unwrap_or_default(),
         })
         .unwrap_or_default();
         EventRow {
@@ -63,7 +64,7 @@ impl Service {
         points: &[PointsRow],
     ) -> Result<()> {
         p.updated = self.now_s();
-        let event = self.payment_event(p, event);
+        let event = self.payment_event(p, event, views::payment(p, &[]));
         let saved = match self
             .store
             .update_payment(p, from, Some(&event), points)
@@ -142,7 +143,10 @@ impl Service {
             updated: now,
         };
         self.store
-            .insert_payment(&p, &self.payment_event(&p, "payment.created"))
+            .insert_payment(
+                &p,
+                &self.payment_event(&p, "payment.created", views::payment(&p, &[])),
+            )
             .await?;
         self.webhook_wake.notify_one();
         Ok(views::payment(&p, &[]))
@@ -683,29 +687,13 @@ impl Service {
             }
         };
         let view = views::refund(r);
-        let event = EventRow {
-            id: new_id("evt"),
-            merchant_id: p.merchant_id.clone(),
-            kind: kind.into(),
-            object_id: p.id.clone(),
-            payload: String::new(),
-            created: self.now_s(),
-        };
-        let payload = serde_json::to_string(&api::Event {
-            id: event.id.clone(),
-            kind: kind.into(),
-            created: event.created,
-            data: serde_json::to_value(&view).unwrap_or_default(),
-        })
-        .unwrap_or_default();
+        let event = self.payment_event(p, kind, &view);
         let points = if r.status == "succeeded" {
             self.refund_points(p, &r.id, r.amount).await?
         } else {
             vec![]
         };
-        self.store
-            .settle_refund(r, &EventRow { payload, ..event }, &points)
-            .await?;
+        self.store.settle_refund(r, &event, &points).await?;
         self.webhook_wake.notify_one();
         Ok(view)
     }
