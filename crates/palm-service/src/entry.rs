@@ -7,7 +7,7 @@
 //! error.
 
 use crate::Service;
-use crate::domain::{Phone, check_text, new_id, new_secret, secret_hash};
+use crate::domain::{check_text, new_id, new_secret, secret_hash};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
 use crate::store::{AgeRow, EntryRow, GateRow, PassRow, PersonRow, VenueEventRow, VenueRow};
 use palm_api as api;
@@ -91,7 +91,7 @@ impl Service {
             .store
             .venue(merchant_id, venue_id)
             .await?
-            .ok_or_else(|| ServiceError::not_found("venue", venue_id))?;
+            .ok_or_else(|| ServiceError::not_found("venue"))?;
         if req.ends <= req.starts {
             return Err(
                 ServiceError::invalid("invalid_times", "ends must be after starts")
@@ -128,16 +128,6 @@ impl Service {
         })
     }
 
-    async fn person_by_phone_number(&self, raw: &str) -> Result<PersonRow> {
-        let phone = Phone::parse(raw)?;
-        self.store
-            .person_by_phone(&self.phone_fingerprint(&phone))
-            .await?
-            .ok_or_else(|| {
-                ServiceError::not_found("person with that phone number", "").with_param("phone")
-            })
-    }
-
     pub async fn add_pass(
         &self,
         merchant_id: &str,
@@ -148,7 +138,7 @@ impl Service {
             .store
             .event(merchant_id, event_id)
             .await?
-            .ok_or_else(|| ServiceError::not_found("event", event_id))?;
+            .ok_or_else(|| ServiceError::not_found("event"))?;
         let kind = one_of(&req.kind, &PASS_KINDS, "kind")?;
         let person = self.person_by_phone_number(&req.phone).await?;
         let pass = PassRow {
@@ -208,8 +198,7 @@ impl Service {
             .await?
             .filter(|e| e.venue_id == gate.venue_id)
             .ok_or_else(|| {
-                ServiceError::not_found("event at this gate's venue", &req.event)
-                    .with_param("event")
+                ServiceError::not_found("event at this gate's venue").with_param("event")
             })?;
         let direction = match req.direction.as_deref().unwrap_or("in") {
             "in" if gate.age_restricted => "area",

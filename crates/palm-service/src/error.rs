@@ -57,8 +57,9 @@ impl ServiceError {
         ServiceError::new(ErrorKind::Palm, code, message)
     }
 
-    pub fn not_found(what: &str, _id: &str) -> ServiceError {
-        // The id is not echoed: a caller could have put anything there, a card number included.
+    /// The id asked for is not echoed: a caller could have put anything there, a card number
+    /// included.
+    pub fn not_found(what: &str) -> ServiceError {
         ServiceError::new(
             ErrorKind::NotFound,
             "resource_missing",

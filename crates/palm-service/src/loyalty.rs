@@ -4,7 +4,7 @@
 //! presenting loyalty without paying.
 
 use crate::Service;
-use crate::domain::{Phone, check_amount, check_text, new_id, parse_currency};
+use crate::domain::{check_amount, check_text, new_id, parse_currency};
 use crate::error::{Result, ServiceError, StoreError};
 use crate::store::{MembershipRow, Page, PaymentRow, PointsRow, ProgramRow, RewardRow, TillRow};
 use palm_api as api;
@@ -89,7 +89,7 @@ impl Service {
             .await?
             .into_iter()
             .find(|p| p.id == id)
-            .ok_or_else(|| ServiceError::not_found("loyalty program", id).with_param("program"))
+            .ok_or_else(|| ServiceError::not_found("loyalty program").with_param("program"))
     }
 
     pub async fn create_reward(
@@ -124,17 +124,7 @@ impl Service {
         let program = self.program(merchant_id, program_id).await?;
         let person_id = match (person_id, &req.phone) {
             (Some(p), _) => p.to_string(),
-            (None, Some(phone)) => {
-                let phone = Phone::parse(phone)?;
-                self.store
-                    .person_by_phone(&self.phone_fingerprint(&phone))
-                    .await?
-                    .ok_or_else(|| {
-                        ServiceError::not_found("person with that phone number", "")
-                            .with_param("phone")
-                    })?
-                    .id
-            }
+            (None, Some(phone)) => self.person_by_phone_number(phone).await?.id,
             (None, None) => {
                 return Err(ServiceError::invalid(
                     "phone_required",

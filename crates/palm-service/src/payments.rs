@@ -93,7 +93,7 @@ impl Service {
         self.store
             .payment(merchant_id, id)
             .await?
-            .ok_or_else(|| ServiceError::not_found("payment", id))
+            .ok_or_else(|| ServiceError::not_found("payment"))
     }
 
     pub async fn create_payment(
@@ -113,7 +113,7 @@ impl Service {
             .store
             .till(&merchant.id, &req.till)
             .await?
-            .ok_or_else(|| ServiceError::not_found("till", &req.till).with_param("till"))?;
+            .ok_or_else(|| ServiceError::not_found("till").with_param("till"))?;
         let now = self.now_s();
         let p = PaymentRow {
             id: new_id("pay"),

@@ -21,6 +21,17 @@ impl Service {
         Ok(views::person(person, hands, &cards))
     }
 
+    /// The person enrolled with a phone number (a merchant linking a membership or a pass).
+    pub(crate) async fn person_by_phone_number(&self, raw: &str) -> Result<PersonRow> {
+        let phone = Phone::parse(raw)?;
+        self.store
+            .person_by_phone(&self.phone_fingerprint(&phone))
+            .await?
+            .ok_or_else(|| {
+                ServiceError::not_found("person with that phone number").with_param("phone")
+            })
+    }
+
     /// A person proves who they are: their palm, searched among the palms of their phone's
     /// bucket, and the phone number they enrolled with.
     pub(crate) async fn identify_with_phone(
@@ -131,20 +142,20 @@ impl Service {
             .delete_card(&person.id, card_id, new_default)
             .await?
         {
-            return Err(ServiceError::not_found("card", card_id));
+            return Err(ServiceError::not_found("card"));
         }
         Ok(())
     }
 
     pub async fn set_default_card(&self, person: &PersonRow, card_id: &str) -> Result<api::Person> {
         if !self.store.set_default_card(&person.id, card_id).await? {
-            return Err(ServiceError::not_found("card", card_id));
+            return Err(ServiceError::not_found("card"));
         }
         let person = self
             .store
             .person(&person.id)
             .await?
-            .ok_or_else(|| ServiceError::not_found("person", &person.id))?;
+            .ok_or_else(|| ServiceError::not_found("person"))?;
         self.person_view(&person).await
     }
 

@@ -153,7 +153,7 @@ impl Service {
             .store
             .deletion(id)
             .await?
-            .ok_or_else(|| ServiceError::not_found("deletion request", id))?;
+            .ok_or_else(|| ServiceError::not_found("deletion request"))?;
         if request.used {
             return Err(ServiceError::conflict(
                 "deletion_code_used",

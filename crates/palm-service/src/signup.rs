@@ -286,11 +286,8 @@ impl Service {
                 .iter()
                 .any(|p| Some(&p.id) == join.program.as_ref())
             {
-                return Err(ServiceError::not_found(
-                    "loyalty program",
-                    join.program.as_deref().unwrap_or(""),
-                )
-                .with_param(format!("memberships[{i}].program")));
+                return Err(ServiceError::not_found("loyalty program")
+                    .with_param(format!("memberships[{i}].program")));
             }
         }
         let person = self.enrol(&phone, &card, &chosen, true).await?;

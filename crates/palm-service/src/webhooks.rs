@@ -153,7 +153,7 @@ impl Service {
             .replay_delivery(merchant_id, id, self.clock.now_ms())
             .await?
         {
-            return Err(ServiceError::not_found("webhook delivery", id));
+            return Err(ServiceError::not_found("webhook delivery"));
         }
         self.webhook_wake.notify_one();
         Ok(())
