@@ -67,15 +67,19 @@ impl Service {
     /// Appends to the audit log; a failure is logged, never hidden from the caller's result.
     pub(crate) async fn audit(&self, person_id: &str, actor: &str, purpose: &str) -> Result<()> {
         self.store
-            .insert_audit(&AuditRow {
-                id: new_id("aud"),
-                person_id: person_id.to_string(),
-                actor: actor.to_string(),
-                purpose: purpose.to_string(),
-                created: self.now_s(),
-            })
+            .insert_audit(&self.audit_row(person_id, actor, purpose))
             .await?;
         Ok(())
+    }
+
+    fn audit_row(&self, person_id: &str, actor: &str, purpose: &str) -> AuditRow {
+        AuditRow {
+            id: new_id("aud"),
+            person_id: person_id.to_string(),
+            actor: actor.to_string(),
+            purpose: purpose.to_string(),
+            created: self.now_s(),
+        }
     }
 
     pub async fn audit_export(&self, person_id: &str) -> Result<Vec<api::AuditEntry>> {
@@ -186,18 +190,13 @@ impl Service {
                 ServiceError::invalid("invalid_code", "the code is not right").with_param("code"),
             );
         }
-        let person = request.person_id.clone();
-        for palm in self.store.palms_of(&person).await? {
-            self.gallery.remove(PalmId(palm.id as u64));
-        }
-        let status = if self.store.payments_in_flight(&person).await? > 0 {
-            self.store
-                .mark_deletion_pending(&person, self.now_s())
-                .await?;
-            "pending"
-        } else {
-            self.delete_person(&person, &till.id, "deletion").await?;
+        let status = if self
+            .delete_or_defer(&request.person_id, &till.id, "deletion")
+            .await?
+        {
             "deleted"
+        } else {
+            "pending"
         };
         Ok(api::DeletionResult {
             id: id.to_string(),
@@ -205,14 +204,24 @@ impl Service {
         })
     }
 
+    /// Deletes a person now, or, while a payment of theirs is in flight, takes their palms out of
+    /// the index at once and leaves the rest to the deletion job. True when deleted now.
+    async fn delete_or_defer(&self, person_id: &str, actor: &str, purpose: &str) -> Result<bool> {
+        if self.store.payments_in_flight(person_id).await? == 0 {
+            self.delete_person(person_id, actor, purpose).await?;
+            return Ok(true);
+        }
+        for palm in self.store.palms_of(person_id).await? {
+            self.gallery.remove(PalmId(palm.id as u64));
+        }
+        self.store
+            .mark_deletion_pending(person_id, self.now_s())
+            .await?;
+        Ok(false)
+    }
+
     async fn delete_person(&self, person_id: &str, actor: &str, purpose: &str) -> Result<()> {
-        let audit = AuditRow {
-            id: new_id("aud"),
-            person_id: person_id.to_string(),
-            actor: actor.to_string(),
-            purpose: purpose.to_string(),
-            created: self.now_s(),
-        };
+        let audit = self.audit_row(person_id, actor, purpose);
         for palm in self.store.delete_person(person_id, &audit).await? {
             self.gallery.remove(PalmId(palm as u64));
         }
@@ -246,17 +255,11 @@ impl Service {
                 return Ok(done);
             }
             for person in batch {
-                for palm in self.store.palms_of(&person).await? {
-                    self.gallery.remove(PalmId(palm.id as u64));
-                }
-                if self.store.payments_in_flight(&person).await? == 0 {
-                    self.delete_person(&person, "retention-job", "retention")
-                        .await?;
+                if self
+                    .delete_or_defer(&person, "retention-job", "retention")
+                    .await?
+                {
                     done += 1;
-                } else {
-                    self.store
-                        .mark_deletion_pending(&person, self.now_s())
-                        .await?;
                 }
             }
         }
