@@ -94,6 +94,14 @@ impl FromStr for CardNumber {
     }
 }
 
+/// The digit that completes `body` (digits only) to a Luhn-valid number: how test and bench
+/// card numbers are made.
+pub fn luhn_check_digit(body: &str) -> char {
+    ('0'..='9')
+        .find(|d| luhn(&format!("{body}{d}")))
+        .unwrap_or('0')
+}
+
 /// The Luhn (mod 10) check digit test.
 fn luhn(digits: &str) -> bool {
     let sum: u32 = digits
@@ -223,6 +231,15 @@ impl fmt::Debug for Cvv {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn check_digits_complete_known_numbers() {
+        assert_eq!(luhn_check_digit("424242424242424"), '2');
+        assert_eq!(luhn_check_digit("555555555555444"), '4');
+        assert_eq!(luhn_check_digit("37144963539843"), '1');
+        let made = format!("4{:014}{}", 7, luhn_check_digit(&format!("4{:014}", 7)));
+        assert!(made.parse::<CardNumber>().is_ok());
+    }
 
     #[test]
     fn numbers_parse_with_luhn_and_print_masked() {

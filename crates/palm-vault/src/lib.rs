@@ -10,7 +10,7 @@ mod envelope;
 mod fingerprint;
 mod keyfile;
 
-pub use card::{Brand, CardError, CardNumber, Cvv, Expiry};
+pub use card::{Brand, CardError, CardNumber, Cvv, Expiry, luhn_check_digit};
 pub use envelope::{DataKey, KeyRing, MasterKey, VaultError, WrappedKey};
 pub use fingerprint::Fingerprinter;
 pub use keyfile::{load_or_create_key, write_key_file};

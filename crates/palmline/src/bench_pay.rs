@@ -67,21 +67,7 @@ fn phone(i: usize) -> String {
 /// A Luhn-valid 16-digit Visa number, distinct for each `i`.
 fn card_number(i: usize) -> String {
     let body = format!("4{i:014}");
-    let sum: u32 = body
-        .bytes()
-        .rev()
-        .enumerate()
-        .map(|(k, b)| {
-            let d = u32::from(b - b'0');
-            if k % 2 == 0 {
-                let x = d * 2;
-                if x > 9 { x - 9 } else { x }
-            } else {
-                d
-            }
-        })
-        .sum();
-    format!("{body}{}", (10 - sum % 10) % 10)
+    format!("{body}{}", palm_vault::luhn_check_digit(&body))
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {

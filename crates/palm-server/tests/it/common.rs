@@ -303,22 +303,8 @@ pub fn signup_body(seed: u64, phone: &str, card: &str) -> Value {
 
 /// A Luhn-valid Visa number made from `n`, distinct for distinct `n`.
 pub fn visa(n: u64) -> String {
-    let body = format!("4{:014}", n);
-    let digits: Vec<u32> = body.chars().map(|c| c.to_digit(10).unwrap()).collect();
-    let sum: u32 = digits
-        .iter()
-        .rev()
-        .enumerate()
-        .map(|(i, &d)| {
-            if i % 2 == 0 {
-                let x = d * 2;
-                if x > 9 { x - 9 } else { x }
-            } else {
-                d
-            }
-        })
-        .sum();
-    format!("{body}{}", (10 - sum % 10) % 10)
+    let body = format!("4{n:014}");
+    format!("{body}{}", palm_vault::luhn_check_digit(&body))
 }
 
 /// Webhook requests received: (signature header, body).
