@@ -1,5 +1,5 @@
-//! Request extractors: a JSON body that fails with our error shape, and the three kinds of
-//! credentials (merchant secret key, till secret, person session).
+//! Request extractors: a JSON body that fails with our error shape, and the kinds of
+//! credentials (merchant secret key, till and gate device secrets, person session).
 
 use crate::error::{AppError, describe_json_error};
 use crate::state::AppState;
@@ -78,6 +78,30 @@ fn unauthenticated(what: &str) -> AppError {
     )
 }
 
+/// A device or merchant secret: the bearer token with `prefix`, looked up by its hash.
+/// `what` says what to send when it is missing; `unknown` names it when it matches nothing.
+async fn credential<T>(
+    parts: &Parts,
+    prefix: &str,
+    what: &str,
+    (code, unknown): (&'static str, &str),
+    lookup: impl AsyncFnOnce(String) -> Result<Option<T>, palm_service::StoreError>,
+) -> Result<T, AppError> {
+    let Some(key) = bearer(parts).filter(|k| k.starts_with(prefix)) else {
+        return Err(unauthenticated(what));
+    };
+    lookup(secret_hash(key))
+        .await
+        .map_err(|e| AppError(e.into()))?
+        .ok_or_else(|| {
+            AppError::new(
+                ErrorKind::Unauthenticated,
+                code,
+                format!("unknown {unknown}"),
+            )
+        })
+}
+
 /// A merchant's secret API key (`sk_...`).
 pub struct Merchant(pub MerchantRow);
 
@@ -85,24 +109,16 @@ impl FromRequestParts<AppState> for Merchant {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let key = bearer(parts).filter(|k| k.starts_with("sk_"));
-        let Some(key) = key else {
-            return Err(unauthenticated("a merchant secret key (sk_...)"));
-        };
-        state
-            .service
-            .store()
-            .merchant_by_key(&secret_hash(key))
-            .await
-            .map_err(|e| AppError(e.into()))?
-            .map(Merchant)
-            .ok_or_else(|| {
-                AppError::new(
-                    ErrorKind::Unauthenticated,
-                    "invalid_api_key",
-                    "unknown API key",
-                )
-            })
+        let store = state.service.store();
+        credential(
+            parts,
+            "sk_",
+            "a merchant secret key (sk_...)",
+            ("invalid_api_key", "API key"),
+            async |hash| store.merchant_by_key(&hash).await,
+        )
+        .await
+        .map(Merchant)
     }
 }
 
@@ -113,23 +129,16 @@ impl FromRequestParts<AppState> for Till {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let Some(key) = bearer(parts).filter(|k| k.starts_with("tk_")) else {
-            return Err(unauthenticated("a till credential (tk_...)"));
-        };
-        state
-            .service
-            .store()
-            .till_by_secret(&secret_hash(key))
-            .await
-            .map_err(|e| AppError(e.into()))?
-            .map(Till)
-            .ok_or_else(|| {
-                AppError::new(
-                    ErrorKind::Unauthenticated,
-                    "invalid_till_credential",
-                    "unknown till credential",
-                )
-            })
+        let store = state.service.store();
+        credential(
+            parts,
+            "tk_",
+            "a till credential (tk_...)",
+            ("invalid_till_credential", "till credential"),
+            async |hash| store.till_by_secret(&hash).await,
+        )
+        .await
+        .map(Till)
     }
 }
 
@@ -175,23 +184,16 @@ impl FromRequestParts<AppState> for Gate {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let Some(key) = bearer(parts).filter(|k| k.starts_with("gk_")) else {
-            return Err(unauthenticated("a gate credential (gk_...)"));
-        };
-        state
-            .service
-            .store()
-            .gate_by_secret(&secret_hash(key))
-            .await
-            .map_err(|e| AppError(e.into()))?
-            .map(Gate)
-            .ok_or_else(|| {
-                AppError::new(
-                    ErrorKind::Unauthenticated,
-                    "invalid_gate_credential",
-                    "unknown gate credential",
-                )
-            })
+        let store = state.service.store();
+        credential(
+            parts,
+            "gk_",
+            "a gate credential (gk_...)",
+            ("invalid_gate_credential", "gate credential"),
+            async |hash| store.gate_by_secret(&hash).await,
+        )
+        .await
+        .map(Gate)
     }
 }
 
