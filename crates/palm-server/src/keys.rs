@@ -132,33 +132,16 @@ pub async fn rotate(data_dir: &Path, store: &dyn Store) -> Result<RotationReport
                 .map_err(|e| e.to_string())?;
             let Some((last, _)) = page.last() else { break };
             after = last.clone();
-            for (id, wrapped) in page {
-                let new = ring
-                    .rewrap(&WrappedKey(wrapped.clone()))
-                    .map_err(|e| e.to_string())?;
-                if new.0 != wrapped
-                    && store
-                        .replace_wrapped_key(&id, &wrapped, &new.0)
-                        .await
-                        .map_err(|e| e.to_string())?
-                {
-                    report.people_rewrapped += 1;
-                }
-            }
+            report.people_rewrapped += rewrap_rows(&ring, page, async |id, old, new| {
+                store.replace_wrapped_key(id, old, new).await
+            })
+            .await?;
         }
-        for (id, wrapped) in store.endpoint_keys().await.map_err(|e| e.to_string())? {
-            let new = ring
-                .rewrap(&WrappedKey(wrapped.clone()))
-                .map_err(|e| e.to_string())?;
-            if new.0 != wrapped
-                && store
-                    .replace_endpoint_key(&id, &wrapped, &new.0)
-                    .await
-                    .map_err(|e| e.to_string())?
-            {
-                report.endpoints_rewrapped += 1;
-            }
-        }
+        let endpoints = store.endpoint_keys().await.map_err(|e| e.to_string())?;
+        report.endpoints_rewrapped += rewrap_rows(&ring, endpoints, async |id, old, new| {
+            store.replace_endpoint_key(id, old, new).await
+        })
+        .await?;
     }
     for id in old {
         let from = master_path(&dir, id);
@@ -167,4 +150,27 @@ pub async fn rotate(data_dir: &Path, store: &dyn Store) -> Result<RotationReport
         report.retired.push(id);
     }
     Ok(report)
+}
+
+/// Rewraps each `(id, wrapped key)` under the ring's active key and stores it if the row still
+/// holds the old one; returns how many rows changed.
+async fn rewrap_rows(
+    ring: &KeyRing,
+    rows: Vec<(String, Vec<u8>)>,
+    replace: impl AsyncFn(&str, &[u8], &[u8]) -> Result<bool, palm_service::StoreError>,
+) -> Result<usize, String> {
+    let mut changed = 0;
+    for (id, wrapped) in rows {
+        let new = ring
+            .rewrap(&WrappedKey(wrapped.clone()))
+            .map_err(|e| e.to_string())?;
+        if new.0 != wrapped
+            && replace(&id, &wrapped, &new.0)
+                .await
+                .map_err(|e| e.to_string())?
+        {
+            changed += 1;
+        }
+    }
+    Ok(changed)
 }
