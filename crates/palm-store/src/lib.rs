@@ -108,6 +108,29 @@ impl SqlStore {
     pub fn pool(&self) -> &AnyPool {
         &self.pool
     }
+
+    /// One page of a list, newest first: `select` picks the rows of `owner` (bound as `$1`),
+    /// and `id_col` orders them and carries the `starting_after` cursor.
+    pub(crate) async fn fetch_page(
+        &self,
+        select: &str,
+        id_col: &str,
+        owner: &str,
+        page: &palm_service::store::Page,
+    ) -> StoreResult<Vec<sqlx::any::AnyRow>> {
+        match &page.starting_after {
+            Some(after) => q!("{select} AND {id_col} < $2 ORDER BY {id_col} DESC LIMIT $3")
+                .bind(owner)
+                .bind(after)
+                .bind(page.limit),
+            None => q!("{select} ORDER BY {id_col} DESC LIMIT $2")
+                .bind(owner)
+                .bind(page.limit),
+        }
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)
+    }
 }
 
 /// SQLite opens read-write and creates the file unless told otherwise.

@@ -167,20 +167,9 @@ impl LoyaltyStore for SqlStore {
     }
 
     async fn memberships(&self, program_id: &str, page: &Page) -> StoreResult<Vec<MembershipRow>> {
-        let base =
+        let select =
             format!("SELECT {MEMBERSHIP_COLUMNS} FROM memberships m WHERE m.program_id = $1");
-        let rows = match &page.starting_after {
-            Some(after) => q!("{base} AND m.id < $2 ORDER BY m.id DESC LIMIT $3")
-                .bind(program_id)
-                .bind(after)
-                .bind(page.limit),
-            None => q!("{base} ORDER BY m.id DESC LIMIT $2")
-                .bind(program_id)
-                .bind(page.limit),
-        }
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
+        let rows = self.fetch_page(&select, "m.id", program_id, page).await?;
         rows.iter()
             .map(membership)
             .collect::<Result<_, _>>()

@@ -177,22 +177,8 @@ impl PaymentStore for SqlStore {
     }
 
     async fn payments(&self, merchant_id: &str, page: &Page) -> StoreResult<Vec<PaymentRow>> {
-        let rows = match &page.starting_after {
-            Some(after) => q!(
-                "SELECT {PAYMENT_COLUMNS} FROM payments WHERE merchant_id = $1 AND id < $2 ORDER BY id DESC LIMIT $3"
-            )
-            .bind(merchant_id)
-            .bind(after)
-            .bind(page.limit),
-            None => q!(
-                "SELECT {PAYMENT_COLUMNS} FROM payments WHERE merchant_id = $1 ORDER BY id DESC LIMIT $2"
-            )
-            .bind(merchant_id)
-            .bind(page.limit),
-        }
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
+        let select = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE merchant_id = $1");
+        let rows = self.fetch_page(&select, "id", merchant_id, page).await?;
         rows.iter()
             .map(payment)
             .collect::<Result<_, _>>()

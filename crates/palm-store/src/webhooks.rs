@@ -116,21 +116,10 @@ impl WebhookStore for SqlStore {
     }
 
     async fn deliveries(&self, merchant_id: &str, page: &Page) -> StoreResult<Vec<DeliveryRow>> {
-        let base = format!(
+        let select = format!(
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN events e ON e.id = d.event_id WHERE d.merchant_id = $1"
         );
-        let rows = match &page.starting_after {
-            Some(after) => q!("{base} AND d.id < $2 ORDER BY d.id DESC LIMIT $3")
-                .bind(merchant_id)
-                .bind(after)
-                .bind(page.limit),
-            None => q!("{base} ORDER BY d.id DESC LIMIT $2")
-                .bind(merchant_id)
-                .bind(page.limit),
-        }
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_err)?;
+        let rows = self.fetch_page(&select, "d.id", merchant_id, page).await?;
         rows.iter()
             .map(delivery)
             .collect::<Result<_, _>>()
