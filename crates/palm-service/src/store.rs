@@ -294,7 +294,6 @@ pub trait PeopleStore: Send + Sync {
     async fn palms_of(&self, person_id: &str) -> StoreResult<Vec<PalmRow>>;
     async fn update_phone(&self, person: &PersonRow) -> StoreResult<()>;
     async fn touch_person(&self, person_id: &str, now: i64) -> StoreResult<()>;
-    async fn person_count(&self) -> StoreResult<i64>;
 
     async fn cards_of(&self, person_id: &str) -> StoreResult<Vec<CardRow>>;
     async fn cards_by_fingerprint(&self, fingerprint: &str) -> StoreResult<Vec<CardRow>>;

@@ -192,14 +192,6 @@ impl PeopleStore for SqlStore {
         Ok(())
     }
 
-    async fn person_count(&self) -> StoreResult<i64> {
-        let r = sqlx::query("SELECT COUNT(*) AS n FROM people")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err)?;
-        col(&r, "n").map_err(db_err)
-    }
-
     async fn cards_of(&self, person_id: &str) -> StoreResult<Vec<CardRow>> {
         let rows = q!("SELECT {CARD_COLUMNS} FROM cards WHERE person_id = $1 ORDER BY id")
             .bind(person_id)
