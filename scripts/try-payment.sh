@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # A first palm payment against a running `palmline serve`, with curl only:
 # renders a synthetic palm, signs the person up with a test card, creates a payment as the
-# merchant's POS, and pays it with a new capture of the same palm at the till.
+# merchant's POS, and pays it with a new capture of the same palm at the till (hovering again,
+# as a person would, when a capture is not read).
 # Usage: scripts/try-payment.sh [DATA_DIR] [URL]   (defaults: palmline-data http://127.0.0.1:8080)
 set -euo pipefail
 DATA="${1:-palmline-data}"
@@ -15,7 +16,7 @@ TILL_KEY=$(grep -o 'tk_test_[0-9a-f]*' "$CREDS" | head -1)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 SEED=$((RANDOM * 32768 + RANDOM + 100000))
-"$PALMLINE" synth --out "$WORK/palms" --palms 1 --captures 4 --seed "$SEED" >/dev/null 2>&1
+"$PALMLINE" synth --out "$WORK/palms" --palms 1 --captures 6 --seed "$SEED" >/dev/null 2>&1
 P="$WORK/palms/$(ls "$WORK/palms" | grep -v manifest)"
 img() { base64 -w0 "$P/$1.png"; }
 PHONE="+4477009$(printf '%05d' $((SEED % 100000)))"
@@ -45,6 +46,15 @@ echo "== the POS creates a payment"
 PAYMENT=$(json /v1/payments "$KEY" "{\"amount\": 1250, \"currency\": \"gbp\", \"till\": \"$TILL\"}")
 echo "$PAYMENT"
 ID=$(echo "$PAYMENT" | grep -o '"id":"pay_[0-9A-Z]*"' | cut -d'"' -f4)
-echo "{\"image\": \"$(img 4)\", \"phone_last4\": \"${PHONE: -4}\"}" > "$WORK/palm.json"
 echo "== the person hovers their palm at the till"
-json "/v1/payments/$ID/palm" "$TILL_KEY" "@$WORK/palm.json"; echo
+# A capture the service cannot read gets palm_not_recognised and the payment keeps waiting:
+# as at a real till, the person hovers again (a new capture), up to three times.
+for k in 4 5 6; do
+  echo "{\"image\": \"$(img "$k")\", \"phone_last4\": \"${PHONE: -4}\"}" > "$WORK/palm.json"
+  RESULT=$(json "/v1/payments/$ID/palm" "$TILL_KEY" "@$WORK/palm.json")
+  echo "$RESULT"
+  case "$RESULT" in
+    *palm_not_recognised*) echo "-- not read; hovering again" ;;
+    *) break ;;
+  esac
+done
