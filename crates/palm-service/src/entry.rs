@@ -223,9 +223,17 @@ impl Service {
         };
         self.audit(&person.id, &gate.id, "entry").await?;
         let d = self.decide(gate, &event, &person, direction).await?;
-        self.record(gate, &event, Some(&person), direction, &d)
+        if self
+            .record(gate, &event, Some(&person), direction, &d)
+            .await?
+        {
+            return Ok(d);
+        }
+        // The last place went to someone else between the checks and the record.
+        let full = decision(false, "venue_full", Some(&person));
+        self.record(gate, &event, Some(&person), direction, &full)
             .await?;
-        Ok(d)
+        Ok(full)
     }
 
     async fn decide(
@@ -268,9 +276,6 @@ impl Service {
         if ins > 0 && !event.reentry {
             return deny("no_reentry");
         }
-        if self.store.inside(&event.id).await? >= event.capacity {
-            return deny("venue_full");
-        }
         Ok(decision(true, "welcome", Some(person)))
     }
 
@@ -281,19 +286,22 @@ impl Service {
         person: Option<&PersonRow>,
         direction: &str,
         d: &api::GateDecision,
-    ) -> Result<()> {
-        self.store
-            .record_entry(&EntryRow {
-                id: new_id("ent"),
-                event_id: event.id.clone(),
-                gate_id: gate.id.clone(),
-                person_id: person.map(|p| p.id.clone()),
-                direction: direction.to_string(),
-                allowed: d.allowed,
-                reason: d.reason.clone(),
-                created: self.now_s(),
-            })
-            .await?;
-        Ok(())
+    ) -> Result<bool> {
+        Ok(self
+            .store
+            .record_entry(
+                &EntryRow {
+                    id: new_id("ent"),
+                    event_id: event.id.clone(),
+                    gate_id: gate.id.clone(),
+                    person_id: person.map(|p| p.id.clone()),
+                    direction: direction.to_string(),
+                    allowed: d.allowed,
+                    reason: d.reason.clone(),
+                    created: self.now_s(),
+                },
+                event.capacity,
+            )
+            .await?)
     }
 }

@@ -519,11 +519,11 @@ pub trait EntryStore: Send + Sync {
     /// Fails with `Duplicate` when the person already holds a pass for the event.
     async fn insert_pass(&self, p: &PassRow) -> StoreResult<()>;
     async fn pass(&self, event_id: &str, person_id: &str) -> StoreResult<Option<PassRow>>;
-    async fn record_entry(&self, e: &EntryRow) -> StoreResult<()>;
+    /// Records a gate decision. An allowed `in` takes a place only while fewer than `capacity`
+    /// people are inside, atomically with the record; false (and nothing written) when full.
+    async fn record_entry(&self, e: &EntryRow, capacity: i64) -> StoreResult<bool>;
     /// The person's allowed `in` and `out` crossings at the event.
     async fn crossings(&self, event_id: &str, person_id: &str) -> StoreResult<(i64, i64)>;
-    /// People inside: allowed `in` minus allowed `out`.
-    async fn inside(&self, event_id: &str) -> StoreResult<i64>;
     async fn set_age_verified(&self, a: &AgeRow) -> StoreResult<()>;
     async fn age_verified(&self, person_id: &str) -> StoreResult<Option<AgeRow>>;
 }

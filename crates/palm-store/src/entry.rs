@@ -154,7 +154,32 @@ impl EntryStore for SqlStore {
         .map_err(db_err)
     }
 
-    async fn record_entry(&self, e: &EntryRow) -> StoreResult<()> {
+    async fn record_entry(&self, e: &EntryRow, capacity: i64) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        if e.allowed && (e.direction == "in" || e.direction == "out") {
+            // One conditional UPDATE per crossing: concurrent admissions serialise on the event's
+            // row, so the count never passes the capacity.
+            let update = if e.direction == "in" {
+                sqlx::query(
+                    "UPDATE venue_events SET inside = inside + 1 WHERE id = $1 AND inside < $2",
+                )
+                .bind(&e.event_id)
+                .bind(capacity)
+            } else {
+                sqlx::query(
+                    "UPDATE venue_events SET inside = inside - 1 WHERE id = $1 AND inside > 0",
+                )
+                .bind(&e.event_id)
+            };
+            let moved = update
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?
+                .rows_affected();
+            if moved == 0 && e.direction == "in" {
+                return Ok(false);
+            }
+        }
         sqlx::query("INSERT INTO entries (id, event_id, gate_id, person_id, direction, allowed, reason, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(&e.id)
             .bind(&e.event_id)
@@ -164,10 +189,11 @@ impl EntryStore for SqlStore {
             .bind(i64::from(e.allowed))
             .bind(&e.reason)
             .bind(e.created)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        Ok(())
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
     }
 
     async fn crossings(&self, event_id: &str, person_id: &str) -> StoreResult<(i64, i64)> {
@@ -181,15 +207,6 @@ impl EntryStore for SqlStore {
             col(&r, "ins").map_err(db_err)?,
             col(&r, "outs").map_err(db_err)?,
         ))
-    }
-
-    async fn inside(&self, event_id: &str) -> StoreResult<i64> {
-        let r = sqlx::query("SELECT COALESCE(SUM(CASE WHEN direction = 'in' THEN 1 WHEN direction = 'out' THEN -1 ELSE 0 END), 0) AS n FROM entries WHERE event_id = $1 AND allowed = 1")
-            .bind(event_id)
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db_err)?;
-        col(&r, "n").map_err(db_err)
     }
 
     async fn set_age_verified(&self, a: &AgeRow) -> StoreResult<()> {

@@ -198,3 +198,84 @@ async fn gates_decide_by_pass_capacity_reentry_and_age() {
     );
     app.server.shutdown().await;
 }
+
+/// Four ticket holders reach two gates at the same instant for the last two places: exactly two
+/// are admitted, whatever the interleaving, and the occupancy never passes the capacity.
+#[tokio::test]
+async fn simultaneous_admissions_never_pass_the_capacity() {
+    let start = 1_795_683_600;
+    let clock = Arc::new(ManualClock::new(start * 1000));
+    let app = spawn_with_clock(clock).await;
+    let mk = app.merchant_key();
+    let venue = app
+        .post(
+            "/v1/venues",
+            &mk,
+            &json!({"name": "Club", "gates": [{"name": "North"}, {"name": "South"}]}),
+        )
+        .await;
+    assert_eq!(venue.status, 201, "{}", venue.body);
+    let gates: Vec<String> = (0..2)
+        .map(|i| {
+            venue.body["gates"][i]["credential"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    let vid = venue.body["id"].as_str().unwrap();
+    let event = app
+        .post(
+            &format!("/v1/venues/{vid}/events"),
+            &mk,
+            &json!({
+            "name": "Late show", "starts": start - 60, "ends": start + 3600, "capacity": 2}),
+        )
+        .await;
+    let eid = event.body["id"].as_str().unwrap().to_string();
+    let people = [451u64, 452, 453, 454];
+    for seed in people {
+        let phone = format!("+1555010{seed:04}");
+        let r = app.sign_up(seed, &phone, &visa(seed)).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let p = app
+            .post(
+                &format!("/v1/events/{eid}/passes"),
+                &mk,
+                &json!({"phone": phone, "kind": "ticket"}),
+            )
+            .await;
+        assert_eq!(p.status, 201, "{}", p.body);
+    }
+    let (a, b, c, d) = tokio::join!(
+        at_gate(&app, &gates[0], people[0], &eid, "in"),
+        at_gate(&app, &gates[1], people[1], &eid, "in"),
+        at_gate(&app, &gates[0], people[2], &eid, "in"),
+        at_gate(&app, &gates[1], people[3], &eid, "in"),
+    );
+    let decisions = [a, b, c, d];
+    let mut reasons: Vec<&str> = decisions
+        .iter()
+        .map(|d| d["reason"].as_str().unwrap())
+        .collect();
+    reasons.sort();
+    assert_eq!(
+        reasons,
+        ["venue_full", "venue_full", "welcome", "welcome"],
+        "{decisions:?}"
+    );
+    // One leaves; the place is free again for one of the others.
+    let admitted: Vec<u64> = people
+        .iter()
+        .zip(&decisions)
+        .filter(|(_, d)| d["allowed"] == true)
+        .map(|(&s, _)| s)
+        .collect();
+    let out = at_gate(&app, &gates[0], admitted[0], &eid, "out").await;
+    assert_eq!(out["reason"], "goodbye");
+    let refused = people.iter().find(|s| !admitted.contains(s)).unwrap();
+    assert_eq!(
+        at_gate(&app, &gates[1], *refused, &eid, "in").await["reason"],
+        "welcome"
+    );
+}
