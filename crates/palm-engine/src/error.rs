@@ -37,6 +37,11 @@ pub enum ErrorKind {
         left: u32,
         right: u32,
     },
+    /// A protected template and a probe prepared under different transforms (see `protect`).
+    OtherTransform {
+        probe: u32,
+        template: u32,
+    },
 }
 
 /// Why a decoded image yields no palm. The scanner turns these into guidance for the person.
@@ -121,6 +126,10 @@ impl fmt::Display for ErrorKind {
             ErrorKind::IncompatibleTemplates { left, right } => write!(
                 f,
                 "templates made with different engine parameters (fingerprints {left:08x} and {right:08x})"
+            ),
+            ErrorKind::OtherTransform { probe, template } => write!(
+                f,
+                "probe prepared under transform {probe}, template protected under transform {template}"
             ),
         }
     }

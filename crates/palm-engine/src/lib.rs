@@ -16,6 +16,7 @@ mod gray;
 mod hand;
 mod matcher;
 mod params;
+pub mod protect;
 mod quality;
 mod roi;
 mod search;

@@ -22,6 +22,26 @@ pub enum Hand {
     Right,
 }
 
+impl Hand {
+    /// The byte stored templates use.
+    pub fn code(self) -> u8 {
+        match self {
+            Hand::Unknown => 0,
+            Hand::Left => 1,
+            Hand::Right => 2,
+        }
+    }
+
+    pub fn from_code(code: u8) -> Option<Hand> {
+        match code {
+            0 => Some(Hand::Unknown),
+            1 => Some(Hand::Left),
+            2 => Some(Hand::Right),
+            _ => None,
+        }
+    }
+}
+
 /// One palm's code. Compare two with [`crate::Matcher`]; store with [`Template::to_bytes`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Template {
@@ -52,11 +72,7 @@ impl Template {
         out.push(self.planes.len() as u8);
         out.push(GRID as u8);
         out.extend_from_slice(&self.fingerprint.to_le_bytes());
-        out.push(match self.hand {
-            Hand::Unknown => 0,
-            Hand::Left => 1,
-            Hand::Right => 2,
-        });
+        out.push(self.hand.code());
         out.push(self.quality);
         out.extend_from_slice(&[0, 0]);
         for row in self.mask.iter().chain(self.planes.iter().flatten()) {
@@ -96,12 +112,7 @@ impl Template {
         if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().expect("4 bytes")) {
             return Err(bad("checksum mismatch: the template is corrupted"));
         }
-        let hand = match bytes[12] {
-            0 => Hand::Unknown,
-            1 => Hand::Left,
-            2 => Hand::Right,
-            _ => return Err(bad("unknown hand code")),
-        };
+        let hand = Hand::from_code(bytes[12]).ok_or_else(|| bad("unknown hand code"))?;
         let quality = bytes[13];
         if quality > 100 {
             return Err(bad("quality above 100"));

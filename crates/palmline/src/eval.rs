@@ -3,6 +3,7 @@
 use crate::plot;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressStyle};
+use palm_engine::protect::{self, ProtectedTemplate, Transform};
 use palm_engine::{Engine, InputKind, Prepared, Template};
 use palm_eval::{Dataset, PairScores, Verification, rank1, verification};
 use rayon::prelude::*;
@@ -43,6 +44,10 @@ pub struct EvalArgs {
     /// Fit the index's calibration from the evaluated sets' scores (pooled) and write it here.
     #[arg(long, value_name = "FILE")]
     pub write_calibration: Option<PathBuf>,
+    /// Compare templates as the service stores them: protected under a fresh random transform
+    /// (`palm_engine::protect`), to measure what template protection costs in accuracy.
+    #[arg(long)]
+    pub protect: bool,
     /// Engine parameter overrides, e.g. `--param wavelength=11` (for tuning studies).
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
@@ -73,6 +78,9 @@ pub fn run(args: EvalArgs) -> Result<()> {
         } else {
             None
         };
+        let transform = args
+            .protect
+            .then(|| Transform::new(1, rand::random::<[u8; 32]>()));
         let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
         for dir in &args.sets {
             let subsets = match open_subsets(dir, args.modality.as_deref()) {
@@ -83,7 +91,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 }
             };
             for set in subsets {
-                let (report, scores, templates) = evaluate_set(&engine, &set);
+                let (report, scores, templates) = evaluate_set(&engine, &set, transform.as_ref());
                 if let Some(file) = &args.write_scores {
                     write_scores(file, &set, &scores, reports.is_empty())?;
                 }
@@ -182,7 +190,11 @@ fn write_scores(file: &Path, set: &Dataset, scores: &PairScores, first: bool) ->
     Ok(())
 }
 
-fn evaluate_set(engine: &Engine, set: &Dataset) -> (Report, PairScores, Vec<Option<Template>>) {
+fn evaluate_set(
+    engine: &Engine,
+    set: &Dataset,
+    transform: Option<&Transform>,
+) -> (Report, PairScores, Vec<Option<Template>>) {
     for p in &set.problems {
         eprintln!("{}: {p}", set.name);
     }
@@ -207,47 +219,95 @@ fn evaluate_set(engine: &Engine, set: &Dataset) -> (Report, PairScores, Vec<Opti
         .filter_map(|(e, a)| a.failure.as_ref().map(|f| (e.path.clone(), f.clone())))
         .collect();
     let n = set.entries.len();
-    let prepared: Vec<Option<Prepared>> = acquired
-        .iter()
-        .map(|a| a.template.as_ref().map(Prepared::new))
-        .collect();
-    let pairs: Vec<(usize, usize)> = PairScores::pairs(n).collect();
-    let bar = progress(pairs.len() as u64, &format!("{}: matches", set.name));
-    let matched: Vec<(Option<f64>, Option<f64>)> = pairs
+    let templates: Vec<Option<&Template>> = acquired.iter().map(|a| a.template.as_ref()).collect();
+    let bar = progress(
+        (n * n.saturating_sub(1) / 2) as u64,
+        &format!("{}: matches", set.name),
+    );
+    let matched = match transform {
+        None => match_plain(engine, &templates, &bar),
+        Some(t) => match_protected(engine, t, &templates, &bar),
+    };
+    bar.finish_and_clear();
+    let mut scores = PairScores::new(n);
+    for ((i, j), (s, _)) in PairScores::pairs(n).zip(&matched) {
+        scores.set(i, j, *s);
+    }
+    let extract_ms = median(acquired.iter().filter_map(|a| a.extract_ms).collect());
+    let match_us = median(matched.iter().filter_map(|m| m.1).collect());
+    let templates = acquired.into_iter().map(|a| a.template).collect();
+    let mut report = report(set, &scores, failures.len(), failures, extract_ms, match_us);
+    report.json["protected"] = json!(transform.is_some());
+    (
+        report,
+        scores,
+        templates,
+    )
+}
+
+/// Timed similarity of one pair: (score, microseconds); (None, None) when either failed.
+type Matched = (Option<f64>, Option<f64>);
+
+fn timed(f: impl FnOnce() -> Option<f32>) -> Matched {
+    let t = Instant::now();
+    let s = f().map(f64::from);
+    (s, Some(t.elapsed().as_secs_f64() * 1e6))
+}
+
+/// Every pair `(i, j)`, `i < j`, in `PairScores::pairs` order, by the engine's matcher.
+fn match_plain(
+    engine: &Engine,
+    templates: &[Option<&Template>],
+    bar: &ProgressBar,
+) -> Vec<Matched> {
+    let prepared: Vec<Option<Prepared>> = templates.iter().map(|t| t.map(Prepared::new)).collect();
+    let pairs: Vec<(usize, usize)> = PairScores::pairs(templates.len()).collect();
+    pairs
         .par_chunks(4096)
         .flat_map_iter(|chunk| {
             let out: Vec<_> = chunk
                 .iter()
                 .map(|&(i, j)| match (&prepared[i], &prepared[j]) {
-                    (Some(a), Some(b)) => {
-                        let t = Instant::now();
-                        let s = engine
-                            .matcher()
-                            .similarity_prepared(a, b)
-                            .ok()
-                            .map(f64::from);
-                        (s, Some(t.elapsed().as_secs_f64() * 1e6))
-                    }
+                    (Some(a), Some(b)) => timed(|| engine.matcher().similarity_prepared(a, b).ok()),
                     _ => (None, None),
                 })
                 .collect();
             bar.inc(chunk.len() as u64);
             out
         })
+        .collect()
+}
+
+/// The same pairs as [`match_plain`], compared as the service compares them: image `i` as a probe
+/// against image `j` stored under the transform.
+fn match_protected(
+    engine: &Engine,
+    transform: &Transform,
+    templates: &[Option<&Template>],
+    bar: &ProgressBar,
+) -> Vec<Matched> {
+    let params = engine.params();
+    let stored: Vec<Option<ProtectedTemplate>> = templates
+        .iter()
+        .map(|t| t.and_then(|t| transform.protect(t).ok()))
         .collect();
-    bar.finish_and_clear();
-    let mut scores = PairScores::new(n);
-    for (&(i, j), (s, _)) in pairs.iter().zip(&matched) {
-        scores.set(i, j, *s);
-    }
-    let extract_ms = median(acquired.iter().filter_map(|a| a.extract_ms).collect());
-    let match_us = median(matched.iter().filter_map(|m| m.1).collect());
-    let templates = acquired.into_iter().map(|a| a.template).collect();
-    (
-        report(set, &scores, failures.len(), failures, extract_ms, match_us),
-        scores,
-        templates,
-    )
+    let n = templates.len();
+    (0..n)
+        .into_par_iter()
+        .flat_map_iter(|i| {
+            let probe = templates[i].and_then(|t| transform.probe(t, params).ok());
+            let out: Vec<_> = (i + 1..n)
+                .map(|j| match (&probe, &stored[j]) {
+                    (Some(p), Some(g)) => {
+                        timed(|| protect::compare(p, g, params).ok().map(|c| c.similarity))
+                    }
+                    _ => (None, None),
+                })
+                .collect();
+            bar.inc(out.len() as u64);
+            out
+        })
+        .collect()
 }
 
 fn acquire(engine: &Engine, path: &Path) -> Acquired {

@@ -3,13 +3,15 @@
 use palm_engine::{Engine, ErrorKind, Hand, InputKind, Params, Rejection, Template};
 use palm_synth::{Capture, Identity, Scene, Side, png_bytes};
 
-const ROI: Scene = Scene::Roi { size: 150 };
+mod protect;
+
+pub(crate) const ROI: Scene = Scene::Roi { size: 150 };
 const HAND: Scene = Scene::Hand {
     width: 640,
     height: 480,
 };
 
-fn template(engine: &Engine, id: &Identity, scene: Scene, capture: Capture) -> Template {
+pub(crate) fn template(engine: &Engine, id: &Identity, scene: Scene, capture: Capture) -> Template {
     let bytes = png_bytes(&id.render(scene, capture));
     engine
         .extract(&bytes, InputKind::Auto)

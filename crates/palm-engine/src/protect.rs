@@ -1,0 +1,438 @@
+//! Template protection (cancellable biometrics): a per-deployment secret [`Transform`] under which
+//! templates are stored and compared, so that templates leaked from one deployment cannot be
+//! linked to those of another, and a deployment can renew its transform.
+//!
+//! The transform moves every code cell to a secret position (one permutation of the 32 x 32
+//! cells, the same for the mask and all six planes) and XORs each plane with a secret pad. Both
+//! change every bit's place and value, yet keep the Hamming distance between two templates under
+//! the same transform exactly as it was. The catch is the search over shifts: a shift is
+//! meaningless once cells are scattered. So the gallery side stays fixed and the *probe*, which
+//! the matcher holds in the clear for a moment anyway, is shifted first and then transformed:
+//! [`ProtectedProbe`] holds the probe at every shift the search may try (81 full-resolution, 25 on
+//! the 2:1 subsampled code). The subsampled cells are placed in the first 256 positions, so the
+//! gallery's subsampled code is simply the first four words of each vector. Counting differing
+//! bits and overlap at each shift then gives exactly the numbers the plain search counts, and the
+//! same coarse-to-fine loop ([`crate::search`]) picks the same shift: scores are identical, so
+//! protection costs no accuracy (`palmline eval --protect` measures it on real sets).
+//!
+//! What it does not do: whoever holds the transform key can undo it ([`Transform::unprotect`]);
+//! like salting, its strength is the key's secrecy. Someone with many leaked templates of one
+//! deployment could try to rebuild the cell layout from correlations between neighbouring cells;
+//! that is why protected templates are also encrypted at rest.
+
+use crate::error::{Error, ErrorKind};
+use crate::filters::GRID;
+use crate::matcher::Comparison;
+use crate::params::Params;
+use crate::search;
+use crate::template::{Hand, Template};
+use rand::seq::SliceRandom;
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+const CELLS: usize = GRID * GRID;
+/// u64 words per 1024-cell vector.
+pub const WORDS: usize = CELLS / 64;
+/// Words holding the subsampled (even row, even column) cells: the first 256 positions.
+const SUB_WORDS: usize = CELLS / 4 / 64;
+/// Orientation planes a protected template has.
+pub const PLANES: usize = 6;
+/// The mask, then the planes.
+const VECTORS: usize = PLANES + 1;
+
+/// A protected template's cells: vector 0 is the mask, 1..=6 the padded planes.
+pub type ProtectedRows = [[u64; WORDS]; VECTORS];
+type SubRows = [[u64; SUB_WORDS]; VECTORS];
+
+const MAGIC: &[u8; 4] = b"PLMP";
+const FORMAT_VERSION: u16 = 1;
+const HEADER: usize = 20;
+/// Bytes of a stored protected template.
+pub const PROTECTED_BYTES: usize = HEADER + 8 * WORDS * VECTORS + 4;
+
+/// The ChaCha20 stream the cell layout and pads come from; other streams of the same key are
+/// free for other layers (the index codes its coarse codes from stream 1).
+const LAYOUT_STREAM: u64 = 0;
+
+/// A deployment's secret transform. Built from a 32-byte key; `id` names the key generation so a
+/// template and a probe under different generations are refused, never silently mis-scored.
+#[derive(Clone)]
+pub struct Transform {
+    id: u32,
+    key: [u8; 32],
+    /// Bit position of cell `row * 32 + column`.
+    position: Box<[u16; CELLS]>,
+    pads: [[u64; WORDS]; PLANES],
+}
+
+impl std::fmt::Debug for Transform {
+    // The key and layout are secrets: only the generation is shown.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Transform")
+            .field("id", &self.id)
+            .finish_non_exhaustive()
+    }
+}
+
+fn is_subsampled(cell: usize) -> bool {
+    (cell / GRID) % 2 == 0 && (cell % GRID) % 2 == 0
+}
+
+fn set_bit(words: &mut [u64], pos: usize) {
+    words[pos / 64] |= 1 << (pos % 64);
+}
+
+fn bit(words: &[u64], pos: usize) -> bool {
+    words[pos / 64] >> (pos % 64) & 1 == 1
+}
+
+impl Transform {
+    pub fn new(id: u32, key: [u8; 32]) -> Transform {
+        let mut rng = ChaCha20Rng::from_seed(key);
+        rng.set_stream(LAYOUT_STREAM);
+        let mut sub: Vec<u16> = (0..(CELLS / 4) as u16).collect();
+        let mut rest: Vec<u16> = ((CELLS / 4) as u16..CELLS as u16).collect();
+        sub.shuffle(&mut rng);
+        rest.shuffle(&mut rng);
+        let (mut sub, mut rest) = (sub.into_iter(), rest.into_iter());
+        let mut position = Box::new([0u16; CELLS]);
+        for (cell, pos) in position.iter_mut().enumerate() {
+            let next = if is_subsampled(cell) {
+                sub.next()
+            } else {
+                rest.next()
+            };
+            *pos = next.expect("256 subsampled and 768 other cells");
+        }
+        let pads = std::array::from_fn(|_| std::array::from_fn(|_| rng.random()));
+        Transform {
+            id,
+            key,
+            position,
+            pads,
+        }
+    }
+
+    /// The key generation.
+    pub fn id(&self) -> u32 {
+        self.id
+    }
+
+    /// A keyed random stream for another layer's own layout (streams 1 and up).
+    pub fn stream(&self, stream: u64) -> ChaCha20Rng {
+        assert_ne!(stream, LAYOUT_STREAM, "stream 0 is the engine's own layout");
+        let mut rng = ChaCha20Rng::from_seed(self.key);
+        rng.set_stream(stream);
+        rng
+    }
+
+    fn check_shape(t: &Template) -> Result<(), Error> {
+        if t.planes.len() != PLANES {
+            return Err(ErrorKind::InvalidTemplate(format!(
+                "{} orientation planes; protection needs {PLANES}",
+                t.planes.len()
+            ))
+            .into());
+        }
+        Ok(())
+    }
+
+    /// The template moved by `(dx, dy)` cells (cell `(c, r)` takes the value of `(c - dx, r - dy)`),
+    /// scattered to the secret layout; cells the mask drops, or that came from outside the grid,
+    /// are left out of the mask. Pads are not applied yet.
+    fn scatter(&self, t: &Template, dx: i32, dy: i32, out: &mut ProtectedRows) {
+        let shift = |row: u32| -> u32 {
+            match dx {
+                0 => row,
+                d if d >= 32 || d <= -32 => 0,
+                d if d > 0 => row << d,
+                d => row >> -d,
+            }
+        };
+        for r in 0..GRID {
+            let src = r as i32 - dy;
+            if !(0..GRID as i32).contains(&src) {
+                continue;
+            }
+            let src = src as usize;
+            let mut valid = shift(t.mask[src]);
+            while valid != 0 {
+                let c = valid.trailing_zeros() as usize;
+                valid &= valid - 1;
+                let pos = self.position[r * GRID + c] as usize;
+                set_bit(&mut out[0], pos);
+                for (p, plane) in t.planes.iter().enumerate() {
+                    if shift(plane[src]) >> c & 1 == 1 {
+                        set_bit(&mut out[p + 1], pos);
+                    }
+                }
+            }
+        }
+    }
+
+    fn pad(&self, rows: &mut ProtectedRows) {
+        for (plane, pad) in rows[1..].iter_mut().zip(&self.pads) {
+            plane.iter_mut().zip(pad).for_each(|(w, p)| *w ^= p);
+        }
+    }
+
+    /// The stored form of a template under this transform.
+    pub fn protect(&self, t: &Template) -> Result<ProtectedTemplate, Error> {
+        Self::check_shape(t)?;
+        let mut rows = [[0u64; WORDS]; VECTORS];
+        self.scatter(t, 0, 0, &mut rows);
+        self.pad(&mut rows);
+        Ok(ProtectedTemplate {
+            fingerprint: t.fingerprint,
+            transform: self.id,
+            hand: t.hand,
+            quality: t.quality,
+            rows,
+        })
+    }
+
+    /// The plain template back (for renewing the transform). Cells the mask drops read as 0.
+    pub fn unprotect(&self, p: &ProtectedTemplate) -> Result<Template, Error> {
+        if p.transform != self.id {
+            return Err(ErrorKind::OtherTransform {
+                probe: self.id,
+                template: p.transform,
+            }
+            .into());
+        }
+        let mut rows = p.rows;
+        self.pad(&mut rows);
+        let mut mask = [0u32; GRID];
+        let mut planes = vec![[0u32; GRID]; PLANES];
+        for cell in 0..CELLS {
+            let pos = self.position[cell] as usize;
+            let (r, c) = (cell / GRID, cell % GRID);
+            if bit(&rows[0], pos) {
+                mask[r] |= 1 << c;
+                for (k, plane) in planes.iter_mut().enumerate() {
+                    if bit(&rows[k + 1], pos) {
+                        plane[r] |= 1 << c;
+                    }
+                }
+            }
+        }
+        Ok(Template {
+            fingerprint: p.fingerprint,
+            hand: p.hand,
+            quality: p.quality,
+            mask,
+            planes,
+        })
+    }
+
+    /// A probe ready to be compared with protected templates: every shift the search may try.
+    pub fn probe(&self, t: &Template, params: &Params) -> Result<ProtectedProbe, Error> {
+        Self::check_shape(t)?;
+        let reach = params.max_shift.clamp(0, GRID as i32 / 2);
+        let side = (2 * reach + 1) as usize;
+        let mut fine = vec![[[0u64; WORDS]; VECTORS]; side * side];
+        for (i, rows) in fine.iter_mut().enumerate() {
+            let (dx, dy) = ((i % side) as i32 - reach, (i / side) as i32 - reach);
+            self.scatter(t, dx, dy, rows);
+            self.pad(rows);
+        }
+        // A coarse shift of one subsampled cell is two full-resolution cells, and the subsampled
+        // cells of a probe moved by an even shift are the moved probe's subsampled cells.
+        let coarse_reach = reach / 2;
+        let coarse_side = (2 * coarse_reach + 1) as usize;
+        let coarse = (0..coarse_side * coarse_side)
+            .map(|i| {
+                let (dx, dy) = (
+                    (i % coarse_side) as i32 - coarse_reach,
+                    (i / coarse_side) as i32 - coarse_reach,
+                );
+                let rows = &fine[((2 * dy + reach) as usize) * side + (2 * dx + reach) as usize];
+                std::array::from_fn(|k| std::array::from_fn(|w| rows[k][w]))
+            })
+            .collect();
+        Ok(ProtectedProbe {
+            fingerprint: t.fingerprint,
+            transform: self.id,
+            reach,
+            fine,
+            coarse,
+        })
+    }
+}
+
+/// A template as it is stored and searched under a [`Transform`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProtectedTemplate {
+    pub fingerprint: u32,
+    pub transform: u32,
+    pub hand: Hand,
+    pub quality: u8,
+    pub rows: ProtectedRows,
+}
+
+/// A probe at every shift the search tries, under one [`Transform`]. About 75 KB; build one per
+/// probe and compare it with many templates.
+#[derive(Clone, Debug)]
+pub struct ProtectedProbe {
+    pub fingerprint: u32,
+    pub transform: u32,
+    reach: i32,
+    /// Row-major over (dx, dy) in `-reach..=reach`.
+    fine: Vec<ProtectedRows>,
+    /// Row-major over coarse (dx, dy) in `-reach/2..=reach/2`: the subsampled words of the fine
+    /// versions at even shifts.
+    coarse: Vec<SubRows>,
+}
+
+/// Differing plane bits and overlapping cells over the first `N` words of each vector.
+#[inline(always)]
+fn differ_overlap<const N: usize>(probe: &[[u64; N]; VECTORS], rows: &ProtectedRows) -> (u32, u32) {
+    let (mut differ, mut overlap) = (0, 0);
+    for w in 0..N {
+        let m = probe[0][w] & rows[0][w];
+        overlap += m.count_ones();
+        for k in 1..VECTORS {
+            differ += ((probe[k][w] ^ rows[k][w]) & m).count_ones();
+        }
+    }
+    (differ, overlap)
+}
+
+impl ProtectedProbe {
+    fn check(&self, t: &ProtectedTemplate) -> Result<(), Error> {
+        if self.fingerprint != t.fingerprint {
+            return Err(ErrorKind::IncompatibleTemplates {
+                left: self.fingerprint,
+                right: t.fingerprint,
+            }
+            .into());
+        }
+        if self.transform != t.transform {
+            return Err(ErrorKind::OtherTransform {
+                probe: self.transform,
+                template: t.transform,
+            }
+            .into());
+        }
+        Ok(())
+    }
+
+    fn fine_at(&self, rows: &ProtectedRows, dx: i32, dy: i32) -> (u32, u32) {
+        let side = 2 * self.reach + 1;
+        differ_overlap(
+            &self.fine[((dy + self.reach) * side + dx + self.reach) as usize],
+            rows,
+        )
+    }
+}
+
+/// The same comparison as [`crate::Matcher::similarity`] on the plain templates, with the same
+/// result: the probe plays the first template, the protected one the second.
+#[multiversion::multiversion(targets("x86_64+avx2+popcnt", "x86_64+popcnt"))]
+pub fn compare(
+    probe: &ProtectedProbe,
+    t: &ProtectedTemplate,
+    params: &Params,
+) -> Result<Comparison, Error> {
+    probe.check(t)?;
+    let max_shift = params.max_shift.min(probe.reach);
+    let coarse_reach = probe.reach / 2;
+    let coarse_side = 2 * coarse_reach + 1;
+    Ok(search::coarse_to_fine(
+        PLANES as u32,
+        max_shift,
+        params.min_overlap_cells,
+        |dx, dy| {
+            differ_overlap(
+                &probe.coarse[((dy + coarse_reach) * coarse_side + dx + coarse_reach) as usize],
+                &t.rows,
+            )
+        },
+        |dx, dy| probe.fine_at(&t.rows, dx, dy),
+    ))
+}
+
+/// The reference: every shift at full resolution, as [`crate::Matcher::compare_exhaustive`].
+pub fn compare_exhaustive(
+    probe: &ProtectedProbe,
+    t: &ProtectedTemplate,
+    params: &Params,
+) -> Result<Comparison, Error> {
+    probe.check(t)?;
+    let s = params.max_shift.min(probe.reach);
+    Ok(search::best_fine(
+        PLANES as u32,
+        params.min_overlap_cells,
+        -s..=s,
+        -s..=s,
+        |dx, dy| probe.fine_at(&t.rows, dx, dy),
+    ))
+}
+
+impl ProtectedTemplate {
+    /// Layout (little endian): `magic "PLMP" | version u16 | planes u8 | grid u8 | params
+    /// fingerprint u32 | transform u32 | hand u8 | quality u8 | reserved u16 | 7 x 16 x u64 |
+    /// crc32 of all before it`; 920 bytes.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(PROTECTED_BYTES);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&FORMAT_VERSION.to_le_bytes());
+        out.push(PLANES as u8);
+        out.push(GRID as u8);
+        out.extend_from_slice(&self.fingerprint.to_le_bytes());
+        out.extend_from_slice(&self.transform.to_le_bytes());
+        out.push(self.hand.code());
+        out.push(self.quality);
+        out.extend_from_slice(&[0, 0]);
+        for w in self.rows.iter().flatten() {
+            out.extend_from_slice(&w.to_le_bytes());
+        }
+        let crc = crc32fast::hash(&out);
+        out.extend_from_slice(&crc.to_le_bytes());
+        out
+    }
+
+    /// Parses and validates stored bytes: magic, version, shape, checksum and field ranges.
+    pub fn from_bytes(bytes: &[u8]) -> Result<ProtectedTemplate, Error> {
+        let bad = |why: &str| Error::from(ErrorKind::InvalidTemplate(why.to_string()));
+        if bytes.len() < HEADER + 4 || &bytes[..4] != MAGIC {
+            return Err(bad("not a protected palmline template"));
+        }
+        let version = u16::from_le_bytes([bytes[4], bytes[5]]);
+        if version != FORMAT_VERSION {
+            return Err(bad(&format!(
+                "protected format version {version}, this engine reads {FORMAT_VERSION}"
+            )));
+        }
+        if bytes[6] as usize != PLANES || bytes[7] as usize != GRID {
+            return Err(bad("unsupported protected template shape"));
+        }
+        if bytes.len() != PROTECTED_BYTES {
+            return Err(bad(&format!(
+                "length {} where {PROTECTED_BYTES} was expected",
+                bytes.len()
+            )));
+        }
+        let (body, crc) = bytes.split_at(PROTECTED_BYTES - 4);
+        if crc32fast::hash(body) != u32::from_le_bytes(crc.try_into().expect("4 bytes")) {
+            return Err(bad("checksum mismatch: the template is corrupted"));
+        }
+        let hand = Hand::from_code(bytes[16]).ok_or_else(|| bad("unknown hand code"))?;
+        let quality = bytes[17];
+        if quality > 100 {
+            return Err(bad("quality above 100"));
+        }
+        let mut words = body[HEADER..]
+            .chunks_exact(8)
+            .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")));
+        let rows =
+            std::array::from_fn(|_| std::array::from_fn(|_| words.next().expect("length checked")));
+        Ok(ProtectedTemplate {
+            fingerprint: u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes")),
+            transform: u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")),
+            hand,
+            quality,
+            rows,
+        })
+    }
+}
