@@ -75,7 +75,7 @@ impl std::fmt::Debug for Transform {
 }
 
 fn is_subsampled(cell: usize) -> bool {
-    (cell / GRID) % 2 == 0 && (cell % GRID) % 2 == 0
+    (cell / GRID).is_multiple_of(2) && (cell % GRID).is_multiple_of(2)
 }
 
 fn set_bit(words: &mut [u64], pos: usize) {
