@@ -328,28 +328,35 @@ impl ProtectedProbe {
 
 /// The same comparison as [`crate::Matcher::similarity`] on the plain templates, with the same
 /// result: the probe plays the first template, the protected one the second.
-#[multiversion::multiversion(targets("x86_64+avx2+popcnt", "x86_64+popcnt"))]
 pub fn compare(
     probe: &ProtectedProbe,
     t: &ProtectedTemplate,
     params: &Params,
 ) -> Result<Comparison, Error> {
     probe.check(t)?;
+    Ok(compare_rows(probe, &t.rows, params))
+}
+
+/// [`compare`] on a protected template's cells, for callers that checked the fingerprint and
+/// transform when the cells were stored (the index). `multiversion` also compiles it for AVX2
+/// and picks the version the CPU supports at run time.
+#[multiversion::multiversion(targets("x86_64+avx2+popcnt", "x86_64+popcnt"))]
+pub fn compare_rows(probe: &ProtectedProbe, rows: &ProtectedRows, params: &Params) -> Comparison {
     let max_shift = params.max_shift.min(probe.reach);
     let coarse_reach = probe.reach / 2;
     let coarse_side = 2 * coarse_reach + 1;
-    Ok(search::coarse_to_fine(
+    search::coarse_to_fine(
         PLANES as u32,
         max_shift,
         params.min_overlap_cells,
         |dx, dy| {
             differ_overlap(
                 &probe.coarse[((dy + coarse_reach) * coarse_side + dx + coarse_reach) as usize],
-                &t.rows,
+                rows,
             )
         },
-        |dx, dy| probe.fine_at(&t.rows, dx, dy),
-    ))
+        |dx, dy| probe.fine_at(rows, dx, dy),
+    )
 }
 
 /// The reference: every shift at full resolution, as [`crate::Matcher::compare_exhaustive`].
@@ -359,14 +366,23 @@ pub fn compare_exhaustive(
     params: &Params,
 ) -> Result<Comparison, Error> {
     probe.check(t)?;
+    Ok(compare_rows_exhaustive(probe, &t.rows, params))
+}
+
+/// [`compare_exhaustive`] on a protected template's cells.
+pub fn compare_rows_exhaustive(
+    probe: &ProtectedProbe,
+    rows: &ProtectedRows,
+    params: &Params,
+) -> Comparison {
     let s = params.max_shift.min(probe.reach);
-    Ok(search::best_fine(
+    search::best_fine(
         PLANES as u32,
         params.min_overlap_cells,
         -s..=s,
         -s..=s,
-        |dx, dy| probe.fine_at(&t.rows, dx, dy),
-    ))
+        |dx, dy| probe.fine_at(rows, dx, dy),
+    )
 }
 
 impl ProtectedTemplate {

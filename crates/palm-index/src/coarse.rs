@@ -64,6 +64,55 @@ pub fn encode(mask: &[u32; GRID], planes: &[[u32; GRID]], (ox, oy): (i32, i32)) 
     code
 }
 
+/// The keyed layout of coarse codes under a deployment's transform: the 64 block bits of every
+/// word move to secret places (one permutation for the mask and all planes) and each plane word
+/// is XORed with a secret pad. The scan never shifts codes, so distances are unchanged.
+#[derive(Clone)]
+pub struct Layout {
+    /// Destination bit of block `b`.
+    to: [u8; 64],
+    pads: [u64; PLANES],
+}
+
+/// The transform's key stream the coarse layout is drawn from (the engine's own layout is 0).
+const LAYOUT_STREAM: u64 = 1;
+
+impl Layout {
+    pub fn new(transform: &palm_engine::protect::Transform) -> Layout {
+        use rand::RngExt;
+        use rand::seq::SliceRandom;
+        let mut rng = transform.stream(LAYOUT_STREAM);
+        let mut to: [u8; 64] = std::array::from_fn(|b| b as u8);
+        to.shuffle(&mut rng);
+        Layout {
+            to,
+            pads: std::array::from_fn(|_| rng.random()),
+        }
+    }
+
+    fn permute(&self, mut w: u64) -> u64 {
+        let mut out = 0;
+        while w != 0 {
+            let b = w.trailing_zeros() as usize;
+            w &= w - 1;
+            out |= 1 << self.to[b];
+        }
+        out
+    }
+
+    /// A code in this layout.
+    pub fn apply(&self, code: &CoarseCode) -> CoarseCode {
+        std::array::from_fn(|k| {
+            let moved = self.permute(code[k]);
+            if k < PLANES {
+                moved ^ self.pads[k]
+            } else {
+                moved
+            }
+        })
+    }
+}
+
 /// Block-grid offsets at which a probe is coded (cells, per axis).
 const OFFSETS: [i32; 2] = [-1, 1];
 /// How many codes a probe has.

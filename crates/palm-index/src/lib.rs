@@ -6,6 +6,11 @@
 //! shortlist; the engine's full matcher re-ranks only that shortlist. Exhaustive search with the
 //! full matcher is kept as the reference the fast path is measured against.
 //!
+//! Templates are held only in protected form (`palm_engine::protect`): the gallery owns the
+//! deployment's transform, stores what [`Gallery::protect`] made, and transforms each probe before
+//! searching; its coarse codes go through a keyed layout of their own ([`coarse::Layout`]).
+//! Scores are exactly those of plain templates.
+//!
 //! Concurrency: the gallery is split into shards, each behind its own read-write lock, so inserts
 //! and removals lock one shard while searches read the others; searches scan shards in parallel.
 //! Like the engine, the index does no I/O except [`Gallery::save`] and [`Gallery::load`].
@@ -13,11 +18,14 @@
 pub mod coarse;
 mod persist;
 pub mod policy;
+mod protected;
 
 pub use policy::{Calibration, Policy, SHIPPED_CALIBRATION, Threshold};
+pub use protected::ProtectedPalm;
 
 use coarse::CoarseCode;
-use palm_engine::{GRID, Matcher, Params, Prepared, Template};
+use palm_engine::protect::{self, ProtectedRows, Transform};
+use palm_engine::{Params, Template};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -30,9 +38,6 @@ pub struct PalmId(pub u64);
 pub type Bucket = u16;
 const NO_BUCKET: Bucket = Bucket::MAX;
 
-/// Template rows as the index keeps them: the mask, then six planes.
-const ROWS: usize = GRID * (coarse::TEMPLATE_PLANES + 1);
-
 #[derive(Debug, thiserror::Error, PartialEq)]
 #[non_exhaustive]
 pub enum IndexError {
@@ -42,6 +47,8 @@ pub enum IndexError {
         "template made with other engine parameters (fingerprint {found:08x}, gallery {expected:08x})"
     )]
     WrongEngine { found: u32, expected: u32 },
+    #[error("template protected under transform {found}; this gallery uses transform {expected}")]
+    OtherTransform { found: u32, expected: u32 },
     #[error("template has {0} orientation planes; the index needs 6")]
     WrongShape(usize),
     #[error("bucket {0} is reserved")]
@@ -121,12 +128,12 @@ struct Shard {
     ids: Vec<PalmId>,
     buckets: Vec<Bucket>,
     coarse: Vec<CoarseCode>,
-    rows: Vec<[u32; ROWS]>,
+    rows: Vec<ProtectedRows>,
     slot: HashMap<PalmId, usize>,
 }
 
 impl Shard {
-    fn push(&mut self, id: PalmId, bucket: Bucket, coarse: CoarseCode, rows: [u32; ROWS]) {
+    fn push(&mut self, id: PalmId, bucket: Bucket, coarse: CoarseCode, rows: ProtectedRows) {
         self.slot.insert(id, self.ids.len());
         self.ids.push(id);
         self.buckets.push(bucket);
@@ -152,31 +159,21 @@ impl Shard {
 /// The searchable set of enrolled palms.
 pub struct Gallery {
     fingerprint: u32,
-    matcher: Matcher,
+    params: Params,
+    transform: Transform,
+    layout: coarse::Layout,
     config: IndexConfig,
     shards: Vec<RwLock<Shard>>,
 }
 
-fn rows_of(t: &Template) -> [u32; ROWS] {
-    let mut rows = [0u32; ROWS];
-    rows[..GRID].copy_from_slice(&t.mask);
-    for (p, plane) in t.planes.iter().enumerate() {
-        rows[GRID * (p + 1)..GRID * (p + 2)].copy_from_slice(plane);
-    }
-    rows
-}
-
-/// The search form of stored rows (mask first, then the planes), built without a `Template`.
-fn prepared_of(fingerprint: u32, rows: &[u32; ROWS]) -> Prepared {
-    let (planes, _) = rows.as_chunks::<GRID>();
-    Prepared::from_parts(fingerprint, &planes[0], &planes[1..])
-}
-
 impl Gallery {
-    pub fn new(params: &Params, config: IndexConfig) -> Gallery {
+    /// An empty gallery for templates of an engine with `params`, protected under `transform`.
+    pub fn new(params: &Params, config: IndexConfig, transform: Transform) -> Gallery {
         Gallery {
             fingerprint: params.fingerprint(),
-            matcher: Matcher::new(params),
+            params: params.clone(),
+            layout: coarse::Layout::new(&transform),
+            transform,
             shards: (0..config.shards.max(1))
                 .map(|_| RwLock::new(Shard::default()))
                 .collect(),
@@ -186,6 +183,28 @@ impl Gallery {
 
     pub fn fingerprint(&self) -> u32 {
         self.fingerprint
+    }
+
+    /// The generation of the transform this gallery's templates are protected under.
+    pub fn transform_id(&self) -> u32 {
+        self.transform.id()
+    }
+
+    /// The stored form of a template for this gallery: what [`Gallery::insert`] takes and what a
+    /// service keeps in its database.
+    pub fn protect(&self, t: &Template) -> Result<ProtectedPalm, IndexError> {
+        self.check(t)?;
+        let template = self
+            .transform
+            .protect(t)
+            .map_err(|_| IndexError::WrongShape(t.planes.len()))?;
+        let code = self
+            .layout
+            .apply(&coarse::encode(&t.mask, &t.planes, (0, 0)));
+        Ok(ProtectedPalm {
+            template,
+            coarse: code,
+        })
     }
 
     fn shard_of(&self, id: PalmId) -> &RwLock<Shard> {
@@ -207,19 +226,31 @@ impl Gallery {
         Ok(())
     }
 
-    /// Enrols a palm, optionally into a narrowing bucket.
+    /// Enrols a palm made by [`Gallery::protect`] (now or in an earlier run under the same
+    /// transform), optionally into a narrowing bucket.
     pub fn insert(
         &self,
         id: PalmId,
         bucket: Option<Bucket>,
-        t: &Template,
+        palm: &ProtectedPalm,
     ) -> Result<(), IndexError> {
-        self.check(t)?;
+        let t = &palm.template;
+        if t.fingerprint != self.fingerprint {
+            return Err(IndexError::WrongEngine {
+                found: t.fingerprint,
+                expected: self.fingerprint,
+            });
+        }
+        if t.transform != self.transform.id() {
+            return Err(IndexError::OtherTransform {
+                found: t.transform,
+                expected: self.transform.id(),
+            });
+        }
         if bucket == Some(NO_BUCKET) {
             return Err(IndexError::ReservedBucket(NO_BUCKET));
         }
-        let code = coarse::encode(&t.mask, &t.planes, (0, 0));
-        let rows = rows_of(t);
+        let (code, rows) = (palm.coarse, t.rows);
         let mut shard = self.shard_of(id).write().unwrap_or_else(|e| e.into_inner());
         if shard.slot.contains_key(&id) {
             return Err(IndexError::DuplicateId(id));
@@ -261,7 +292,7 @@ impl Gallery {
         std::mem::size_of::<PalmId>()
             + std::mem::size_of::<Bucket>()
             + std::mem::size_of::<CoarseCode>()
-            + std::mem::size_of::<[u32; ROWS]>()
+            + std::mem::size_of::<ProtectedRows>()
             // hashbrown: key + value + one control byte, at 7/8 load.
             + (std::mem::size_of::<(PalmId, usize)>() + 1) * 8 / 7
     }
@@ -275,11 +306,12 @@ impl Gallery {
         self.check(probe)?;
         let bucket = search.bucket.unwrap_or(NO_BUCKET);
         let in_scope = |b: Bucket| search.bucket.is_none() || b == bucket;
-        let probe_prepared = Prepared::new(probe);
-        let full = |rows: &[u32; ROWS]| {
-            self.matcher
-                .similarity_prepared(&probe_prepared, &prepared_of(self.fingerprint, rows))
-                .unwrap_or(0.0)
+        let protected_probe = self
+            .transform
+            .probe(probe, &self.params)
+            .map_err(|_| IndexError::WrongShape(probe.planes.len()))?;
+        let full = |rows: &ProtectedRows| {
+            protect::compare_rows(&protected_probe, rows, &self.params).similarity
         };
         let searched = AtomicCount::default();
         let mut scored: Vec<Candidate> = if search.exhaustive {
@@ -299,7 +331,8 @@ impl Gallery {
                 })
                 .collect()
         } else {
-            let codes = coarse::probe_codes(&probe.mask, &probe.planes);
+            let codes =
+                coarse::probe_codes(&probe.mask, &probe.planes).map(|c| self.layout.apply(&c));
             let shortlist = self.config.shortlist.max(search.k);
             // Each shard proposes its own shortlist from the coarse codes; the full matcher
             // re-ranks them while the shard's read lock is held, so a palm removed meanwhile is

@@ -1,19 +1,21 @@
 //! The gallery file: one versioned, checksummed file, written atomically and read in a stream.
 //!
 //! Layout (little endian): `magic "PLMG" | version u16 | planes u16 | engine fingerprint u32 |
-//! count u64`, then per palm `id u64 | bucket u16 | coarse code 7 x u64 | template rows 224 x u32`,
-//! then the CRC32 of everything before it. Loading checks every field and the checksum before the
+//! transform u32 | count u64`, then per palm `id u64 | bucket u16 | coarse code 7 x u64 |
+//! protected cells 7 x 16 x u64`, then the CRC32 of everything before it. Like the database, the
+//! file holds templates only in protected form; it loads only under the same transform. Loading checks every field and the checksum before the
 //! gallery is handed out: a bad file never yields a partial gallery.
 
-use crate::{Bucket, Gallery, IndexConfig, IndexError, PalmId, ROWS, coarse};
+use crate::{Bucket, Gallery, IndexConfig, IndexError, PalmId, coarse};
 use palm_engine::Params;
+use palm_engine::protect::{ProtectedRows, Transform, WORDS};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 const MAGIC: &[u8; 4] = b"PLMG";
-const VERSION: u16 = 1;
-const HEADER: usize = 20;
-const ENTRY: usize = 8 + 2 + 8 * coarse::WORDS + 4 * ROWS;
+const VERSION: u16 = 2;
+const HEADER: usize = 24;
+const ENTRY: usize = 8 + 2 + 8 * coarse::WORDS + std::mem::size_of::<ProtectedRows>();
 
 fn file_err(e: impl std::fmt::Display) -> IndexError {
     IndexError::File(e.to_string())
@@ -43,6 +45,7 @@ impl Gallery {
         put(&VERSION.to_le_bytes())?;
         put(&(coarse::TEMPLATE_PLANES as u16).to_le_bytes())?;
         put(&self.fingerprint.to_le_bytes())?;
+        put(&self.transform.id().to_le_bytes())?;
         put(&count.to_le_bytes())?;
         let mut buf = Vec::with_capacity(ENTRY);
         for s in &shards {
@@ -55,7 +58,8 @@ impl Gallery {
                     .for_each(|w| buf.extend_from_slice(&w.to_le_bytes()));
                 s.rows[i]
                     .iter()
-                    .for_each(|r| buf.extend_from_slice(&r.to_le_bytes()));
+                    .flatten()
+                    .for_each(|w| buf.extend_from_slice(&w.to_le_bytes()));
                 put(&buf)?;
             }
         }
@@ -68,8 +72,14 @@ impl Gallery {
             .map_err(|e| file_err(format!("cannot replace {}: {e}", path.display())))
     }
 
-    /// Reads a gallery saved by [`Gallery::save`] for an engine with `params`.
-    pub fn load(path: &Path, params: &Params, config: IndexConfig) -> Result<Gallery, IndexError> {
+    /// Reads a gallery saved by [`Gallery::save`] for an engine with `params`, under the
+    /// transform it was saved with.
+    pub fn load(
+        path: &Path,
+        params: &Params,
+        config: IndexConfig,
+        transform: Transform,
+    ) -> Result<Gallery, IndexError> {
         let file = std::fs::File::open(path)
             .map_err(|e| file_err(format!("cannot open {}: {e}", path.display())))?;
         let size = file.metadata().map_err(file_err)?.len();
@@ -91,7 +101,8 @@ impl Gallery {
         }
         let planes = u16::from_le_bytes([header[6], header[7]]) as usize;
         let fingerprint = u32::from_le_bytes(header[8..12].try_into().expect("4 bytes"));
-        let count = u64::from_le_bytes(header[12..20].try_into().expect("8 bytes"));
+        let transform_id = u32::from_le_bytes(header[12..16].try_into().expect("4 bytes"));
+        let count = u64::from_le_bytes(header[16..24].try_into().expect("8 bytes"));
         if planes != coarse::TEMPLATE_PLANES {
             return Err(file_err(format!(
                 "{planes} planes per template; this build uses {}",
@@ -104,13 +115,19 @@ impl Gallery {
                 expected: params.fingerprint(),
             });
         }
+        if transform_id != transform.id() {
+            return Err(IndexError::OtherTransform {
+                found: transform_id,
+                expected: transform.id(),
+            });
+        }
         let expected = HEADER as u64 + count.saturating_mul(ENTRY as u64) + 4;
         if size != expected {
             return Err(file_err(format!(
                 "{size} bytes where {count} palms take {expected}: truncated or padded"
             )));
         }
-        let gallery = Gallery::new(params, config);
+        let gallery = Gallery::new(params, config, transform);
         let mut entry = [0u8; ENTRY];
         for n in 0..count {
             input
@@ -124,14 +141,12 @@ impl Gallery {
                 *w = u64::from_le_bytes(entry[10 + 8 * k..18 + 8 * k].try_into().expect("8 bytes"));
             }
             let base = 10 + 8 * coarse::WORDS;
-            let mut rows = [0u32; ROWS];
-            for (k, r) in rows.iter_mut().enumerate() {
-                *r = u32::from_le_bytes(
-                    entry[base + 4 * k..base + 4 * k + 4]
-                        .try_into()
-                        .expect("4 bytes"),
-                );
-            }
+            let mut words = entry[base..]
+                .chunks_exact(8)
+                .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")));
+            let rows: ProtectedRows = std::array::from_fn(|_| {
+                std::array::from_fn::<u64, WORDS, _>(|_| words.next().expect("entry length"))
+            });
             let mut shard = gallery
                 .shard_of(id)
                 .write()

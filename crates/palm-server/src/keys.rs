@@ -1,7 +1,11 @@
 //! Key custody in the data directory: master keys `keys/master-<id>.key` (the highest id is
-//! active; lower ids only unwrap until rotation has rewrapped everything), and the fingerprint
-//! key `keys/fingerprint.key`. Every key file is 32 random bytes, mode 0600, in a 0700 folder.
+//! active; lower ids only unwrap until rotation has rewrapped everything), the fingerprint
+//! key `keys/fingerprint.key`, and the template-protection transform keys
+//! `keys/transform-<id>.key` (the highest id is current; lower ids only until the next start has
+//! renewed every palm, then they are destroyed). Every key file is 32 random bytes, mode 0600, in
+//! a 0700 folder.
 
+use palm_engine::protect::Transform;
 use palm_service::KeySource;
 use palm_service::store::Store;
 use palm_vault::{
@@ -18,12 +22,25 @@ pub struct DataDirKeys {
 }
 
 fn master_ids(dir: &Path) -> Result<Vec<u32>, VaultError> {
+    key_ids(dir, "master-")
+}
+
+fn transform_ids(dir: &Path) -> Result<Vec<u32>, VaultError> {
+    key_ids(dir, "transform-")
+}
+
+fn transform_path(dir: &Path, id: u32) -> PathBuf {
+    dir.join(format!("transform-{id}.key"))
+}
+
+/// The ids of `<prefix><id>.key` files, ascending.
+fn key_ids(dir: &Path, prefix: &str) -> Result<Vec<u32>, VaultError> {
     let mut ids: Vec<u32> = std::fs::read_dir(dir)
         .map_err(|e| VaultError::KeyFile(format!("{}: {e}", dir.display())))?
         .filter_map(|e| e.ok())
         .filter_map(|e| {
             let name = e.file_name().into_string().ok()?;
-            name.strip_prefix("master-")?
+            name.strip_prefix(prefix)?
                 .strip_suffix(".key")?
                 .parse()
                 .ok()
@@ -50,6 +67,9 @@ impl DataDirKeys {
             load_or_create_key(&master_path(&dir, 1))?;
         }
         let fingerprint = load_or_create_key(&dir.join("fingerprint.key"))?;
+        if transform_ids(&dir)?.is_empty() {
+            load_or_create_key(&transform_path(&dir, 1))?;
+        }
         Ok((
             DataDirKeys {
                 dir,
@@ -58,6 +78,54 @@ impl DataDirKeys {
             Fingerprinter::new(fingerprint),
         ))
     }
+}
+
+impl DataDirKeys {
+    /// The template-protection transforms, oldest first (the last is current).
+    pub fn transforms(&self) -> Result<Vec<Transform>, VaultError> {
+        transform_ids(&self.dir)?
+            .into_iter()
+            .map(|id| {
+                Ok(Transform::new(
+                    id,
+                    load_or_create_key(&transform_path(&self.dir, id))?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Destroys the transform keys older than `current`: called once every palm is renewed, so
+    /// templates left under them (in backups or old database pages) can no longer be matched or
+    /// linked. The files are deleted, not renamed: unlike a retired master key, an old transform
+    /// key has nothing left to open.
+    pub fn destroy_transforms_before(&self, current: u32) -> Result<Vec<u32>, VaultError> {
+        let old: Vec<u32> = transform_ids(&self.dir)?
+            .into_iter()
+            .filter(|&id| id < current)
+            .collect();
+        for &id in &old {
+            let path = transform_path(&self.dir, id);
+            std::fs::remove_file(&path)
+                .map_err(|e| VaultError::KeyFile(format!("{}: {e}", path.display())))?;
+        }
+        Ok(old)
+    }
+}
+
+/// `palmline keys renew-transform`: writes a new transform generation. Servers keep their
+/// current transform until they restart; the next start renews every palm and destroys the old
+/// transform key.
+pub fn renew_transform(data_dir: &Path) -> Result<u32, String> {
+    DataDirKeys::open(data_dir).map_err(|e| e.to_string())?;
+    let dir = data_dir.join("keys");
+    let id = transform_ids(&dir)
+        .map_err(|e| e.to_string())?
+        .last()
+        .map_or(1, |id| id + 1);
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|_| "the random source failed".to_string())?;
+    write_key_file(&transform_path(&dir, id), &key).map_err(|e| e.to_string())?;
+    Ok(id)
 }
 
 pub fn create_private_dir(dir: &Path) -> Result<(), VaultError> {

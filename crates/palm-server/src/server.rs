@@ -120,6 +120,7 @@ pub async fn build_service(
     create_private_dir(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     let (keys, fingerprinter) = DataDirKeys::open(&config.data_dir)?;
+    let keys = Arc::new(keys);
     let store = Arc::new(
         SqlStore::open(&config.database_url())
             .await
@@ -129,6 +130,7 @@ pub async fn build_service(
         latency: Duration::from_millis(config.processor.latency_ms),
     }));
     let policy = Policy::new(Calibration::from_text(SHIPPED_CALIBRATION)?);
+    let transforms = keys.transforms()?;
     let service = Arc::new(
         Service::start(Parts {
             engine: Arc::new(Engine::default()),
@@ -136,7 +138,8 @@ pub async fn build_service(
             store: store.clone(),
             processor: processor.clone(),
             clock,
-            keys: Arc::new(keys),
+            keys: keys.clone(),
+            transforms,
             fingerprinter,
             phone,
             config: ServiceConfig {
@@ -150,6 +153,18 @@ pub async fn build_service(
         })
         .await?,
     );
+    let loaded = service.loaded();
+    if loaded.unreadable == 0 {
+        let current = keys.transforms()?.last().map_or(0, |t| t.id());
+        let destroyed = keys.destroy_transforms_before(current)?;
+        if !destroyed.is_empty() {
+            tracing::info!(
+                renewed = loaded.renewed,
+                destroyed = ?destroyed,
+                "every palm renewed to the current transform; older transform keys destroyed"
+            );
+        }
+    }
     Ok((service, processor))
 }
 

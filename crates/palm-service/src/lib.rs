@@ -13,6 +13,7 @@ pub mod domain;
 mod entry;
 pub mod error;
 mod loyalty;
+mod palms;
 mod payments;
 mod people;
 mod privacy;
@@ -24,14 +25,16 @@ pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use error::{ErrorKind, Result, ServiceError, StoreError};
+pub use palms::LoadReport;
 pub use privacy::{DevPhoneChannel, PhoneChannel};
 pub use processor::{Processor, SimulatedConfig, SimulatedProcessor};
 pub use signup::{CONSENT_TEXT, CONSENT_VERSION};
 pub use store::Store;
 pub use webhooks::{WebhookSender, sign_payload, verify_signature};
 
-use palm_engine::{Engine, Template};
-use palm_index::{Gallery, IndexConfig, PalmId, Policy};
+use palm_engine::Engine;
+use palm_engine::protect::Transform;
+use palm_index::{Gallery, IndexConfig, Policy};
 use palm_vault::{DataKey, Fingerprinter, KeyRing, VaultError, WrappedKey};
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
@@ -86,6 +89,9 @@ pub struct Parts {
     pub processor: Arc<dyn Processor>,
     pub clock: Arc<dyn Clock>,
     pub keys: Arc<dyn KeySource>,
+    /// The template-protection transforms, oldest first: the last is current; palms still under
+    /// an older one are renewed when the service starts.
+    pub transforms: Vec<Transform>,
     pub fingerprinter: Fingerprinter,
     pub phone: Arc<dyn PhoneChannel>,
     pub config: ServiceConfig,
@@ -107,14 +113,23 @@ pub struct Service {
     /// simultaneous sign-ups of the same palm cannot both pass the check.
     signup_lock: tokio::sync::Mutex<()>,
     webhook_wake: tokio::sync::Notify,
+    loaded: LoadReport,
 }
 
 impl Service {
     /// Builds the service and loads every enrolled palm into the index.
     pub async fn start(parts: Parts) -> Result<Service> {
         let keyring = parts.keys.load()?;
-        let service = Service {
-            gallery: Arc::new(Gallery::new(parts.engine.params(), IndexConfig::default())),
+        let mut transforms = parts.transforms;
+        let current = transforms.pop().ok_or_else(|| {
+            ServiceError::internal("no template-protection transform was configured")
+        })?;
+        let mut service = Service {
+            gallery: Arc::new(Gallery::new(
+                parts.engine.params(),
+                IndexConfig::default(),
+                current,
+            )),
             engine: parts.engine,
             policy: parts.policy,
             store: parts.store,
@@ -127,31 +142,16 @@ impl Service {
             config: parts.config,
             signup_lock: tokio::sync::Mutex::new(()),
             webhook_wake: tokio::sync::Notify::new(),
+            loaded: LoadReport::default(),
         };
-        service.load_gallery().await?;
+        service.loaded = service.load_gallery(&transforms).await?;
         Ok(service)
     }
 
-    async fn load_gallery(&self) -> Result<()> {
-        let mut after = i64::MIN;
-        loop {
-            let page = self.store.palms_page(after, 5000).await?;
-            let Some(last) = page.last() else { break };
-            after = last.palm.id;
-            for owned in page {
-                let key = self.data_key(&owned.wrapped_key)?;
-                let template = open_template(&key, &owned.palm)?;
-                let bucket = domain::bucket_of(&owned.phone_last4);
-                self.gallery
-                    .insert(PalmId(owned.palm.id as u64), bucket, &template)
-                    .map_err(|e| {
-                        tracing::error!(error = %e, "palm not loaded into the index");
-                        ServiceError::internal("an enrolled palm could not be indexed")
-                    })?;
-            }
-        }
-        tracing::info!(palms = self.gallery.len(), "index loaded");
-        Ok(())
+    /// What loading the index found at start (palms renewed to the current transform, palms
+    /// whose transform key is gone).
+    pub fn loaded(&self) -> &LoadReport {
+        &self.loaded
     }
 
     pub fn palms(&self) -> usize {
@@ -231,19 +231,8 @@ where
 }
 
 /// What a sealed value is bound to, so a ciphertext moved to another row or column fails to open.
-fn context(kind: &str, id: &str) -> Vec<u8> {
+pub fn context(kind: &str, id: &str) -> Vec<u8> {
     format!("{kind}:{id}").into_bytes()
-}
-
-fn open_template(key: &DataKey, palm: &store::PalmRow) -> Result<Template> {
-    let bytes = key.open(
-        &palm.template_sealed,
-        &context("template", &palm.id.to_string()),
-    )?;
-    Template::from_bytes(&bytes).map_err(|e| {
-        tracing::error!(error = %e, "stored template invalid");
-        ServiceError::internal("a stored template is invalid")
-    })
 }
 
 /// Base64 image field to bytes, with the field named in the error.

@@ -4,7 +4,7 @@
 use crate::domain::{Phone, new_secret, secret_hash};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
 use crate::store::{PersonRow, SessionRow, TillRow};
-use crate::{Service, context, open_template, views};
+use crate::{Service, context, views};
 use palm_api as api;
 use palm_index::PalmId;
 
@@ -180,7 +180,7 @@ impl Service {
             other => other?,
         }
         for palm in self.store.palms_of(&person.id).await? {
-            let template = open_template(&key, &palm)?;
+            let template = self.open_palm(&key, &palm)?;
             self.gallery.remove(PalmId(palm.id as u64));
             if let Err(e) =
                 self.gallery

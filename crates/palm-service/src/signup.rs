@@ -360,13 +360,16 @@ impl Service {
         let (key, wrapped) = self.new_data_key()?;
         let card_row = self.card_row(&key, &person_id, card)?;
         let mut palms = Vec::new();
+        let mut protected = Vec::new();
         for (h, t) in chosen {
             let id = random_palm_id()?;
+            let (template_sealed, p) = self.seal_palm(&key, id, t)?;
+            protected.push(p);
             palms.push(PalmRow {
                 id,
                 person_id: person_id.clone(),
                 hand: h.as_str().to_string(),
-                template_sealed: key.seal(&t.to_bytes(), &context("template", &id.to_string()))?,
+                template_sealed,
                 created: now,
             });
         }
@@ -401,7 +404,7 @@ impl Service {
             }
             other => other?,
         }
-        for (palm, (_, t)) in palms.iter().zip(chosen) {
+        for (palm, t) in palms.iter().zip(&protected) {
             if let Err(e) = self
                 .gallery
                 .insert(PalmId(palm.id as u64), Some(phone.bucket()), t)

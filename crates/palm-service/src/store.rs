@@ -292,6 +292,14 @@ pub trait PeopleStore: Send + Sync {
     /// Palms with what the index needs of their owner, by ascending id after `after`.
     async fn palms_page(&self, after: i64, limit: i64) -> StoreResult<Vec<OwnedPalm>>;
     async fn palms_of(&self, person_id: &str) -> StoreResult<Vec<PalmRow>>;
+    /// Replaces a palm's sealed template if it is still `old` (compare-and-set); false when the
+    /// palm is gone or was changed meanwhile.
+    async fn replace_palm_template(
+        &self,
+        palm_id: i64,
+        old: &[u8],
+        new: &[u8],
+    ) -> StoreResult<bool>;
     async fn update_phone(&self, person: &PersonRow) -> StoreResult<()>;
     async fn touch_person(&self, person_id: &str, now: i64) -> StoreResult<()>;
 

@@ -170,6 +170,24 @@ impl PeopleStore for SqlStore {
             .map_err(db_err)
     }
 
+    async fn replace_palm_template(
+        &self,
+        palm_id: i64,
+        old: &[u8],
+        new: &[u8],
+    ) -> StoreResult<bool> {
+        let r = sqlx::query(
+            "UPDATE palms SET template_sealed = $1 WHERE id = $2 AND template_sealed = $3",
+        )
+        .bind(new)
+        .bind(palm_id)
+        .bind(old)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected() == 1)
+    }
+
     async fn update_phone(&self, p: &PersonRow) -> StoreResult<()> {
         sqlx::query("UPDATE people SET phone_sealed = $1, phone_fingerprint = $2, phone_last4 = $3 WHERE id = $4")
             .bind(&p.phone_sealed)

@@ -170,15 +170,21 @@ pub fn run(args: IdentifyBenchArgs) -> Result<()> {
 
     let rss_before = rss_bytes();
     let start = Instant::now();
-    let gallery = Gallery::new(engine.params(), IndexConfig::default());
+    // Templates are held protected, as the service holds them, under a throwaway key.
+    let transform = palm_engine::protect::Transform::new(1, rand::random());
+    let gallery = Gallery::new(engine.params(), IndexConfig::default(), transform.clone());
     for (i, t) in &enrolled {
-        gallery.insert(PalmId(*i as u64), None, t)?;
+        gallery.insert(PalmId(*i as u64), None, &gallery.protect(t)?)?;
     }
     let bar = crate::eval::progress(distractors as u64, "building the gallery");
     (0..distractors)
         .into_par_iter()
         .try_for_each(|n| -> Result<()> {
-            gallery.insert(PalmId(1_000_000_000 + n as u64), None, &source.get(n))?;
+            gallery.insert(
+                PalmId(1_000_000_000 + n as u64),
+                None,
+                &gallery.protect(&source.get(n))?,
+            )?;
             if n % 1024 == 0 {
                 bar.inc(1024);
             }
@@ -248,7 +254,7 @@ pub fn run(args: IdentifyBenchArgs) -> Result<()> {
     let file_bytes = std::fs::metadata(&file)?.len();
     drop(gallery);
     let t0 = Instant::now();
-    let loaded = Gallery::load(&file, engine.params(), IndexConfig::default())?;
+    let loaded = Gallery::load(&file, engine.params(), IndexConfig::default(), transform)?;
     let load_s = t0.elapsed().as_secs_f64();
     let loaded_len = loaded.len();
     drop(loaded);

@@ -238,11 +238,7 @@ fn evaluate_set(
     let templates = acquired.into_iter().map(|a| a.template).collect();
     let mut report = report(set, &scores, failures.len(), failures, extract_ms, match_us);
     report.json["protected"] = json!(transform.is_some());
-    (
-        report,
-        scores,
-        templates,
-    )
+    (report, scores, templates)
 }
 
 /// Timed similarity of one pair: (score, microseconds); (None, None) when either failed.

@@ -47,10 +47,14 @@ pub fn evaluate(
     policy: &Policy,
 ) -> Result<Report> {
     let (gallery_idx, probe_idx) = set.gallery_split();
-    let gallery = Gallery::new(engine.params(), IndexConfig::default());
+    let gallery = Gallery::new(
+        engine.params(),
+        IndexConfig::default(),
+        palm_engine::protect::Transform::new(1, rand::random()),
+    );
     for &g in &gallery_idx {
         if let Some(t) = &templates[g] {
-            gallery.insert(PalmId(g as u64), None, t)?;
+            gallery.insert(PalmId(g as u64), None, &gallery.protect(t)?)?;
         }
     }
     let palm_of = |id: PalmId| set.entries[id.0 as usize].palm.as_str();
@@ -119,7 +123,7 @@ pub fn evaluate(
         }
         for &g in &own {
             if let Some(t) = &templates[g] {
-                gallery.insert(PalmId(g as u64), None, t)?;
+                gallery.insert(PalmId(g as u64), None, &gallery.protect(t)?)?;
             }
         }
     }

@@ -1,4 +1,4 @@
-//! `palmline serve` and `palmline keys rotate`: the service and its key custody.
+//! `palmline serve` and `palmline keys ...`: the service and its key custody.
 
 use anyhow::{Context, Result};
 use palm_server::{Config, Server};
@@ -48,6 +48,10 @@ pub enum KeysArgs {
     /// Make a new master key active and rewrap every data key under it (the server may keep
     /// running); the old master keys are then retired.
     Rotate(ConfigArgs),
+    /// Start a new template-protection transform. At their next start, servers protect every
+    /// palm under it and destroy the old transform key, so old templates (in backups, say) can
+    /// no longer be linked to the new ones. Restart every server after running this.
+    RenewTransform(ConfigArgs),
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -112,7 +116,18 @@ async fn shutdown_signal() {
 }
 
 pub fn keys(args: KeysArgs) -> Result<()> {
-    let KeysArgs::Rotate(c) = args;
+    let c = match args {
+        KeysArgs::Rotate(c) => c,
+        KeysArgs::RenewTransform(c) => {
+            let config = c.load()?;
+            let id =
+                palm_server::keys::renew_transform(&config.data_dir).map_err(anyhow::Error::msg)?;
+            println!(
+                "transform {id} written; restart the server(s): the next start renews every palm under it"
+            );
+            return Ok(());
+        }
+    };
     let config = c.load()?;
     runtime()?.block_on(async {
         let store = palm_store::SqlStore::open(&config.database_url())

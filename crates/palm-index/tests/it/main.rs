@@ -1,5 +1,6 @@
 //! The index on synthetic palms: ranking, concurrency, persistence and the open-set decision.
 
+use palm_engine::protect::Transform;
 use palm_engine::{Engine, Template};
 use palm_index::{Calibration, Decision, Gallery, IndexConfig, IndexError, PalmId, Policy, Search};
 use palm_synth::{Capture, Identity, Scene, png_bytes};
@@ -30,11 +31,19 @@ const CONFIG: IndexConfig = IndexConfig {
     shortlist: 40,
 };
 
+fn transform() -> Transform {
+    Transform::new(1, [7; 32])
+}
+
 fn gallery_of(n: usize) -> Gallery {
-    let g = Gallery::new(Engine::default().params(), CONFIG);
+    let g = Gallery::new(Engine::default().params(), CONFIG, transform());
     for (i, t) in templates().iter().take(n).enumerate() {
-        g.insert(PalmId(i as u64), Some((i % 4) as u16), &t[0])
-            .unwrap();
+        g.insert(
+            PalmId(i as u64),
+            Some((i % 4) as u16),
+            &g.protect(&t[0]).unwrap(),
+        )
+        .unwrap();
     }
     g
 }
@@ -120,7 +129,8 @@ fn buckets_narrow_the_search() {
         .unwrap();
     assert_eq!(searched, 25);
     assert_eq!(
-        g.insert(PalmId(999), Some(u16::MAX), t).unwrap_err(),
+        g.insert(PalmId(999), Some(u16::MAX), &g.protect(t).unwrap())
+            .unwrap_err(),
         IndexError::ReservedBucket(u16::MAX)
     );
 }
@@ -182,7 +192,8 @@ fn removed_palms_are_never_found_and_searches_run_during_changes() {
             g.insert(
                 PalmId(1000 + round),
                 None,
-                &templates()[100 + (round as usize % 50)][0],
+                &g.protect(&templates()[100 + (round as usize % 50)][0])
+                    .unwrap(),
             )
             .unwrap();
             assert!(g.remove(PalmId(1000 + round)));
@@ -204,7 +215,8 @@ fn removed_palms_are_never_found_and_searches_run_during_changes() {
     assert_eq!(searched, 59);
     assert!(ranked.iter().all(|c| c.id != PalmId(10)));
     assert_eq!(
-        g.insert(PalmId(11), None, probe).unwrap_err(),
+        g.insert(PalmId(11), None, &g.protect(probe).unwrap())
+            .unwrap_err(),
         IndexError::DuplicateId(PalmId(11))
     );
 }
@@ -217,7 +229,7 @@ fn save_load_round_trip_and_corruption() {
     let path = dir.join("gallery.plmg");
     g.save(&path).unwrap();
     let params = Engine::default().params().clone();
-    let back = Gallery::load(&path, &params, CONFIG).unwrap();
+    let back = Gallery::load(&path, &params, CONFIG, transform()).unwrap();
     assert_eq!(back.len(), 40);
     let s = Search {
         k: 5,
@@ -232,7 +244,7 @@ fn save_load_round_trip_and_corruption() {
     let bad = dir.join("bad.plmg");
     let load_bad = |b: &[u8]| {
         std::fs::write(&bad, b).unwrap();
-        Gallery::load(&bad, &params, IndexConfig::default())
+        Gallery::load(&bad, &params, IndexConfig::default(), transform())
             .err()
             .map(|e| e.to_string())
     };
@@ -258,8 +270,61 @@ fn save_load_round_trip_and_corruption() {
         ..params.clone()
     };
     assert!(matches!(
-        Gallery::load(&path, &other, IndexConfig::default()),
+        Gallery::load(&path, &other, IndexConfig::default(), transform()),
         Err(IndexError::WrongEngine { .. })
     ));
+    assert!(matches!(
+        Gallery::load(
+            &path,
+            &params,
+            IndexConfig::default(),
+            Transform::new(2, [8; 32])
+        ),
+        Err(IndexError::OtherTransform {
+            found: 1,
+            expected: 2
+        })
+    ));
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The index holds only protected palms, and its scores are the plain matcher's: the best
+/// candidate's similarity equals the engine's on the plain templates. A palm protected by another
+/// deployment is refused, and a stored palm survives its byte form.
+#[test]
+fn protected_gallery_scores_as_plain_and_refuses_other_transforms() {
+    let engine = Engine::default();
+    let g = gallery_of(30);
+    for i in [0usize, 7, 29] {
+        let probe = &templates()[i][1];
+        let (ranked, _) = g
+            .rank(
+                probe,
+                &Search {
+                    k: 1,
+                    ..Search::default()
+                },
+            )
+            .unwrap();
+        assert_eq!(ranked[0].id, PalmId(i as u64));
+        let plain = engine.similarity(probe, &templates()[i][0]).unwrap();
+        assert_eq!(ranked[0].similarity, plain);
+    }
+    let elsewhere = Gallery::new(engine.params(), CONFIG, Transform::new(2, [9; 32]));
+    let foreign = elsewhere.protect(&templates()[40][0]).unwrap();
+    assert_eq!(
+        g.insert(PalmId(40), None, &foreign).unwrap_err(),
+        IndexError::OtherTransform {
+            found: 2,
+            expected: 1
+        }
+    );
+    let palm = g.protect(&templates()[41][0]).unwrap();
+    let bytes = palm.to_bytes();
+    assert!(bytes.len() <= palm_engine::MAX_TEMPLATE_BYTES);
+    assert_eq!(palm_index::ProtectedPalm::from_bytes(&bytes).unwrap(), palm);
+    let mut bad = bytes.clone();
+    bad[bytes.len() - 20] ^= 1;
+    assert!(palm_index::ProtectedPalm::from_bytes(&bad).is_err());
+    assert!(palm_index::ProtectedPalm::from_bytes(&templates()[41][0].to_bytes()).is_err());
 }

@@ -6,6 +6,7 @@ mod entry;
 mod loyalty;
 mod payments;
 mod privacy;
+mod protection;
 
 use common::*;
 use serde_json::json;
