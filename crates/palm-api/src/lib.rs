@@ -235,7 +235,13 @@ pub struct Payment {
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PalmSubmission {
+    /// The capture, base64; leave out when sending `sealed_image`.
+    #[serde(default)]
     pub image: String,
+    /// The capture sealed to the server's capture key (what a paired scanner sends), bound to
+    /// this payment.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_image: Option<SealedImage>,
     /// Last four digits of the person's phone, when the service asks for a hint (`needs_hint`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_last4: Option<String>,
@@ -594,7 +600,12 @@ pub struct AgeVerification {
 #[serde(deny_unknown_fields)]
 pub struct GateScan {
     pub event: String,
+    /// The capture, base64; leave out when sending `sealed_image`.
+    #[serde(default)]
     pub image: String,
+    /// The capture sealed to the server's capture key, bound to this gate and event.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_image: Option<SealedImage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_last4: Option<String>,
     /// `in` (default) or `out`.
@@ -611,4 +622,80 @@ pub struct GateDecision {
     /// `age_not_verified`, `not_inside`.
     pub reason: String,
     pub person: Option<String>,
+}
+
+/// A capture sealed with HPKE (RFC 9180: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM) to
+/// one of the server's capture keys (`GET /v1/capture_keys`). The associated data binds it to
+/// its request: `"palmline capture\n<purpose>\n<target>\n<nonce>"`, where purpose is `payment`
+/// (target: the payment id) or `gate_scan` (target: `<gate id>/<event id>`). Each nonce opens
+/// once.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SealedImage {
+    pub key_id: u32,
+    /// The encapsulated key, base64.
+    pub enc: String,
+    /// The sealed image, base64.
+    pub ciphertext: String,
+    /// 16 to 64 characters, fresh for every capture.
+    pub nonce: String,
+}
+
+/// A server capture key that devices seal captures to.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct CaptureKey {
+    pub id: u32,
+    /// X25519 public key, base64.
+    pub public_key: String,
+    /// Set on a retired key: captures sealed to it are refused after this time (Unix seconds).
+    pub expires: Option<i64>,
+}
+
+/// `POST /v1/devices/pairing_codes`: a one-time code for a device to pair with a till or a gate.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePairingCode {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub till: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct PairingCode {
+    /// Shown once; staff type it into the device.
+    pub code: String,
+    pub till: Option<String>,
+    pub gate: Option<String>,
+    pub expires: i64,
+}
+
+/// `POST /v1/devices`: a device registers its public keys with a pairing code.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterDevice {
+    pub pairing_code: String,
+    pub name: String,
+    /// Ed25519 public key that signs its requests, base64.
+    pub signing_key: String,
+    /// X25519 public key that data for the device is sealed to, base64.
+    pub seal_key: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Device {
+    pub id: String,
+    pub name: String,
+    /// `till` or `gate`.
+    pub kind: String,
+    pub till: Option<String>,
+    pub gate: Option<String>,
+    pub created: i64,
+    pub revoked: Option<i64>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct DeviceRegistered {
+    pub device: Device,
+    pub capture_keys: Vec<CaptureKey>,
 }

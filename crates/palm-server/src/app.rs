@@ -1,5 +1,6 @@
 //! The router: routes, body limit, idempotency, timing and tracing layers, JSON fallbacks.
 
+use crate::devices;
 use crate::error::AppError;
 use crate::routes::{self, ApiDoc};
 use crate::state::AppState;
@@ -83,9 +84,25 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/v1/events/{id}/passes", post(routes::add_pass))
         .route("/v1/age_verifications", post(routes::verify_age))
         .route("/v1/gate/scans", post(routes::gate_scan))
+        .route(
+            "/v1/devices/pairing_codes",
+            post(devices::create_pairing_code),
+        )
+        .route(
+            "/v1/devices",
+            post(devices::register_device).get(devices::list_devices),
+        )
+        .route("/v1/devices/{id}/revoke", post(devices::revoke_device))
+        .route("/v1/device", get(devices::this_device))
+        .route("/v1/capture_keys", get(devices::capture_keys))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
+    // Layers run outside in: a device's signature is checked before the idempotency record.
     api.layer(middleware::from_fn_with_state(state.clone(), idempotency))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            devices::device_auth,
+        ))
         .layer(middleware::from_fn(server_timing))
         .layer(DefaultBodyLimit::max(state.body_limit))
         .layer(
@@ -156,12 +173,16 @@ async fn idempotency(State(state): State<AppState>, req: Request, next: Next) ->
             .into_response();
         }
     };
-    let scope = secret_hash(
-        req.headers()
-            .get(axum::http::header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or(""),
-    );
+    // Scoped to the credential: a signed device, or the bearer token.
+    let scope = match req.extensions().get::<devices::DeviceAuth>() {
+        Some(d) => format!("device:{}", d.0.id),
+        None => secret_hash(
+            req.headers()
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+        ),
+    };
     let (parts, body) = req.into_parts();
     let bytes = match axum::body::to_bytes(body, state.body_limit).await {
         Ok(b) => b,

@@ -22,6 +22,8 @@ pub struct Config {
     pub demo: bool,
     /// People unused for this many days are deleted with their biometric data.
     pub retention_days: i64,
+    /// After `palmline keys rotate-capture`, captures sealed to the old key are opened this long.
+    pub capture_key_overlap_s: i64,
     pub processor: ProcessorConfig,
     pub webhooks: WebhookConfig,
 }
@@ -54,6 +56,7 @@ impl Default for Config {
             log_format: "text".into(),
             demo: true,
             retention_days: 730,
+            capture_key_overlap_s: 86_400,
             processor: ProcessorConfig::default(),
             webhooks: WebhookConfig::default(),
         }
@@ -97,6 +100,7 @@ impl Config {
                 "log_format",
                 "demo",
                 "retention_days",
+                "capture_key_overlap_s",
                 "processor.latency_ms",
                 "processor.timeout_ms",
                 "processor.outcome_wait_ms",

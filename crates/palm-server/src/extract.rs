@@ -102,6 +102,22 @@ async fn credential<T>(
         })
 }
 
+/// The device that signed this request, if one did (checked by `devices::device_auth`).
+fn signed_device(parts: &Parts) -> Option<palm_service::store::DeviceRow> {
+    parts
+        .extensions
+        .get::<crate::devices::DeviceAuth>()
+        .map(|d| d.0.clone())
+}
+
+fn wrong_device(what: &str) -> AppError {
+    AppError::new(
+        ErrorKind::Forbidden,
+        "wrong_device",
+        format!("this device is not paired with a {what}"),
+    )
+}
+
 /// A merchant's secret API key (`sk_...`).
 pub struct Merchant(pub MerchantRow);
 
@@ -130,6 +146,15 @@ impl FromRequestParts<AppState> for Till {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let store = state.service.store();
+        if let Some(d) = signed_device(parts) {
+            let till = d.till_id.as_deref().ok_or_else(|| wrong_device("till"))?;
+            return store
+                .till(&d.merchant_id, till)
+                .await
+                .map_err(|e| AppError(e.into()))?
+                .map(Till)
+                .ok_or_else(|| wrong_device("till"));
+        }
         credential(
             parts,
             "tk_",
@@ -161,7 +186,7 @@ impl FromRequestParts<AppState> for MerchantOrTill {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        if bearer(parts).is_some_and(|k| k.starts_with("tk_")) {
+        if signed_device(parts).is_some() || bearer(parts).is_some_and(|k| k.starts_with("tk_")) {
             Ok(MerchantOrTill::Till(
                 Till::from_request_parts(parts, state).await?.0,
             ))
@@ -185,6 +210,15 @@ impl FromRequestParts<AppState> for Gate {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
         let store = state.service.store();
+        if let Some(d) = signed_device(parts) {
+            let gate = d.gate_id.as_deref().ok_or_else(|| wrong_device("gate"))?;
+            return store
+                .gate(&d.merchant_id, gate)
+                .await
+                .map_err(|e| AppError(e.into()))?
+                .map(Gate)
+                .ok_or_else(|| wrong_device("gate"));
+        }
         credential(
             parts,
             "gk_",

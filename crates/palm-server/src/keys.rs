@@ -2,12 +2,15 @@
 //! active; lower ids only unwrap until rotation has rewrapped everything), the fingerprint
 //! key `keys/fingerprint.key`, and the template-protection transform keys
 //! `keys/transform-<id>.key` (the highest id is current; lower ids only until the next start has
-//! renewed every palm, then they are destroyed). Every key file is 32 random bytes, mode 0600, in
-//! a 0700 folder.
+//! renewed every palm, then they are destroyed), and the capture keys `keys/capture-<id>.key`
+//! that devices seal captures to (X25519; the highest id is current; an older key has a
+//! `capture-<id>.retired` file with the Unix time it was replaced, and opens captures only for
+//! the overlap period after it). Every key file is 32 random bytes, mode 0600, in a 0700 folder.
 
 use palm_engine::protect::Transform;
-use palm_service::KeySource;
 use palm_service::store::Store;
+use palm_service::{CaptureKey, KeySource};
+use palm_vault::device::SealKey;
 use palm_vault::{
     Fingerprinter, KeyRing, MasterKey, VaultError, WrappedKey, load_or_create_key, write_key_file,
 };
@@ -27,6 +30,14 @@ fn master_ids(dir: &Path) -> Result<Vec<u32>, VaultError> {
 
 fn transform_ids(dir: &Path) -> Result<Vec<u32>, VaultError> {
     key_ids(dir, "transform-")
+}
+
+fn capture_path(dir: &Path, id: u32) -> PathBuf {
+    dir.join(format!("capture-{id}.key"))
+}
+
+fn capture_retired_path(dir: &Path, id: u32) -> PathBuf {
+    dir.join(format!("capture-{id}.retired"))
 }
 
 fn transform_path(dir: &Path, id: u32) -> PathBuf {
@@ -69,6 +80,9 @@ impl DataDirKeys {
         let fingerprint = load_or_create_key(&dir.join("fingerprint.key"))?;
         if transform_ids(&dir)?.is_empty() {
             load_or_create_key(&transform_path(&dir, 1))?;
+        }
+        if key_ids(&dir, "capture-")?.is_empty() {
+            load_or_create_key(&capture_path(&dir, 1))?;
         }
         Ok((
             DataDirKeys {
@@ -158,6 +172,52 @@ impl KeySource for DataDirKeys {
     fn changed(&self) -> bool {
         *self.seen.lock().unwrap_or_else(|e| e.into_inner()) != mtime(&self.dir)
     }
+
+    fn capture_keys(&self) -> Result<Vec<CaptureKey>, VaultError> {
+        key_ids(&self.dir, "capture-")?
+            .into_iter()
+            .map(|id| {
+                let secret = load_or_create_key(&capture_path(&self.dir, id))?;
+                let retired = capture_retired_path(&self.dir, id);
+                let retired_at = match std::fs::read_to_string(&retired) {
+                    Ok(text) => Some(text.trim().parse().map_err(|_| {
+                        VaultError::KeyFile(format!("{}: not a Unix time", retired.display()))
+                    })?),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => {
+                        return Err(VaultError::KeyFile(format!("{}: {e}", retired.display())));
+                    }
+                };
+                Ok(CaptureKey {
+                    id,
+                    key: SealKey::from_secret(&secret),
+                    retired_at,
+                })
+            })
+            .collect()
+    }
+}
+
+/// `palmline keys rotate-capture`: a new capture key becomes current; the keys before it are
+/// marked retired at `now`, so captures sealed to them (by devices that have not fetched the new
+/// key yet) are still opened for the overlap period, then refused. Servers pick the new key up
+/// while running.
+pub fn rotate_capture(data_dir: &Path, now: i64) -> Result<u32, String> {
+    DataDirKeys::open(data_dir).map_err(|e| e.to_string())?;
+    let dir = data_dir.join("keys");
+    let old = key_ids(&dir, "capture-").map_err(|e| e.to_string())?;
+    let id = old.last().map_or(1, |id| id + 1);
+    let mut key = [0u8; 32];
+    getrandom::fill(&mut key).map_err(|_| "the random source failed".to_string())?;
+    write_key_file(&capture_path(&dir, id), &key).map_err(|e| e.to_string())?;
+    for old_id in old {
+        let retired = capture_retired_path(&dir, old_id);
+        if !retired.exists() {
+            std::fs::write(&retired, now.to_string())
+                .map_err(|e| format!("{}: {e}", retired.display()))?;
+        }
+    }
+    Ok(id)
 }
 
 #[derive(Debug, Default, PartialEq, Eq)]

@@ -7,6 +7,7 @@
 
 pub mod app;
 pub mod config;
+pub mod devices;
 pub mod error;
 pub mod extract;
 pub mod keys;

@@ -60,7 +60,13 @@ type ApiResult<T> = Result<T, AppError>;
         create_event,
         add_pass,
         verify_age,
-        gate_scan
+        gate_scan,
+        crate::devices::create_pairing_code,
+        crate::devices::register_device,
+        crate::devices::list_devices,
+        crate::devices::revoke_device,
+        crate::devices::this_device,
+        crate::devices::capture_keys
     ),
     components(schemas(ApiError, TillInfo, ListParams))
 )]
@@ -75,7 +81,7 @@ pub struct ListParams {
     pub starting_after: Option<String>,
 }
 
-fn page(query: Option<String>) -> ApiResult<Page> {
+pub(crate) fn page(query: Option<String>) -> ApiResult<Page> {
     let params: ListParams =
         serde_urlencoded::from_str(query.as_deref().unwrap_or("")).map_err(|_| {
             AppError::new(

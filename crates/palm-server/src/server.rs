@@ -148,6 +148,7 @@ pub async fn build_service(
                 webhook_retry_base_ms: config.webhooks.retry_base_ms,
                 webhook_max_attempts: config.webhooks.max_attempts,
                 retention_s: config.retention_days * 86_400,
+                capture_key_overlap_s: config.capture_key_overlap_s,
                 ..ServiceConfig::default()
             },
         })
@@ -198,6 +199,9 @@ async fn housekeeping(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
         let before = service.clock().now_s() - service.config().idempotency_ttl_s;
         if let Err(e) = service.store().purge_keys(before).await {
             tracing::warn!(error = %e, "idempotency key expiry failed");
+        }
+        if let Err(e) = service.purge_nonces().await {
+            tracing::warn!(error = %e, "nonce expiry failed");
         }
     }
 }

@@ -212,7 +212,15 @@ impl Service {
                 .with_param("direction"));
             }
         };
-        let person = match self.identify(&req.image, req.phone_last4.as_deref()).await {
+        let bytes = self
+            .capture_bytes(
+                &req.image,
+                req.sealed_image.as_ref(),
+                "gate_scan",
+                &format!("{}/{}", gate.id, event.id),
+            )
+            .await?;
+        let person = match self.identify_bytes(bytes, req.phone_last4.as_deref()).await {
             Ok(p) => p,
             Err(e) if e.kind == ErrorKind::Palm => {
                 let d = decision(false, e.code, None);

@@ -9,6 +9,7 @@
 //! handed straight to the processor).
 
 pub mod clock;
+pub mod devices;
 pub mod domain;
 mod entry;
 pub mod error;
@@ -24,6 +25,7 @@ mod views;
 pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use devices::{CaptureKey, SignedRequest};
 pub use error::{ErrorKind, Result, ServiceError, StoreError};
 pub use palms::LoadReport;
 pub use privacy::{DevPhoneChannel, PhoneChannel};
@@ -48,6 +50,10 @@ pub trait KeySource: Send + Sync {
     fn changed(&self) -> bool {
         false
     }
+    /// The server's capture keys (devices seal captures to them), current and retired.
+    fn capture_keys(&self) -> std::result::Result<Vec<CaptureKey>, VaultError> {
+        Ok(Vec::new())
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -65,6 +71,8 @@ pub struct ServiceConfig {
     pub idempotency_ttl_s: i64,
     /// Biometric data of people unused for this long is deleted (default two years).
     pub retention_s: i64,
+    /// After a capture key is replaced, captures sealed to it are still opened this long.
+    pub capture_key_overlap_s: i64,
 }
 
 impl Default for ServiceConfig {
@@ -77,6 +85,7 @@ impl Default for ServiceConfig {
             webhook_max_attempts: 8,
             idempotency_ttl_s: 48 * 3600,
             retention_s: 2 * 365 * 86_400,
+            capture_key_overlap_s: 86_400,
         }
     }
 }
@@ -106,6 +115,7 @@ pub struct Service {
     clock: Arc<dyn Clock>,
     key_source: Arc<dyn KeySource>,
     keyring: RwLock<Arc<KeyRing>>,
+    capture_keys: RwLock<Arc<Vec<CaptureKey>>>,
     fingerprinter: Fingerprinter,
     phone: Arc<dyn PhoneChannel>,
     config: ServiceConfig,
@@ -120,6 +130,7 @@ impl Service {
     /// Builds the service and loads every enrolled palm into the index.
     pub async fn start(parts: Parts) -> Result<Service> {
         let keyring = parts.keys.load()?;
+        let capture_keys = parts.keys.capture_keys()?;
         let mut transforms = parts.transforms;
         let current = transforms.pop().ok_or_else(|| {
             ServiceError::internal("no template-protection transform was configured")
@@ -137,6 +148,7 @@ impl Service {
             clock: parts.clock,
             key_source: parts.keys,
             keyring: RwLock::new(Arc::new(keyring)),
+            capture_keys: RwLock::new(Arc::new(capture_keys)),
             fingerprinter: parts.fingerprinter,
             phone: parts.phone,
             config: parts.config,
@@ -181,7 +193,22 @@ impl Service {
     pub fn reload_keys(&self) -> Result<()> {
         let ring = self.key_source.load()?;
         *self.keyring.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(ring);
+        let capture = self.key_source.capture_keys()?;
+        *self.capture_keys.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(capture);
         Ok(())
+    }
+
+    /// The capture keys, read again first when the key folder changed (a rotation).
+    fn capture_keys(&self) -> Arc<Vec<CaptureKey>> {
+        if self.key_source.changed()
+            && let Err(e) = self.reload_keys()
+        {
+            tracing::warn!(error = %e, "keys could not be reloaded");
+        }
+        self.capture_keys
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Unwraps a data key, reloading the master keys once if it names one not yet loaded.

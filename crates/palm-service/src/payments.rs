@@ -196,7 +196,16 @@ impl Service {
 
     /// Who the palm belongs to, under the open-set policy.
     pub(crate) async fn identify(&self, image: &str, hint: Option<&str>) -> Result<PersonRow> {
-        let bytes = decode_image(image, "image")?;
+        self.identify_bytes(decode_image(image, "image")?, hint)
+            .await
+    }
+
+    /// [`Service::identify`] on image bytes already decoded (or opened from a sealed capture).
+    pub(crate) async fn identify_bytes(
+        &self,
+        bytes: Vec<u8>,
+        hint: Option<&str>,
+    ) -> Result<PersonRow> {
         let bucket = match hint {
             Some(h) => Some(bucket_of(h.trim()).ok_or_else(|| {
                 ServiceError::invalid("invalid_hint", "phone_last4 must be four digits")
@@ -289,8 +298,11 @@ impl Service {
         if p.status != S::RequiresPalm.as_str() {
             return Err(state_error(&p, "requires_palm"));
         }
+        let bytes = self
+            .capture_bytes(&req.image, req.sealed_image.as_ref(), "payment", &p.id)
+            .await?;
         let person = self
-            .identify(&req.image, req.phone_last4.as_deref())
+            .identify_bytes(bytes, req.phone_last4.as_deref())
             .await?;
         self.audit(&person.id, &till.id, "payment").await?;
         let cards = self.store.cards_of(&person.id).await?;

@@ -536,6 +536,52 @@ pub trait EntryStore: Send + Sync {
     async fn age_verified(&self, person_id: &str) -> StoreResult<Option<AgeRow>>;
 }
 
+/// A one-time code that pairs a device with a till or a gate.
+#[derive(Clone, Debug)]
+pub struct PairingRow {
+    pub code_hash: String,
+    pub merchant_id: String,
+    pub till_id: Option<String>,
+    pub gate_id: Option<String>,
+    pub expires: i64,
+}
+
+/// A paired device: its public keys and what it acts as.
+#[derive(Clone, Debug)]
+pub struct DeviceRow {
+    pub id: String,
+    pub merchant_id: String,
+    pub name: String,
+    pub till_id: Option<String>,
+    pub gate_id: Option<String>,
+    pub signing_key: Vec<u8>,
+    pub seal_key: Vec<u8>,
+    pub created: i64,
+    pub revoked: Option<i64>,
+}
+
+#[async_trait]
+pub trait DeviceStore: Send + Sync {
+    async fn insert_pairing_code(&self, p: &PairingRow) -> StoreResult<()>;
+    /// Uses a pairing code and registers the device in one transaction; `None` (nothing
+    /// written) when the code is unknown, used or expired at `now`.
+    async fn pair_device(
+        &self,
+        code_hash: &str,
+        now: i64,
+        device: &DeviceRow,
+    ) -> StoreResult<Option<DeviceRow>>;
+    async fn device(&self, id: &str) -> StoreResult<Option<DeviceRow>>;
+    async fn devices(&self, merchant_id: &str, page: &Page) -> StoreResult<Vec<DeviceRow>>;
+    /// Marks the device revoked at `now` (once); false when it is not the merchant's.
+    async fn revoke_device(&self, merchant_id: &str, id: &str, now: i64) -> StoreResult<bool>;
+    /// Records a nonce in a scope; false when the scope has seen it already.
+    async fn claim_nonce(&self, scope: &str, nonce: &str, now: i64) -> StoreResult<bool>;
+    /// Forgets nonces recorded before `before`.
+    async fn purge_nonces(&self, before: i64) -> StoreResult<u64>;
+    async fn gate(&self, merchant_id: &str, id: &str) -> StoreResult<Option<GateRow>>;
+}
+
 /// Everything the service needs from storage.
 #[async_trait]
 pub trait Store:
@@ -547,6 +593,7 @@ pub trait Store:
     + PrivacyStore
     + LoyaltyStore
     + EntryStore
+    + DeviceStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

@@ -10,6 +10,20 @@ use sqlx::any::AnyRow;
 const EVENT_COLUMNS: &str =
     "id, venue_id, merchant_id, name, starts, ends, capacity, reentry, created";
 
+pub(crate) const GATE_COLUMNS: &str =
+    "id, venue_id, merchant_id, name, age_restricted, secret_hash";
+
+pub(crate) fn gate(r: &AnyRow) -> Result<GateRow, sqlx::Error> {
+    Ok(GateRow {
+        id: col(r, "id")?,
+        venue_id: col(r, "venue_id")?,
+        merchant_id: col(r, "merchant_id")?,
+        name: col(r, "name")?,
+        age_restricted: col::<i64>(r, "age_restricted")? != 0,
+        secret_hash: col(r, "secret_hash")?,
+    })
+}
+
 fn event(r: &AnyRow) -> Result<VenueEventRow, sqlx::Error> {
     Ok(VenueEventRow {
         id: col(r, "id")?,
@@ -52,23 +66,12 @@ impl EntryStore for SqlStore {
     }
 
     async fn gate_by_secret(&self, secret_hash: &str) -> StoreResult<Option<GateRow>> {
-        let row = sqlx::query("SELECT id, venue_id, merchant_id, name, age_restricted, secret_hash FROM gates WHERE secret_hash = $1")
+        let row = q!("SELECT {GATE_COLUMNS} FROM gates WHERE secret_hash = $1")
             .bind(secret_hash)
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?;
-        row.map(|r| {
-            Ok(GateRow {
-                id: col(&r, "id")?,
-                venue_id: col(&r, "venue_id")?,
-                merchant_id: col(&r, "merchant_id")?,
-                name: col(&r, "name")?,
-                age_restricted: col::<i64>(&r, "age_restricted")? != 0,
-                secret_hash: col(&r, "secret_hash")?,
-            })
-        })
-        .transpose()
-        .map_err(db_err)
+        row.as_ref().map(gate).transpose().map_err(db_err)
     }
 
     async fn venue(&self, merchant_id: &str, id: &str) -> StoreResult<Option<VenueRow>> {

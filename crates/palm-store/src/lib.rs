@@ -15,6 +15,7 @@ macro_rules! q {
     };
 }
 
+mod devices;
 mod entry;
 mod loyalty;
 mod merchants;

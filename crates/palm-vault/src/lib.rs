@@ -6,6 +6,7 @@
 //! free of secrets. No HTTP, no database: callers store the opaque bytes this crate produces.
 
 mod card;
+pub mod device;
 mod envelope;
 mod fingerprint;
 mod keyfile;

@@ -10,6 +10,7 @@ mod inspect;
 mod params;
 mod plot;
 mod policy_cmd;
+mod scanner;
 mod serve;
 mod synth;
 
@@ -46,6 +47,9 @@ enum Command {
     /// Key custody.
     #[command(subcommand)]
     Keys(serve::KeysArgs),
+    /// The scanner device: pair with a till or gate, then pay or pass a gate by palm.
+    #[command(subcommand)]
+    Scanner(scanner::ScannerArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -58,5 +62,6 @@ fn main() -> anyhow::Result<()> {
         Command::Policy(args) => policy_cmd::run(args),
         Command::Serve(args) => serve::serve(args),
         Command::Keys(args) => serve::keys(args),
+        Command::Scanner(args) => scanner::run(args),
     }
 }

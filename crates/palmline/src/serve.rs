@@ -52,6 +52,9 @@ pub enum KeysArgs {
     /// palm under it and destroy the old transform key, so old templates (in backups, say) can
     /// no longer be linked to the new ones. Restart every server after running this.
     RenewTransform(ConfigArgs),
+    /// Make a new capture key current (devices fetch it from GET /v1/capture_keys); captures
+    /// sealed to the old one are still opened for `capture_key_overlap_s`, then refused.
+    RotateCapture(ConfigArgs),
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
@@ -118,6 +121,19 @@ async fn shutdown_signal() {
 pub fn keys(args: KeysArgs) -> Result<()> {
     let c = match args {
         KeysArgs::Rotate(c) => c,
+        KeysArgs::RotateCapture(c) => {
+            let config = c.load()?;
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64);
+            let id = palm_server::keys::rotate_capture(&config.data_dir, now)
+                .map_err(anyhow::Error::msg)?;
+            println!(
+                "capture key {id} is current; older keys open captures for {} more seconds",
+                config.capture_key_overlap_s
+            );
+            return Ok(());
+        }
         KeysArgs::RenewTransform(c) => {
             let config = c.load()?;
             let id =

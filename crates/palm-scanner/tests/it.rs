@@ -1,0 +1,458 @@
+//! The scanner against a real server (SQLite, port 0, a clock the test moves): pairing; signed
+//! requests accepted, and tampered, stale, replayed, unsigned and revoked ones refused; sealed
+//! captures that pay, refused for another payment or when replayed; capture-key rotation with
+//! its overlap; a gate device.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use palm_scanner::capture::{Gesture, Synthetic};
+use palm_scanner::{Client, DeviceKeys, Reply};
+use palm_server::config::Config;
+use palm_server::server::Server;
+use palm_service::{Clock, ManualClock};
+use palm_synth::{Capture, Identity, Scene, png_bytes};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+const START_MS: i64 = 1_795_683_600_000;
+
+struct World {
+    server: Server,
+    clock: Arc<ManualClock>,
+    http: reqwest::Client,
+    base: String,
+    config: Config,
+    _dir: tempfile::TempDir,
+}
+
+impl World {
+    async fn start() -> World {
+        palm_server::sender::install_tls_provider();
+        let dir = tempfile::tempdir().unwrap();
+        let mut config = Config {
+            data_dir: dir.path().to_path_buf(),
+            listen: "127.0.0.1:0".into(),
+            ..Config::default()
+        };
+        config.processor.latency_ms = 2;
+        let clock = Arc::new(ManualClock::new(START_MS));
+        let server = Server::start_with_clock(&config, clock.clone())
+            .await
+            .unwrap();
+        World {
+            base: format!("http://{}", server.addr),
+            server,
+            clock,
+            http: reqwest::Client::new(),
+            config,
+            _dir: dir,
+        }
+    }
+
+    fn merchant_key(&self) -> String {
+        self.server.demo.as_ref().unwrap().api_key.clone()
+    }
+
+    fn till(&self) -> (String, String) {
+        let t = &self.server.demo.as_ref().unwrap().tills[0];
+        (t.id.clone(), t.credential.clone())
+    }
+
+    async fn post(&self, path: &str, key: &str, body: &Value) -> Reply {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(key)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        Reply {
+            status,
+            body: r.json().await.unwrap_or(Value::Null),
+        }
+    }
+
+    async fn get(&self, path: &str, key: Option<&str>) -> Reply {
+        let mut req = self.http.get(format!("{}{path}", self.base));
+        if let Some(k) = key {
+            req = req.bearer_auth(k);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        Reply {
+            status,
+            body: r.json().await.unwrap_or(Value::Null),
+        }
+    }
+
+    /// A device paired with `target` (`{"till": id}` or `{"gate": id}`), keys in `dir`.
+    async fn paired_device(&self, target: Value, dir: &std::path::Path) -> Client {
+        let code = self
+            .post("/v1/devices/pairing_codes", &self.merchant_key(), &target)
+            .await;
+        assert_eq!(code.status, 201, "{}", code.body);
+        let clock = self.clock.clone();
+        let mut client = Client::new(&self.base, DeviceKeys::open(dir).unwrap(), None)
+            .unwrap()
+            .with_clock(Arc::new(move || clock.now_s()));
+        let paired = client
+            .pair(code.body["code"].as_str().unwrap(), "scanner")
+            .await
+            .unwrap();
+        assert_eq!(paired.device.name, "scanner");
+        // A pairing code works once.
+        let mut again = Client::new(&self.base, DeviceKeys::open(dir).unwrap(), None).unwrap();
+        let err = again
+            .pair(code.body["code"].as_str().unwrap(), "twin")
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("invalid_pairing_code"), "{err}");
+        client
+    }
+
+    async fn sign_up(&self, seed: u64, phone: &str, card: &str) -> String {
+        let img = |k| {
+            B64.encode(png_bytes(
+                &Identity::new(seed).render(Scene::Roi { size: 128 }, Capture::new(k)),
+            ))
+        };
+        let r = self
+            .post(
+                "/v1/signups",
+                &self.till().1,
+                &json!({
+                    "phone": phone,
+                    "card": {"number": card, "exp_month": 12, "exp_year": 2035, "holder_name": "Ada Palm"},
+                    "consent": {"accepted": true, "text_version": palm_service::CONSENT_VERSION},
+                    "captures": [
+                        {"hand": "right", "image": img(1)},
+                        {"hand": "right", "image": img(2)},
+                        {"hand": "right", "image": img(3)}
+                    ]
+                }),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["person"]["id"].as_str().unwrap().to_string()
+    }
+
+    async fn payment(&self, amount: i64) -> String {
+        let r = self
+            .post(
+                "/v1/payments",
+                &self.merchant_key(),
+                &json!({"amount": amount, "currency": "usd", "till": self.till().0}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["id"].as_str().unwrap().to_string()
+    }
+}
+
+/// A steady palm from the synthetic source, as the device would send it.
+fn hover(seed: u64, capture: u64) -> Vec<u8> {
+    let mut guidance = Vec::new();
+    let frame = Gesture::default()
+        .wait_for_palm(&mut Synthetic::new(seed, capture, false, 5), |g| {
+            guidance.push(g.to_string())
+        })
+        .unwrap();
+    assert!(guidance.is_empty(), "{guidance:?}");
+    frame
+}
+
+fn code(r: &Reply) -> &str {
+    r.body["code"].as_str().unwrap_or("")
+}
+
+#[tokio::test]
+async fn signed_requests_are_checked_and_sealed_captures_pay_only_their_payment() {
+    let w = World::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let till = w.till().0;
+    let device = w.paired_device(json!({"till": till}), dir.path()).await;
+    let id = device.paired().unwrap().device.id.clone();
+    let mode = std::fs::metadata(dir.path().join("signing.key"))
+        .unwrap()
+        .permissions();
+    #[cfg(unix)]
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&mode) & 0o777,
+        0o600
+    );
+    let _ = mode;
+
+    // Signed: accepted, and the server says what the device is.
+    let me = device.signed("GET", "/v1/device", None).await.unwrap();
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert_eq!(me.body["till"], json!(till));
+    assert_eq!(me.body["kind"], "till");
+
+    // Unsigned, half-signed, stale, replayed, tampered: refused.
+    assert_eq!(code(&w.get("/v1/device", None).await), "unsigned_request");
+    let half = w
+        .http
+        .get(format!("{}/v1/device", w.base))
+        .header("palmline-device", &id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(half.status(), 401);
+    let now = w.clock.now_s();
+    let stale = device
+        .signed_with("GET", "/v1/device", None, now - 61, "stale-nonce-000001")
+        .await
+        .unwrap();
+    assert_eq!((stale.status, code(&stale)), (401, "stale_request"));
+    let first = device
+        .signed_with("GET", "/v1/device", None, now, "replay-nonce-00001")
+        .await
+        .unwrap();
+    assert_eq!(first.status, 200);
+    let replay = device
+        .signed_with("GET", "/v1/device", None, now, "replay-nonce-00001")
+        .await
+        .unwrap();
+    assert_eq!((replay.status, code(&replay)), (401, "replayed_request"));
+    let keys = DeviceKeys::open(dir.path()).unwrap();
+    let message = palm_vault::device::request_message(
+        "POST",
+        "/v1/payments",
+        b"{\"amount\":1}",
+        now,
+        "tamper-nonce-0001",
+    );
+    let tampered = w
+        .http
+        .post(format!("{}/v1/payments", w.base))
+        .header("palmline-device", &id)
+        .header("palmline-timestamp", now.to_string())
+        .header("palmline-nonce", "tamper-nonce-0001")
+        .header(
+            "palmline-signature",
+            B64.encode(keys.signing.sign(&message)),
+        )
+        .header("content-type", "application/json")
+        .body("{\"amount\":100000}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(tampered.status(), 401);
+    let body: Value = tampered.json().await.unwrap();
+    assert_eq!(body["code"], "invalid_signature");
+
+    // A sealed capture pays its payment, and no other.
+    w.sign_up(501, "+15550100501", "4242424242424242").await;
+    let (p1, p2) = (w.payment(1200).await, w.payment(800).await);
+    let sealed = device.seal(hover(501, 5), "payment", &p1).await.unwrap();
+    let wrong = device
+        .signed(
+            "POST",
+            &format!("/v1/payments/{p2}/palm"),
+            Some(&json!({"sealed_image": sealed})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (wrong.status, code(&wrong)),
+        (400, "capture_not_for_this_request"),
+        "{}",
+        wrong.body
+    );
+    let right = device
+        .signed(
+            "POST",
+            &format!("/v1/payments/{p1}/palm"),
+            Some(&json!({"sealed_image": sealed})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(right.status, 200, "{}", right.body);
+    assert_eq!(right.body["status"], "succeeded");
+    let p2_now = w
+        .get(&format!("/v1/payments/{p2}"), Some(&w.merchant_key()))
+        .await;
+    assert_eq!(p2_now.body["status"], "requires_palm");
+
+    // A stranger's sealed palm is not recognised; sending the same sealed capture again is a
+    // replay.
+    let stranger = device.seal(hover(777, 4), "payment", &p2).await.unwrap();
+    let body = json!({"sealed_image": stranger});
+    let miss = device
+        .signed("POST", &format!("/v1/payments/{p2}/palm"), Some(&body))
+        .await
+        .unwrap();
+    assert_eq!(code(&miss), "palm_not_recognised", "{}", miss.body);
+    let again = device
+        .signed("POST", &format!("/v1/payments/{p2}/palm"), Some(&body))
+        .await
+        .unwrap();
+    assert_eq!((again.status, code(&again)), (400, "capture_replayed"));
+    // The convenience path: gesture, seal, signed submit.
+    let paid = device.pay(&p2, hover(501, 11)).await.unwrap();
+    assert_eq!(paid.body["status"], "succeeded", "{}", paid.body);
+
+    // Revoked: every signed request is refused from then on.
+    let listed = w.get("/v1/devices", Some(&w.merchant_key())).await;
+    assert_eq!(listed.body["data"][0]["id"], json!(id));
+    let revoked = w
+        .post(
+            &format!("/v1/devices/{id}/revoke"),
+            &w.merchant_key(),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    assert!(revoked.body["revoked"].is_i64());
+    let after = device.signed("GET", "/v1/device", None).await.unwrap();
+    assert_eq!((after.status, code(&after)), (401, "device_revoked"));
+    w.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_retired_capture_key_opens_captures_only_during_its_overlap() {
+    let w = World::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let device = w
+        .paired_device(json!({"till": w.till().0}), dir.path())
+        .await;
+    w.sign_up(502, "+15550100502", "4242424242424242").await;
+    let keys = device.capture_keys().await.unwrap();
+    assert_eq!(keys.len(), 1);
+    let old = keys[0].clone();
+    assert_eq!(old.expires, None);
+
+    let new_id = palm_server::keys::rotate_capture(&w.config.data_dir, w.clock.now_s()).unwrap();
+    assert_eq!(new_id, 2);
+    let keys = device.capture_keys().await.unwrap();
+    let overlap = w.config.capture_key_overlap_s;
+    assert_eq!(keys.len(), 2, "{keys:?}");
+    assert_eq!(
+        keys.iter().find(|k| k.id == 1).unwrap().expires,
+        Some(w.clock.now_s() + overlap)
+    );
+
+    // Within the overlap, a capture a device sealed to the old key still pays.
+    let p1 = w.payment(500).await;
+    let sealed = device
+        .seal_to(&hover(502, 7), &old, "payment", &p1)
+        .unwrap();
+    let paid = device
+        .signed(
+            "POST",
+            &format!("/v1/payments/{p1}/palm"),
+            Some(&json!({"sealed_image": sealed})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(paid.body["status"], "succeeded", "{}", paid.body);
+
+    // After it, refused; new captures go to the new key.
+    w.clock.advance_ms((overlap + 1) * 1000);
+    let p2 = w.payment(600).await;
+    let late = device
+        .seal_to(&hover(502, 8), &old, "payment", &p2)
+        .unwrap();
+    let refused = device
+        .signed(
+            "POST",
+            &format!("/v1/payments/{p2}/palm"),
+            Some(&json!({"sealed_image": late})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (refused.status, code(&refused)),
+        (400, "capture_key_retired"),
+        "{}",
+        refused.body
+    );
+    let keys = device.capture_keys().await.unwrap();
+    assert_eq!(keys.iter().map(|k| k.id).collect::<Vec<_>>(), vec![2]);
+    let paid = device.pay(&p2, hover(502, 8)).await.unwrap();
+    assert_eq!(paid.body["status"], "succeeded", "{}", paid.body);
+    w.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_gate_device_scans_sealed_palms_and_cannot_act_as_a_till() {
+    let w = World::start().await;
+    let mk = w.merchant_key();
+    let person = w.sign_up(503, "+15550100503", "4242424242424242").await;
+    assert!(person.starts_with("per_"));
+    let venue = w
+        .post(
+            "/v1/venues",
+            &mk,
+            &json!({"name": "Hall", "gates": [{"name": "Door"}]}),
+        )
+        .await;
+    assert_eq!(venue.status, 201, "{}", venue.body);
+    let gate = venue.body["gates"][0]["id"].as_str().unwrap().to_string();
+    let vid = venue.body["id"].as_str().unwrap();
+    let now = w.clock.now_s();
+    let event = w
+        .post(
+            &format!("/v1/venues/{vid}/events"),
+            &mk,
+            &json!({
+            "name": "Concert", "starts": now - 60, "ends": now + 3600, "capacity": 10}),
+        )
+        .await;
+    let eid = event.body["id"].as_str().unwrap().to_string();
+    let pass = w
+        .post(
+            &format!("/v1/events/{eid}/passes"),
+            &mk,
+            &json!({"phone": "+15550100503", "kind": "ticket"}),
+        )
+        .await;
+    assert_eq!(pass.status, 201, "{}", pass.body);
+
+    let dir = tempfile::tempdir().unwrap();
+    let device = w.paired_device(json!({"gate": gate}), dir.path()).await;
+    assert_eq!(device.paired().unwrap().device.kind, "gate");
+    let d = device.gate_scan(&eid, hover(503, 6), "in").await.unwrap();
+    assert_eq!(d.status, 200, "{}", d.body);
+    assert_eq!(
+        (d.body["allowed"].clone(), d.body["reason"].clone()),
+        (json!(true), json!("welcome"))
+    );
+
+    // A gate's capture sealed for the gate does not open as a payment's, and a gate device is
+    // not a till.
+    let p = w.payment(100).await;
+    let r = device.pay(&p, hover(503, 6)).await.unwrap();
+    assert_eq!((r.status, code(&r)), (403, "wrong_device"), "{}", r.body);
+    // Pairing needs exactly one target that is the merchant's.
+    for bad in [
+        json!({}),
+        json!({"till": "till_nope"}),
+        json!({"till": w.till().0, "gate": gate}),
+    ] {
+        let r = w.post("/v1/devices/pairing_codes", &mk, &bad).await;
+        assert!(matches!(r.status, 400 | 404), "{bad}: {}", r.body);
+    }
+    let r = w
+        .post(
+            "/v1/devices",
+            "",
+            &json!({"pairing_code": "NOPE-NOPE", "name": "x",
+            "signing_key": B64.encode([1u8; 32]), "seal_key": B64.encode([2u8; 32])}),
+        )
+        .await;
+    assert_eq!((r.status, code(&r)), (400, "invalid_pairing_code"));
+    let r = w
+        .post(
+            "/v1/devices",
+            "",
+            &json!({"pairing_code": "NOPE-NOPE", "name": "x",
+            "signing_key": "short", "seal_key": B64.encode([2u8; 32])}),
+        )
+        .await;
+    assert_eq!(r.status, 400);
+    w.server.shutdown().await;
+}

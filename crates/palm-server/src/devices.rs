@@ -1,0 +1,182 @@
+//! Paired devices over HTTP: pairing codes, registration, listing and revocation, the capture
+//! keys, and the middleware that authenticates signed device requests.
+//!
+//! A device request carries `Palmline-Device` (its id), `Palmline-Timestamp` (Unix seconds),
+//! `Palmline-Nonce` (16 to 64 characters, never reused) and `Palmline-Signature` (base64 Ed25519
+//! over `palm_vault::device::request_message`). The middleware checks it before any handler runs
+//! and leaves the device in the request's extensions, where the till and gate extractors find it.
+
+use crate::error::AppError;
+use crate::extract::{ApiJson, Merchant};
+use crate::routes::page;
+use crate::state::AppState;
+use axum::Json;
+use axum::body::Body;
+use axum::extract::{FromRequestParts, Path, RawQuery, Request, State};
+use axum::http::StatusCode;
+use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use palm_api::*;
+use palm_service::store::DeviceRow;
+use palm_service::{ErrorKind, SignedRequest};
+
+type ApiResult<T> = Result<T, AppError>;
+
+pub const DEVICE_HEADER: &str = "palmline-device";
+pub const TIMESTAMP_HEADER: &str = "palmline-timestamp";
+pub const NONCE_HEADER: &str = "palmline-nonce";
+pub const SIGNATURE_HEADER: &str = "palmline-signature";
+
+/// The device that signed this request (set by [`device_auth`]).
+#[derive(Clone)]
+pub struct DeviceAuth(pub DeviceRow);
+
+/// The four signature headers: `None` when the request names no device, `Some(None)` when it
+/// names one but is not fully signed.
+#[allow(clippy::type_complexity)]
+fn signature_headers(req: &Request) -> Option<Option<(String, String, String, String)>> {
+    let read = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    req.headers().get(DEVICE_HEADER)?;
+    Some(
+        match (
+            read(DEVICE_HEADER),
+            read(TIMESTAMP_HEADER),
+            read(NONCE_HEADER),
+            read(SIGNATURE_HEADER),
+        ) {
+            (Some(d), Some(t), Some(n), Some(s)) => Some((d, t, n, s)),
+            _ => None,
+        },
+    )
+}
+
+/// Authenticates requests that name a device; others pass through untouched.
+pub async fn device_auth(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let (device, timestamp, nonce, signature) = match signature_headers(&req) {
+        None => return next.run(req).await,
+        Some(Some(headers)) => headers,
+        Some(None) => {
+            return AppError::new(
+                ErrorKind::Unauthenticated,
+                "unsigned_request",
+                "a device request needs Palmline-Timestamp, Palmline-Nonce and Palmline-Signature",
+            )
+            .into_response();
+        }
+    };
+    let (mut parts, body) = req.into_parts();
+    let bytes = match axum::body::to_bytes(body, state.body_limit).await {
+        Ok(b) => b,
+        Err(_) => {
+            return AppError::new(
+                ErrorKind::Invalid,
+                "body_too_large",
+                "request body is larger than the limit",
+            )
+            .into_response();
+        }
+    };
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or(parts.uri.path(), |p| p.as_str())
+        .to_string();
+    let signed = SignedRequest {
+        device: &device,
+        method: parts.method.as_str(),
+        path: &path,
+        body: &bytes,
+        timestamp: &timestamp,
+        nonce: &nonce,
+        signature: &signature,
+    };
+    match state.service.authenticate_device(&signed).await {
+        Ok(row) => {
+            parts.extensions.insert(DeviceAuth(row));
+            next.run(Request::from_parts(parts, Body::from(bytes)))
+                .await
+        }
+        Err(e) => AppError(e).into_response(),
+    }
+}
+
+/// Any signed device (`GET /v1/device`).
+pub struct SignedDevice(pub DeviceRow);
+
+impl FromRequestParts<AppState> for SignedDevice {
+    type Rejection = AppError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, AppError> {
+        parts
+            .extensions
+            .get::<DeviceAuth>()
+            .map(|d| SignedDevice(d.0.clone()))
+            .ok_or_else(|| {
+                AppError::new(
+                    ErrorKind::Unauthenticated,
+                    "unsigned_request",
+                    "sign this request as a paired device (Palmline-Device, -Timestamp, -Nonce, -Signature)",
+                )
+            })
+    }
+}
+
+#[utoipa::path(post, path = "/v1/devices/pairing_codes", request_body = CreatePairingCode,
+    responses((status = 201, body = PairingCode)))]
+pub async fn create_pairing_code(
+    State(s): State<AppState>,
+    Merchant(m): Merchant,
+    ApiJson(req): ApiJson<CreatePairingCode>,
+) -> ApiResult<(StatusCode, Json<PairingCode>)> {
+    let code = s.service.create_pairing_code(&m.id, req).await?;
+    Ok((StatusCode::CREATED, Json(code)))
+}
+
+#[utoipa::path(post, path = "/v1/devices", request_body = RegisterDevice,
+    responses((status = 201, body = DeviceRegistered)))]
+pub async fn register_device(
+    State(s): State<AppState>,
+    ApiJson(req): ApiJson<RegisterDevice>,
+) -> ApiResult<(StatusCode, Json<DeviceRegistered>)> {
+    let registered = s.service.register_device(req).await?;
+    Ok((StatusCode::CREATED, Json(registered)))
+}
+
+#[utoipa::path(get, path = "/v1/devices", responses((status = 200, body = List<Device>)))]
+pub async fn list_devices(
+    State(s): State<AppState>,
+    Merchant(m): Merchant,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<List<Device>>> {
+    Ok(Json(s.service.list_devices(&m.id, &page(q)?).await?))
+}
+
+#[utoipa::path(post, path = "/v1/devices/{id}/revoke",
+    responses((status = 200, body = Device)))]
+pub async fn revoke_device(
+    State(s): State<AppState>,
+    Merchant(m): Merchant,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Device>> {
+    Ok(Json(s.service.revoke_device(&m.id, &id).await?))
+}
+
+/// The signing device itself: what it is paired with.
+#[utoipa::path(get, path = "/v1/device", responses((status = 200, body = Device)))]
+pub async fn this_device(SignedDevice(d): SignedDevice) -> Json<Device> {
+    Json(palm_service::devices::device_view(&d))
+}
+
+#[utoipa::path(get, path = "/v1/capture_keys", responses((status = 200, body = List<CaptureKey>)))]
+pub async fn capture_keys(State(s): State<AppState>) -> Json<List<CaptureKey>> {
+    Json(List {
+        data: s.service.capture_key_views(),
+        has_more: false,
+    })
+}

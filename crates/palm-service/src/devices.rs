@@ -1,0 +1,367 @@
+//! Paired devices: one-time pairing codes, registration of a device's public keys, signed
+//! requests (Ed25519 over method, path, body digest, timestamp and nonce; stale, replayed,
+//! tampered and revoked refused), and captures sealed to the server's capture keys (HPKE, bound
+//! to their payment or gate scan, each nonce opened once; a retired key only for its overlap).
+
+use crate::domain::{new_id, secret_hash};
+use crate::error::{ErrorKind, Result, ServiceError};
+use crate::store::{DeviceRow, PairingRow};
+use crate::{Service, decode_image};
+use palm_api as api;
+use palm_vault::device::{self, SealKey, Sealed};
+
+/// How long a pairing code can be used.
+const PAIRING_TTL_S: i64 = 10 * 60;
+/// A signed request is accepted this long either side of the server's clock.
+pub const FRESHNESS_S: i64 = 60;
+/// Nonces are remembered this long: longer than the freshness window, so a replay is either
+/// stale or seen.
+pub const NONCE_TTL_S: i64 = 10 * 60;
+
+/// One of the server's capture keys. `retired_at`: when a newer key took over; captures sealed
+/// to this one are accepted until `retired_at + capture_key_overlap_s`.
+pub struct CaptureKey {
+    pub id: u32,
+    pub key: SealKey,
+    pub retired_at: Option<i64>,
+}
+
+/// What a signed device request carries besides its body.
+pub struct SignedRequest<'a> {
+    pub device: &'a str,
+    pub method: &'a str,
+    pub path: &'a str,
+    pub body: &'a [u8],
+    pub timestamp: &'a str,
+    pub nonce: &'a str,
+    pub signature: &'a str,
+}
+
+fn unauthenticated(code: &'static str, message: &str) -> ServiceError {
+    ServiceError::new(ErrorKind::Unauthenticated, code, message)
+}
+
+fn b64(bytes: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+fn unb64(value: &str, param: &str) -> Result<Vec<u8>> {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .decode(value.trim())
+        .map_err(|_| {
+            ServiceError::invalid("invalid_encoding", format!("{param} must be base64"))
+                .with_param(param)
+        })
+}
+
+fn key_32(value: &str, param: &str) -> Result<Vec<u8>> {
+    let key = unb64(value, param)?;
+    if key.len() != 32 {
+        return Err(ServiceError::invalid(
+            "invalid_public_key",
+            format!("{param} must be a 32-byte public key"),
+        )
+        .with_param(param));
+    }
+    Ok(key)
+}
+
+fn check_nonce(nonce: &str, param: &str) -> Result<()> {
+    if !(16..=64).contains(&nonce.len()) || !nonce.chars().all(|c| c.is_ascii_graphic()) {
+        return Err(ServiceError::invalid(
+            "invalid_nonce",
+            format!("{param} must be 16 to 64 visible ASCII characters"),
+        )
+        .with_param(param));
+    }
+    Ok(())
+}
+
+pub fn device_view(d: &DeviceRow) -> api::Device {
+    api::Device {
+        id: d.id.clone(),
+        name: d.name.clone(),
+        kind: if d.gate_id.is_some() { "gate" } else { "till" }.to_string(),
+        till: d.till_id.clone(),
+        gate: d.gate_id.clone(),
+        created: d.created,
+        revoked: d.revoked,
+    }
+}
+
+impl Service {
+    /// A one-time code for pairing a device with one of the merchant's tills or gates.
+    pub async fn create_pairing_code(
+        &self,
+        merchant_id: &str,
+        req: api::CreatePairingCode,
+    ) -> Result<api::PairingCode> {
+        match (&req.till, &req.gate) {
+            (Some(till), None) => {
+                self.store
+                    .till(merchant_id, till)
+                    .await?
+                    .ok_or_else(|| ServiceError::not_found("till").with_param("till"))?;
+            }
+            (None, Some(gate)) => {
+                self.store
+                    .gate(merchant_id, gate)
+                    .await?
+                    .ok_or_else(|| ServiceError::not_found("gate").with_param("gate"))?;
+            }
+            _ => {
+                return Err(ServiceError::invalid(
+                    "invalid_pairing_target",
+                    "name exactly one of till or gate",
+                ));
+            }
+        }
+        // Ten characters of Crockford base32 (50 bits): easy to type, and a code is single-use,
+        // short-lived, and hashed at rest.
+        const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+        let mut raw = [0u8; 10];
+        getrandom::fill(&mut raw)
+            .map_err(|_| ServiceError::internal("the random source failed"))?;
+        let chars: String = raw
+            .iter()
+            .map(|b| ALPHABET[(*b as usize) % 32] as char)
+            .collect();
+        let code = format!("{}-{}", &chars[..5], &chars[5..]);
+        let expires = self.now_s() + PAIRING_TTL_S;
+        self.store
+            .insert_pairing_code(&PairingRow {
+                code_hash: secret_hash(&code),
+                merchant_id: merchant_id.to_string(),
+                till_id: req.till.clone(),
+                gate_id: req.gate.clone(),
+                expires,
+            })
+            .await?;
+        Ok(api::PairingCode {
+            code,
+            till: req.till,
+            gate: req.gate,
+            expires,
+        })
+    }
+
+    /// A device registers its public keys with a pairing code and is bound to the code's till or
+    /// gate.
+    pub async fn register_device(&self, req: api::RegisterDevice) -> Result<api::DeviceRegistered> {
+        let name = req.name.trim();
+        if name.is_empty() || name.chars().count() > 64 {
+            return Err(
+                ServiceError::invalid("invalid_name", "name must be 1 to 64 characters")
+                    .with_param("name"),
+            );
+        }
+        let signing_key = key_32(&req.signing_key, "signing_key")?;
+        let seal_key = key_32(&req.seal_key, "seal_key")?;
+        // A key that cannot verify anything is refused now rather than at the first request.
+        if device::verify_signature(&signing_key, b"", &[0u8; 64])
+            == Err(palm_vault::VaultError::Malformed)
+        {
+            return Err(ServiceError::invalid(
+                "invalid_public_key",
+                "signing_key is not an Ed25519 public key",
+            )
+            .with_param("signing_key"));
+        }
+        let now = self.now_s();
+        let row = DeviceRow {
+            id: new_id("dev"),
+            merchant_id: String::new(),
+            name: name.to_string(),
+            till_id: None,
+            gate_id: None,
+            signing_key,
+            seal_key,
+            created: now,
+            revoked: None,
+        };
+        let code = req.pairing_code.trim().to_ascii_uppercase();
+        let device = self
+            .store
+            .pair_device(&secret_hash(&code), now, &row)
+            .await?
+            .ok_or_else(|| {
+                ServiceError::invalid(
+                    "invalid_pairing_code",
+                    "the pairing code is unknown, used or expired; ask staff for a new one",
+                )
+                .with_param("pairing_code")
+            })?;
+        tracing::info!(device = %device.id, "device paired");
+        Ok(api::DeviceRegistered {
+            device: device_view(&device),
+            capture_keys: self.capture_key_views(),
+        })
+    }
+
+    pub async fn list_devices(
+        &self,
+        merchant_id: &str,
+        page: &crate::store::Page,
+    ) -> Result<api::List<api::Device>> {
+        crate::paged(
+            page,
+            async |pg| self.store.devices(merchant_id, pg).await,
+            device_view,
+        )
+        .await
+    }
+
+    pub async fn revoke_device(&self, merchant_id: &str, id: &str) -> Result<api::Device> {
+        if !self
+            .store
+            .revoke_device(merchant_id, id, self.now_s())
+            .await?
+        {
+            return Err(ServiceError::not_found("device"));
+        }
+        let d = self
+            .store
+            .device(id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("device"))?;
+        tracing::info!(device = %d.id, "device revoked");
+        Ok(device_view(&d))
+    }
+
+    /// Checks a signed device request: a known, unrevoked device; a timestamp within a minute;
+    /// a valid signature over the request; a nonce not seen before.
+    pub async fn authenticate_device(&self, r: &SignedRequest<'_>) -> Result<DeviceRow> {
+        let device = self
+            .store
+            .device(r.device)
+            .await?
+            .ok_or_else(|| unauthenticated("unknown_device", "unknown device"))?;
+        if device.revoked.is_some() {
+            return Err(unauthenticated(
+                "device_revoked",
+                "this device was revoked; pair it again",
+            ));
+        }
+        let timestamp: i64 = r.timestamp.parse().map_err(|_| {
+            unauthenticated("invalid_signature", "the timestamp must be Unix seconds")
+        })?;
+        if (self.now_s() - timestamp).abs() > FRESHNESS_S {
+            return Err(unauthenticated(
+                "stale_request",
+                "the request's timestamp is more than 60 seconds from the server's clock",
+            ));
+        }
+        check_nonce(r.nonce, "nonce").map_err(|_| {
+            unauthenticated("invalid_signature", "the nonce must be 16 to 64 characters")
+        })?;
+        let signature = unb64(r.signature, "signature")
+            .map_err(|_| unauthenticated("invalid_signature", "the signature must be base64"))?;
+        let message = device::request_message(r.method, r.path, r.body, timestamp, r.nonce);
+        device::verify_signature(&device.signing_key, &message, &signature).map_err(|_| {
+            unauthenticated(
+                "invalid_signature",
+                "the signature does not match this request",
+            )
+        })?;
+        // After the signature: nobody but the device can spend its nonces.
+        if !self
+            .store
+            .claim_nonce(&format!("device:{}", device.id), r.nonce, self.now_s())
+            .await?
+        {
+            return Err(unauthenticated(
+                "replayed_request",
+                "this request was already received",
+            ));
+        }
+        Ok(device)
+    }
+
+    /// Capture keys devices may seal to: the current one and retired ones still in their overlap.
+    pub fn capture_key_views(&self) -> Vec<api::CaptureKey> {
+        let now = self.now_s();
+        let overlap = self.config.capture_key_overlap_s;
+        self.capture_keys()
+            .iter()
+            .filter(|k| k.retired_at.is_none_or(|t| now <= t + overlap))
+            .map(|k| api::CaptureKey {
+                id: k.id,
+                public_key: b64(&k.key.public()),
+                expires: k.retired_at.map(|t| t + overlap),
+            })
+            .collect()
+    }
+
+    /// The image bytes of a request: plain base64 `image`, or `sealed` opened for exactly this
+    /// purpose and target.
+    pub(crate) async fn capture_bytes(
+        &self,
+        image: &str,
+        sealed: Option<&api::SealedImage>,
+        purpose: &str,
+        target: &str,
+    ) -> Result<Vec<u8>> {
+        let Some(s) = sealed else {
+            return decode_image(image, "image");
+        };
+        if !image.is_empty() {
+            return Err(ServiceError::invalid(
+                "image_and_sealed_image",
+                "send image or sealed_image, not both",
+            )
+            .with_param("image"));
+        }
+        check_nonce(&s.nonce, "sealed_image.nonce")?;
+        let sealed_payload = Sealed {
+            enc: unb64(&s.enc, "sealed_image.enc")?,
+            ciphertext: unb64(&s.ciphertext, "sealed_image.ciphertext")?,
+        };
+        let now = self.now_s();
+        let keys = self.capture_keys();
+        let key = keys.iter().find(|k| k.id == s.key_id).ok_or_else(|| {
+            ServiceError::invalid(
+                "unknown_capture_key",
+                "no capture key with this id; fetch GET /v1/capture_keys",
+            )
+            .with_param("sealed_image.key_id")
+        })?;
+        if key
+            .retired_at
+            .is_some_and(|t| now > t + self.config.capture_key_overlap_s)
+        {
+            return Err(ServiceError::invalid(
+                "capture_key_retired",
+                "the capture was sealed to a retired capture key; fetch GET /v1/capture_keys",
+            )
+            .with_param("sealed_image.key_id"));
+        }
+        let aad = device::capture_aad(purpose, target, &s.nonce);
+        let bytes = key.key.open(&sealed_payload, &aad).map_err(|_| {
+            ServiceError::invalid(
+                "capture_not_for_this_request",
+                "the sealed capture does not open for this request (another payment or gate, \
+                 another key, or altered)",
+            )
+            .with_param("sealed_image")
+        })?;
+        if !self
+            .store
+            .claim_nonce(&format!("capture:{purpose}"), &s.nonce, now)
+            .await?
+        {
+            return Err(ServiceError::invalid(
+                "capture_replayed",
+                "this sealed capture was already used",
+            )
+            .with_param("sealed_image.nonce"));
+        }
+        Ok(bytes)
+    }
+
+    /// Forgets nonces older than the replay window (housekeeping).
+    pub async fn purge_nonces(&self) -> Result<u64> {
+        Ok(self.store.purge_nonces(self.now_s() - NONCE_TTL_S).await?)
+    }
+}

@@ -1,0 +1,141 @@
+//! `palmline scanner ...`: the device next to a till or at a gate (crates/palm-scanner).
+
+use anyhow::{Context, Result};
+use palm_scanner::capture::{Gesture, parse_source};
+use palm_scanner::{Client, DeviceKeys, Paired};
+use std::path::PathBuf;
+
+#[derive(clap::Args)]
+pub struct DeviceDir {
+    /// Where the device keeps its keys and pairing (created 0700 on first use).
+    #[arg(long, default_value = "palmline-scanner")]
+    pub dir: PathBuf,
+}
+
+#[derive(clap::Subcommand)]
+pub enum ScannerArgs {
+    /// Pair this device with a till or gate, using a one-time code from staff
+    /// (`POST /v1/devices/pairing_codes`).
+    Pair {
+        /// The server, e.g. http://127.0.0.1:8080.
+        #[arg(long)]
+        server: String,
+        #[arg(long)]
+        code: String,
+        #[arg(long, default_value = "scanner")]
+        name: String,
+        #[command(flatten)]
+        dir: DeviceDir,
+    },
+    /// What this device is paired with (a signed request).
+    Whoami {
+        #[command(flatten)]
+        dir: DeviceDir,
+    },
+    /// Wait for a steady palm and pay the payment waiting at this device's till.
+    Pay {
+        #[arg(long)]
+        payment: String,
+        /// `synth:SEED[:CAPTURE][:hand]`, `files:A.png,B.png` or `folder:DIR`.
+        #[arg(long)]
+        source: String,
+        #[command(flatten)]
+        dir: DeviceDir,
+    },
+    /// Wait for a steady palm at this device's gate.
+    Gate {
+        #[arg(long)]
+        event: String,
+        #[arg(long, default_value = "in")]
+        direction: String,
+        /// `synth:SEED[:CAPTURE][:hand]`, `files:A.png,B.png` or `folder:DIR`.
+        #[arg(long)]
+        source: String,
+        #[command(flatten)]
+        dir: DeviceDir,
+    },
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
+}
+
+/// The paired device in `dir`.
+fn device(dir: &DeviceDir) -> Result<Client> {
+    let paired = Paired::load(&dir.dir)?;
+    Ok(Client::new(
+        &paired.server.clone(),
+        DeviceKeys::open(&dir.dir)?,
+        Some(paired),
+    )?)
+}
+
+/// Frames from `source` until a palm is steady, guidance on stderr.
+fn steady_palm(source: &str) -> Result<Vec<u8>> {
+    let mut source = parse_source(source)?;
+    eprintln!("hover your palm over the scanner...");
+    Ok(Gesture::default().wait_for_palm(source.as_mut(), |g| eprintln!("  {g}"))?)
+}
+
+fn print(reply: palm_scanner::Reply) -> Result<()> {
+    println!("{}", serde_json::to_string_pretty(&reply.body)?);
+    if reply.status >= 400 {
+        anyhow::bail!("the server answered {}", reply.status);
+    }
+    Ok(())
+}
+
+pub fn run(args: ScannerArgs) -> Result<()> {
+    palm_server::sender::install_tls_provider();
+    let rt = runtime()?;
+    match args {
+        ScannerArgs::Pair {
+            server,
+            code,
+            name,
+            dir,
+        } => {
+            let mut client = Client::new(&server, DeviceKeys::open(&dir.dir)?, None)?;
+            let paired = rt.block_on(client.pair(&code, &name))?;
+            paired.save(&dir.dir)?;
+            println!(
+                "paired as {} with {} {}",
+                paired.device.id,
+                paired.device.kind,
+                paired
+                    .device
+                    .till
+                    .as_deref()
+                    .or(paired.device.gate.as_deref())
+                    .unwrap_or("?")
+            );
+            Ok(())
+        }
+        ScannerArgs::Whoami { dir } => {
+            let client = device(&dir)?;
+            print(rt.block_on(client.signed("GET", "/v1/device", None))?)
+        }
+        ScannerArgs::Pay {
+            payment,
+            source,
+            dir,
+        } => {
+            let client = device(&dir)?;
+            let frame = steady_palm(&source)?;
+            print(rt.block_on(client.pay(&payment, frame))?)
+        }
+        ScannerArgs::Gate {
+            event,
+            direction,
+            source,
+            dir,
+        } => {
+            let client = device(&dir)?;
+            let frame = steady_palm(&source)?;
+            print(rt.block_on(client.gate_scan(&event, frame, &direction))?)
+        }
+    }
+}
