@@ -699,3 +699,90 @@ pub struct DeviceRegistered {
     pub device: Device,
     pub capture_keys: Vec<CaptureKey>,
 }
+
+/// `GET /v1/gate/allow_list?event=...`: an event's allow-list for a gate to decide offline,
+/// sealed with HPKE to the gate device's own key (`seal_key` at pairing), with associated data
+/// `"palmline allow-list\n<device id>\n<event id>\n<list id>"`. The gate keeps it sealed on disk.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct SealedAllowList {
+    pub id: String,
+    pub event: String,
+    pub issued: i64,
+    /// The event's end: the gate stops using the list then.
+    pub expires: i64,
+    /// The encapsulated key, base64.
+    pub enc: String,
+    /// The sealed [`AllowList`] JSON, base64.
+    pub ciphertext: String,
+}
+
+/// What a sealed allow-list holds: the templates of the event's pass holders only, protected
+/// under a transform made for this list (its key is inside, so the list's templates cannot be
+/// linked to the service's own).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AllowList {
+    pub id: String,
+    pub event: String,
+    pub gate: String,
+    pub age_restricted: bool,
+    pub reentry: bool,
+    pub starts: i64,
+    pub expires: i64,
+    /// The list's template transform key (32 bytes, base64).
+    pub transform_key: String,
+    pub entries: Vec<AllowListEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AllowListEntry {
+    pub person: String,
+    /// `ticket`, `membership` or `staff`.
+    pub kind: String,
+    pub age_verified: bool,
+    /// Protected palms, base64.
+    pub palms: Vec<String>,
+}
+
+/// `GET /v1/gate/allow_lists/{id}`: whether a gate may keep using a list.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AllowListStatus {
+    pub id: String,
+    pub revoked: bool,
+    pub expires: i64,
+}
+
+/// A decision a gate made offline, uploaded when it is back online.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfflineEntry {
+    /// Made by the gate (`ent_` and 16 to 40 more characters); uploading it again is harmless.
+    pub id: String,
+    pub event: String,
+    pub person: Option<String>,
+    /// `in`, `out` or `area`.
+    pub direction: String,
+    pub allowed: bool,
+    pub reason: String,
+    pub decided_at: i64,
+    pub allow_list: String,
+}
+
+/// `POST /v1/gate/entries`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OfflineEntries {
+    pub entries: Vec<OfflineEntry>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct OfflineUpload {
+    pub recorded: u32,
+    /// Already uploaded before (a retry after a lost answer).
+    pub duplicates: u32,
+}
+
+/// `POST /v1/events/{id}/allow_lists/revoke`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct AllowListsRevoked {
+    pub revoked: u32,
+}

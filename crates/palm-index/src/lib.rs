@@ -185,6 +185,12 @@ impl Gallery {
         self.fingerprint
     }
 
+    /// The transform this gallery's templates are protected under (the service undoes it to
+    /// renew templates or to re-protect them for a gate's allow-list).
+    pub fn transform(&self) -> &Transform {
+        &self.transform
+    }
+
     /// The generation of the transform this gallery's templates are protected under.
     pub fn transform_id(&self) -> u32 {
         self.transform.id()

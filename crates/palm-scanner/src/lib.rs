@@ -10,6 +10,7 @@
 pub mod capture;
 mod client;
 mod identity;
+pub mod offline;
 
 pub use client::{Client, Reply};
 pub use identity::{DeviceKeys, Paired};

@@ -6,6 +6,7 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use palm_scanner::capture::{Gesture, Synthetic};
+use palm_scanner::offline::OfflineGate;
 use palm_scanner::{Client, DeviceKeys, Reply};
 use palm_server::config::Config;
 use palm_server::server::Server;
@@ -46,6 +47,34 @@ impl World {
             http: reqwest::Client::new(),
             config,
             _dir: dir,
+        }
+    }
+
+    /// Stops the server (the network is "down" for its clients), then starts it again on the
+    /// same address, data and clock.
+    async fn restart(self, while_down: impl AsyncFnOnce()) -> World {
+        let World {
+            server,
+            clock,
+            http,
+            base,
+            mut config,
+            _dir,
+        } = self;
+        let addr = server.addr;
+        server.shutdown().await;
+        while_down().await;
+        config.listen = addr.to_string();
+        let server = Server::start_with_clock(&config, clock.clone())
+            .await
+            .unwrap();
+        World {
+            server,
+            clock,
+            http,
+            base,
+            config,
+            _dir,
         }
     }
 
@@ -454,5 +483,157 @@ async fn a_gate_device_scans_sealed_palms_and_cannot_act_as_a_till() {
         )
         .await;
     assert_eq!(r.status, 400);
+    w.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_gate_decides_offline_from_its_sealed_allow_list_and_uploads_when_back() {
+    let w = World::start().await;
+    let mk = w.merchant_key();
+    let holder = w.sign_up(511, "+15550100511", "4242424242424242").await;
+    let _stranger = w.sign_up(512, "+15550100512", "4000056655665556").await;
+    let venue = w
+        .post(
+            "/v1/venues",
+            &mk,
+            &json!({"name": "Stadium", "gates": [{"name": "North"}]}),
+        )
+        .await;
+    let gate = venue.body["gates"][0]["id"].as_str().unwrap().to_string();
+    let vid = venue.body["id"].as_str().unwrap();
+    let now = w.clock.now_s();
+    let event = w
+        .post(&format!("/v1/venues/{vid}/events"), &mk, &json!({
+            "name": "Final", "starts": now - 60, "ends": now + 7200, "capacity": 100, "reentry": false}))
+        .await;
+    let eid = event.body["id"].as_str().unwrap().to_string();
+    let pass = w
+        .post(
+            &format!("/v1/events/{eid}/passes"),
+            &mk,
+            &json!({"phone": "+15550100511", "kind": "ticket"}),
+        )
+        .await;
+    assert_eq!(pass.status, 201, "{}", pass.body);
+
+    let dir = tempfile::tempdir().unwrap();
+    let device = w.paired_device(json!({"gate": gate}), dir.path()).await;
+    let device_id = device.paired().unwrap().device.id.clone();
+    let synced = device.sync_allow_list(dir.path(), &eid).await.unwrap();
+    assert_eq!(synced.expires, now + 7200);
+    // Kept sealed on disk: no template or person id in the clear.
+    let on_disk = std::fs::read(dir.path().join(format!("allow-list-{eid}.json"))).unwrap();
+    let text = String::from_utf8_lossy(&on_disk);
+    assert!(!text.contains(&holder) && !text.contains("PLMP"), "{text}");
+    // Another device's key does not open it, nor does an altered file.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::copy(
+        dir.path().join(format!("allow-list-{eid}.json")),
+        other.path().join(format!("allow-list-{eid}.json")),
+    )
+    .unwrap();
+    let other_keys = DeviceKeys::open(other.path()).unwrap();
+    assert!(OfflineGate::open(other.path(), &other_keys, &device_id, &eid).is_err());
+    let keys = DeviceKeys::open(dir.path()).unwrap();
+    let mut gate_offline = OfflineGate::open(dir.path(), &keys, &device_id, &eid).unwrap();
+    assert_eq!(
+        gate_offline.people(),
+        1,
+        "only the pass holder is on the list"
+    );
+
+    // The network goes down: scans fail to reach the server, the gate decides alone.
+    let mut decisions = Vec::new();
+    let w = w
+        .restart(async || {
+            let online = device.gate_scan(&eid, hover(511, 6), "in").await;
+            assert!(
+                matches!(online, Err(palm_scanner::ScannerError::Network(_))),
+                "{online:?}"
+            );
+            let t = now + 10;
+            for (seed, direction) in [
+                (511, "in"),
+                (512, "in"),
+                (511, "in"),
+                (511, "out"),
+                (511, "in"),
+            ] {
+                let d = gate_offline.decide(&hover(seed, 6), direction, t).unwrap();
+                decisions.push((d.allowed, d.reason));
+            }
+        })
+        .await;
+    let reasons: Vec<&str> = decisions.iter().map(|d| d.1.as_str()).collect();
+    assert_eq!(
+        reasons,
+        [
+            "welcome",
+            "palm_not_recognised",
+            "already_inside",
+            "goodbye",
+            "no_reentry"
+        ]
+    );
+
+    // Back online: the queue is uploaded once; the server now knows the holder came and went.
+    let up = device.upload_queue(dir.path()).await.unwrap();
+    assert_eq!((up.recorded, up.duplicates), (5, 0));
+    assert!(!dir.path().join("offline-queue.jsonl").exists());
+    let again = device.upload_queue(dir.path()).await.unwrap();
+    assert_eq!(again.recorded, 0);
+    let store = w.server.service.store();
+    assert_eq!(store.crossings(&eid, &holder).await.unwrap(), (1, 1));
+    // Online, the server applies the uploaded history: no re-entry for this event.
+    let online = device.gate_scan(&eid, hover(511, 6), "in").await.unwrap();
+    assert_eq!(online.body["reason"], "no_reentry", "{}", online.body);
+
+    // Revocation reaches the gate the next time it is online; the list is gone from its disk.
+    assert!(!device.check_allow_list(dir.path(), &eid).await.unwrap());
+    let revoked = w
+        .post(
+            &format!("/v1/events/{eid}/allow_lists/revoke"),
+            &mk,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(revoked.body["revoked"], 1, "{}", revoked.body);
+    assert!(device.check_allow_list(dir.path(), &eid).await.unwrap());
+    assert!(OfflineGate::open(dir.path(), &keys, &device_id, &eid).is_err());
+
+    // A list expires with its event, and none is issued once the event is over.
+    device.sync_allow_list(dir.path(), &eid).await.unwrap();
+    let mut gate_offline = OfflineGate::open(dir.path(), &keys, &device_id, &eid).unwrap();
+    let late = gate_offline
+        .decide(&hover(511, 6), "in", now + 7201)
+        .unwrap();
+    assert_eq!(
+        (late.allowed, late.reason.as_str()),
+        (false, "allow_list_expired")
+    );
+    w.clock.advance_ms(7300 * 1000);
+    let over = device
+        .sync_allow_list(dir.path(), &eid)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(over.contains("event_over"), "{over}");
+
+    // Bad uploads change nothing: a made-up list, a malformed id.
+    let bad = device
+        .signed("POST", "/v1/gate/entries", Some(&json!({"entries": [{
+            "id": "ent_0123456789abcdef01", "event": eid, "person": null, "direction": "in",
+            "allowed": true, "reason": "welcome", "decided_at": now + 20, "allow_list": "alw_nope"}]})))
+        .await
+        .unwrap();
+    assert_eq!(bad.status, 404, "{}", bad.body);
+    let bad = device
+        .signed("POST", "/v1/gate/entries", Some(&json!({"entries": [{
+            "id": "x", "event": eid, "person": null, "direction": "in",
+            "allowed": true, "reason": "welcome", "decided_at": now + 20, "allow_list": synced.id}]})))
+        .await
+        .unwrap();
+    assert_eq!((bad.status, code(&bad)), (400, "invalid_entry_id"));
+    assert_eq!(store.crossings(&eid, &holder).await.unwrap(), (1, 1));
     w.server.shutdown().await;
 }

@@ -95,6 +95,13 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/v1/devices/{id}/revoke", post(devices::revoke_device))
         .route("/v1/device", get(devices::this_device))
         .route("/v1/capture_keys", get(devices::capture_keys))
+        .route("/v1/gate/allow_list", get(devices::allow_list))
+        .route("/v1/gate/allow_lists/{id}", get(devices::allow_list_status))
+        .route("/v1/gate/entries", post(devices::upload_entries))
+        .route(
+            "/v1/events/{id}/allow_lists/revoke",
+            post(devices::revoke_allow_lists),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed);
     // Layers run outside in: a device's signature is checked before the idempotency record.

@@ -180,3 +180,61 @@ pub async fn capture_keys(State(s): State<AppState>) -> Json<List<CaptureKey>> {
         has_more: false,
     })
 }
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AllowListQuery {
+    pub event: String,
+}
+
+/// A gate device fetches its event's allow-list, sealed to its own key.
+#[utoipa::path(get, path = "/v1/gate/allow_list", params(("event" = String, Query)),
+    responses((status = 200, body = SealedAllowList)))]
+pub async fn allow_list(
+    State(s): State<AppState>,
+    SignedDevice(d): SignedDevice,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<SealedAllowList>> {
+    let query: AllowListQuery =
+        serde_urlencoded::from_str(q.as_deref().unwrap_or("")).map_err(|_| {
+            AppError(
+                palm_service::ServiceError::invalid(
+                    "invalid_query",
+                    "the query is ?event=<event id>",
+                )
+                .with_param("event"),
+            )
+        })?;
+    Ok(Json(s.service.allow_list(&d, &query.event).await?))
+}
+
+#[utoipa::path(get, path = "/v1/gate/allow_lists/{id}",
+    responses((status = 200, body = AllowListStatus)))]
+pub async fn allow_list_status(
+    State(s): State<AppState>,
+    SignedDevice(d): SignedDevice,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AllowListStatus>> {
+    Ok(Json(s.service.allow_list_status(&d, &id).await?))
+}
+
+#[utoipa::path(post, path = "/v1/events/{id}/allow_lists/revoke",
+    responses((status = 200, body = AllowListsRevoked)))]
+pub async fn revoke_allow_lists(
+    State(s): State<AppState>,
+    Merchant(m): Merchant,
+    Path(id): Path<String>,
+) -> ApiResult<Json<AllowListsRevoked>> {
+    Ok(Json(s.service.revoke_allow_lists(&m.id, &id).await?))
+}
+
+/// A gate uploads the decisions it made offline.
+#[utoipa::path(post, path = "/v1/gate/entries", request_body = OfflineEntries,
+    responses((status = 200, body = OfflineUpload)))]
+pub async fn upload_entries(
+    State(s): State<AppState>,
+    crate::extract::Gate(g): crate::extract::Gate,
+    ApiJson(req): ApiJson<OfflineEntries>,
+) -> ApiResult<Json<OfflineUpload>> {
+    Ok(Json(s.service.upload_offline_entries(&g, req).await?))
+}

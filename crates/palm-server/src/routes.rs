@@ -66,7 +66,11 @@ type ApiResult<T> = Result<T, AppError>;
         crate::devices::list_devices,
         crate::devices::revoke_device,
         crate::devices::this_device,
-        crate::devices::capture_keys
+        crate::devices::capture_keys,
+        crate::devices::allow_list,
+        crate::devices::allow_list_status,
+        crate::devices::revoke_allow_lists,
+        crate::devices::upload_entries
     ),
     components(schemas(ApiError, TillInfo, ListParams))
 )]

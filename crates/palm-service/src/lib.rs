@@ -14,6 +14,7 @@ pub mod domain;
 mod entry;
 pub mod error;
 mod loyalty;
+pub mod offline;
 mod palms;
 mod payments;
 mod people;

@@ -527,6 +527,11 @@ pub trait EntryStore: Send + Sync {
     /// Fails with `Duplicate` when the person already holds a pass for the event.
     async fn insert_pass(&self, p: &PassRow) -> StoreResult<()>;
     async fn pass(&self, event_id: &str, person_id: &str) -> StoreResult<Option<PassRow>>;
+    /// Every pass of the event.
+    async fn passes(&self, event_id: &str) -> StoreResult<Vec<PassRow>>;
+    /// Records a decision a gate made offline, once per id; an allowed crossing moves the
+    /// occupancy (even past the capacity: it happened). False when the id was recorded before.
+    async fn import_entry(&self, e: &EntryRow) -> StoreResult<bool>;
     /// Records a gate decision. An allowed `in` takes a place only while fewer than `capacity`
     /// people are inside, atomically with the record; false (and nothing written) when full.
     async fn record_entry(&self, e: &EntryRow, capacity: i64) -> StoreResult<bool>;
@@ -580,6 +585,21 @@ pub trait DeviceStore: Send + Sync {
     /// Forgets nonces recorded before `before`.
     async fn purge_nonces(&self, before: i64) -> StoreResult<u64>;
     async fn gate(&self, merchant_id: &str, id: &str) -> StoreResult<Option<GateRow>>;
+    async fn insert_allow_list(&self, a: &AllowListRow) -> StoreResult<()>;
+    async fn allow_list(&self, id: &str) -> StoreResult<Option<AllowListRow>>;
+    /// Revokes every list of the event; returns how many were not yet revoked.
+    async fn revoke_allow_lists(&self, event_id: &str, now: i64) -> StoreResult<u64>;
+}
+
+/// An allow-list issued to a gate device (its content is never stored).
+#[derive(Clone, Debug)]
+pub struct AllowListRow {
+    pub id: String,
+    pub event_id: String,
+    pub device_id: String,
+    pub issued: i64,
+    pub expires: i64,
+    pub revoked: Option<i64>,
 }
 
 /// Everything the service needs from storage.

@@ -3,7 +3,9 @@
 use crate::entry::{GATE_COLUMNS, gate};
 use crate::{SqlStore, col, db_err};
 use async_trait::async_trait;
-use palm_service::store::{DeviceRow, DeviceStore, GateRow, Page, PairingRow, StoreResult};
+use palm_service::store::{
+    AllowListRow, DeviceRow, DeviceStore, GateRow, Page, PairingRow, StoreResult,
+};
 use sqlx::any::AnyRow;
 
 const DEVICE_COLUMNS: &str =
@@ -148,5 +150,51 @@ impl DeviceStore for SqlStore {
             .await
             .map_err(db_err)?;
         row.as_ref().map(gate).transpose().map_err(db_err)
+    }
+
+    async fn insert_allow_list(&self, a: &AllowListRow) -> StoreResult<()> {
+        sqlx::query("INSERT INTO allow_lists (id, event_id, device_id, issued, expires, revoked) VALUES ($1, $2, $3, $4, $5, $6)")
+            .bind(&a.id)
+            .bind(&a.event_id)
+            .bind(&a.device_id)
+            .bind(a.issued)
+            .bind(a.expires)
+            .bind(a.revoked)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
+    async fn allow_list(&self, id: &str) -> StoreResult<Option<AllowListRow>> {
+        let row = sqlx::query("SELECT id, event_id, device_id, issued, expires, revoked FROM allow_lists WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.map(|r| {
+            Ok(AllowListRow {
+                id: col(&r, "id")?,
+                event_id: col(&r, "event_id")?,
+                device_id: col(&r, "device_id")?,
+                issued: col(&r, "issued")?,
+                expires: col(&r, "expires")?,
+                revoked: col(&r, "revoked")?,
+            })
+        })
+        .transpose()
+        .map_err(db_err)
+    }
+
+    async fn revoke_allow_lists(&self, event_id: &str, now: i64) -> StoreResult<u64> {
+        let r = sqlx::query(
+            "UPDATE allow_lists SET revoked = $1 WHERE event_id = $2 AND revoked IS NULL",
+        )
+        .bind(now)
+        .bind(event_id)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?;
+        Ok(r.rows_affected())
     }
 }

@@ -10,6 +10,45 @@ use sqlx::any::AnyRow;
 const EVENT_COLUMNS: &str =
     "id, venue_id, merchant_id, name, starts, ends, capacity, reentry, created";
 
+const PASS_COLUMNS: &str = "id, event_id, person_id, kind, created";
+
+fn pass(r: &AnyRow) -> Result<PassRow, sqlx::Error> {
+    Ok(PassRow {
+        id: col(r, "id")?,
+        event_id: col(r, "event_id")?,
+        person_id: col(r, "person_id")?,
+        kind: col(r, "kind")?,
+        created: col(r, "created")?,
+    })
+}
+
+/// Inserts an entry in the transaction; with `if_new`, an id already recorded is left alone and
+/// false returned.
+async fn insert_entry(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    e: &EntryRow,
+    if_new: bool,
+) -> StoreResult<bool> {
+    let conflict = if if_new {
+        " ON CONFLICT (id) DO NOTHING"
+    } else {
+        ""
+    };
+    let r = q!("INSERT INTO entries (id, event_id, gate_id, person_id, direction, allowed, reason, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8){conflict}")
+        .bind(&e.id)
+        .bind(&e.event_id)
+        .bind(&e.gate_id)
+        .bind(&e.person_id)
+        .bind(&e.direction)
+        .bind(i64::from(e.allowed))
+        .bind(&e.reason)
+        .bind(e.created)
+        .execute(&mut **tx)
+        .await
+        .map_err(db_err)?;
+    Ok(r.rows_affected() == 1)
+}
+
 pub(crate) const GATE_COLUMNS: &str =
     "id, venue_id, merchant_id, name, age_restricted, secret_hash";
 
@@ -138,23 +177,46 @@ impl EntryStore for SqlStore {
     }
 
     async fn pass(&self, event_id: &str, person_id: &str) -> StoreResult<Option<PassRow>> {
-        let row = sqlx::query("SELECT id, event_id, person_id, kind, created FROM passes WHERE event_id = $1 AND person_id = $2")
+        let row = q!("SELECT {PASS_COLUMNS} FROM passes WHERE event_id = $1 AND person_id = $2")
             .bind(event_id)
             .bind(person_id)
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?;
-        row.map(|r| {
-            Ok(PassRow {
-                id: col(&r, "id")?,
-                event_id: col(&r, "event_id")?,
-                person_id: col(&r, "person_id")?,
-                kind: col(&r, "kind")?,
-                created: col(&r, "created")?,
-            })
-        })
-        .transpose()
-        .map_err(db_err)
+        row.as_ref().map(pass).transpose().map_err(db_err)
+    }
+
+    async fn passes(&self, event_id: &str) -> StoreResult<Vec<PassRow>> {
+        q!("SELECT {PASS_COLUMNS} FROM passes WHERE event_id = $1 ORDER BY id")
+            .bind(event_id)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?
+            .iter()
+            .map(pass)
+            .collect::<Result<_, _>>()
+            .map_err(db_err)
+    }
+
+    async fn import_entry(&self, e: &EntryRow) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let inserted = insert_entry(&mut tx, e, true).await?;
+        if inserted && e.allowed {
+            let sql = match e.direction.as_str() {
+                "in" => "UPDATE venue_events SET inside = inside + 1 WHERE id = $1",
+                "out" => "UPDATE venue_events SET inside = inside - 1 WHERE id = $1 AND inside > 0",
+                _ => "",
+            };
+            if !sql.is_empty() {
+                sqlx::query(sql)
+                    .bind(&e.event_id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            }
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(inserted)
     }
 
     async fn record_entry(&self, e: &EntryRow, capacity: i64) -> StoreResult<bool> {
@@ -183,18 +245,7 @@ impl EntryStore for SqlStore {
                 return Ok(false);
             }
         }
-        sqlx::query("INSERT INTO entries (id, event_id, gate_id, person_id, direction, allowed, reason, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
-            .bind(&e.id)
-            .bind(&e.event_id)
-            .bind(&e.gate_id)
-            .bind(&e.person_id)
-            .bind(&e.direction)
-            .bind(i64::from(e.allowed))
-            .bind(&e.reason)
-            .bind(e.created)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
+        insert_entry(&mut tx, e, false).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(true)
     }
