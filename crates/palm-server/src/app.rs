@@ -22,6 +22,8 @@ pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 /// The whole HTTP application; tests drive it in-process or over a socket.
 pub fn router(state: AppState) -> axum::Router {
     let api = axum::Router::new()
+        .route("/", get(crate::kiosk::home))
+        .route("/kiosk/{name}", get(crate::kiosk::page))
         .route("/healthz", get(routes::healthz))
         .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
         .route("/v1/consent", get(routes::consent))

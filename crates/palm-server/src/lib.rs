@@ -11,6 +11,7 @@ pub mod devices;
 pub mod error;
 pub mod extract;
 pub mod keys;
+pub mod kiosk;
 pub mod routes;
 pub mod sender;
 pub mod server;

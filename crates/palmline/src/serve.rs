@@ -87,6 +87,12 @@ pub fn serve(args: ServeArgs) -> Result<()> {
             for t in &demo.tills {
                 println!("  {} ({}): till credential {}", t.name, t.id, t.credential);
             }
+            if let Some(t) = demo.tills.first() {
+                println!(
+                    "  kiosk and POS screens: http://{}/#key={}&till={}&till_id={}",
+                    server.addr, demo.api_key, t.credential, t.id
+                );
+            }
             println!("  test cards: 4242 4242 4242 4242 approves; 4000 0000 0000 0002 declines;");
             println!("    4000 0000 0000 9995 insufficient funds; 4000 0000 0000 0069 expired;");
             println!("    4000 0000 0000 0119 processing error (any future expiry)");

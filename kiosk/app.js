@@ -1,0 +1,93 @@
+// Palmline kiosk: helpers shared by the pages. The pages use only the public HTTP API, with
+// the credentials kept in this browser (from the link `palmline serve` prints, or the settings
+// on the start page).
+"use strict";
+
+const PL = {
+  config() {
+    try { return JSON.parse(localStorage.getItem("palmline") || "{}"); } catch { return {}; }
+  },
+  save(values) {
+    localStorage.setItem("palmline", JSON.stringify({ ...PL.config(), ...values }));
+  },
+  // `#key=sk_...&till=tk_...&till_id=till_...&gate=gk_...` on any page: kept, then removed from the address.
+  takeFromHash() {
+    const h = new URLSearchParams(location.hash.slice(1));
+    const found = {};
+    for (const k of ["key", "till", "till_id", "gate", "event"]) if (h.get(k)) found[k] = h.get(k);
+    if (Object.keys(found).length) {
+      PL.save(found);
+      history.replaceState(null, "", location.pathname + location.search);
+    }
+  },
+  // A key for Idempotency-Key: a retried click never charges twice.
+  newKey() {
+    if (window.crypto && crypto.randomUUID) return crypto.randomUUID();
+    return "k-" + Date.now().toString(36) + "-" + Math.random().toString(36).slice(2);
+  },
+  async api(method, path, credential, body) {
+    const headers = { Authorization: "Bearer " + (credential || "") };
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (method === "POST") headers["Idempotency-Key"] = PL.newKey();
+    let r;
+    try {
+      r = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+    } catch (e) {
+      const err = new Error("cannot reach the Palmline server");
+      err.body = { code: "network" };
+      throw err;
+    }
+    let data = null;
+    try { data = await r.json(); } catch { data = null; }
+    if (!r.ok) {
+      const err = new Error((data && data.message) || "the server answered " + r.status);
+      err.status = r.status;
+      err.body = data || {};
+      throw err;
+    }
+    return data;
+  },
+  // A picked file as base64 (no data: prefix).
+  fileToBase64(file) {
+    return new Promise((resolve, reject) => {
+      const reader = new FileReader();
+      reader.onload = () => resolve(String(reader.result).split(",")[1]);
+      reader.onerror = () => reject(new Error("cannot read " + file.name));
+      reader.readAsDataURL(file);
+    });
+  },
+  money(minor, currency) {
+    const c = (currency || "usd").toUpperCase();
+    try { return new Intl.NumberFormat(undefined, { style: "currency", currency: c }).format(minor / 100); }
+    catch { return (minor / 100).toFixed(2) + " " + c; }
+  },
+  card(c) { return c ? c.brand.toUpperCase() + " \u2022\u2022\u2022\u2022 " + c.last4 : ""; },
+  $(id) { return document.getElementById(id); },
+  show(id, on) { PL.$(id).classList.toggle("hidden", !on); },
+  text(id, t) { PL.$(id).textContent = t; },
+};
+
+// The webcam, where the browser allows it (getUserMedia needs localhost or HTTPS).
+class Camera {
+  constructor(video) { this.video = video; this.stream = null; }
+  static available() { return !!(navigator.mediaDevices && navigator.mediaDevices.getUserMedia); }
+  async start() {
+    this.stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 } });
+    this.video.srcObject = this.stream;
+    await this.video.play();
+  }
+  // One frame as base64 PNG. The frame is not kept anywhere but in the request.
+  capture() {
+    const canvas = document.createElement("canvas");
+    canvas.width = this.video.videoWidth || 640;
+    canvas.height = this.video.videoHeight || 480;
+    canvas.getContext("2d").drawImage(this.video, 0, 0, canvas.width, canvas.height);
+    return canvas.toDataURL("image/png").split(",")[1];
+  }
+  stop() {
+    if (this.stream) this.stream.getTracks().forEach((t) => t.stop());
+    this.stream = null;
+  }
+}
+
+PL.takeFromHash();

@@ -1,0 +1,70 @@
+"use strict";
+const cfg = PL.config();
+
+function rows(tableId, items, cells) {
+  const body = PL.$(tableId).querySelector("tbody");
+  body.textContent = "";
+  for (const item of items) {
+    const tr = document.createElement("tr");
+    for (const c of cells(item)) {
+      const td = document.createElement("td");
+      if (c instanceof Node) td.appendChild(c); else td.textContent = c;
+      tr.appendChild(td);
+    }
+    body.appendChild(tr);
+  }
+}
+
+function button(label, action) {
+  const b = document.createElement("button");
+  b.textContent = label;
+  b.className = "secondary";
+  b.onclick = async () => { try { await action(); await load(); } catch (e) { PL.text("error", e.message); } };
+  return b;
+}
+
+async function load() {
+  PL.text("error", "");
+  try {
+    const payments = await PL.api("GET", "/v1/payments?limit=50", cfg.key);
+    rows("payments", payments.data, (p) => [
+      p.id, PL.money(p.amount_total, p.currency), p.status, PL.card(p.card), PL.money(p.amount_refunded, p.currency),
+      p.status === "succeeded" && p.amount_refunded < p.amount_captured
+        ? button("Refund", () => PL.api("POST", "/v1/payments/" + p.id + "/refunds", cfg.key, {}))
+        : "",
+    ]);
+    const programs = await PL.api("GET", "/v1/loyalty/programs", cfg.key);
+    const members = [];
+    for (const prog of programs.data) {
+      const m = await PL.api("GET", "/v1/loyalty/programs/" + prog.id + "/members?limit=50", cfg.key);
+      for (const x of m.data) members.push([prog.name, x.member_number, String(x.balance)]);
+    }
+    rows("members", members, (m) => m);
+    const devices = await PL.api("GET", "/v1/devices?limit=50", cfg.key);
+    rows("devices", devices.data, (d) => [
+      d.name + " (" + d.id + ")", d.kind, d.till || d.gate, d.revoked ? "revoked" : "active",
+      d.revoked ? "" : button("Revoke", () => PL.api("POST", "/v1/devices/" + d.id + "/revoke", cfg.key, {})),
+    ]);
+    const deliveries = await PL.api("GET", "/v1/webhook_deliveries?limit=20", cfg.key);
+    rows("deliveries", deliveries.data, (d) => [d.event_type || d.event || "", d.status, String(d.attempts)]);
+    const tills = await PL.api("GET", "/v1/tills", cfg.key);
+    const select = PL.$("pair-till");
+    select.textContent = "";
+    for (const t of tills.data) {
+      const o = document.createElement("option");
+      o.value = t.id; o.textContent = t.name + " (" + t.store + ")";
+      select.appendChild(o);
+    }
+  } catch (e) {
+    PL.text("error", e.message);
+  }
+}
+
+PL.$("pair").onclick = async () => {
+  try {
+    const c = await PL.api("POST", "/v1/devices/pairing_codes", cfg.key, { till: PL.$("pair-till").value });
+    PL.text("pair-code", "Pairing code " + c.code + " - valid 10 minutes: palmline scanner pair --code " + c.code);
+  } catch (e) { PL.text("error", e.message); }
+};
+
+load();

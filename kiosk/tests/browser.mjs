@@ -1,0 +1,162 @@
+// The kiosk pages in a real browser (Debian's chromium, driven by playwright-core), against a
+// running `palmline serve`. Stories: sign up with uploaded synthetic palms and a test card, then
+// pay at a till and see the receipt; a declined card at sign-up; a palm at a venue gate.
+//
+// Usage: node browser.mjs   with PALMLINE_URL, PALMLINE_DATA (the server's data directory, for
+// the demo credentials), PALMLINE_PALMS (a `palmline synth` folder), and optionally
+// PALMLINE_SCREENSHOTS (failure screenshots; default target/browser-screenshots) and
+// PALMLINE_WALKTHROUGH (a folder: save one screenshot per step of the first-payment walkthrough).
+import { chromium } from "playwright-core";
+import { readFileSync, mkdirSync } from "node:fs";
+import { join } from "node:path";
+import assert from "node:assert/strict";
+
+const base = process.env.PALMLINE_URL;
+const data = process.env.PALMLINE_DATA;
+const palms = process.env.PALMLINE_PALMS;
+const shots = process.env.PALMLINE_SCREENSHOTS || "target/browser-screenshots";
+const walkthrough = process.env.PALMLINE_WALKTHROUGH;
+if (!base || !data || !palms) throw new Error("set PALMLINE_URL, PALMLINE_DATA and PALMLINE_PALMS");
+const demo = JSON.parse(readFileSync(join(data, "demo-credentials.json"), "utf8"));
+const till = demo.tills[0];
+const palm = (id, k) => join(palms, id, `${k}.png`);
+const palmIds = readFileSync(join(palms, "manifest.csv"), "utf8").split("\n").slice(1)
+  .map((l) => l.split(",")[1]).filter(Boolean).filter((v, i, a) => a.indexOf(v) === i);
+
+async function api(method, path, key, body) {
+  const r = await fetch(base + path, {
+    method,
+    headers: { Authorization: "Bearer " + key, "Content-Type": "application/json" },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = await r.json();
+  if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
+  return json;
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu"],
+});
+let step = 0;
+async function snap(page, name) {
+  if (!walkthrough) return;
+  mkdirSync(walkthrough, { recursive: true });
+  step += 1;
+  await page.screenshot({ path: join(walkthrough, `${String(step).padStart(2, "0")}-${name}.png`), fullPage: true });
+}
+
+async function story(name, fn) {
+  const context = await browser.newContext({ viewport: { width: 1000, height: 900 } });
+  const page = await context.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(String(e)));
+  try {
+    await fn(page);
+    assert.deepEqual(errors, [], "no script errors in the page");
+    console.log(`ok   ${name}`);
+  } catch (e) {
+    mkdirSync(shots, { recursive: true });
+    const file = join(shots, name.replace(/\W+/g, "-") + ".png");
+    await page.screenshot({ path: file, fullPage: true }).catch(() => {});
+    console.log(`FAIL ${name}: ${e.message}\n     screenshot: ${file}`);
+    process.exitCode = 1;
+  } finally {
+    await context.close();
+  }
+}
+
+// The link `palmline serve` prints: it hands the screens their credentials.
+const link = `${base}/#key=${demo.api_key}&till=${till.credential}&till_id=${till.id}`;
+
+async function signUp(page, { phone, card, palmId, cvc = "123" }) {
+  await page.goto(`${base}/kiosk/signup.html`);
+  await page.fill("#phone", phone);
+  await page.fill("#number", card);
+  await page.fill("#exp_month", "12");
+  await page.fill("#exp_year", "2034");
+  await page.fill("#cvc", cvc);
+  await page.fill("#holder", "Ada Palm");
+  await page.waitForFunction(() => !document.getElementById("consent-text").textContent.startsWith("Loading"));
+  await page.check("#consent");
+  await page.setInputFiles("#files", [1, 2, 3].map((k) => palm(palmId, k)));
+  await page.waitForSelector("#thumbs img:nth-child(3)");
+}
+
+await story("sign up with an uploaded palm, pay at a till, see the receipt", async (page) => {
+  await page.goto(link);
+  await snap(page, "start-page");
+  await signUp(page, { phone: "+15550107001", card: "4242 4242 4242 4242", palmId: palmIds[0] });
+  await snap(page, "sign-up-filled");
+  await page.click("#submit");
+  await page.waitForSelector("#done:not(.hidden)", { timeout: 20000 });
+  assert.match(await page.textContent("#done-detail"), /VISA .*4242/);
+  await snap(page, "signed-up");
+
+  await page.goto(`${base}/kiosk/checkout.html`);
+  await page.fill("#amount", "12.50");
+  await page.click("#start");
+  await page.waitForSelector("#palm-box:not(.hidden)");
+  assert.equal((await page.textContent("#due")).replace(/\s/g, ""), "$12.50");
+  await snap(page, "checkout-hover-palm");
+  // A hover that is not read asks for another; the synthetic palm's later captures stand in.
+  for (const k of [4, 5]) {
+    await page.setInputFiles("#file", palm(palmIds[0], k));
+    await page.waitForFunction(() => !document.getElementById("confirm-box").classList.contains("hidden")
+      || document.getElementById("error").textContent !== "");
+    if (!(await page.isHidden("#confirm-box"))) break;
+  }
+  await page.waitForSelector("#confirm-box:not(.hidden)");
+  assert.match(await page.textContent("#cards"), /VISA .*4242/);
+  await page.fill("#tip", "1.50");
+  await snap(page, "checkout-card-and-tip");
+  await page.click("#confirm");
+  await page.waitForSelector("#receipt:not(.hidden)", { timeout: 20000 });
+  assert.equal((await page.textContent("#r-total")).replace(/\s/g, ""), "$14.00");
+  assert.match(await page.textContent("#r-card"), /4242/);
+  await snap(page, "receipt");
+  // The merchant sees it.
+  await page.goto(`${base}/kiosk/merchant.html`);
+  await page.waitForSelector("#payments tbody tr");
+  assert.match(await page.textContent("#payments tbody"), /succeeded/);
+  await snap(page, "merchant-dashboard");
+});
+
+await story("a declined card is refused at sign-up (verified with its CVC) with a clear error", async (page) => {
+  await page.goto(link);
+  await signUp(page, { phone: "+15550107002", card: "4000 0000 0000 0002", palmId: palmIds[1] });
+  await page.click("#submit");
+  await page.waitForFunction(() => document.getElementById("error").textContent !== "", null, { timeout: 20000 });
+  assert.match(await page.textContent("#error"), /declined/i);
+  assert.ok(await page.isHidden("#done"));
+  assert.ok(await page.isEnabled("#submit"), "the person can fix the card and try again");
+});
+
+await story("a palm at a venue gate: green for a ticket holder, red for a stranger", async (page) => {
+  const venue = await api("POST", "/v1/venues", demo.api_key, { name: "Hall", gates: [{ name: "Door" }] });
+  const now = Math.floor(Date.now() / 1000);
+  const event = await api("POST", `/v1/venues/${venue.id}/events`, demo.api_key,
+    { name: "Show", starts: now - 60, ends: now + 3600, capacity: 100 });
+  await api("POST", `/v1/events/${event.id}/passes`, demo.api_key, { phone: "+15550107001", kind: "ticket" });
+  await page.goto(`${base}/kiosk/gate.html#gate=${venue.gates[0].credential}&event=${event.id}`);
+  let reason = "";
+  for (const k of [4, 5]) {
+    await page.setInputFiles("#file", palm(palmIds[0], k));
+    await page.waitForSelector("#panel:not(.hidden)");
+    reason = await page.getAttribute("#panel", "data-reason");
+    if (reason === "welcome") break;
+    await page.waitForSelector("#panel.hidden", { timeout: 8000 });
+  }
+  assert.equal(reason, "welcome");
+  assert.equal(await page.textContent("#verdict"), "GO");
+  const green = await page.$eval("#panel", (el) => getComputedStyle(el).backgroundColor);
+  assert.equal(green, "rgb(19, 115, 51)");
+  const size = await page.$eval("#verdict", (el) => parseFloat(getComputedStyle(el.parentElement).fontSize));
+  assert.ok(size >= 60, "readable from two metres");
+  await snap(page, "gate-welcome");
+  await page.setInputFiles("#file", palm(palmIds[2], 1));
+  await page.waitForFunction(() => document.getElementById("panel").dataset.reason === "palm_not_recognised");
+  assert.equal(await page.textContent("#verdict"), "STOP");
+});
+
+await browser.close();
