@@ -20,6 +20,10 @@ cargo build --release --bin palmline
 
 work="$(mktemp -d)"
 ./target/release/palmline synth --out "$work/palms" --palms 3 --captures 5 --seed 600 >/dev/null
+# The dashboard's accuracy report: the real development sets when ../shared is here.
+sets=("$work/palms")
+if [ -d ../shared/datasets/tongji-roi ]; then sets=(../shared/datasets/tongji-roi ../shared/datasets/coep-hands); fi
+./target/release/palmline eval "${sets[@]}" --report "$work/data/accuracy" >/dev/null 2>&1
 port=18080
 while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
 ./target/release/palmline serve --data-dir "$work/data" --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &

@@ -60,6 +60,22 @@ async function load() {
   }
 }
 
+const pct = (x) => (typeof x === "number" ? (100 * x).toFixed(2) + "%" : "");
+
+async function loadAccuracy() {
+  let report;
+  try { report = await PL.api("GET", "/v1/accuracy_report", cfg.key); }
+  catch (e) { if (e.status !== 404) PL.text("error", e.message); return; }
+  const sets = report.sets.filter((r) => r.mode !== "identify");
+  rows("accuracy", sets, (r) => [r.set, String(r.images), pct(r.eer), pct(r.fnmr_at_fmr_1e3), pct(r.rank1), String(r.failures_to_acquire)]);
+  PL.text("accuracy-note", "Measured " + new Date(report.generated * 1000).toLocaleString() + " with palmline eval.");
+  if (report.det_curve) {
+    // Fetched with the merchant key, shown from memory.
+    const r = await fetch(report.det_curve, { headers: { Authorization: "Bearer " + cfg.key } });
+    if (r.ok) { PL.$("det").src = URL.createObjectURL(await r.blob()); PL.show("det", true); }
+  }
+}
+
 PL.$("pair").onclick = async () => {
   try {
     const c = await PL.api("POST", "/v1/devices/pairing_codes", cfg.key, { till: PL.$("pair-till").value });
@@ -68,3 +84,4 @@ PL.$("pair").onclick = async () => {
 };
 
 load();
+loadAccuracy();

@@ -119,6 +119,10 @@ await story("sign up with an uploaded palm, pay at a till, see the receipt", asy
   await page.goto(`${base}/kiosk/merchant.html`);
   await page.waitForSelector("#payments tbody tr");
   assert.match(await page.textContent("#payments tbody"), /succeeded/);
+  // The accuracy report `palmline eval --report` left in the data directory, with its DET curve.
+  await page.waitForSelector("#accuracy tbody tr");
+  await page.waitForSelector("#det:not(.hidden)");
+  assert.match(await page.textContent("#accuracy tbody"), /%/);
   await snap(page, "merchant-dashboard");
 });
 

@@ -97,6 +97,11 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/v1/devices/{id}/revoke", post(devices::revoke_device))
         .route("/v1/device", get(devices::this_device))
         .route("/v1/capture_keys", get(devices::capture_keys))
+        .route("/v1/accuracy_report", get(crate::accuracy::report))
+        .route(
+            "/v1/accuracy_report/det.svg",
+            get(crate::accuracy::det_curve),
+        )
         .route("/v1/gate/allow_list", get(devices::allow_list))
         .route("/v1/gate/allow_lists/{id}", get(devices::allow_list_status))
         .route("/v1/gate/entries", post(devices::upload_entries))

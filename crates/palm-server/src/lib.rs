@@ -5,6 +5,7 @@
 //! [`server::Server::start`] does everything `palmline serve` does, bound to any port, so the
 //! end-to-end tests run the real thing on port 0 with a fresh database.
 
+pub mod accuracy;
 pub mod app;
 pub mod config;
 pub mod devices;

@@ -70,7 +70,9 @@ type ApiResult<T> = Result<T, AppError>;
         crate::devices::allow_list,
         crate::devices::allow_list_status,
         crate::devices::revoke_allow_lists,
-        crate::devices::upload_entries
+        crate::devices::upload_entries,
+        crate::accuracy::report,
+        crate::accuracy::det_curve
     ),
     components(schemas(ApiError, TillInfo, ListParams))
 )]

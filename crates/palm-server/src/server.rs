@@ -72,6 +72,7 @@ impl Server {
         let app = crate::app::router(AppState {
             service: service.clone(),
             body_limit: config.body_limit_bytes,
+            accuracy_dir: config.data_dir.join("accuracy"),
         });
         let mut http_stop = stopped.clone();
         let mut tasks = vec![tokio::spawn(async move {

@@ -8,4 +8,6 @@ pub struct AppState {
     pub service: Arc<Service>,
     /// Largest request body accepted, in bytes.
     pub body_limit: usize,
+    /// Where `palmline eval --report` leaves the accuracy report the dashboard shows.
+    pub accuracy_dir: std::path::PathBuf,
 }

@@ -44,6 +44,11 @@ pub struct EvalArgs {
     /// Fit the index's calibration from the evaluated sets' scores (pooled) and write it here.
     #[arg(long, value_name = "FILE")]
     pub write_calibration: Option<PathBuf>,
+    /// Also write the report (`report.jsonl`, as `--json` prints it) and the DET curve
+    /// (`det.svg`) into this folder; `palmline serve` shows `<data_dir>/accuracy` on the merchant
+    /// dashboard.
+    #[arg(long, value_name = "DIR")]
+    pub report: Option<PathBuf>,
     /// Compare templates as the service stores them: protected under a fresh random transform
     /// (`palm_engine::protect`), to measure what template protection costs in accuracy.
     #[arg(long)]
@@ -130,13 +135,26 @@ pub fn run(args: EvalArgs) -> Result<()> {
             print_human(r);
         }
     }
+    let curves: Vec<(String, &Verification)> = evaluated
+        .iter()
+        .filter_map(|r| r.verification.as_ref().map(|v| (r.name.clone(), v)))
+        .collect();
     if let Some(path) = &args.plot {
-        let curves: Vec<(String, &Verification)> = evaluated
-            .iter()
-            .filter_map(|r| r.verification.as_ref().map(|v| (r.name.clone(), v)))
-            .collect();
         plot::det(path, &curves)?;
         eprintln!("DET curve written to {}", path.display());
+    }
+    if let Some(dir) = &args.report {
+        std::fs::create_dir_all(dir).with_context(|| format!("cannot create {}", dir.display()))?;
+        plot::det(&dir.join("det.svg"), &curves)?;
+        let lines: String = reports
+            .iter()
+            .map(|r| serde_json::to_string(&r.json).map(|l| l + "\n"))
+            .collect::<Result<_, _>>()?;
+        // The report last, through a rename: a reader never sees half of it.
+        let tmp = dir.join("report.jsonl.tmp");
+        std::fs::write(&tmp, lines).with_context(|| format!("cannot write {}", tmp.display()))?;
+        std::fs::rename(&tmp, dir.join("report.jsonl"))?;
+        eprintln!("accuracy report written to {}", dir.display());
     }
     Ok(())
 }
