@@ -132,11 +132,12 @@ impl Source for Synthetic {
     }
 }
 
-/// `synth:SEED[:CAPTURE][:hand]`, `files:A.png,B.png`, or `folder:DIR`.
+/// `synth:SEED[:CAPTURE][:hand]`, `files:A.png,B.png`, `folder:DIR`, or `webcam:INDEX` (with the
+/// `webcam` feature).
 pub fn parse_source(spec: &str) -> Result<Box<dyn Source>> {
     let bad = || {
         ScannerError::Capture(format!(
-            "unknown source {spec:?}: use synth:SEED[:CAPTURE][:hand], files:A.png,B.png or folder:DIR"
+            "unknown source {spec:?}: use synth:SEED[:CAPTURE][:hand], files:A.png,B.png, folder:DIR or webcam:INDEX (built with --features webcam)"
         ))
     };
     let (kind, rest) = spec.split_once(':').ok_or_else(bad)?;
@@ -160,6 +161,11 @@ pub fn parse_source(spec: &str) -> Result<Box<dyn Source>> {
                 .map(PathBuf::from)
                 .collect(),
         ))),
+        #[cfg(feature = "webcam")]
+        "webcam" => Ok(Box::new(crate::webcam::Webcam::open(
+            rest.parse().map_err(|_| bad())?,
+            60,
+        )?)),
         "folder" => Ok(Box::new(Folder::new(
             PathBuf::from(rest),
             Duration::from_secs(30),

@@ -11,6 +11,8 @@ pub mod capture;
 mod client;
 mod identity;
 pub mod offline;
+#[cfg(feature = "webcam")]
+pub mod webcam;
 
 pub use client::{Client, Reply};
 pub use identity::{DeviceKeys, Paired};

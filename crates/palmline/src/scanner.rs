@@ -36,7 +36,8 @@ pub enum ScannerArgs {
     Pay {
         #[arg(long)]
         payment: String,
-        /// `synth:SEED[:CAPTURE][:hand]`, `files:A.png,B.png` or `folder:DIR`.
+        /// `synth:SEED[:CAPTURE][:hand]`, `files:A.png,B.png`, `folder:DIR`, or `webcam:INDEX`
+        /// (built with `--features webcam`).
         #[arg(long)]
         source: String,
         #[command(flatten)]
@@ -48,7 +49,8 @@ pub enum ScannerArgs {
         event: String,
         #[arg(long, default_value = "in")]
         direction: String,
-        /// `synth:SEED[:CAPTURE][:hand]`, `files:A.png,B.png` or `folder:DIR`.
+        /// `synth:SEED[:CAPTURE][:hand]`, `files:A.png,B.png`, `folder:DIR`, or `webcam:INDEX`
+        /// (built with `--features webcam`).
         #[arg(long)]
         source: String,
         #[command(flatten)]
