@@ -90,4 +90,13 @@ class Camera {
   }
 }
 
+// The "Use the camera" button: starts the camera and shows its preview, or says why not.
+PL.cameraButton = (camera, button, box, errorId) => {
+  PL.$(button).onclick = async () => {
+    if (!Camera.available()) { PL.text(errorId, "No camera here (it needs localhost or HTTPS); choose a photo instead."); return; }
+    try { await camera.start(); PL.show(box, true); PL.show(button, false); }
+    catch (e) { PL.text(errorId, "The camera could not start: " + e.message); }
+  };
+};
+
 PL.takeFromHash();

@@ -72,11 +72,7 @@ PL.$("start").onclick = async () => {
     PL.show("amount-box", false); PL.show("palm-box", true);
   } catch (e) { fail(e); }
 };
-PL.$("camera").onclick = async () => {
-  if (!Camera.available()) { PL.text("error", "No camera here; choose a photo instead."); return; }
-  try { await camera.start(); PL.show("camera-box", true); PL.show("camera", false); }
-  catch (e) { PL.text("error", "The camera could not start: " + e.message); }
-};
+PL.cameraButton(camera, "camera", "camera-box", "error");
 PL.$("snap").onclick = () => submit(camera.capture());
 PL.$("file").onchange = async (ev) => { if (ev.target.files[0]) submit(await PL.fileToBase64(ev.target.files[0])); };
 PL.$("hint-go").onclick = () => submit(lastImage, PL.$("hint").value.trim());

@@ -32,10 +32,6 @@ async function scan(image) {
   }
 }
 
-PL.$("camera").onclick = async () => {
-  if (!Camera.available()) { PL.text("error", "No camera here; choose a photo instead."); return; }
-  try { await camera.start(); PL.show("camera-box", true); PL.show("camera", false); }
-  catch (e) { PL.text("error", "The camera could not start: " + e.message); }
-};
+PL.cameraButton(camera, "camera", "camera-box", "error");
 PL.$("snap").onclick = () => scan(camera.capture());
 PL.$("file").onchange = async (ev) => { if (ev.target.files[0]) scan(await PL.fileToBase64(ev.target.files[0])); ev.target.value = ""; };

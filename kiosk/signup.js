@@ -31,11 +31,7 @@ async function loadConsent() {
   }
 }
 
-PL.$("camera").onclick = async () => {
-  if (!Camera.available()) { PL.text("error", "This browser offers no camera here; choose photos instead."); return; }
-  try { await camera.start(); PL.show("camera-box", true); PL.show("camera", false); }
-  catch (e) { PL.text("error", "The camera could not start: " + e.message); }
-};
+PL.cameraButton(camera, "camera", "camera-box", "error");
 PL.$("snap").onclick = () => addCapture(camera.capture());
 PL.$("files").onchange = async (ev) => {
   for (const f of ev.target.files) addCapture(await PL.fileToBase64(f));

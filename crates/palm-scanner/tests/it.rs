@@ -168,6 +168,43 @@ impl World {
         r.body["person"]["id"].as_str().unwrap().to_string()
     }
 
+    /// A venue with one gate, an event from a minute ago lasting `hours`, and a ticket for
+    /// `phone`: (gate id, event id).
+    async fn event_with_ticket(&self, hours: i64, reentry: bool, phone: &str) -> (String, String) {
+        let mk = self.merchant_key();
+        let venue = self
+            .post(
+                "/v1/venues",
+                &mk,
+                &json!({"name": "Hall", "gates": [{"name": "Door"}]}),
+            )
+            .await;
+        assert_eq!(venue.status, 201, "{}", venue.body);
+        let gate = venue.body["gates"][0]["id"].as_str().unwrap().to_string();
+        let vid = venue.body["id"].as_str().unwrap();
+        let now = self.clock.now_s();
+        let event = self
+            .post(
+                &format!("/v1/venues/{vid}/events"),
+                &mk,
+                &json!({
+                "name": "Show", "starts": now - 60, "ends": now + hours * 3600,
+                "capacity": 100, "reentry": reentry}),
+            )
+            .await;
+        assert_eq!(event.status, 201, "{}", event.body);
+        let eid = event.body["id"].as_str().unwrap().to_string();
+        let pass = self
+            .post(
+                &format!("/v1/events/{eid}/passes"),
+                &mk,
+                &json!({"phone": phone, "kind": "ticket"}),
+            )
+            .await;
+        assert_eq!(pass.status, 201, "{}", pass.body);
+        (gate, eid)
+    }
+
     async fn payment(&self, amount: i64) -> String {
         let r = self
             .post(
@@ -412,34 +449,7 @@ async fn a_gate_device_scans_sealed_palms_and_cannot_act_as_a_till() {
     let mk = w.merchant_key();
     let person = w.sign_up(503, "+15550100503", "4242424242424242").await;
     assert!(person.starts_with("per_"));
-    let venue = w
-        .post(
-            "/v1/venues",
-            &mk,
-            &json!({"name": "Hall", "gates": [{"name": "Door"}]}),
-        )
-        .await;
-    assert_eq!(venue.status, 201, "{}", venue.body);
-    let gate = venue.body["gates"][0]["id"].as_str().unwrap().to_string();
-    let vid = venue.body["id"].as_str().unwrap();
-    let now = w.clock.now_s();
-    let event = w
-        .post(
-            &format!("/v1/venues/{vid}/events"),
-            &mk,
-            &json!({
-            "name": "Concert", "starts": now - 60, "ends": now + 3600, "capacity": 10}),
-        )
-        .await;
-    let eid = event.body["id"].as_str().unwrap().to_string();
-    let pass = w
-        .post(
-            &format!("/v1/events/{eid}/passes"),
-            &mk,
-            &json!({"phone": "+15550100503", "kind": "ticket"}),
-        )
-        .await;
-    assert_eq!(pass.status, 201, "{}", pass.body);
+    let (gate, eid) = w.event_with_ticket(1, true, "+15550100503").await;
 
     let dir = tempfile::tempdir().unwrap();
     let device = w.paired_device(json!({"gate": gate}), dir.path()).await;
@@ -492,29 +502,8 @@ async fn a_gate_decides_offline_from_its_sealed_allow_list_and_uploads_when_back
     let mk = w.merchant_key();
     let holder = w.sign_up(511, "+15550100511", "4242424242424242").await;
     let _stranger = w.sign_up(512, "+15550100512", "4000056655665556").await;
-    let venue = w
-        .post(
-            "/v1/venues",
-            &mk,
-            &json!({"name": "Stadium", "gates": [{"name": "North"}]}),
-        )
-        .await;
-    let gate = venue.body["gates"][0]["id"].as_str().unwrap().to_string();
-    let vid = venue.body["id"].as_str().unwrap();
+    let (gate, eid) = w.event_with_ticket(2, false, "+15550100511").await;
     let now = w.clock.now_s();
-    let event = w
-        .post(&format!("/v1/venues/{vid}/events"), &mk, &json!({
-            "name": "Final", "starts": now - 60, "ends": now + 7200, "capacity": 100, "reentry": false}))
-        .await;
-    let eid = event.body["id"].as_str().unwrap().to_string();
-    let pass = w
-        .post(
-            &format!("/v1/events/{eid}/passes"),
-            &mk,
-            &json!({"phone": "+15550100511", "kind": "ticket"}),
-        )
-        .await;
-    assert_eq!(pass.status, 201, "{}", pass.body);
 
     let dir = tempfile::tempdir().unwrap();
     let device = w.paired_device(json!({"gate": gate}), dir.path()).await;

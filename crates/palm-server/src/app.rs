@@ -154,6 +154,17 @@ async fn method_not_allowed() -> Response {
     r
 }
 
+/// A middleware's read of the whole body (to hash or verify it), within the body limit.
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, AppError> {
+    axum::body::to_bytes(body, limit).await.map_err(|_| {
+        AppError::new(
+            ErrorKind::Invalid,
+            "body_too_large",
+            "request body is larger than the limit",
+        )
+    })
+}
+
 /// `Server-Timing: app;dur=<ms>`: how long the server spent, for clients measuring latency
 /// without the network (`palmline bench pay`).
 async fn server_timing(req: Request, next: Next) -> Response {
@@ -198,16 +209,9 @@ async fn idempotency(State(state): State<AppState>, req: Request, next: Next) ->
         ),
     };
     let (parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, state.body_limit).await {
+    let bytes = match read_body(body, state.body_limit).await {
         Ok(b) => b,
-        Err(_) => {
-            return AppError::new(
-                ErrorKind::Invalid,
-                "body_too_large",
-                "request body is larger than the limit",
-            )
-            .into_response();
-        }
+        Err(e) => return e.into_response(),
     };
     let mut digest = Sha256::new();
     digest.update(parts.method.as_str());

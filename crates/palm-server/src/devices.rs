@@ -6,6 +6,7 @@
 //! over `palm_vault::device::request_message`). The middleware checks it before any handler runs
 //! and leaves the device in the request's extensions, where the till and gate extractors find it.
 
+use crate::app::read_body;
 use crate::error::AppError;
 use crate::extract::{ApiJson, Merchant};
 use crate::routes::page;
@@ -71,16 +72,9 @@ pub async fn device_auth(State(state): State<AppState>, req: Request, next: Next
         }
     };
     let (mut parts, body) = req.into_parts();
-    let bytes = match axum::body::to_bytes(body, state.body_limit).await {
+    let bytes = match read_body(body, state.body_limit).await {
         Ok(b) => b,
-        Err(_) => {
-            return AppError::new(
-                ErrorKind::Invalid,
-                "body_too_large",
-                "request body is larger than the limit",
-            )
-            .into_response();
-        }
+        Err(e) => return e.into_response(),
     };
     let path = parts
         .uri
