@@ -71,6 +71,38 @@ fn engine(as_json: bool) -> Result<()> {
         }
     }
     let per_sec = count as f64 / start.elapsed().as_secs_f64();
+    // The same under template protection: each probe expanded once, then compared with the
+    // protected templates (what the service's index does).
+    let transform = palm_engine::protect::Transform::new(1, rand::random());
+    let protected: Vec<_> = templates
+        .iter()
+        .map(|t| transform.protect(t))
+        .collect::<Result<_, _>>()?;
+    let mut expand_ms = Vec::new();
+    let probes: Vec<_> = templates
+        .iter()
+        .map(|a| {
+            let t = Instant::now();
+            let probe = transform.probe(black_box(a), engine.params());
+            expand_ms.push(t.elapsed().as_secs_f64() * 1e3);
+            probe
+        })
+        .collect::<Result<_, _>>()?;
+    let (mut protected_count, start) = (0u64, Instant::now());
+    while start.elapsed() < Duration::from_secs(1) {
+        for probe in &probes {
+            for b in &protected {
+                black_box(palm_engine::protect::compare(
+                    black_box(probe),
+                    black_box(b),
+                    engine.params(),
+                )?);
+                protected_count += 1;
+            }
+        }
+    }
+    let protected_per_sec = protected_count as f64 / start.elapsed().as_secs_f64();
+    let expand_ms = crate::eval::median(expand_ms).unwrap_or(f64::NAN);
     let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| {
         s.lines()
             .find(|l| l.starts_with("model name"))
@@ -83,6 +115,8 @@ fn engine(as_json: bool) -> Result<()> {
                 "extract_roi_ms_median": roi_ms,
                 "extract_full_hand_ms_median": hand_ms,
                 "matches_per_sec_per_core": per_sec,
+                "protected_matches_per_sec_per_core": protected_per_sec,
+                "protected_probe_ms_median": expand_ms,
                 "max_shift_cells": engine.params().max_shift,
                 "threads": 1,
                 "cpu": cpu,
@@ -104,6 +138,9 @@ fn engine(as_json: bool) -> Result<()> {
         println!(
             "  matches per second          {per_sec:.0} (shift search over +-{} cells)",
             engine.params().max_shift
+        );
+        println!(
+            "  protected: {protected_per_sec:.0} matches per second, {expand_ms:.2} ms to prepare a probe"
         );
     }
     Ok(())
