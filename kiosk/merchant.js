@@ -40,6 +40,10 @@ async function load() {
       for (const x of m.data) members.push([prog.name, x.member_number, String(x.balance)]);
     }
     rows("members", members, (m) => m);
+    const entries = await PL.api("GET", "/v1/entries?limit=50", cfg.key);
+    rows("entries", entries.data, (e) => [
+      new Date(e.created * 1000).toLocaleString(), e.gate, e.direction, (e.allowed ? "admitted: " : "refused: ") + e.reason,
+    ]);
     const devices = await PL.api("GET", "/v1/devices?limit=50", cfg.key);
     rows("devices", devices.data, (d) => [
       d.name + " (" + d.id + ")", d.kind, d.till || d.gate, d.revoked ? "revoked" : "active",

@@ -51,10 +51,11 @@ async function story(name, fn) {
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
+  const started = Date.now();
   try {
     await fn(page);
     assert.deepEqual(errors, [], "no script errors in the page");
-    console.log(`ok   ${name}`);
+    console.log(`ok   ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   } catch (e) {
     mkdirSync(shots, { recursive: true });
     const file = join(shots, name.replace(/\W+/g, "-") + ".png");
@@ -161,6 +162,12 @@ await story("a palm at a venue gate: green for a ticket holder, red for a strang
   await page.setInputFiles("#file", palm(palmIds[2], 1));
   await page.waitForFunction(() => document.getElementById("panel").dataset.reason === "palm_not_recognised");
   assert.equal(await page.textContent("#verdict"), "STOP");
+  // The merchant's entries list shows both decisions.
+  await page.goto(`${base}/kiosk/merchant.html#key=${demo.api_key}`);
+  await page.waitForSelector("#entries tbody tr:nth-child(2)");
+  const entries = await page.textContent("#entries tbody");
+  assert.match(entries, /admitted: welcome/);
+  assert.match(entries, /refused: palm_not_recognised/);
 });
 
 await browser.close();

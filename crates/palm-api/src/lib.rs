@@ -786,3 +786,17 @@ pub struct OfflineUpload {
 pub struct AllowListsRevoked {
     pub revoked: u32,
 }
+
+/// One gate decision, as the merchant's records show it (`GET /v1/entries`).
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+pub struct Entry {
+    pub id: String,
+    pub event: String,
+    pub gate: String,
+    pub person: Option<String>,
+    /// `in`, `out` or `area`.
+    pub direction: String,
+    pub allowed: bool,
+    pub reason: String,
+    pub created: i64,
+}

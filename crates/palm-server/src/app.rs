@@ -86,6 +86,7 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/v1/events/{id}/passes", post(routes::add_pass))
         .route("/v1/age_verifications", post(routes::verify_age))
         .route("/v1/gate/scans", post(routes::gate_scan))
+        .route("/v1/entries", get(routes::list_entries))
         .route(
             "/v1/devices/pairing_codes",
             post(devices::create_pairing_code),

@@ -61,6 +61,7 @@ type ApiResult<T> = Result<T, AppError>;
         add_pass,
         verify_age,
         gate_scan,
+        list_entries,
         crate::devices::create_pairing_code,
         crate::devices::register_device,
         crate::devices::list_devices,
@@ -588,4 +589,14 @@ pub async fn gate_scan(
     ApiJson(req): ApiJson<GateScan>,
 ) -> ApiResult<Json<GateDecision>> {
     Ok(Json(s.service.gate_scan(&g, req).await?))
+}
+
+#[utoipa::path(get, path = "/v1/entries", params(("limit" = Option<i64>, Query), ("starting_after" = Option<String>, Query)),
+    responses((status = 200, body = List<Entry>)))]
+pub async fn list_entries(
+    State(s): State<AppState>,
+    Merchant(m): Merchant,
+    RawQuery(q): RawQuery,
+) -> ApiResult<Json<List<Entry>>> {
+    Ok(Json(s.service.list_entries(&m.id, &page(q)?).await?))
 }

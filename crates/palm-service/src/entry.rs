@@ -190,6 +190,29 @@ impl Service {
         })
     }
 
+    /// The merchant's gate decisions (online and uploaded offline ones), paged by id.
+    pub async fn list_entries(
+        &self,
+        merchant_id: &str,
+        page: &crate::store::Page,
+    ) -> Result<api::List<api::Entry>> {
+        crate::paged(
+            page,
+            async |pg| self.store.entries(merchant_id, pg).await,
+            |e: &EntryRow| api::Entry {
+                id: e.id.clone(),
+                event: e.event_id.clone(),
+                gate: e.gate_id.clone(),
+                person: e.person_id.clone(),
+                direction: e.direction.clone(),
+                allowed: e.allowed,
+                reason: e.reason.clone(),
+                created: e.created,
+            },
+        )
+        .await
+    }
+
     /// A palm at a gate: the decision, recorded whatever it is.
     pub async fn gate_scan(&self, gate: &GateRow, req: api::GateScan) -> Result<api::GateDecision> {
         let event = self

@@ -535,6 +535,8 @@ pub trait EntryStore: Send + Sync {
     /// Records a gate decision. An allowed `in` takes a place only while fewer than `capacity`
     /// people are inside, atomically with the record; false (and nothing written) when full.
     async fn record_entry(&self, e: &EntryRow, capacity: i64) -> StoreResult<bool>;
+    /// The merchant's gate decisions, paged by id (descending).
+    async fn entries(&self, merchant_id: &str, page: &Page) -> StoreResult<Vec<EntryRow>>;
     /// The person's allowed `in` and `out` crossings at the event.
     async fn crossings(&self, event_id: &str, person_id: &str) -> StoreResult<(i64, i64)>;
     async fn set_age_verified(&self, a: &AgeRow) -> StoreResult<()>;

@@ -3,7 +3,7 @@
 use crate::{SqlStore, col, db_err};
 use async_trait::async_trait;
 use palm_service::store::{
-    AgeRow, EntryRow, EntryStore, GateRow, PassRow, StoreResult, VenueEventRow, VenueRow,
+    AgeRow, EntryRow, EntryStore, GateRow, Page, PassRow, StoreResult, VenueEventRow, VenueRow,
 };
 use sqlx::any::AnyRow;
 
@@ -248,6 +248,27 @@ impl EntryStore for SqlStore {
         insert_entry(&mut tx, e, false).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(true)
+    }
+
+    async fn entries(&self, merchant_id: &str, page: &Page) -> StoreResult<Vec<EntryRow>> {
+        let select = "SELECT e.id, e.event_id, e.gate_id, e.person_id, e.direction, e.allowed, e.reason, e.created FROM entries e JOIN venue_events v ON v.id = e.event_id WHERE v.merchant_id = $1";
+        self.fetch_page(select, "e.id", merchant_id, page)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok(EntryRow {
+                    id: col(r, "id")?,
+                    event_id: col(r, "event_id")?,
+                    gate_id: col(r, "gate_id")?,
+                    person_id: col(r, "person_id")?,
+                    direction: col(r, "direction")?,
+                    allowed: col::<i64>(r, "allowed")? != 0,
+                    reason: col(r, "reason")?,
+                    created: col(r, "created")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err)
     }
 
     async fn crossings(&self, event_id: &str, person_id: &str) -> StoreResult<(i64, i64)> {

@@ -179,6 +179,11 @@ pub fn run(args: PayBenchArgs) -> Result<()> {
         "pay_client_p50_ms": percentile(&report.client_ms, 0.5),
         "pay_client_p99_ms": percentile(&report.client_ms, 0.99),
         "payments_per_s": report.payments_per_s,
+        "gate_scans": report.gate_ms.len(),
+        "gate_admitted": report.gate_admitted,
+        "gate_server_p50_ms": percentile(&report.gate_ms, 0.5),
+        "gate_server_p99_ms": percentile(&report.gate_ms, 0.99),
+        "target_gate_server_ms": 300,
         "target_server_p99_ms": 150,
     });
     if args.json {
@@ -210,6 +215,13 @@ pub fn run(args: PayBenchArgs) -> Result<()> {
             report.payments_per_s,
             seed_s,
             load_s
+        );
+        println!(
+            "  gate decisions: {} scans, {} admitted at the first scan; server p50 {:.1} ms, p99 {:.1} ms (target <= 300)",
+            report.gate_ms.len(),
+            report.gate_admitted,
+            out["gate_server_p50_ms"].as_f64().unwrap_or(f64::NAN),
+            out["gate_server_p99_ms"].as_f64().unwrap_or(f64::NAN),
         );
         if !report.failures.is_empty() {
             println!("  not succeeded: {:?}", report.failures);
@@ -276,6 +288,9 @@ struct Report {
     server_ms: Vec<f64>,
     client_ms: Vec<f64>,
     payments_per_s: f64,
+    /// Gate scans: server milliseconds of each, and how many admitted.
+    gate_ms: Vec<f64>,
+    gate_admitted: usize,
 }
 
 async fn post(
@@ -432,6 +447,7 @@ async fn drive(
     let mut client_ms: Vec<f64> = samples().map(|s| s.1).collect();
     server_ms.sort_by(f64::total_cmp);
     client_ms.sort_by(f64::total_cmp);
+    let (gate_ms, gate_admitted) = gates(&client, base, creds, &people, &enrolled).await?;
     let mut failures: std::collections::BTreeMap<String, usize> = Default::default();
     for r in &results {
         if r.outcome != "succeeded" {
@@ -451,5 +467,57 @@ async fn drive(
         server_ms,
         client_ms,
         payments_per_s,
+        gate_ms,
+        gate_admitted,
     })
+}
+
+/// Every person who signed up gets a ticket to an event and walks through its gate, one after
+/// another: the gate decision's server time (identification in the whole gallery with the
+/// phone hint, the pass and capacity checks, the record).
+async fn gates(
+    client: &reqwest::Client,
+    base: &str,
+    creds: &palm_server::DemoCredentials,
+    people: &[(usize, Value, Vec<String>)],
+    enrolled: &[usize],
+) -> Result<(Vec<f64>, usize)> {
+    let key = &creds.api_key;
+    let (s, venue, _) = post(
+        client,
+        format!("{base}/v1/venues"),
+        key,
+        &json!({"name": "Bench arena", "gates": [{"name": "Main"}]}),
+    )
+    .await?;
+    if s != 201 {
+        bail!("venue not created: {venue}");
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_secs() as i64;
+    let (_, event, _) = post(client, format!("{base}/v1/venues/{}/events", venue["id"].as_str().unwrap_or("")), key,
+        &json!({"name": "Bench night", "starts": now - 60, "ends": now + 86_400, "capacity": 1_000_000})).await?;
+    let eid = event["id"].as_str().unwrap_or_default().to_string();
+    let gate = venue["gates"][0]["credential"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let (mut ms, mut admitted) = (vec![], 0);
+    for &i in enrolled {
+        let (n, _, probes) = &people[i];
+        post(
+            client,
+            format!("{base}/v1/events/{eid}/passes"),
+            key,
+            &json!({"phone": phone(*n), "kind": "ticket"}),
+        )
+        .await?;
+        let body = json!({"event": eid, "image": probes[0], "phone_last4": &phone(*n)[8..]});
+        let (_, d, server_ms) = post(client, format!("{base}/v1/gate/scans"), &gate, &body).await?;
+        ms.extend(server_ms);
+        admitted += (d["allowed"] == true) as usize;
+    }
+    ms.sort_by(f64::total_cmp);
+    Ok((ms, admitted))
 }

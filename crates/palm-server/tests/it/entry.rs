@@ -278,4 +278,20 @@ async fn simultaneous_admissions_never_pass_the_capacity() {
         at_gate(&app, &gates[1], *refused, &eid, "in").await["reason"],
         "welcome"
     );
+    // The merchant's records list every decision; a till cannot read them.
+    let listed = app.get("/v1/entries?limit=100", &mk).await;
+    assert_eq!(listed.status, 200, "{}", listed.body);
+    let count = |reason: &str| {
+        listed.body["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|e| e["reason"] == reason)
+            .count()
+    };
+    assert_eq!(
+        (count("welcome"), count("venue_full"), count("goodbye")),
+        (3, 2, 1)
+    );
+    assert_eq!(app.get("/v1/entries", &app.till_key()).await.status, 401);
 }
