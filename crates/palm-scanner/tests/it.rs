@@ -36,6 +36,15 @@ impl World {
             ..Config::default()
         };
         config.processor.latency_ms = 2;
+        // On PostgreSQL too when PALMLINE_TEST_POSTGRES names an admin URL (as `.ci/run` does).
+        if let Ok(admin) = std::env::var("PALMLINE_TEST_POSTGRES") {
+            let suffix = format!("{}{}", std::process::id(), dir.path().display());
+            config.database = Some(
+                palm_store::create_test_database(&admin, &suffix)
+                    .await
+                    .unwrap(),
+            );
+        }
         let clock = Arc::new(ManualClock::new(START_MS));
         let server = Server::start_with_clock(&config, clock.clone())
             .await

@@ -168,3 +168,28 @@ where
     use sqlx::Row;
     row.try_get(name)
 }
+
+/// For test suites that run on PostgreSQL (`PALMLINE_TEST_POSTGRES` names an admin URL): a new,
+/// empty database beside the admin one, named with `suffix`; returns its URL. The admin
+/// database itself is never migrated.
+pub async fn create_test_database(admin_url: &str, suffix: &str) -> StoreResult<String> {
+    let name = format!(
+        "palmline_test_{}",
+        suffix
+            .chars()
+            .filter(|c| c.is_ascii_alphanumeric())
+            .collect::<String>()
+            .to_lowercase()
+    );
+    install_default_drivers();
+    let admin = sqlx::AnyPool::connect(admin_url)
+        .await
+        .map_err(|e| StoreError::Backend(format!("cannot reach the admin database: {e}")))?;
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .map_err(|e| StoreError::Backend(format!("cannot create {name}: {e}")))?;
+    admin.close().await;
+    let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
+    Ok(format!("{base}/{name}"))
+}

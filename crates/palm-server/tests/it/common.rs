@@ -21,24 +21,13 @@ pub struct TestApp {
 }
 
 /// A fresh PostgreSQL database when the suite runs against PostgreSQL.
-async fn database_url() -> Option<String> {
+pub async fn database_url() -> Option<String> {
     let admin = std::env::var("PALMLINE_TEST_POSTGRES").ok()?;
-    let name = format!(
-        "palmline_test_{}",
-        ulid::Ulid::new().to_string().to_lowercase()
-    );
-    // A plain connection: the admin database itself is never migrated.
-    sqlx::any::install_default_drivers();
-    let admin_pool = sqlx::AnyPool::connect(&admin)
-        .await
-        .expect("PALMLINE_TEST_POSTGRES must reach a PostgreSQL server");
-    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin_pool)
-        .await
-        .expect("create test database");
-    admin_pool.close().await;
-    let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
-    Some(format!("{base}/{name}"))
+    Some(
+        palm_store::create_test_database(&admin, &ulid::Ulid::new().to_string())
+            .await
+            .expect("PALMLINE_TEST_POSTGRES must reach a PostgreSQL server"),
+    )
 }
 
 pub fn test_config(dir: &std::path::Path) -> Config {
