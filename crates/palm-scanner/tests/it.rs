@@ -239,6 +239,18 @@ fn hover(seed: u64, capture: u64) -> Vec<u8> {
     frame
 }
 
+/// A signed palm submission with a sealed capture.
+async fn pay_sealed(device: &Client, payment: &str, sealed: &palm_api::SealedImage) -> Reply {
+    device
+        .signed(
+            "POST",
+            &format!("/v1/payments/{payment}/palm"),
+            Some(&json!({"sealed_image": sealed})),
+        )
+        .await
+        .unwrap()
+}
+
 fn code(r: &Reply) -> &str {
     r.body["code"].as_str().unwrap_or("")
 }
@@ -323,28 +335,14 @@ async fn signed_requests_are_checked_and_sealed_captures_pay_only_their_payment(
     w.sign_up(501, "+15550100501", "4242424242424242").await;
     let (p1, p2) = (w.payment(1200).await, w.payment(800).await);
     let sealed = device.seal(hover(501, 5), "payment", &p1).await.unwrap();
-    let wrong = device
-        .signed(
-            "POST",
-            &format!("/v1/payments/{p2}/palm"),
-            Some(&json!({"sealed_image": sealed})),
-        )
-        .await
-        .unwrap();
+    let wrong = pay_sealed(&device, &p2, &sealed).await;
     assert_eq!(
         (wrong.status, code(&wrong)),
         (400, "capture_not_for_this_request"),
         "{}",
         wrong.body
     );
-    let right = device
-        .signed(
-            "POST",
-            &format!("/v1/payments/{p1}/palm"),
-            Some(&json!({"sealed_image": sealed})),
-        )
-        .await
-        .unwrap();
+    let right = pay_sealed(&device, &p1, &sealed).await;
     assert_eq!(right.status, 200, "{}", right.body);
     assert_eq!(right.body["status"], "succeeded");
     let p2_now = w
@@ -415,14 +413,7 @@ async fn a_retired_capture_key_opens_captures_only_during_its_overlap() {
     let sealed = device
         .seal_to(&hover(502, 7), &old, "payment", &p1)
         .unwrap();
-    let paid = device
-        .signed(
-            "POST",
-            &format!("/v1/payments/{p1}/palm"),
-            Some(&json!({"sealed_image": sealed})),
-        )
-        .await
-        .unwrap();
+    let paid = pay_sealed(&device, &p1, &sealed).await;
     assert_eq!(paid.body["status"], "succeeded", "{}", paid.body);
 
     // After it, refused; new captures go to the new key.
@@ -431,14 +422,7 @@ async fn a_retired_capture_key_opens_captures_only_during_its_overlap() {
     let late = device
         .seal_to(&hover(502, 8), &old, "payment", &p2)
         .unwrap();
-    let refused = device
-        .signed(
-            "POST",
-            &format!("/v1/payments/{p2}/palm"),
-            Some(&json!({"sealed_image": late})),
-        )
-        .await
-        .unwrap();
+    let refused = pay_sealed(&device, &p2, &late).await;
     assert_eq!(
         (refused.status, code(&refused)),
         (400, "capture_key_retired"),

@@ -92,6 +92,18 @@ pub struct Reply {
 }
 
 impl TestApp {
+    /// Stops the server and starts it again on the same data directory and database.
+    pub async fn restart(self) -> TestApp {
+        let TestApp {
+            server,
+            config,
+            dir,
+            ..
+        } = self;
+        server.shutdown().await;
+        start(config, dir).await
+    }
+
     pub fn merchant_key(&self) -> String {
         self.demo.api_key.clone()
     }

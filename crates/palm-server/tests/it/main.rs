@@ -207,14 +207,7 @@ async fn restart_keeps_people_and_keys_rotate_while_serving() {
     assert_eq!(app.sign_up(32, "+15550100032", &visa(32)).await.status, 201);
 
     // Restart on the same data directory and database: the index is rebuilt from the store.
-    let TestApp {
-        server,
-        config,
-        dir,
-        ..
-    } = app;
-    server.shutdown().await;
-    let app = start(config, dir).await;
+    let app = app.restart().await;
     assert_eq!(app.server.service.palms(), 2);
     let paid = app.pay(32, 990).await;
     assert_eq!(paid.body["status"], "succeeded", "{}", paid.body);

@@ -102,14 +102,7 @@ async fn palms_are_stored_protected_and_renewal_reprotects_them() {
     let paid = app.pay(71, 500).await;
     assert_eq!(paid.body["status"], "succeeded", "{}", paid.body);
 
-    let TestApp {
-        server,
-        config,
-        dir,
-        ..
-    } = app;
-    server.shutdown().await;
-    let app = start(config, dir).await;
+    let app = app.restart().await;
     let loaded = app.server.service.loaded().clone();
     assert_eq!((loaded.palms, loaded.renewed, loaded.unreadable), (2, 2, 0));
     assert!(
@@ -129,14 +122,7 @@ async fn palms_are_stored_protected_and_renewal_reprotects_them() {
     }
 
     // A later start with nothing to renew leaves the keys alone.
-    let TestApp {
-        server,
-        config,
-        dir,
-        ..
-    } = app;
-    server.shutdown().await;
-    let app = start(config, dir).await;
+    let app = app.restart().await;
     assert_eq!(app.server.service.loaded().renewed, 0);
     assert!(transform_key(&app, 2).is_some());
     app.server.shutdown().await;
