@@ -2,6 +2,7 @@
 
 use anyhow::{Context, Result};
 use palm_scanner::capture::{Gesture, parse_source};
+use palm_scanner::offline::OfflineGate;
 use palm_scanner::{Client, DeviceKeys, Paired};
 use std::path::PathBuf;
 
@@ -43,7 +44,16 @@ pub enum ScannerArgs {
         #[command(flatten)]
         dir: DeviceDir,
     },
-    /// Wait for a steady palm at this device's gate.
+    /// At a gate, while online: upload the decisions made offline, drop the event's allow-list
+    /// if it was revoked, and fetch a fresh one for the next outage.
+    Sync {
+        #[arg(long)]
+        event: String,
+        #[command(flatten)]
+        dir: DeviceDir,
+    },
+    /// Wait for a steady palm at this device's gate. When the server cannot be reached, the gate
+    /// decides from its synced allow-list and queues the decision for `scanner sync`.
     Gate {
         #[arg(long)]
         event: String,
@@ -129,6 +139,26 @@ pub fn run(args: ScannerArgs) -> Result<()> {
             let frame = steady_palm(&source)?;
             print(rt.block_on(client.pay(&payment, frame))?)
         }
+        ScannerArgs::Sync { event, dir } => {
+            let client = device(&dir)?;
+            rt.block_on(async {
+                let up = client.upload_queue(&dir.dir).await?;
+                println!(
+                    "uploaded {} offline decisions ({} already known)",
+                    up.recorded, up.duplicates
+                );
+                let had_list = dir.dir.join(format!("allow-list-{event}.json")).exists();
+                if had_list && client.check_allow_list(&dir.dir, &event).await? {
+                    println!("the allow-list was revoked and is deleted");
+                }
+                let list = client.sync_allow_list(&dir.dir, &event).await?;
+                println!(
+                    "allow-list {} kept sealed on this gate until {}",
+                    list.id, list.expires
+                );
+                anyhow::Ok(())
+            })
+        }
         ScannerArgs::Gate {
             event,
             direction,
@@ -136,8 +166,30 @@ pub fn run(args: ScannerArgs) -> Result<()> {
             dir,
         } => {
             let client = device(&dir)?;
-            let frame = steady_palm(&source)?;
-            print(rt.block_on(client.gate_scan(&event, frame, &direction))?)
+            let mut frame = steady_palm(&source)?;
+            let online = rt.block_on(client.gate_scan(&event, frame.clone(), &direction));
+            let result = match online {
+                Err(palm_scanner::ScannerError::Network(why)) => {
+                    eprintln!("server unreachable ({why}); deciding offline");
+                    let paired = client.paired().context("not paired")?;
+                    let mut gate = OfflineGate::open(
+                        &dir.dir,
+                        &DeviceKeys::open(&dir.dir)?,
+                        &paired.device.id,
+                        &event,
+                    )?;
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)?
+                        .as_secs() as i64;
+                    let decision = gate.decide(&frame, &direction, now)?;
+                    println!("{}", serde_json::to_string_pretty(&decision)?);
+                    Ok(())
+                }
+                other => print(other?),
+            };
+            // The copy kept for an offline decision is wiped too.
+            frame.fill(0);
+            result
         }
     }
 }

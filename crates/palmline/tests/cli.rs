@@ -386,3 +386,178 @@ fn serve_answers_then_stops_on_sigterm_and_keys_rotate() {
     assert!(String::from_utf8_lossy(&again.stdout).contains("master key 3 is active"));
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A scanner at a gate, as its operator would run it: pair with a code, sync the event's
+/// allow-list, decide offline while the server is down, upload when it is back.
+#[test]
+fn scanner_gate_pairs_syncs_decides_offline_and_uploads() {
+    use base64::Engine as _;
+    use palm_synth::{Capture, Identity, Scene, png_bytes};
+    use serde_json::{Value, json};
+    let dir = scratch("scanner-serve");
+    let device_dir = scratch("scanner-device");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let base = format!("http://127.0.0.1:{port}");
+    let serve = || {
+        let child = Command::new(env!("CARGO_BIN_EXE_palmline"))
+            .args([
+                "serve",
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--data-dir",
+            ])
+            .arg(&dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        child
+    };
+    let stop = |mut child: std::process::Child| {
+        Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        child.wait().unwrap();
+    };
+    let server = serve();
+    let demo: Value =
+        serde_json::from_slice(&std::fs::read(dir.join("demo-credentials.json")).unwrap()).unwrap();
+    let key = demo["api_key"].as_str().unwrap().to_string();
+    let till = demo["tills"][0]["credential"].as_str().unwrap().to_string();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    palm_server::sender::install_tls_provider();
+    let http = reqwest::Client::new();
+    let post = |path: &str, auth: &str, body: Value| -> Value {
+        rt.block_on(async {
+            let r = http
+                .post(format!("{base}{path}"))
+                .bearer_auth(auth)
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            assert!(r.status().is_success(), "{path}: {}", r.status());
+            r.json().await.unwrap()
+        })
+    };
+    let img = |k| {
+        base64::engine::general_purpose::STANDARD.encode(png_bytes(
+            &Identity::new(600).render(Scene::Roi { size: 128 }, Capture::new(k)),
+        ))
+    };
+    let captures: Vec<Value> = [1, 2, 3]
+        .map(|k| json!({"hand": "right", "image": img(k)}))
+        .to_vec();
+    post(
+        "/v1/signups",
+        &till,
+        json!({
+            "phone": "+15550106000",
+            "card": {"number": "4242424242424242", "exp_month": 12, "exp_year": 2035, "holder_name": "Ada"},
+            "consent": {"accepted": true, "text_version": palm_service::CONSENT_VERSION},
+            "captures": captures,
+        }),
+    );
+    let venue = post(
+        "/v1/venues",
+        &key,
+        json!({"name": "Hall", "gates": [{"name": "Door"}]}),
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let event = post(
+        &format!("/v1/venues/{}/events", venue["id"].as_str().unwrap()),
+        &key,
+        json!({"name": "Show", "starts": now - 60, "ends": now + 3600, "capacity": 10}),
+    );
+    let eid = event["id"].as_str().unwrap().to_string();
+    post(
+        &format!("/v1/events/{eid}/passes"),
+        &key,
+        json!({"phone": "+15550106000", "kind": "ticket"}),
+    );
+    let code = post(
+        "/v1/devices/pairing_codes",
+        &key,
+        json!({"gate": venue["gates"][0]["id"]}),
+    );
+
+    let d = device_dir.to_str().unwrap();
+    let run = |args: &[&str]| -> Output {
+        let out = palmline(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    };
+    let paired = run(&[
+        "scanner",
+        "pair",
+        "--server",
+        &base,
+        "--code",
+        code["code"].as_str().unwrap(),
+        "--dir",
+        d,
+    ]);
+    assert!(String::from_utf8_lossy(&paired.stdout).contains("with gate"));
+    let synced = run(&["scanner", "sync", "--event", &eid, "--dir", d]);
+    assert!(String::from_utf8_lossy(&synced.stdout).contains("kept sealed"));
+
+    // The network is down: the gate decides from its list and queues the decision.
+    stop(server);
+    let offline = run(&[
+        "scanner",
+        "gate",
+        "--event",
+        &eid,
+        "--source",
+        "synth:600:4",
+        "--dir",
+        d,
+    ]);
+    assert!(String::from_utf8_lossy(&offline.stderr).contains("deciding offline"));
+    let decision: Value = serde_json::from_slice(&offline.stdout).unwrap();
+    assert_eq!(
+        (decision["allowed"].clone(), decision["reason"].clone()),
+        (json!(true), json!("welcome"))
+    );
+
+    // Back online: the queued decision reaches the merchant's records.
+    let server = serve();
+    let up = run(&["scanner", "sync", "--event", &eid, "--dir", d]);
+    assert!(
+        String::from_utf8_lossy(&up.stdout).contains("uploaded 1 offline decisions"),
+        "{}",
+        String::from_utf8_lossy(&up.stdout)
+    );
+    let entries: Value = rt.block_on(async {
+        http.get(format!("{base}/v1/entries"))
+            .bearer_auth(&key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(entries["data"][0]["reason"], "welcome");
+    stop(server);
+    let _ = std::fs::remove_dir_all(&dir);
+    let _ = std::fs::remove_dir_all(&device_dir);
+}
