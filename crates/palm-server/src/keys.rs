@@ -130,16 +130,28 @@ impl DataDirKeys {
 /// current transform until they restart; the next start renews every palm and destroys the old
 /// transform key.
 pub fn renew_transform(data_dir: &Path) -> Result<u32, String> {
+    Ok(add_key(data_dir, "transform-")?.new)
+}
+
+/// A key folder after [`add_key`] wrote the next generation of a kind of key.
+struct NewKey {
+    dir: PathBuf,
+    /// The ids of that kind before it, ascending.
+    old: Vec<u32>,
+    new: u32,
+}
+
+/// Writes `<prefix><highest id + 1>.key` (32 random bytes, 0600) into the data directory's key
+/// folder, creating the folder and first keys if absent.
+fn add_key(data_dir: &Path, prefix: &str) -> Result<NewKey, String> {
     DataDirKeys::open(data_dir).map_err(|e| e.to_string())?;
     let dir = data_dir.join("keys");
-    let id = transform_ids(&dir)
-        .map_err(|e| e.to_string())?
-        .last()
-        .map_or(1, |id| id + 1);
+    let old = key_ids(&dir, prefix).map_err(|e| e.to_string())?;
+    let new = old.last().map_or(1, |id| id + 1);
     let mut key = [0u8; 32];
     getrandom::fill(&mut key).map_err(|_| "the random source failed".to_string())?;
-    write_key_file(&transform_path(&dir, id), &key).map_err(|e| e.to_string())?;
-    Ok(id)
+    write_key_file(&dir.join(format!("{prefix}{new}.key")), &key).map_err(|e| e.to_string())?;
+    Ok(NewKey { dir, old, new })
 }
 
 pub fn create_private_dir(dir: &Path) -> Result<(), VaultError> {
@@ -203,13 +215,7 @@ impl KeySource for DataDirKeys {
 /// key yet) are still opened for the overlap period, then refused. Servers pick the new key up
 /// while running.
 pub fn rotate_capture(data_dir: &Path, now: i64) -> Result<u32, String> {
-    DataDirKeys::open(data_dir).map_err(|e| e.to_string())?;
-    let dir = data_dir.join("keys");
-    let old = key_ids(&dir, "capture-").map_err(|e| e.to_string())?;
-    let id = old.last().map_or(1, |id| id + 1);
-    let mut key = [0u8; 32];
-    getrandom::fill(&mut key).map_err(|_| "the random source failed".to_string())?;
-    write_key_file(&capture_path(&dir, id), &key).map_err(|e| e.to_string())?;
+    let NewKey { dir, old, new: id } = add_key(data_dir, "capture-")?;
     for old_id in old {
         let retired = capture_retired_path(&dir, old_id);
         if !retired.exists() {
@@ -233,13 +239,11 @@ pub struct RotationReport {
 /// when it next wraps or meets a key it does not know), then the old master keys are retired
 /// (renamed `*.retired`, no longer loaded). Data is never re-encrypted: only 32-byte keys are.
 pub async fn rotate(data_dir: &Path, store: &dyn Store) -> Result<RotationReport, String> {
-    DataDirKeys::open(data_dir).map_err(|e| e.to_string())?;
-    let dir = data_dir.join("keys");
-    let old = master_ids(&dir).map_err(|e| e.to_string())?;
-    let new_id = old.last().map_or(1, |id| id + 1);
-    let mut key = [0u8; 32];
-    getrandom::fill(&mut key).map_err(|_| "the random source failed".to_string())?;
-    write_key_file(&master_path(&dir, new_id), &key).map_err(|e| e.to_string())?;
+    let NewKey {
+        dir,
+        old,
+        new: new_id,
+    } = add_key(data_dir, "master-")?;
     let source = DataDirKeys {
         dir: dir.clone(),
         seen: Mutex::new(None),
