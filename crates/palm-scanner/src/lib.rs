@@ -37,3 +37,10 @@ pub enum ScannerError {
 }
 
 pub type Result<T> = std::result::Result<T, ScannerError>;
+
+/// `bytes` random bytes as lowercase hex (request nonces, offline entry ids).
+pub(crate) fn random_hex(bytes: usize) -> Result<String> {
+    let mut b = vec![0u8; bytes];
+    getrandom::fill(&mut b).map_err(|_| ScannerError::Io("the random source failed".into()))?;
+    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+}

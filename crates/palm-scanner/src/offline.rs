@@ -23,7 +23,7 @@ use palm_index::{
     Calibration, Decision, Gallery, IndexConfig, PalmId, Policy, ProtectedPalm,
     SHIPPED_CALIBRATION, Search,
 };
-use palm_vault::device::Sealed;
+use palm_vault::device::{self, Sealed};
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -39,11 +39,6 @@ fn list_path(dir: &Path, event: &str) -> PathBuf {
 
 fn queue_path(dir: &Path) -> PathBuf {
     dir.join("offline-queue.jsonl")
-}
-
-/// The same associated data the server seals with (`palm_service::offline::allow_list_aad`).
-fn aad(device: &str, event: &str, list: &str) -> Vec<u8> {
-    format!("palmline allow-list\n{device}\n{event}\n{list}").into_bytes()
 }
 
 impl Client {
@@ -119,7 +114,12 @@ pub struct OfflineGate {
 impl OfflineGate {
     /// Opens the kept list for `event` with this device's key. A list that was tampered with, or
     /// made for another device, does not open.
-    pub fn open(dir: &Path, keys: &DeviceKeys, device: &str, event: &str) -> Result<OfflineGate> {
+    pub fn open(
+        dir: &Path,
+        keys: &DeviceKeys,
+        device_id: &str,
+        event: &str,
+    ) -> Result<OfflineGate> {
         let kept: api::SealedAllowList = serde_json::from_slice(
             &std::fs::read(list_path(dir, event))
                 .map_err(|e| io(format!("no allow-list for {event} on this gate: {e}")))?,
@@ -131,7 +131,7 @@ impl OfflineGate {
         };
         let mut json = keys
             .seal
-            .open(&sealed, &aad(device, event, &kept.id))
+            .open(&sealed, &device::allow_list_aad(device_id, event, &kept.id))
             .map_err(|_| io("the allow-list does not open: altered, or made for another device"))?;
         let list: std::result::Result<api::AllowList, _> = serde_json::from_slice(&json);
         json.zeroize();
@@ -192,13 +192,8 @@ impl OfflineGate {
                 _ => {}
             }
         }
-        let mut id = [0u8; 12];
-        getrandom::fill(&mut id).map_err(|_| io("the random source failed"))?;
         let entry = api::OfflineEntry {
-            id: format!(
-                "ent_{}",
-                id.iter().map(|b| format!("{b:02x}")).collect::<String>()
-            ),
+            id: format!("ent_{}", crate::random_hex(12)?),
             event: self.list.event.clone(),
             person: person.clone(),
             direction: if self.list.age_restricted {

@@ -41,7 +41,7 @@ fn unauthenticated(code: &'static str, message: &str) -> ServiceError {
     ServiceError::new(ErrorKind::Unauthenticated, code, message)
 }
 
-fn b64(bytes: &[u8]) -> String {
+pub(crate) fn b64(bytes: &[u8]) -> String {
     use base64::Engine as _;
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }

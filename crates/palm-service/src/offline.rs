@@ -6,6 +6,7 @@
 //! end and can be revoked; a gate learns of a revocation the next time it is online.
 
 use crate::Service;
+use crate::devices::b64;
 use crate::domain::new_id;
 use crate::error::{ErrorKind, Result, ServiceError};
 use crate::store::{AllowListRow, DeviceRow, EntryRow, GateRow};
@@ -13,16 +14,6 @@ use palm_api as api;
 use palm_engine::protect::Transform;
 use palm_index::{Gallery, IndexConfig};
 use palm_vault::device;
-
-/// What an allow-list is sealed with: who may open it and what it is.
-pub fn allow_list_aad(device: &str, event: &str, list: &str) -> Vec<u8> {
-    format!("palmline allow-list\n{device}\n{event}\n{list}").into_bytes()
-}
-
-fn b64(bytes: &[u8]) -> String {
-    use base64::Engine as _;
-    base64::engine::general_purpose::STANDARD.encode(bytes)
-}
 
 fn valid_id(id: &str, prefix: &str) -> bool {
     id.strip_prefix(prefix).is_some_and(|rest| {
@@ -107,7 +98,7 @@ impl Service {
         let sealed = device::seal(
             &device.seal_key,
             &json,
-            &allow_list_aad(&device.id, &event.id, &id),
+            &device::allow_list_aad(&device.id, &event.id, &id),
         )
         .map_err(|_| ServiceError::internal("the allow-list could not be sealed"));
         zeroize::Zeroize::zeroize(&mut json);

@@ -77,6 +77,11 @@ pub fn capture_aad(purpose: &str, target: &str, nonce: &str) -> Vec<u8> {
     format!("palmline capture\n{purpose}\n{target}\n{nonce}").into_bytes()
 }
 
+/// What a gate's allow-list is sealed for: the device that may open it, its event and its id.
+pub fn allow_list_aad(device: &str, event: &str, list: &str) -> Vec<u8> {
+    format!("palmline allow-list\n{device}\n{event}\n{list}").into_bytes()
+}
+
 /// An X25519 key pair that sealed payloads are opened with (the server's capture key, a gate
 /// device's allow-list key).
 pub struct SealKey {

@@ -178,9 +178,7 @@ pub fn run(args: ScannerArgs) -> Result<()> {
                         &paired.device.id,
                         &event,
                     )?;
-                    let now = std::time::SystemTime::now()
-                        .duration_since(std::time::UNIX_EPOCH)?
-                        .as_secs() as i64;
+                    let now = palm_service::Clock::now_s(&palm_service::SystemClock);
                     let decision = gate.decide(&frame, &direction, now)?;
                     println!("{}", serde_json::to_string_pretty(&decision)?);
                     Ok(())

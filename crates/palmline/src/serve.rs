@@ -129,9 +129,7 @@ pub fn keys(args: KeysArgs) -> Result<()> {
         KeysArgs::Rotate(c) => c,
         KeysArgs::RotateCapture(c) => {
             let config = c.load()?;
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs() as i64);
+            let now = palm_service::Clock::now_s(&palm_service::SystemClock);
             let id = palm_server::keys::rotate_capture(&config.data_dir, now)
                 .map_err(anyhow::Error::msg)?;
             println!(
