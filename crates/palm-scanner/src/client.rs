@@ -8,7 +8,7 @@ use palm_api as api;
 use palm_vault::device;
 use serde_json::Value;
 use std::sync::Arc;
-use zeroize::Zeroize;
+use zeroize::Zeroizing;
 
 /// A server answer: status and JSON body.
 #[derive(Debug, Clone)]
@@ -34,9 +34,7 @@ impl Reply {
 
 /// A random nonce: 24 hex characters.
 fn nonce() -> Result<String> {
-    let mut b = [0u8; 12];
-    getrandom::fill(&mut b).map_err(|_| ScannerError::Io("the random source failed".into()))?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+    crate::random_hex(12)
 }
 
 /// The device's connection to its server.
@@ -47,6 +45,8 @@ pub struct Client {
     paired: Option<Paired>,
     /// Unix seconds; the system clock unless a test moves it.
     clock: Arc<dyn Fn() -> i64 + Send + Sync>,
+    /// The server's current capture key, once fetched.
+    capture_key: std::sync::Mutex<Option<api::CaptureKey>>,
 }
 
 fn system_now() -> i64 {
@@ -67,6 +67,7 @@ impl Client {
             keys,
             paired,
             clock: Arc::new(system_now),
+            capture_key: std::sync::Mutex::new(None),
         })
     }
 
@@ -165,19 +166,64 @@ impl Client {
     /// the frame.
     pub async fn seal(
         &self,
-        mut image: Vec<u8>,
+        image: Vec<u8>,
         purpose: &str,
         target: &str,
     ) -> Result<api::SealedImage> {
-        let keys = self.capture_keys().await?;
-        let key = keys
-            .iter()
+        let image = Zeroizing::new(image);
+        let key = self.current_capture_key(false).await?;
+        self.seal_to(&image, &key, purpose, target)
+    }
+
+    /// The server's current capture key, remembered between captures so a scan costs no extra
+    /// round trip; `refresh` asks the server again (after it said the key is retired).
+    async fn current_capture_key(&self, refresh: bool) -> Result<api::CaptureKey> {
+        if !refresh
+            && let Some(key) = self
+                .capture_key
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        {
+            return Ok(key);
+        }
+        let key = self
+            .capture_keys()
+            .await?
+            .into_iter()
             .filter(|k| k.expires.is_none())
             .max_by_key(|k| k.id)
             .ok_or_else(|| ScannerError::Network("the server offers no capture key".into()))?;
-        let sealed = self.seal_to(&image, key, purpose, target);
-        image.zeroize();
-        sealed
+        *self.capture_key.lock().unwrap_or_else(|e| e.into_inner()) = Some(key.clone());
+        Ok(key)
+    }
+
+    /// Seals `image` for `purpose`/`target` and posts `body(sealed)` to `path`, signed. When the
+    /// remembered capture key has been replaced, seals again to the new one once. The frame is
+    /// wiped however this ends.
+    async fn send_sealed(
+        &self,
+        image: Vec<u8>,
+        (purpose, target): (&str, &str),
+        path: &str,
+        body: impl Fn(api::SealedImage) -> Value,
+    ) -> Result<Reply> {
+        let image = Zeroizing::new(image);
+        let mut refresh = false;
+        loop {
+            let key = self.current_capture_key(refresh).await?;
+            let sealed = self.seal_to(&image, &key, purpose, target)?;
+            let reply = self.signed("POST", path, Some(&body(sealed))).await?;
+            let key_replaced = reply.status == 400
+                && matches!(
+                    reply.body["code"].as_str(),
+                    Some("capture_key_retired" | "unknown_capture_key")
+                );
+            if !key_replaced || refresh {
+                return Ok(reply);
+            }
+            refresh = true;
+        }
     }
 
     /// Seals to a given key (tests seal to a key about to retire).
@@ -205,10 +251,13 @@ impl Client {
 
     /// Submits a sealed capture for a payment waiting at this device's till.
     pub async fn pay(&self, payment: &str, image: Vec<u8>) -> Result<Reply> {
-        let sealed = self.seal(image, "payment", payment).await?;
-        let body = serde_json::json!({ "sealed_image": sealed });
-        self.signed("POST", &format!("/v1/payments/{payment}/palm"), Some(&body))
-            .await
+        self.send_sealed(
+            image,
+            ("payment", payment),
+            &format!("/v1/payments/{payment}/palm"),
+            |sealed| serde_json::json!({ "sealed_image": sealed }),
+        )
+        .await
     }
 
     /// Submits a sealed capture at this device's gate.
@@ -218,12 +267,12 @@ impl Client {
             .as_ref()
             .and_then(|p| p.device.gate.clone())
             .ok_or_else(|| ScannerError::Capture("this device is not paired with a gate".into()))?;
-        let sealed = self
-            .seal(image, "gate_scan", &format!("{gate}/{event}"))
-            .await?;
-        let body = serde_json::json!({
-            "event": event, "sealed_image": sealed, "direction": direction
-        });
-        self.signed("POST", "/v1/gate/scans", Some(&body)).await
+        self.send_sealed(
+            image,
+            ("gate_scan", &format!("{gate}/{event}")),
+            "/v1/gate/scans",
+            |sealed| serde_json::json!({"event": event, "sealed_image": sealed, "direction": direction}),
+        )
+        .await
     }
 }

@@ -397,6 +397,11 @@ async fn a_retired_capture_key_opens_captures_only_during_its_overlap() {
     assert_eq!(keys.len(), 1);
     let old = keys[0].clone();
     assert_eq!(old.expires, None);
+    // The device remembers the current key from its first capture...
+    device
+        .seal(hover(502, 7), "payment", "pay_warm_up")
+        .await
+        .unwrap();
 
     let new_id = palm_server::keys::rotate_capture(&w.config.data_dir, w.clock.now_s()).unwrap();
     assert_eq!(new_id, 2);
@@ -431,6 +436,7 @@ async fn a_retired_capture_key_opens_captures_only_during_its_overlap() {
     );
     let keys = device.capture_keys().await.unwrap();
     assert_eq!(keys.iter().map(|k| k.id).collect::<Vec<_>>(), vec![2]);
+    // ...and, told that key is retired, seals to the new one and pays.
     let paid = device.pay(&p2, hover(502, 8)).await.unwrap();
     assert_eq!(paid.body["status"], "succeeded", "{}", paid.body);
     w.server.shutdown().await;
