@@ -5,6 +5,17 @@ use async_trait::async_trait;
 use palm_service::store::{AuditRow, DeletionRow, PrivacyStore, StoreResult};
 use sqlx::Executor;
 
+/// The `id` column of every row.
+fn ids<T>(rows: &[sqlx::any::AnyRow]) -> StoreResult<Vec<T>>
+where
+    T: for<'r> sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
+{
+    rows.iter()
+        .map(|r| col(r, "id"))
+        .collect::<Result<_, _>>()
+        .map_err(db_err)
+}
+
 #[async_trait]
 impl PrivacyStore for SqlStore {
     async fn insert_deletion(&self, d: &DeletionRow) -> StoreResult<()> {
@@ -84,23 +95,17 @@ impl PrivacyStore for SqlStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_err)?;
-        rows.iter()
-            .map(|r| col(r, "id"))
-            .collect::<Result<_, _>>()
-            .map_err(db_err)
+        ids(&rows)
     }
 
     async fn delete_person(&self, person_id: &str, audit: &AuditRow) -> StoreResult<Vec<i64>> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let palms = sqlx::query("SELECT id FROM palms WHERE person_id = $1")
+        let palm_rows = sqlx::query("SELECT id FROM palms WHERE person_id = $1")
             .bind(person_id)
             .fetch_all(&mut *tx)
             .await
-            .map_err(db_err)?
-            .iter()
-            .map(|r| col::<i64>(r, "id"))
-            .collect::<Result<Vec<_>, _>>()
             .map_err(db_err)?;
+        let palms: Vec<i64> = ids(&palm_rows)?;
         for table in ["palms", "cards", "sessions", "consents"] {
             q!("DELETE FROM {table} WHERE person_id = $1")
                 .bind(person_id)
@@ -125,10 +130,7 @@ impl PrivacyStore for SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        rows.iter()
-            .map(|r| col(r, "id"))
-            .collect::<Result<_, _>>()
-            .map_err(db_err)
+        ids(&rows)
     }
 
     async fn insert_audit(&self, a: &AuditRow) -> StoreResult<()> {
