@@ -107,10 +107,8 @@ impl FromRequestParts<AppState> for SignedDevice {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, _: &AppState) -> Result<Self, AppError> {
-        parts
-            .extensions
-            .get::<DeviceAuth>()
-            .map(|d| SignedDevice(d.0.clone()))
+        crate::extract::signed_device(parts)
+            .map(SignedDevice)
             .ok_or_else(|| {
                 AppError::new(
                     ErrorKind::Unauthenticated,

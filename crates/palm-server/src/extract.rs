@@ -103,7 +103,7 @@ async fn credential<T>(
 }
 
 /// The device that signed this request, if one did (checked by `devices::device_auth`).
-fn signed_device(parts: &Parts) -> Option<palm_service::store::DeviceRow> {
+pub(crate) fn signed_device(parts: &Parts) -> Option<palm_service::store::DeviceRow> {
     parts
         .extensions
         .get::<crate::devices::DeviceAuth>()
