@@ -74,6 +74,10 @@ pub fn serve(args: ServeArgs) -> Result<()> {
     }
     palm_server::init_logging(&config.log_format);
     runtime()?.block_on(async {
+        // Listen for signals before anything is printed: whoever reads "serving on" may stop the
+        // server at once, and a SIGTERM that arrives before the handler exists kills the process
+        // without its graceful shutdown.
+        let stop = shutdown_signal()?;
         let server = Server::start(&config).await?;
         println!("Palmline is serving on http://{}", server.addr);
         println!(
@@ -98,30 +102,30 @@ pub fn serve(args: ServeArgs) -> Result<()> {
             println!("    4000 0000 0000 0119 processing error (any future expiry)");
         }
         println!("Stop with Ctrl-C; requests in flight finish first.");
-        shutdown_signal().await;
+        stop.await;
         eprintln!("shutting down...");
         server.shutdown().await;
         Ok(())
     })
 }
 
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Registers the Ctrl-C and SIGTERM handlers now and returns a future that ends on either.
+fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            s.recv().await;
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot listen for SIGTERM")?;
+    #[cfg(unix)]
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+        .context("cannot listen for SIGINT")?;
+    Ok(async move {
+        #[cfg(unix)]
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = interrupt.recv() => {}
         }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {}
-        _ = term => {}
-    }
+        #[cfg(not(unix))]
+        let _ = tokio::signal::ctrl_c().await;
+    })
 }
 
 pub fn keys(args: KeysArgs) -> Result<()> {
