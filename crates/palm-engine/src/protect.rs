@@ -34,7 +34,7 @@ const CELLS: usize = GRID * GRID;
 /// u64 words per 1024-cell vector.
 pub const WORDS: usize = CELLS / 64;
 /// Words holding the subsampled (even row, even column) cells: the first 256 positions.
-const SUB_WORDS: usize = CELLS / 4 / 64;
+pub(crate) const SUB_WORDS: usize = CELLS / 4 / 64;
 /// Orientation planes a protected template has.
 pub const PLANES: usize = 6;
 /// The mask, then the planes.
@@ -338,24 +338,39 @@ pub fn compare(
 }
 
 /// [`compare`] on a protected template's cells, for callers that checked the fingerprint and
-/// transform when the cells were stored (the index). `multiversion` also compiles it for AVX2
-/// and picks the version the CPU supports at run time.
-#[multiversion::multiversion(targets("x86_64+avx2+popcnt", "x86_64+popcnt"))]
+/// transform when the cells were stored (the index). Runs the AVX-512 kernels where the CPU has
+/// them, the scalar ones elsewhere.
 pub fn compare_rows(probe: &ProtectedProbe, rows: &ProtectedRows, params: &Params) -> Comparison {
     let max_shift = params.max_shift.min(probe.reach);
     let coarse_reach = probe.reach / 2;
     let coarse_side = 2 * coarse_reach + 1;
+    let coarse = |dx: i32, dy: i32| {
+        &probe.coarse[((dy + coarse_reach) * coarse_side + dx + coarse_reach) as usize]
+    };
+    let side = 2 * probe.reach + 1;
+    let fine =
+        |dx: i32, dy: i32| &probe.fine[((dy + probe.reach) * side + dx + probe.reach) as usize];
+    search::compare_vectors(max_shift, params.min_overlap_cells, coarse, fine, rows).unwrap_or_else(
+        || compare_rows_scalar(max_shift, params.min_overlap_cells, coarse, fine, rows),
+    )
+}
+
+/// The scalar kernels; `multiversion` also compiles them for AVX2 and picks the version the CPU
+/// supports at run time.
+#[multiversion::multiversion(targets("x86_64+avx2+popcnt", "x86_64+popcnt"))]
+fn compare_rows_scalar<'p>(
+    max_shift: i32,
+    min_overlap: u32,
+    coarse: impl Fn(i32, i32) -> &'p SubRows,
+    fine: impl Fn(i32, i32) -> &'p ProtectedRows,
+    rows: &ProtectedRows,
+) -> Comparison {
     search::coarse_to_fine(
         PLANES as u32,
         max_shift,
-        params.min_overlap_cells,
-        |dx, dy| {
-            differ_overlap(
-                &probe.coarse[((dy + coarse_reach) * coarse_side + dx + coarse_reach) as usize],
-                rows,
-            )
-        },
-        |dx, dy| probe.fine_at(rows, dx, dy),
+        min_overlap,
+        search::each_shift(|dx, dy| differ_overlap(coarse(dx, dy), rows)),
+        search::each_shift(|dx, dy| differ_overlap(fine(dx, dy), rows)),
     )
 }
 
@@ -381,7 +396,7 @@ pub fn compare_rows_exhaustive(
         params.min_overlap_cells,
         -s..=s,
         -s..=s,
-        |dx, dy| probe.fine_at(rows, dx, dy),
+        search::each_shift(|dx, dy| probe.fine_at(rows, dx, dy)),
     )
 }
 

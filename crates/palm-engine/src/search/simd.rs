@@ -1,0 +1,572 @@
+//! AVX-512 versions of the comparison kernels, picked at run time when the CPU has them.
+//!
+//! The scalar kernels compare one row (or one word) at a time; here one 512-bit register holds two
+//! full-resolution rows (mask and six planes in 32-bit lanes), four subsampled rows (16-bit lanes)
+//! or eight words of a protected vector, and one instruction counts its set bits. Per-lane shifts
+//! (`vpsrld`/`vpsrlw`) move all planes of a row at once and fill with zeros, which is exactly what
+//! the scalar `shift_lanes` does with masks. Written by hand because this is the product's hot
+//! loop and no crate vectorises this layout; tests check every shift against the scalar kernels.
+//!
+//! Two builds of the same kernels: one for CPUs with `VPOPCNTDQ` (a popcount instruction on
+//! 64-bit lanes: Ice Lake, Zen 4 and later), one for AVX-512 CPUs without it (Skylake-SP,
+//! Cascade Lake), which counts bits by nibble lookup.
+
+// Unsafe is confined to this module: `#[target_feature]` functions are unsafe to call from code
+// compiled without those features (the caller checks the CPU first), and vector loads read
+// through pointers (always within the row arrays; the masked loads never touch memory past them).
+#![allow(unsafe_code)]
+
+use super::Prepared;
+use crate::filters::GRID;
+use crate::matcher::Comparison;
+use crate::protect::{SUB_WORDS, WORDS};
+
+/// Which kernels this CPU can run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Level {
+    Avx512Popcnt,
+    Avx512,
+    Scalar,
+}
+
+impl Level {
+    /// Detected once; `is_x86_feature_detected!` caches, but the enum is cheaper to branch on.
+    pub(crate) fn detect() -> Level {
+        static LEVEL: std::sync::OnceLock<Level> = std::sync::OnceLock::new();
+        *LEVEL.get_or_init(|| {
+            #[cfg(target_arch = "x86_64")]
+            {
+                if std::env::var_os("PALMLINE_NO_SIMD").is_some() {
+                    return Level::Scalar;
+                }
+                let base = is_x86_feature_detected!("avx512f")
+                    && is_x86_feature_detected!("avx512bw")
+                    && is_x86_feature_detected!("popcnt");
+                if base && is_x86_feature_detected!("avx512vpopcntdq") {
+                    return Level::Avx512Popcnt;
+                }
+                if base {
+                    return Level::Avx512;
+                }
+            }
+            Level::Scalar
+        })
+    }
+}
+
+/// The plain comparison at the CPU's best level, or `None` when only the scalar kernels run here.
+pub(crate) fn compare(
+    a: &Prepared,
+    b: &Prepared,
+    max_shift: i32,
+    min_overlap: u32,
+) -> Option<Comparison> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: `detect` saw the features each build enables.
+        match Level::detect() {
+            Level::Avx512Popcnt => {
+                return Some(unsafe { native::compare(a, b, max_shift, min_overlap) });
+            }
+            Level::Avx512 => {
+                return Some(unsafe { lookup::compare(a, b, max_shift, min_overlap) });
+            }
+            Level::Scalar => {}
+        }
+    }
+    let _ = (a, b, max_shift, min_overlap);
+    None
+}
+
+/// A protected probe's vectors (mask, then six planes) at one shift: the first 4 words of each
+/// for the subsampled pass, all 16 for the full-resolution one.
+type Sub = [[u64; SUB_WORDS]; 7];
+type Rows = [[u64; WORDS]; 7];
+
+/// The protected comparison (see `crate::protect`) at the CPU's best level, or `None` when only
+/// the scalar kernels run here. `coarse(dx, dy)` and `fine(dx, dy)` give the probe's vectors
+/// moved by that shift; `rows` is the stored template.
+pub(crate) fn compare_vectors<'p>(
+    max_shift: i32,
+    min_overlap: u32,
+    coarse: impl Fn(i32, i32) -> &'p Sub,
+    fine: impl Fn(i32, i32) -> &'p Rows,
+    rows: &Rows,
+) -> Option<Comparison> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: `detect` saw the features each build enables.
+        match Level::detect() {
+            Level::Avx512Popcnt => {
+                return Some(unsafe {
+                    native::compare_vectors(max_shift, min_overlap, coarse, fine, rows)
+                });
+            }
+            Level::Avx512 => {
+                return Some(unsafe {
+                    lookup::compare_vectors(max_shift, min_overlap, coarse, fine, rows)
+                });
+            }
+            Level::Scalar => {}
+        }
+    }
+    let _ = (max_shift, min_overlap, coarse, fine, rows);
+    None
+}
+
+#[cfg(target_arch = "x86_64")]
+macro_rules! kernels {
+    ($name:ident, $features:literal, $popcnt:ident, $count32:ident, $finish32:ident) => {
+        mod $name {
+            use super::super::{COARSE, Prepared, coarse_to_fine, each_shift};
+            use super::*;
+            use std::arch::x86_64::*;
+
+            /// The totals of two per-lane counters in one horizontal sum: counts stay far
+            /// below 2^32, so the second rides in the high half of each 64-bit lane.
+            #[target_feature(enable = $features)]
+            #[inline]
+            fn sums(low: __m512i, high: __m512i) -> (u32, u32) {
+                let both =
+                    _mm512_reduce_add_epi64(_mm512_add_epi64(low, _mm512_slli_epi64(high, 32)))
+                        as u64;
+                (both as u32, (both >> 32) as u32)
+            }
+
+            /// Full-resolution pass at shifts `(dx0 + j, dy)` for `j < N`: two rows of
+            /// 8 x 32-bit lanes `[mask, p0..p5, 0]` per register, each row pair loaded once for
+            /// all N shifts.
+            #[target_feature(enable = $features)]
+            #[inline]
+            fn fine_row<const N: usize>(
+                a: &[[u64; 4]; GRID],
+                b: &[[u64; 4]; GRID],
+                dx0: i32,
+                dy: i32,
+            ) -> [(u32, u32); N] {
+                let lo = 0.max(-dy) as usize;
+                let hi = (GRID as i32).min(GRID as i32 - dy).max(0) as usize;
+                // Lane 0 of each row (its mask) copied to all eight lanes of that row.
+                let spread = _mm512_set_epi32(8, 8, 8, 8, 8, 8, 8, 8, 0, 0, 0, 0, 0, 0, 0, 0);
+                let counts: [__m128i; N] =
+                    std::array::from_fn(|j| _mm_cvtsi32_si128((dx0 + j as i32).abs()));
+                let mut acc = [_mm512_setzero_si512(); N];
+                let mut r = lo;
+                while r < hi {
+                    let k: __mmask8 = if r + 1 < hi { 0xFF } else { 0x0F };
+                    let br = (r as i32 + dy) as usize;
+                    // SAFETY: rows r (and r + 1 when k has its high half) of `a`, and rows
+                    // br (and br + 1) of `b`, lie inside the 32-row arrays: lo <= r < hi and
+                    // 0 <= r + dy < 32 for every r in lo..hi.
+                    let (av, bv) = unsafe {
+                        (
+                            _mm512_maskz_loadu_epi64(k, a.as_ptr().add(r).cast()),
+                            _mm512_maskz_loadu_epi64(k, b.as_ptr().add(br).cast()),
+                        )
+                    };
+                    for j in 0..N {
+                        let s = if dx0 + j as i32 >= 0 {
+                            _mm512_srl_epi32(bv, counts[j])
+                        } else {
+                            _mm512_sll_epi32(bv, counts[j])
+                        };
+                        let m = _mm512_permutexvar_epi32(spread, _mm512_and_si512(av, s));
+                        // Plane lanes: m & (a ^ s), differing bits where both masks keep the
+                        // cell; mask lanes (0 and 8) keep m itself, the overlap; the empty
+                        // eighth lane gives 0. One count then serves both totals.
+                        let x = _mm512_mask_ternarylogic_epi32::<0x60>(m, 0xFEFE, av, s);
+                        acc[j] = $count32(acc[j], x);
+                    }
+                    r += 2;
+                }
+                std::array::from_fn(|j| {
+                    // One horizontal sum for both totals: the mask lanes' counts are added
+                    // once more, 16 bits up (differ + overlap <= 7 x 1024 < 2^16).
+                    let counts = $finish32(acc[j]);
+                    let both =
+                        _mm512_add_epi32(counts, _mm512_maskz_slli_epi32(0x0101, counts, 16));
+                    let both = _mm512_reduce_add_epi32(both) as u32;
+                    let overlap = both >> 16;
+                    ((both & 0xffff) - overlap, overlap)
+                })
+            }
+
+            /// Subsampled pass at coarse shifts `(dx0 + j, dy)` for `j < N`: four rows of
+            /// 8 x 16-bit lanes `[mask, p0..p5, 0]` per register.
+            #[target_feature(enable = $features)]
+            #[inline]
+            fn coarse_row<const N: usize>(
+                a: &[[u64; 2]; COARSE],
+                b: &[[u64; 2]; COARSE],
+                dx0: i32,
+                dy: i32,
+            ) -> [(u32, u32); N] {
+                let lo = 0.max(-dy) as usize;
+                let hi = (COARSE as i32).min(COARSE as i32 - dy).max(0) as usize;
+                // Bytes 0 and 1 of each 128-bit row (its mask) copied to all eight lanes.
+                let spread = _mm512_set1_epi16(0x0100);
+                let counts: [__m128i; N] =
+                    std::array::from_fn(|j| _mm_cvtsi32_si128((dx0 + j as i32).abs()));
+                let mut differ = [_mm512_setzero_si512(); N];
+                let mut overlap = [_mm512_setzero_si512(); N];
+                let mut r = lo;
+                while r < hi {
+                    let rows = (hi - r).min(4);
+                    let k: __mmask8 = ((1u32 << (2 * rows)) - 1) as u8;
+                    let br = (r as i32 + dy) as usize;
+                    // SAFETY: as in `fine_row`, every loaded row index is within 0..16.
+                    let (av, bv) = unsafe {
+                        (
+                            _mm512_maskz_loadu_epi64(k, a.as_ptr().add(r).cast()),
+                            _mm512_maskz_loadu_epi64(k, b.as_ptr().add(br).cast()),
+                        )
+                    };
+                    for j in 0..N {
+                        let s = if dx0 + j as i32 >= 0 {
+                            _mm512_srl_epi16(bv, counts[j])
+                        } else {
+                            _mm512_sll_epi16(bv, counts[j])
+                        };
+                        let m = _mm512_shuffle_epi8(_mm512_and_si512(av, s), spread);
+                        let x = _mm512_ternarylogic_epi64::<0x28>(av, s, m);
+                        differ[j] = _mm512_add_epi64(differ[j], $popcnt(x));
+                        overlap[j] = _mm512_add_epi64(overlap[j], $popcnt(m));
+                    }
+                    r += 4;
+                }
+                // Two shifts per horizontal sum: per shift, differ (<= 6 x 256 < 2^11) and
+                // overlap counted in all eight lanes (<= 8 x 256 = 2^11) pack into 32 bits.
+                let packed: [__m512i; N] = std::array::from_fn(|j| {
+                    _mm512_add_epi64(differ[j], _mm512_slli_epi64(overlap[j], 12))
+                });
+                let mut out = [(0, 0); N];
+                for j in (0..N).step_by(2) {
+                    let pair = if j + 1 < N {
+                        _mm512_add_epi64(packed[j], _mm512_slli_epi64(packed[j + 1], 32))
+                    } else {
+                        packed[j]
+                    };
+                    let pair = _mm512_reduce_add_epi64(pair) as u64;
+                    for (k, word) in [(j, pair as u32), (j + 1, (pair >> 32) as u32)] {
+                        if k < N {
+                            out[k] = (word & 0xfff, (word >> 12) / 8);
+                        }
+                    }
+                }
+                out
+            }
+
+            /// A [`super::super::ShiftRow`] over `kernel`, with the row lengths the search
+            /// uses (3 fine, 5 coarse shifts) compiled as one pass over the rows.
+            macro_rules! rows_of {
+                ($kernel:ident, $a:expr, $b:expr) => {
+                    |dx0: i32, dy: i32, out: &mut [(u32, u32)]| match out.len() {
+                        3 => out.copy_from_slice(&$kernel::<3>($a, $b, dx0, dy)),
+                        5 => out.copy_from_slice(&$kernel::<5>($a, $b, dx0, dy)),
+                        _ => {
+                            for (j, slot) in out.iter_mut().enumerate() {
+                                *slot = $kernel::<1>($a, $b, dx0 + j as i32, dy)[0];
+                            }
+                        }
+                    }
+                };
+            }
+
+            /// [`super::super::compare`] with these kernels; the caller checked the CPU.
+            #[target_feature(enable = $features)]
+            pub(super) fn compare(
+                a: &Prepared,
+                b: &Prepared,
+                max_shift: i32,
+                min_overlap: u32,
+            ) -> Comparison {
+                coarse_to_fine(
+                    a.planes,
+                    max_shift,
+                    min_overlap,
+                    rows_of!(coarse_row, &a.coarse, &b.coarse),
+                    rows_of!(fine_row, &a.fine, &b.fine),
+                )
+            }
+
+            #[target_feature(enable = $features)]
+            #[inline]
+            fn vectors<const N: usize>(probe: &[[u64; N]; 7], rows: &Rows) -> (u32, u32) {
+                let (mut differ, mut overlap) = (_mm512_setzero_si512(), _mm512_setzero_si512());
+                let mut w = 0;
+                while w < N {
+                    let k: __mmask8 = if N - w >= 8 {
+                        0xFF
+                    } else {
+                        ((1u32 << (N - w)) - 1) as u8
+                    };
+                    // SAFETY: words w..w + 8 (as far as k reaches) of every vector exist: k
+                    // keeps only words below N <= 16.
+                    let load = |v: &[u64]| unsafe {
+                        _mm512_maskz_loadu_epi64(k, v.as_ptr().add(w).cast())
+                    };
+                    let m = _mm512_and_si512(load(&probe[0]), load(&rows[0]));
+                    overlap = _mm512_add_epi64(overlap, $popcnt(m));
+                    for v in 1..7 {
+                        let x =
+                            _mm512_ternarylogic_epi64::<0x28>(load(&probe[v]), load(&rows[v]), m);
+                        differ = _mm512_add_epi64(differ, $popcnt(x));
+                    }
+                    w += 8;
+                }
+                sums(differ, overlap)
+            }
+
+            /// [`super::compare_vectors`] with these kernels; the caller checked the CPU.
+            #[target_feature(enable = $features)]
+            pub(super) fn compare_vectors<'p>(
+                max_shift: i32,
+                min_overlap: u32,
+                coarse: impl Fn(i32, i32) -> &'p Sub,
+                fine: impl Fn(i32, i32) -> &'p Rows,
+                rows: &Rows,
+            ) -> Comparison {
+                coarse_to_fine(
+                    crate::protect::PLANES as u32,
+                    max_shift,
+                    min_overlap,
+                    each_shift(|dx, dy| vectors(coarse(dx, dy), rows)),
+                    each_shift(|dx, dy| vectors(fine(dx, dy), rows)),
+                )
+            }
+
+            /// The row kernels at 1, 3 and 5 shifts, for the tests; the caller checked the CPU.
+            #[cfg(test)]
+            pub(super) fn rows_checked(
+                a: &Prepared,
+                b: &Prepared,
+                dx0: i32,
+                dy: i32,
+            ) -> [[(u32, u32); 5]; 2] {
+                // SAFETY: tests call this only after the CPU check.
+                unsafe {
+                    let mut fine = [(0, 0); 5];
+                    fine[..3].copy_from_slice(&fine_row::<3>(&a.fine, &b.fine, dx0, dy));
+                    fine[3] = fine_row::<1>(&a.fine, &b.fine, dx0 + 3, dy)[0];
+                    fine[4] = fine_row::<1>(&a.fine, &b.fine, dx0 + 4, dy)[0];
+                    [fine, coarse_row::<5>(&a.coarse, &b.coarse, dx0 / 2, dy / 2)]
+                }
+            }
+        }
+    };
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+#[inline]
+fn popcnt_native(v: std::arch::x86_64::__m512i) -> std::arch::x86_64::__m512i {
+    std::arch::x86_64::_mm512_popcnt_epi64(v)
+}
+
+/// Adds the set bits of each 32-bit lane of `v` to `acc`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512vpopcntdq")]
+#[inline]
+fn count32_native(
+    acc: std::arch::x86_64::__m512i,
+    v: std::arch::x86_64::__m512i,
+) -> std::arch::x86_64::__m512i {
+    use std::arch::x86_64::*;
+    _mm512_add_epi32(acc, _mm512_popcnt_epi32(v))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[inline]
+fn finish32_native(acc: std::arch::x86_64::__m512i) -> std::arch::x86_64::__m512i {
+    acc
+}
+
+/// Without `VPOPCNTDQ` the counts stay per byte while they add up (a byte counts at most 8 bits a
+/// step, and a pass takes at most 16 steps), then [`finish32_lookup`] sums each lane's bytes.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
+fn count32_lookup(
+    acc: std::arch::x86_64::__m512i,
+    v: std::arch::x86_64::__m512i,
+) -> std::arch::x86_64::__m512i {
+    use std::arch::x86_64::*;
+    _mm512_add_epi8(acc, popcnt_bytes(v))
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
+fn finish32_lookup(acc: std::arch::x86_64::__m512i) -> std::arch::x86_64::__m512i {
+    use std::arch::x86_64::*;
+    let pairs = _mm512_maddubs_epi16(acc, _mm512_set1_epi8(1));
+    _mm512_madd_epi16(pairs, _mm512_set1_epi16(1))
+}
+
+/// Set bits per byte, by a 16-entry table per nibble.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
+fn popcnt_bytes(v: std::arch::x86_64::__m512i) -> std::arch::x86_64::__m512i {
+    use std::arch::x86_64::*;
+    let table = _mm512_broadcast_i32x4(_mm_setr_epi8(
+        0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+    ));
+    let nibbles = _mm512_set1_epi8(0x0f);
+    let low = _mm512_shuffle_epi8(table, _mm512_and_si512(v, nibbles));
+    let high = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(v, 4), nibbles));
+    _mm512_add_epi8(low, high)
+}
+
+/// Set bits per 64-bit lane without `VPOPCNTDQ`: a 16-entry table per nibble, then byte sums.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw")]
+#[inline]
+fn popcnt_lookup(v: std::arch::x86_64::__m512i) -> std::arch::x86_64::__m512i {
+    use std::arch::x86_64::*;
+    _mm512_sad_epu8(popcnt_bytes(v), _mm512_setzero_si512())
+}
+
+#[cfg(target_arch = "x86_64")]
+kernels!(
+    native,
+    "avx512f,avx512bw,avx512vpopcntdq,popcnt",
+    popcnt_native,
+    count32_native,
+    finish32_native
+);
+#[cfg(target_arch = "x86_64")]
+kernels!(
+    lookup,
+    "avx512f,avx512bw,popcnt",
+    popcnt_lookup,
+    count32_lookup,
+    finish32_lookup
+);
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod tests {
+    use super::*;
+    use crate::template::{Hand, Template};
+
+    fn random_prepared(seed: u64) -> Prepared {
+        let mut s = seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1;
+        let mut next = || {
+            s ^= s << 13;
+            s ^= s >> 7;
+            s ^= s << 17;
+            s as u32
+        };
+        // A mask with holes, so overlap counting is exercised.
+        let mask = std::array::from_fn(|_| next() | next());
+        let t = Template {
+            fingerprint: 7,
+            hand: Hand::Unknown,
+            quality: 90,
+            mask,
+            planes: (0..6).map(|_| std::array::from_fn(|_| next())).collect(),
+        };
+        Prepared::new(&t)
+    }
+
+    fn levels() -> Vec<Level> {
+        let mut out = vec![];
+        if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") {
+            out.push(Level::Avx512);
+            if is_x86_feature_detected!("avx512vpopcntdq") {
+                out.push(Level::Avx512Popcnt);
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn vector_kernels_count_what_the_scalar_kernels_count_at_every_shift() {
+        for level in levels() {
+            for seed in 0..6 {
+                let (a, b) = (random_prepared(seed), random_prepared(seed + 100));
+                for dy in -16..=16 {
+                    for dx0 in -16..=12 {
+                        let [fine, coarse] = match level {
+                            Level::Avx512Popcnt => native::rows_checked(&a, &b, dx0, dy),
+                            _ => lookup::rows_checked(&a, &b, dx0, dy),
+                        };
+                        for j in 0..5 {
+                            let dx = dx0 + j as i32;
+                            assert_eq!(
+                                fine[j],
+                                super::super::fine_at(&a, &b, dx, dy),
+                                "{level:?} fine {dx},{dy}"
+                            );
+                            let (cx, cy) = (dx0 / 2 + j as i32, dy / 2);
+                            assert_eq!(
+                                coarse[j],
+                                super::super::coarse_at(&a, &b, cx, cy),
+                                "{level:?} coarse {cx},{cy}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_search_with_vector_kernels_gives_the_scalar_result() {
+        for level in levels() {
+            for seed in 0..20 {
+                let (a, b) = (random_prepared(seed), random_prepared(seed + 50));
+                for (max_shift, min_overlap) in [(4, 400), (2, 100), (6, 200)] {
+                    let scalar = super::super::compare_scalar(&a, &b, max_shift, min_overlap);
+                    let fast = match level {
+                        Level::Avx512Popcnt => unsafe {
+                            native::compare(&a, &b, max_shift, min_overlap)
+                        },
+                        _ => unsafe { lookup::compare(&a, &b, max_shift, min_overlap) },
+                    };
+                    assert_eq!(fast, scalar, "{level:?} seed {seed}");
+                }
+            }
+        }
+    }
+}
+
+#[cfg(all(test, target_arch = "x86_64"))]
+mod palm_tests {
+    use super::*;
+    use palm_synth::{Capture, Identity, Scene, png_bytes};
+
+    /// Real codes are smooth and their masks have holes at the ROI's edges (full hands): the
+    /// vector search must give the scalar result on them too, not only on random bits.
+    #[test]
+    fn on_synthetic_palms_the_vector_search_gives_the_scalar_result() {
+        if Level::detect() == Level::Scalar {
+            return;
+        }
+        let engine = crate::Engine::default();
+        let scenes = [
+            Scene::Roi { size: 150 },
+            Scene::Hand {
+                width: 640,
+                height: 480,
+            },
+        ];
+        let prepared: Vec<Prepared> = (300..304)
+            .flat_map(|seed| (1..=2).flat_map(move |k| scenes.map(|scene| (seed, k, scene))))
+            .map(|(seed, k, scene)| {
+                let bytes = png_bytes(&Identity::new(seed).render(scene, Capture::new(k)));
+                let extraction = engine.extract(&bytes, crate::InputKind::Auto).unwrap();
+                Prepared::new(&extraction.template)
+            })
+            .collect();
+        for a in &prepared {
+            for b in &prepared {
+                assert_eq!(
+                    compare(a, b, 4, 400),
+                    Some(super::super::compare_scalar(a, b, 4, 400))
+                );
+            }
+        }
+    }
+}
