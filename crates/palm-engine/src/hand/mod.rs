@@ -76,7 +76,8 @@ pub fn palm_roi(rgb: &RgbImage, p: &Params) -> Result<(Roi, HandGeometry), Rejec
     // Scale from two measures that fail differently: the valley span moves when a valley is
     // misplaced, the palm's inscribed circle barely does (1% spread over one hand's photos
     // against 3-9% for the span on coep-hands c001-c040). Their mean matched better than either.
-    let side = 0.5 * (ROI_SIDE_PER_VALLEY_SPAN * d + ROI_SIDE_PER_PALM_RADIUS * radius * mask_scale);
+    let side =
+        0.5 * (ROI_SIDE_PER_VALLEY_SPAN * d + ROI_SIDE_PER_PALM_RADIUS * radius * mask_scale);
     let offset = ROI_OFFSET_PER_VALLEY_SPAN * d + side / 2.0;
     let c = (origin.0 + yx * offset, origin.1 + yy * offset);
     let at = |u: f32, v: f32| (c.0 + xx * u + yx * v, c.1 + xy * u + yy * v);

@@ -133,6 +133,39 @@ macro_rules! kernels {
                 (both as u32, (both >> 32) as u32)
             }
 
+            /// Walks the rows of `a` that have a partner in `b` moved down by `dy`, one
+            /// register's worth (512 bits of rows of `W` words) at a time, and hands `step` the
+            /// rows of both; a last, partial register is loaded with the missing rows as zeros.
+            #[target_feature(enable = $features)]
+            #[inline]
+            fn each_register<const W: usize, const ROWS: usize>(
+                a: &[[u64; W]; ROWS],
+                b: &[[u64; W]; ROWS],
+                dy: i32,
+                mut step: impl FnMut(__m512i, __m512i),
+            ) {
+                let per_register = 8 / W;
+                let lo = 0.max(-dy) as usize;
+                let hi = (ROWS as i32).min(ROWS as i32 - dy).max(0) as usize;
+                let mut r = lo;
+                while r < hi {
+                    let rows = (hi - r).min(per_register);
+                    let k: __mmask8 = ((1u32 << (W * rows)) - 1) as u8;
+                    let br = (r as i32 + dy) as usize;
+                    // SAFETY: the mask k loads rows r..r + rows of `a` and br..br + rows of
+                    // `b`, all inside the arrays: lo <= r, r + rows <= hi <= ROWS and
+                    // 0 <= r + dy for r >= lo, r + rows + dy <= hi + dy <= ROWS.
+                    let (av, bv) = unsafe {
+                        (
+                            _mm512_maskz_loadu_epi64(k, a.as_ptr().add(r).cast()),
+                            _mm512_maskz_loadu_epi64(k, b.as_ptr().add(br).cast()),
+                        )
+                    };
+                    step(av, bv);
+                    r += rows;
+                }
+            }
+
             /// Full-resolution pass at shifts `(dx0 + j, dy)` for `j < N`: two rows of
             /// 8 x 32-bit lanes `[mask, p0..p5, 0]` per register, each row pair loaded once for
             /// all N shifts.
@@ -144,26 +177,12 @@ macro_rules! kernels {
                 dx0: i32,
                 dy: i32,
             ) -> [(u32, u32); N] {
-                let lo = 0.max(-dy) as usize;
-                let hi = (GRID as i32).min(GRID as i32 - dy).max(0) as usize;
                 // Lane 0 of each row (its mask) copied to all eight lanes of that row.
                 let spread = _mm512_set_epi32(8, 8, 8, 8, 8, 8, 8, 8, 0, 0, 0, 0, 0, 0, 0, 0);
                 let counts: [__m128i; N] =
                     std::array::from_fn(|j| _mm_cvtsi32_si128((dx0 + j as i32).abs()));
                 let mut acc = [_mm512_setzero_si512(); N];
-                let mut r = lo;
-                while r < hi {
-                    let k: __mmask8 = if r + 1 < hi { 0xFF } else { 0x0F };
-                    let br = (r as i32 + dy) as usize;
-                    // SAFETY: rows r (and r + 1 when k has its high half) of `a`, and rows
-                    // br (and br + 1) of `b`, lie inside the 32-row arrays: lo <= r < hi and
-                    // 0 <= r + dy < 32 for every r in lo..hi.
-                    let (av, bv) = unsafe {
-                        (
-                            _mm512_maskz_loadu_epi64(k, a.as_ptr().add(r).cast()),
-                            _mm512_maskz_loadu_epi64(k, b.as_ptr().add(br).cast()),
-                        )
-                    };
+                each_register(a, b, dy, |av, bv| {
                     for j in 0..N {
                         let s = if dx0 + j as i32 >= 0 {
                             _mm512_srl_epi32(bv, counts[j])
@@ -177,8 +196,7 @@ macro_rules! kernels {
                         let x = _mm512_mask_ternarylogic_epi32::<0x60>(m, 0xFEFE, av, s);
                         acc[j] = $count32(acc[j], x);
                     }
-                    r += 2;
-                }
+                });
                 std::array::from_fn(|j| {
                     // One horizontal sum for both totals: the mask lanes' counts are added
                     // once more, 16 bits up (differ + overlap <= 7 x 1024 < 2^16).
@@ -201,26 +219,13 @@ macro_rules! kernels {
                 dx0: i32,
                 dy: i32,
             ) -> [(u32, u32); N] {
-                let lo = 0.max(-dy) as usize;
-                let hi = (COARSE as i32).min(COARSE as i32 - dy).max(0) as usize;
                 // Bytes 0 and 1 of each 128-bit row (its mask) copied to all eight lanes.
                 let spread = _mm512_set1_epi16(0x0100);
                 let counts: [__m128i; N] =
                     std::array::from_fn(|j| _mm_cvtsi32_si128((dx0 + j as i32).abs()));
                 let mut differ = [_mm512_setzero_si512(); N];
                 let mut overlap = [_mm512_setzero_si512(); N];
-                let mut r = lo;
-                while r < hi {
-                    let rows = (hi - r).min(4);
-                    let k: __mmask8 = ((1u32 << (2 * rows)) - 1) as u8;
-                    let br = (r as i32 + dy) as usize;
-                    // SAFETY: as in `fine_row`, every loaded row index is within 0..16.
-                    let (av, bv) = unsafe {
-                        (
-                            _mm512_maskz_loadu_epi64(k, a.as_ptr().add(r).cast()),
-                            _mm512_maskz_loadu_epi64(k, b.as_ptr().add(br).cast()),
-                        )
-                    };
+                each_register(a, b, dy, |av, bv| {
                     for j in 0..N {
                         let s = if dx0 + j as i32 >= 0 {
                             _mm512_srl_epi16(bv, counts[j])
@@ -232,8 +237,7 @@ macro_rules! kernels {
                         differ[j] = _mm512_add_epi64(differ[j], $popcnt(x));
                         overlap[j] = _mm512_add_epi64(overlap[j], $popcnt(m));
                     }
-                    r += 4;
-                }
+                });
                 // Two shifts per horizontal sum: per shift, differ (<= 6 x 256 < 2^11) and
                 // overlap counted in all eight lanes (<= 8 x 256 = 2^11) pack into 32 bits.
                 let packed: [__m512i; N] = std::array::from_fn(|j| {
