@@ -286,7 +286,10 @@ pub struct ProtectedProbe {
 
 /// Differing plane bits and overlapping cells over the first `N` words of each vector.
 #[inline(always)]
-fn differ_overlap<const N: usize>(probe: &[[u64; N]; VECTORS], rows: &ProtectedRows) -> (u32, u32) {
+pub(crate) fn differ_overlap<const N: usize>(
+    probe: &[[u64; N]; VECTORS],
+    rows: &ProtectedRows,
+) -> (u32, u32) {
     let (mut differ, mut overlap) = (0, 0);
     for w in 0..N {
         let m = probe[0][w] & rows[0][w];

@@ -339,6 +339,15 @@ macro_rules! kernels {
                 )
             }
 
+            /// The protected-vector kernel on the subsampled and full words, for the tests; the
+            /// caller checked the CPU.
+            #[cfg(test)]
+            pub(super) fn vectors_checked(probe: &Rows, rows: &Rows) -> [(u32, u32); 2] {
+                let sub: Sub = std::array::from_fn(|v| std::array::from_fn(|w| probe[v][w]));
+                // SAFETY: tests call this only after the CPU check.
+                unsafe { [vectors(&sub, rows), vectors(probe, rows)] }
+            }
+
             /// The row kernels at 1, 3 and 5 shifts, for the tests; the caller checked the CPU.
             #[cfg(test)]
             pub(super) fn rows_checked(
@@ -512,6 +521,33 @@ mod tests {
                         }
                     }
                 }
+            }
+        }
+    }
+
+    #[test]
+    fn protected_vector_kernels_count_what_the_scalar_kernel_counts() {
+        let mut state = 0x1234_5678_9abc_def1u64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for level in levels() {
+            for _ in 0..50 {
+                let probe: Rows = std::array::from_fn(|_| std::array::from_fn(|_| next()));
+                let rows: Rows = std::array::from_fn(|_| std::array::from_fn(|_| next()));
+                let sub: Sub = std::array::from_fn(|v| std::array::from_fn(|w| probe[v][w]));
+                let expected = [
+                    crate::protect::differ_overlap(&sub, &rows),
+                    crate::protect::differ_overlap(&probe, &rows),
+                ];
+                let got = match level {
+                    Level::Avx512Popcnt => native::vectors_checked(&probe, &rows),
+                    _ => lookup::vectors_checked(&probe, &rows),
+                };
+                assert_eq!(got, expected, "{level:?}");
             }
         }
     }
