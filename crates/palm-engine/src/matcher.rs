@@ -29,6 +29,7 @@ pub struct Matcher {
     fingerprint: u32,
     max_shift: i32,
     min_overlap: u32,
+    max_rotation_deg: f32,
 }
 
 impl Matcher {
@@ -37,6 +38,7 @@ impl Matcher {
             fingerprint: p.fingerprint(),
             max_shift: p.max_shift,
             min_overlap: p.min_overlap_cells,
+            max_rotation_deg: p.max_rotation_deg,
         }
     }
 
@@ -55,7 +57,11 @@ impl Matcher {
             }
             .into());
         }
-        Ok(search::compare(a, b, self.max_shift, self.min_overlap)?.similarity)
+        let found = search::compare(a, b, self.max_shift, self.min_overlap)?;
+        if self.max_rotation_deg == 0.0 {
+            return Ok(found.similarity);
+        }
+        Ok(search::with_rotations(a, b, found, self.max_rotation_deg, self.min_overlap).similarity)
     }
 
     /// The reference comparison: every shift at full resolution. Slow; the fast path is measured

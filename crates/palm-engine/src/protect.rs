@@ -228,6 +228,12 @@ impl Transform {
     /// A probe ready to be compared with protected templates: every shift the search may try.
     pub fn probe(&self, t: &Template, params: &Params) -> Result<ProtectedProbe, Error> {
         Self::check_shape(t)?;
+        if params.max_rotation_deg != 0.0 {
+            return Err(ErrorKind::UnsupportedParams(
+                "protected templates are compared without a rotation search (max_rotation_deg 0)",
+            )
+            .into());
+        }
         let reach = params.max_shift.clamp(0, GRID as i32 / 2);
         let side = (2 * reach + 1) as usize;
         let mut fine = vec![[[0u64; WORDS]; VECTORS]; side * side];

@@ -79,6 +79,43 @@ impl Prepared {
     }
 }
 
+impl Prepared {
+    /// Lane `k` (0 = mask, 1.. = planes) of row `r`, from the full-resolution rows.
+    fn row(&self, k: usize, r: usize) -> u32 {
+        (self.fine[r][k / 2] >> (32 * (k % 2))) as u32
+    }
+
+    /// This template's cells turned by `degrees` about the grid centre (nearest cell; cells
+    /// turned in from outside the grid are masked out).
+    fn turned(&self, degrees: f32) -> Prepared {
+        let (sin, cos) = degrees.to_radians().sin_cos();
+        let c = (GRID as f32 - 1.0) / 2.0;
+        let mut mask = [0u32; GRID];
+        let mut planes = vec![[0u32; GRID]; self.planes as usize];
+        for y in 0..GRID {
+            for x in 0..GRID {
+                let (u, v) = (x as f32 - c, y as f32 - c);
+                let (sx, sy) = (
+                    (cos * u + sin * v + c).round(),
+                    (cos * v - sin * u + c).round(),
+                );
+                if !(0.0..GRID as f32).contains(&sx) || !(0.0..GRID as f32).contains(&sy) {
+                    continue;
+                }
+                let (sx, sy) = (sx as usize, sy as usize);
+                if self.row(0, sy) >> sx & 1 == 0 {
+                    continue;
+                }
+                mask[y] |= 1 << x;
+                for (k, plane) in planes.iter_mut().enumerate() {
+                    plane[y] |= (self.row(k + 1, sy) >> sx & 1) << x;
+                }
+            }
+        }
+        Prepared::from_parts(self.fingerprint, &mask, &planes)
+    }
+}
+
 /// Both prepared templates must come from one parameter set and template shape.
 fn check_compatible(a: &Prepared, b: &Prepared) -> Result<(), Error> {
     if a.fingerprint != b.fingerprint || a.planes != b.planes {
@@ -257,6 +294,39 @@ impl Best {
             *self
         };
     }
+}
+
+/// `found` (the unturned search's result) or better: `b` turned by `-degrees` and `+degrees`
+/// about the grid centre, compared at the 3 x 3 shifts around `found.shift`. The cells move with
+/// the turn; orientation planes stay as they are, which is close enough for turns well under the
+/// 30 degrees between planes.
+pub fn with_rotations(
+    a: &Prepared,
+    b: &Prepared,
+    found: Comparison,
+    degrees: f32,
+    min_overlap: u32,
+) -> Comparison {
+    let near = |c: i32| c - 1..=c + 1;
+    [-degrees, degrees]
+        .into_iter()
+        .map(|deg| {
+            let turned = b.turned(deg);
+            best_fine(
+                a.planes,
+                min_overlap,
+                near(found.shift.0),
+                near(found.shift.1),
+                each_shift(|dx, dy| fine_at(a, &turned, dx, dy)),
+            )
+        })
+        .fold(found, |best, c| {
+            if c.similarity > best.similarity {
+                c
+            } else {
+                best
+            }
+        })
 }
 
 /// The reference: every shift within `max_shift` at full resolution (81 for +-4).

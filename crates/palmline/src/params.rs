@@ -30,6 +30,7 @@ pub fn with_overrides(overrides: &[String]) -> Result<Params> {
             "min_overlap_cells" => p.min_overlap_cells = u()? as u32,
             "crop_keep" => p.crop_keep = f()?,
             "fragile_fraction" => p.fragile_fraction = f()?,
+            "max_rotation_deg" => p.max_rotation_deg = f()?,
             _ => bail!("--param {name}: no such engine parameter"),
         }
     }

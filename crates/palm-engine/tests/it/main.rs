@@ -258,3 +258,59 @@ fn fast_search_agrees_with_exhaustive_search_on_palms() {
         "{same} of {pairs} genuine pairs agree"
     );
 }
+
+/// The rotation search (a study setting, `max_rotation_deg`) finds a palm photographed turned by
+/// a few degrees: it raises that genuine score, never lowers a score, and leaves the default
+/// engine's fingerprint (and so every stored template) as it was.
+#[test]
+fn rotation_search_recovers_a_turned_palm() {
+    let plain = Engine::default();
+    let turning = Engine::new(Params {
+        max_rotation_deg: 8.0,
+        ..Params::default()
+    });
+    assert_eq!(
+        Params {
+            max_rotation_deg: 0.0,
+            ..Params::default()
+        }
+        .fingerprint(),
+        Params::default().fingerprint()
+    );
+    assert_ne!(turning.params().fingerprint(), plain.params().fingerprint());
+    let upright = Identity::new(40).render(ROI, Capture::new(1));
+    // The same capture turned by 8 degrees about its centre (nearest pixel, edges replicated).
+    let (w, h) = (upright.width() as f32, upright.height() as f32);
+    let (sin, cos) = 8f32.to_radians().sin_cos();
+    let turned = image::RgbImage::from_fn(upright.width(), upright.height(), |x, y| {
+        let (u, v) = (x as f32 - w / 2.0, y as f32 - h / 2.0);
+        let sx = (cos * u + sin * v + w / 2.0).round().clamp(0.0, w - 1.0);
+        let sy = (cos * v - sin * u + h / 2.0).round().clamp(0.0, h - 1.0);
+        *upright.get_pixel(sx as u32, sy as u32)
+    });
+    let extract = |engine: &Engine, img: &image::RgbImage| {
+        engine
+            .extract(&png_bytes(img), InputKind::Roi)
+            .unwrap()
+            .template
+    };
+    let without = plain
+        .similarity(&extract(&plain, &upright), &extract(&plain, &turned))
+        .unwrap();
+    let with = turning
+        .similarity(&extract(&turning, &upright), &extract(&turning, &turned))
+        .unwrap();
+    assert!(
+        with > without + 0.02,
+        "turned palm: {without} without, {with} with the search"
+    );
+    // A stranger: the search may only keep or raise the unturned score.
+    let other = Identity::new(41).render(ROI, Capture::new(1));
+    let (a, b) = (extract(&turning, &upright), extract(&turning, &other));
+    let (a0, b0) = (extract(&plain, &upright), extract(&plain, &other));
+    assert!(turning.similarity(&a, &b).unwrap() >= plain.similarity(&a0, &b0).unwrap());
+    // Protected templates are compared without it, and say so rather than score otherwise.
+    let transform = palm_engine::protect::Transform::new(1, [7; 32]);
+    let err = transform.probe(&a, turning.params()).unwrap_err();
+    assert!(matches!(err.kind, ErrorKind::UnsupportedParams(_)), "{err}");
+}
