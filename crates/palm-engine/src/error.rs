@@ -42,8 +42,6 @@ pub enum ErrorKind {
         probe: u32,
         template: u32,
     },
-    /// Engine parameters that this operation cannot honour (it would score otherwise than asked).
-    UnsupportedParams(&'static str),
 }
 
 /// Why a decoded image yields no palm. The scanner turns these into guidance for the person.
@@ -133,7 +131,6 @@ impl fmt::Display for ErrorKind {
                 f,
                 "probe prepared under transform {probe}, template protected under transform {template}"
             ),
-            ErrorKind::UnsupportedParams(why) => write!(f, "unsupported engine parameters: {why}"),
         }
     }
 }

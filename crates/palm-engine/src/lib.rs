@@ -21,6 +21,7 @@ mod quality;
 mod roi;
 mod search;
 mod template;
+mod turn;
 
 pub use decode::{MAX_PIXELS, MIN_SIDE};
 pub use error::{Error, ErrorKind, Rejection};
@@ -31,7 +32,7 @@ pub use matcher::{Comparison, DEFAULT_THRESHOLD, Matcher};
 pub use params::Params;
 pub use quality::{ENROL_MIN_SCORE, Quality};
 pub use search::Prepared;
-pub use template::{FORMAT_VERSION, Hand, MAX_TEMPLATE_BYTES, Template};
+pub use template::{FORMAT_VERSION, Hand, MAX_TEMPLATE_BYTES, Source, Template};
 
 use filters::FilterBank;
 
@@ -139,7 +140,12 @@ impl Engine {
         }
         let responses = self.bank.responses(&roi.image);
         let hand = geometry.as_ref().map_or(Hand::Unknown, |g| g.hand);
-        let template = self.encode(&responses, &roi.valid, hand, quality.score);
+        let source = if geometry.is_some() {
+            Source::FullHand
+        } else {
+            Source::Roi
+        };
+        let template = self.encode(&responses, &roi.valid, hand, quality.score, source);
         if template.valid_cells() < self.params.min_overlap_cells {
             return Err(Rejection::PalmTooSmall.into());
         }
@@ -169,6 +175,7 @@ impl Engine {
         valid: &Gray,
         hand: Hand,
         quality: u8,
+        source: Source,
     ) -> Template {
         let step = valid.width / GRID;
         let cell_valid = |gx: usize, gy: usize| {
@@ -216,6 +223,7 @@ impl Engine {
             fingerprint: self.params.fingerprint(),
             hand,
             quality,
+            source,
             mask,
             planes,
         }

@@ -58,10 +58,15 @@ impl Matcher {
             .into());
         }
         let found = search::compare(a, b, self.max_shift, self.min_overlap)?;
-        if self.max_rotation_deg == 0.0 {
-            return Ok(found.similarity);
-        }
-        Ok(search::with_rotations(a, b, found, self.max_rotation_deg, self.min_overlap).similarity)
+        Ok(search::with_rotations(
+            a,
+            b,
+            found,
+            self.max_rotation_deg,
+            self.max_shift,
+            self.min_overlap,
+        )
+        .similarity)
     }
 
     /// The reference comparison: every shift at full resolution. Slow; the fast path is measured
@@ -76,12 +81,16 @@ impl Matcher {
                 .into());
             }
         }
-        search::compare_exhaustive(
-            &Prepared::new(a),
-            &Prepared::new(b),
+        let (a, b) = (Prepared::new(a), Prepared::new(b));
+        let found = search::compare_exhaustive(&a, &b, self.max_shift, self.min_overlap)?;
+        Ok(search::with_rotations(
+            &a,
+            &b,
+            found,
+            self.max_rotation_deg,
             self.max_shift,
             self.min_overlap,
-        )
+        ))
     }
 }
 
@@ -103,6 +112,7 @@ mod tests {
             fingerprint,
             hand: Hand::Unknown,
             quality: 90,
+            source: crate::template::Source::Roi,
             mask: [u32::MAX; GRID],
             planes: (0..6).map(|_| std::array::from_fn(|_| next())).collect(),
         }

@@ -23,11 +23,9 @@ pub struct Params {
     pub crop_keep: f32,
     /// Share of cells per template masked out as unreliable (weakest filter energy).
     pub fragile_fraction: f32,
-    /// In-plane rotation, in degrees, that the plain matcher also tries (the second template
-    /// turned by -r and +r, at the 3 x 3 shifts around the best unturned one). 0, the default,
-    /// tries none. A setting for studies (`palmline eval --param max_rotation_deg=8`): it turns
-    /// the template at every comparison, some 30 times the cost of a plain one, and protected
-    /// templates do not support it.
+    /// Turn, in degrees, with which probes from full-hand photos are also compared (at -r and +r,
+    /// around the best shift; see `turn`). 0 turns nothing. Not part of the fingerprint: it
+    /// changes how templates are compared, not the templates.
     pub max_rotation_deg: f32,
 }
 
@@ -44,7 +42,7 @@ impl Default for Params {
             min_overlap_cells: 400,
             crop_keep: 1.0,
             fragile_fraction: 0.0,
-            max_rotation_deg: 0.0,
+            max_rotation_deg: 8.0,
         }
     }
 }
@@ -68,10 +66,6 @@ impl Params {
         h.u64(self.kernel_radius as u64);
         h.u64(self.max_shift as u64);
         h.u64(self.min_overlap_cells as u64);
-        // Hashed only when set, so that the default keeps the fingerprint templates already carry.
-        if self.max_rotation_deg != 0.0 {
-            h.u64(1 << 40 | self.max_rotation_deg.to_bits() as u64);
-        }
         h.finish()
     }
 }

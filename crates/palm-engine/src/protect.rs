@@ -25,7 +25,7 @@ use crate::filters::GRID;
 use crate::matcher::Comparison;
 use crate::params::Params;
 use crate::search;
-use crate::template::{Hand, Template};
+use crate::template::{Hand, Source, Template};
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -187,6 +187,7 @@ impl Transform {
             transform: self.id,
             hand: t.hand,
             quality: t.quality,
+            source: t.source,
             rows,
         })
     }
@@ -220,6 +221,7 @@ impl Transform {
             fingerprint: p.fingerprint,
             hand: p.hand,
             quality: p.quality,
+            source: p.source,
             mask,
             planes,
         })
@@ -228,20 +230,34 @@ impl Transform {
     /// A probe ready to be compared with protected templates: every shift the search may try.
     pub fn probe(&self, t: &Template, params: &Params) -> Result<ProtectedProbe, Error> {
         Self::check_shape(t)?;
-        if params.max_rotation_deg != 0.0 {
-            return Err(ErrorKind::UnsupportedParams(
-                "protected templates are compared without a rotation search (max_rotation_deg 0)",
-            )
-            .into());
-        }
         let reach = params.max_shift.clamp(0, GRID as i32 / 2);
         let side = (2 * reach + 1) as usize;
-        let mut fine = vec![[[0u64; WORDS]; VECTORS]; side * side];
-        for (i, rows) in fine.iter_mut().enumerate() {
-            let (dx, dy) = ((i % side) as i32 - reach, (i / side) as i32 - reach);
-            self.scatter(t, dx, dy, rows);
-            self.pad(rows);
-        }
+        let every_shift = |t: &Template| {
+            let mut fine = vec![[[0u64; WORDS]; VECTORS]; side * side];
+            for (i, rows) in fine.iter_mut().enumerate() {
+                let (dx, dy) = ((i % side) as i32 - reach, (i / side) as i32 - reach);
+                self.scatter(t, dx, dy, rows);
+                self.pad(rows);
+            }
+            fine
+        };
+        let fine = every_shift(t);
+        let degrees = params.max_rotation_deg;
+        let turned = if t.source == Source::FullHand && degrees != 0.0 {
+            [-degrees, degrees]
+                .iter()
+                .map(|&d| {
+                    let (mask, planes) = crate::turn::turn(&t.mask, &t.planes, d);
+                    every_shift(&Template {
+                        mask,
+                        planes,
+                        ..t.clone()
+                    })
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         // A coarse shift of one subsampled cell is two full-resolution cells, and the subsampled
         // cells of a probe moved by an even shift are the moved probe's subsampled cells.
         let coarse_reach = reach / 2;
@@ -262,6 +278,7 @@ impl Transform {
             reach,
             fine,
             coarse,
+            turned,
         })
     }
 }
@@ -273,6 +290,7 @@ pub struct ProtectedTemplate {
     pub transform: u32,
     pub hand: Hand,
     pub quality: u8,
+    pub source: Source,
     pub rows: ProtectedRows,
 }
 
@@ -288,6 +306,9 @@ pub struct ProtectedProbe {
     /// Row-major over coarse (dx, dy) in `-reach/2..=reach/2`: the subsampled words of the fine
     /// versions at even shifts.
     coarse: Vec<SubRows>,
+    /// For a full-hand probe, the probe turned by `-r` and `+r` degrees, each at every shift like
+    /// `fine` (see `crate::turn`); empty otherwise.
+    turned: Vec<Vec<ProtectedRows>>,
 }
 
 /// Differing plane bits and overlapping cells over the first `N` words of each vector.
@@ -327,11 +348,41 @@ impl ProtectedProbe {
     }
 
     fn fine_at(&self, rows: &ProtectedRows, dx: i32, dy: i32) -> (u32, u32) {
+        differ_overlap(&self.fine[self.index(dx, dy)], rows)
+    }
+
+    /// Position of shift (dx, dy) in `fine` and each of `turned`.
+    fn index(&self, dx: i32, dy: i32) -> usize {
         let side = 2 * self.reach + 1;
-        differ_overlap(
-            &self.fine[((dy + self.reach) * side + dx + self.reach) as usize],
-            rows,
-        )
+        ((dy + self.reach) * side + dx + self.reach) as usize
+    }
+
+    /// `found` or better: the turned probes at the 3 x 3 shifts around it, as
+    /// [`crate::search::with_rotations`] does for plain templates.
+    fn with_rotations(
+        &self,
+        rows: &ProtectedRows,
+        found: Comparison,
+        max_shift: i32,
+        min_overlap: u32,
+    ) -> Comparison {
+        let (xs, ys) = crate::turn::near(found.shift, max_shift);
+        self.turned
+            .iter()
+            .map(|turned| {
+                let at = |dx: i32, dy: i32| &turned[self.index(dx, dy)];
+                search::best_fine_vectors(xs.clone(), ys.clone(), min_overlap, at, rows)
+                    .unwrap_or_else(|| {
+                        search::best_fine(
+                            PLANES as u32,
+                            min_overlap,
+                            xs.clone(),
+                            ys.clone(),
+                            search::each_shift(|dx, dy| differ_overlap(at(dx, dy), rows)),
+                        )
+                    })
+            })
+            .fold(found, search::better)
     }
 }
 
@@ -359,9 +410,11 @@ pub fn compare_rows(probe: &ProtectedProbe, rows: &ProtectedRows, params: &Param
     let side = 2 * probe.reach + 1;
     let fine =
         |dx: i32, dy: i32| &probe.fine[((dy + probe.reach) * side + dx + probe.reach) as usize];
-    search::compare_vectors(max_shift, params.min_overlap_cells, coarse, fine, rows).unwrap_or_else(
-        || compare_rows_scalar(max_shift, params.min_overlap_cells, coarse, fine, rows),
-    )
+    let found = search::compare_vectors(max_shift, params.min_overlap_cells, coarse, fine, rows)
+        .unwrap_or_else(|| {
+            compare_rows_scalar(max_shift, params.min_overlap_cells, coarse, fine, rows)
+        });
+    probe.with_rotations(rows, found, max_shift, params.min_overlap_cells)
 }
 
 /// The scalar kernels; `multiversion` also compiles them for AVX2 and picks the version the CPU
@@ -400,19 +453,20 @@ pub fn compare_rows_exhaustive(
     params: &Params,
 ) -> Comparison {
     let s = params.max_shift.min(probe.reach);
-    search::best_fine(
+    let found = search::best_fine(
         PLANES as u32,
         params.min_overlap_cells,
         -s..=s,
         -s..=s,
         search::each_shift(|dx, dy| probe.fine_at(rows, dx, dy)),
-    )
+    );
+    probe.with_rotations(rows, found, s, params.min_overlap_cells)
 }
 
 impl ProtectedTemplate {
     /// Layout (little endian): `magic "PLMP" | version u16 | planes u8 | grid u8 | params
-    /// fingerprint u32 | transform u32 | hand u8 | quality u8 | reserved u16 | 7 x 16 x u64 |
-    /// crc32 of all before it`; 920 bytes.
+    /// fingerprint u32 | transform u32 | hand u8 | quality u8 | source u8 | reserved u8 |
+    /// 7 x 16 x u64 | crc32 of all before it`; 920 bytes.
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(PROTECTED_BYTES);
         out.extend_from_slice(MAGIC);
@@ -423,7 +477,7 @@ impl ProtectedTemplate {
         out.extend_from_slice(&self.transform.to_le_bytes());
         out.push(self.hand.code());
         out.push(self.quality);
-        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(&[self.source.code(), 0]);
         for w in self.rows.iter().flatten() {
             out.extend_from_slice(&w.to_le_bytes());
         }
@@ -462,6 +516,7 @@ impl ProtectedTemplate {
         if quality > 100 {
             return Err(bad("quality above 100"));
         }
+        let source = Source::from_code(bytes[18]).ok_or_else(|| bad("unknown source code"))?;
         let mut words = body[HEADER..]
             .chunks_exact(8)
             .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")));
@@ -472,6 +527,7 @@ impl ProtectedTemplate {
             transform: u32::from_le_bytes(bytes[12..16].try_into().expect("4 bytes")),
             hand,
             quality,
+            source,
             rows,
         })
     }

@@ -11,7 +11,7 @@
 use crate::error::{Error, ErrorKind};
 use crate::filters::GRID;
 use crate::matcher::Comparison;
-use crate::template::Template;
+use crate::template::{Source, Template};
 use std::ops::RangeInclusive;
 
 mod simd;
@@ -29,6 +29,16 @@ pub struct Prepared {
     coarse: [[u64; 2]; COARSE],
     /// Per row: lanes `[mask, p0]`, `[p1, p2]`, `[p3, p4]`, `[p5, 0]`, 32 bits each.
     fine: [[u64; 4]; GRID],
+    /// Full-hand templates are also compared turned (see `turn`).
+    source: Source,
+    /// The turned versions, made on the first comparison that needs them.
+    turned: std::sync::OnceLock<Turned>,
+}
+
+#[derive(Clone, Debug)]
+struct Turned {
+    degrees: f32,
+    versions: Box<[Prepared; 2]>,
 }
 
 fn lane(planes: &[[u32; GRID]], mask: &[u32; GRID], k: usize, row: usize) -> u32 {
@@ -52,11 +62,14 @@ fn even_bits(v: u32) -> u64 {
 
 impl Prepared {
     pub fn new(t: &Template) -> Prepared {
-        Prepared::from_parts(t.fingerprint, &t.mask, &t.planes)
+        Prepared {
+            source: t.source,
+            ..Prepared::from_parts(t.fingerprint, &t.mask, &t.planes)
+        }
     }
 
-    /// From a template's rows held elsewhere (the index keeps them flat), without building a
-    /// `Template` first.
+    /// From a template's rows held elsewhere, without building a `Template` first; compared as
+    /// a ROI (never turned).
     pub fn from_parts(fingerprint: u32, mask: &[u32; GRID], planes: &[[u32; GRID]]) -> Prepared {
         let mut coarse = [[0u64; 2]; COARSE];
         for (r, words) in coarse.iter_mut().enumerate() {
@@ -75,6 +88,8 @@ impl Prepared {
             planes: planes.len() as u32,
             coarse,
             fine,
+            source: Source::Roi,
+            turned: std::sync::OnceLock::new(),
         }
     }
 }
@@ -85,34 +100,27 @@ impl Prepared {
         (self.fine[r][k / 2] >> (32 * (k % 2))) as u32
     }
 
-    /// This template's cells turned by `degrees` about the grid centre (nearest cell; cells
-    /// turned in from outside the grid are masked out).
-    fn turned(&self, degrees: f32) -> Prepared {
-        let (sin, cos) = degrees.to_radians().sin_cos();
-        let c = (GRID as f32 - 1.0) / 2.0;
-        let mut mask = [0u32; GRID];
-        let mut planes = vec![[0u32; GRID]; self.planes as usize];
-        for y in 0..GRID {
-            for x in 0..GRID {
-                let (u, v) = (x as f32 - c, y as f32 - c);
-                let (sx, sy) = (
-                    (cos * u + sin * v + c).round(),
-                    (cos * v - sin * u + c).round(),
-                );
-                if !(0.0..GRID as f32).contains(&sx) || !(0.0..GRID as f32).contains(&sy) {
-                    continue;
-                }
-                let (sx, sy) = (sx as usize, sy as usize);
-                if self.row(0, sy) >> sx & 1 == 0 {
-                    continue;
-                }
-                mask[y] |= 1 << x;
-                for (k, plane) in planes.iter_mut().enumerate() {
-                    plane[y] |= (self.row(k + 1, sy) >> sx & 1) << x;
-                }
-            }
+    /// This template turned by `-degrees` and `+degrees` (see `turn`), kept after the first call.
+    fn turned(&self, degrees: f32) -> std::borrow::Cow<'_, [Prepared; 2]> {
+        let make = || {
+            let mask: [u32; GRID] = std::array::from_fn(|r| self.row(0, r));
+            let planes: Vec<[u32; GRID]> = (1..=self.planes as usize)
+                .map(|k| std::array::from_fn(|r| self.row(k, r)))
+                .collect();
+            [-degrees, degrees].map(|d| {
+                let (m, p) = crate::turn::turn(&mask, &planes, d);
+                Prepared::from_parts(self.fingerprint, &m, &p)
+            })
+        };
+        let cached = self.turned.get_or_init(|| Turned {
+            degrees,
+            versions: Box::new(make()),
+        });
+        if cached.degrees == degrees {
+            std::borrow::Cow::Borrowed(&cached.versions)
+        } else {
+            std::borrow::Cow::Owned(make())
         }
-        Prepared::from_parts(self.fingerprint, &mask, &planes)
     }
 }
 
@@ -203,7 +211,7 @@ fn compare_scalar(a: &Prepared, b: &Prepared, max_shift: i32, min_overlap: u32) 
     )
 }
 
-pub(crate) use simd::compare_vectors;
+pub(crate) use simd::{best_fine_vectors, compare_vectors};
 
 /// Counts at consecutive shifts `(dx0, dy), (dx0 + 1, dy), ...`, one per slot of the slice:
 /// kernels that load a row once for several shifts implement this directly.
@@ -296,37 +304,44 @@ impl Best {
     }
 }
 
-/// `found` (the unturned search's result) or better: `b` turned by `-degrees` and `+degrees`
-/// about the grid centre, compared at the 3 x 3 shifts around `found.shift`. The cells move with
-/// the turn; orientation planes stay as they are, which is close enough for turns well under the
-/// 30 degrees between planes.
+/// `found` (the unturned search's result) or better, when `a` comes from a full-hand photo: `a`
+/// turned by `-degrees` and `+degrees`, compared at the 3 x 3 shifts around `found.shift` (see
+/// `turn`). `protect` does the same with its turned probes, so scores stay identical.
 pub fn with_rotations(
     a: &Prepared,
     b: &Prepared,
     found: Comparison,
     degrees: f32,
+    max_shift: i32,
     min_overlap: u32,
 ) -> Comparison {
-    let near = |c: i32| c - 1..=c + 1;
-    [-degrees, degrees]
-        .into_iter()
-        .map(|deg| {
-            let turned = b.turned(deg);
-            best_fine(
-                a.planes,
-                min_overlap,
-                near(found.shift.0),
-                near(found.shift.1),
-                each_shift(|dx, dy| fine_at(a, &turned, dx, dy)),
-            )
+    if a.source != Source::FullHand || degrees == 0.0 {
+        return found;
+    }
+    let (xs, ys) = crate::turn::near(found.shift, max_shift);
+    a.turned(degrees)
+        .iter()
+        .map(|turned| {
+            simd::best_fine(turned, b, xs.clone(), ys.clone(), min_overlap).unwrap_or_else(|| {
+                best_fine(
+                    a.planes,
+                    min_overlap,
+                    xs.clone(),
+                    ys.clone(),
+                    each_shift(|dx, dy| fine_at(turned, b, dx, dy)),
+                )
+            })
         })
-        .fold(found, |best, c| {
-            if c.similarity > best.similarity {
-                c
-            } else {
-                best
-            }
-        })
+        .fold(found, better)
+}
+
+/// The higher of two comparisons; the first on a tie.
+pub(crate) fn better(best: Comparison, c: Comparison) -> Comparison {
+    if c.similarity > best.similarity {
+        c
+    } else {
+        best
+    }
 }
 
 /// The reference: every shift within `max_shift` at full resolution (81 for +-4).

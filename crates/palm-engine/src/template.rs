@@ -3,7 +3,8 @@
 //!
 //! Layout (little endian), 916 bytes with six orientations:
 //! `magic "PLMT" | version u16 | planes u8 | grid u8 | params fingerprint u32 | hand u8 |
-//!  quality u8 | reserved u16 | mask 32 x u32 | planes x 32 x u32 | crc32 of all before it`.
+//!  quality u8 | source u8 | reserved u8 | mask 32 x u32 | planes x 32 x u32 | crc32 of all
+//!  before it`. (Templates written before the source byte existed have 0 there: a ROI.)
 
 use crate::error::{Error, ErrorKind};
 use crate::filters::GRID;
@@ -42,6 +43,32 @@ impl Hand {
     }
 }
 
+/// What kind of picture a template was made from. Full-hand photos carry the angular error of
+/// their landmark frame, so the matcher also tries them turned a little (`search`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Source {
+    Roi,
+    FullHand,
+}
+
+impl Source {
+    /// The byte stored templates use.
+    pub fn code(self) -> u8 {
+        match self {
+            Source::Roi => 0,
+            Source::FullHand => 1,
+        }
+    }
+
+    pub fn from_code(code: u8) -> Option<Source> {
+        match code {
+            0 => Some(Source::Roi),
+            1 => Some(Source::FullHand),
+            _ => None,
+        }
+    }
+}
+
 /// One palm's code. Compare two with [`crate::Matcher`]; store with [`Template::to_bytes`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Template {
@@ -49,6 +76,7 @@ pub struct Template {
     pub hand: Hand,
     /// Capture quality, 0..=100.
     pub quality: u8,
+    pub source: Source,
     /// Bit `x` of row `y` is set when cell `(x, y)` is reliable in this capture.
     pub mask: [u32; GRID],
     /// One plane per filter orientation: bit set where the response is positive.
@@ -74,7 +102,7 @@ impl Template {
         out.extend_from_slice(&self.fingerprint.to_le_bytes());
         out.push(self.hand.code());
         out.push(self.quality);
-        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(&[self.source.code(), 0]);
         for row in self.mask.iter().chain(self.planes.iter().flatten()) {
             out.extend_from_slice(&row.to_le_bytes());
         }
@@ -117,6 +145,7 @@ impl Template {
         if quality > 100 {
             return Err(bad("quality above 100"));
         }
+        let source = Source::from_code(bytes[14]).ok_or_else(|| bad("unknown source code"))?;
         let mut rows = body[HEADER..]
             .chunks_exact(4)
             .map(|c| u32::from_le_bytes(c.try_into().expect("4 bytes")));
@@ -132,6 +161,7 @@ impl Template {
             fingerprint: u32::from_le_bytes(bytes[8..12].try_into().expect("4 bytes")),
             hand,
             quality,
+            source,
             mask,
             planes,
         })
@@ -147,6 +177,7 @@ mod tests {
             fingerprint: 0xdead_beef,
             hand: Hand::Left,
             quality: 77,
+            source: Source::FullHand,
             mask: [u32::MAX; GRID],
             planes: (0..6u32)
                 .map(|p| std::array::from_fn(|r| (r as u32).wrapping_mul(2_654_435_761) ^ p))

@@ -57,20 +57,25 @@ fn engine(as_json: bool) -> Result<()> {
         Ok((crate::eval::median(ms).unwrap_or(f64::NAN), templates))
     };
     let (roi_ms, templates) = time_extract(&rois, InputKind::Roi)?;
-    let (hand_ms, _) = time_extract(&hands, InputKind::FullHand)?;
-    // Every pair of prepared templates (the search form the index keeps), for about a second.
-    let prepared: Vec<Prepared> = templates.iter().map(Prepared::new).collect();
+    let (hand_ms, hand_templates) = time_extract(&hands, InputKind::FullHand)?;
+    // Every pair of prepared templates, for about a second: ROI templates, then full-hand ones
+    // (whose probes are also tried turned, see palm_engine's `turn`).
     let matcher = engine.matcher();
-    let (mut count, start) = (0u64, Instant::now());
-    while start.elapsed() < Duration::from_secs(1) {
-        for a in &prepared {
-            for b in &prepared {
-                black_box(matcher.similarity_prepared(black_box(a), black_box(b))?);
-                count += 1;
+    let matches_per_sec = |templates: &[Template]| -> Result<f64> {
+        let prepared: Vec<Prepared> = templates.iter().map(Prepared::new).collect();
+        let (mut count, start) = (0u64, Instant::now());
+        while start.elapsed() < Duration::from_secs(1) {
+            for a in &prepared {
+                for b in &prepared {
+                    black_box(matcher.similarity_prepared(black_box(a), black_box(b))?);
+                    count += 1;
+                }
             }
         }
-    }
-    let per_sec = count as f64 / start.elapsed().as_secs_f64();
+        Ok(count as f64 / start.elapsed().as_secs_f64())
+    };
+    let per_sec = matches_per_sec(&templates)?;
+    let hand_per_sec = matches_per_sec(&hand_templates)?;
     // The same under template protection: each probe expanded once, then compared with the
     // protected templates (what the service's index does).
     let transform = palm_engine::protect::Transform::new(1, rand::random());
@@ -115,6 +120,8 @@ fn engine(as_json: bool) -> Result<()> {
                 "extract_roi_ms_median": roi_ms,
                 "extract_full_hand_ms_median": hand_ms,
                 "matches_per_sec_per_core": per_sec,
+                "full_hand_matches_per_sec_per_core": hand_per_sec,
+                "max_rotation_deg": engine.params().max_rotation_deg,
                 "protected_matches_per_sec_per_core": protected_per_sec,
                 "protected_probe_ms_median": expand_ms,
                 "max_shift_cells": engine.params().max_shift,
@@ -138,6 +145,10 @@ fn engine(as_json: bool) -> Result<()> {
         println!(
             "  matches per second          {per_sec:.0} (shift search over +-{} cells)",
             engine.params().max_shift
+        );
+        println!(
+            "  full-hand matches per second {hand_per_sec:.0} (also turned by +-{} degrees)",
+            engine.params().max_rotation_deg
         );
         println!(
             "  protected: {protected_per_sec:.0} matches per second, {expand_ms:.2} ms to prepare a probe"

@@ -20,6 +20,7 @@ use super::Prepared;
 use crate::filters::GRID;
 use crate::matcher::Comparison;
 use crate::protect::{SUB_WORDS, WORDS};
+use std::ops::RangeInclusive;
 
 /// Which kernels this CPU can run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,6 +112,55 @@ pub(crate) fn compare_vectors<'p>(
         }
     }
     let _ = (max_shift, min_overlap, coarse, fine, rows);
+    None
+}
+
+/// The best full-resolution shift in `xs` x `ys` of `b` against `a` (see `search::best_fine`) at
+/// the CPU's best level, or `None` when only the scalar kernels run here.
+pub(crate) fn best_fine(
+    a: &Prepared,
+    b: &Prepared,
+    xs: RangeInclusive<i32>,
+    ys: RangeInclusive<i32>,
+    min_overlap: u32,
+) -> Option<Comparison> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: `detect` saw the features each build enables.
+        match Level::detect() {
+            Level::Avx512Popcnt => {
+                return Some(unsafe { native::best_fine(a, b, xs, ys, min_overlap) });
+            }
+            Level::Avx512 => return Some(unsafe { lookup::best_fine(a, b, xs, ys, min_overlap) }),
+            Level::Scalar => {}
+        }
+    }
+    let _ = (a, b, xs, ys, min_overlap);
+    None
+}
+
+/// The same for a protected probe whose vectors at shift (dx, dy) are `fine(dx, dy)`.
+pub(crate) fn best_fine_vectors<'p>(
+    xs: RangeInclusive<i32>,
+    ys: RangeInclusive<i32>,
+    min_overlap: u32,
+    fine: impl Fn(i32, i32) -> &'p Rows,
+    rows: &Rows,
+) -> Option<Comparison> {
+    #[cfg(target_arch = "x86_64")]
+    {
+        // SAFETY: `detect` saw the features each build enables.
+        match Level::detect() {
+            Level::Avx512Popcnt => {
+                return Some(unsafe { native::best_fine_vectors(xs, ys, min_overlap, fine, rows) });
+            }
+            Level::Avx512 => {
+                return Some(unsafe { lookup::best_fine_vectors(xs, ys, min_overlap, fine, rows) });
+            }
+            Level::Scalar => {}
+        }
+    }
+    let _ = (xs, ys, min_overlap, fine, rows);
     None
 }
 
@@ -339,6 +389,42 @@ macro_rules! kernels {
                 )
             }
 
+            /// [`super::best_fine`] with these kernels; the caller checked the CPU.
+            #[target_feature(enable = $features)]
+            pub(super) fn best_fine(
+                a: &Prepared,
+                b: &Prepared,
+                xs: RangeInclusive<i32>,
+                ys: RangeInclusive<i32>,
+                min_overlap: u32,
+            ) -> Comparison {
+                super::super::best_fine(
+                    a.planes,
+                    min_overlap,
+                    xs,
+                    ys,
+                    rows_of!(fine_row, &a.fine, &b.fine),
+                )
+            }
+
+            /// [`super::best_fine_vectors`] with these kernels; the caller checked the CPU.
+            #[target_feature(enable = $features)]
+            pub(super) fn best_fine_vectors<'p>(
+                xs: RangeInclusive<i32>,
+                ys: RangeInclusive<i32>,
+                min_overlap: u32,
+                fine: impl Fn(i32, i32) -> &'p Rows,
+                rows: &Rows,
+            ) -> Comparison {
+                super::super::best_fine(
+                    crate::protect::PLANES as u32,
+                    min_overlap,
+                    xs,
+                    ys,
+                    each_shift(|dx, dy| vectors(fine(dx, dy), rows)),
+                )
+            }
+
             /// The protected-vector kernel on the subsampled and full words, for the tests; the
             /// caller checked the CPU.
             #[cfg(test)]
@@ -477,6 +563,7 @@ mod tests {
             fingerprint: 7,
             hand: Hand::Unknown,
             quality: 90,
+            source: crate::template::Source::Roi,
             mask,
             planes: (0..6).map(|_| std::array::from_fn(|_| next())).collect(),
         };

@@ -259,25 +259,21 @@ fn fast_search_agrees_with_exhaustive_search_on_palms() {
     );
 }
 
-/// The rotation search (a study setting, `max_rotation_deg`) finds a palm photographed turned by
-/// a few degrees: it raises that genuine score, never lowers a score, and leaves the default
-/// engine's fingerprint (and so every stored template) as it was.
+/// Probes from full-hand photos are also compared turned a little (`max_rotation_deg`, 8 by
+/// default): a palm whose ROI came out turned by 8 degrees is found, no score is lowered, ROI
+/// probes are left alone, and protected templates score exactly as plain ones.
 #[test]
-fn rotation_search_recovers_a_turned_palm() {
-    let plain = Engine::default();
-    let turning = Engine::new(Params {
-        max_rotation_deg: 8.0,
+fn full_hand_probes_are_searched_over_small_turns() {
+    let engine = Engine::default();
+    let unturning = Engine::new(Params {
+        max_rotation_deg: 0.0,
         ..Params::default()
     });
     assert_eq!(
-        Params {
-            max_rotation_deg: 0.0,
-            ..Params::default()
-        }
-        .fingerprint(),
-        Params::default().fingerprint()
+        unturning.params().fingerprint(),
+        engine.params().fingerprint(),
+        "the turn is how templates are compared, not how they are made"
     );
-    assert_ne!(turning.params().fingerprint(), plain.params().fingerprint());
     let upright = Identity::new(40).render(ROI, Capture::new(1));
     // The same capture turned by 8 degrees about its centre (nearest pixel, edges replicated).
     let (w, h) = (upright.width() as f32, upright.height() as f32);
@@ -288,29 +284,47 @@ fn rotation_search_recovers_a_turned_palm() {
         let sy = (cos * v - sin * u + h / 2.0).round().clamp(0.0, h - 1.0);
         *upright.get_pixel(sx as u32, sy as u32)
     });
-    let extract = |engine: &Engine, img: &image::RgbImage| {
+    let stranger = Identity::new(41).render(ROI, Capture::new(1));
+    // ROI crops, then the same codes as if a full-hand photo had given them.
+    let roi = |img: &image::RgbImage| {
         engine
             .extract(&png_bytes(img), InputKind::Roi)
             .unwrap()
             .template
     };
-    let without = plain
-        .similarity(&extract(&plain, &upright), &extract(&plain, &turned))
-        .unwrap();
-    let with = turning
-        .similarity(&extract(&turning, &upright), &extract(&turning, &turned))
-        .unwrap();
-    assert!(
-        with > without + 0.02,
-        "turned palm: {without} without, {with} with the search"
+    let hand = |img: &image::RgbImage| Template {
+        source: palm_engine::Source::FullHand,
+        ..roi(img)
+    };
+    let plain = |a: &Template, b: &Template| engine.similarity(a, b).unwrap();
+    let roi_score = plain(&roi(&turned), &roi(&upright));
+    assert_eq!(
+        roi_score,
+        unturning.similarity(&roi(&turned), &roi(&upright)).unwrap(),
+        "ROI probes are not turned"
     );
-    // A stranger: the search may only keep or raise the unturned score.
-    let other = Identity::new(41).render(ROI, Capture::new(1));
-    let (a, b) = (extract(&turning, &upright), extract(&turning, &other));
-    let (a0, b0) = (extract(&plain, &upright), extract(&plain, &other));
-    assert!(turning.similarity(&a, &b).unwrap() >= plain.similarity(&a0, &b0).unwrap());
-    // Protected templates are compared without it, and say so rather than score otherwise.
+    let hand_score = plain(&hand(&turned), &roi(&upright));
+    assert!(
+        hand_score > roi_score + 0.1,
+        "turned palm: {roi_score} unturned, {hand_score} with the turn search"
+    );
+    assert!(plain(&hand(&upright), &roi(&stranger)) >= plain(&roi(&upright), &roi(&stranger)));
+    // Protected: the probe's turned versions travel with it, and every score is the plain one.
     let transform = palm_engine::protect::Transform::new(1, [7; 32]);
-    let err = transform.probe(&a, turning.params()).unwrap_err();
-    assert!(matches!(err.kind, ErrorKind::UnsupportedParams(_)), "{err}");
+    for (a, b) in [
+        (hand(&turned), roi(&upright)),
+        (hand(&upright), roi(&stranger)),
+        (hand(&turned), hand(&stranger)),
+    ] {
+        let probe = transform.probe(&a, engine.params()).unwrap();
+        let stored = transform.protect(&b).unwrap();
+        let protected = palm_engine::protect::compare(&probe, &stored, engine.params()).unwrap();
+        assert_eq!(protected.similarity, plain(&a, &b));
+        let exhaustive =
+            palm_engine::protect::compare_exhaustive(&probe, &stored, engine.params()).unwrap();
+        assert_eq!(
+            exhaustive,
+            engine.matcher().compare_exhaustive(&a, &b).unwrap()
+        );
+    }
 }
