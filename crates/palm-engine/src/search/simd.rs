@@ -55,6 +55,24 @@ impl Level {
     }
 }
 
+/// `Some` of the kernel `$f` of the build this CPU runs, or `None` where only the scalar kernels
+/// run.
+macro_rules! dispatch {
+    ($f:ident($($arg:expr),*)) => {{
+        #[cfg(target_arch = "x86_64")]
+        {
+            // SAFETY: `detect` saw the features each build enables.
+            match Level::detect() {
+                Level::Avx512Popcnt => return Some(unsafe { native::$f($($arg),*) }),
+                Level::Avx512 => return Some(unsafe { lookup::$f($($arg),*) }),
+                Level::Scalar => {}
+            }
+        }
+        let _ = ($($arg),*);
+        None
+    }};
+}
+
 /// The plain comparison at the CPU's best level, or `None` when only the scalar kernels run here.
 pub(crate) fn compare(
     a: &Prepared,
@@ -62,21 +80,7 @@ pub(crate) fn compare(
     max_shift: i32,
     min_overlap: u32,
 ) -> Option<Comparison> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        // SAFETY: `detect` saw the features each build enables.
-        match Level::detect() {
-            Level::Avx512Popcnt => {
-                return Some(unsafe { native::compare(a, b, max_shift, min_overlap) });
-            }
-            Level::Avx512 => {
-                return Some(unsafe { lookup::compare(a, b, max_shift, min_overlap) });
-            }
-            Level::Scalar => {}
-        }
-    }
-    let _ = (a, b, max_shift, min_overlap);
-    None
+    dispatch!(compare(a, b, max_shift, min_overlap))
 }
 
 /// A protected probe's vectors (mask, then six planes) at one shift: the first 4 words of each
@@ -94,25 +98,7 @@ pub(crate) fn compare_vectors<'p>(
     fine: impl Fn(i32, i32) -> &'p Rows,
     rows: &Rows,
 ) -> Option<Comparison> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        // SAFETY: `detect` saw the features each build enables.
-        match Level::detect() {
-            Level::Avx512Popcnt => {
-                return Some(unsafe {
-                    native::compare_vectors(max_shift, min_overlap, coarse, fine, rows)
-                });
-            }
-            Level::Avx512 => {
-                return Some(unsafe {
-                    lookup::compare_vectors(max_shift, min_overlap, coarse, fine, rows)
-                });
-            }
-            Level::Scalar => {}
-        }
-    }
-    let _ = (max_shift, min_overlap, coarse, fine, rows);
-    None
+    dispatch!(compare_vectors(max_shift, min_overlap, coarse, fine, rows))
 }
 
 /// The best full-resolution shift in `xs` x `ys` of `b` against `a` (see `search::best_fine`) at
@@ -124,19 +110,7 @@ pub(crate) fn best_fine(
     ys: RangeInclusive<i32>,
     min_overlap: u32,
 ) -> Option<Comparison> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        // SAFETY: `detect` saw the features each build enables.
-        match Level::detect() {
-            Level::Avx512Popcnt => {
-                return Some(unsafe { native::best_fine(a, b, xs, ys, min_overlap) });
-            }
-            Level::Avx512 => return Some(unsafe { lookup::best_fine(a, b, xs, ys, min_overlap) }),
-            Level::Scalar => {}
-        }
-    }
-    let _ = (a, b, xs, ys, min_overlap);
-    None
+    dispatch!(best_fine(a, b, xs, ys, min_overlap))
 }
 
 /// The same for a protected probe whose vectors at shift (dx, dy) are `fine(dx, dy)`.
@@ -147,26 +121,12 @@ pub(crate) fn best_fine_vectors<'p>(
     fine: impl Fn(i32, i32) -> &'p Rows,
     rows: &Rows,
 ) -> Option<Comparison> {
-    #[cfg(target_arch = "x86_64")]
-    {
-        // SAFETY: `detect` saw the features each build enables.
-        match Level::detect() {
-            Level::Avx512Popcnt => {
-                return Some(unsafe { native::best_fine_vectors(xs, ys, min_overlap, fine, rows) });
-            }
-            Level::Avx512 => {
-                return Some(unsafe { lookup::best_fine_vectors(xs, ys, min_overlap, fine, rows) });
-            }
-            Level::Scalar => {}
-        }
-    }
-    let _ = (xs, ys, min_overlap, fine, rows);
-    None
+    dispatch!(best_fine_vectors(xs, ys, min_overlap, fine, rows))
 }
 
 #[cfg(target_arch = "x86_64")]
 macro_rules! kernels {
-    ($name:ident, $features:literal, $popcnt:ident, $count32:ident, $finish32:ident) => {
+    ($name:ident, $features:literal, $popcnt:path, $count32:path, $finish32:path) => {
         mod $name {
             use super::super::{COARSE, Prepared, coarse_to_fine, each_shift};
             use super::*;
@@ -455,93 +415,83 @@ macro_rules! kernels {
     };
 }
 
+/// The bit counts the two builds differ in.
 #[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vpopcntdq")]
-#[inline]
-fn popcnt_native(v: std::arch::x86_64::__m512i) -> std::arch::x86_64::__m512i {
-    std::arch::x86_64::_mm512_popcnt_epi64(v)
-}
-
-/// Adds the set bits of each 32-bit lane of `v` to `acc`.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512vpopcntdq")]
-#[inline]
-fn count32_native(
-    acc: std::arch::x86_64::__m512i,
-    v: std::arch::x86_64::__m512i,
-) -> std::arch::x86_64::__m512i {
+mod count {
     use std::arch::x86_64::*;
-    _mm512_add_epi32(acc, _mm512_popcnt_epi32(v))
-}
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-#[inline]
-fn finish32_native(acc: std::arch::x86_64::__m512i) -> std::arch::x86_64::__m512i {
-    acc
-}
+    /// Set bits per 64-bit lane.
+    #[target_feature(enable = "avx512f,avx512vpopcntdq")]
+    #[inline]
+    pub(super) fn popcnt_native(v: __m512i) -> __m512i {
+        _mm512_popcnt_epi64(v)
+    }
 
-/// Without `VPOPCNTDQ` the counts stay per byte while they add up (a byte counts at most 8 bits a
-/// step, and a pass takes at most 16 steps), then [`finish32_lookup`] sums each lane's bytes.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw")]
-#[inline]
-fn count32_lookup(
-    acc: std::arch::x86_64::__m512i,
-    v: std::arch::x86_64::__m512i,
-) -> std::arch::x86_64::__m512i {
-    use std::arch::x86_64::*;
-    _mm512_add_epi8(acc, popcnt_bytes(v))
-}
+    /// Adds the set bits of each 32-bit lane of `v` to `acc`.
+    #[target_feature(enable = "avx512f,avx512vpopcntdq")]
+    #[inline]
+    pub(super) fn count32_native(acc: __m512i, v: __m512i) -> __m512i {
+        _mm512_add_epi32(acc, _mm512_popcnt_epi32(v))
+    }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw")]
-#[inline]
-fn finish32_lookup(acc: std::arch::x86_64::__m512i) -> std::arch::x86_64::__m512i {
-    use std::arch::x86_64::*;
-    let pairs = _mm512_maddubs_epi16(acc, _mm512_set1_epi8(1));
-    _mm512_madd_epi16(pairs, _mm512_set1_epi16(1))
-}
+    #[target_feature(enable = "avx512f")]
+    #[inline]
+    pub(super) fn finish32_native(acc: __m512i) -> __m512i {
+        acc
+    }
 
-/// Set bits per byte, by a 16-entry table per nibble.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw")]
-#[inline]
-fn popcnt_bytes(v: std::arch::x86_64::__m512i) -> std::arch::x86_64::__m512i {
-    use std::arch::x86_64::*;
-    let table = _mm512_broadcast_i32x4(_mm_setr_epi8(
-        0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
-    ));
-    let nibbles = _mm512_set1_epi8(0x0f);
-    let low = _mm512_shuffle_epi8(table, _mm512_and_si512(v, nibbles));
-    let high = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(v, 4), nibbles));
-    _mm512_add_epi8(low, high)
-}
+    /// Without `VPOPCNTDQ` the counts stay per byte while they add up (a byte counts at most 8
+    /// bits a step, and a pass takes at most 16 steps), then [`finish32_lookup`] sums each lane's
+    /// bytes.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    pub(super) fn count32_lookup(acc: __m512i, v: __m512i) -> __m512i {
+        _mm512_add_epi8(acc, popcnt_bytes(v))
+    }
 
-/// Set bits per 64-bit lane without `VPOPCNTDQ`: a 16-entry table per nibble, then byte sums.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx512bw")]
-#[inline]
-fn popcnt_lookup(v: std::arch::x86_64::__m512i) -> std::arch::x86_64::__m512i {
-    use std::arch::x86_64::*;
-    _mm512_sad_epu8(popcnt_bytes(v), _mm512_setzero_si512())
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    pub(super) fn finish32_lookup(acc: __m512i) -> __m512i {
+        let pairs = _mm512_maddubs_epi16(acc, _mm512_set1_epi8(1));
+        _mm512_madd_epi16(pairs, _mm512_set1_epi16(1))
+    }
+
+    /// Set bits per byte, by a 16-entry table per nibble.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    fn popcnt_bytes(v: __m512i) -> __m512i {
+        let table = _mm512_broadcast_i32x4(_mm_setr_epi8(
+            0, 1, 1, 2, 1, 2, 2, 3, 1, 2, 2, 3, 2, 3, 3, 4,
+        ));
+        let nibbles = _mm512_set1_epi8(0x0f);
+        let low = _mm512_shuffle_epi8(table, _mm512_and_si512(v, nibbles));
+        let high = _mm512_shuffle_epi8(table, _mm512_and_si512(_mm512_srli_epi16(v, 4), nibbles));
+        _mm512_add_epi8(low, high)
+    }
+
+    /// Set bits per 64-bit lane without `VPOPCNTDQ`.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    #[inline]
+    pub(super) fn popcnt_lookup(v: __m512i) -> __m512i {
+        _mm512_sad_epu8(popcnt_bytes(v), _mm512_setzero_si512())
+    }
 }
 
 #[cfg(target_arch = "x86_64")]
 kernels!(
     native,
     "avx512f,avx512bw,avx512vpopcntdq,popcnt",
-    popcnt_native,
-    count32_native,
-    finish32_native
+    count::popcnt_native,
+    count::count32_native,
+    count::finish32_native
 );
 #[cfg(target_arch = "x86_64")]
 kernels!(
     lookup,
     "avx512f,avx512bw,popcnt",
-    popcnt_lookup,
-    count32_lookup,
-    finish32_lookup
+    count::popcnt_lookup,
+    count::count32_lookup,
+    count::finish32_lookup
 );
 
 #[cfg(all(test, target_arch = "x86_64"))]
