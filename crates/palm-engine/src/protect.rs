@@ -294,8 +294,9 @@ pub struct ProtectedTemplate {
     pub rows: ProtectedRows,
 }
 
-/// A probe at every shift the search tries, under one [`Transform`]. About 75 KB; build one per
-/// probe and compare it with many templates.
+/// A probe at every shift the search tries, under one [`Transform`]. About 75 KB (three times that
+/// for a full-hand probe, which also carries its turned versions); build one per probe and compare
+/// it with many templates.
 #[derive(Clone, Debug)]
 pub struct ProtectedProbe {
     pub fingerprint: u32,
