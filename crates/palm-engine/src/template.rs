@@ -192,6 +192,14 @@ mod tests {
         assert_eq!(bytes.len(), t.byte_len());
         assert!(bytes.len() <= MAX_TEMPLATE_BYTES);
         assert_eq!(Template::from_bytes(&bytes).unwrap(), t);
+        // Templates written before the source byte existed have 0 there: they read as ROIs.
+        let roi = Template {
+            source: Source::Roi,
+            ..t
+        };
+        let bytes = roi.to_bytes();
+        assert_eq!(bytes[14], 0);
+        assert_eq!(Template::from_bytes(&bytes).unwrap().source, Source::Roi);
     }
 
     #[test]
