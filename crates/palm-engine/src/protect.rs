@@ -367,23 +367,20 @@ impl ProtectedProbe {
         max_shift: i32,
         min_overlap: u32,
     ) -> Comparison {
-        let (xs, ys) = crate::turn::near(found.shift, max_shift);
-        self.turned
-            .iter()
-            .map(|turned| {
-                let at = |dx: i32, dy: i32| &turned[self.index(dx, dy)];
-                search::best_fine_vectors(xs.clone(), ys.clone(), min_overlap, at, rows)
-                    .unwrap_or_else(|| {
-                        search::best_fine(
-                            PLANES as u32,
-                            min_overlap,
-                            xs.clone(),
-                            ys.clone(),
-                            search::each_shift(|dx, dy| differ_overlap(at(dx, dy), rows)),
-                        )
-                    })
-            })
-            .fold(found, search::better)
+        search::around_turned(found, max_shift, &self.turned, |turned, xs, ys| {
+            let at = |dx: i32, dy: i32| &turned[self.index(dx, dy)];
+            search::best_fine_vectors(xs.clone(), ys.clone(), min_overlap, at, rows).unwrap_or_else(
+                || {
+                    search::best_fine(
+                        PLANES as u32,
+                        min_overlap,
+                        xs,
+                        ys,
+                        search::each_shift(|dx, dy| differ_overlap(at(dx, dy), rows)),
+                    )
+                },
+            )
+        })
     }
 }
 
@@ -408,9 +405,7 @@ pub fn compare_rows(probe: &ProtectedProbe, rows: &ProtectedRows, params: &Param
     let coarse = |dx: i32, dy: i32| {
         &probe.coarse[((dy + coarse_reach) * coarse_side + dx + coarse_reach) as usize]
     };
-    let side = 2 * probe.reach + 1;
-    let fine =
-        |dx: i32, dy: i32| &probe.fine[((dy + probe.reach) * side + dx + probe.reach) as usize];
+    let fine = |dx: i32, dy: i32| &probe.fine[probe.index(dx, dy)];
     let found = search::compare_vectors(max_shift, params.min_overlap_cells, coarse, fine, rows)
         .unwrap_or_else(|| {
             compare_rows_scalar(max_shift, params.min_overlap_cells, coarse, fine, rows)

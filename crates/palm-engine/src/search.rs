@@ -92,9 +92,7 @@ impl Prepared {
             turned: std::sync::OnceLock::new(),
         }
     }
-}
 
-impl Prepared {
     /// Lane `k` (0 = mask, 1.. = planes) of row `r`, from the full-resolution rows.
     fn row(&self, k: usize, r: usize) -> u32 {
         (self.fine[r][k / 2] >> (32 * (k % 2))) as u32
@@ -261,9 +259,14 @@ pub(crate) fn coarse_to_fine(
             );
         }
     }
-    let centre = best.shift;
+    let (xs, ys) = around(best.shift, max_shift);
+    best_fine(planes, min_overlap, xs, ys, fine)
+}
+
+/// The 3 x 3 shifts around `centre`, kept within `max_shift`.
+fn around(centre: (i32, i32), max_shift: i32) -> (RangeInclusive<i32>, RangeInclusive<i32>) {
     let near = |c: i32| (c - 1).max(-max_shift)..=(c + 1).min(max_shift);
-    best_fine(planes, min_overlap, near(centre.0), near(centre.1), fine)
+    (near(centre.0), near(centre.1))
 }
 
 /// The lowest distance `differ / overlap` seen so far, compared exactly by cross-multiplying and
@@ -318,30 +321,44 @@ pub fn with_rotations(
     if a.source != Source::FullHand || degrees == 0.0 {
         return found;
     }
-    let (xs, ys) = crate::turn::near(found.shift, max_shift);
-    a.turned(degrees)
-        .iter()
-        .map(|turned| {
+    around_turned(
+        found,
+        max_shift,
+        a.turned(degrees).iter(),
+        |turned, xs, ys| {
             simd::best_fine(turned, b, xs.clone(), ys.clone(), min_overlap).unwrap_or_else(|| {
                 best_fine(
                     a.planes,
                     min_overlap,
-                    xs.clone(),
-                    ys.clone(),
+                    xs,
+                    ys,
                     each_shift(|dx, dy| fine_at(turned, b, dx, dy)),
                 )
             })
-        })
-        .fold(found, better)
+        },
+    )
 }
 
-/// The higher of two comparisons; the first on a tie.
-pub(crate) fn better(best: Comparison, c: Comparison) -> Comparison {
-    if c.similarity > best.similarity {
-        c
-    } else {
-        best
-    }
+/// `found`, or better: the best of `search(version, xs, ys)` over the turned versions, each
+/// searched at the 3 x 3 shifts around `found.shift` (ties keep `found`). Plain and protected
+/// turn searches both go through here, so they pick alike.
+pub(crate) fn around_turned<T>(
+    found: Comparison,
+    max_shift: i32,
+    versions: impl IntoIterator<Item = T>,
+    search: impl Fn(T, RangeInclusive<i32>, RangeInclusive<i32>) -> Comparison,
+) -> Comparison {
+    let (xs, ys) = around(found.shift, max_shift);
+    versions
+        .into_iter()
+        .map(|version| search(version, xs.clone(), ys.clone()))
+        .fold(found, |best, c| {
+            if c.similarity > best.similarity {
+                c
+            } else {
+                best
+            }
+        })
 }
 
 /// The reference: every shift within `max_shift` at full resolution (81 for +-4).

@@ -44,15 +44,6 @@ pub(crate) fn turn(
     (out_mask, out_planes)
 }
 
-/// The 3 x 3 shifts around `centre`, kept within `max_shift`.
-pub(crate) fn near(
-    centre: (i32, i32),
-    max_shift: i32,
-) -> (std::ops::RangeInclusive<i32>, std::ops::RangeInclusive<i32>) {
-    let around = |c: i32| (c - 1).max(-max_shift)..=(c + 1).min(max_shift);
-    (around(centre.0), around(centre.1))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
