@@ -5,7 +5,8 @@
 //! A full-hand photo is segmented and its palm cut out along a frame built from the finger valleys;
 //! a pre-cropped ROI is re-centred on its palm texture. From the ROI on, both are the same: even
 //! Gabor filters at six orientations, sampled on a 32 x 32 grid, binarised into bit planes with a
-//! mask of unreliable cells, compared by masked Hamming distance over small shifts.
+//! mask of unreliable cells, compared by masked Hamming distance over small shifts (and small
+//! turns or zooms, by input kind, where the geometry is uncertain: see `warp`).
 //!
 //! The engine is pure and synchronous: no I/O beyond decoding the bytes it is given, no threads.
 
@@ -21,7 +22,7 @@ mod quality;
 mod roi;
 mod search;
 mod template;
-mod turn;
+mod warp;
 
 pub use decode::{MAX_PIXELS, MIN_SIDE};
 pub use error::{Error, ErrorKind, Rejection};

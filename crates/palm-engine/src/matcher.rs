@@ -5,9 +5,10 @@ use crate::error::{Error, ErrorKind};
 use crate::params::Params;
 use crate::search::{self, Prepared};
 use crate::template::Template;
+use crate::warp::Warps;
 
 /// A similarity at or above this is a match by default. Measured with `palmline eval`: it lies
-/// above the highest impostor score of tongji-roi (0.6724 of 100,459) and coep-hands (0.6747 of
+/// above the highest impostor score of tongji-roi (0.6724 of 100,459) and coep-hands (0.6750 of
 /// 66,965), so it keeps the false match rate below 1e-5 per comparison there. (The index sets its
 /// own, gallery-size-aware threshold for 1:N decisions.)
 pub const DEFAULT_THRESHOLD: f32 = 0.68;
@@ -29,7 +30,7 @@ pub struct Matcher {
     fingerprint: u32,
     max_shift: i32,
     min_overlap: u32,
-    max_rotation_deg: f32,
+    warps: Warps,
 }
 
 impl Matcher {
@@ -38,7 +39,7 @@ impl Matcher {
             fingerprint: p.fingerprint(),
             max_shift: p.max_shift,
             min_overlap: p.min_overlap_cells,
-            max_rotation_deg: p.max_rotation_deg,
+            warps: Warps::new(p),
         }
     }
 
@@ -58,15 +59,10 @@ impl Matcher {
             .into());
         }
         let found = search::compare(a, b, self.max_shift, self.min_overlap)?;
-        Ok(search::with_rotations(
-            a,
-            b,
-            found,
-            self.max_rotation_deg,
-            self.max_shift,
-            self.min_overlap,
+        Ok(
+            search::with_warps(a, b, found, self.warps, self.max_shift, self.min_overlap)
+                .similarity,
         )
-        .similarity)
     }
 
     /// The reference comparison: every shift at full resolution. Slow; the fast path is measured
@@ -83,11 +79,11 @@ impl Matcher {
         }
         let (a, b) = (Prepared::new(a), Prepared::new(b));
         let found = search::compare_exhaustive(&a, &b, self.max_shift, self.min_overlap)?;
-        Ok(search::with_rotations(
+        Ok(search::with_warps(
             &a,
             &b,
             found,
-            self.max_rotation_deg,
+            self.warps,
             self.max_shift,
             self.min_overlap,
         ))

@@ -24,9 +24,14 @@ pub struct Params {
     /// Share of cells per template masked out as unreliable (weakest filter energy).
     pub fragile_fraction: f32,
     /// Turn, in degrees, with which probes from full-hand photos are also compared (at -r and +r,
-    /// around the best shift; see `turn`). 0 turns nothing. Not part of the fingerprint: it
-    /// changes how templates are compared, not the templates.
+    /// around the best shift; see `warp`). 0 turns nothing. This and the next two are not part
+    /// of the fingerprint: they change how templates are compared, not the templates.
     pub max_rotation_deg: f32,
+    /// Zoom with which pre-cropped ROI probes are also compared (at z and 1/z, around the best
+    /// shift; see `warp`). 1 zooms nothing.
+    pub zoom_ratio: f32,
+    /// Similarity the unwarped search must reach before turned or zoomed versions are tried.
+    pub warp_floor: f32,
 }
 
 impl Default for Params {
@@ -43,6 +48,8 @@ impl Default for Params {
             crop_keep: 1.0,
             fragile_fraction: 0.0,
             max_rotation_deg: 8.0,
+            zoom_ratio: 0.92,
+            warp_floor: 0.58,
         }
     }
 }

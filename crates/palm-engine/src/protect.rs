@@ -26,6 +26,7 @@ use crate::matcher::Comparison;
 use crate::params::Params;
 use crate::search;
 use crate::template::{Hand, Source, Template};
+use crate::warp::Warps;
 use rand::seq::SliceRandom;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
@@ -242,22 +243,19 @@ impl Transform {
             fine
         };
         let fine = every_shift(t);
-        let degrees = params.max_rotation_deg;
-        let turned = if t.source == Source::FullHand && degrees != 0.0 {
-            [-degrees, degrees]
-                .iter()
-                .map(|&d| {
-                    let (mask, planes) = crate::turn::turn(&t.mask, &t.planes, d);
-                    every_shift(&Template {
-                        mask,
-                        planes,
-                        ..t.clone()
-                    })
+        let warps = Warps::new(params);
+        let warped = warps
+            .versions(t.source)
+            .into_iter()
+            .map(|(degrees, zoom)| {
+                let (mask, planes) = crate::warp::warp(&t.mask, &t.planes, degrees, zoom);
+                every_shift(&Template {
+                    mask,
+                    planes,
+                    ..t.clone()
                 })
-                .collect()
-        } else {
-            Vec::new()
-        };
+            })
+            .collect();
         // A coarse shift of one subsampled cell is two full-resolution cells, and the subsampled
         // cells of a probe moved by an even shift are the moved probe's subsampled cells.
         let coarse_reach = reach / 2;
@@ -278,7 +276,8 @@ impl Transform {
             reach,
             fine,
             coarse,
-            turned,
+            warped,
+            warp_reach: warps.reach(t.source),
         })
     }
 }
@@ -294,9 +293,9 @@ pub struct ProtectedTemplate {
     pub rows: ProtectedRows,
 }
 
-/// A probe at every shift the search tries, under one [`Transform`]. About 75 KB (three times that
-/// for a full-hand probe, which also carries its turned versions); build one per probe and compare
-/// it with many templates.
+/// A probe at every shift the search tries, under one [`Transform`], with its warped versions
+/// (turned or zoomed, see `crate::warp`): about 225 KB; build one per probe and compare it with
+/// many templates.
 #[derive(Clone, Debug)]
 pub struct ProtectedProbe {
     pub fingerprint: u32,
@@ -307,9 +306,11 @@ pub struct ProtectedProbe {
     /// Row-major over coarse (dx, dy) in `-reach/2..=reach/2`: the subsampled words of the fine
     /// versions at even shifts.
     coarse: Vec<SubRows>,
-    /// For a full-hand probe, the probe turned by `-r` and `+r` degrees, each at every shift like
-    /// `fine` (see `crate::turn`); empty otherwise.
-    turned: Vec<Vec<ProtectedRows>>,
+    /// The probe's warped versions for its source (turned for a full-hand probe, zoomed for a
+    /// ROI; see `crate::warp`), each at every shift like `fine`.
+    warped: Vec<Vec<ProtectedRows>>,
+    /// How far around the best shift `warped` is searched (`Warps::reach` of the probe's source).
+    warp_reach: i32,
 }
 
 /// Differing plane bits and overlapping cells over the first `N` words of each vector.
@@ -352,35 +353,43 @@ impl ProtectedProbe {
         differ_overlap(&self.fine[self.index(dx, dy)], rows)
     }
 
-    /// Position of shift (dx, dy) in `fine` and each of `turned`.
+    /// Position of shift (dx, dy) in `fine` and each of `warped`.
     fn index(&self, dx: i32, dy: i32) -> usize {
         let side = 2 * self.reach + 1;
         ((dy + self.reach) * side + dx + self.reach) as usize
     }
 
-    /// `found` or better: the turned probes at the 3 x 3 shifts around it, as
-    /// [`crate::search::with_rotations`] does for plain templates.
-    fn with_rotations(
+    /// `found` or better: the warped probes at the 3 x 3 shifts around it, as
+    /// [`crate::search::with_warps`] does for plain templates.
+    fn with_warps(
         &self,
         rows: &ProtectedRows,
         found: Comparison,
         max_shift: i32,
-        min_overlap: u32,
+        params: &Params,
     ) -> Comparison {
-        search::around_turned(found, max_shift, &self.turned, |turned, xs, ys| {
-            let at = |dx: i32, dy: i32| &turned[self.index(dx, dy)];
-            search::best_fine_vectors(xs.clone(), ys.clone(), min_overlap, at, rows).unwrap_or_else(
-                || {
-                    search::best_fine(
-                        PLANES as u32,
-                        min_overlap,
-                        xs,
-                        ys,
-                        search::each_shift(|dx, dy| differ_overlap(at(dx, dy), rows)),
-                    )
-                },
-            )
-        })
+        let min_overlap = params.min_overlap_cells;
+        let (floor, reach) = (params.warp_floor, self.warp_reach);
+        search::around_warped(
+            found,
+            floor,
+            reach,
+            max_shift,
+            &self.warped,
+            |warped, xs, ys| {
+                let at = |dx: i32, dy: i32| &warped[self.index(dx, dy)];
+                search::best_fine_vectors(xs.clone(), ys.clone(), min_overlap, at, rows)
+                    .unwrap_or_else(|| {
+                        search::best_fine(
+                            PLANES as u32,
+                            min_overlap,
+                            xs,
+                            ys,
+                            search::each_shift(|dx, dy| differ_overlap(at(dx, dy), rows)),
+                        )
+                    })
+            },
+        )
     }
 }
 
@@ -410,7 +419,7 @@ pub fn compare_rows(probe: &ProtectedProbe, rows: &ProtectedRows, params: &Param
         .unwrap_or_else(|| {
             compare_rows_scalar(max_shift, params.min_overlap_cells, coarse, fine, rows)
         });
-    probe.with_rotations(rows, found, max_shift, params.min_overlap_cells)
+    probe.with_warps(rows, found, max_shift, params)
 }
 
 /// The scalar kernels; `multiversion` also compiles them for AVX2 and picks the version the CPU
@@ -456,7 +465,7 @@ pub fn compare_rows_exhaustive(
         -s..=s,
         search::each_shift(|dx, dy| probe.fine_at(rows, dx, dy)),
     );
-    probe.with_rotations(rows, found, s, params.min_overlap_cells)
+    probe.with_warps(rows, found, s, params)
 }
 
 impl ProtectedTemplate {

@@ -14,6 +14,10 @@ pub enum BenchArgs {
     Engine {
         #[arg(long)]
         json: bool,
+        /// Override an engine parameter for a tuning study, e.g. `--param warp_floor=1`
+        /// (repeatable; names as in `palm_engine::Params`).
+        #[arg(long = "param", value_name = "NAME=VALUE")]
+        params: Vec<String>,
     },
     /// 1:N search at scale: latency, throughput, fast-path agreement, memory, load time.
     Identify(crate::bench_identify::IdentifyBenchArgs),
@@ -23,14 +27,15 @@ pub enum BenchArgs {
 
 pub fn run(args: BenchArgs) -> Result<()> {
     match args {
-        BenchArgs::Engine { json } => engine(json),
+        BenchArgs::Engine { json, params } => {
+            engine(Engine::new(crate::params::with_overrides(&params)?), json)
+        }
         BenchArgs::Identify(a) => crate::bench_identify::run(a),
         BenchArgs::Pay(a) => crate::bench_pay::run(a),
     }
 }
 
-fn engine(as_json: bool) -> Result<()> {
-    let engine = Engine::default();
+fn engine(engine: Engine, as_json: bool) -> Result<()> {
     let rois: Vec<Vec<u8>> = (1..=40)
         .map(|s| png_bytes(&Identity::new(s).render(Scene::Roi { size: 150 }, Capture::new(1))))
         .collect();
@@ -58,8 +63,10 @@ fn engine(as_json: bool) -> Result<()> {
     };
     let (roi_ms, templates) = time_extract(&rois, InputKind::Roi)?;
     let (hand_ms, hand_templates) = time_extract(&hands, InputKind::FullHand)?;
-    // Every pair of prepared templates, for about a second: ROI templates, then full-hand ones
-    // (whose probes are also tried turned, see palm_engine's `turn`).
+    // Every pair of prepared templates, for about a second: ROI templates, then full-hand ones.
+    // Probes are also tried warped (zoomed ROIs, turned hands; see palm_engine's `warp`) when a
+    // pair scores above `warp_floor`, so these rates hold for searches, where most pairs are
+    // strangers; `genuine_matches_per_sec_per_core` times pairs of one palm, which always are.
     let matcher = engine.matcher();
     let matches_per_sec = |templates: &[Template]| -> Result<f64> {
         let prepared: Vec<Prepared> = templates.iter().map(Prepared::new).collect();
@@ -75,6 +82,25 @@ fn engine(as_json: bool) -> Result<()> {
         Ok(count as f64 / start.elapsed().as_secs_f64())
     };
     let per_sec = matches_per_sec(&templates)?;
+    let second_captures: Vec<Vec<u8>> = (1..=40)
+        .map(|s| png_bytes(&Identity::new(s).render(Scene::Roi { size: 150 }, Capture::new(2))))
+        .collect();
+    let (_, mates) = time_extract(&second_captures, InputKind::Roi)?;
+    let genuine_per_sec = {
+        let pairs: Vec<(Prepared, Prepared)> = templates
+            .iter()
+            .zip(&mates)
+            .map(|(a, b)| (Prepared::new(a), Prepared::new(b)))
+            .collect();
+        let (mut count, start) = (0u64, Instant::now());
+        while start.elapsed() < Duration::from_secs(1) {
+            for (a, b) in &pairs {
+                black_box(matcher.similarity_prepared(black_box(a), black_box(b))?);
+                count += 1;
+            }
+        }
+        count as f64 / start.elapsed().as_secs_f64()
+    };
     let hand_per_sec = matches_per_sec(&hand_templates)?;
     // The same under template protection: each probe expanded once, then compared with the
     // protected templates (what the service's index does).
@@ -121,7 +147,10 @@ fn engine(as_json: bool) -> Result<()> {
                 "extract_full_hand_ms_median": hand_ms,
                 "matches_per_sec_per_core": per_sec,
                 "full_hand_matches_per_sec_per_core": hand_per_sec,
+                "genuine_matches_per_sec_per_core": genuine_per_sec,
                 "max_rotation_deg": engine.params().max_rotation_deg,
+                "zoom_ratio": shortest(engine.params().zoom_ratio),
+                "warp_floor": shortest(engine.params().warp_floor),
                 "protected_matches_per_sec_per_core": protected_per_sec,
                 "protected_probe_ms_median": expand_ms,
                 "max_shift_cells": engine.params().max_shift,
@@ -147,6 +176,12 @@ fn engine(as_json: bool) -> Result<()> {
             engine.params().max_shift
         );
         println!(
+            "  genuine ROI pairs per second {genuine_per_sec:.0} (above the warp floor {}: also \
+             zoomed by {})",
+            engine.params().warp_floor,
+            engine.params().zoom_ratio
+        );
+        println!(
             "  full-hand matches per second {hand_per_sec:.0} (also turned by +-{} degrees)",
             engine.params().max_rotation_deg
         );
@@ -155,4 +190,9 @@ fn engine(as_json: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// An `f32` setting as the decimal it was written as (0.58, not 0.5799999833106995).
+fn shortest(v: f32) -> f64 {
+    v.to_string().parse().unwrap_or(v as f64)
 }

@@ -31,6 +31,8 @@ pub fn with_overrides(overrides: &[String]) -> Result<Params> {
             "crop_keep" => p.crop_keep = f()?,
             "fragile_fraction" => p.fragile_fraction = f()?,
             "max_rotation_deg" => p.max_rotation_deg = f()?,
+            "zoom_ratio" => p.zoom_ratio = f()?,
+            "warp_floor" => p.warp_floor = f()?,
             _ => bail!("--param {name}: no such engine parameter"),
         }
     }
@@ -38,9 +40,10 @@ pub fn with_overrides(overrides: &[String]) -> Result<Params> {
         || p.roi_size == 0
         || p.orientations == 0
         || p.orientations > 6
+        || !(p.zoom_ratio > 0.0 && p.zoom_ratio.is_finite())
     {
         bail!(
-            "--param: roi_size must be a multiple of {} and orientations 1..=6",
+            "--param: roi_size must be a multiple of {}, orientations 1..=6 and zoom_ratio above 0",
             palm_engine::GRID
         );
     }

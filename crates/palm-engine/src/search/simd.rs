@@ -176,46 +176,73 @@ macro_rules! kernels {
                 }
             }
 
-            /// Full-resolution pass at shifts `(dx0 + j, dy)` for `j < N`: two rows of
-            /// 8 x 32-bit lanes `[mask, p0..p5, 0]` per register, each row pair loaded once for
-            /// all N shifts.
+            /// Full-resolution pass at shifts `(dx0 + j, dy)` for `j < N`, plane by plane:
+            /// one register holds sixteen 32-bit rows of one plane (`Prepared::fine_planes`),
+            /// so each half of the grid is loaded once for all N shifts, a shift moves a whole
+            /// plane with one instruction, and the mask applies lane by lane.
             #[target_feature(enable = $features)]
             #[inline]
             fn fine_row<const N: usize>(
-                a: &[[u64; 4]; GRID],
-                b: &[[u64; 4]; GRID],
+                a: &[[u32; GRID]; 7],
+                b: &[[u32; GRID]; 7],
                 dx0: i32,
                 dy: i32,
             ) -> [(u32, u32); N] {
-                // Lane 0 of each row (its mask) copied to all eight lanes of that row.
-                let spread = _mm512_set_epi32(8, 8, 8, 8, 8, 8, 8, 8, 0, 0, 0, 0, 0, 0, 0, 0);
+                const HALF: usize = GRID / 2;
                 let counts: [__m128i; N] =
                     std::array::from_fn(|j| _mm_cvtsi32_si128((dx0 + j as i32).abs()));
-                let mut acc = [_mm512_setzero_si512(); N];
-                each_register(a, b, dy, |av, bv| {
-                    for j in 0..N {
-                        let s = if dx0 + j as i32 >= 0 {
-                            _mm512_srl_epi32(bv, counts[j])
-                        } else {
-                            _mm512_sll_epi32(bv, counts[j])
-                        };
-                        let m = _mm512_permutexvar_epi32(spread, _mm512_and_si512(av, s));
-                        // Plane lanes: m & (a ^ s), differing bits where both masks keep the
-                        // cell; mask lanes (0 and 8) keep m itself, the overlap; the empty
-                        // eighth lane gives 0. One count then serves both totals.
-                        let x = _mm512_mask_ternarylogic_epi32::<0x60>(m, 0xFEFE, av, s);
-                        acc[j] = $count32(acc[j], x);
+                let mut differ = [_mm512_setzero_si512(); N];
+                let mut overlap = [_mm512_setzero_si512(); N];
+                // Rows r of `a` with a partner r + dy in `b`.
+                let lo = 0.max(-dy) as usize;
+                let hi = (GRID as i32).min(GRID as i32 - dy).max(0) as usize;
+                for r0 in [0, HALF] {
+                    let (from, to) = (lo.max(r0), hi.min(r0 + HALF));
+                    if from >= to {
+                        continue;
                     }
-                });
+                    let k: __mmask16 = (((1u32 << (to - from)) - 1) << (from - r0)) as u16;
+                    // SAFETY: lane i reads row r0 + i of `a` and row r0 + i + dy of `b`; k keeps
+                    // only lanes with from <= r0 + i < to, where both rows lie inside their
+                    // planes (lo <= r < hi). Masked-off lanes are never read, so the base
+                    // pointer of `b` may lie outside its plane (formed with wrapping_offset).
+                    let load = |plane: &[u32; GRID], offset: i32| unsafe {
+                        _mm512_maskz_loadu_epi32(
+                            k,
+                            plane
+                                .as_ptr()
+                                .wrapping_offset((r0 as i32 + offset) as isize)
+                                .cast(),
+                        )
+                    };
+                    let av: [__m512i; 7] = std::array::from_fn(|p| load(&a[p], 0));
+                    let bv: [__m512i; 7] = std::array::from_fn(|p| load(&b[p], dy));
+                    for j in 0..N {
+                        let shifted = |v: __m512i| {
+                            if dx0 + j as i32 >= 0 {
+                                _mm512_srl_epi32(v, counts[j])
+                            } else {
+                                _mm512_sll_epi32(v, counts[j])
+                            }
+                        };
+                        let m = _mm512_and_si512(av[0], shifted(bv[0]));
+                        overlap[j] = $count32(overlap[j], m);
+                        for p in 1..7 {
+                            // (a ^ s) & m: differing bits where both masks keep the cell.
+                            let x = _mm512_ternarylogic_epi32::<0x28>(av[p], shifted(bv[p]), m);
+                            differ[j] = $count32(differ[j], x);
+                        }
+                    }
+                }
                 std::array::from_fn(|j| {
-                    // One horizontal sum for both totals: the mask lanes' counts are added
-                    // once more, 16 bits up (differ + overlap <= 7 x 1024 < 2^16).
-                    let counts = $finish32(acc[j]);
-                    let both =
-                        _mm512_add_epi32(counts, _mm512_maskz_slli_epi32(0x0101, counts, 16));
+                    // One horizontal sum for both totals, overlap 16 bits up (differ <=
+                    // 6 x 1024 < 2^16).
+                    let both = _mm512_add_epi32(
+                        $finish32(differ[j]),
+                        _mm512_slli_epi32($finish32(overlap[j]), 16),
+                    );
                     let both = _mm512_reduce_add_epi32(both) as u32;
-                    let overlap = both >> 16;
-                    ((both & 0xffff) - overlap, overlap)
+                    (both & 0xffff, both >> 16)
                 })
             }
 
@@ -299,7 +326,7 @@ macro_rules! kernels {
                     max_shift,
                     min_overlap,
                     rows_of!(coarse_row, &a.coarse, &b.coarse),
-                    rows_of!(fine_row, &a.fine, &b.fine),
+                    rows_of!(fine_row, &a.fine_planes, &b.fine_planes),
                 )
             }
 
@@ -363,7 +390,7 @@ macro_rules! kernels {
                     min_overlap,
                     xs,
                     ys,
-                    rows_of!(fine_row, &a.fine, &b.fine),
+                    rows_of!(fine_row, &a.fine_planes, &b.fine_planes),
                 )
             }
 
@@ -405,9 +432,10 @@ macro_rules! kernels {
                 // SAFETY: tests call this only after the CPU check.
                 unsafe {
                     let mut fine = [(0, 0); 5];
-                    fine[..3].copy_from_slice(&fine_row::<3>(&a.fine, &b.fine, dx0, dy));
-                    fine[3] = fine_row::<1>(&a.fine, &b.fine, dx0 + 3, dy)[0];
-                    fine[4] = fine_row::<1>(&a.fine, &b.fine, dx0 + 4, dy)[0];
+                    let (af, bf) = (&a.fine_planes, &b.fine_planes);
+                    fine[..3].copy_from_slice(&fine_row::<3>(af, bf, dx0, dy));
+                    fine[3] = fine_row::<1>(af, bf, dx0 + 3, dy)[0];
+                    fine[4] = fine_row::<1>(af, bf, dx0 + 4, dy)[0];
                     [fine, coarse_row::<5>(&a.coarse, &b.coarse, dx0 / 2, dy / 2)]
                 }
             }
@@ -441,8 +469,8 @@ mod count {
     }
 
     /// Without `VPOPCNTDQ` the counts stay per byte while they add up (a byte counts at most 8
-    /// bits a step, and a pass takes at most 16 steps), then [`finish32_lookup`] sums each lane's
-    /// bytes.
+    /// bits a step, and a pass adds at most 12 steps: two halves of six planes), then
+    /// [`finish32_lookup`] sums each lane's bytes.
     #[target_feature(enable = "avx512f,avx512bw")]
     #[inline]
     pub(super) fn count32_lookup(acc: __m512i, v: __m512i) -> __m512i {

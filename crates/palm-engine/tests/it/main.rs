@@ -232,10 +232,14 @@ fn golden_roi_geometry_of_a_synthetic_hand() {
 
 /// The fast coarse-to-fine search tries a subset of the shifts, so it can only score lower than
 /// the exhaustive reference; on genuine pairs it should find the same best shift almost always
-/// (impostor pairs may score lower, which only lowers false matches).
+/// (impostor pairs may score lower, which only lowers false matches). The zoom search is off here:
+/// it starts from whichever shift each search found, so with it on either may end higher.
 #[test]
 fn fast_search_agrees_with_exhaustive_search_on_palms() {
-    let engine = Engine::default();
+    let engine = Engine::new(Params {
+        zoom_ratio: 1.0,
+        ..Params::default()
+    });
     let m = engine.matcher();
     let templates: Vec<Template> = (200..210)
         .flat_map(|s| (1..=3).map(move |k| (s, k)))
@@ -275,15 +279,7 @@ fn full_hand_probes_are_searched_over_small_turns() {
         "the turn is how templates are compared, not how they are made"
     );
     let upright = Identity::new(40).render(ROI, Capture::new(1));
-    // The same capture turned by 8 degrees about its centre (nearest pixel, edges replicated).
-    let (w, h) = (upright.width() as f32, upright.height() as f32);
-    let (sin, cos) = 8f32.to_radians().sin_cos();
-    let turned = image::RgbImage::from_fn(upright.width(), upright.height(), |x, y| {
-        let (u, v) = (x as f32 - w / 2.0, y as f32 - h / 2.0);
-        let sx = (cos * u + sin * v + w / 2.0).round().clamp(0.0, w - 1.0);
-        let sy = (cos * v - sin * u + h / 2.0).round().clamp(0.0, h - 1.0);
-        *upright.get_pixel(sx as u32, sy as u32)
-    });
+    let turned = warped_image(&upright, 8.0, 1.0);
     let stranger = Identity::new(41).render(ROI, Capture::new(1));
     // ROI crops, then the same codes as if a full-hand photo had given them.
     let roi = |img: &image::RgbImage| {
@@ -310,21 +306,92 @@ fn full_hand_probes_are_searched_over_small_turns() {
     );
     assert!(plain(&hand(&upright), &roi(&stranger)) >= plain(&roi(&upright), &roi(&stranger)));
     // Protected: the probe's turned versions travel with it, and every score is the plain one.
+    protected_scores_are_plain(
+        &engine,
+        &[
+            (hand(&turned), roi(&upright)),
+            (hand(&upright), roi(&stranger)),
+            (hand(&turned), hand(&stranger)),
+        ],
+    );
+}
+
+/// Pre-cropped ROI probes are also compared zoomed a little (`zoom_ratio`, 0.92 by default): a
+/// crop cut 8% closer than its mate is found, full-hand probes are left alone, and protected
+/// templates score exactly as plain ones.
+#[test]
+fn pre_cropped_probes_are_searched_over_small_zooms() {
+    let engine = Engine::default();
+    let unzooming = Engine::new(Params {
+        zoom_ratio: 1.0,
+        ..Params::default()
+    });
+    assert_eq!(
+        unzooming.params().fingerprint(),
+        engine.params().fingerprint(),
+        "the zoom is how templates are compared, not how they are made"
+    );
+    let upright = Identity::new(42).render(ROI, Capture::new(1));
+    let closer = warped_image(&upright, 0.0, 1.0 / 0.92);
+    let stranger = Identity::new(43).render(ROI, Capture::new(1));
+    let roi = |img: &image::RgbImage| {
+        engine
+            .extract(&png_bytes(img), InputKind::Roi)
+            .unwrap()
+            .template
+    };
+    let unzoomed = unzooming.similarity(&roi(&closer), &roi(&upright)).unwrap();
+    let zoomed = engine.similarity(&roi(&closer), &roi(&upright)).unwrap();
+    assert!(
+        zoomed > unzoomed + 0.05,
+        "closer crop: {unzoomed} unzoomed, {zoomed} with the zoom search"
+    );
+    let hand = Template {
+        source: palm_engine::Source::FullHand,
+        ..roi(&closer)
+    };
+    assert_eq!(
+        engine.similarity(&hand, &roi(&upright)).unwrap(),
+        unzooming.similarity(&hand, &roi(&upright)).unwrap(),
+        "full-hand probes are not zoomed"
+    );
+    protected_scores_are_plain(
+        &engine,
+        &[
+            (roi(&closer), roi(&upright)),
+            (roi(&upright), roi(&stranger)),
+            (roi(&closer), roi(&stranger)),
+        ],
+    );
+}
+
+/// `img` turned by `degrees` and magnified by `zoom` about its centre (nearest pixel, edges
+/// replicated).
+fn warped_image(img: &image::RgbImage, degrees: f32, zoom: f32) -> image::RgbImage {
+    let (w, h) = (img.width() as f32, img.height() as f32);
+    let (sin, cos) = degrees.to_radians().sin_cos();
+    image::RgbImage::from_fn(img.width(), img.height(), |x, y| {
+        let (u, v) = ((x as f32 - w / 2.0) / zoom, (y as f32 - h / 2.0) / zoom);
+        let sx = (cos * u + sin * v + w / 2.0).round().clamp(0.0, w - 1.0);
+        let sy = (cos * v - sin * u + h / 2.0).round().clamp(0.0, h - 1.0);
+        *img.get_pixel(sx as u32, sy as u32)
+    })
+}
+
+/// Each pair compared as the service compares it (probe expanded under a transform, template
+/// protected) scores exactly as the plain templates, by the fast and the exhaustive search.
+fn protected_scores_are_plain(engine: &Engine, pairs: &[(Template, Template)]) {
     let transform = palm_engine::protect::Transform::new(1, [7; 32]);
-    for (a, b) in [
-        (hand(&turned), roi(&upright)),
-        (hand(&upright), roi(&stranger)),
-        (hand(&turned), hand(&stranger)),
-    ] {
-        let probe = transform.probe(&a, engine.params()).unwrap();
-        let stored = transform.protect(&b).unwrap();
+    for (a, b) in pairs {
+        let probe = transform.probe(a, engine.params()).unwrap();
+        let stored = transform.protect(b).unwrap();
         let protected = palm_engine::protect::compare(&probe, &stored, engine.params()).unwrap();
-        assert_eq!(protected.similarity, plain(&a, &b));
+        assert_eq!(protected.similarity, engine.similarity(a, b).unwrap());
         let exhaustive =
             palm_engine::protect::compare_exhaustive(&probe, &stored, engine.params()).unwrap();
         assert_eq!(
             exhaustive,
-            engine.matcher().compare_exhaustive(&a, &b).unwrap()
+            engine.matcher().compare_exhaustive(a, b).unwrap()
         );
     }
 }
