@@ -66,6 +66,12 @@ pub fn run(args: InspectArgs) -> Result<()> {
             "hand: {:?}, palm centre ({:.0}, {:.0}), radius {:.0} px",
             h.hand, h.palm_centre.0, h.palm_centre.1, h.palm_radius
         );
+        if !h.frame_from_valleys {
+            println!(
+                "valleys: implausible (fingers together or a crack?); ROI framed from the palm \
+                 and the longest finger"
+            );
+        }
         save_gray(&h.mask.stretched(), &args.out, "1-hand-mask.png")?;
         let img = image::load_from_memory(&bytes)?.to_rgb8();
         save(&landmarks(img, h), &args.out, "2-landmarks.png")?;

@@ -26,6 +26,8 @@ type Point = (f32, f32);
 pub struct Landmarks {
     pub valleys: [Point; 3],
     pub hand: Hand,
+    /// The outline point farthest from the palm centre: the tip of the longest finger.
+    pub far_tip: Point,
 }
 
 pub fn find(mask: &Gray, centre: Point, radius: f32) -> Result<Landmarks, Rejection> {
@@ -60,10 +62,11 @@ pub fn find(mask: &Gray, centre: Point, radius: f32) -> Result<Landmarks, Reject
     let mut tips = fingertips(&smooth, radius, (len / 60).max(3), closed);
     // Fingers, thumb included, fan out within a half turn of the longest (middle) finger; wrist
     // corners of an arm cut off inside the picture lie behind the palm.
-    if let Some(&far) = tips
+    let far = tips
         .iter()
-        .max_by(|&&a, &&b| smooth[a].total_cmp(&smooth[b]))
-    {
+        .copied()
+        .max_by(|&a, &b| smooth[a].total_cmp(&smooth[b]));
+    if let Some(far) = far {
         tips.retain(|&i| angular_gap(angle(i), angle(far)) <= FAN_HALF_ANGLE.to_radians());
     }
     let tips = order_from_wrist(tips, &angle, closed);
@@ -118,7 +121,11 @@ pub fn find(mask: &Gray, centre: Point, radius: f32) -> Result<Landmarks, Reject
     } else {
         Hand::Unknown
     };
-    Ok(Landmarks { valleys, hand })
+    Ok(Landmarks {
+        valleys,
+        hand,
+        far_tip: far.map_or(centre, |i| chain[i]),
+    })
 }
 
 /// Outer boundary of the (single, hole-free) mask, clockwise on screen, by Moore-neighbour tracing.

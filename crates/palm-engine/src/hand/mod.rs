@@ -33,6 +33,10 @@ pub struct HandGeometry {
     /// Finger valleys in order index/middle, middle/ring, ring/little (or the reverse when the
     /// thumb could not be seen).
     pub valleys: Vec<(f32, f32)>,
+    /// Whether the ROI frame comes from the valleys; false when they could not be a hand's (fingers
+    /// pressed together, a crack taken for a valley) and the frame came from the palm and the
+    /// longest finger instead.
+    pub frame_from_valleys: bool,
     /// Corners of the ROI square in the source image, clockwise from its top-left.
     pub roi_corners: [(f32, f32); 4],
     pub hand: Hand,
@@ -59,33 +63,23 @@ pub fn palm_roi(rgb: &RgbImage, p: &Params) -> Result<(Roi, HandGeometry), Rejec
     if radius < 12.0 {
         return Err(Rejection::PalmTooSmall);
     }
-    let landmarks::Landmarks { valleys, hand } = landmarks::find(&mask, centre, radius)?;
+    let landmarks::Landmarks {
+        valleys,
+        hand,
+        far_tip,
+    } = landmarks::find(&mask, centre, radius)?;
     let to_src = |(x, y): (f32, f32)| ((x + 0.5) * mask_scale - 0.5, (y + 0.5) * mask_scale - 0.5);
     let valleys: Vec<(f32, f32)> = valleys.into_iter().map(to_src).collect();
     let centre_src = to_src(centre);
-
-    // The palm frame: origin between the outer valleys, y towards the palm centre. Its direction
-    // blends two estimates that fail differently: square to the line through the outer valleys
-    // (tilts with any misplaced outer valley) and from the middle valley to the palm centre
-    // (anchored by the inscribed circle, which barely moves between photos of one hand).
-    let (v1, v2, v3) = (valleys[0], valleys[1], valleys[2]);
-    let d = ((v3.0 - v1.0).powi(2) + (v3.1 - v1.1).powi(2)).sqrt();
-    let origin = ((v1.0 + v3.0) / 2.0, (v1.1 + v3.1) / 2.0);
-    let (mut sx, mut sy) = (-(v3.1 - v1.1) / d, (v3.0 - v1.0) / d);
-    if (centre_src.0 - origin.0) * sx + (centre_src.1 - origin.1) * sy < 0.0 {
-        (sx, sy) = (-sx, -sy);
-    }
-    let (cx, cy) = unit(centre_src.0 - v2.0, centre_src.1 - v2.1);
-    let w = FRAME_WEIGHT_OF_CENTRE;
-    let (yx, yy) = unit(w * cx + (1.0 - w) * sx, w * cy + (1.0 - w) * sy);
+    let radius_src = radius * mask_scale;
+    let frame_from_valleys = plausible(&valleys, radius_src);
+    let frame = if frame_from_valleys {
+        Frame::from_valleys(&valleys, centre_src, radius_src)
+    } else {
+        Frame::from_longest_finger(to_src(far_tip), centre_src, radius_src, hand)
+    };
+    let (c, (yx, yy), side) = (frame.centre, frame.y, frame.side);
     let (xx, xy) = (yy, -yx);
-    // Scale from two measures that fail differently: the valley span moves when a valley is
-    // misplaced, the palm's inscribed circle barely does (1% spread over one hand's photos
-    // against 3-9% for the span on coep-hands c001-c040). Their mean matched better than either.
-    let side =
-        0.5 * (ROI_SIDE_PER_VALLEY_SPAN * d + ROI_SIDE_PER_PALM_RADIUS * radius * mask_scale);
-    let offset = ROI_OFFSET_PER_VALLEY_SPAN * d + side / 2.0;
-    let c = (origin.0 + yx * offset, origin.1 + yy * offset);
     let at = |u: f32, v: f32| (c.0 + xx * u + yx * v, c.1 + xy * u + yy * v);
     let half = side / 2.0;
     let roi_corners = [
@@ -131,6 +125,7 @@ pub fn palm_roi(rgb: &RgbImage, p: &Params) -> Result<(Roi, HandGeometry), Rejec
         palm_centre: centre_src,
         palm_radius: radius * mask_scale,
         valleys,
+        frame_from_valleys,
         roi_corners,
         hand,
     };
@@ -143,6 +138,89 @@ pub fn palm_roi(rgb: &RgbImage, p: &Params) -> Result<(Roi, HandGeometry), Rejec
         geometry,
     ))
 }
+
+/// The ROI's square in the source image: its centre, its y axis (unit, from the fingers towards
+/// the wrist) and its side.
+struct Frame {
+    centre: (f32, f32),
+    y: (f32, f32),
+    side: f32,
+}
+
+impl Frame {
+    /// The palm frame: origin between the outer valleys, y towards the palm centre.
+    fn from_valleys(valleys: &[(f32, f32)], centre: (f32, f32), radius: f32) -> Frame {
+        // Its direction blends two estimates that fail differently: square to the line through
+        // the outer valleys (tilts with any misplaced outer valley) and from the middle valley to
+        // the palm centre (anchored by the inscribed circle, which barely moves between photos of
+        // one hand).
+        let (v1, v2, v3) = (valleys[0], valleys[1], valleys[2]);
+        let d = ((v3.0 - v1.0).powi(2) + (v3.1 - v1.1).powi(2)).sqrt();
+        let origin = ((v1.0 + v3.0) / 2.0, (v1.1 + v3.1) / 2.0);
+        let (mut sx, mut sy) = (-(v3.1 - v1.1) / d, (v3.0 - v1.0) / d);
+        if (centre.0 - origin.0) * sx + (centre.1 - origin.1) * sy < 0.0 {
+            (sx, sy) = (-sx, -sy);
+        }
+        let (cx, cy) = unit(centre.0 - v2.0, centre.1 - v2.1);
+        let w = FRAME_WEIGHT_OF_CENTRE;
+        let y = unit(w * cx + (1.0 - w) * sx, w * cy + (1.0 - w) * sy);
+        // Scale from two measures that fail differently: the valley span moves when a valley is
+        // misplaced, the palm's inscribed circle barely does (1% spread over one hand's photos
+        // against 3-9% for the span on coep-hands c001-c040). Their mean matched better than
+        // either.
+        let side = 0.5 * (ROI_SIDE_PER_VALLEY_SPAN * d + ROI_SIDE_PER_PALM_RADIUS * radius);
+        let offset = ROI_OFFSET_PER_VALLEY_SPAN * d + side / 2.0;
+        Frame {
+            centre: (origin.0 + y.0 * offset, origin.1 + y.1 * offset),
+            y,
+            side,
+        }
+    }
+
+    /// The frame for valleys that cannot be right (see `plausible`): from the palm's inscribed
+    /// circle and the longest finger alone, placed where the valley frame puts it on average.
+    fn from_longest_finger(tip: (f32, f32), centre: (f32, f32), radius: f32, hand: Hand) -> Frame {
+        // The longest finger points about 9 degrees off the valley frame's y axis, one way on a
+        // left hand and the other on a right one; not turned when the hand is unknown.
+        let lean = match hand {
+            Hand::Left => -FINGER_LEAN_DEG,
+            Hand::Right => FINGER_LEAN_DEG,
+            Hand::Unknown => 0.0,
+        }
+        .to_radians();
+        let (tx, ty) = unit(centre.0 - tip.0, centre.1 - tip.1);
+        let (sin, cos) = lean.sin_cos();
+        let y = (cos * tx - sin * ty, sin * tx + cos * ty);
+        Frame {
+            centre: (
+                centre.0 + y.0 * ROI_CENTRE_PER_PALM_RADIUS * radius,
+                centre.1 + y.1 * ROI_CENTRE_PER_PALM_RADIUS * radius,
+            ),
+            y,
+            side: ROI_SIDE_PER_PALM_RADIUS * radius,
+        }
+    }
+}
+
+/// Whether three valleys can be a hand's: spread over 0.7-1.4 palm radii (0.82-1.10 on coep-hands
+/// c001-c050), the two gaps between them within a ratio of 0.6 (0.74 there). Fingers pressed
+/// together, or a crack in the mask taken for a valley, give valleys outside these.
+fn plausible(valleys: &[(f32, f32)], radius: f32) -> bool {
+    let dist = |a: (f32, f32), b: (f32, f32)| ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt();
+    let span = dist(valleys[0], valleys[2]) / radius;
+    let (g1, g2) = (dist(valleys[0], valleys[1]), dist(valleys[1], valleys[2]));
+    let ratio = g1.min(g2) / g1.max(g2).max(f32::EPSILON);
+    (VALLEY_SPAN_MIN..=VALLEY_SPAN_MAX).contains(&span) && ratio >= VALLEY_GAP_RATIO_MIN
+}
+
+const VALLEY_SPAN_MIN: f32 = 0.7;
+const VALLEY_SPAN_MAX: f32 = 1.4;
+const VALLEY_GAP_RATIO_MIN: f32 = 0.6;
+/// Medians over coep-hands c001-c050 of the valley frame against the hand's farthest point (the
+/// longest fingertip): the angle between its y axis and the direction of that point, and how far
+/// its ROI centre lies from the palm centre towards the fingers, in palm radii.
+const FINGER_LEAN_DEG: f32 = 9.1;
+const ROI_CENTRE_PER_PALM_RADIUS: f32 = -0.476;
 
 /// Weight of the middle-valley-to-centre direction in the frame's y axis (the rest: square to
 /// the outer valleys' line). Chosen on coep-hands c001-c050 among 0.25, 0.5, 0.75 and 1, checked on
@@ -161,3 +239,52 @@ const ROI_OFFSET_PER_VALLEY_SPAN: f32 = 0.2;
 /// ROI side per palm radius: the median ratio of the valley-span side to the inscribed circle's
 /// radius on coep-hands c001-c040, so that the blend keeps the ROI's average size.
 const ROI_SIDE_PER_PALM_RADIUS: f32 = 1.16;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A left hand, fingers up: palm centre at the origin, radius 100, valleys 120 px above it.
+    const CENTRE: (f32, f32) = (0.0, 0.0);
+    const RADIUS: f32 = 100.0;
+    const VALLEYS: [(f32, f32); 3] = [(-45.0, -120.0), (0.0, -125.0), (45.0, -120.0)];
+
+    #[test]
+    fn valleys_of_a_spread_hand_are_plausible_and_misplaced_ones_are_not() {
+        assert!(plausible(&VALLEYS, RADIUS));
+        // Fingers pressed together: "valleys" found far apart along the outline.
+        assert!(!plausible(
+            &[(-90.0, -100.0), (0.0, -125.0), (95.0, -40.0)],
+            RADIUS
+        ));
+        // A crack in a finger taken for a valley: two gaps of very different length.
+        assert!(!plausible(
+            &[(-45.0, -120.0), (-35.0, -122.0), (45.0, -120.0)],
+            RADIUS
+        ));
+    }
+
+    #[test]
+    fn the_longest_finger_frame_lands_where_the_valley_frame_does() {
+        let valleys = Frame::from_valleys(&VALLEYS, CENTRE, RADIUS);
+        assert!((valleys.y.0).abs() < 0.01 && (valleys.y.1 - 1.0).abs() < 0.01);
+        // The middle fingertip, as far out as a real one, leaning as on coep-hands' left hands.
+        let lean = FINGER_LEAN_DEG.to_radians();
+        let tip = (280.0 * lean.sin(), -280.0 * lean.cos());
+        let finger = Frame::from_longest_finger(tip, CENTRE, RADIUS, Hand::Left);
+        let angle = (finger.y.0 * valleys.y.1 - finger.y.1 * valleys.y.0)
+            .asin()
+            .to_degrees();
+        assert!(angle.abs() < 0.5, "frames {angle} degrees apart");
+        let apart = ((finger.centre.0 - valleys.centre.0).powi(2)
+            + (finger.centre.1 - valleys.centre.1).powi(2))
+        .sqrt();
+        assert!(apart < 0.05 * valleys.side, "ROI centres {apart} px apart");
+        assert!((finger.side / valleys.side - 1.0).abs() < 0.05);
+        // A right hand leans the other way: the same tip mirrored gives the mirrored frame.
+        let mirrored = Frame::from_longest_finger((-tip.0, tip.1), CENTRE, RADIUS, Hand::Right);
+        assert!(
+            (mirrored.y.0 + finger.y.0).abs() < 1e-4 && (mirrored.y.1 - finger.y.1).abs() < 1e-4
+        );
+    }
+}
