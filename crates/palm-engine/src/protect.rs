@@ -359,7 +359,7 @@ impl ProtectedProbe {
         ((dy + self.reach) * side + dx + self.reach) as usize
     }
 
-    /// `found` or better: the warped probes at the 3 x 3 shifts around it, as
+    /// `found` or better: the warped probes at the shifts around it that `warp_reach` says, as
     /// [`crate::search::with_warps`] does for plain templates.
     fn with_warps(
         &self,

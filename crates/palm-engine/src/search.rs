@@ -99,23 +99,18 @@ impl Prepared {
         }
     }
 
-    /// Lane `k` (0 = mask, 1.. = planes) of row `r`, from the full-resolution rows.
-    fn row(&self, k: usize, r: usize) -> u32 {
-        (self.fine[r][k / 2] >> (32 * (k % 2))) as u32
-    }
-
     /// This template's warped versions for its source (see `warp`), kept after the first call.
     fn warped(&self, warps: Warps) -> std::borrow::Cow<'_, [Prepared]> {
         let make = || {
-            let mask: [u32; GRID] = std::array::from_fn(|r| self.row(0, r));
-            let planes: Vec<[u32; GRID]> = (1..=self.planes as usize)
-                .map(|k| std::array::from_fn(|r| self.row(k, r)))
-                .collect();
+            let (mask, planes) = (
+                &self.fine_planes[0],
+                &self.fine_planes[1..=self.planes as usize],
+            );
             warps
                 .versions(self.source)
                 .into_iter()
                 .map(|(degrees, zoom)| {
-                    let (m, p) = crate::warp::warp(&mask, &planes, degrees, zoom);
+                    let (m, p) = crate::warp::warp(mask, planes, degrees, zoom);
                     Prepared::from_parts(self.fingerprint, &m, &p)
                 })
                 .collect::<Vec<_>>()
@@ -308,19 +303,20 @@ fn fine_around(
             side.offer(differ, overlap, enough, (dx, cy));
         }
     }
+    let one = |(dx, dy): (i32, i32)| {
+        let mut out = [(0, 0)];
+        fine(dx, dy, &mut out);
+        out[0]
+    };
     for dy in [cy - 1, cy + 1].into_iter().filter(|&dy| inside(dy)) {
-        let mut one = [(0, 0)];
-        fine(cx, dy, &mut one);
-        let (differ, overlap) = one[0];
+        let (differ, overlap) = one((cx, dy));
         let enough = overlap >= min_overlap;
         best.offer(differ, overlap, enough, (cx, dy));
         vertical.offer(differ, overlap, enough, (cx, dy));
     }
     if side.overlap > 0 && vertical.overlap > 0 {
         let corner = (side.shift.0, vertical.shift.1);
-        let mut one = [(0, 0)];
-        fine(corner.0, corner.1, &mut one);
-        let (differ, overlap) = one[0];
+        let (differ, overlap) = one(corner);
         best.offer(differ, overlap, overlap >= min_overlap, corner);
     }
     best.comparison(planes)
@@ -391,8 +387,8 @@ impl Best {
 }
 
 /// `found` (the unwarped search's result) or better: `a`'s warped versions for its source (see
-/// `warp`), compared at the shifts around `found.shift` that `Warps::reach` says. `protect` does the same with its
-/// warped probes, so scores stay identical.
+/// `warp`), compared at the shifts around `found.shift` that `Warps::reach` says. `protect` does
+/// the same with its warped probes, so scores stay identical.
 pub fn with_warps(
     a: &Prepared,
     b: &Prepared,

@@ -155,16 +155,10 @@ mod tests {
     #[test]
     fn each_source_tries_its_own_warp() {
         let w = Warps::new(&Params::default());
-        assert!(
-            w.versions(Source::FullHand)
-                .iter()
-                .all(|&(d, z)| d != 0.0 && z == 1.0)
-        );
-        assert!(
-            w.versions(Source::Roi)
-                .iter()
-                .all(|&(d, z)| d == 0.0 && z != 1.0)
-        );
+        let (hand, roi) = (w.versions(Source::FullHand), w.versions(Source::Roi));
+        assert_eq!((hand.len(), roi.len()), (2, 2));
+        assert!(hand.iter().all(|&(d, z)| d != 0.0 && z == 1.0));
+        assert!(roi.iter().all(|&(d, z)| d == 0.0 && z != 1.0));
         let off = Warps {
             degrees: 0.0,
             zoom: 1.0,

@@ -36,9 +36,13 @@ pub fn run(args: BenchArgs) -> Result<()> {
 }
 
 fn engine(engine: Engine, as_json: bool) -> Result<()> {
-    let rois: Vec<Vec<u8>> = (1..=40)
-        .map(|s| png_bytes(&Identity::new(s).render(Scene::Roi { size: 150 }, Capture::new(1))))
-        .collect();
+    let rois = |capture: u64| -> Vec<Vec<u8>> {
+        (1..=40)
+            .map(|s| {
+                png_bytes(&Identity::new(s).render(Scene::Roi { size: 150 }, Capture::new(capture)))
+            })
+            .collect()
+    };
     let hands: Vec<Vec<u8>> = (1..=15)
         .map(|s| {
             png_bytes(&Identity::new(s).render(
@@ -61,47 +65,47 @@ fn engine(engine: Engine, as_json: bool) -> Result<()> {
         }
         Ok((crate::eval::median(ms).unwrap_or(f64::NAN), templates))
     };
-    let (roi_ms, templates) = time_extract(&rois, InputKind::Roi)?;
+    let first_captures = rois(1);
+    let (roi_ms, templates) = time_extract(&first_captures, InputKind::Roi)?;
     let (hand_ms, hand_templates) = time_extract(&hands, InputKind::FullHand)?;
     // Every pair of prepared templates, for about a second: ROI templates, then full-hand ones.
     // Probes are also tried warped (zoomed ROIs, turned hands; see palm_engine's `warp`) when a
     // pair scores above `warp_floor`, so these rates hold for searches, where most pairs are
     // strangers; `genuine_matches_per_sec_per_core` times pairs of one palm, which always are.
     let matcher = engine.matcher();
-    let matches_per_sec = |templates: &[Template]| -> Result<f64> {
+    let compare = |a: &Prepared, b: &Prepared| -> Result<()> {
+        black_box(matcher.similarity_prepared(black_box(a), black_box(b))?);
+        Ok(())
+    };
+    let all_pairs_per_sec = |templates: &[Template]| -> Result<f64> {
         let prepared: Vec<Prepared> = templates.iter().map(Prepared::new).collect();
-        let (mut count, start) = (0u64, Instant::now());
-        while start.elapsed() < Duration::from_secs(1) {
+        per_second(|| {
+            let mut count = 0;
             for a in &prepared {
                 for b in &prepared {
-                    black_box(matcher.similarity_prepared(black_box(a), black_box(b))?);
+                    compare(a, b)?;
                     count += 1;
                 }
             }
-        }
-        Ok(count as f64 / start.elapsed().as_secs_f64())
+            Ok(count)
+        })
     };
-    let per_sec = matches_per_sec(&templates)?;
-    let second_captures: Vec<Vec<u8>> = (1..=40)
-        .map(|s| png_bytes(&Identity::new(s).render(Scene::Roi { size: 150 }, Capture::new(2))))
+    let per_sec = all_pairs_per_sec(&templates)?;
+    let (_, mates) = time_extract(&rois(2), InputKind::Roi)?;
+    let genuine_pairs: Vec<(Prepared, Prepared)> = templates
+        .iter()
+        .zip(&mates)
+        .map(|(a, b)| (Prepared::new(a), Prepared::new(b)))
         .collect();
-    let (_, mates) = time_extract(&second_captures, InputKind::Roi)?;
-    let genuine_per_sec = {
-        let pairs: Vec<(Prepared, Prepared)> = templates
-            .iter()
-            .zip(&mates)
-            .map(|(a, b)| (Prepared::new(a), Prepared::new(b)))
-            .collect();
-        let (mut count, start) = (0u64, Instant::now());
-        while start.elapsed() < Duration::from_secs(1) {
-            for (a, b) in &pairs {
-                black_box(matcher.similarity_prepared(black_box(a), black_box(b))?);
-                count += 1;
-            }
+    let genuine_per_sec = per_second(|| {
+        let mut count = 0;
+        for (a, b) in &genuine_pairs {
+            compare(a, b)?;
+            count += 1;
         }
-        count as f64 / start.elapsed().as_secs_f64()
-    };
-    let hand_per_sec = matches_per_sec(&hand_templates)?;
+        Ok(count)
+    })?;
+    let hand_per_sec = all_pairs_per_sec(&hand_templates)?;
     // The same under template protection: each probe expanded once, then compared with the
     // protected templates (what the service's index does).
     let transform = palm_engine::protect::Transform::new(1, rand::random());
@@ -119,8 +123,8 @@ fn engine(engine: Engine, as_json: bool) -> Result<()> {
             probe
         })
         .collect::<Result<_, _>>()?;
-    let (mut protected_count, start) = (0u64, Instant::now());
-    while start.elapsed() < Duration::from_secs(1) {
+    let protected_per_sec = per_second(|| {
+        let mut count = 0;
         for probe in &probes {
             for b in &protected {
                 black_box(palm_engine::protect::compare(
@@ -128,11 +132,11 @@ fn engine(engine: Engine, as_json: bool) -> Result<()> {
                     black_box(b),
                     engine.params(),
                 )?);
-                protected_count += 1;
+                count += 1;
             }
         }
-    }
-    let protected_per_sec = protected_count as f64 / start.elapsed().as_secs_f64();
+        Ok(count)
+    })?;
     let expand_ms = crate::eval::median(expand_ms).unwrap_or(f64::NAN);
     let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| {
         s.lines()
@@ -165,7 +169,7 @@ fn engine(engine: Engine, as_json: bool) -> Result<()> {
         );
         println!(
             "  150 px ROI to template      {roi_ms:.2} ms (median of {})",
-            rois.len()
+            first_captures.len()
         );
         println!(
             "  800x600 hand to template    {hand_ms:.2} ms (median of {})",
@@ -190,6 +194,16 @@ fn engine(engine: Engine, as_json: bool) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// Comparisons per second: `pass` (which returns how many it made) run over and over for about
+/// a second.
+fn per_second(mut pass: impl FnMut() -> Result<u64>) -> Result<f64> {
+    let (mut count, start) = (0u64, Instant::now());
+    while start.elapsed() < Duration::from_secs(1) {
+        count += pass()?;
+    }
+    Ok(count as f64 / start.elapsed().as_secs_f64())
 }
 
 /// An `f32` setting as the decimal it was written as (0.58, not 0.5799999833106995).
