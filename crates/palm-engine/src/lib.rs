@@ -31,7 +31,7 @@ pub use gray::Gray;
 pub use hand::HandGeometry;
 pub use matcher::{Comparison, DEFAULT_THRESHOLD, Matcher};
 pub use params::Params;
-pub use quality::{ENROL_MIN_SCORE, Quality};
+pub use quality::{ENROL_MIN_COVERAGE, ENROL_MIN_SCORE, Quality};
 pub use search::Prepared;
 pub use template::{FORMAT_VERSION, Hand, MAX_TEMPLATE_BYTES, Source, Template};
 

@@ -63,6 +63,11 @@ struct Acquired {
     template: Option<Template>,
     failure: Option<String>,
     extract_ms: Option<f64>,
+    /// Acquired images only: enrolment would refuse it (the reason code), though it is still
+    /// compared, as identification would try it.
+    enrol_refusal: Option<String>,
+    /// Acquired images only: the share of the ROI that shows palm.
+    coverage: Option<f32>,
 }
 
 pub fn run(args: EvalArgs) -> Result<()> {
@@ -253,10 +258,34 @@ fn evaluate_set(
     }
     let extract_ms = median(acquired.iter().filter_map(|a| a.extract_ms).collect());
     let match_us = median(matched.iter().filter_map(|m| m.1).collect());
-    let templates = acquired.into_iter().map(|a| a.template).collect();
     let mut report = report(set, &scores, failures.len(), failures, extract_ms, match_us);
     report.json["protected"] = json!(transform.is_some());
+    add_enrol_refusals(&mut report.json, set, &acquired);
+    let templates = acquired.into_iter().map(|a| a.template).collect();
     (report, scores, templates)
+}
+
+/// Acquired images that enrolment would refuse (they still take part in every comparison, as
+/// the protocol has one template per image) and the lowest palm coverage of any ROI.
+fn add_enrol_refusals(json: &mut serde_json::Value, set: &Dataset, acquired: &[Acquired]) {
+    let refused: Vec<serde_json::Value> = set
+        .entries
+        .iter()
+        .zip(acquired)
+        .filter_map(|(e, a)| {
+            a.enrol_refusal
+                .as_ref()
+                .map(|r| json!({"path": e.path, "reason": r, "coverage": a.coverage}))
+        })
+        .collect();
+    json["enrol_refusals"] = json!(refused.len());
+    json["enrol_refused"] = json!(refused);
+    json["palm_coverage_min"] = json!(
+        acquired
+            .iter()
+            .filter_map(|a| a.coverage)
+            .min_by(f32::total_cmp)
+    );
 }
 
 /// Timed similarity of one pair: (score, microseconds); (None, None) when either failed.
@@ -332,6 +361,8 @@ fn acquire(engine: &Engine, path: &Path) -> Acquired {
                 template: None,
                 failure: Some(format!("unreadable: {e}")),
                 extract_ms: None,
+                enrol_refusal: None,
+                coverage: None,
             };
         }
     };
@@ -343,6 +374,8 @@ fn acquire(engine: &Engine, path: &Path) -> Acquired {
             template: Some(ex.template),
             failure: None,
             extract_ms: Some(ms),
+            enrol_refusal: ex.quality.enrol_rejection().map(|r| r.code().to_string()),
+            coverage: Some(ex.quality.coverage),
         },
         Err(e) => Acquired {
             template: None,
@@ -351,6 +384,8 @@ fn acquire(engine: &Engine, path: &Path) -> Acquired {
                     .map_or_else(|| e.to_string(), |r| r.code().to_string()),
             ),
             extract_ms: Some(ms),
+            enrol_refusal: None,
+            coverage: None,
         },
     }
 }
@@ -468,6 +503,14 @@ fn print_human(r: &Report) {
             "  failed to acquire {}: {}",
             f["path"].as_str().unwrap_or(""),
             f["reason"].as_str().unwrap_or("")
+        );
+    }
+    for f in j["enrol_refused"].as_array().into_iter().flatten() {
+        println!(
+            "  enrolment would refuse {}: {} (palm covers {:.0}% of the ROI; still compared)",
+            f["path"].as_str().unwrap_or(""),
+            f["reason"].as_str().unwrap_or(""),
+            f["coverage"].as_f64().unwrap_or(f64::NAN) * 100.0
         );
     }
 }

@@ -54,8 +54,14 @@ pub fn run(args: InspectArgs) -> Result<()> {
     let q = ex.quality;
     println!("input: {:?}", ex.kind);
     println!(
-        "quality {} (brightness {:.0}, contrast {:.1}, focus {:.3}, source px per ROI px {:.2})",
-        q.score, q.brightness, q.contrast, q.focus, q.source_scale
+        "quality {} (brightness {:.0}, contrast {:.1}, focus {:.3}, source px per ROI px {:.2}, \
+         palm covers {:.0}% of the ROI)",
+        q.score,
+        q.brightness,
+        q.contrast,
+        q.focus,
+        q.source_scale,
+        q.coverage * 100.0
     );
     match q.enrol_rejection() {
         Some(r) => println!("enrolment: refused, {} ({})", r.code(), r.guidance()),

@@ -50,7 +50,18 @@ fn eval_reports_every_key_and_survives_bad_files() {
     std::fs::write(dir.join("s000001/junk.png"), b"not an image").unwrap();
     let mut manifest = std::fs::read_to_string(dir.join("manifest.csv")).unwrap();
     manifest += "s000001/junk.png,s000001,,9,,synthetic,test\nbroken row\n";
-    std::fs::write(dir.join("manifest.csv"), manifest).unwrap();
+    std::fs::write(dir.join("manifest.csv"), &manifest).unwrap();
+    // A crop that missed the palm (background over a third of it): acquired and compared, but
+    // listed as one enrolment would refuse.
+    let first = dir.join(manifest.lines().nth(1).unwrap().split(',').next().unwrap());
+    let mut missed = image::open(&first).unwrap().to_rgb8();
+    let side = missed.width();
+    for (x, y, p) in missed.enumerate_pixels_mut() {
+        if x + y < side * 3 / 4 {
+            *p = image::Rgb([12, 12, 14]);
+        }
+    }
+    missed.save(&first).unwrap();
     let scores = dir.join("scores.csv");
     let out = palmline(&[
         "eval",
@@ -85,6 +96,10 @@ fn eval_reports_every_key_and_survives_bad_files() {
     assert_eq!(r["images"], 19);
     assert_eq!(r["failures_to_acquire"], 1);
     assert_eq!(r["failures"][0]["path"], "s000001/junk.png");
+    assert_eq!(r["enrol_refusals"], 1, "{}", r["enrol_refused"]);
+    assert_eq!(r["enrol_refused"][0]["reason"], "hand_cut_by_border");
+    assert!(first.ends_with(r["enrol_refused"][0]["path"].as_str().unwrap()));
+    assert!(r["palm_coverage_min"].as_f64().unwrap() < 0.9);
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("manifest line"),
         "bad row not reported"

@@ -395,3 +395,45 @@ fn protected_scores_are_plain(engine: &Engine, pairs: &[(Template, Template)]) {
         );
     }
 }
+
+#[test]
+fn a_crop_that_missed_the_palm_is_compared_but_not_enrolled() {
+    let engine = Engine::default();
+    let id = Identity::new(7);
+    let whole = id.render(ROI, Capture::new(1));
+    // Background over the top-left corner, as in a crop cut too far off the palm.
+    let mut missed = whole.clone();
+    for (x, y, p) in missed.enumerate_pixels_mut() {
+        if x + y < 110 {
+            *p = image::Rgb([12, 12, 14]);
+        }
+    }
+    let ok = engine.extract(&png_bytes(&whole), InputKind::Auto).unwrap();
+    assert!(ok.quality.coverage > 0.99, "{}", ok.quality.coverage);
+    assert!(engine.enrol_template(&png_bytes(&whole)).is_ok());
+
+    let ex = engine
+        .extract(&png_bytes(&missed), InputKind::Auto)
+        .unwrap();
+    assert!(
+        ex.quality.coverage < palm_engine::ENROL_MIN_COVERAGE,
+        "{}",
+        ex.quality.coverage
+    );
+    assert_eq!(
+        ex.quality.enrol_rejection(),
+        Some(Rejection::HandCutByBorder)
+    );
+    assert_eq!(
+        engine
+            .enrol_template(&png_bytes(&missed))
+            .unwrap_err()
+            .rejection(),
+        Some(Rejection::HandCutByBorder)
+    );
+    // Identification still gets a template, which still matches its palm's whole crop.
+    let whole_template = ok.template;
+    assert!(
+        engine.similarity(&ex.template, &whole_template).unwrap() >= palm_engine::DEFAULT_THRESHOLD
+    );
+}
