@@ -53,7 +53,11 @@ enum Command {
 }
 
 fn main() -> anyhow::Result<()> {
-    match Cli::parse().command {
+    let cli = Cli::parse();
+    if !matches!(cli.command, Command::Serve(_) | Command::Scanner(_)) {
+        stop_quietly_when_the_reader_leaves();
+    }
+    match cli.command {
         Command::Demo(args) => demo::run(args),
         Command::Bench(args) => bench::run(args),
         Command::Eval(args) => eval::run(args),
@@ -63,5 +67,19 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve::serve(args),
         Command::Keys(args) => serve::keys(args),
         Command::Scanner(args) => scanner::run(args),
+    }
+}
+
+/// Rust ignores SIGPIPE, so `palmline eval ... | head` would panic on its next line of output
+/// once `head` exits. The commands that print reports die of the signal instead, silently, as
+/// Unix tools do. The long-running network commands keep Rust's default: they see broken
+/// connections as errors and carry on.
+#[allow(unsafe_code)]
+fn stop_quietly_when_the_reader_leaves() {
+    #[cfg(unix)]
+    // SAFETY: restores the default disposition of one signal before any thread is started; no
+    // handler runs Rust code.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

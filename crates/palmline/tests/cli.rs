@@ -302,6 +302,22 @@ fn eval_identify_and_bench_identify_report_their_keys() {
 }
 
 #[test]
+fn a_report_piped_into_a_reader_that_leaves_ends_without_a_panic() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palmline"))
+        .args(["policy", "--sizes", "1,10,100,1000,10000,100000,1000000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader leaves before the first line is written, as `| head -0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!out.status.success());
+}
+
+#[test]
 fn policy_prints_thresholds_that_rise_with_gallery_size() {
     let out = palmline(&["policy", "--sizes", "1,1000,1000000"]);
     assert!(
