@@ -39,10 +39,10 @@ def keypoints(image):
     return np.float32([p.pt for p in points]) * side / WORK_SIDE, descriptors
 
 
-def register(mate, crop):
+def register(mate, crop_keypoints):
     """Similarity transform taking mate pixels to crop pixels, and its inlier count, or None."""
     mate_points, mate_desc = keypoints(mate)
-    crop_points, crop_desc = keypoints(crop)
+    crop_points, crop_desc = crop_keypoints
     if mate_desc is None or crop_desc is None:
         return None
     pairs = cv2.BFMatcher().knnMatch(mate_desc, crop_desc, k=2)
@@ -114,8 +114,9 @@ def main() -> None:
     mates = [p for p in sorted((root / palm).iterdir()) if p.name != name]
     print(f"{palm}/{name} registered against {len(mates)} mates (mate -> crop):")
     found = []
+    crop_keypoints = keypoints(crop)
     for mate in mates:
-        result = register(cv2.imread(str(mate), cv2.IMREAD_GRAYSCALE), crop)
+        result = register(cv2.imread(str(mate), cv2.IMREAD_GRAYSCALE), crop_keypoints)
         if result is None:
             print(f"  {mate.name}: no transform found")
             continue

@@ -36,10 +36,8 @@ pub const ENROL_MIN_COVERAGE: f32 = 0.9;
 impl Quality {
     pub fn measure(roi: &Gray, valid: &Gray, source_scale: f32) -> Quality {
         let (mut n, mut sum, mut sum2, mut lap) = (0.0f64, 0.0f64, 0.0f64, 0.0f64);
-        let mut seen = 0.0f64;
         for y in 1..roi.height - 1 {
             for x in 1..roi.width - 1 {
-                seen += 1.0;
                 if valid.at(x, y) < 0.5 {
                     continue;
                 }
@@ -55,7 +53,8 @@ impl Quality {
                 lap += l.abs() as f64;
             }
         }
-        let coverage = (n / seen.max(1.0)) as f32;
+        let interior = ((roi.width - 2) * (roi.height - 2)).max(1) as f64;
+        let coverage = (n / interior) as f32;
         let n = n.max(1.0);
         let mean = sum / n;
         let contrast = (sum2 / n - mean * mean).max(0.0).sqrt();

@@ -70,6 +70,18 @@ struct Acquired {
     coverage: Option<f32>,
 }
 
+impl Acquired {
+    fn failed(reason: String, extract_ms: Option<f64>) -> Acquired {
+        Acquired {
+            template: None,
+            failure: Some(reason),
+            extract_ms,
+            enrol_refusal: None,
+            coverage: None,
+        }
+    }
+}
+
 pub fn run(args: EvalArgs) -> Result<()> {
     let mut reports = Vec::new();
     if let Some(score_file) = &args.scores {
@@ -357,13 +369,7 @@ fn acquire(engine: &Engine, path: &Path) -> Acquired {
     let bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) => {
-            return Acquired {
-                template: None,
-                failure: Some(format!("unreadable: {e}")),
-                extract_ms: None,
-                enrol_refusal: None,
-                coverage: None,
-            };
+            return Acquired::failed(format!("unreadable: {e}"), None);
         }
     };
     let t = Instant::now();
@@ -377,16 +383,11 @@ fn acquire(engine: &Engine, path: &Path) -> Acquired {
             enrol_refusal: ex.quality.enrol_rejection().map(|r| r.code().to_string()),
             coverage: Some(ex.quality.coverage),
         },
-        Err(e) => Acquired {
-            template: None,
-            failure: Some(
-                e.rejection()
-                    .map_or_else(|| e.to_string(), |r| r.code().to_string()),
-            ),
-            extract_ms: Some(ms),
-            enrol_refusal: None,
-            coverage: None,
-        },
+        Err(e) => Acquired::failed(
+            e.rejection()
+                .map_or_else(|| e.to_string(), |r| r.code().to_string()),
+            Some(ms),
+        ),
     }
 }
 

@@ -269,29 +269,15 @@ fn fast_search_agrees_with_exhaustive_search_on_palms() {
 #[test]
 fn full_hand_probes_are_searched_over_small_turns() {
     let engine = Engine::default();
-    let unturning = Engine::new(Params {
+    let unturning = comparing_otherwise(Params {
         max_rotation_deg: 0.0,
         ..Params::default()
     });
-    assert_eq!(
-        unturning.params().fingerprint(),
-        engine.params().fingerprint(),
-        "the turn is how templates are compared, not how they are made"
-    );
     let upright = Identity::new(40).render(ROI, Capture::new(1));
     let turned = warped_image(&upright, 8.0, 1.0);
     let stranger = Identity::new(41).render(ROI, Capture::new(1));
-    // ROI crops, then the same codes as if a full-hand photo had given them.
-    let roi = |img: &image::RgbImage| {
-        engine
-            .extract(&png_bytes(img), InputKind::Roi)
-            .unwrap()
-            .template
-    };
-    let hand = |img: &image::RgbImage| Template {
-        source: palm_engine::Source::FullHand,
-        ..roi(img)
-    };
+    let roi = |img: &image::RgbImage| roi_template(&engine, img);
+    let hand = |img: &image::RgbImage| as_full_hand(roi(img));
     let plain = |a: &Template, b: &Template| engine.similarity(a, b).unwrap();
     let roi_score = plain(&roi(&turned), &roi(&upright));
     assert_eq!(
@@ -322,34 +308,21 @@ fn full_hand_probes_are_searched_over_small_turns() {
 #[test]
 fn pre_cropped_probes_are_searched_over_small_zooms() {
     let engine = Engine::default();
-    let unzooming = Engine::new(Params {
+    let unzooming = comparing_otherwise(Params {
         zoom_ratio: 1.0,
         ..Params::default()
     });
-    assert_eq!(
-        unzooming.params().fingerprint(),
-        engine.params().fingerprint(),
-        "the zoom is how templates are compared, not how they are made"
-    );
     let upright = Identity::new(42).render(ROI, Capture::new(1));
     let closer = warped_image(&upright, 0.0, 1.0 / 0.92);
     let stranger = Identity::new(43).render(ROI, Capture::new(1));
-    let roi = |img: &image::RgbImage| {
-        engine
-            .extract(&png_bytes(img), InputKind::Roi)
-            .unwrap()
-            .template
-    };
+    let roi = |img: &image::RgbImage| roi_template(&engine, img);
     let unzoomed = unzooming.similarity(&roi(&closer), &roi(&upright)).unwrap();
     let zoomed = engine.similarity(&roi(&closer), &roi(&upright)).unwrap();
     assert!(
         zoomed > unzoomed + 0.05,
         "closer crop: {unzoomed} unzoomed, {zoomed} with the zoom search"
     );
-    let hand = Template {
-        source: palm_engine::Source::FullHand,
-        ..roi(&closer)
-    };
+    let hand = as_full_hand(roi(&closer));
     assert_eq!(
         engine.similarity(&hand, &roi(&upright)).unwrap(),
         unzooming.similarity(&hand, &roi(&upright)).unwrap(),
@@ -363,6 +336,34 @@ fn pre_cropped_probes_are_searched_over_small_zooms() {
             (roi(&closer), roi(&stranger)),
         ],
     );
+}
+
+/// An engine with `params`, which must change only how templates are compared: its templates
+/// are interchangeable with the default engine's.
+fn comparing_otherwise(params: Params) -> Engine {
+    let other = Engine::new(params);
+    assert_eq!(
+        other.params().fingerprint(),
+        Params::default().fingerprint(),
+        "a search setting is how templates are compared, not how they are made"
+    );
+    other
+}
+
+/// `img` read as a pre-cropped ROI.
+fn roi_template(engine: &Engine, img: &image::RgbImage) -> Template {
+    engine
+        .extract(&png_bytes(img), InputKind::Roi)
+        .unwrap()
+        .template
+}
+
+/// The same code as if a full-hand photo had given it.
+fn as_full_hand(template: Template) -> Template {
+    Template {
+        source: palm_engine::Source::FullHand,
+        ..template
+    }
 }
 
 /// `img` turned by `degrees` and magnified by `zoom` about its centre (nearest pixel, edges
