@@ -56,6 +56,12 @@ pub enum Rejection {
     TooBlurred,
     PalmTooSmall,
     LowQuality,
+    /// More than one hand in the picture.
+    TwoHands,
+    /// The back of the hand faces the camera.
+    BackOfHand,
+    /// A fist or curled fingers hide the palm.
+    HandNotOpen,
 }
 
 impl Rejection {
@@ -70,6 +76,9 @@ impl Rejection {
             Rejection::TooBlurred => "too_blurred",
             Rejection::PalmTooSmall => "palm_too_small",
             Rejection::LowQuality => "low_quality",
+            Rejection::TwoHands => "two_hands",
+            Rejection::BackOfHand => "back_of_hand",
+            Rejection::HandNotOpen => "hand_not_open",
         }
     }
 
@@ -84,6 +93,9 @@ impl Rejection {
             Rejection::TooBlurred => "hold your hand still",
             Rejection::PalmTooSmall => "move closer",
             Rejection::LowQuality => "hold your palm flat and still, facing the scanner",
+            Rejection::TwoHands => "show one hand at a time",
+            Rejection::BackOfHand => "turn your hand over: palm towards the scanner",
+            Rejection::HandNotOpen => "open your hand flat, fingers apart",
         }
     }
 }

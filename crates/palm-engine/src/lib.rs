@@ -24,11 +24,11 @@ mod search;
 mod template;
 mod warp;
 
-pub use decode::{MAX_PIXELS, MIN_SIDE};
+pub use decode::{MAX_PIXELS, MIN_SIDE, decode};
 pub use error::{Error, ErrorKind, Rejection};
 pub use filters::GRID;
 pub use gray::Gray;
-pub use hand::HandGeometry;
+pub use hand::{FrameMethod, HandGeometry};
 pub use matcher::{Comparison, DEFAULT_THRESHOLD, Matcher};
 pub use params::Params;
 pub use quality::{ENROL_MIN_COVERAGE, ENROL_MIN_SCORE, Quality};

@@ -32,6 +32,16 @@ pub struct Params {
     pub zoom_ratio: f32,
     /// Similarity the unwarped search must reach before turned or zoomed versions are tried.
     pub warp_floor: f32,
+    /// Full-hand ROI from learned landmarks: its side, and the distance from the knuckle line
+    /// (index 5 to little 17) to its top edge, both per knuckle span (see `hand::learned`).
+    pub landmark_roi_side: f32,
+    pub landmark_roi_offset: f32,
+    /// Weight of the knuckle-line-centre -> wrist direction in the ROI's y axis (the rest:
+    /// square to the knuckle line).
+    pub landmark_axis_wrist_weight: f32,
+    /// Landmark readings per picture: 2 reads the hand again from a crop framed on the first
+    /// reading's points (see `palm_hands::HandModels::refine`).
+    pub landmark_passes: usize,
 }
 
 impl Default for Params {
@@ -50,6 +60,10 @@ impl Default for Params {
             max_rotation_deg: 8.0,
             zoom_ratio: 0.92,
             warp_floor: 0.58,
+            landmark_roi_side: 1.15,
+            landmark_roi_offset: 0.0,
+            landmark_axis_wrist_weight: 1.0,
+            landmark_passes: 2,
         }
     }
 }
@@ -67,12 +81,16 @@ impl Params {
             self.aspect,
             self.crop_keep,
             self.fragile_fraction,
+            self.landmark_roi_side,
+            self.landmark_roi_offset,
+            self.landmark_axis_wrist_weight,
         ] {
             h.u64(f.to_bits() as u64);
         }
         h.u64(self.kernel_radius as u64);
         h.u64(self.max_shift as u64);
         h.u64(self.min_overlap_cells as u64);
+        h.u64(self.landmark_passes as u64);
         h.finish()
     }
 }

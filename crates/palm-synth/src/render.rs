@@ -205,10 +205,11 @@ impl Identity {
             w as f32 / 2.0 + rng.random_range(-0.04..0.04) * w as f32,
             h as f32 / 2.0 + rng.random_range(-0.04..0.04) * h as f32,
         );
-        let mirror = if self.side == Side::Right { 1.0 } else { -1.0 };
+        let mirror = if self.side == Side::Left { 1.0 } else { -1.0 };
         let fingers: Vec<Finger> = (0..4)
             .map(|i| {
-                // Right palm facing the camera: index finger on the left (x < 0), thumb beside it.
+                // Left palm facing the camera: index finger on the left (x < 0), thumb beside it (a
+                // right palm is its mirror image, as a real one is).
                 let base = (mirror * (-0.375 + 0.25 * i as f32), 0.04);
                 let a = mirror * spread * (i as f32 - 1.5);
                 let len = self.finger_lengths[i];

@@ -18,6 +18,10 @@ pub enum BenchArgs {
         /// (repeatable; names as in `palm_engine::Params`).
         #[arg(long = "param", value_name = "NAME=VALUE")]
         params: Vec<String>,
+        /// Camera photos to time the whole full-hand path on (first 30 of the folder, sorted):
+        /// `extract_camera_ms_median`. Skipped when the folder does not exist.
+        #[arg(long, default_value = "../shared/datasets/phone-hands")]
+        camera_set: std::path::PathBuf,
     },
     /// 1:N search at scale: latency, throughput, fast-path agreement, memory, load time.
     Identify(crate::bench_identify::IdentifyBenchArgs),
@@ -27,15 +31,66 @@ pub enum BenchArgs {
 
 pub fn run(args: BenchArgs) -> Result<()> {
     match args {
-        BenchArgs::Engine { json, params } => {
-            engine(Engine::new(crate::params::with_overrides(&params)?), json)
-        }
+        BenchArgs::Engine {
+            json,
+            params,
+            camera_set,
+        } => engine(
+            Engine::new(crate::params::with_overrides(&params)?),
+            json,
+            &camera_photos(&camera_set),
+        ),
         BenchArgs::Identify(a) => crate::bench_identify::run(a),
         BenchArgs::Pay(a) => crate::bench_pay::run(a),
     }
 }
 
-fn engine(engine: Engine, as_json: bool) -> Result<()> {
+/// Up to 30 photos of a camera set, in path order (none when the folder is missing).
+fn camera_photos(set: &std::path::Path) -> Vec<Vec<u8>> {
+    let mut paths: Vec<_> = walk(set)
+        .into_iter()
+        .filter(|p| {
+            p.extension()
+                .is_some_and(|e| e.eq_ignore_ascii_case("jpg") || e.eq_ignore_ascii_case("png"))
+        })
+        .collect();
+    paths.sort();
+    paths.truncate(30);
+    paths.iter().filter_map(|p| std::fs::read(p).ok()).collect()
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .flat_map(|e| {
+            let p = e.path();
+            if p.is_dir() { walk(&p) } else { vec![p] }
+        })
+        .collect()
+}
+
+/// The learned landmark stage alone (palm detection, landmarks, and the engine's second
+/// reading), median over the pictures.
+fn landmark_ms(engine: &Engine, images: &[Vec<u8>]) -> Result<f64> {
+    let models = palm_hands::HandModels::get()?;
+    let mut ms = Vec::new();
+    for bytes in images {
+        let rgb = palm_engine::decode(bytes)?;
+        let t = Instant::now();
+        for hand in models.hands(black_box(&rgb), 2)?.iter().take(1) {
+            if engine.params().landmark_passes > 1 {
+                black_box(models.refine(&rgb, hand)?);
+            }
+        }
+        ms.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    Ok(crate::eval::median(ms).unwrap_or(f64::NAN))
+}
+
+fn engine(engine: Engine, as_json: bool, camera: &[Vec<u8>]) -> Result<()> {
     let rois = |capture: u64| -> Vec<Vec<u8>> {
         (1..=40)
             .map(|s| {
@@ -68,6 +123,19 @@ fn engine(engine: Engine, as_json: bool) -> Result<()> {
     let first_captures = rois(1);
     let (roi_ms, templates) = time_extract(&first_captures, InputKind::Roi)?;
     let (hand_ms, hand_templates) = time_extract(&hands, InputKind::FullHand)?;
+    let landmarks_ms = landmark_ms(&engine, &hands)?;
+    // Camera photos that hold no usable palm are skipped, not timed.
+    let mut camera_ms = Vec::new();
+    for bytes in camera {
+        let t = Instant::now();
+        if engine
+            .extract(black_box(bytes), InputKind::FullHand)
+            .is_ok()
+        {
+            camera_ms.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+    }
+    let camera_ms = crate::eval::median(camera_ms);
     // Every pair of prepared templates, for about a second: ROI templates, then full-hand ones.
     // Probes are also tried warped (zoomed ROIs, turned hands; see palm_engine's `warp`) when a
     // pair scores above `warp_floor`, so these rates hold for searches, where most pairs are
@@ -149,6 +217,8 @@ fn engine(engine: Engine, as_json: bool) -> Result<()> {
             json!({
                 "extract_roi_ms_median": roi_ms,
                 "extract_full_hand_ms_median": hand_ms,
+                "landmarks_ms_median": landmarks_ms,
+                "extract_camera_ms_median": camera_ms,
                 "matches_per_sec_per_core": per_sec,
                 "full_hand_matches_per_sec_per_core": hand_per_sec,
                 "genuine_matches_per_sec_per_core": genuine_per_sec,
@@ -175,6 +245,14 @@ fn engine(engine: Engine, as_json: bool) -> Result<()> {
             "  800x600 hand to template    {hand_ms:.2} ms (median of {})",
             hands.len()
         );
+        println!("  landmark stage alone        {landmarks_ms:.2} ms (median, same photos)");
+        match camera_ms {
+            Some(ms) => println!(
+                "  camera photo to template    {ms:.2} ms (median of {} photos)",
+                camera.len()
+            ),
+            None => println!("  camera photo to template    skipped (no --camera-set photos)"),
+        }
         println!(
             "  matches per second          {per_sec:.0} (shift search over +-{} cells)",
             engine.params().max_shift

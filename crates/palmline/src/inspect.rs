@@ -3,7 +3,7 @@
 
 use anyhow::{Context, Result};
 use image::{GrayImage, Rgb, RgbImage};
-use palm_engine::{Engine, GRID, Gray, InputKind};
+use palm_engine::{Engine, FrameMethod, GRID, Gray, InputKind};
 use std::path::{Path, PathBuf};
 
 #[derive(clap::Args)]
@@ -72,13 +72,28 @@ pub fn run(args: InspectArgs) -> Result<()> {
             "hand: {:?}, palm centre ({:.0}, {:.0}), radius {:.0} px",
             h.hand, h.palm_centre.0, h.palm_centre.1, h.palm_radius
         );
-        if !h.frame_from_valleys {
-            println!(
-                "valleys: implausible (fingers together or a crack?); ROI framed from the palm \
-                 and the longest finger"
-            );
+        match h.method {
+            FrameMethod::Landmarks => println!(
+                "ROI framed from learned hand landmarks (wrist {:.0},{:.0}; index knuckle \
+                 {:.0},{:.0}; little knuckle {:.0},{:.0})",
+                h.landmarks[0].0,
+                h.landmarks[0].1,
+                h.landmarks[5].0,
+                h.landmarks[5].1,
+                h.landmarks[17].0,
+                h.landmarks[17].1
+            ),
+            FrameMethod::Valleys => {
+                println!("landmark models saw no hand; ROI framed from the outline's valleys")
+            }
+            FrameMethod::LongestFinger => println!(
+                "landmark models saw no hand; outline valleys implausible (fingers together or \
+                 a crack?), ROI framed from the palm and the longest finger"
+            ),
         }
-        save_gray(&h.mask.stretched(), &args.out, "1-hand-mask.png")?;
+        if let Some(mask) = &h.mask {
+            save_gray(&mask.stretched(), &args.out, "1-hand-mask.png")?;
+        }
         let img = image::load_from_memory(&bytes)?.to_rgb8();
         save(&landmarks(img, h), &args.out, "2-landmarks.png")?;
     }
@@ -132,7 +147,33 @@ fn save(img: &RgbImage, dir: &Path, name: &str) -> Result<()> {
         .with_context(|| format!("cannot write {name}"))
 }
 
-/// The photo with the palm centre, valleys and ROI square drawn on it.
+/// Bones of the hand between learned landmarks: thumb, four fingers, and the palm's edge.
+const BONES: [(usize, usize); 21] = [
+    (0, 1),
+    (1, 2),
+    (2, 3),
+    (3, 4),
+    (5, 6),
+    (6, 7),
+    (7, 8),
+    (9, 10),
+    (10, 11),
+    (11, 12),
+    (13, 14),
+    (14, 15),
+    (15, 16),
+    (17, 18),
+    (18, 19),
+    (19, 20),
+    (0, 5),
+    (5, 9),
+    (9, 13),
+    (13, 17),
+    (0, 17),
+];
+
+/// The photo with the hand's landmarks (learned points and bones, or the outline's palm centre
+/// and valleys) and the ROI square drawn on it.
 fn landmarks(mut img: RgbImage, h: &palm_engine::HandGeometry) -> RgbImage {
     let (w, hgt) = (img.width() as i64, img.height() as i64);
     let dot = |img: &mut RgbImage, (x, y): (f32, f32), r: i64, c: Rgb<u8>| {
@@ -145,21 +186,35 @@ fn landmarks(mut img: RgbImage, h: &palm_engine::HandGeometry) -> RgbImage {
             }
         }
     };
-    for k in 0..4 {
-        let (a, b) = (h.roi_corners[k], h.roi_corners[(k + 1) % 4]);
+    let line = |img: &mut RgbImage, a: (f32, f32), b: (f32, f32), c: Rgb<u8>| {
         for s in 0..=200 {
             let t = s as f32 / 200.0;
-            dot(
-                &mut img,
-                (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t),
-                1,
-                Rgb([255, 255, 0]),
-            );
+            dot(img, (a.0 + (b.0 - a.0) * t, a.1 + (b.1 - a.1) * t), 1, c);
         }
+    };
+    for k in 0..4 {
+        let (a, b) = (h.roi_corners[k], h.roi_corners[(k + 1) % 4]);
+        line(&mut img, a, b, Rgb([255, 255, 0]));
     }
-    dot(&mut img, h.palm_centre, 6, Rgb([0, 255, 0]));
-    for v in &h.valleys {
-        dot(&mut img, *v, 5, Rgb([255, 0, 0]));
+    // The ROI's top edge in another colour, so its orientation (and a mirrored left hand) shows.
+    line(
+        &mut img,
+        h.roi_corners[0],
+        h.roi_corners[1],
+        Rgb([255, 0, 255]),
+    );
+    if h.landmarks.len() == 21 {
+        for &(a, b) in &BONES {
+            line(&mut img, h.landmarks[a], h.landmarks[b], Rgb([0, 200, 255]));
+        }
+        for p in &h.landmarks {
+            dot(&mut img, *p, 4, Rgb([255, 0, 0]));
+        }
+    } else {
+        dot(&mut img, h.palm_centre, 6, Rgb([0, 255, 0]));
+        for v in &h.valleys {
+            dot(&mut img, *v, 5, Rgb([255, 0, 0]));
+        }
     }
     img
 }

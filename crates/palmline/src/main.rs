@@ -7,6 +7,7 @@ mod demo;
 mod eval;
 mod identify;
 mod inspect;
+mod landmarks;
 mod params;
 mod plot;
 mod policy_cmd;
@@ -38,6 +39,8 @@ enum Command {
     Eval(eval::EvalArgs),
     /// Write every stage of the engine for one image, with its quality and any rejection reason.
     Inspect(inspect::InspectArgs),
+    /// Find hands and their 21 landmarks in pictures with the learned models (JSON lines).
+    Landmarks(landmarks::LandmarksArgs),
     /// Show the open-set thresholds the index uses at given gallery sizes.
     Policy(policy_cmd::PolicyArgs),
     /// Write a synthetic palm set (ROIs or full-hand photos) laid out like the real ones.
@@ -62,6 +65,7 @@ fn main() -> anyhow::Result<()> {
         Command::Bench(args) => bench::run(args),
         Command::Eval(args) => eval::run(args),
         Command::Inspect(args) => inspect::run(args),
+        Command::Landmarks(args) => landmarks::run(args),
         Command::Synth(args) => synth::run(args),
         Command::Policy(args) => policy_cmd::run(args),
         Command::Serve(args) => serve::serve(args),

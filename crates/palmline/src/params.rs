@@ -33,6 +33,10 @@ pub fn with_overrides(overrides: &[String]) -> Result<Params> {
             "max_rotation_deg" => p.max_rotation_deg = f()?,
             "zoom_ratio" => p.zoom_ratio = f()?,
             "warp_floor" => p.warp_floor = f()?,
+            "landmark_roi_side" => p.landmark_roi_side = f()?,
+            "landmark_roi_offset" => p.landmark_roi_offset = f()?,
+            "landmark_axis_wrist_weight" => p.landmark_axis_wrist_weight = f()?,
+            "landmark_passes" => p.landmark_passes = u()?,
             _ => bail!("--param {name}: no such engine parameter"),
         }
     }

@@ -112,12 +112,14 @@ pub fn find(mask: &Gray, centre: Point, radius: f32) -> Result<Landmarks, Reject
         _ => ([between[0], between[1], between[2]], false),
     };
     let hand = if thumb_seen {
-        // With y pointing down, a right palm facing the camera has its index/middle valley on
-        // the left when the fingers point up: (v3 - v1) x (centre - valleys) > 0.
+        // With y pointing down, a left palm facing the camera has its index/middle valley on
+        // the left when the fingers point up: (v3 - v1) x (centre - valleys) > 0. (A right palm
+        // has its thumb on the picture's right, as MediaPipe's handedness model also reads real
+        // photos.)
         let (v1, v3) = (valleys[0], valleys[2]);
         let mid = ((v1.0 + v3.0) / 2.0, (v1.1 + v3.1) / 2.0);
         let cross = (v3.0 - v1.0) * (centre.1 - mid.1) - (v3.1 - v1.1) * (centre.0 - mid.0);
-        if cross > 0.0 { Hand::Right } else { Hand::Left }
+        if cross > 0.0 { Hand::Left } else { Hand::Right }
     } else {
         Hand::Unknown
     };

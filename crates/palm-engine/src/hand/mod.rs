@@ -1,7 +1,9 @@
-//! The full-hand path: a photo of an open hand -> hand mask -> palm centre -> finger valleys ->
-//! palm coordinate frame -> a rotation- and scale-normalised square ROI.
+//! The full-hand path: a photo of a hand -> a palm coordinate frame -> a rotation- and
+//! scale-normalised square ROI.
 //!
-//! Segmentation works on skin chroma (the Cr channel of YCbCr, thresholded by Otsu) so that dark
+//! The frame comes from learned hand landmarks (`learned`) wherever the landmark models find a
+//! hand. When they see none, the outline reader below tries: hand mask -> palm centre -> finger
+//! valleys. Its segmentation works on skin chroma (the Cr channel of YCbCr, thresholded by Otsu) so that dark
 //! cloth, coloured guide pins and grey sleeves fall away. The palm centre is the centre of the
 //! largest inscribed circle of the mask. Fingers are the long runs of a radial profile around that
 //! centre; the valleys between index/middle, middle/ring and ring/little are the profile's minima
@@ -9,6 +11,7 @@
 //! the ROI of one hand is the same whatever the in-plane rotation of the photo.
 
 mod landmarks;
+mod learned;
 mod segment;
 
 use crate::error::Rejection;
@@ -22,21 +25,36 @@ use segment::{channels, palm_centre, segment};
 /// Longer side of the working image used for segmentation, in pixels.
 const WORK_SIDE: usize = 400;
 
+/// How the ROI's frame was found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FrameMethod {
+    /// From learned hand landmarks (the knuckles and the wrist): the general path.
+    Landmarks,
+    /// From the finger valleys of the hand's outline (the outline reader, when the landmark
+    /// models see no hand).
+    Valleys,
+    /// From the outline's palm centre and longest finger, when its valleys could not be a hand's
+    /// (fingers pressed together, a crack taken for a valley).
+    LongestFinger,
+}
+
 /// Where the hand and its landmarks were found, in source-image pixels.
 #[derive(Clone, Debug)]
 pub struct HandGeometry {
-    /// Hand mask at working resolution (1.0 = hand); `mask_scale` source px per mask px.
-    pub mask: Gray,
+    pub method: FrameMethod,
+    /// Hand mask at working resolution (1.0 = hand), outline reader only; `mask_scale` source px
+    /// per mask px.
+    pub mask: Option<Gray>,
     pub mask_scale: f32,
+    /// The outline reader's palm centre and inscribed radius; for landmarks, the ROI's centre
+    /// and half its side.
     pub palm_centre: (f32, f32),
     pub palm_radius: f32,
-    /// Finger valleys in order index/middle, middle/ring, ring/little (or the reverse when the
-    /// thumb could not be seen).
+    /// The outline reader's finger valleys in order index/middle, middle/ring, ring/little (or
+    /// the reverse when the thumb could not be seen); empty for landmarks.
     pub valleys: Vec<(f32, f32)>,
-    /// Whether the ROI frame comes from the valleys; false when they could not be a hand's (fingers
-    /// pressed together, a crack taken for a valley) and the frame came from the palm and the
-    /// longest finger instead.
-    pub frame_from_valleys: bool,
+    /// The 21 learned hand landmarks (wrist 0, knuckles 5, 9, 13, 17); empty for the outline.
+    pub landmarks: Vec<(f32, f32)>,
     /// Corners of the ROI square in the source image, clockwise from its top-left.
     pub roi_corners: [(f32, f32); 4],
     pub hand: Hand,
@@ -57,7 +75,35 @@ fn working_mask(rgb: &RgbImage) -> Result<(Gray, f32), Rejection> {
     Ok((segment(&channels(rgb, mw, mh))?, mask_scale))
 }
 
+/// The palm's ROI in a photo of a hand: framed from learned landmarks, or by the outline reader
+/// when the landmark models see no hand at all.
 pub fn palm_roi(rgb: &RgbImage, p: &Params) -> Result<(Roi, HandGeometry), Rejection> {
+    match learned::find(rgb, p)? {
+        learned::Found::Palm {
+            frame,
+            hand,
+            landmarks,
+        } => {
+            let grey = to_gray(rgb);
+            let roi = cut(&grey, &frame, p, |_, _| true);
+            let geometry = HandGeometry {
+                method: FrameMethod::Landmarks,
+                mask: None,
+                mask_scale: 1.0,
+                palm_centre: frame.centre,
+                palm_radius: frame.side / 2.0,
+                valleys: Vec::new(),
+                landmarks: (0..21).map(|i| landmarks.at(i)).collect(),
+                roi_corners: frame.corners(),
+                hand,
+            };
+            Ok((roi, geometry))
+        }
+        learned::Found::Nothing => outline_roi(rgb, p),
+    }
+}
+
+fn outline_roi(rgb: &RgbImage, p: &Params) -> Result<(Roi, HandGeometry), Rejection> {
     let (mask, mask_scale) = working_mask(rgb)?;
     let (centre, radius) = palm_centre(&mask);
     if radius < 12.0 {
@@ -78,20 +124,33 @@ pub fn palm_roi(rgb: &RgbImage, p: &Params) -> Result<(Roi, HandGeometry), Rejec
     } else {
         Frame::from_longest_finger(to_src(far_tip), centre_src, radius_src, hand)
     };
-    let (c, (yx, yy), side) = (frame.centre, frame.y, frame.side);
-    let (xx, xy) = (yy, -yx);
-    let at = |u: f32, v: f32| (c.0 + xx * u + yx * v, c.1 + xy * u + yy * v);
-    let half = side / 2.0;
-    let roi_corners = [
-        at(-half, -half),
-        at(half, -half),
-        at(half, half),
-        at(-half, half),
-    ];
-
     let grey = to_gray(rgb);
+    let roi = cut(&grey, &frame, p, |x, y| {
+        mask.sample(x / mask_scale, y / mask_scale).unwrap_or(0.0) > 0.5
+    });
+    let geometry = HandGeometry {
+        method: if frame_from_valleys {
+            FrameMethod::Valleys
+        } else {
+            FrameMethod::LongestFinger
+        },
+        roi_corners: frame.corners(),
+        mask: Some(mask),
+        mask_scale,
+        palm_centre: centre_src,
+        palm_radius: radius * mask_scale,
+        valleys,
+        landmarks: Vec::new(),
+        hand,
+    };
+    Ok((roi, geometry))
+}
+
+/// The frame's square resampled to the ROI; a pixel is valid when all of it lies in the photo
+/// and `in_hand` says its centre is on the hand.
+fn cut(grey: &Gray, frame: &Frame, p: &Params, in_hand: impl Fn(f32, f32) -> bool) -> Roi {
     let n = p.roi_size;
-    let scale = side / n as f32;
+    let scale = frame.side / n as f32;
     // Supersample so a downscaled ROI averages the source pixels instead of aliasing them.
     let ss = scale.ceil().max(1.0) as usize;
     let mut image = Gray::new(n, n);
@@ -103,51 +162,68 @@ pub fn palm_roi(rgb: &RgbImage, p: &Params) -> Result<(Roi, HandGeometry), Rejec
                 for sx in 0..ss {
                     let fu = (u as f32 + (sx as f32 + 0.5) / ss as f32 - n as f32 / 2.0) * scale;
                     let fv = (v as f32 + (sy as f32 + 0.5) / ss as f32 - n as f32 / 2.0) * scale;
-                    let (x, y) = at(fu, fv);
+                    let (x, y) = frame.at(fu, fv);
                     if let Some(g) = grey.sample(x, y) {
                         acc += g;
                         hits += 1;
                     }
                 }
             }
-            let (x, y) = at(
+            let (x, y) = frame.at(
                 (u as f32 + 0.5 - n as f32 / 2.0) * scale,
                 (v as f32 + 0.5 - n as f32 / 2.0) * scale,
             );
-            let in_hand = mask.sample(x / mask_scale, y / mask_scale).unwrap_or(0.0) > 0.5;
             image.set(u, v, if hits > 0 { acc / hits as f32 } else { 0.0 });
-            valid.set(u, v, (hits == ss * ss && in_hand) as u8 as f32);
+            valid.set(u, v, (hits == ss * ss && in_hand(x, y)) as u8 as f32);
         }
     }
-    let geometry = HandGeometry {
-        mask,
-        mask_scale,
-        palm_centre: centre_src,
-        palm_radius: radius * mask_scale,
-        valleys,
-        frame_from_valleys,
-        roi_corners,
-        hand,
-    };
-    Ok((
-        Roi {
-            image,
-            valid,
-            source_scale: scale,
-        },
-        geometry,
-    ))
+    Roi {
+        image,
+        valid,
+        source_scale: scale,
+    }
 }
 
-/// The ROI's square in the source image: its centre, its y axis (unit, from the fingers towards
-/// the wrist) and its side.
-struct Frame {
-    centre: (f32, f32),
-    y: (f32, f32),
-    side: f32,
+/// The ROI's square in the source image: its centre, its axes (unit; y from the fingers towards
+/// the wrist, x across the palm: a quarter turn anticlockwise on screen from y, or the mirror of
+/// that for a mirrored frame) and its side.
+pub struct Frame {
+    pub centre: (f32, f32),
+    pub x: (f32, f32),
+    pub y: (f32, f32),
+    pub side: f32,
 }
 
 impl Frame {
+    /// The frame's y axis with the x axis that does not mirror.
+    fn unmirrored(centre: (f32, f32), y: (f32, f32), side: f32) -> Frame {
+        Frame {
+            centre,
+            x: (y.1, -y.0),
+            y,
+            side,
+        }
+    }
+
+    /// The source point `u` along x and `v` along y from the centre.
+    fn at(&self, u: f32, v: f32) -> (f32, f32) {
+        (
+            self.centre.0 + self.x.0 * u + self.y.0 * v,
+            self.centre.1 + self.x.1 * u + self.y.1 * v,
+        )
+    }
+
+    /// Corners clockwise from the ROI's top-left.
+    fn corners(&self) -> [(f32, f32); 4] {
+        let half = self.side / 2.0;
+        [
+            self.at(-half, -half),
+            self.at(half, -half),
+            self.at(half, half),
+            self.at(-half, half),
+        ]
+    }
+
     /// The palm frame: origin between the outer valleys, y towards the palm centre.
     fn from_valleys(valleys: &[(f32, f32)], centre: (f32, f32), radius: f32) -> Frame {
         // Its direction blends two estimates that fail differently: square to the line through
@@ -170,11 +246,7 @@ impl Frame {
         // either.
         let side = 0.5 * (ROI_SIDE_PER_VALLEY_SPAN * d + ROI_SIDE_PER_PALM_RADIUS * radius);
         let offset = ROI_OFFSET_PER_VALLEY_SPAN * d + side / 2.0;
-        Frame {
-            centre: (origin.0 + y.0 * offset, origin.1 + y.1 * offset),
-            y,
-            side,
-        }
+        Frame::unmirrored((origin.0 + y.0 * offset, origin.1 + y.1 * offset), y, side)
     }
 
     /// The frame for valleys that cannot be right (see `plausible`): from the palm's inscribed
@@ -183,22 +255,22 @@ impl Frame {
         // The longest finger points about 9 degrees off the valley frame's y axis, one way on a
         // left hand and the other on a right one; not turned when the hand is unknown.
         let lean = match hand {
-            Hand::Left => -FINGER_LEAN_DEG,
-            Hand::Right => FINGER_LEAN_DEG,
+            Hand::Right => -FINGER_LEAN_DEG,
+            Hand::Left => FINGER_LEAN_DEG,
             Hand::Unknown => 0.0,
         }
         .to_radians();
         let (tx, ty) = unit(centre.0 - tip.0, centre.1 - tip.1);
         let (sin, cos) = lean.sin_cos();
         let y = (cos * tx - sin * ty, sin * tx + cos * ty);
-        Frame {
-            centre: (
+        Frame::unmirrored(
+            (
                 centre.0 + y.0 * ROI_CENTRE_PER_PALM_RADIUS * radius,
                 centre.1 + y.1 * ROI_CENTRE_PER_PALM_RADIUS * radius,
             ),
             y,
-            side: ROI_SIDE_PER_PALM_RADIUS * radius,
-        }
+            ROI_SIDE_PER_PALM_RADIUS * radius,
+        )
     }
 }
 
@@ -244,7 +316,7 @@ const ROI_SIDE_PER_PALM_RADIUS: f32 = 1.16;
 mod tests {
     use super::*;
 
-    /// A left hand, fingers up: palm centre at the origin, radius 100, valleys 120 px above it.
+    /// A hand, fingers up: palm centre at the origin, radius 100, valleys 120 px above it.
     const CENTRE: (f32, f32) = (0.0, 0.0);
     const RADIUS: f32 = 100.0;
     const VALLEYS: [(f32, f32); 3] = [(-45.0, -120.0), (0.0, -125.0), (45.0, -120.0)];
@@ -268,10 +340,10 @@ mod tests {
     fn the_longest_finger_frame_lands_where_the_valley_frame_does() {
         let valleys = Frame::from_valleys(&VALLEYS, CENTRE, RADIUS);
         assert!((valleys.y.0).abs() < 0.01 && (valleys.y.1 - 1.0).abs() < 0.01);
-        // The middle fingertip, as far out as a real one, leaning as on coep-hands' left hands.
+        // The middle fingertip, as far out as a real one, leaning as on coep-hands' right hands.
         let lean = FINGER_LEAN_DEG.to_radians();
         let tip = (280.0 * lean.sin(), -280.0 * lean.cos());
-        let finger = Frame::from_longest_finger(tip, CENTRE, RADIUS, Hand::Left);
+        let finger = Frame::from_longest_finger(tip, CENTRE, RADIUS, Hand::Right);
         let angle = (finger.y.0 * valleys.y.1 - finger.y.1 * valleys.y.0)
             .asin()
             .to_degrees();
@@ -281,8 +353,8 @@ mod tests {
         .sqrt();
         assert!(apart < 0.05 * valleys.side, "ROI centres {apart} px apart");
         assert!((finger.side / valleys.side - 1.0).abs() < 0.05);
-        // A right hand leans the other way: the same tip mirrored gives the mirrored frame.
-        let mirrored = Frame::from_longest_finger((-tip.0, tip.1), CENTRE, RADIUS, Hand::Right);
+        // A left hand leans the other way: the same tip mirrored gives the mirrored frame.
+        let mirrored = Frame::from_longest_finger((-tip.0, tip.1), CENTRE, RADIUS, Hand::Left);
         assert!(
             (mirrored.y.0 + finger.y.0).abs() < 1e-4 && (mirrored.y.1 - finger.y.1).abs() < 1e-4
         );
