@@ -112,7 +112,9 @@ impl HandModels {
         self.landmarks_in(image, landmark_region(hand), hand.detection_score)
     }
 
-    fn landmarks_in(
+    /// The landmarks read from a crop the caller frames (a hand found some other way), the
+    /// fingers pointing towards the crop's top.
+    pub fn landmarks_in(
         &self,
         image: &RgbImage,
         region: Region,

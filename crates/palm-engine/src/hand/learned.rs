@@ -53,6 +53,39 @@ pub fn find(rgb: &RgbImage, p: &Params) -> Result<Found, Rejection> {
     judge(hands, p)
 }
 
+/// When the palm detector (trained on photos) misses a hand that the outline reader does see
+/// (drawn hands, a hand on a plain lab cloth), the landmark model reads a crop framed from the
+/// outline instead: centred between the palm and the longest fingertip, turned so that
+/// fingertip points up, wide enough for the whole hand. The ROI is then framed from landmarks
+/// as for any other photo, so templates of one hand never mix two framings.
+pub fn from_outline(
+    rgb: &RgbImage,
+    p: &Params,
+    &(centre, radius, tip): &((f32, f32), f32, (f32, f32)),
+) -> Result<Found, Rejection> {
+    let models = HandModels::get().map_err(|_| Rejection::NoHand)?;
+    let rotation = std::f32::consts::FRAC_PI_2 - (-(tip.1 - centre.1)).atan2(tip.0 - centre.0);
+    let reach = dist(tip, centre);
+    let region = palm_hands::Region {
+        centre: ((centre.0 + tip.0) / 2.0, (centre.1 + tip.1) / 2.0),
+        side: 2.0 * (reach + radius) * OUTLINE_CROP_MARGIN,
+        rotation,
+    };
+    let mut hand = models
+        .landmarks_in(rgb, region, 0.0)
+        .map_err(|_| Rejection::NoHand)?;
+    if hand.presence < palm_hands::MIN_PRESENCE {
+        return Ok(Found::Nothing);
+    }
+    if p.landmark_passes > 1 {
+        hand = models.refine(rgb, &hand).map_err(|_| Rejection::NoHand)?;
+    }
+    judge(vec![hand], p)
+}
+
+/// The outline's crop holds the hand from wrist to fingertip with this much room around it.
+const OUTLINE_CROP_MARGIN: f32 = 1.1;
+
 /// What the hands found in a picture make of it: the one open palm's frame, or why there is none.
 fn judge(mut hands: Vec<HandLandmarks>, p: &Params) -> Result<Found, Rejection> {
     if hands.len() > 1 {

@@ -83,24 +83,52 @@ pub fn palm_roi(rgb: &RgbImage, p: &Params) -> Result<(Roi, HandGeometry), Rejec
             frame,
             hand,
             landmarks,
-        } => {
-            let grey = to_gray(rgb);
-            let roi = cut(&grey, &frame, p, |_, _| true);
-            let geometry = HandGeometry {
-                method: FrameMethod::Landmarks,
-                mask: None,
-                mask_scale: 1.0,
-                palm_centre: frame.centre,
-                palm_radius: frame.side / 2.0,
-                valleys: Vec::new(),
-                landmarks: (0..21).map(|i| landmarks.at(i)).collect(),
-                roi_corners: frame.corners(),
+        } => learned_roi(rgb, p, frame, hand, &landmarks),
+        learned::Found::Nothing => match learned::from_outline(rgb, p, &outline_hand(rgb)?)? {
+            learned::Found::Palm {
+                frame,
                 hand,
-            };
-            Ok((roi, geometry))
-        }
-        learned::Found::Nothing => outline_roi(rgb, p),
+                landmarks,
+            } => learned_roi(rgb, p, frame, hand, &landmarks),
+            learned::Found::Nothing => outline_roi(rgb, p),
+        },
     }
+}
+
+/// Where the outline reader sees the hand: palm centre, inscribed radius and longest fingertip,
+/// in source pixels.
+fn outline_hand(rgb: &RgbImage) -> Result<((f32, f32), f32, (f32, f32)), Rejection> {
+    let (mask, mask_scale) = working_mask(rgb)?;
+    let (centre, radius) = palm_centre(&mask);
+    if radius < 12.0 {
+        return Err(Rejection::PalmTooSmall);
+    }
+    let found = landmarks::find(&mask, centre, radius)?;
+    let to_src = |(x, y): (f32, f32)| ((x + 0.5) * mask_scale - 0.5, (y + 0.5) * mask_scale - 0.5);
+    Ok((to_src(centre), radius * mask_scale, to_src(found.far_tip)))
+}
+
+fn learned_roi(
+    rgb: &RgbImage,
+    p: &Params,
+    frame: Frame,
+    hand: Hand,
+    landmarks: &palm_hands::HandLandmarks,
+) -> Result<(Roi, HandGeometry), Rejection> {
+    let grey = to_gray(rgb);
+    let roi = cut(&grey, &frame, p, |_, _| true);
+    let geometry = HandGeometry {
+        method: FrameMethod::Landmarks,
+        mask: None,
+        mask_scale: 1.0,
+        palm_centre: frame.centre,
+        palm_radius: frame.side / 2.0,
+        valleys: Vec::new(),
+        landmarks: (0..21).map(|i| landmarks.at(i)).collect(),
+        roi_corners: frame.corners(),
+        hand,
+    };
+    Ok((roi, geometry))
 }
 
 fn outline_roi(rgb: &RgbImage, p: &Params) -> Result<(Roi, HandGeometry), Rejection> {
