@@ -182,10 +182,8 @@ fn to_source(d: &RawDetection, whole: &Region) -> PalmDetection {
 
 /// The crop the landmark model reads for a detected palm (MediaPipe's detection-to-rect step).
 pub fn hand_region(palm: &PalmDetection) -> Region {
-    let (wrist, middle): (Point, Point) = (palm.keypoints[0], palm.keypoints[2]);
     // Turned so the wrist -> middle knuckle direction points up.
-    let angle = std::f32::consts::FRAC_PI_2 - (-(middle.1 - wrist.1)).atan2(middle.0 - wrist.0);
-    let rotation = normalise_angle(angle);
+    let rotation = upright(palm.keypoints[0], palm.keypoints[2]);
     let (sin, cos) = rotation.sin_cos();
     let shift = HAND_CROP_SHIFT_Y * palm.height;
     Region {
@@ -200,10 +198,7 @@ pub fn hand_region(palm: &PalmDetection) -> Region {
 /// fingers and doubled.
 pub fn landmark_region(hand: &HandLandmarks) -> Region {
     const POINTS: [usize; 12] = [0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18];
-    let (wrist, middle) = (hand.at(0), hand.at(9));
-    let rotation = normalise_angle(
-        std::f32::consts::FRAC_PI_2 - (-(middle.1 - wrist.1)).atan2(middle.0 - wrist.0),
-    );
+    let rotation = upright(hand.at(0), hand.at(9));
     let (sin, cos) = rotation.sin_cos();
     // Coordinates along the crop's own axes.
     let (ax, ay) = ((cos, sin), (-sin, cos));
@@ -221,6 +216,12 @@ pub fn landmark_region(hand: &HandLandmarks) -> Region {
         side: w.max(h) * 2.0,
         rotation,
     }
+}
+
+/// The turn (clockwise on screen, -pi..pi) of a crop whose top lies in the direction
+/// `from -> to`, as MediaPipe turns its hand crops.
+pub fn upright(from: Point, to: Point) -> f32 {
+    normalise_angle(std::f32::consts::FRAC_PI_2 - (-(to.1 - from.1)).atan2(to.0 - from.0))
 }
 
 fn normalise_angle(a: f32) -> f32 {

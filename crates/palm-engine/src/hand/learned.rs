@@ -2,16 +2,18 @@
 //! landmark model), which find a hand anywhere in a camera's picture: against any background,
 //! with a sleeve, a watch or a bracelet, with the fingers cut off by the border.
 //!
-//! The frame: its x axis runs from the little finger's knuckle (17) to the index finger's (5),
-//! its y axis square to that line towards the wrist (0); the ROI's top edge lies a little below
-//! the knuckle line and its side follows the knuckle span. Because x always runs little -> index,
+//! The frame: its y axis runs from the centre of the knuckle line (index 5, little 17) towards
+//! the wrist (0) (or square to the knuckle line, or a blend: `Params::landmark_axis_wrist_weight`),
+//! its x axis square to y on the index finger's side; the ROI's top edge lies on (or
+//! `landmark_roi_offset` below) the knuckle line and its side follows the knuckle span. Because x
+//! always points towards the index finger,
 //! a left hand's ROI comes out mirrored into a right hand's frame: the same part of the palm in
 //! the same place for either hand, and the template records which hand it was.
 //!
 //! The landmarks also say what is wrong with a picture that holds no usable palm: two hands, the
 //! back of the hand, a fist, a hand too far away.
 
-use super::Frame;
+use super::{Frame, unit};
 use crate::error::Rejection;
 use crate::params::Params;
 use crate::template::Hand;
@@ -39,7 +41,7 @@ const CURLED_FINGERS_FOR_A_FIST: usize = 3;
 const SURE_OF_HANDEDNESS: f32 = 0.8;
 /// The ROI must cover at least this many source pixels a side: under it the palm's lines are
 /// finer than the picture holds (too far from the camera).
-pub const MIN_ROI_SOURCE_SIDE: f32 = 48.0;
+const MIN_ROI_SOURCE_SIDE: f32 = 48.0;
 
 pub fn find(rgb: &RgbImage, p: &Params) -> Result<Found, Rejection> {
     let models = HandModels::get().map_err(|_| Rejection::NoHand)?;
@@ -61,10 +63,12 @@ pub fn find(rgb: &RgbImage, p: &Params) -> Result<Found, Rejection> {
 pub fn from_outline(
     rgb: &RgbImage,
     p: &Params,
-    &(centre, radius, tip): &((f32, f32), f32, (f32, f32)),
+    centre: (f32, f32),
+    radius: f32,
+    tip: (f32, f32),
 ) -> Result<Found, Rejection> {
     let models = HandModels::get().map_err(|_| Rejection::NoHand)?;
-    let rotation = std::f32::consts::FRAC_PI_2 - (-(tip.1 - centre.1)).atan2(tip.0 - centre.0);
+    let rotation = palm_hands::upright(centre, tip);
     let reach = dist(tip, centre);
     let region = palm_hands::Region {
         centre: ((centre.0 + tip.0) / 2.0, (centre.1 + tip.1) / 2.0),
@@ -168,11 +172,6 @@ pub fn frame(h: &HandLandmarks, p: &Params) -> (Frame, Hand) {
         },
         hand,
     )
-}
-
-fn unit(x: f32, y: f32) -> (f32, f32) {
-    let n = (x * x + y * y).sqrt();
-    if n > 0.0 { (x / n, y / n) } else { (x, y) }
 }
 
 fn dist(a: (f32, f32), b: (f32, f32)) -> f32 {

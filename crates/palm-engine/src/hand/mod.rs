@@ -78,34 +78,56 @@ fn working_mask(rgb: &RgbImage) -> Result<(Gray, f32), Rejection> {
 /// The palm's ROI in a photo of a hand: framed from learned landmarks, or by the outline reader
 /// when the landmark models see no hand at all.
 pub fn palm_roi(rgb: &RgbImage, p: &Params) -> Result<(Roi, HandGeometry), Rejection> {
-    match learned::find(rgb, p)? {
+    if let learned::Found::Palm {
+        frame,
+        hand,
+        landmarks,
+    } = learned::find(rgb, p)?
+    {
+        return learned_roi(rgb, p, frame, hand, &landmarks);
+    }
+    let outline = Outline::read(rgb)?;
+    match learned::from_outline(rgb, p, outline.centre, outline.radius, outline.far_tip)? {
         learned::Found::Palm {
             frame,
             hand,
             landmarks,
         } => learned_roi(rgb, p, frame, hand, &landmarks),
-        learned::Found::Nothing => match learned::from_outline(rgb, p, &outline_hand(rgb)?)? {
-            learned::Found::Palm {
-                frame,
-                hand,
-                landmarks,
-            } => learned_roi(rgb, p, frame, hand, &landmarks),
-            learned::Found::Nothing => outline_roi(rgb, p),
-        },
+        learned::Found::Nothing => outline_roi(rgb, p, outline),
     }
 }
 
-/// Where the outline reader sees the hand: palm centre, inscribed radius and longest fingertip,
-/// in source pixels.
-fn outline_hand(rgb: &RgbImage) -> Result<((f32, f32), f32, (f32, f32)), Rejection> {
-    let (mask, mask_scale) = working_mask(rgb)?;
-    let (centre, radius) = palm_centre(&mask);
-    if radius < 12.0 {
-        return Err(Rejection::PalmTooSmall);
+/// What the outline reader sees of a hand, in source pixels (the mask at working resolution).
+struct Outline {
+    mask: Gray,
+    mask_scale: f32,
+    centre: (f32, f32),
+    radius: f32,
+    valleys: Vec<(f32, f32)>,
+    far_tip: (f32, f32),
+    hand: Hand,
+}
+
+impl Outline {
+    fn read(rgb: &RgbImage) -> Result<Outline, Rejection> {
+        let (mask, mask_scale) = working_mask(rgb)?;
+        let (centre, radius) = palm_centre(&mask);
+        if radius < 12.0 {
+            return Err(Rejection::PalmTooSmall);
+        }
+        let found = landmarks::find(&mask, centre, radius)?;
+        let to_src =
+            |(x, y): (f32, f32)| ((x + 0.5) * mask_scale - 0.5, (y + 0.5) * mask_scale - 0.5);
+        Ok(Outline {
+            centre: to_src(centre),
+            radius: radius * mask_scale,
+            valleys: found.valleys.into_iter().map(to_src).collect(),
+            far_tip: to_src(found.far_tip),
+            hand: found.hand,
+            mask,
+            mask_scale,
+        })
     }
-    let found = landmarks::find(&mask, centre, radius)?;
-    let to_src = |(x, y): (f32, f32)| ((x + 0.5) * mask_scale - 0.5, (y + 0.5) * mask_scale - 0.5);
-    Ok((to_src(centre), radius * mask_scale, to_src(found.far_tip)))
 }
 
 fn learned_roi(
@@ -131,27 +153,14 @@ fn learned_roi(
     Ok((roi, geometry))
 }
 
-fn outline_roi(rgb: &RgbImage, p: &Params) -> Result<(Roi, HandGeometry), Rejection> {
-    let (mask, mask_scale) = working_mask(rgb)?;
-    let (centre, radius) = palm_centre(&mask);
-    if radius < 12.0 {
-        return Err(Rejection::PalmTooSmall);
-    }
-    let landmarks::Landmarks {
-        valleys,
-        hand,
-        far_tip,
-    } = landmarks::find(&mask, centre, radius)?;
-    let to_src = |(x, y): (f32, f32)| ((x + 0.5) * mask_scale - 0.5, (y + 0.5) * mask_scale - 0.5);
-    let valleys: Vec<(f32, f32)> = valleys.into_iter().map(to_src).collect();
-    let centre_src = to_src(centre);
-    let radius_src = radius * mask_scale;
-    let frame_from_valleys = plausible(&valleys, radius_src);
+fn outline_roi(rgb: &RgbImage, p: &Params, o: Outline) -> Result<(Roi, HandGeometry), Rejection> {
+    let frame_from_valleys = plausible(&o.valleys, o.radius);
     let frame = if frame_from_valleys {
-        Frame::from_valleys(&valleys, centre_src, radius_src)
+        Frame::from_valleys(&o.valleys, o.centre, o.radius)
     } else {
-        Frame::from_longest_finger(to_src(far_tip), centre_src, radius_src, hand)
+        Frame::from_longest_finger(o.far_tip, o.centre, o.radius, o.hand)
     };
+    let (mask, mask_scale) = (o.mask, o.mask_scale);
     let grey = to_gray(rgb);
     let roi = cut(&grey, &frame, p, |x, y| {
         mask.sample(x / mask_scale, y / mask_scale).unwrap_or(0.0) > 0.5
@@ -165,11 +174,11 @@ fn outline_roi(rgb: &RgbImage, p: &Params) -> Result<(Roi, HandGeometry), Reject
         roi_corners: frame.corners(),
         mask: Some(mask),
         mask_scale,
-        palm_centre: centre_src,
-        palm_radius: radius * mask_scale,
-        valleys,
+        palm_centre: o.centre,
+        palm_radius: o.radius,
+        valleys: o.valleys,
         landmarks: Vec::new(),
-        hand,
+        hand: o.hand,
     };
     Ok((roi, geometry))
 }
@@ -328,7 +337,7 @@ const ROI_CENTRE_PER_PALM_RADIUS: f32 = -0.476;
 const FRAME_WEIGHT_OF_CENTRE: f32 = 0.75;
 
 /// `(x, y)` scaled to length 1 (left as is when it has none).
-fn unit(x: f32, y: f32) -> (f32, f32) {
+pub(super) fn unit(x: f32, y: f32) -> (f32, f32) {
     let n = (x * x + y * y).sqrt();
     if n > 0.0 { (x / n, y / n) } else { (x, y) }
 }
