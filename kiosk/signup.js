@@ -34,6 +34,8 @@ async function loadConsent() {
 PL.cameraButton(camera, "camera", "camera-box", "error");
 PL.$("snap").onclick = () => addCapture(camera.capture());
 PL.$("files").onchange = async (ev) => {
+  // Chosen photos are most often a phone's; the person can say otherwise.
+  PL.$("from-phone").checked = true;
   for (const f of ev.target.files) addCapture(await PL.fileToBase64(f));
 };
 for (const id of ["phone", "number", "exp_month", "exp_year", "holder"]) {
@@ -56,6 +58,7 @@ PL.$("submit").onclick = async () => {
     },
     consent: { accepted: true, text_version: consentVersion },
     captures: captures.slice(0, 5).map((image) => ({ hand: "right", image })),
+    source: PL.$("from-phone").checked ? "phone" : "scanner",
   };
   const cvc = PL.$("cvc").value.trim();
   if (cvc) body.card.cvc = cvc;
@@ -67,7 +70,10 @@ PL.$("submit").onclick = async () => {
     captures.length = 0;
     PL.$("thumbs").textContent = "";
     PL.$("steps").querySelectorAll("li").forEach((li) => { li.classList.add("done"); li.classList.remove("active"); });
-    PL.text("done-detail", "Card " + PL.card(r.person.cards[0]) + " - hover your palm at the till to pay.");
+    const next = r.person.status === "pending_first_scan"
+      ? " - to finish, hover your palm at a till at your first payment and give the last four digits of your phone."
+      : " - hover your palm at the till to pay.";
+    PL.text("done-detail", "Card " + PL.card(r.person.cards[0]) + next);
     PL.show("done", true);
     PL.show("submit", false);
   } catch (e) {

@@ -70,7 +70,8 @@ async function story(name, fn) {
 // The link `palmline serve` prints: it hands the screens their credentials.
 const link = `${base}/#key=${demo.api_key}&till=${till.credential}&till_id=${till.id}`;
 
-async function signUp(page, { phone, card, palmId, cvc = "123" }) {
+// The uploaded synthetic palms stand in for a till scanner's captures unless `fromPhone`.
+async function signUp(page, { phone, card, palmId, cvc = "123", fromPhone = false }) {
   await page.goto(`${base}/kiosk/signup.html`);
   await page.fill("#phone", phone);
   await page.fill("#number", card);
@@ -82,6 +83,8 @@ async function signUp(page, { phone, card, palmId, cvc = "123" }) {
   await page.check("#consent");
   await page.setInputFiles("#files", [1, 2, 3].map((k) => palm(palmId, k)));
   await page.waitForSelector("#thumbs img:nth-child(3)");
+  assert.ok(await page.isChecked("#from-phone"), "chosen photos are taken for a phone's");
+  if (!fromPhone) await page.uncheck("#from-phone");
 }
 
 await story("sign up with an uploaded palm, pay at a till, see the receipt", async (page) => {
@@ -135,6 +138,34 @@ await story("a declined card is refused at sign-up (verified with its CVC) with 
   assert.match(await page.textContent("#error"), /declined/i);
   assert.ok(await page.isHidden("#done"));
   assert.ok(await page.isEnabled("#submit"), "the person can fix the card and try again");
+});
+
+await story("sign up with phone photos, finish with the first hover at a till", async (page) => {
+  await page.goto(link);
+  await signUp(page, { phone: "+15550107003", card: "5555 5555 5555 4444", palmId: palmIds[1], fromPhone: true });
+  await page.click("#submit");
+  await page.waitForSelector("#done:not(.hidden)", { timeout: 20000 });
+  assert.match(await page.textContent("#done-detail"), /first payment/);
+
+  await page.goto(`${base}/kiosk/checkout.html`);
+  await page.fill("#amount", "3.20");
+  await page.click("#start");
+  await page.waitForSelector("#palm-box:not(.hidden)");
+  for (const k of [4, 5]) {
+    await page.setInputFiles("#file", palm(palmIds[1], k));
+    await page.waitForFunction(() => document.getElementById("error").textContent !== "");
+    if (!(await page.isHidden("#hint-box"))) break;
+  }
+  // The first scan since a phone sign-up always asks for the phone's last digits.
+  await page.waitForSelector("#hint-box:not(.hidden)");
+  assert.match(await page.textContent("#error"), /phone photos/);
+  await page.fill("#hint", "7003");
+  await page.click("#hint-go");
+  await page.waitForSelector("#confirm-box:not(.hidden)", { timeout: 20000 });
+  assert.match(await page.textContent("#cards"), /MASTERCARD .*4444/i);
+  await page.click("#confirm");
+  await page.waitForSelector("#receipt:not(.hidden)", { timeout: 20000 });
+  assert.equal((await page.textContent("#r-total")).replace(/\s/g, ""), "$3.20");
 });
 
 await story("a palm at a venue gate: green for a ticket holder, red for a stranger", async (page) => {

@@ -91,6 +91,31 @@ pub struct SignupRequest {
     /// Loyalty programs of the merchant to join at once (`program` required in each).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub memberships: Vec<JoinProgram>,
+    /// What took the captures: a till's scanner (the default), or the person's phone (photos
+    /// uploaded through the sign-up page). A phone sign-up stays `pending_first_scan` until a
+    /// till capture matches it.
+    #[serde(default)]
+    pub source: CaptureSource,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum CaptureSource {
+    #[default]
+    Scanner,
+    Phone,
+}
+
+/// Where a person's enrolment stands.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum EnrolmentStatus {
+    /// Identified at tills like anyone enrolled.
+    Active,
+    /// Signed up from phone photos: the first scan at a till must come with the last four
+    /// digits of the phone (`needs_hint`); when that capture matches, it is kept as a second
+    /// template of the hand and the enrolment becomes active.
+    PendingFirstScan,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
@@ -112,6 +137,7 @@ pub struct Person {
     pub hands: Vec<Hand>,
     pub cards: Vec<Card>,
     pub created: i64,
+    pub status: EnrolmentStatus,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]

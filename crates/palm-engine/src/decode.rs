@@ -22,6 +22,17 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, Error> {
     let (width, height) = reader()
         .into_dimensions()
         .map_err(|_| ErrorKind::Truncated)?;
+    check_size(width, height)?;
+    let mut limited = reader();
+    let mut limits = image::Limits::default();
+    limits.max_alloc = Some(MAX_PIXELS * 4 + (1 << 20));
+    limited.limits(limits);
+    let decoded = limited.decode().map_err(|_| ErrorKind::Truncated)?;
+    Ok(decoded.to_rgb8())
+}
+
+/// The size limits every picture meets, encoded or handed over as pixels.
+pub fn check_size(width: u32, height: u32) -> Result<(), Error> {
     if width < MIN_SIDE || height < MIN_SIDE {
         return Err(ErrorKind::TooSmall {
             width,
@@ -38,12 +49,7 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, Error> {
         }
         .into());
     }
-    let mut limited = reader();
-    let mut limits = image::Limits::default();
-    limits.max_alloc = Some(MAX_PIXELS * 4 + (1 << 20));
-    limited.limits(limits);
-    let decoded = limited.decode().map_err(|_| ErrorKind::Truncated)?;
-    Ok(decoded.to_rgb8())
+    Ok(())
 }
 
 #[cfg(test)]

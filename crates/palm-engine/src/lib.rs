@@ -36,6 +36,7 @@ pub use search::Prepared;
 pub use template::{FORMAT_VERSION, Hand, MAX_TEMPLATE_BYTES, Source, Template};
 
 use filters::FilterBank;
+use image::RgbImage;
 
 /// The hand mask of a full-hand photo, even when the pipeline rejects it later (for inspection).
 pub fn debug_hand_mask(bytes: &[u8]) -> Option<Gray> {
@@ -119,7 +120,13 @@ impl Engine {
 
     /// The whole pipeline, keeping every stage.
     pub fn extract(&self, bytes: &[u8], kind: InputKind) -> Result<Extraction, Error> {
-        let rgb = decode::decode(bytes)?;
+        self.extract_pixels(&decode::decode(bytes)?, kind)
+    }
+
+    /// [`Engine::extract`] on pixels a camera already delivered (no encode/decode round trip);
+    /// the same size limits apply.
+    pub fn extract_pixels(&self, rgb: &RgbImage, kind: InputKind) -> Result<Extraction, Error> {
+        decode::check_size(rgb.width(), rgb.height())?;
         let kind = match kind {
             InputKind::Auto if rgb.width().max(rgb.height()) <= ROI_MAX_SIDE => InputKind::Roi,
             InputKind::Auto => InputKind::FullHand,
@@ -127,10 +134,10 @@ impl Engine {
         };
         let (roi, geometry) = match kind {
             InputKind::FullHand => {
-                let (roi, geometry) = hand::palm_roi(&rgb, &self.params)?;
+                let (roi, geometry) = hand::palm_roi(rgb, &self.params)?;
                 (roi, Some(geometry))
             }
-            _ => (roi::from_crop(&roi::to_gray(&rgb), &self.params), None),
+            _ => (roi::from_crop(&roi::to_gray(rgb), &self.params), None),
         };
         let quality = Quality::measure(&roi.image, &roi.valid, roi.source_scale);
         if quality.brightness < 12.0 {

@@ -34,6 +34,12 @@ use std::sync::RwLock;
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct PalmId(pub u64);
 
+/// Whose palm it is (the service's person). A search ranks owners, not palms: an owner's best
+/// palm stands for them and their other palms never compete with it, so a person enrolled with
+/// two templates of one hand (a phone photo and a till capture) is not an ambiguity.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Owner(pub u64);
+
 /// A narrowing hint's bucket (for example from the last digits of a phone number).
 pub type Bucket = u16;
 const NO_BUCKET: Bucket = Bucket::MAX;
@@ -80,6 +86,7 @@ impl Default for IndexConfig {
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Candidate {
     pub id: PalmId,
+    pub owner: Owner,
     pub similarity: f32,
 }
 
@@ -126,6 +133,7 @@ impl Default for Search {
 #[derive(Default)]
 struct Shard {
     ids: Vec<PalmId>,
+    owners: Vec<Owner>,
     buckets: Vec<Bucket>,
     coarse: Vec<CoarseCode>,
     rows: Vec<ProtectedRows>,
@@ -133,9 +141,17 @@ struct Shard {
 }
 
 impl Shard {
-    fn push(&mut self, id: PalmId, bucket: Bucket, coarse: CoarseCode, rows: ProtectedRows) {
+    fn push(
+        &mut self,
+        id: PalmId,
+        owner: Owner,
+        bucket: Bucket,
+        coarse: CoarseCode,
+        rows: ProtectedRows,
+    ) {
         self.slot.insert(id, self.ids.len());
         self.ids.push(id);
+        self.owners.push(owner);
         self.buckets.push(bucket);
         self.coarse.push(coarse);
         self.rows.push(rows);
@@ -146,6 +162,7 @@ impl Shard {
             return false;
         };
         self.ids.swap_remove(i);
+        self.owners.swap_remove(i);
         self.buckets.swap_remove(i);
         self.coarse.swap_remove(i);
         self.rows.swap_remove(i);
@@ -233,9 +250,20 @@ impl Gallery {
     }
 
     /// Enrols a palm made by [`Gallery::protect`] (now or in an earlier run under the same
-    /// transform), optionally into a narrowing bucket.
+    /// transform), optionally into a narrowing bucket, as its own owner.
     pub fn insert(
         &self,
+        id: PalmId,
+        bucket: Option<Bucket>,
+        palm: &ProtectedPalm,
+    ) -> Result<(), IndexError> {
+        self.insert_for(Owner(id.0), id, bucket, palm)
+    }
+
+    /// [`Gallery::insert`] for a palm of `owner`, who may have other palms in the gallery.
+    pub fn insert_for(
+        &self,
+        owner: Owner,
         id: PalmId,
         bucket: Option<Bucket>,
         palm: &ProtectedPalm,
@@ -261,7 +289,7 @@ impl Gallery {
         if shard.slot.contains_key(&id) {
             return Err(IndexError::DuplicateId(id));
         }
-        shard.push(id, bucket.unwrap_or(NO_BUCKET), code, rows);
+        shard.push(id, owner, bucket.unwrap_or(NO_BUCKET), code, rows);
         Ok(())
     }
 
@@ -292,10 +320,11 @@ impl Gallery {
             .contains_key(&id)
     }
 
-    /// Bytes of RAM per enrolled palm held by the index's own tables (ids, buckets, coarse codes,
+    /// Bytes of RAM per enrolled palm held by the index's own tables (ids, owners, buckets, coarse codes,
     /// template rows, id-to-slot map), excluding allocator slack.
     pub fn bytes_per_palm() -> usize {
         std::mem::size_of::<PalmId>()
+            + std::mem::size_of::<Owner>()
             + std::mem::size_of::<Bucket>()
             + std::mem::size_of::<CoarseCode>()
             + std::mem::size_of::<ProtectedRows>()
@@ -303,7 +332,7 @@ impl Gallery {
             + (std::mem::size_of::<(PalmId, usize)>() + 1) * 8 / 7
     }
 
-    /// The `k` best candidates for a probe, best first (no decision).
+    /// The `k` best candidates for a probe, best first, one per owner (no decision).
     pub fn rank(
         &self,
         probe: &Template,
@@ -329,6 +358,7 @@ impl Gallery {
                         .filter(|&i| in_scope(s.buckets[i]))
                         .map(|i| Candidate {
                             id: s.ids[i],
+                            owner: s.owners[i],
                             similarity: full(&s.rows[i]),
                         })
                         .collect();
@@ -370,6 +400,7 @@ impl Gallery {
                     near.into_iter()
                         .map(|(_, i)| Candidate {
                             id: s.ids[i],
+                            owner: s.owners[i],
                             similarity: full(&s.rows[i]),
                         })
                         .collect::<Vec<_>>()
@@ -377,6 +408,9 @@ impl Gallery {
                 .collect()
         };
         scored.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then(a.id.cmp(&b.id)));
+        // An owner's best palm stands for them (see [`Owner`]).
+        let mut seen = std::collections::HashSet::new();
+        scored.retain(|c| seen.insert(c.owner));
         scored.truncate(search.k);
         Ok((scored, searched.get()))
     }

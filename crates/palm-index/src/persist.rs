@@ -1,21 +1,21 @@
 //! The gallery file: one versioned, checksummed file, written atomically and read in a stream.
 //!
 //! Layout (little endian): `magic "PLMG" | version u16 | planes u16 | engine fingerprint u32 |
-//! transform u32 | count u64`, then per palm `id u64 | bucket u16 | coarse code 7 x u64 |
+//! transform u32 | count u64`, then per palm `id u64 | owner u64 | bucket u16 | coarse code 7 x u64 |
 //! protected cells 7 x 16 x u64`, then the CRC32 of everything before it. Like the database, the
 //! file holds templates only in protected form; it loads only under the same transform. Loading checks every field and the checksum before the
 //! gallery is handed out: a bad file never yields a partial gallery.
 
-use crate::{Bucket, Gallery, IndexConfig, IndexError, PalmId, coarse};
+use crate::{Bucket, Gallery, IndexConfig, IndexError, Owner, PalmId, coarse};
 use palm_engine::Params;
 use palm_engine::protect::{ProtectedRows, Transform, WORDS};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::Path;
 
 const MAGIC: &[u8; 4] = b"PLMG";
-const VERSION: u16 = 2;
+const VERSION: u16 = 3;
 const HEADER: usize = 24;
-const ENTRY: usize = 8 + 2 + 8 * coarse::WORDS + std::mem::size_of::<ProtectedRows>();
+const ENTRY: usize = 8 + 8 + 2 + 8 * coarse::WORDS + std::mem::size_of::<ProtectedRows>();
 
 fn file_err(e: impl std::fmt::Display) -> IndexError {
     IndexError::File(e.to_string())
@@ -52,6 +52,7 @@ impl Gallery {
             for i in 0..s.ids.len() {
                 buf.clear();
                 buf.extend_from_slice(&s.ids[i].0.to_le_bytes());
+                buf.extend_from_slice(&s.owners[i].0.to_le_bytes());
                 buf.extend_from_slice(&s.buckets[i].to_le_bytes());
                 s.coarse[i]
                     .iter()
@@ -135,12 +136,15 @@ impl Gallery {
                 .map_err(|_| file_err(format!("truncated at palm {n}")))?;
             crc.update(&entry);
             let id = PalmId(u64::from_le_bytes(entry[..8].try_into().expect("8 bytes")));
-            let bucket = Bucket::from_le_bytes([entry[8], entry[9]]);
+            let owner = Owner(u64::from_le_bytes(
+                entry[8..16].try_into().expect("8 bytes"),
+            ));
+            let bucket = Bucket::from_le_bytes([entry[16], entry[17]]);
             let mut code = [0u64; coarse::WORDS];
             for (k, w) in code.iter_mut().enumerate() {
-                *w = u64::from_le_bytes(entry[10 + 8 * k..18 + 8 * k].try_into().expect("8 bytes"));
+                *w = u64::from_le_bytes(entry[18 + 8 * k..26 + 8 * k].try_into().expect("8 bytes"));
             }
-            let base = 10 + 8 * coarse::WORDS;
+            let base = 18 + 8 * coarse::WORDS;
             let mut words = entry[base..]
                 .chunks_exact(8)
                 .map(|c| u64::from_le_bytes(c.try_into().expect("8 bytes")));
@@ -154,7 +158,7 @@ impl Gallery {
             if shard.slot.contains_key(&id) {
                 return Err(file_err(format!("palm {} appears twice", id.0)));
             }
-            shard.push(id, bucket, code, rows);
+            shard.push(id, owner, bucket, code, rows);
         }
         let mut stored = [0u8; 4];
         input

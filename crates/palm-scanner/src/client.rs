@@ -249,13 +249,25 @@ impl Client {
         })
     }
 
-    /// Submits a sealed capture for a payment waiting at this device's till.
-    pub async fn pay(&self, payment: &str, image: Vec<u8>) -> Result<Reply> {
+    /// Submits a sealed capture for a payment waiting at this device's till, with the last four
+    /// phone digits when the till asked the person for them (`needs_hint`).
+    pub async fn pay(
+        &self,
+        payment: &str,
+        image: Vec<u8>,
+        phone_last4: Option<&str>,
+    ) -> Result<Reply> {
         self.send_sealed(
             image,
             ("payment", payment),
             &format!("/v1/payments/{payment}/palm"),
-            |sealed| serde_json::json!({ "sealed_image": sealed }),
+            |sealed| {
+                let mut body = serde_json::json!({ "sealed_image": sealed });
+                if let Some(digits) = phone_last4 {
+                    body["phone_last4"] = digits.into();
+                }
+                body
+            },
         )
         .await
     }

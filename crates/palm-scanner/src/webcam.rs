@@ -1,7 +1,7 @@
 //! Frames from a webcam (cargo feature `webcam`; nokhwa's native backend: V4L2 on Linux, which
-//! needs `libclang-dev` to build). Frames are decoded to RGB and handed on as PNG in memory.
+//! needs `libclang-dev` to build). Frames are decoded to RGB and handed to the engine as pixels.
 
-use crate::capture::Source;
+use crate::capture::{Frame, Source};
 use crate::{Result, ScannerError};
 use nokhwa::Camera;
 use nokhwa::pixel_format::RgbFormat;
@@ -28,7 +28,7 @@ impl Webcam {
 }
 
 impl Source for Webcam {
-    fn next_frame(&mut self) -> Result<Option<Vec<u8>>> {
+    fn next_frame(&mut self) -> Result<Option<Frame>> {
         if self.frames == 0 {
             return Ok(None);
         }
@@ -38,7 +38,7 @@ impl Source for Webcam {
         let (w, h) = (rgb.width(), rgb.height());
         let img = image::RgbImage::from_raw(w, h, rgb.into_raw())
             .ok_or_else(|| err("frame size does not match its buffer"))?;
-        Ok(Some(palm_synth::png_bytes(&img)))
+        Ok(Some(Frame::Pixels(img)))
     }
 }
 

@@ -256,7 +256,10 @@ async fn pay_sealed(device: &Client, payment: &str, sealed: &palm_api::SealedIma
 /// open-set threshold. Up to four hovers, each a new capture sealed anew.
 async fn pay_hovering(device: &Client, payment: &str, seed: u64, first: u64) -> Reply {
     for capture in first..first + 4 {
-        let r = device.pay(payment, hover(seed, capture)).await.unwrap();
+        let r = device
+            .pay(payment, hover(seed, capture), None)
+            .await
+            .unwrap();
         if code(&r) != "palm_not_recognised" {
             return r;
         }
@@ -484,7 +487,7 @@ async fn a_gate_device_scans_sealed_palms_and_cannot_act_as_a_till() {
     // A gate's capture sealed for the gate does not open as a payment's, and a gate device is
     // not a till.
     let p = w.payment(100).await;
-    let r = device.pay(&p, hover(503, 6)).await.unwrap();
+    let r = device.pay(&p, hover(503, 6), None).await.unwrap();
     assert_eq!((r.status, code(&r)), (403, "wrong_device"), "{}", r.body);
     // Pairing needs exactly one target that is the merchant's.
     for bad in [

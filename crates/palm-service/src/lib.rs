@@ -13,6 +13,7 @@ pub mod devices;
 pub mod domain;
 mod entry;
 pub mod error;
+mod identify;
 mod loyalty;
 pub mod offline;
 mod palms;

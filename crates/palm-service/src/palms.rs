@@ -140,7 +140,12 @@ impl Service {
     fn index(&self, owned: &OwnedPalm, palm: &ProtectedPalm) -> Result<()> {
         let bucket = domain::bucket_of(&owned.phone_last4);
         self.gallery
-            .insert(PalmId(owned.palm.id as u64), bucket, palm)
+            .insert_for(
+                domain::owner_of(&owned.palm.person_id),
+                PalmId(owned.palm.id as u64),
+                bucket,
+                palm,
+            )
             .map_err(|e| {
                 tracing::error!(error = %e, "palm not loaded into the index");
                 ServiceError::internal("an enrolled palm could not be indexed")

@@ -7,15 +7,14 @@
 //! written with its event (and webhook deliveries) in one transaction, guarded by the state it
 //! expects, so two racing requests cannot both move a payment.
 
-use crate::domain::{bucket_of, check_amount, check_text, new_id, parse_currency};
+use crate::domain::{check_amount, check_text, new_id, parse_currency};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
 use crate::processor::{Authorization, Lookup, Outcome, ProcessorError};
 use crate::store::{
     CardRow, EventRow, MerchantRow, Page, PaymentRow, PersonRow, PointsRow, RefundRow, TillRow,
 };
-use crate::{Service, context, decode_image, palm_error, views};
+use crate::{Service, context, views};
 use palm_api::{self as api, PaymentStatus as S};
-use palm_index::{Decision, PalmId, Search};
 use palm_vault::CardNumber;
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -192,78 +191,6 @@ impl Service {
             ));
         }
         Ok(p)
-    }
-
-    /// Who the palm belongs to, under the open-set policy.
-    pub(crate) async fn identify(&self, image: &str, hint: Option<&str>) -> Result<PersonRow> {
-        self.identify_bytes(decode_image(image, "image")?, hint)
-            .await
-    }
-
-    /// [`Service::identify`] on image bytes already decoded (or opened from a sealed capture).
-    pub(crate) async fn identify_bytes(
-        &self,
-        bytes: Vec<u8>,
-        hint: Option<&str>,
-    ) -> Result<PersonRow> {
-        let bucket = match hint {
-            Some(h) => Some(bucket_of(h.trim()).ok_or_else(|| {
-                ServiceError::invalid("invalid_hint", "phone_last4 must be four digits")
-                    .with_param("phone_last4")
-            })?),
-            None => None,
-        };
-        let (engine, gallery, policy) = (
-            self.engine.clone(),
-            self.gallery.clone(),
-            self.policy.clone(),
-        );
-        let decision = tokio::task::spawn_blocking(move || {
-            let template = engine
-                .template(&bytes)
-                .map_err(|e| palm_error(e, "image"))?;
-            let search = Search {
-                bucket,
-                ..Search::default()
-            };
-            gallery
-                .identify(&template, &search, &policy)
-                .map(|id| id.decision)
-                .map_err(|e| {
-                    tracing::error!(error = %e, "index refused a probe");
-                    ServiceError::internal("the index refused the capture")
-                })
-        })
-        .await
-        .map_err(|_| ServiceError::internal("the palm engine stopped"))??;
-        let not_recognised = || {
-            ServiceError::palm(
-                "palm_not_recognised",
-                "no enrolled palm matches; scan again or pay another way",
-            )
-        };
-        match decision {
-            Decision::Match(PalmId(id)) => {
-                let person = self
-                    .store
-                    .person_of_palm(id as i64)
-                    .await?
-                    .ok_or_else(not_recognised)?;
-                // Any use of the palm counts as use for the retention period.
-                self.store.touch_person(&person.id, self.now_s()).await?;
-                Ok(person)
-            }
-            Decision::NoMatch => Err(not_recognised()),
-            Decision::Ambiguous => Err(ServiceError::palm(
-                "palm_ambiguous",
-                "the scan fits more than one person; scan again",
-            )),
-            Decision::NeedsHint => Err(ServiceError::palm(
-                "needs_hint",
-                "ask for the last four digits of the person's phone number and send them as phone_last4",
-            )
-            .with_param("phone_last4")),
-        }
     }
 
     fn pick_card<'a>(

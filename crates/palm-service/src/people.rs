@@ -11,13 +11,15 @@ use palm_index::PalmId;
 impl Service {
     async fn person_view(&self, person: &PersonRow) -> Result<api::Person> {
         let cards = self.store.cards_of(&person.id).await?;
-        let hands = self
+        let mut hands: Vec<api::Hand> = self
             .store
             .palms_of(&person.id)
             .await?
             .iter()
             .filter_map(|p| views::hand_of(&p.hand))
             .collect();
+        // A hand may have two templates (a phone sign-up and its first till capture).
+        hands.dedup();
         Ok(views::person(person, hands, &cards))
     }
 
@@ -182,10 +184,12 @@ impl Service {
         for palm in self.store.palms_of(&person.id).await? {
             let template = self.open_palm(&key, &palm)?;
             self.gallery.remove(PalmId(palm.id as u64));
-            if let Err(e) =
-                self.gallery
-                    .insert(PalmId(palm.id as u64), Some(phone.bucket()), &template)
-            {
+            if let Err(e) = self.gallery.insert_for(
+                crate::domain::owner_of(&person.id),
+                PalmId(palm.id as u64),
+                Some(phone.bucket()),
+                &template,
+            ) {
                 tracing::error!(error = %e, "palm not re-indexed after a phone change");
             }
         }

@@ -1,6 +1,6 @@
 //! Sign-up: palm captures + card + phone + consent in, one enrolled person out, all or nothing.
 
-use crate::domain::{Phone, check_text, new_id};
+use crate::domain::{Phone, check_text, new_id, owner_of};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
 use crate::store::{CardRow, ConsentRow, NewPerson, PalmRow, PersonRow};
 use crate::{Service, context, decode_image, palm_error, views};
@@ -290,7 +290,8 @@ impl Service {
                     .with_param(format!("memberships[{i}].program")));
             }
         }
-        let person = self.enrol(&phone, &card, &chosen, true).await?;
+        let pending = req.source == api::CaptureSource::Phone;
+        let person = self.enrol(&phone, &card, &chosen, true, pending).await?;
         self.audit(&person.id, actor, "enrolment").await?;
         let mut memberships = vec![];
         for join in &req.memberships {
@@ -314,12 +315,14 @@ impl Service {
     /// Stores a person with one template per hand, and indexes the palms. With `check_palms`,
     /// refuses a palm that already identifies someone (sign-up); without, the caller vouches for
     /// it (imports from another deployment, benchmarks). Phone and card must be new either way.
+    /// With `pending_first_scan`, the enrolment waits for a till capture (see `identify`).
     async fn enrol(
         &self,
         phone: &Phone,
         card: &CardDetails,
         chosen: &[(api::Hand, Template)],
         check_palms: bool,
+        pending_first_scan: bool,
     ) -> Result<api::Person> {
         let _one_at_a_time = self.signup_lock.lock().await;
         if check_palms {
@@ -382,6 +385,7 @@ impl Service {
             default_card: Some(card_row.id.clone()),
             created: now,
             last_used: now,
+            pending_since: pending_first_scan.then_some(now),
         };
         let new = NewPerson {
             consent: ConsentRow {
@@ -405,10 +409,12 @@ impl Service {
             other => other?,
         }
         for (palm, t) in palms.iter().zip(&protected) {
-            if let Err(e) = self
-                .gallery
-                .insert(PalmId(palm.id as u64), Some(phone.bucket()), t)
-            {
+            if let Err(e) = self.gallery.insert_for(
+                owner_of(&person_id),
+                PalmId(palm.id as u64),
+                Some(phone.bucket()),
+                t,
+            ) {
                 // The person is stored; the index is rebuilt from the store at the next start.
                 tracing::error!(error = %e, "enrolled palm not indexed");
             }
@@ -429,7 +435,7 @@ impl Service {
     ) -> Result<api::Person> {
         let phone = Phone::parse(phone)?;
         let card = self.parse_card(card, "card")?;
-        self.enrol(&phone, &card, palms, false).await
+        self.enrol(&phone, &card, palms, false, false).await
     }
 
     /// Refuses a palm that already identifies someone across the whole gallery.
@@ -457,7 +463,7 @@ impl Service {
 }
 
 /// Palm ids are random (they say nothing about enrolment order) and positive in an i64 column.
-fn random_palm_id() -> Result<i64> {
+pub(crate) fn random_palm_id() -> Result<i64> {
     let mut b = [0u8; 8];
     getrandom::fill(&mut b).map_err(|_| ServiceError::internal("the random source failed"))?;
     Ok((u64::from_le_bytes(b) >> 1) as i64)

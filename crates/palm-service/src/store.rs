@@ -42,6 +42,8 @@ pub struct PersonRow {
     pub default_card: Option<String>,
     pub created: i64,
     pub last_used: i64,
+    /// Signed up from phone photos at this time and not yet confirmed by a till capture.
+    pub pending_since: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -300,6 +302,9 @@ pub trait PeopleStore: Send + Sync {
         old: &[u8],
         new: &[u8],
     ) -> StoreResult<bool>;
+    /// Ends a phone sign-up's wait: clears `pending_since` and adds the till capture's palm, in
+    /// one transaction; false (and nothing written) when the person was not pending.
+    async fn confirm_first_scan(&self, person_id: &str, palm: &PalmRow) -> StoreResult<bool>;
     async fn update_phone(&self, person: &PersonRow) -> StoreResult<()>;
     async fn touch_person(&self, person_id: &str, now: i64) -> StoreResult<()>;
 

@@ -33,6 +33,11 @@ pub fn person(p: &PersonRow, hands: Vec<api::Hand>, cards: &[CardRow]) -> api::P
             .map(|c| card(c, p.default_card.as_deref()))
             .collect(),
         created: p.created,
+        status: if p.pending_since.is_some() {
+            api::EnrolmentStatus::PendingFirstScan
+        } else {
+            api::EnrolmentStatus::Active
+        },
     }
 }
 

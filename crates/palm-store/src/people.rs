@@ -7,7 +7,7 @@ use palm_service::store::{
 };
 use sqlx::any::AnyRow;
 
-const PERSON_COLUMNS: &str = "p.id, p.phone_sealed, p.phone_fingerprint, p.phone_last4, p.wrapped_key, p.default_card, p.created, p.last_used";
+const PERSON_COLUMNS: &str = "p.id, p.phone_sealed, p.phone_fingerprint, p.phone_last4, p.wrapped_key, p.default_card, p.created, p.last_used, p.pending_since";
 const PALM_COLUMNS: &str = "id, person_id, hand, template_sealed, created";
 const CARD_COLUMNS: &str = "id, person_id, brand, last4, exp_month, exp_year, number_sealed, holder_sealed, fingerprint, created";
 
@@ -21,6 +21,7 @@ fn person(r: &AnyRow) -> Result<PersonRow, sqlx::Error> {
         default_card: col(r, "default_card")?,
         created: col(r, "created")?,
         last_used: col(r, "last_used")?,
+        pending_since: col(r, "pending_since")?,
     })
 }
 
@@ -66,6 +67,18 @@ async fn insert_card_in(tx: &mut sqlx::AnyConnection, c: &CardRow) -> Result<(),
     Ok(())
 }
 
+async fn insert_palm_in(tx: &mut sqlx::AnyConnection, p: &PalmRow) -> Result<(), sqlx::Error> {
+    q!("INSERT INTO palms ({PALM_COLUMNS}) VALUES ($1, $2, $3, $4, $5)")
+        .bind(p.id)
+        .bind(&p.person_id)
+        .bind(&p.hand)
+        .bind(&p.template_sealed)
+        .bind(p.created)
+        .execute(tx)
+        .await?;
+    Ok(())
+}
+
 impl SqlStore {
     async fn one_person(&self, filter: &str, value: &str) -> StoreResult<Option<PersonRow>> {
         let row = q!("SELECT {PERSON_COLUMNS} FROM people p WHERE {filter}")
@@ -82,7 +95,7 @@ impl PeopleStore for SqlStore {
     async fn insert_person(&self, n: &NewPerson) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let p = &n.person;
-        sqlx::query("INSERT INTO people (id, phone_sealed, phone_fingerprint, phone_last4, wrapped_key, default_card, created, last_used) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
+        sqlx::query("INSERT INTO people (id, phone_sealed, phone_fingerprint, phone_last4, wrapped_key, default_card, created, last_used, pending_since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
             .bind(&p.id)
             .bind(&p.phone_sealed)
             .bind(&p.phone_fingerprint)
@@ -91,6 +104,7 @@ impl PeopleStore for SqlStore {
             .bind(&p.default_card)
             .bind(p.created)
             .bind(p.last_used)
+            .bind(p.pending_since)
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
@@ -103,15 +117,7 @@ impl PeopleStore for SqlStore {
             .await
             .map_err(db_err)?;
         for palm in &n.palms {
-            q!("INSERT INTO palms ({PALM_COLUMNS}) VALUES ($1, $2, $3, $4, $5)")
-                .bind(palm.id)
-                .bind(&palm.person_id)
-                .bind(&palm.hand)
-                .bind(&palm.template_sealed)
-                .bind(palm.created)
-                .execute(&mut *tx)
-                .await
-                .map_err(db_err)?;
+            insert_palm_in(&mut tx, palm).await.map_err(db_err)?;
         }
         insert_card_in(&mut tx, &n.card).await.map_err(db_err)?;
         tx.commit().await.map_err(db_err)
@@ -186,6 +192,23 @@ impl PeopleStore for SqlStore {
         .await
         .map_err(db_err)?;
         Ok(r.rows_affected() == 1)
+    }
+
+    async fn confirm_first_scan(&self, person_id: &str, palm: &PalmRow) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let r = sqlx::query(
+            "UPDATE people SET pending_since = NULL WHERE id = $1 AND pending_since IS NOT NULL",
+        )
+        .bind(person_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
+        if r.rows_affected() != 1 {
+            return Ok(false);
+        }
+        insert_palm_in(&mut tx, palm).await.map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(true)
     }
 
     async fn update_phone(&self, p: &PersonRow) -> StoreResult<()> {

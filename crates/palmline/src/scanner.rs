@@ -37,6 +37,10 @@ pub enum ScannerArgs {
     Pay {
         #[arg(long)]
         payment: String,
+        /// The last four digits of the person's phone, when the till asked for them (the server
+        /// answered `needs_hint`: a large gallery, or the first scan after a phone sign-up).
+        #[arg(long)]
+        phone_last4: Option<String>,
         /// `synth:SEED[:CAPTURE][:hand]`, `files:A.png,B.png`, `folder:DIR`, or `webcam:INDEX`
         /// (built with `--features webcam`).
         #[arg(long)]
@@ -132,12 +136,13 @@ pub fn run(args: ScannerArgs) -> Result<()> {
         }
         ScannerArgs::Pay {
             payment,
+            phone_last4,
             source,
             dir,
         } => {
             let client = device(&dir)?;
             let frame = steady_palm(&source)?;
-            print(rt.block_on(client.pay(&payment, frame))?)
+            print(rt.block_on(client.pay(&payment, frame, phone_last4.as_deref()))?)
         }
         ScannerArgs::Sync { event, dir } => {
             let client = device(&dir)?;

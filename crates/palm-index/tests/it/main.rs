@@ -2,7 +2,9 @@
 
 use palm_engine::protect::Transform;
 use palm_engine::{Engine, Template};
-use palm_index::{Calibration, Decision, Gallery, IndexConfig, IndexError, PalmId, Policy, Search};
+use palm_index::{
+    Calibration, Decision, Gallery, IndexConfig, IndexError, Owner, PalmId, Policy, Search,
+};
 use palm_synth::{Capture, Identity, Scene, png_bytes};
 use std::sync::OnceLock;
 
@@ -159,6 +161,40 @@ fn mated_probes_match_and_strangers_do_not() {
 }
 
 #[test]
+fn an_owners_second_palm_is_not_an_ambiguity() {
+    let policy = policy();
+    let search = Search {
+        k: 3,
+        bucket: Some(1),
+        ..Search::default()
+    };
+    let probe = &templates()[5][1];
+    // The very same template enrolled twice scores the probe identically: as two people that
+    // is as ambiguous as it gets; as one person's two palms it is that person.
+    let twice = |owner: Owner| {
+        let g = gallery_of(30);
+        g.insert_for(
+            owner,
+            PalmId(500),
+            Some(1),
+            &g.protect(&templates()[5][0]).unwrap(),
+        )
+        .unwrap();
+        g.identify(probe, &search, &policy).unwrap()
+    };
+    let strangers = twice(Owner(500));
+    assert_eq!(strangers.decision, Decision::Ambiguous, "{strangers:?}");
+    let one = twice(Owner(5));
+    assert_eq!(one.decision, Decision::Match(PalmId(5)), "{one:?}");
+    let owners: Vec<Owner> = one.candidates.iter().map(|c| c.owner).collect();
+    assert_eq!(owners[0], Owner(5));
+    assert!(
+        !owners[1..].contains(&Owner(5)),
+        "an owner ranked twice: {owners:?}"
+    );
+}
+
+#[test]
 fn a_huge_gallery_asks_for_a_hint() {
     let policy = policy();
     let t = policy.threshold(100_000_000);
@@ -224,20 +260,31 @@ fn removed_palms_are_never_found_and_searches_run_during_changes() {
 #[test]
 fn save_load_round_trip_and_corruption() {
     let g = gallery_of(40);
+    // A palm whose owner is not its id: owners must survive the file too.
+    g.insert_for(
+        Owner(77),
+        PalmId(900),
+        None,
+        &g.protect(&templates()[7][0]).unwrap(),
+    )
+    .unwrap();
     let dir = std::env::temp_dir().join(format!("palm-index-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("gallery.plmg");
     g.save(&path).unwrap();
     let params = Engine::default().params().clone();
     let back = Gallery::load(&path, &params, CONFIG, transform()).unwrap();
-    assert_eq!(back.len(), 40);
+    assert_eq!(back.len(), 41);
     let s = Search {
         k: 5,
         ..Search::default()
     };
-    assert_eq!(
-        g.rank(&templates()[7][1], &s).unwrap().0,
-        back.rank(&templates()[7][1], &s).unwrap().0
+    let ranked = back.rank(&templates()[7][1], &s).unwrap().0;
+    assert_eq!(g.rank(&templates()[7][1], &s).unwrap().0, ranked);
+    assert!(
+        ranked
+            .iter()
+            .any(|c| c.id == PalmId(900) && c.owner == Owner(77))
     );
 
     let bytes = std::fs::read(&path).unwrap();

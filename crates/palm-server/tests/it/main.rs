@@ -3,6 +3,7 @@
 mod bad_input;
 mod common;
 mod entry;
+mod first_scan;
 mod loyalty;
 mod payments;
 mod privacy;

@@ -1,0 +1,166 @@
+//! Who a till's palm capture belongs to, under the open-set policy, and the first scan that
+//! confirms a sign-up made from phone photos.
+//!
+//! A phone sign-up is enrolled from pictures no till took (another camera, other light), so its
+//! first till capture is held to more than an ordinary scan: it must come with the last four
+//! digits of the phone (the search covers that bucket only), and when it matches, the capture is
+//! kept as a second template of the hand, so later scans compare till to till.
+
+use crate::domain::{bucket_of, owner_of};
+use crate::error::{Result, ServiceError};
+use crate::store::{PalmRow, PersonRow};
+use crate::{Service, decode_image, palm_error};
+use palm_engine::{InputKind, Template};
+use palm_index::{Decision, PalmId, Search};
+
+/// What the engine and the index made of a capture.
+struct Probe {
+    decision: Decision,
+    template: Template,
+    /// Whether the capture is good enough to enrol (a first scan's capture is kept only then).
+    enrol_grade: bool,
+}
+
+impl Service {
+    /// Who the palm belongs to, under the open-set policy.
+    pub(crate) async fn identify(&self, image: &str, hint: Option<&str>) -> Result<PersonRow> {
+        self.identify_bytes(decode_image(image, "image")?, hint)
+            .await
+    }
+
+    /// [`Service::identify`] on image bytes already decoded (or opened from a sealed capture).
+    pub(crate) async fn identify_bytes(
+        &self,
+        bytes: Vec<u8>,
+        hint: Option<&str>,
+    ) -> Result<PersonRow> {
+        let bucket = match hint {
+            Some(h) => Some(bucket_of(h.trim()).ok_or_else(|| {
+                ServiceError::invalid("invalid_hint", "phone_last4 must be four digits")
+                    .with_param("phone_last4")
+            })?),
+            None => None,
+        };
+        let (engine, gallery, policy) = (
+            self.engine.clone(),
+            self.gallery.clone(),
+            self.policy.clone(),
+        );
+        let probe = tokio::task::spawn_blocking(move || {
+            let extracted = engine
+                .extract(&bytes, InputKind::Auto)
+                .map_err(|e| palm_error(e, "image"))?;
+            let search = Search {
+                bucket,
+                ..Search::default()
+            };
+            let decision = gallery
+                .identify(&extracted.template, &search, &policy)
+                .map(|id| id.decision)
+                .map_err(|e| {
+                    tracing::error!(error = %e, "index refused a probe");
+                    ServiceError::internal("the index refused the capture")
+                })?;
+            Ok::<_, ServiceError>(Probe {
+                decision,
+                enrol_grade: extracted.quality.enrol_rejection().is_none(),
+                template: extracted.template,
+            })
+        })
+        .await
+        .map_err(|_| ServiceError::internal("the palm engine stopped"))??;
+        let not_recognised = || {
+            ServiceError::palm(
+                "palm_not_recognised",
+                "no enrolled palm matches; scan again or pay another way",
+            )
+        };
+        let needs_hint = |why: &str| {
+            ServiceError::palm(
+                "needs_hint",
+                format!(
+                    "{why}ask for the last four digits of the person's phone number and send them as phone_last4"
+                ),
+            )
+            .with_param("phone_last4")
+        };
+        match probe.decision {
+            Decision::Match(PalmId(id)) => {
+                let person = self
+                    .store
+                    .person_of_palm(id as i64)
+                    .await?
+                    .ok_or_else(not_recognised)?;
+                let person = if person.pending_since.is_some() {
+                    if bucket.is_none() {
+                        return Err(needs_hint("first scan since a sign-up from phone photos: "));
+                    }
+                    self.confirm_first_scan(person, id as i64, &probe).await?
+                } else {
+                    person
+                };
+                // Any use of the palm counts as use for the retention period.
+                self.store.touch_person(&person.id, self.now_s()).await?;
+                Ok(person)
+            }
+            Decision::NoMatch => Err(not_recognised()),
+            Decision::Ambiguous => Err(ServiceError::palm(
+                "palm_ambiguous",
+                "the scan fits more than one person; scan again",
+            )),
+            Decision::NeedsHint => Err(needs_hint("")),
+        }
+    }
+
+    /// A till capture matched a pending phone sign-up: keep the capture as a second template of
+    /// the matched hand and make the enrolment active. A capture too poor to enrol still
+    /// identifies the person, who stays pending until a better one.
+    async fn confirm_first_scan(
+        &self,
+        person: PersonRow,
+        matched_palm: i64,
+        probe: &Probe,
+    ) -> Result<PersonRow> {
+        if !probe.enrol_grade {
+            return Ok(person);
+        }
+        let Some(hand) = self
+            .store
+            .palms_of(&person.id)
+            .await?
+            .into_iter()
+            .find(|p| p.id == matched_palm)
+            .map(|p| p.hand)
+        else {
+            return Ok(person);
+        };
+        let key = self.data_key(&person.wrapped_key)?;
+        let id = crate::signup::random_palm_id()?;
+        let (template_sealed, protected) = self.seal_palm(&key, id, &probe.template)?;
+        let palm = PalmRow {
+            id,
+            person_id: person.id.clone(),
+            hand,
+            template_sealed,
+            created: self.now_s(),
+        };
+        if !self.store.confirm_first_scan(&person.id, &palm).await? {
+            // Another till confirmed it meanwhile; this capture is not needed.
+            return Ok(person);
+        }
+        if let Err(e) = self.gallery.insert_for(
+            owner_of(&person.id),
+            PalmId(id as u64),
+            bucket_of(&person.phone_last4),
+            &protected,
+        ) {
+            // The palm is stored; the index is rebuilt from the store at the next start.
+            tracing::error!(error = %e, "first-scan palm not indexed");
+        }
+        tracing::info!(person = %person.id, "phone sign-up confirmed by a till capture");
+        Ok(PersonRow {
+            pending_since: None,
+            ..person
+        })
+    }
+}
