@@ -6,6 +6,8 @@ use std::io::Cursor;
 
 pub const MIN_SIDE: u32 = 64;
 pub const MAX_PIXELS: u64 = 40_000_000;
+/// The most one side may exceed the other (cameras stay under 3:1; 8:1 leaves room for crops).
+pub const MAX_ASPECT: u32 = 8;
 
 /// Decodes PNG, JPEG or BMP (grey or colour) into RGB. Grey images come back with equal channels.
 pub fn decode(bytes: &[u8]) -> Result<RgbImage, Error> {
@@ -15,6 +17,11 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, Error> {
         ImageFormat::Png | ImageFormat::Jpeg | ImageFormat::Bmp
     ) {
         return Err(ErrorKind::UnsupportedFormat(format!("{format:?}").to_lowercase()).into());
+    }
+    // The JPEG decoder fills a cut-off scan with grey rather than fail, and a palm's upper half
+    // still makes a template: a JPEG must end its last scan with the end-of-image marker.
+    if format == ImageFormat::Jpeg && !jpeg_complete(bytes) {
+        return Err(ErrorKind::Truncated.into());
     }
     let reader = || ImageReader::with_format(Cursor::new(bytes), format);
     // Dimensions come from the header alone, so an oversized image is refused before any
@@ -29,6 +36,14 @@ pub fn decode(bytes: &[u8]) -> Result<RgbImage, Error> {
     limited.limits(limits);
     let decoded = limited.decode().map_err(|_| ErrorKind::Truncated)?;
     Ok(decoded.to_rgb8())
+}
+
+/// Whether an end-of-image marker follows the last start-of-scan marker. Inside scan data a 0xFF
+/// byte is always followed by 0x00 or a restart marker, so neither marker can appear there by
+/// chance.
+fn jpeg_complete(bytes: &[u8]) -> bool {
+    let last = |marker: u8| bytes.windows(2).rposition(|w| w == [0xFF, marker]);
+    matches!((last(0xDA), last(0xD9)), (Some(scan), Some(end)) if end > scan)
 }
 
 /// The size limits every picture meets, encoded or handed over as pixels.
@@ -46,6 +61,15 @@ pub fn check_size(width: u32, height: u32) -> Result<(), Error> {
             width,
             height,
             max_pixels: MAX_PIXELS,
+        }
+        .into());
+    }
+    // After the pixel limit, so the shorter side is small enough not to overflow.
+    if width.max(height) > MAX_ASPECT * width.min(height) {
+        return Err(ErrorKind::Elongated {
+            width,
+            height,
+            max_ratio: MAX_ASPECT,
         }
         .into());
     }
@@ -82,6 +106,29 @@ mod tests {
                 decode(&bytes[..cut]).unwrap_err().kind,
                 ErrorKind::Truncated,
                 "cut at {cut}"
+            );
+        }
+    }
+
+    #[test]
+    fn truncated_jpeg_is_reported() {
+        let img = image::RgbImage::from_fn(200, 150, |x, y| {
+            image::Rgb([
+                (x * 5 % 256) as u8,
+                (y * 3 % 256) as u8,
+                ((x + y) % 256) as u8,
+            ])
+        });
+        let mut bytes = Vec::new();
+        img.write_to(&mut Cursor::new(&mut bytes), ImageFormat::Jpeg)
+            .unwrap();
+        assert_eq!(decode(&bytes).unwrap().dimensions(), (200, 150));
+        for cut in [bytes.len() / 2, bytes.len() - 2] {
+            assert_eq!(
+                decode(&bytes[..cut]).unwrap_err().kind,
+                ErrorKind::Truncated,
+                "cut at {cut} of {}",
+                bytes.len()
             );
         }
     }

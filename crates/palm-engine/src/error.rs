@@ -28,6 +28,12 @@ pub enum ErrorKind {
         height: u32,
         max_pixels: u64,
     },
+    /// One side many times the other: no camera takes such a picture, and a hand cannot fit it.
+    Elongated {
+        width: u32,
+        height: u32,
+        max_ratio: u32,
+    },
     /// An image was decoded, but no usable palm is in it.
     Rejected(Rejection),
     /// Template bytes that fail validation.
@@ -131,6 +137,16 @@ impl fmt::Display for ErrorKind {
                 write!(
                     f,
                     "image is {width}x{height}, larger than {max_pixels} pixels"
+                )
+            }
+            ErrorKind::Elongated {
+                width,
+                height,
+                max_ratio,
+            } => {
+                write!(
+                    f,
+                    "image is {width}x{height}: one side is more than {max_ratio} times the other"
                 )
             }
             ErrorKind::Rejected(r) => write!(f, "no usable palm: {} ({})", r.code(), r.guidance()),

@@ -13,12 +13,14 @@ pub mod error;
 pub mod extract;
 pub mod keys;
 pub mod kiosk;
+pub mod merchants;
 pub mod routes;
 pub mod sender;
 pub mod server;
 pub mod state;
 
 pub use config::Config;
+pub use merchants::MerchantCredentials;
 pub use server::{DemoCredentials, Server};
 
 /// Logs to stderr, as text or JSON lines; `RUST_LOG` picks the level (default `info`).

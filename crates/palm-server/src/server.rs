@@ -9,14 +9,11 @@ use crate::state::AppState;
 use anyhow::{Context, Result};
 use palm_engine::Engine;
 use palm_index::{Calibration, Policy, SHIPPED_CALIBRATION};
-use palm_service::domain::{new_id, new_secret, secret_hash};
-use palm_service::store::{MerchantRow, TillRow};
 use palm_service::{
     Clock, DevPhoneChannel, Parts, PhoneChannel, Service, ServiceConfig, SimulatedConfig,
     SimulatedProcessor, SystemClock,
 };
 use palm_store::SqlStore;
-use serde::{Deserialize, Serialize};
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -25,19 +22,7 @@ use tokio::sync::watch;
 
 /// The demo merchant's credentials, kept in the data directory (0600) so that every start can
 /// print them; the database holds only their hashes.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DemoCredentials {
-    pub merchant: String,
-    pub api_key: String,
-    pub tills: Vec<DemoTill>,
-}
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DemoTill {
-    pub id: String,
-    pub name: String,
-    pub credential: String,
-}
+pub type DemoCredentials = crate::merchants::MerchantCredentials;
 
 pub struct Server {
     pub addr: SocketAddr,
@@ -218,47 +203,16 @@ async fn demo_merchant(service: &Service, data_dir: &Path) -> Result<Option<Demo
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok()));
     }
-    let merchant = MerchantRow {
-        id: new_id("mer"),
-        name: "Demo Shop".into(),
-        api_key_hash: String::new(),
-        created: service.clock().now_s(),
-    };
-    let api_key = new_secret("sk_test")?;
-    let mut creds = DemoCredentials {
-        merchant: merchant.id.clone(),
-        api_key: api_key.clone(),
-        tills: vec![],
-    };
-    let mut tills = vec![];
-    for name in ["Till 1", "Till 2"] {
-        let credential = new_secret("tk_test")?;
-        let till = TillRow {
-            id: new_id("till"),
-            merchant_id: merchant.id.clone(),
-            store_name: "Main Street".into(),
-            name: name.into(),
-            secret_hash: secret_hash(&credential),
-        };
-        creds.tills.push(DemoTill {
-            id: till.id.clone(),
-            name: name.into(),
-            credential,
-        });
-        tills.push(till);
-    }
+    let creds = crate::merchants::create(
+        service.store().as_ref(),
+        "Demo Shop",
+        "Main Street",
+        &["Till 1".to_string(), "Till 2".to_string()],
+        service.clock().now_s(),
+    )
+    .await?;
     let json = serde_json::to_vec_pretty(&creds)?;
     write_private(&path, &json)?;
-    service
-        .store()
-        .insert_merchant(
-            &MerchantRow {
-                api_key_hash: secret_hash(&api_key),
-                ..merchant
-            },
-            &tills,
-        )
-        .await?;
     Ok(Some(creds))
 }
 

@@ -82,18 +82,32 @@ pub fn bucket_of(last4: &str) -> Option<u16> {
         .flatten()
 }
 
-/// ISO 4217 code, stored lower case. Checked for shape, and for the minor-unit convention: the
-/// service accepts currencies with two decimals or none.
+/// An ISO 4217 currency, stored lower case. Amounts are integers of minor units, and the service
+/// takes currencies with two decimals or none (like USD and JPY); three-decimal ones (KWD) and
+/// codes that are no money (funds, metals, XXX, XTS) are refused by name.
 pub fn parse_currency(raw: &str) -> Result<String> {
-    let c = raw.trim().to_ascii_lowercase();
-    if c.len() != 3 || !c.bytes().all(|b| b.is_ascii_lowercase()) {
-        return Err(ServiceError::invalid(
+    let code = raw.trim().to_ascii_uppercase();
+    let unknown = || {
+        ServiceError::invalid(
             "invalid_currency",
-            "currency must be a three-letter ISO 4217 code such as \"usd\"",
+            "currency must be an ISO 4217 code such as \"usd\"",
         )
-        .with_param("currency"));
+        .with_param("currency")
+    };
+    let currency = iso_currency::Currency::from_code(&code)
+        .filter(|c| !c.is_fund() && !c.is_special())
+        .ok_or_else(unknown)?;
+    match currency.exponent() {
+        Some(0 | 2) => Ok(code.to_ascii_lowercase()),
+        decimals => Err(ServiceError::invalid(
+            "currency_not_supported",
+            format!(
+                "{code} has {} decimals; this service takes currencies with two decimals or none",
+                decimals.unwrap_or(0)
+            ),
+        )
+        .with_param("currency")),
     }
-    Ok(c)
 }
 
 /// Largest amount accepted in one payment, in minor units (what card networks allow for a
@@ -128,6 +142,27 @@ pub fn check_text(value: &str, param: &str, max: usize) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn currencies_are_iso_4217_with_two_decimals_or_none() {
+        assert_eq!(parse_currency(" USD ").unwrap(), "usd");
+        assert_eq!(parse_currency("jpy").unwrap(), "jpy");
+        assert_eq!(parse_currency("eur").unwrap(), "eur");
+        for (raw, code) in [
+            ("xxx", "invalid_currency"),
+            ("abc", "invalid_currency"),
+            ("xau", "invalid_currency"),
+            ("clf", "invalid_currency"),
+            ("us", "invalid_currency"),
+            ("", "invalid_currency"),
+            ("kwd", "currency_not_supported"),
+            ("bhd", "currency_not_supported"),
+        ] {
+            let e = parse_currency(raw).unwrap_err();
+            assert_eq!(e.code, code, "{raw}");
+            assert_eq!(e.param.as_deref(), Some("currency"), "{raw}");
+        }
+    }
 
     #[test]
     fn phones() {

@@ -290,7 +290,7 @@ fn palm_error(e: palm_engine::Error, param: &str) -> ServiceError {
         K::NotAnImage | K::UnsupportedFormat(_) | K::Truncated => {
             ServiceError::invalid("invalid_image", e.to_string())
         }
-        K::TooSmall { .. } | K::TooLarge { .. } => {
+        K::TooSmall { .. } | K::TooLarge { .. } | K::Elongated { .. } => {
             ServiceError::invalid("image_size", e.to_string())
         }
         _ => ServiceError::internal("the palm engine failed"),

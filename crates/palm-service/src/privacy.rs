@@ -131,6 +131,7 @@ impl Service {
                 attempts: 0,
                 used: false,
                 created: self.now_s(),
+                merchant_id: till.merchant_id.clone(),
             })
             .await?;
         self.audit(&person.id, &till.id, "deletion_request").await?;
@@ -155,7 +156,7 @@ impl Service {
     ) -> Result<api::DeletionResult> {
         let mut request = self
             .store
-            .deletion(id)
+            .deletion(&till.merchant_id, id)
             .await?
             .ok_or_else(|| ServiceError::not_found("deletion request"))?;
         if request.used {

@@ -17,6 +17,8 @@ pub struct MerchantRow {
     pub name: String,
     pub api_key_hash: String,
     pub created: i64,
+    /// When the operator disabled the merchant; its credentials are refused from then on.
+    pub disabled: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -199,6 +201,8 @@ pub struct DeletionRow {
     pub attempts: i64,
     pub used: bool,
     pub created: i64,
+    /// The merchant whose till took the request; only its tills can confirm it.
+    pub merchant_id: String,
 }
 
 /// One read of a person's biometric data: who, why, when.
@@ -283,6 +287,9 @@ pub trait MerchantStore: Send + Sync {
     async fn till(&self, merchant_id: &str, till_id: &str) -> StoreResult<Option<TillRow>>;
     async fn tills(&self, merchant_id: &str) -> StoreResult<Vec<TillRow>>;
     async fn merchant_count(&self) -> StoreResult<i64>;
+    async fn merchants(&self) -> StoreResult<Vec<MerchantRow>>;
+    /// False when no such merchant is active.
+    async fn disable_merchant(&self, id: &str, now: i64) -> StoreResult<bool>;
 }
 
 #[async_trait]
@@ -420,7 +427,8 @@ pub trait IdempotencyStore: Send + Sync {
 #[async_trait]
 pub trait PrivacyStore: Send + Sync {
     async fn insert_deletion(&self, d: &DeletionRow) -> StoreResult<()>;
-    async fn deletion(&self, id: &str) -> StoreResult<Option<DeletionRow>>;
+    /// A deletion request taken at one of `merchant_id`'s tills.
+    async fn deletion(&self, merchant_id: &str, id: &str) -> StoreResult<Option<DeletionRow>>;
     /// Records a confirmation attempt (attempts, used) if the request is still unused.
     async fn update_deletion(&self, d: &DeletionRow) -> StoreResult<bool>;
     /// The person's payments whose outcome is not yet known (`processing`).

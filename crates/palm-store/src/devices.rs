@@ -91,7 +91,7 @@ impl DeviceStore for SqlStore {
     }
 
     async fn device(&self, id: &str) -> StoreResult<Option<DeviceRow>> {
-        let row = q!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1")
+        let row = q!("SELECT {DEVICE_COLUMNS} FROM devices WHERE id = $1 AND NOT EXISTS (SELECT 1 FROM merchants m WHERE m.id = devices.merchant_id AND m.disabled IS NOT NULL)")
             .bind(id)
             .fetch_optional(&self.pool)
             .await

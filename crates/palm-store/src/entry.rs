@@ -105,7 +105,7 @@ impl EntryStore for SqlStore {
     }
 
     async fn gate_by_secret(&self, secret_hash: &str) -> StoreResult<Option<GateRow>> {
-        let row = q!("SELECT {GATE_COLUMNS} FROM gates WHERE secret_hash = $1")
+        let row = q!("SELECT {GATE_COLUMNS} FROM gates WHERE secret_hash = $1 AND NOT EXISTS (SELECT 1 FROM merchants m WHERE m.id = gates.merchant_id AND m.disabled IS NOT NULL)")
             .bind(secret_hash)
             .fetch_optional(&self.pool)
             .await

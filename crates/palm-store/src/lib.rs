@@ -74,6 +74,7 @@ impl SqlStore {
         };
         let options = AnyPoolOptions::new().acquire_timeout(Duration::from_secs(30));
         let pool = if backend == "sqlite" {
+            private_database_files(url)?;
             options
                 .max_connections(1)
                 .after_connect(|conn, _| {
@@ -135,6 +136,40 @@ impl SqlStore {
 }
 
 /// SQLite opens read-write and creates the file unless told otherwise.
+/// Creates the SQLite file readable by its owner only (0600) before SQLite opens it, and
+/// tightens an existing one: SQLite gives its `-wal` and `-shm` files the database file's mode,
+/// so all three stay private.
+fn private_database_files(url: &str) -> Result<(), StoreError> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or_default();
+    if path.is_empty() || path == ":memory:" {
+        return Ok(());
+    }
+    let fail = |e: std::io::Error| StoreError::Backend(format!("database file {path}: {e}"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(fail)?;
+        for suffix in ["", "-wal", "-shm"] {
+            let file = format!("{path}{suffix}");
+            if Path::new(&file).exists() {
+                std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600))
+                    .map_err(fail)?;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = fail;
+    Ok(())
+}
+
 fn with_create_mode(url: &str) -> String {
     if url.contains("mode=") {
         url.to_string()

@@ -8,6 +8,17 @@ use palm_service::store::{
 use sqlx::any::AnyRow;
 
 const TILL_COLUMNS: &str = "id, merchant_id, store_name, name, secret_hash";
+const MERCHANT_COLUMNS: &str = "id, name, api_key_hash, created, disabled";
+
+fn merchant(r: &AnyRow) -> Result<MerchantRow, sqlx::Error> {
+    Ok(MerchantRow {
+        id: col(r, "id")?,
+        name: col(r, "name")?,
+        api_key_hash: col(r, "api_key_hash")?,
+        created: col(r, "created")?,
+        disabled: col(r, "disabled")?,
+    })
+}
 
 fn till(r: &AnyRow) -> Result<TillRow, sqlx::Error> {
     Ok(TillRow {
@@ -48,27 +59,40 @@ impl MerchantStore for SqlStore {
     }
 
     async fn merchant_by_key(&self, api_key_hash: &str) -> StoreResult<Option<MerchantRow>> {
-        let row = sqlx::query(
-            "SELECT id, name, api_key_hash, created FROM merchants WHERE api_key_hash = $1",
+        let row = q!(
+            "SELECT {MERCHANT_COLUMNS} FROM merchants WHERE api_key_hash = $1 AND disabled IS NULL"
         )
         .bind(api_key_hash)
         .fetch_optional(&self.pool)
         .await
         .map_err(db_err)?;
-        row.map(|r| {
-            Ok(MerchantRow {
-                id: col(&r, "id")?,
-                name: col(&r, "name")?,
-                api_key_hash: col(&r, "api_key_hash")?,
-                created: col(&r, "created")?,
-            })
-        })
-        .transpose()
-        .map_err(db_err)
+        row.as_ref().map(merchant).transpose().map_err(db_err)
+    }
+
+    async fn merchants(&self) -> StoreResult<Vec<MerchantRow>> {
+        let rows = q!("SELECT {MERCHANT_COLUMNS} FROM merchants ORDER BY created, id")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        rows.iter()
+            .map(merchant)
+            .collect::<Result<_, _>>()
+            .map_err(db_err)
+    }
+
+    async fn disable_merchant(&self, id: &str, now: i64) -> StoreResult<bool> {
+        let r =
+            sqlx::query("UPDATE merchants SET disabled = $1 WHERE id = $2 AND disabled IS NULL")
+                .bind(now)
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?;
+        Ok(r.rows_affected() == 1)
     }
 
     async fn till_by_secret(&self, secret_hash: &str) -> StoreResult<Option<TillRow>> {
-        let row = q!("SELECT {TILL_COLUMNS} FROM tills WHERE secret_hash = $1")
+        let row = q!("SELECT {TILL_COLUMNS} FROM tills WHERE secret_hash = $1 AND NOT EXISTS (SELECT 1 FROM merchants m WHERE m.id = tills.merchant_id AND m.disabled IS NOT NULL)")
             .bind(secret_hash)
             .fetch_optional(&self.pool)
             .await

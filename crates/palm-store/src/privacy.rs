@@ -19,7 +19,7 @@ where
 #[async_trait]
 impl PrivacyStore for SqlStore {
     async fn insert_deletion(&self, d: &DeletionRow) -> StoreResult<()> {
-        sqlx::query("INSERT INTO deletion_requests (id, person_id, code_hash, expires, attempts, used, created) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        sqlx::query("INSERT INTO deletion_requests (id, person_id, code_hash, expires, attempts, used, created, merchant_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(&d.id)
             .bind(&d.person_id)
             .bind(&d.code_hash)
@@ -27,15 +27,17 @@ impl PrivacyStore for SqlStore {
             .bind(d.attempts)
             .bind(i64::from(d.used))
             .bind(d.created)
+            .bind(&d.merchant_id)
             .execute(&self.pool)
             .await
             .map_err(db_err)?;
         Ok(())
     }
 
-    async fn deletion(&self, id: &str) -> StoreResult<Option<DeletionRow>> {
-        let row = sqlx::query("SELECT id, person_id, code_hash, expires, attempts, used, created FROM deletion_requests WHERE id = $1")
+    async fn deletion(&self, merchant_id: &str, id: &str) -> StoreResult<Option<DeletionRow>> {
+        let row = sqlx::query("SELECT id, person_id, code_hash, expires, attempts, used, created, merchant_id FROM deletion_requests WHERE id = $1 AND merchant_id = $2")
             .bind(id)
+            .bind(merchant_id)
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?;
@@ -48,6 +50,7 @@ impl PrivacyStore for SqlStore {
                 attempts: col(&r, "attempts")?,
                 used: col::<i64>(&r, "used")? != 0,
                 created: col(&r, "created")?,
+                merchant_id: col(&r, "merchant_id")?,
             })
         })
         .transpose()

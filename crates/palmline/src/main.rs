@@ -8,6 +8,7 @@ mod eval;
 mod identify;
 mod inspect;
 mod landmarks;
+mod merchants;
 mod params;
 mod plot;
 mod policy_cmd;
@@ -50,6 +51,9 @@ enum Command {
     /// Key custody.
     #[command(subcommand)]
     Keys(serve::KeysArgs),
+    /// Merchant onboarding: create (prints its credentials once), list, disable.
+    #[command(subcommand)]
+    Merchants(merchants::MerchantsArgs),
     /// The scanner device: pair with a till or gate, then pay or pass a gate by palm.
     #[command(subcommand)]
     Scanner(scanner::ScannerArgs),
@@ -70,6 +74,7 @@ fn main() -> anyhow::Result<()> {
         Command::Policy(args) => policy_cmd::run(args),
         Command::Serve(args) => serve::serve(args),
         Command::Keys(args) => serve::keys(args),
+        Command::Merchants(args) => merchants::run(args),
         Command::Scanner(args) => scanner::run(args),
     }
 }

@@ -57,7 +57,7 @@ pub enum KeysArgs {
     RotateCapture(ConfigArgs),
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -593,3 +593,55 @@ fn scanner_gate_pairs_syncs_decides_offline_and_uploads() {
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&device_dir);
 }
+
+#[test]
+fn merchants_are_created_listed_and_disabled() {
+    let dir = scratch("merchants");
+    let data = dir.to_str().unwrap();
+    let out = palmline(&[
+        "merchants",
+        "create",
+        "--name",
+        "Corner Shop",
+        "--till",
+        "Front",
+        "--till",
+        "Back",
+        "--data-dir",
+        data,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let creds: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(creds["api_key"].as_str().unwrap().starts_with("sk_"));
+    let tills = creds["tills"].as_array().unwrap();
+    assert_eq!(tills.len(), 2);
+    assert!(tills[1]["credential"].as_str().unwrap().starts_with("tk_"));
+    let id = creds["merchant"].as_str().unwrap();
+
+    let list =
+        String::from_utf8(palmline(&["merchants", "list", "--data-dir", data]).stdout).unwrap();
+    assert!(
+        list.contains(&format!("{id}\t")) && list.contains("\tactive\tCorner Shop"),
+        "{list}"
+    );
+    assert!(!list.contains("sk_"), "a key in the listing: {list}");
+    let off = palmline(&["merchants", "disable", id, "--data-dir", data]);
+    assert!(
+        off.status.success(),
+        "{}",
+        String::from_utf8_lossy(&off.stderr)
+    );
+    let list =
+        String::from_utf8(palmline(&["merchants", "list", "--data-dir", data]).stdout).unwrap();
+    assert!(list.contains("\tdisabled\tCorner Shop"), "{list}");
+    let again = palmline(&["merchants", "disable", id, "--data-dir", data]);
+    assert!(!again.status.success());
+    assert!(String::from_utf8_lossy(&again.stderr).contains("no active merchant"));
+    let blank = palmline(&["merchants", "create", "--name", " ", "--data-dir", data]);
+    assert!(!blank.status.success());
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -462,7 +462,9 @@ fn a_crop_that_missed_the_palm_is_compared_but_not_enrolled() {
 }
 
 /// Pictures no camera would send a palm in (extreme shapes, noise, flat colour) get a typed
-/// rejection from the full-hand path, never a panic or a made-up palm.
+/// error, never a panic or a made-up palm: strips over 8:1 are refused as such (51,300 x 64 once
+/// panicked in the hand segmentation), as bytes or as a camera's pixels; the rest are read and
+/// rejected by the full-hand path.
 #[test]
 fn odd_pictures_get_typed_rejections() {
     let engine = Engine::default();
@@ -472,15 +474,34 @@ fn odd_pictures_get_typed_rejections() {
             image::Rgb([v, v.wrapping_mul(3), v.wrapping_mul(7)])
         })
     };
-    for (w, h) in [(64, 3000), (3000, 64), (64, 64), (640, 480)] {
+    for (w, h) in [
+        (51_300, 64),
+        (64, 51_300),
+        (64, 3000),
+        (3000, 64),
+        (600, 75),
+        (64, 64),
+        (640, 480),
+    ] {
         for img in [
             noise(w, h),
             image::RgbImage::from_pixel(w, h, image::Rgb([200, 150, 130])),
         ] {
-            let err = engine
-                .extract(&png_bytes(&img), InputKind::FullHand)
-                .expect_err("no palm in this picture");
-            assert!(err.rejection().is_some(), "{w}x{h}: {err}");
+            for err in [
+                engine.extract(&png_bytes(&img), InputKind::FullHand),
+                engine.extract_pixels(&img, InputKind::FullHand),
+            ]
+            .map(|r| r.expect_err("no palm in this picture"))
+            {
+                if w.max(h) > 8 * w.min(h) {
+                    assert!(
+                        matches!(err.kind, ErrorKind::Elongated { .. }),
+                        "{w}x{h}: {err}"
+                    );
+                } else {
+                    assert!(err.rejection().is_some(), "{w}x{h}: {err}");
+                }
+            }
         }
     }
 }

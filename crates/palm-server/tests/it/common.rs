@@ -352,3 +352,16 @@ pub async fn eventually(mut f: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// Another merchant on the same server, onboarded as `palmline merchants create` does.
+pub async fn other_merchant(app: &TestApp, name: &str) -> palm_server::MerchantCredentials {
+    palm_server::merchants::create(
+        app.store().as_ref(),
+        name,
+        "High Street",
+        &["Front till".to_string()],
+        1_800_000_000,
+    )
+    .await
+    .unwrap()
+}

@@ -8,6 +8,7 @@ mod loyalty;
 mod payments;
 mod privacy;
 mod protection;
+mod tenants;
 
 use common::*;
 use serde_json::json;
@@ -71,6 +72,38 @@ async fn sign_up_then_duplicates_are_refused_and_change_nothing() {
     let mixed = app.post("/v1/signups", &app.till_key(), &body).await;
     assert_eq!(mixed.status, 422, "{}", mixed.body);
     assert_eq!(mixed.body["code"], "captures_disagree");
+    assert_eq!(app.row_counts().await, before);
+
+    // One picture sent twice proves nothing about agreement: the same bytes, or a copy saved
+    // again as a good JPEG.
+    let jpeg = |seed: u64, k: u64, keep: f64| {
+        use base64::Engine as _;
+        let img = palm_synth::Identity::new(seed).render(
+            palm_synth::Scene::Roi { size: 128 },
+            palm_synth::Capture::new(k),
+        );
+        let mut bytes = Vec::new();
+        image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 95)
+            .encode_image(&img)
+            .unwrap();
+        bytes.truncate((bytes.len() as f64 * keep) as usize);
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    };
+    for copy in [palm(16, 1), jpeg(16, 1, 1.0)] {
+        let mut body = signup_body(16, "+447700900555", &visa(4));
+        body["captures"][2]["image"] = json!(copy);
+        let twice = app.post("/v1/signups", &app.till_key(), &body).await;
+        assert_eq!(twice.status, 422, "{}", twice.body);
+        assert_eq!(twice.body["code"], "captures_identical");
+        assert_eq!(twice.body["param"], "captures[2]");
+    }
+    // A JPEG cut in half is a broken picture, not a capture.
+    let mut body = signup_body(16, "+447700900555", &visa(4));
+    body["captures"][2]["image"] = json!(jpeg(16, 3, 0.5));
+    let half = app.post("/v1/signups", &app.till_key(), &body).await;
+    assert_eq!(half.status, 400, "{}", half.body);
+    assert_eq!(half.body["code"], "invalid_image");
+    assert_eq!(half.body["param"], "captures[2]");
     assert_eq!(app.row_counts().await, before);
     app.server.shutdown().await;
 }

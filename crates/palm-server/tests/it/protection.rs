@@ -61,6 +61,24 @@ async fn palms_are_stored_protected_and_renewal_reprotects_them() {
         0o600
     );
     let _ = mode;
+    // The database file, and SQLite's -wal and -shm beside it, are the owner's only.
+    if let Some(db) = app.config.database_url().strip_prefix("sqlite://") {
+        let db = db.split('?').next().unwrap().to_string();
+        let mut seen = 0;
+        for suffix in ["", "-wal", "-shm"] {
+            if let Ok(meta) = std::fs::metadata(format!("{db}{suffix}")) {
+                seen += 1;
+                #[cfg(unix)]
+                assert_eq!(
+                    std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o777,
+                    0o600,
+                    "{db}{suffix}"
+                );
+                let _ = meta;
+            }
+        }
+        assert!(seen >= 2, "the database and its write-ahead log exist");
+    }
 
     // B's row as a database from before protection holds it: a plain template.
     let (bytes, row) = stored_palm(&app, &pb).await;

@@ -1,0 +1,100 @@
+//! Merchants kept apart: onboarding a second merchant, one merchant's till cannot touch another's
+//! deletion request, and a disabled merchant's credentials are refused.
+
+use crate::common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn another_merchants_till_cannot_see_or_burn_a_deletion_request() {
+    let app = spawn().await;
+    let other = other_merchant(&app, "Corner Shop").await;
+    let other_till = other.tills[0].credential.clone();
+    let phone = "+15550100031";
+    assert_eq!(app.sign_up(31, phone, &visa(31)).await.status, 201);
+    let asked = app
+        .scan(
+            "/v1/people/deletions",
+            &app.till_key(),
+            31,
+            json!({"phone": phone}),
+        )
+        .await;
+    assert_eq!(asked.status, 201, "{}", asked.body);
+    let id = asked.body["id"].as_str().unwrap().to_string();
+    let code = app.server.phone.last_code(phone).unwrap();
+    let path = format!("/v1/people/deletions/{id}/confirm");
+
+    // The other merchant's till learns nothing, even with the right code, and however often it
+    // tries, the person's attempts are untouched.
+    for guess in [
+        "000000",
+        "111111",
+        "222222",
+        "333333",
+        "444444",
+        "555555",
+        code.as_str(),
+    ] {
+        let r = app.post(&path, &other_till, &json!({"code": guess})).await;
+        assert_eq!(r.status, 404, "{}", r.body);
+        assert_eq!(r.body["code"], "resource_missing", "{}", r.body);
+    }
+    let done = app
+        .post(&path, &app.till_key(), &json!({"code": code}))
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    app.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_onboarded_merchant_works_until_disabled() {
+    let app = spawn().await;
+    let other = other_merchant(&app, "Corner Shop").await;
+    assert!(other.api_key.starts_with("sk_"));
+    assert_eq!(other.tills.len(), 1);
+    // Its own key and till work, and see none of the demo merchant's payments.
+    app.create_payment(1200).await;
+    let list = app.get("/v1/payments", &other.api_key).await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert_eq!(list.body["data"], json!([]));
+    let pay = app
+        .post(
+            "/v1/payments",
+            &other.api_key,
+            &json!({"amount": 300, "currency": "usd", "till": other.tills[0].id}),
+        )
+        .await;
+    assert_eq!(pay.status, 201, "{}", pay.body);
+    // Its till is let in (an empty sign-up is then refused for its body, not its credential).
+    let till_in = app
+        .post("/v1/signups", &other.tills[0].credential, &json!({}))
+        .await;
+    assert_eq!(till_in.status, 400, "{}", till_in.body);
+
+    let merchants = palm_server::merchants::list(app.store().as_ref())
+        .await
+        .unwrap();
+    assert_eq!(merchants.len(), 2);
+    assert!(
+        palm_server::merchants::disable(app.store().as_ref(), &other.merchant, 1_800_000_100)
+            .await
+            .unwrap()
+    );
+    let refused = app.get("/v1/payments", &other.api_key).await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    let refused = app
+        .post("/v1/signups", &other.tills[0].credential, &json!({}))
+        .await;
+    assert_eq!(refused.status, 401, "{}", refused.body);
+    // The demo merchant is untouched, and disabling twice says so.
+    assert_eq!(
+        app.get("/v1/payments", &app.merchant_key()).await.status,
+        200
+    );
+    assert!(
+        !palm_server::merchants::disable(app.store().as_ref(), &other.merchant, 1_800_000_200)
+            .await
+            .unwrap()
+    );
+    app.server.shutdown().await;
+}
