@@ -66,6 +66,24 @@ pub struct Transform {
     pads: [[u64; WORDS]; PLANES],
 }
 
+/// The key and everything derived from it (layout, pads) is wiped when a transform is dropped, so
+/// a renewed transform's secret does not linger in freed memory.
+impl zeroize::Zeroize for Transform {
+    fn zeroize(&mut self) {
+        self.key.zeroize();
+        self.position.as_mut().zeroize();
+        self.pads.zeroize();
+    }
+}
+
+impl Drop for Transform {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(self);
+    }
+}
+
+impl zeroize::ZeroizeOnDrop for Transform {}
+
 impl std::fmt::Debug for Transform {
     // The key and layout are secrets: only the generation is shown.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -535,5 +553,23 @@ impl ProtectedTemplate {
             source,
             rows,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use zeroize::Zeroize;
+
+    #[test]
+    fn a_wiped_transform_keeps_nothing_of_its_key() {
+        let mut t = Transform::new(3, [0xA5; 32]);
+        assert!(t.pads.iter().flatten().any(|&w| w != 0));
+        t.zeroize();
+        assert_eq!(t.key, [0; 32]);
+        assert!(t.position.iter().all(|&p| p == 0));
+        assert!(t.pads.iter().flatten().all(|&w| w == 0));
+        fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
+        wiped_on_drop::<Transform>();
     }
 }

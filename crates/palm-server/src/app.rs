@@ -120,6 +120,11 @@ pub fn router(state: AppState) -> axum::Router {
         ))
         .layer(middleware::from_fn(server_timing))
         .layer(DefaultBodyLimit::max(state.body_limit))
+        // A request that takes longer (a trickled body, say) is answered 408 and dropped.
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            state.request_timeout,
+        ))
         .layer(
             tower_http::trace::TraceLayer::new_for_http().make_span_with(
                 // The route's template, never the path itself: a path can carry anything a

@@ -26,6 +26,36 @@ pub struct Config {
     pub capture_key_overlap_s: i64,
     pub processor: ProcessorConfig,
     pub webhooks: WebhookConfig,
+    pub limits: LimitsConfig,
+}
+
+/// The doors' limits (see ARCHITECTURE.md, "Limits").
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// A connection must deliver its request line and headers within this time; also the most a
+    /// keep-alive connection idles.
+    pub header_timeout_ms: u64,
+    /// A request, body and answer included, must be done within this time (408 otherwise).
+    pub request_timeout_ms: u64,
+    /// Connections served at once; more wait in the listen backlog.
+    pub max_connections: usize,
+    /// Palm pictures read at once; 0: one per core.
+    pub engine_workers: usize,
+    /// How long a picture waits for the engine before the answer is `busy` (503, Retry-After).
+    pub engine_queue_ms: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        LimitsConfig {
+            header_timeout_ms: 10_000,
+            request_timeout_ms: 60_000,
+            max_connections: 1024,
+            engine_workers: 0,
+            engine_queue_ms: 5_000,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -59,6 +89,7 @@ impl Default for Config {
             capture_key_overlap_s: 86_400,
             processor: ProcessorConfig::default(),
             webhooks: WebhookConfig::default(),
+            limits: LimitsConfig::default(),
         }
     }
 }

@@ -67,7 +67,15 @@ impl IntoResponse for AppError {
         if status.is_server_error() {
             tracing::error!(code = self.0.code, message = %self.0.message, "request failed");
         }
-        (status, Json(self.body())).into_response()
+        let mut response = (status, Json(self.body())).into_response();
+        if self.0.code == "busy" {
+            // The engine's queue is full now, not for long.
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
+        response
     }
 }
 

@@ -11,6 +11,7 @@ pub mod config;
 pub mod devices;
 pub mod error;
 pub mod extract;
+pub mod http;
 pub mod keys;
 pub mod kiosk;
 pub mod merchants;

@@ -58,19 +58,18 @@ impl Server {
             service: service.clone(),
             body_limit: config.body_limit_bytes,
             accuracy_dir: config.data_dir.join("accuracy"),
+            request_timeout: Duration::from_millis(config.limits.request_timeout_ms),
         });
-        let mut http_stop = stopped.clone();
-        let mut tasks = vec![tokio::spawn(async move {
-            let shutdown = async move {
-                let _ = http_stop.wait_for(|s| *s).await;
-            };
-            if let Err(e) = axum::serve(listener, app)
-                .with_graceful_shutdown(shutdown)
-                .await
-            {
-                tracing::error!(error = %e, "http server stopped");
-            }
-        })];
+        let limits = crate::http::ConnectionLimits {
+            header_timeout: Duration::from_millis(config.limits.header_timeout_ms),
+            max_connections: config.limits.max_connections,
+        };
+        let mut tasks = vec![tokio::spawn(crate::http::serve(
+            listener,
+            app,
+            limits,
+            stopped.clone(),
+        ))];
         let sender = Arc::new(HttpSender::new().map_err(anyhow::Error::msg)?);
         tasks.push(tokio::spawn(
             service.clone().run_webhooks(sender, stopped.clone()),
@@ -135,6 +134,8 @@ pub async fn build_service(
                 webhook_max_attempts: config.webhooks.max_attempts,
                 retention_s: config.retention_days * 86_400,
                 capture_key_overlap_s: config.capture_key_overlap_s,
+                engine_workers: config.limits.engine_workers,
+                engine_queue_wait: Duration::from_millis(config.limits.engine_queue_ms),
                 ..ServiceConfig::default()
             },
         })

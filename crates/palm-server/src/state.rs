@@ -10,4 +10,6 @@ pub struct AppState {
     pub body_limit: usize,
     /// Where `palmline eval --report` leaves the accuracy report the dashboard shows.
     pub accuracy_dir: std::path::PathBuf,
+    /// Longest a request may take, body and answer included.
+    pub request_timeout: std::time::Duration,
 }

@@ -46,29 +46,29 @@ impl Service {
             self.gallery.clone(),
             self.policy.clone(),
         );
-        let probe = tokio::task::spawn_blocking(move || {
-            let extracted = engine
-                .extract(&bytes, InputKind::Auto)
-                .map_err(|e| palm_error(e, "image"))?;
-            let search = Search {
-                bucket,
-                ..Search::default()
-            };
-            let decision = gallery
-                .identify(&extracted.template, &search, &policy)
-                .map(|id| id.decision)
-                .map_err(|e| {
-                    tracing::error!(error = %e, "index refused a probe");
-                    ServiceError::internal("the index refused the capture")
-                })?;
-            Ok::<_, ServiceError>(Probe {
-                decision,
-                enrol_grade: extracted.quality.enrol_rejection().is_none(),
-                template: extracted.template,
+        let probe = self
+            .engine_work(move || {
+                let extracted = engine
+                    .extract(&bytes, InputKind::Auto)
+                    .map_err(|e| palm_error(e, "image"))?;
+                let search = Search {
+                    bucket,
+                    ..Search::default()
+                };
+                let decision = gallery
+                    .identify(&extracted.template, &search, &policy)
+                    .map(|id| id.decision)
+                    .map_err(|e| {
+                        tracing::error!(error = %e, "index refused a probe");
+                        ServiceError::internal("the index refused the capture")
+                    })?;
+                Ok::<_, ServiceError>(Probe {
+                    decision,
+                    enrol_grade: extracted.quality.enrol_rejection().is_none(),
+                    template: extracted.template,
+                })
             })
-        })
-        .await
-        .map_err(|_| ServiceError::internal("the palm engine stopped"))??;
+            .await??;
         let not_recognised = || {
             ServiceError::palm(
                 "palm_not_recognised",

@@ -75,6 +75,10 @@ pub struct ServiceConfig {
     pub retention_s: i64,
     /// After a capture key is replaced, captures sealed to it are still opened this long.
     pub capture_key_overlap_s: i64,
+    /// Palm-engine jobs (decoding and reading a picture) run at once; 0: one per core.
+    pub engine_workers: usize,
+    /// How long a request waits for an engine slot before it is answered `busy` (503).
+    pub engine_queue_wait: Duration,
 }
 
 impl Default for ServiceConfig {
@@ -88,6 +92,8 @@ impl Default for ServiceConfig {
             idempotency_ttl_s: 48 * 3600,
             retention_s: 2 * 365 * 86_400,
             capture_key_overlap_s: 86_400,
+            engine_workers: 0,
+            engine_queue_wait: Duration::from_secs(5),
         }
     }
 }
@@ -124,6 +130,8 @@ pub struct Service {
     /// Sign-ups check for an already-enrolled palm and then enrol: one at a time, so two
     /// simultaneous sign-ups of the same palm cannot both pass the check.
     signup_lock: tokio::sync::Mutex<()>,
+    /// One permit per engine job allowed at once (see [`Service::engine_work`]).
+    engine_slots: Arc<tokio::sync::Semaphore>,
     webhook_wake: tokio::sync::Notify,
     loaded: LoadReport,
 }
@@ -137,6 +145,10 @@ impl Service {
         let current = transforms.pop().ok_or_else(|| {
             ServiceError::internal("no template-protection transform was configured")
         })?;
+        let engine_workers = match parts.config.engine_workers {
+            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            n => n,
+        };
         let mut service = Service {
             gallery: Arc::new(Gallery::new(
                 parts.engine.params(),
@@ -155,6 +167,7 @@ impl Service {
             phone: parts.phone,
             config: parts.config,
             signup_lock: tokio::sync::Mutex::new(()),
+            engine_slots: Arc::new(tokio::sync::Semaphore::new(engine_workers)),
             webhook_wake: tokio::sync::Notify::new(),
             loaded: LoadReport::default(),
         };
@@ -164,6 +177,35 @@ impl Service {
 
     /// What loading the index found at start (palms renewed to the current transform, palms
     /// whose transform key is gone).
+    /// Runs palm-engine work on the blocking pool, at most `engine_workers` jobs at once: a burst
+    /// of large pictures waits its turn, so memory and CPU stay bounded, and after
+    /// `engine_queue_wait` it is answered `busy` instead of queueing without end.
+    pub(crate) async fn engine_work<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T> {
+        let permit = tokio::time::timeout(
+            self.config.engine_queue_wait,
+            self.engine_slots.clone().acquire_owned(),
+        )
+        .await
+        .map_err(|_| {
+            ServiceError::new(
+                ErrorKind::Unavailable,
+                "busy",
+                "the palm engine is busy; try again in a moment",
+            )
+        })?
+        .map_err(|_| ServiceError::internal("the palm engine stopped"))?;
+        tokio::task::spawn_blocking(move || {
+            let out = work();
+            drop(permit);
+            out
+        })
+        .await
+        .map_err(|_| ServiceError::internal("the palm engine stopped"))
+    }
+
     pub fn loaded(&self) -> &LoadReport {
         &self.loaded
     }

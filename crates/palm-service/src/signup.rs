@@ -171,7 +171,7 @@ impl Service {
     async fn templates(&self, captures: &[(api::Hand, Vec<u8>)]) -> Result<Vec<Template>> {
         let engine = self.engine.clone();
         let images: Vec<Vec<u8>> = captures.iter().map(|(_, b)| b.clone()).collect();
-        tokio::task::spawn_blocking(move || {
+        self.engine_work(move || {
             images
                 .iter()
                 .enumerate()
@@ -182,8 +182,7 @@ impl Service {
                 })
                 .collect()
         })
-        .await
-        .map_err(|_| ServiceError::internal("the palm engine stopped"))?
+        .await?
     }
 
     /// The capture of one hand to enrol: the one closest to all the others, once they are shown
