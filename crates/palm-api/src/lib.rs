@@ -635,7 +635,9 @@ pub struct VerifyAge {
 
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct AgeVerification {
-    pub person: String,
+    /// Not returned: the answer is the same whether or not the phone number is enrolled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub person: Option<String>,
     pub document_type: String,
     pub verified_by: String,
     pub verified_at: i64,

@@ -7,7 +7,7 @@
 //! error.
 
 use crate::Service;
-use crate::domain::{check_text, new_id, new_secret, secret_hash};
+use crate::domain::{Phone, check_text, new_id, new_secret, secret_hash};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
 use crate::store::{AgeRow, EntryRow, GateRow, PassRow, PersonRow, VenueEventRow, VenueRow};
 use palm_api as api;
@@ -165,28 +165,42 @@ impl Service {
         }
     }
 
-    /// Staff record that they checked an ID document; the document itself is never sent.
+    /// Staff record that they checked an ID document; the document itself is never sent. The
+    /// check counts at this merchant's gates only, and the answer is the same whether or not the
+    /// phone number is enrolled (no one learns who is enrolled by trying numbers); for a number
+    /// no one enrolled nothing is kept.
     pub async fn verify_age(
         &self,
         merchant_id: &str,
         req: api::VerifyAge,
     ) -> Result<api::AgeVerification> {
-        let person = self.person_by_phone_number(&req.phone).await?;
-        let row = AgeRow {
-            person_id: person.id,
-            verified_by: format!(
-                "{merchant_id}/{}",
-                check_text(&req.verified_by, "verified_by", 100)?
-            ),
-            document_type: one_of(&req.document_type, &DOCUMENT_TYPES, "document_type")?,
-            verified_at: self.now_s(),
-        };
-        self.store.set_age_verified(&row).await?;
+        let phone = Phone::parse(&req.phone)?;
+        let verified_by = format!(
+            "{merchant_id}/{}",
+            check_text(&req.verified_by, "verified_by", 100)?
+        );
+        let document_type = one_of(&req.document_type, &DOCUMENT_TYPES, "document_type")?;
+        let verified_at = self.now_s();
+        if let Some(person) = self
+            .store
+            .person_by_phone(&self.phone_fingerprint(&phone))
+            .await?
+        {
+            self.store
+                .set_age_verified(&AgeRow {
+                    merchant_id: merchant_id.to_string(),
+                    person_id: person.id,
+                    verified_by: verified_by.clone(),
+                    document_type: document_type.clone(),
+                    verified_at,
+                })
+                .await?;
+        }
         Ok(api::AgeVerification {
-            person: row.person_id,
-            document_type: row.document_type,
-            verified_by: row.verified_by,
-            verified_at: row.verified_at,
+            person: None,
+            document_type,
+            verified_by,
+            verified_at,
         })
     }
 
@@ -295,7 +309,12 @@ impl Service {
             return deny("no_pass");
         }
         if gate.age_restricted {
-            return if self.store.age_verified(&person.id).await?.is_some() {
+            return if self
+                .store
+                .age_verified(&gate.merchant_id, &person.id)
+                .await?
+                .is_some()
+            {
                 Ok(decision(true, "welcome", Some(person)))
             } else {
                 deny("age_not_verified")

@@ -77,7 +77,11 @@ impl Service {
             entries.push(api::AllowListEntry {
                 person: person.id.clone(),
                 kind: pass.kind.clone(),
-                age_verified: self.store.age_verified(&person.id).await?.is_some(),
+                age_verified: self
+                    .store
+                    .age_verified(&gate.merchant_id, &person.id)
+                    .await?
+                    .is_some(),
                 palms,
             });
         }

@@ -524,6 +524,8 @@ pub struct EntryRow {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgeRow {
+    /// The merchant whose staff checked the document; the check counts at its gates only.
+    pub merchant_id: String,
     pub person_id: String,
     pub verified_by: String,
     pub document_type: String,
@@ -553,7 +555,8 @@ pub trait EntryStore: Send + Sync {
     /// The person's allowed `in` and `out` crossings at the event.
     async fn crossings(&self, event_id: &str, person_id: &str) -> StoreResult<(i64, i64)>;
     async fn set_age_verified(&self, a: &AgeRow) -> StoreResult<()>;
-    async fn age_verified(&self, person_id: &str) -> StoreResult<Option<AgeRow>>;
+    async fn age_verified(&self, merchant_id: &str, person_id: &str)
+    -> StoreResult<Option<AgeRow>>;
 }
 
 /// A one-time code that pairs a device with a till or a gate.

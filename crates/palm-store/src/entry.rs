@@ -285,25 +285,32 @@ impl EntryStore for SqlStore {
     }
 
     async fn set_age_verified(&self, a: &AgeRow) -> StoreResult<()> {
-        sqlx::query("INSERT INTO age_verifications (person_id, verified_by, document_type, verified_at) VALUES ($1, $2, $3, $4) ON CONFLICT (person_id) DO UPDATE SET verified_by = $2, document_type = $3, verified_at = $4")
+        sqlx::query("INSERT INTO merchant_age_verifications (merchant_id, person_id, verified_by, document_type, verified_at) VALUES ($5, $1, $2, $3, $4) ON CONFLICT (merchant_id, person_id) DO UPDATE SET verified_by = $2, document_type = $3, verified_at = $4")
             .bind(&a.person_id)
             .bind(&a.verified_by)
             .bind(&a.document_type)
             .bind(a.verified_at)
+            .bind(&a.merchant_id)
             .execute(&self.pool)
             .await
             .map_err(db_err)?;
         Ok(())
     }
 
-    async fn age_verified(&self, person_id: &str) -> StoreResult<Option<AgeRow>> {
-        let row = sqlx::query("SELECT person_id, verified_by, document_type, verified_at FROM age_verifications WHERE person_id = $1")
+    async fn age_verified(
+        &self,
+        merchant_id: &str,
+        person_id: &str,
+    ) -> StoreResult<Option<AgeRow>> {
+        let row = sqlx::query("SELECT merchant_id, person_id, verified_by, document_type, verified_at FROM merchant_age_verifications WHERE merchant_id = $1 AND person_id = $2")
+            .bind(merchant_id)
             .bind(person_id)
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?;
         row.map(|r| {
             Ok(AgeRow {
+                merchant_id: col(&r, "merchant_id")?,
                 person_id: col(&r, "person_id")?,
                 verified_by: col(&r, "verified_by")?,
                 document_type: col(&r, "document_type")?,

@@ -98,3 +98,52 @@ async fn an_onboarded_merchant_works_until_disabled() {
     );
     app.server.shutdown().await;
 }
+
+#[tokio::test]
+async fn an_age_check_counts_for_its_merchant_only_and_reveals_no_enrolment() {
+    let app = spawn().await;
+    let other = other_merchant(&app, "Corner Shop").await;
+    let phone = "+15550100032";
+    let signed = app.sign_up(32, phone, &visa(32)).await;
+    assert_eq!(signed.status, 201, "{}", signed.body);
+    let person = signed.body["person"]["id"].as_str().unwrap().to_string();
+    let check = |phone: &str| json!({"phone": phone, "document_type": "passport", "verified_by": "staff-1"});
+
+    let known = app
+        .post("/v1/age_verifications", &other.api_key, &check(phone))
+        .await;
+    let unknown = app
+        .post(
+            "/v1/age_verifications",
+            &other.api_key,
+            &check("+15550100099"),
+        )
+        .await;
+    assert_eq!(known.status, 201, "{}", known.body);
+    assert_eq!(unknown.status, known.status);
+    let keys = |v: &serde_json::Value| {
+        let mut k: Vec<String> = v.as_object().unwrap().keys().cloned().collect();
+        k.sort();
+        k
+    };
+    assert_eq!(keys(&known.body), keys(&unknown.body));
+    assert!(known.body.get("person").is_none(), "{}", known.body);
+
+    // The other merchant's check is its own: the demo merchant's gates still see none.
+    let store = app.store();
+    assert!(
+        store
+            .age_verified(&other.merchant, &person)
+            .await
+            .unwrap()
+            .is_some()
+    );
+    assert!(
+        store
+            .age_verified(&app.demo.merchant, &person)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    app.server.shutdown().await;
+}

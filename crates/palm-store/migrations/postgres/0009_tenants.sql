@@ -5,3 +5,20 @@ ALTER TABLE deletion_requests ADD COLUMN merchant_id TEXT;
 
 -- A disabled merchant (palmline merchants disable): its key, tills, gates and devices are refused.
 ALTER TABLE merchants ADD COLUMN disabled BIGINT;
+
+-- Age checks belong to the merchant whose staff made them: one merchant's check never opens
+-- another merchant's age-restricted gate. Existing checks go to the merchant named in their
+-- `verified_by` ("<merchant>/<staff>").
+CREATE TABLE merchant_age_verifications (
+    merchant_id TEXT COLLATE "C" NOT NULL REFERENCES merchants(id),
+    person_id TEXT COLLATE "C" NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+    verified_by TEXT NOT NULL,
+    document_type TEXT NOT NULL,
+    verified_at BIGINT NOT NULL,
+    PRIMARY KEY (merchant_id, person_id)
+);
+INSERT INTO merchant_age_verifications
+    SELECT split_part(verified_by, '/', 1), person_id, verified_by, document_type, verified_at
+    FROM age_verifications
+    WHERE split_part(verified_by, '/', 1) IN (SELECT id FROM merchants);
+DROP TABLE age_verifications;
