@@ -243,7 +243,11 @@ async fn idempotency(State(state): State<AppState>, req: Request, next: Next) ->
                 .into_response();
             }
             match response {
-                Some((status, body)) => {
+                Some((status, stored)) => {
+                    let body = match state.service.open_answer(&scope, &key, &stored) {
+                        Ok(b) => b,
+                        Err(e) => return AppError(e).into_response(),
+                    };
                     let mut r = (
                         StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK),
                         [(axum::http::header::CONTENT_TYPE, "application/json")],
@@ -274,14 +278,15 @@ async fn idempotency(State(state): State<AppState>, req: Request, next: Next) ->
             let stored = if status.is_server_error() {
                 store.release_key(&scope, &key).await
             } else {
-                store
-                    .complete_key(
-                        &scope,
-                        &key,
-                        i64::from(status.as_u16()),
-                        &String::from_utf8_lossy(&body),
-                    )
-                    .await
+                match state.service.seal_answer(&scope, &key, &body) {
+                    Ok(sealed) => {
+                        store
+                            .complete_key(&scope, &key, i64::from(status.as_u16()), &sealed)
+                            .await
+                    }
+                    // Unsealable (no master key): keep nothing rather than the answer in clear.
+                    Err(_) => store.release_key(&scope, &key).await,
+                }
             };
             if let Err(e) = stored {
                 tracing::error!(error = %e, "idempotency record not saved");

@@ -231,6 +231,8 @@ pub struct RotationReport {
     pub new_master: u32,
     pub people_rewrapped: usize,
     pub endpoints_rewrapped: usize,
+    /// Stored answers of idempotent requests (their data keys).
+    pub answers_rewrapped: usize,
     pub retired: Vec<u32>,
 }
 
@@ -274,6 +276,20 @@ pub async fn rotate(data_dir: &Path, store: &dyn Store) -> Result<RotationReport
             store.replace_endpoint_key(id, old, new).await
         })
         .await?;
+        for (scope, key, stored) in store.sealed_answers().await.map_err(|e| e.to_string())? {
+            let Some(new) =
+                palm_service::answers::rewrap_answer(&ring, &stored).map_err(|e| e.to_string())?
+            else {
+                continue;
+            };
+            if store
+                .replace_answer(&scope, &key, &stored, &new)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                report.answers_rewrapped += 1;
+            }
+        }
     }
     for id in old {
         let from = master_path(&dir, id);

@@ -8,6 +8,7 @@
 //! reach a store, and opened only to match (templates, in memory) or to pay (the card number,
 //! handed straight to the processor).
 
+pub mod answers;
 pub mod clock;
 pub mod devices;
 pub mod domain;

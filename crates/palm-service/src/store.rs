@@ -422,6 +422,16 @@ pub trait IdempotencyStore: Send + Sync {
     async fn release_key(&self, scope: &str, key: &str) -> StoreResult<()>;
     /// Forgets keys claimed before `before`; returns how many.
     async fn purge_keys(&self, before: i64) -> StoreResult<u64>;
+    /// (scope, key, stored answer) of every record holding a sealed answer (master-key rotation).
+    async fn sealed_answers(&self) -> StoreResult<Vec<(String, String, String)>>;
+    /// Replaces a stored answer if it is still `old` (compare-and-set).
+    async fn replace_answer(
+        &self,
+        scope: &str,
+        key: &str,
+        old: &str,
+        new: &str,
+    ) -> StoreResult<bool>;
 }
 
 #[async_trait]

@@ -204,6 +204,40 @@ impl IdempotencyStore for SqlStore {
         Ok(())
     }
 
+    async fn sealed_answers(&self) -> StoreResult<Vec<(String, String, String)>> {
+        let rows = sqlx::query(
+            "SELECT scope, key, body FROM idempotency_keys WHERE body LIKE 'sealed:%' ORDER BY scope, key",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| Ok((col(r, "scope")?, col(r, "key")?, col(r, "body")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err)
+    }
+
+    async fn replace_answer(
+        &self,
+        scope: &str,
+        key: &str,
+        old: &str,
+        new: &str,
+    ) -> StoreResult<bool> {
+        let changed = sqlx::query(
+            "UPDATE idempotency_keys SET body = $1 WHERE scope = $2 AND key = $3 AND body = $4",
+        )
+        .bind(new)
+        .bind(scope)
+        .bind(key)
+        .bind(old)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        Ok(changed == 1)
+    }
+
     async fn purge_keys(&self, before: i64) -> StoreResult<u64> {
         Ok(
             sqlx::query("DELETE FROM idempotency_keys WHERE created < $1")

@@ -161,8 +161,12 @@ pub fn keys(args: KeysArgs) -> Result<()> {
             .await
             .map_err(anyhow::Error::msg)?;
         println!(
-            "master key {} is active; rewrapped {} people and {} webhook endpoints; retired {:?}",
-            report.new_master, report.people_rewrapped, report.endpoints_rewrapped, report.retired
+            "master key {} is active; rewrapped {} people, {} webhook endpoints and {} stored answers; retired {:?}",
+            report.new_master,
+            report.people_rewrapped,
+            report.endpoints_rewrapped,
+            report.answers_rewrapped,
+            report.retired
         );
         Ok(())
     })

@@ -207,13 +207,17 @@ async fn restart_keeps_people_and_keys_rotate_while_serving() {
     let app = spawn().await;
     assert_eq!(app.sign_up(31, "+15550100031", &visa(31)).await.status, 201);
     let (url, hook) = webhook_receiver(0).await;
-    let ep = app
-        .post(
+    let hook_body = json!({"url": url});
+    let keyed_hook = || {
+        app.send(
+            reqwest::Method::POST,
             "/v1/webhook_endpoints",
-            &app.merchant_key(),
-            &json!({"url": url}),
+            &app.demo.api_key,
+            Some(&hook_body),
+            Some("hook-before-rotation"),
         )
-        .await;
+    };
+    let ep = keyed_hook().await;
     assert_eq!(ep.status, 201);
 
     let report = palm_server::keys::rotate(&app.config.data_dir, app.store().as_ref())
@@ -221,8 +225,12 @@ async fn restart_keeps_people_and_keys_rotate_while_serving() {
         .unwrap();
     assert_eq!(report.new_master, 2);
     assert_eq!(
-        (report.people_rewrapped, report.endpoints_rewrapped),
-        (1, 1)
+        (
+            report.people_rewrapped,
+            report.endpoints_rewrapped,
+            report.answers_rewrapped
+        ),
+        (1, 1, 1)
     );
     assert_eq!(report.retired, vec![1]);
     assert!(
@@ -232,6 +240,10 @@ async fn restart_keeps_people_and_keys_rotate_while_serving() {
             .exists()
     );
     assert!(!app.config.data_dir.join("keys/master-1.key").exists());
+    // The stored answer of the keyed request still opens, under the new key only.
+    let replay = keyed_hook().await;
+    assert_eq!(replay.headers["idempotent-replayed"], "true");
+    assert_eq!(replay.body["secret"], ep.body["secret"]);
     // The running server reads the new key when it meets it.
     let paid = app.pay(31, 1250).await;
     assert_eq!(paid.body["status"], "succeeded", "{}", paid.body);

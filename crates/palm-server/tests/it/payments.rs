@@ -443,3 +443,45 @@ async fn processor_timeouts_never_charge_twice() {
     assert_eq!(app.server.processor.charge_totals(), (800, 300, 1));
     app.server.shutdown().await;
 }
+
+#[tokio::test]
+async fn stored_answers_keep_no_secret_in_clear() {
+    let app = spawn().await;
+    let (url, _hook) = webhook_receiver(0).await;
+    let body = json!({"url": url});
+    let merchant = app.merchant_key();
+    let create = || {
+        app.send(
+            reqwest::Method::POST,
+            "/v1/webhook_endpoints",
+            &merchant,
+            Some(&body),
+            Some("hook-1"),
+        )
+    };
+    let first = create().await;
+    assert_eq!(first.status, 201, "{}", first.body);
+    let secret = first.body["secret"].as_str().unwrap().to_string();
+    // The retry gets the very answer back, secret included.
+    let again = create().await;
+    assert_eq!(again.headers["idempotent-replayed"], "true");
+    assert_eq!(again.body["secret"], secret.as_str());
+
+    let store = palm_store::SqlStore::open(&app.config.database_url())
+        .await
+        .unwrap();
+    let rows = sqlx::query("SELECT body FROM idempotency_keys WHERE body IS NOT NULL")
+        .fetch_all(store.pool())
+        .await
+        .unwrap();
+    assert!(!rows.is_empty());
+    for row in rows {
+        let body: String = sqlx::Row::get(&row, "body");
+        assert!(body.starts_with("sealed:v1:"), "{body}");
+        assert!(
+            !body.contains(&secret) && !body.contains("whsec_"),
+            "{body}"
+        );
+    }
+    app.server.shutdown().await;
+}
