@@ -27,6 +27,39 @@ pub struct Config {
     pub processor: ProcessorConfig,
     pub webhooks: WebhookConfig,
     pub limits: LimitsConfig,
+    pub phone: PhoneConfig,
+}
+
+/// How one-time codes reach people's phones.
+#[derive(Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default, deny_unknown_fields)]
+pub struct PhoneConfig {
+    /// `development` (nothing is sent; codes stay in the server's memory) or `http` (an SMS
+    /// gateway, see `palm_server::sms`).
+    pub channel: String,
+    pub url: String,
+    /// The gateway's bearer token (better set as `PALMLINE_PHONE__TOKEN` than in a file).
+    pub token: String,
+}
+
+impl Default for PhoneConfig {
+    fn default() -> Self {
+        PhoneConfig {
+            channel: "development".into(),
+            url: String::new(),
+            token: String::new(),
+        }
+    }
+}
+
+/// The token never reaches a log line through `Debug`.
+impl std::fmt::Debug for PhoneConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PhoneConfig")
+            .field("channel", &self.channel)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
 }
 
 /// The doors' limits (see ARCHITECTURE.md, "Limits").
@@ -90,6 +123,7 @@ impl Default for Config {
             processor: ProcessorConfig::default(),
             webhooks: WebhookConfig::default(),
             limits: LimitsConfig::default(),
+            phone: PhoneConfig::default(),
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod merchants;
 pub mod routes;
 pub mod sender;
 pub mod server;
+pub mod sms;
 pub mod state;
 
 pub use config::Config;

@@ -28,7 +28,8 @@ pub struct Server {
     pub addr: SocketAddr,
     pub service: Arc<Service>,
     pub processor: Arc<SimulatedProcessor>,
-    /// The development phone channel's outbox (deletion codes).
+    /// The development phone channel's outbox (deletion codes); empty when an SMS gateway is
+    /// configured.
     pub phone: Arc<DevPhoneChannel>,
     pub demo: Option<DemoCredentials>,
     stop: watch::Sender<bool>,
@@ -43,7 +44,20 @@ impl Server {
 
     pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<Server> {
         let phone = Arc::new(DevPhoneChannel::default());
-        let (service, processor) = build_service(config, clock, phone.clone()).await?;
+        let channel: Arc<dyn PhoneChannel> = match config.phone.channel.as_str() {
+            "development" => {
+                tracing::warn!(
+                    "DEVELOPMENT phone channel: one-time codes are NOT sent to phones; set [phone] channel = \"http\" with an SMS gateway for production"
+                );
+                phone.clone()
+            }
+            "http" => Arc::new(
+                crate::sms::SmsGateway::new(&config.phone.url, &config.phone.token)
+                    .map_err(anyhow::Error::msg)?,
+            ),
+            other => anyhow::bail!("phone.channel {other:?}: use \"development\" or \"http\""),
+        };
+        let (service, processor) = build_service(config, clock, channel).await?;
         let demo = if config.demo {
             demo_merchant(&service, &config.data_dir).await?
         } else {

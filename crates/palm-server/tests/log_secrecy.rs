@@ -92,6 +92,17 @@ async fn a_full_story_logs_no_secret() {
         .await;
     let token = session.body["token"].as_str().unwrap().to_string();
     app.post("/v1/me/cards", &token, &json!({"number": card, "exp_month": 3, "exp_year": 2033, "holder_name": "Ada Palm", "cvc": "8642"})).await;
+    // A deletion request: its one-time code reaches the (development) phone channel only.
+    let deletion = app
+        .scan(
+            "/v1/people/deletions",
+            &app.till_key(),
+            81,
+            json!({"phone": phone}),
+        )
+        .await;
+    assert_eq!(deletion.status, 201, "{}", deletion.body);
+    let deletion_code = app.server.phone.last_code(phone).expect("a code");
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let data_dir = app.config.data_dir.clone();
     app.server.shutdown().await;
@@ -117,6 +128,7 @@ async fn a_full_story_logs_no_secret() {
         ("webhook secret", webhook_secret),
         ("palm image", image_chunk.into()),
         ("holder name", "Ada Palm".into()),
+        ("deletion code", deletion_code),
     ];
     for entry in std::fs::read_dir(data_dir.join("keys")).unwrap() {
         let path = entry.unwrap().path();

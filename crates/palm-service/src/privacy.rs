@@ -20,8 +20,8 @@ pub trait PhoneChannel: Send + Sync {
     async fn send_code(&self, phone: &Phone, code: &str) -> std::result::Result<(), String>;
 }
 
-/// The development channel: writes each code to the log (with the phone masked) and keeps it in
-/// an in-memory outbox that tests and demos can read.
+/// The development channel: sends nothing. It keeps each code in an in-memory outbox that tests
+/// and demos read, and logs (loudly, without the code) that a code was not sent.
 #[derive(Default)]
 pub struct DevPhoneChannel {
     outbox: Mutex<Vec<(String, String)>>,
@@ -44,8 +44,7 @@ impl PhoneChannel for DevPhoneChannel {
     async fn send_code(&self, phone: &Phone, code: &str) -> std::result::Result<(), String> {
         tracing::warn!(
             phone = %format!("***{}", phone.last4()),
-            code,
-            "development phone channel: this code would be sent by SMS"
+            "DEVELOPMENT phone channel: a code was NOT sent to the phone (configure [phone] channel = \"http\" for an SMS gateway)"
         );
         self.outbox
             .lock()

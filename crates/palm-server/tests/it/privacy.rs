@@ -250,3 +250,81 @@ async fn deletion_codes_expire_and_lock_after_wrong_tries() {
     );
     app.server.shutdown().await;
 }
+
+/// An SMS gateway on port 0: what it was sent, as (Authorization header, JSON body).
+async fn sms_gateway() -> (
+    String,
+    Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>>,
+) {
+    use axum::http::HeaderMap;
+    let received: Arc<std::sync::Mutex<Vec<(String, serde_json::Value)>>> = Arc::default();
+    let seen = received.clone();
+    let app = axum::Router::new().route(
+        "/sms",
+        axum::routing::post(
+            move |headers: HeaderMap, axum::Json(body): axum::Json<serde_json::Value>| {
+                let seen = seen.clone();
+                async move {
+                    let auth = headers
+                        .get("authorization")
+                        .and_then(|h| h.to_str().ok())
+                        .unwrap_or("")
+                        .to_string();
+                    seen.lock().unwrap().push((auth, body));
+                    "queued"
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/sms"), received)
+}
+
+#[tokio::test]
+async fn deletion_codes_go_through_the_configured_sms_gateway() {
+    let (url, sent) = sms_gateway().await;
+    let app = spawn_with(|c| {
+        c.phone.channel = "http".into();
+        c.phone.url = url.clone();
+        c.phone.token = "gateway-token".into();
+    })
+    .await;
+    let phone = "+15550100096";
+    assert_eq!(app.sign_up(96, phone, &visa(96)).await.status, 201);
+    let asked = app
+        .scan(
+            "/v1/people/deletions",
+            &app.till_key(),
+            96,
+            json!({"phone": phone}),
+        )
+        .await;
+    assert_eq!(asked.status, 201, "{}", asked.body);
+    let (auth, body) = sent
+        .lock()
+        .unwrap()
+        .last()
+        .cloned()
+        .expect("an SMS was sent");
+    assert_eq!(auth, "Bearer gateway-token");
+    assert_eq!(body["to"], phone);
+    let message = body["message"].as_str().unwrap();
+    let code: String = message.chars().filter(char::is_ascii_digit).collect();
+    assert_eq!(code.len(), 6, "{message}");
+    assert!(
+        app.server.phone.last_code(phone).is_none(),
+        "the development outbox is unused"
+    );
+    let id = asked.body["id"].as_str().unwrap();
+    let done = app
+        .post(
+            &format!("/v1/people/deletions/{id}/confirm"),
+            &app.till_key(),
+            &json!({"code": code}),
+        )
+        .await;
+    assert_eq!(done.status, 200, "{}", done.body);
+    app.server.shutdown().await;
+}
