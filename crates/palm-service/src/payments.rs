@@ -480,6 +480,8 @@ impl Service {
             )
             .with_param("amount"));
         }
+        let operation = format!("capture:{amount}");
+        self.claim_operation(&p, &operation).await?;
         let key = format!("{}:capture", p.id);
         let charge = p.charge_ref.clone().unwrap_or_default();
         match self
@@ -500,6 +502,7 @@ impl Service {
                 self.payment_view(&p, &[]).await
             }
             Some(Outcome::Declined { code }) => {
+                self.store.release_operation(&p.id, &operation).await?;
                 let mut e = ServiceError::new(
                     ErrorKind::Card,
                     "capture_failed",
@@ -510,6 +513,26 @@ impl Service {
             }
             None => Err(processor_unknown()),
         }
+    }
+
+    /// Claims a processor operation on a payment waiting for capture (see the store's
+    /// `claim_operation`): a second, different operation meanwhile is refused, never raced.
+    async fn claim_operation(&self, p: &PaymentRow, operation: &str) -> Result<()> {
+        if self
+            .store
+            .claim_operation(&p.id, S::RequiresCapture.as_str(), operation)
+            .await?
+        {
+            return Ok(());
+        }
+        let now = self.load_payment(&p.merchant_id, &p.id).await?;
+        if now.status != S::RequiresCapture.as_str() {
+            return Err(state_error(&now, "requires_capture"));
+        }
+        Err(ServiceError::conflict(
+            "operation_in_progress",
+            "another capture or cancellation of this payment is in progress; fetch the payment",
+        ))
     }
 
     /// Cancels a payment not yet paid, or releases an authorisation not yet captured.
@@ -525,6 +548,7 @@ impl Service {
         };
         let from = p.status.clone();
         if from == S::RequiresCapture.as_str() {
+            self.claim_operation(&p, "void").await?;
             let key = format!("{}:void", p.id);
             let charge = p.charge_ref.clone().unwrap_or_default();
             match self
@@ -533,6 +557,7 @@ impl Service {
             {
                 Some(Outcome::Approved { .. }) => {}
                 Some(Outcome::Declined { .. }) => {
+                    self.store.release_operation(&p.id, "void").await?;
                     return Err(ServiceError::conflict(
                         "void_failed",
                         "the processor refused to release the authorisation",

@@ -382,6 +382,11 @@ pub trait PaymentStore: Send + Sync {
     /// Refunds still `pending` since before `created_before` (for the reconciler).
     async fn stale_refunds(&self, created_before: i64) -> StoreResult<Vec<RefundRow>>;
     async fn events_of(&self, merchant_id: &str, object_id: &str) -> StoreResult<Vec<EventRow>>;
+    /// Claims `operation` on a payment still in `status` with no other operation in flight (or
+    /// this same one, for a retry); false when another operation holds it or the status moved.
+    async fn claim_operation(&self, id: &str, status: &str, operation: &str) -> StoreResult<bool>;
+    /// Releases a claim the processor refused (the payment stays where it was).
+    async fn release_operation(&self, id: &str, operation: &str) -> StoreResult<()>;
 }
 
 #[async_trait]

@@ -91,6 +91,30 @@ async fn record_event(tx: &mut sqlx::AnyConnection, e: &EventRow) -> Result<(), 
 
 #[async_trait]
 impl PaymentStore for SqlStore {
+    async fn claim_operation(&self, id: &str, status: &str, operation: &str) -> StoreResult<bool> {
+        let claimed = sqlx::query(
+            "UPDATE payments SET operation = $1 WHERE id = $2 AND status = $3 AND (operation IS NULL OR operation = $1)",
+        )
+        .bind(operation)
+        .bind(id)
+        .bind(status)
+        .execute(&self.pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected();
+        Ok(claimed == 1)
+    }
+
+    async fn release_operation(&self, id: &str, operation: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE payments SET operation = NULL WHERE id = $1 AND operation = $2")
+            .bind(id)
+            .bind(operation)
+            .execute(&self.pool)
+            .await
+            .map_err(db_err)?;
+        Ok(())
+    }
+
     async fn insert_payment(&self, p: &PaymentRow, e: &EventRow) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         q!(

@@ -485,3 +485,62 @@ async fn stored_answers_keep_no_secret_in_clear() {
     }
     app.server.shutdown().await;
 }
+
+#[tokio::test]
+async fn concurrent_captures_and_cancels_never_race_at_the_processor() {
+    // A slow processor, so the second request arrives while the first is in flight.
+    let app = spawn_with(|c| c.processor.latency_ms = 300).await;
+    assert_eq!(app.sign_up(42, "+15550100042", &visa(42)).await.status, 201);
+    app.phones.lock().unwrap().insert(42, "+15550100042".into());
+    let (till, _) = app.till();
+    for (first, second) in [
+        (json!({"amount": 4000}), "capture:3000"),
+        (json!({"amount": 2500}), "cancel"),
+    ] {
+        let p = app
+            .post(
+                "/v1/payments",
+                &app.merchant_key(),
+                &json!({"amount": 5000, "currency": "usd", "till": till, "capture_method": "manual"}),
+            )
+            .await;
+        let id = p.body["id"].as_str().unwrap().to_string();
+        let paid = app
+            .scan(
+                &format!("/v1/payments/{id}/palm"),
+                &app.till_key(),
+                42,
+                json!({}),
+            )
+            .await;
+        assert_eq!(paid.body["status"], "requires_capture", "{}", paid.body);
+        let request = |path: &str, body: serde_json::Value| {
+            app.client
+                .post(format!("{}/v1/payments/{id}/{path}", app.base))
+                .bearer_auth(app.merchant_key())
+                .json(&body)
+                .send()
+        };
+        let other = match second {
+            "cancel" => request("cancel", json!({})),
+            _ => request("capture", json!({"amount": 3000})),
+        };
+        let (a, b) = tokio::join!(request("capture", first.clone()), other);
+        let statuses = [a.unwrap().status().as_u16(), b.unwrap().status().as_u16()];
+        assert!(statuses.contains(&200), "{statuses:?}");
+        assert!(
+            statuses.contains(&409),
+            "{statuses:?}: one operation wins, the other is told"
+        );
+        let now = app
+            .get(&format!("/v1/payments/{id}"), &app.merchant_key())
+            .await;
+        if statuses[0] == 200 {
+            assert_eq!(now.body["status"], "succeeded", "{}", now.body);
+            assert_eq!(now.body["amount_captured"], first["amount"]);
+        } else {
+            assert_ne!(now.body["status"], "requires_capture", "{}", now.body);
+        }
+    }
+    app.server.shutdown().await;
+}
