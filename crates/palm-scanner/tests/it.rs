@@ -365,6 +365,22 @@ async fn signed_requests_are_checked_and_sealed_captures_pay_only_their_payment(
         .get(&format!("/v1/payments/{p2}"), Some(&w.merchant_key()))
         .await;
     assert_eq!(p2_now.body["status"], "requires_palm");
+    // A plain picture from a paired device is refused, however well signed: its captures travel
+    // sealed.
+    let plain = device
+        .signed(
+            "POST",
+            &format!("/v1/payments/{p2}/palm"),
+            Some(&json!({"image": "aGVsbG8="})),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (plain.status, code(&plain)),
+        (400, "sealed_capture_required"),
+        "{}",
+        plain.body
+    );
 
     // A stranger's sealed palm is not recognised; sending the same sealed capture again is a
     // replay.

@@ -92,6 +92,14 @@ pub async fn device_auth(State(state): State<AppState>, req: Request, next: Next
     };
     match state.service.authenticate_device(&signed).await {
         Ok(row) => {
+            if carries_plain_image(&bytes) {
+                return AppError::new(
+                    palm_service::ErrorKind::Invalid,
+                    "sealed_capture_required",
+                    "a paired device sends its captures sealed (sealed_image), never as a plain image",
+                )
+                .into_response();
+            }
             parts.extensions.insert(DeviceAuth(row));
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await
@@ -117,6 +125,24 @@ impl FromRequestParts<AppState> for SignedDevice {
                 )
             })
     }
+}
+
+/// Whether a JSON body holds a palm picture in the clear (`image`, or a sign-up's captures):
+/// paired devices seal every capture to the server, so a plain one from them is refused.
+fn carries_plain_image(body: &[u8]) -> bool {
+    let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return false;
+    };
+    let plain = |v: &serde_json::Value| {
+        v.get("image")
+            .and_then(|i| i.as_str())
+            .is_some_and(|i| !i.is_empty())
+    };
+    plain(&json)
+        || json
+            .get("captures")
+            .and_then(|c| c.as_array())
+            .is_some_and(|c| c.iter().any(plain))
 }
 
 #[utoipa::path(post, path = "/v1/devices/pairing_codes", request_body = CreatePairingCode,
