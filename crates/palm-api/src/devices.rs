@@ -147,7 +147,10 @@ pub struct OfflineEntry {
     pub allow_list: String,
 }
 
-/// `POST /v1/gate/entries`.
+/// Offline decisions a gate may upload in one request; its sync sends them in batches.
+pub const MAX_OFFLINE_ENTRIES: usize = 500;
+
+/// `POST /v1/gate/entries`: at most [`MAX_OFFLINE_ENTRIES`] entries.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct OfflineEntries {

@@ -684,6 +684,9 @@ pub struct Entry {
     pub allowed: bool,
     pub reason: String,
     pub created: i64,
+    /// Decided by the gate while offline and uploaded later: what the gate claims, checked only
+    /// for what the gate could know (its own allow-list, a pass holder).
+    pub offline: bool,
 }
 
 #[cfg(test)]

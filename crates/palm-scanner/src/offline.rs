@@ -88,11 +88,24 @@ impl Client {
                 duplicates: 0,
             });
         }
-        let body = serde_json::to_value(api::OfflineEntries { entries }).map_err(io)?;
-        let done: api::OfflineUpload = self
-            .signed("POST", "/v1/gate/entries", Some(&body))
-            .await?
-            .into_result()?;
+        // In batches the server takes; an entry sent twice (after a failed batch) is counted as
+        // a duplicate, never recorded twice.
+        let mut done = api::OfflineUpload {
+            recorded: 0,
+            duplicates: 0,
+        };
+        for batch in entries.chunks(api::MAX_OFFLINE_ENTRIES) {
+            let body = serde_json::to_value(api::OfflineEntries {
+                entries: batch.to_vec(),
+            })
+            .map_err(io)?;
+            let part: api::OfflineUpload = self
+                .signed("POST", "/v1/gate/entries", Some(&body))
+                .await?
+                .into_result()?;
+            done.recorded += part.recorded;
+            done.duplicates += part.duplicates;
+        }
         std::fs::remove_file(queue_path(dir)).map_err(io)?;
         Ok(done)
     }

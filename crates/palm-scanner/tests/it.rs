@@ -662,6 +662,38 @@ async fn a_gate_decides_offline_from_its_sealed_allow_list_and_uploads_when_back
         .await
         .unwrap();
     assert_eq!((bad.status, code(&bad)), (400, "invalid_entry_id"));
+    // Offline a gate knows only its list's pass holders: a claim about anyone else is refused.
+    let bad = device
+        .signed("POST", "/v1/gate/entries", Some(&json!({"entries": [{
+            "id": "ent_0123456789abcdef02", "event": eid, "person": "per_nobody", "direction": "in",
+            "allowed": true, "reason": "welcome", "decided_at": now + 20, "allow_list": synced.id}]})))
+        .await
+        .unwrap();
+    assert_eq!(
+        (bad.status, code(&bad)),
+        (400, "unknown_person"),
+        "{}",
+        bad.body
+    );
+    // Batches are bounded.
+    let many: Vec<_> = (0..=palm_api::MAX_OFFLINE_ENTRIES)
+        .map(|i| json!({"id": format!("ent_{i:020}"), "event": eid, "person": null, "direction": "in",
+            "allowed": false, "reason": "palm_not_recognised", "decided_at": now + 20, "allow_list": synced.id}))
+        .collect();
+    let bad = device
+        .signed("POST", "/v1/gate/entries", Some(&json!({"entries": many})))
+        .await
+        .unwrap();
+    assert_eq!((bad.status, code(&bad)), (400, "too_many_entries"));
     assert_eq!(store.crossings(&eid, &holder).await.unwrap(), (1, 1));
+    // What the gate uploaded is listed as its claim.
+    let listed = w.get("/v1/entries?limit=100", Some(&mk)).await;
+    let offline = listed.body["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["offline"] == true)
+        .count();
+    assert_eq!(offline, 5, "{}", listed.body);
     w.server.shutdown().await;
 }

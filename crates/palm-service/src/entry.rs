@@ -222,6 +222,7 @@ impl Service {
                 allowed: e.allowed,
                 reason: e.reason.clone(),
                 created: e.created,
+                offline: e.offline,
             },
         )
         .await
@@ -349,6 +350,7 @@ impl Service {
                     allowed: d.allowed,
                     reason: d.reason.clone(),
                     created: self.now_s(),
+                    offline: false,
                 },
                 event.capacity,
             )

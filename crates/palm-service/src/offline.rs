@@ -173,10 +173,13 @@ impl Service {
         gate: &GateRow,
         req: api::OfflineEntries,
     ) -> Result<api::OfflineUpload> {
-        if req.entries.len() > 10_000 {
+        if req.entries.len() > api::MAX_OFFLINE_ENTRIES {
             return Err(ServiceError::invalid(
                 "too_many_entries",
-                "upload at most 10,000 entries at a time",
+                format!(
+                    "upload at most {} entries at a time",
+                    api::MAX_OFFLINE_ENTRIES
+                ),
             )
             .with_param("entries"));
         }
@@ -216,15 +219,20 @@ impl Service {
                         .with_param(param("person")),
                 );
             }
-            let list = self
-                .store
-                .allow_list(&e.allow_list)
-                .await?
-                .filter(|l| l.event_id == e.event)
-                .ok_or_else(|| {
-                    ServiceError::not_found("allow-list for this event")
-                        .with_param(param("allow_list"))
-                })?;
+            // Only a list issued to a device of this very gate: a gate cannot speak for others.
+            let list = match self.store.allow_list(&e.allow_list).await? {
+                Some(l) if l.event_id == e.event => {
+                    let device = self.store.device(&l.device_id).await?;
+                    device
+                        .filter(|d| d.gate_id.as_deref() == Some(gate.id.as_str()))
+                        .map(|_| l)
+                }
+                _ => None,
+            }
+            .ok_or_else(|| {
+                ServiceError::not_found("allow-list issued to this gate for this event")
+                    .with_param(param("allow_list"))
+            })?;
             let event = self
                 .store
                 .event(&gate.merchant_id, &list.event_id)
@@ -240,6 +248,16 @@ impl Service {
                 )
                 .with_param(param("decided_at")));
             }
+            // Offline, a gate knows only the people on its list: the event's pass holders.
+            if let Some(person) = &e.person
+                && self.store.pass(&event.id, person).await?.is_none()
+            {
+                return Err(ServiceError::invalid(
+                    "unknown_person",
+                    "this person holds no pass for the event, so no allow-list of this gate named them",
+                )
+                .with_param(param("person")));
+            }
             rows.push(EntryRow {
                 id: e.id.clone(),
                 event_id: event.id,
@@ -249,6 +267,7 @@ impl Service {
                 allowed: e.allowed,
                 reason: e.reason.clone(),
                 created: e.decided_at,
+                offline: true,
             });
         }
         let (mut recorded, mut duplicates) = (0, 0);

@@ -535,6 +535,8 @@ pub struct EntryRow {
     pub allowed: bool,
     pub reason: String,
     pub created: i64,
+    /// Decided by a gate offline and uploaded later: the gate's claim.
+    pub offline: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]

@@ -34,7 +34,7 @@ async fn insert_entry(
     } else {
         ""
     };
-    let r = q!("INSERT INTO entries (id, event_id, gate_id, person_id, direction, allowed, reason, created) VALUES ($1, $2, $3, $4, $5, $6, $7, $8){conflict}")
+    let r = q!("INSERT INTO entries (id, event_id, gate_id, person_id, direction, allowed, reason, created, offline) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9){conflict}")
         .bind(&e.id)
         .bind(&e.event_id)
         .bind(&e.gate_id)
@@ -43,6 +43,7 @@ async fn insert_entry(
         .bind(i64::from(e.allowed))
         .bind(&e.reason)
         .bind(e.created)
+        .bind(i64::from(e.offline))
         .execute(&mut **tx)
         .await
         .map_err(db_err)?;
@@ -251,7 +252,7 @@ impl EntryStore for SqlStore {
     }
 
     async fn entries(&self, merchant_id: &str, page: &Page) -> StoreResult<Vec<EntryRow>> {
-        let select = "SELECT e.id, e.event_id, e.gate_id, e.person_id, e.direction, e.allowed, e.reason, e.created FROM entries e JOIN venue_events v ON v.id = e.event_id WHERE v.merchant_id = $1";
+        let select = "SELECT e.id, e.event_id, e.gate_id, e.person_id, e.direction, e.allowed, e.reason, e.created, e.offline FROM entries e JOIN venue_events v ON v.id = e.event_id WHERE v.merchant_id = $1";
         self.fetch_page(select, "e.id", merchant_id, page)
             .await?
             .iter()
@@ -265,6 +266,7 @@ impl EntryStore for SqlStore {
                     allowed: col::<i64>(r, "allowed")? != 0,
                     reason: col(r, "reason")?,
                     created: col(r, "created")?,
+                    offline: col::<i64>(r, "offline")? != 0,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()
