@@ -42,6 +42,19 @@ pub struct SqlStore {
 
 /// Database errors as the service sees them: unique violations by rule name, everything else
 /// as a backend failure. sqlx's messages name tables and constraints, never bound values.
+/// Runs a compare-and-set statement: true when it changed exactly one row.
+pub(crate) async fn changed_one<'q>(
+    pool: &AnyPool,
+    statement: sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments>,
+) -> Result<bool, StoreError> {
+    Ok(statement
+        .execute(pool)
+        .await
+        .map_err(db_err)?
+        .rows_affected()
+        == 1)
+}
+
 pub(crate) fn db_err(e: sqlx::Error) -> StoreError {
     if let sqlx::Error::Database(db) = &e
         && db.is_unique_violation()

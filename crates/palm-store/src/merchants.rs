@@ -1,6 +1,6 @@
 //! Merchants, tills, and idempotency keys.
 
-use crate::{SqlStore, col, db_err};
+use crate::{SqlStore, changed_one, col, db_err};
 use async_trait::async_trait;
 use palm_service::store::{
     Claim, IdempotencyStore, MerchantRow, MerchantStore, StoreResult, TillRow,
@@ -81,14 +81,13 @@ impl MerchantStore for SqlStore {
     }
 
     async fn disable_merchant(&self, id: &str, now: i64) -> StoreResult<bool> {
-        let r =
+        changed_one(
+            &self.pool,
             sqlx::query("UPDATE merchants SET disabled = $1 WHERE id = $2 AND disabled IS NULL")
                 .bind(now)
-                .bind(id)
-                .execute(&self.pool)
-                .await
-                .map_err(db_err)?;
-        Ok(r.rows_affected() == 1)
+                .bind(id),
+        )
+        .await
     }
 
     async fn till_by_secret(&self, secret_hash: &str) -> StoreResult<Option<TillRow>> {
@@ -224,18 +223,17 @@ impl IdempotencyStore for SqlStore {
         old: &str,
         new: &str,
     ) -> StoreResult<bool> {
-        let changed = sqlx::query(
-            "UPDATE idempotency_keys SET body = $1 WHERE scope = $2 AND key = $3 AND body = $4",
+        changed_one(
+            &self.pool,
+            sqlx::query(
+                "UPDATE idempotency_keys SET body = $1 WHERE scope = $2 AND key = $3 AND body = $4",
+            )
+            .bind(new)
+            .bind(scope)
+            .bind(key)
+            .bind(old),
         )
-        .bind(new)
-        .bind(scope)
-        .bind(key)
-        .bind(old)
-        .execute(&self.pool)
         .await
-        .map_err(db_err)?
-        .rows_affected();
-        Ok(changed == 1)
     }
 
     async fn purge_keys(&self, before: i64) -> StoreResult<u64> {

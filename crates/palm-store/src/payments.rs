@@ -2,7 +2,7 @@
 //! deliveries (one per endpoint of the merchant: the outbox) commit together.
 
 use crate::loyalty::apply_points;
-use crate::{SqlStore, col, db_err};
+use crate::{SqlStore, changed_one, col, db_err};
 use async_trait::async_trait;
 use palm_service::store::{
     EventRow, Page, PaymentRow, PaymentStore, PointsRow, RefundRow, StoreResult,
@@ -92,17 +92,16 @@ async fn record_event(tx: &mut sqlx::AnyConnection, e: &EventRow) -> Result<(), 
 #[async_trait]
 impl PaymentStore for SqlStore {
     async fn claim_operation(&self, id: &str, status: &str, operation: &str) -> StoreResult<bool> {
-        let claimed = sqlx::query(
-            "UPDATE payments SET operation = $1 WHERE id = $2 AND status = $3 AND (operation IS NULL OR operation = $1)",
+        changed_one(
+            &self.pool,
+            sqlx::query(
+                "UPDATE payments SET operation = $1 WHERE id = $2 AND status = $3 AND (operation IS NULL OR operation = $1)",
+            )
+            .bind(operation)
+            .bind(id)
+            .bind(status),
         )
-        .bind(operation)
-        .bind(id)
-        .bind(status)
-        .execute(&self.pool)
         .await
-        .map_err(db_err)?
-        .rows_affected();
-        Ok(claimed == 1)
     }
 
     async fn release_operation(&self, id: &str, operation: &str) -> StoreResult<()> {

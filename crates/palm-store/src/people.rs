@@ -1,6 +1,6 @@
 //! People, their palms, cards, consents and sessions.
 
-use crate::{SqlStore, col, db_err};
+use crate::{SqlStore, changed_one, col, db_err};
 use async_trait::async_trait;
 use palm_service::store::{
     CardRow, NewPerson, OwnedPalm, PalmRow, PeopleStore, PersonRow, SessionRow, StoreResult,
@@ -365,15 +365,13 @@ impl PeopleStore for SqlStore {
         old: &[u8],
         new: &[u8],
     ) -> StoreResult<bool> {
-        let changed =
+        changed_one(
+            &self.pool,
             sqlx::query("UPDATE people SET wrapped_key = $1 WHERE id = $2 AND wrapped_key = $3")
                 .bind(new)
                 .bind(person_id)
-                .bind(old)
-                .execute(&self.pool)
-                .await
-                .map_err(db_err)?
-                .rows_affected();
-        Ok(changed == 1)
+                .bind(old),
+        )
+        .await
     }
 }

@@ -1,6 +1,6 @@
 //! Webhook endpoints and the delivery outbox.
 
-use crate::{SqlStore, col, db_err};
+use crate::{SqlStore, changed_one, col, db_err};
 use async_trait::async_trait;
 use palm_service::store::{DeliveryRow, EndpointRow, EventRow, Page, StoreResult, WebhookStore};
 use sqlx::any::AnyRow;
@@ -138,17 +138,16 @@ impl WebhookStore for SqlStore {
     }
 
     async fn replace_endpoint_key(&self, id: &str, old: &[u8], new: &[u8]) -> StoreResult<bool> {
-        let changed = sqlx::query(
-            "UPDATE webhook_endpoints SET wrapped_key = $1 WHERE id = $2 AND wrapped_key = $3",
+        changed_one(
+            &self.pool,
+            sqlx::query(
+                "UPDATE webhook_endpoints SET wrapped_key = $1 WHERE id = $2 AND wrapped_key = $3",
+            )
+            .bind(new)
+            .bind(id)
+            .bind(old),
         )
-        .bind(new)
-        .bind(id)
-        .bind(old)
-        .execute(&self.pool)
         .await
-        .map_err(db_err)?
-        .rows_affected();
-        Ok(changed == 1)
     }
 
     async fn replay_delivery(&self, merchant_id: &str, id: &str, now: i64) -> StoreResult<bool> {
