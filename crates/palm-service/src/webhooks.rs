@@ -7,7 +7,7 @@
 
 use crate::domain::{new_id, new_secret};
 use crate::error::{Result, ServiceError};
-use crate::store::{DeliveryRow, EndpointRow, Page};
+use crate::store::{DeliveryRow, EndpointRow, EventRow, Page};
 use crate::{Service, context};
 use async_trait::async_trait;
 use hmac::{KeyInit, Mac};
@@ -159,46 +159,73 @@ impl Service {
         Ok(())
     }
 
-    /// Sends every delivery that is due; returns how many were attempted.
+    /// Sends the oldest due delivery of every endpoint, all endpoints at once; returns how many
+    /// were attempted. One delivery per endpoint per round keeps a round as short as one send
+    /// (10 s at most), so a slow or dead endpoint holds up the others by one send, not by its
+    /// whole backlog; what is left is sent in the next round, which starts at once.
     pub async fn deliver_due(&self, sender: &dyn WebhookSender) -> Result<usize> {
         let now_ms = self.clock.now_ms();
         let due = self.store.due_deliveries(now_ms, 100).await?;
-        for (mut d, event, endpoint) in due.iter().cloned() {
-            let key = self.data_key(&endpoint.wrapped_key)?;
-            let secret = String::from_utf8(
-                key.open(&endpoint.secret_sealed, &context("webhook", &endpoint.id))?,
-            )
-            .map_err(|_| ServiceError::internal("a webhook secret could not be read"))?;
-            let signature = sign_payload(&secret, self.now_s(), &event.payload);
-            let result = sender.send(&endpoint.url, &signature, &event.payload).await;
-            d.attempts += 1;
-            match result {
-                Ok(code) if (200..300).contains(&code) => {
-                    d.status = "delivered".into();
+        let mut firsts: Vec<&(DeliveryRow, EventRow, EndpointRow)> = Vec::new();
+        for row in &due {
+            if !firsts.iter().any(|f| f.2.id == row.2.id) {
+                firsts.push(row);
+            }
+        }
+        if firsts.len() < due.len() {
+            self.webhook_wake.notify_one();
+        }
+        let sends = firsts.iter().map(|(d, event, endpoint)| {
+            self.deliver_one(sender, d.clone(), event, endpoint, now_ms)
+        });
+        for sent in futures_util::future::join_all(sends).await {
+            sent?;
+        }
+        Ok(firsts.len())
+    }
+
+    async fn deliver_one(
+        &self,
+        sender: &dyn WebhookSender,
+        mut d: DeliveryRow,
+        event: &EventRow,
+        endpoint: &EndpointRow,
+        now_ms: i64,
+    ) -> Result<()> {
+        let key = self.data_key(&endpoint.wrapped_key)?;
+        let secret = String::from_utf8(
+            key.open(&endpoint.secret_sealed, &context("webhook", &endpoint.id))?,
+        )
+        .map_err(|_| ServiceError::internal("a webhook secret could not be read"))?;
+        let signature = sign_payload(&secret, self.now_s(), &event.payload);
+        let result = sender.send(&endpoint.url, &signature, &event.payload).await;
+        d.attempts += 1;
+        match result {
+            Ok(code) if (200..300).contains(&code) => {
+                d.status = "delivered".into();
+                d.next_attempt = None;
+                d.last_status_code = Some(i64::from(code));
+                d.last_error = None;
+            }
+            other => {
+                let (code, error) = match other {
+                    Ok(code) => (Some(i64::from(code)), format!("endpoint answered {code}")),
+                    Err(e) => (None, e),
+                };
+                d.last_status_code = code;
+                d.last_error = Some(error.chars().take(300).collect());
+                if d.attempts >= self.config.webhook_max_attempts {
+                    d.status = "failed".into();
                     d.next_attempt = None;
-                    d.last_status_code = Some(i64::from(code));
-                    d.last_error = None;
-                }
-                other => {
-                    let (code, error) = match other {
-                        Ok(code) => (Some(i64::from(code)), format!("endpoint answered {code}")),
-                        Err(e) => (None, e),
-                    };
-                    d.last_status_code = code;
-                    d.last_error = Some(error.chars().take(300).collect());
-                    if d.attempts >= self.config.webhook_max_attempts {
-                        d.status = "failed".into();
-                        d.next_attempt = None;
-                    } else {
-                        let backoff = self.config.webhook_retry_base_ms
-                            * 4i64.saturating_pow((d.attempts - 1) as u32);
-                        d.next_attempt = Some(now_ms + backoff.min(6 * 3600 * 1000));
-                    }
+                } else {
+                    let backoff = self.config.webhook_retry_base_ms
+                        * 4i64.saturating_pow((d.attempts - 1) as u32);
+                    d.next_attempt = Some(now_ms + backoff.min(6 * 3600 * 1000));
                 }
             }
-            self.store.record_attempt(&d).await?;
         }
-        Ok(due.len())
+        self.store.record_attempt(&d).await?;
+        Ok(())
     }
 
     /// The delivery loop: wakes on new events and every second for retries, until `stop`.

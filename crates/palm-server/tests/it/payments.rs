@@ -544,3 +544,42 @@ async fn concurrent_captures_and_cancels_never_race_at_the_processor() {
     }
     app.server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_slow_webhook_endpoint_does_not_hold_up_the_others() {
+    let app = spawn().await;
+    // An endpoint that takes 5 s to answer, registered first so its deliveries come first.
+    let slow = axum::Router::new().route(
+        "/hook",
+        axum::routing::post(|| async {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            "late"
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let slow_url = format!("http://{}/hook", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, slow).await.unwrap() });
+    let (fast_url, fast) = webhook_receiver(0).await;
+    for url in [&slow_url, &fast_url] {
+        let ep = app
+            .post(
+                "/v1/webhook_endpoints",
+                &app.merchant_key(),
+                &json!({"url": url}),
+            )
+            .await;
+        assert_eq!(ep.status, 201, "{}", ep.body);
+    }
+    assert_eq!(app.sign_up(43, "+15550100043", &visa(43)).await.status, 201);
+    app.phones.lock().unwrap().insert(43, "+15550100043".into());
+    let started = std::time::Instant::now();
+    let paid = app.pay(43, 900).await;
+    assert_eq!(paid.body["status"], "succeeded", "{}", paid.body);
+    assert!(eventually(|| !fast.lock().unwrap().is_empty()).await);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "the fast endpoint waited for the slow one: {:?}",
+        started.elapsed()
+    );
+    app.server.shutdown().await;
+}
