@@ -532,6 +532,43 @@ async fn a_gate_device_scans_sealed_palms_and_cannot_act_as_a_till() {
         )
         .await;
     assert_eq!(r.status, 400);
+    // Guessing codes: after ten wrong ones from one address it is locked out, even for a right
+    // code, and told how long to wait.
+    let guess = async |code: &str| {
+        let body = json!({"pairing_code": code, "name": "x",
+            "signing_key": B64.encode([1u8; 32]), "seal_key": B64.encode([2u8; 32])});
+        w.post("/v1/devices", "", &body).await
+    };
+    let mut wrong = 0;
+    let locked = loop {
+        let r = guess("GUES-SING").await;
+        if r.status == 429 {
+            break r;
+        }
+        assert_eq!(code(&r), "invalid_pairing_code", "{}", r.body);
+        wrong += 1;
+        assert!(wrong <= 10, "no lockout after {wrong} wrong codes");
+    };
+    assert_eq!(code(&locked), "too_many_attempts");
+    let raw = w
+        .http
+        .post(format!("{}/v1/devices", w.base))
+        .json(&json!({"pairing_code": "GUES-SING", "name": "x",
+            "signing_key": B64.encode([1u8; 32]), "seal_key": B64.encode([2u8; 32])}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(raw.status().as_u16(), 429);
+    assert!(raw.headers().get("retry-after").is_some());
+    let right = w
+        .post(
+            "/v1/devices/pairing_codes",
+            &mk,
+            &json!({"till": w.till().0}),
+        )
+        .await;
+    let refused = guess(right.body["code"].as_str().unwrap()).await;
+    assert_eq!(refused.status, 429, "{}", refused.body);
     w.server.shutdown().await;
 }
 

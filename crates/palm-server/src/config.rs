@@ -77,6 +77,9 @@ pub struct LimitsConfig {
     pub engine_workers: usize,
     /// How long a picture waits for the engine before the answer is `busy` (503, Retry-After).
     pub engine_queue_ms: u64,
+    /// Wrong pairing codes one client (IP address) may send in 10 minutes before it is locked
+    /// out for the rest of them (429, Retry-After).
+    pub pairing_failures: u32,
 }
 
 impl Default for LimitsConfig {
@@ -87,6 +90,7 @@ impl Default for LimitsConfig {
             max_connections: 1024,
             engine_workers: 0,
             engine_queue_ms: 5_000,
+            pairing_failures: 10,
         }
     }
 }

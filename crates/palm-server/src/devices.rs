@@ -160,10 +160,37 @@ pub async fn create_pairing_code(
     responses((status = 201, body = DeviceRegistered)))]
 pub async fn register_device(
     State(s): State<AppState>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     ApiJson(req): ApiJson<RegisterDevice>,
-) -> ApiResult<(StatusCode, Json<DeviceRegistered>)> {
-    let registered = s.service.register_device(req).await?;
-    Ok((StatusCode::CREATED, Json(registered)))
+) -> Result<(StatusCode, Json<DeviceRegistered>), Response> {
+    let client = peer.map(|p| (p.0).0.ip());
+    if let Some(wait) = client.and_then(|c| s.pairing_lockout.locked(c)) {
+        let mut refused = AppError::new(
+            palm_service::ErrorKind::TooManyAttempts,
+            "too_many_attempts",
+            "too many wrong pairing codes from this address; wait before trying again",
+        )
+        .into_response();
+        refused.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from(wait),
+        );
+        return Err(refused);
+    }
+    match s.service.register_device(req).await {
+        Ok(registered) => {
+            if let Some(c) = client {
+                s.pairing_lockout.succeeded(c);
+            }
+            Ok((StatusCode::CREATED, Json(registered)))
+        }
+        Err(e) => {
+            if let Some(c) = client.filter(|_| e.code == "invalid_pairing_code") {
+                s.pairing_lockout.failed(c);
+            }
+            Err(AppError(e).into_response())
+        }
+    }
 }
 
 #[utoipa::path(get, path = "/v1/devices", responses((status = 200, body = List<Device>)))]

@@ -35,6 +35,7 @@ impl AppError {
             ErrorKind::Conflict | ErrorKind::Idempotency => StatusCode::CONFLICT,
             ErrorKind::Palm => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorKind::Card => StatusCode::PAYMENT_REQUIRED,
+            ErrorKind::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -49,6 +50,7 @@ impl AppError {
             ErrorKind::Idempotency => "idempotency_error",
             ErrorKind::Palm => "palm_error",
             ErrorKind::Card => "card_error",
+            ErrorKind::TooManyAttempts => "rate_limit_error",
             ErrorKind::Unavailable | ErrorKind::Internal => "api_error",
         };
         ApiError {

@@ -54,10 +54,17 @@ pub async fn serve(
                 continue;
             }
         };
-        let service = TowerToHyperService::new(
-            app.clone()
-                .map_request(|req: Request<Incoming>| req.map(Body::new)),
-        );
+        // The peer's address travels with each request (`ConnectInfo`, for lockouts by client).
+        let peer = socket.peer_addr().ok();
+        let service =
+            TowerToHyperService::new(app.clone().map_request(move |req: Request<Incoming>| {
+                let mut req = req.map(Body::new);
+                if let Some(peer) = peer {
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                }
+                req
+            }));
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(limits.header_timeout)

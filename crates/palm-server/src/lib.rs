@@ -14,6 +14,7 @@ pub mod extract;
 pub mod http;
 pub mod keys;
 pub mod kiosk;
+pub mod lockout;
 pub mod merchants;
 pub mod routes;
 pub mod sender;

@@ -73,6 +73,10 @@ impl Server {
             body_limit: config.body_limit_bytes,
             accuracy_dir: config.data_dir.join("accuracy"),
             request_timeout: Duration::from_millis(config.limits.request_timeout_ms),
+            pairing_lockout: Arc::new(crate::lockout::Lockout::new(
+                config.limits.pairing_failures,
+                Duration::from_secs(600),
+            )),
         });
         let limits = crate::http::ConnectionLimits {
             header_timeout: Duration::from_millis(config.limits.header_timeout_ms),

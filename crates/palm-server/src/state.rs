@@ -12,4 +12,6 @@ pub struct AppState {
     pub accuracy_dir: std::path::PathBuf,
     /// Longest a request may take, body and answer included.
     pub request_timeout: std::time::Duration,
+    /// Clients guessing pairing codes are locked out after repeated failures.
+    pub pairing_lockout: std::sync::Arc<crate::lockout::Lockout>,
 }

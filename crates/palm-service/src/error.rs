@@ -20,6 +20,8 @@ pub enum ErrorKind {
     Palm,
     /// The card was refused, by the service or the processor (402).
     Card,
+    /// Too many failed attempts from this client: locked out for a while (429).
+    TooManyAttempts,
     /// A dependency (processor, database) is not answering; retrying later may work (503).
     Unavailable,
     Internal,
