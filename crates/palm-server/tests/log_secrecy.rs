@@ -41,13 +41,7 @@ async fn a_full_story_logs_no_secret() {
     })
     .await;
     let (url, _hook) = webhook_receiver(1).await;
-    let ep = app
-        .post(
-            "/v1/webhook_endpoints",
-            &app.merchant_key(),
-            &json!({"url": url}),
-        )
-        .await;
+    let ep = app.add_webhook(&url).await;
     let webhook_secret = ep.body["secret"].as_str().unwrap().to_string();
 
     let card = "4242424242424242";
@@ -93,14 +87,7 @@ async fn a_full_story_logs_no_secret() {
     let token = session.body["token"].as_str().unwrap().to_string();
     app.post("/v1/me/cards", &token, &json!({"number": card, "exp_month": 3, "exp_year": 2033, "holder_name": "Ada Palm", "cvc": "8642"})).await;
     // A deletion request: its one-time code reaches the (development) phone channel only.
-    let deletion = app
-        .scan(
-            "/v1/people/deletions",
-            &app.till_key(),
-            81,
-            json!({"phone": phone}),
-        )
-        .await;
+    let deletion = app.ask_deletion(81, phone).await;
     assert_eq!(deletion.status, 201, "{}", deletion.body);
     let deletion_code = app.server.phone.last_code(phone).expect("a code");
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;

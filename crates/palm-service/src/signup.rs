@@ -189,29 +189,44 @@ impl Service {
     /// to be the same palm (a capture matching none of the others is refused).
     fn representative(&self, templates: &[(usize, &Template)]) -> Result<Template> {
         let m = self.engine.matcher();
-        for (n, &(i, a)) in templates.iter().enumerate() {
-            if templates[..n]
-                .iter()
-                .any(|(_, b)| m.similarity(a, b).unwrap_or(0.0) >= SAME_PICTURE)
-            {
+        // Every ordered pair of different captures scored once; both checks below read these
+        // scores (the diagonal is never read).
+        let scores: Vec<Vec<f32>> = templates
+            .iter()
+            .enumerate()
+            .map(|(n, (_, a))| {
+                templates
+                    .iter()
+                    .enumerate()
+                    .map(|(k, (_, b))| {
+                        if k == n {
+                            1.0
+                        } else {
+                            m.similarity(a, b).unwrap_or(0.0)
+                        }
+                    })
+                    .collect()
+            })
+            .collect();
+        for (n, &(i, _)) in templates.iter().enumerate() {
+            if scores[n][..n].iter().any(|&s| s >= SAME_PICTURE) {
                 return Err(same_picture(i));
             }
         }
         let mut best = (f32::MIN, 0);
-        for &(i, a) in templates {
-            let scores: Vec<f32> = templates
-                .iter()
-                .filter(|(j, _)| *j != i)
-                .map(|(_, b)| m.similarity(a, b).unwrap_or(0.0))
+        for (n, &(i, _)) in templates.iter().enumerate() {
+            let others: Vec<f32> = (0..templates.len())
+                .filter(|&k| k != n)
+                .map(|k| scores[n][k])
                 .collect();
-            if scores.iter().all(|&s| s < DEFAULT_THRESHOLD) {
+            if others.iter().all(|&s| s < DEFAULT_THRESHOLD) {
                 return Err(ServiceError::palm(
                     "captures_disagree",
                     "this capture does not look like the same palm as the others; scan the same hand again",
                 )
                 .with_param(format!("captures[{i}]")));
             }
-            let mean = scores.iter().sum::<f32>() / scores.len() as f32;
+            let mean = others.iter().sum::<f32>() / others.len() as f32;
             if mean > best.0 {
                 best = (mean, i);
             }

@@ -223,6 +223,27 @@ impl TestApp {
         last.unwrap()
     }
 
+    /// The demo merchant registers a webhook endpoint at `url`.
+    pub async fn add_webhook(&self, url: &str) -> Reply {
+        self.post(
+            "/v1/webhook_endpoints",
+            &self.merchant_key(),
+            &json!({"url": url}),
+        )
+        .await
+    }
+
+    /// Person `seed` asks for deletion at the demo till, with their palm and `phone`.
+    pub async fn ask_deletion(&self, seed: u64, phone: &str) -> Reply {
+        self.scan(
+            "/v1/people/deletions",
+            &self.till_key(),
+            seed,
+            json!({"phone": phone}),
+        )
+        .await
+    }
+
     pub async fn create_payment(&self, amount: i64) -> Value {
         let r = self
             .post(

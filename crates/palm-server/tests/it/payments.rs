@@ -8,13 +8,7 @@ use serde_json::json;
 async fn pay_by_palm_refund_and_signed_webhooks() {
     let app = spawn().await;
     let (url, hook) = webhook_receiver(1).await;
-    let ep = app
-        .post(
-            "/v1/webhook_endpoints",
-            &app.merchant_key(),
-            &json!({"url": url}),
-        )
-        .await;
+    let ep = app.add_webhook(&url).await;
     assert_eq!(ep.status, 201, "{}", ep.body);
     let secret = ep.body["secret"].as_str().unwrap().to_string();
     assert!(secret.starts_with("whsec_"));
@@ -561,13 +555,7 @@ async fn a_slow_webhook_endpoint_does_not_hold_up_the_others() {
     tokio::spawn(async move { axum::serve(listener, slow).await.unwrap() });
     let (fast_url, fast) = webhook_receiver(0).await;
     for url in [&slow_url, &fast_url] {
-        let ep = app
-            .post(
-                "/v1/webhook_endpoints",
-                &app.merchant_key(),
-                &json!({"url": url}),
-            )
-            .await;
+        let ep = app.add_webhook(&url).await;
         assert_eq!(ep.status, 201, "{}", ep.body);
     }
     assert_eq!(app.sign_up(43, "+15550100043", &visa(43)).await.status, 201);

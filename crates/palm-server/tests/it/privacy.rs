@@ -71,23 +71,9 @@ async fn delete_me_with_palm_and_phone_code_shreds_everything() {
     }
 
     // A wrong phone number asks for nothing; the right one sends a code.
-    let wrong = app
-        .scan(
-            "/v1/people/deletions",
-            &app.till_key(),
-            91,
-            json!({"phone": "+447700900999"}),
-        )
-        .await;
+    let wrong = app.ask_deletion(91, "+447700900999").await;
     assert_eq!(wrong.status, 422);
-    let req = app
-        .scan(
-            "/v1/people/deletions",
-            &app.till_key(),
-            91,
-            json!({"phone": phone}),
-        )
-        .await;
+    let req = app.ask_deletion(91, phone).await;
     assert_eq!(req.status, 201, "{}", req.body);
     let id = req.body["id"].as_str().unwrap().to_string();
     let code = app.server.phone.last_code(phone).expect("a code was sent");
@@ -202,15 +188,7 @@ async fn deletion_codes_expire_and_lock_after_wrong_tries() {
     let app = spawn_with_clock(clock.clone()).await;
     let phone = "+15550100095";
     assert_eq!(app.sign_up(95, phone, &visa(95)).await.status, 201);
-    let till_key = app.till_key();
-    let ask = || {
-        app.scan(
-            "/v1/people/deletions",
-            &till_key,
-            95,
-            json!({"phone": phone}),
-        )
-    };
+    let ask = || app.ask_deletion(95, phone);
     let confirm = |id: String, code: String| {
         let app = &app;
         async move {
@@ -293,14 +271,7 @@ async fn deletion_codes_go_through_the_configured_sms_gateway() {
     .await;
     let phone = "+15550100096";
     assert_eq!(app.sign_up(96, phone, &visa(96)).await.status, 201);
-    let asked = app
-        .scan(
-            "/v1/people/deletions",
-            &app.till_key(),
-            96,
-            json!({"phone": phone}),
-        )
-        .await;
+    let asked = app.ask_deletion(96, phone).await;
     assert_eq!(asked.status, 201, "{}", asked.body);
     let (auth, body) = sent
         .lock()

@@ -11,14 +11,7 @@ async fn another_merchants_till_cannot_see_or_burn_a_deletion_request() {
     let other_till = other.tills[0].credential.clone();
     let phone = "+15550100031";
     assert_eq!(app.sign_up(31, phone, &visa(31)).await.status, 201);
-    let asked = app
-        .scan(
-            "/v1/people/deletions",
-            &app.till_key(),
-            31,
-            json!({"phone": phone}),
-        )
-        .await;
+    let asked = app.ask_deletion(31, phone).await;
     assert_eq!(asked.status, 201, "{}", asked.body);
     let id = asked.body["id"].as_str().unwrap().to_string();
     let code = app.server.phone.last_code(phone).unwrap();
