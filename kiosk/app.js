@@ -4,11 +4,20 @@
 "use strict";
 
 const PL = {
+  // The merchant key (sk_: refunds, devices, webhooks) lives in this tab's session only and is
+  // used by the merchant screen alone; the till and gate pages work with their own restricted
+  // credentials (tk_, gk_), which are kept.
   config() {
-    try { return JSON.parse(localStorage.getItem("palmline") || "{}"); } catch { return {}; }
+    const read = (store) => { try { return JSON.parse(store.getItem("palmline") || "{}"); } catch { return {}; } };
+    const kept = read(localStorage);
+    delete kept.key; // written by earlier versions
+    return { ...kept, ...read(sessionStorage) };
   },
   save(values) {
-    localStorage.setItem("palmline", JSON.stringify({ ...PL.config(), ...values }));
+    const all = { ...PL.config(), ...values };
+    const { key, ...rest } = all;
+    localStorage.setItem("palmline", JSON.stringify(rest));
+    sessionStorage.setItem("palmline", JSON.stringify(key ? { key } : {}));
   },
   // `#key=sk_...&till=tk_...&till_id=till_...&gate=gk_...` on any page: kept, then removed from the address.
   takeFromHash() {

@@ -65,8 +65,9 @@ PL.$("start").onclick = async () => {
   PL.text("error", "");
   const amount = Math.round(Number(PL.$("amount").value) * 100);
   try {
-    payment = await PL.api("POST", "/v1/payments", cfg.key, {
-      amount, currency: PL.$("currency").value, till: cfg.till_id,
+    // The till creates its own payment with its till credential: no merchant key at a till.
+    payment = await PL.api("POST", "/v1/payments", cfg.till, {
+      amount, currency: PL.$("currency").value,
     });
     PL.text("due", PL.money(payment.amount, payment.currency));
     PL.show("amount-box", false); PL.show("palm-box", true);

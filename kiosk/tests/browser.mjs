@@ -98,6 +98,10 @@ await story("sign up with an uploaded palm, pay at a till, see the receipt", asy
   await snap(page, "signed-up");
 
   await page.goto(`${base}/kiosk/checkout.html`);
+  // A till keeps only its own restricted credential: the merchant key (refunds, devices,
+  // webhooks) is never stored where the kiosk keeps its settings.
+  const kept = await page.evaluate(() => localStorage.getItem("palmline") || "");
+  assert.ok(kept.includes("tk_") && !kept.includes("sk_"), "the till stores no merchant key");
   await page.fill("#amount", "12.50");
   await page.click("#start");
   await page.waitForSelector("#palm-box:not(.hidden)");

@@ -187,8 +187,10 @@ pub struct CreatePayment {
     pub amount: i64,
     /// ISO 4217, lower or upper case.
     pub currency: String,
-    /// The till where the person will hover their palm.
-    pub till: String,
+    /// The till where the person will hover their palm. Required with a merchant key; a till
+    /// creating its own payment (with its `tk_` credential) may leave it out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub till: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

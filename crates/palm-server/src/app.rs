@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use palm_service::ErrorKind;
 use palm_service::domain::secret_hash;
-use palm_service::store::Claim;
+use palm_service::store::{Claim, KeyHolder, KeyedRequest};
 use sha2::{Digest, Sha256};
 use utoipa::OpenApi;
 
@@ -185,7 +185,11 @@ async fn server_timing(req: Request, next: Next) -> Response {
 
 /// `Idempotency-Key` on POST: the first response for a key is stored and replayed for the same
 /// request; the same key with another request is refused. Keys are scoped to the credential
-/// that sent them. Server errors are not stored, so a retry runs again.
+/// that sent them. Server errors are not stored, so a retry runs again. A key whose request
+/// ended without an answer (the server crashed, or the request was cut off by its time limit)
+/// is taken over by the next retry, which runs again with [`KeyedRequest::resumed`] set: the use
+/// cases then answer with what the first run did (the payment or refund it created, the payment
+/// as it moved it), so a client always learns the outcome.
 async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if req.method() != Method::POST {
         return next.run(req).await;
@@ -228,8 +232,17 @@ async fn idempotency(State(state): State<AppState>, req: Request, next: Next) ->
     let request_hash = hex::encode(digest.finalize());
     let store = state.service.store().clone();
     let now = state.service.clock().now_s();
-    match store.claim_key(&scope, &key, &request_hash, now).await {
-        Err(e) => AppError(e.into()).into_response(),
+    // A key still without an answer after the request time limit (and a margin) belongs to a
+    // request that was cut off: the next retry takes it over.
+    let holder = KeyHolder {
+        run: state.service.run_id(),
+        abandoned_before: now - state.request_timeout.as_secs() as i64 - 5,
+    };
+    let resumed = match store
+        .claim_key(&scope, &key, &request_hash, now, &holder)
+        .await
+    {
+        Err(e) => return AppError(e.into()).into_response(),
         Ok(Claim::Seen {
             request_hash: stored,
             response,
@@ -242,7 +255,7 @@ async fn idempotency(State(state): State<AppState>, req: Request, next: Next) ->
                 )
                 .into_response();
             }
-            match response {
+            return match response {
                 Some((status, stored)) => {
                     let body = match state.service.open_answer(&scope, &key, &stored) {
                         Ok(b) => b,
@@ -264,34 +277,43 @@ async fn idempotency(State(state): State<AppState>, req: Request, next: Next) ->
                     "a request with this Idempotency-Key is still being processed",
                 )
                 .into_response(),
-            }
-        }
-        Ok(Claim::New) => {
-            let response = next
-                .run(Request::from_parts(parts, Body::from(bytes)))
-                .await;
-            let status = response.status();
-            let (rparts, rbody) = response.into_parts();
-            let body = axum::body::to_bytes(rbody, usize::MAX)
-                .await
-                .unwrap_or_default();
-            let stored = if status.is_server_error() {
-                store.release_key(&scope, &key).await
-            } else {
-                match state.service.seal_answer(&scope, &key, &body) {
-                    Ok(sealed) => {
-                        store
-                            .complete_key(&scope, &key, i64::from(status.as_u16()), &sealed)
-                            .await
-                    }
-                    // Unsealable (no master key): keep nothing rather than the answer in clear.
-                    Err(_) => store.release_key(&scope, &key).await,
-                }
             };
-            if let Err(e) = stored {
-                tracing::error!(error = %e, "idempotency record not saved");
-            }
-            Response::from_parts(rparts, Body::from(body))
         }
+        Ok(Claim::New) => false,
+        Ok(Claim::Resumed) => {
+            tracing::info!("an idempotency key whose first request ended unanswered is run again");
+            true
+        }
+    };
+    let mut parts = parts;
+    parts.extensions.insert(KeyedRequest {
+        scope: scope.clone(),
+        key: key.clone(),
+        resumed,
+    });
+    let response = next
+        .run(Request::from_parts(parts, Body::from(bytes)))
+        .await;
+    let status = response.status();
+    let (rparts, rbody) = response.into_parts();
+    let body = axum::body::to_bytes(rbody, usize::MAX)
+        .await
+        .unwrap_or_default();
+    let stored = if status.is_server_error() {
+        store.release_key(&scope, &key).await
+    } else {
+        match state.service.seal_answer(&scope, &key, &body) {
+            Ok(sealed) => {
+                store
+                    .complete_key(&scope, &key, i64::from(status.as_u16()), &sealed)
+                    .await
+            }
+            // Unsealable (no master key): keep nothing rather than the answer in clear.
+            Err(_) => store.release_key(&scope, &key).await,
+        }
+    };
+    if let Err(e) = stored {
+        tracing::error!(error = %e, "idempotency record not saved");
     }
+    Response::from_parts(rparts, Body::from(body))
 }

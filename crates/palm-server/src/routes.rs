@@ -4,12 +4,12 @@
 use crate::error::AppError;
 use crate::extract::{ApiJson, Gate, Merchant, MerchantOrTill, Person, Till};
 use crate::state::AppState;
-use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
+use axum::{Extension, Json};
 use palm_api::*;
 use palm_service::ErrorKind;
-use palm_service::store::Page;
+use palm_service::store::{KeyedRequest, Page};
 use serde::{Deserialize, Serialize};
 use utoipa::{OpenApi, ToSchema};
 
@@ -159,13 +159,41 @@ pub async fn signup(
     responses((status = 201, body = Payment), (status = 400, body = ApiError)))]
 pub async fn create_payment(
     State(s): State<AppState>,
-    Merchant(m): Merchant,
+    auth: MerchantOrTill,
+    origin: Option<Extension<KeyedRequest>>,
     ApiJson(req): ApiJson<CreatePayment>,
 ) -> ApiResult<(StatusCode, Json<Payment>)> {
-    Ok((
-        StatusCode::CREATED,
-        Json(s.service.create_payment(&m, req).await?),
-    ))
+    let origin = origin.map(|Extension(o)| o);
+    let till = match &auth {
+        MerchantOrTill::Till(t) => Some(t),
+        MerchantOrTill::Merchant(_) => None,
+    };
+    let payment = s
+        .service
+        .create_payment(auth.merchant_id(), till, req, origin.as_ref())
+        .await?;
+    Ok((StatusCode::CREATED, Json(payment)))
+}
+
+/// A request that moves a payment, run again after its first run ended without an answer (a
+/// crash, a dropped connection), answers with the payment as the first run left it rather than
+/// "payment is already ...".
+async fn moved(
+    s: &AppState,
+    origin: Option<Extension<KeyedRequest>>,
+    merchant_id: &str,
+    id: &str,
+    result: palm_service::Result<Payment>,
+) -> ApiResult<Json<Payment>> {
+    match result {
+        Err(e)
+            if e.code == "payment_unexpected_state"
+                && origin.is_some_and(|Extension(o)| o.resumed) =>
+        {
+            Ok(Json(s.service.payment_outcome(merchant_id, id).await?))
+        }
+        other => Ok(Json(other?)),
+    }
 }
 
 #[utoipa::path(get, path = "/v1/payments", params(("limit" = Option<i64>, Query), ("starting_after" = Option<String>, Query)),
@@ -193,9 +221,11 @@ pub async fn submit_palm(
     State(s): State<AppState>,
     Till(t): Till,
     Path(id): Path<String>,
+    origin: Option<Extension<KeyedRequest>>,
     ApiJson(req): ApiJson<PalmSubmission>,
 ) -> ApiResult<Json<Payment>> {
-    Ok(Json(s.service.submit_palm(&t, &id, req).await?))
+    let result = s.service.submit_palm(&t, &id, req).await;
+    moved(&s, origin, &t.merchant_id, &id, result).await
 }
 
 #[utoipa::path(post, path = "/v1/payments/{id}/confirm", request_body = ConfirmPayment,
@@ -204,10 +234,12 @@ pub async fn confirm_payment(
     State(s): State<AppState>,
     Till(t): Till,
     Path(id): Path<String>,
+    origin: Option<Extension<KeyedRequest>>,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Payment>> {
     let req = optional_body(&body)?;
-    Ok(Json(s.service.confirm_payment(&t, &id, req).await?))
+    let result = s.service.confirm_payment(&t, &id, req).await;
+    moved(&s, origin, &t.merchant_id, &id, result).await
 }
 
 #[utoipa::path(post, path = "/v1/payments/{id}/capture", request_body = CapturePayment,
@@ -216,10 +248,12 @@ pub async fn capture_payment(
     State(s): State<AppState>,
     Merchant(m): Merchant,
     Path(id): Path<String>,
+    origin: Option<Extension<KeyedRequest>>,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Payment>> {
     let req = optional_body(&body)?;
-    Ok(Json(s.service.capture_payment(&m.id, &id, req).await?))
+    let result = s.service.capture_payment(&m.id, &id, req).await;
+    moved(&s, origin, &m.id, &id, result).await
 }
 
 #[utoipa::path(post, path = "/v1/payments/{id}/cancel", responses((status = 200, body = Payment)))]
@@ -227,16 +261,17 @@ pub async fn cancel_payment(
     State(s): State<AppState>,
     auth: MerchantOrTill,
     Path(id): Path<String>,
+    origin: Option<Extension<KeyedRequest>>,
 ) -> ApiResult<Json<Payment>> {
     let till = match &auth {
         MerchantOrTill::Till(t) => Some(t),
         MerchantOrTill::Merchant(_) => None,
     };
-    Ok(Json(
-        s.service
-            .cancel_payment(auth.merchant_id(), &id, till)
-            .await?,
-    ))
+    let result = s
+        .service
+        .cancel_payment(auth.merchant_id(), &id, till)
+        .await;
+    moved(&s, origin, auth.merchant_id(), &id, result).await
 }
 
 #[utoipa::path(post, path = "/v1/payments/{id}/refunds", request_body = CreateRefund,
@@ -245,12 +280,18 @@ pub async fn create_refund(
     State(s): State<AppState>,
     Merchant(m): Merchant,
     Path(id): Path<String>,
+    origin: Option<Extension<KeyedRequest>>,
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<Refund>)> {
     let req = optional_body(&body)?;
+    let origin = origin.map(|Extension(o)| o);
     Ok((
         StatusCode::CREATED,
-        Json(s.service.refund_payment(&m.id, &id, req).await?),
+        Json(
+            s.service
+                .refund_payment(&m.id, &id, req, origin.as_ref())
+                .await?,
+        ),
     ))
 }
 

@@ -129,9 +129,22 @@ pub async fn build_service(
             .await
             .context("cannot open the database")?,
     );
-    let processor = Arc::new(SimulatedProcessor::new(SimulatedConfig {
-        latency: Duration::from_millis(config.processor.latency_ms),
-    }));
+    // The simulated card network's ledger outlives Palmline's restarts, as a real one would.
+    let ledger = config.data_dir.join("simulated-processor.jsonl");
+    let processor = Arc::new(
+        SimulatedProcessor::durable(
+            SimulatedConfig {
+                latency: Duration::from_millis(config.processor.latency_ms),
+            },
+            &ledger,
+        )
+        .with_context(|| {
+            format!(
+                "cannot open the simulated processor's ledger {}",
+                ledger.display()
+            )
+        })?,
+    );
     let policy = Policy::new(Calibration::from_text(SHIPPED_CALIBRATION)?);
     let transforms = keys.transforms()?;
     let service = Arc::new(

@@ -135,6 +135,9 @@ pub struct Service {
     engine_slots: Arc<tokio::sync::Semaphore>,
     webhook_wake: tokio::sync::Notify,
     loaded: LoadReport,
+    /// Names this run of the service: idempotency keys it holds without an answer are known to
+    /// be abandoned once another run starts.
+    run_id: String,
 }
 
 impl Service {
@@ -171,13 +174,17 @@ impl Service {
             engine_slots: Arc::new(tokio::sync::Semaphore::new(engine_workers)),
             webhook_wake: tokio::sync::Notify::new(),
             loaded: LoadReport::default(),
+            run_id: domain::new_id("run"),
         };
         service.loaded = service.load_gallery(&transforms).await?;
         Ok(service)
     }
 
-    /// What loading the index found at start (palms renewed to the current transform, palms
-    /// whose transform key is gone).
+    /// This run's name (see [`store::KeyHolder`]).
+    pub fn run_id(&self) -> &str {
+        &self.run_id
+    }
+
     /// Runs palm-engine work on the blocking pool, at most `engine_workers` jobs at once: a burst
     /// of large pictures waits its turn, so memory and CPU stay bounded, and after
     /// `engine_queue_wait` it is answered `busy` instead of queueing without end.
@@ -207,6 +214,8 @@ impl Service {
         .map_err(|_| ServiceError::internal("the palm engine stopped"))
     }
 
+    /// What loading the index found at start (palms renewed to the current transform, palms
+    /// whose transform key is gone).
     pub fn loaded(&self) -> &LoadReport {
         &self.loaded
     }

@@ -11,7 +11,8 @@ use crate::domain::{check_amount, check_text, new_id, parse_currency};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
 use crate::processor::{Authorization, Lookup, Outcome, ProcessorError};
 use crate::store::{
-    CardRow, EventRow, MerchantRow, Page, PaymentRow, PersonRow, PointsRow, RefundRow, TillRow,
+    CardRow, EventRow, KeyedRequest, Page, PaymentRow, PersonRow, PointsRow,
+    RefundRow, TillRow,
 };
 use crate::{Service, context, views};
 use palm_api::{self as api, PaymentStatus as S};
@@ -95,11 +96,38 @@ impl Service {
             .ok_or_else(|| ServiceError::not_found("payment"))
     }
 
+    /// Creates a payment, from the merchant's back office (any of its tills) or from a till
+    /// (`by_till`: for itself only). With the request's idempotency key (`origin`), a run after a
+    /// crash answers with the payment the first run created, if it got that far.
     pub async fn create_payment(
         &self,
-        merchant: &MerchantRow,
+        merchant_id: &str,
+        by_till: Option<&TillRow>,
         req: api::CreatePayment,
+        origin: Option<&KeyedRequest>,
     ) -> Result<api::Payment> {
+        if let Some(id) = self.created_before(origin).await? {
+            return self.payment(merchant_id, &id).await;
+        }
+        let till_id = match (by_till, &req.till) {
+            (Some(own), Some(named)) if *named != own.id => {
+                return Err(ServiceError::new(
+                    ErrorKind::Forbidden,
+                    "wrong_till",
+                    "a till creates payments for itself only",
+                )
+                .with_param("till"));
+            }
+            (Some(own), _) => own.id.clone(),
+            (None, Some(named)) => named.clone(),
+            (None, None) => {
+                return Err(ServiceError::invalid(
+                    "till_required",
+                    "name the till where the person will pay",
+                )
+                .with_param("till"));
+            }
+        };
         let amount = check_amount(req.amount, "amount", false)?;
         let tip = check_amount(req.tip.unwrap_or(0), "tip", true)?;
         check_amount(amount + tip, "amount", false)?;
@@ -110,13 +138,13 @@ impl Service {
         };
         let till = self
             .store
-            .till(&merchant.id, &req.till)
+            .till(merchant_id, &till_id)
             .await?
             .ok_or_else(|| ServiceError::not_found("till").with_param("till"))?;
         let now = self.now_s();
         let p = PaymentRow {
             id: new_id("pay"),
-            merchant_id: merchant.id.clone(),
+            merchant_id: merchant_id.to_string(),
             till_id: till.id,
             amount,
             tip,
@@ -145,10 +173,30 @@ impl Service {
             .insert_payment(
                 &p,
                 &self.payment_event(&p, "payment.created", views::payment(&p, &[])),
+                origin,
             )
             .await?;
         self.webhook_wake.notify_one();
         Ok(views::payment(&p, &[]))
+    }
+
+    /// The object a resumed request's first run created (see [`KeyedRequest`]).
+    async fn created_before(&self, origin: Option<&KeyedRequest>) -> Result<Option<String>> {
+        match origin {
+            Some(o) if o.resumed => Ok(self.store.key_object(&o.scope, &o.key).await?),
+            _ => Ok(None),
+        }
+    }
+
+    /// What a request that moves a payment (palm, confirm, capture, cancel) answers when it is
+    /// run again after its first run ended without an answer and found the payment already
+    /// moved: the payment as it now stands, once its processor outcome is known.
+    pub async fn payment_outcome(&self, merchant_id: &str, id: &str) -> Result<api::Payment> {
+        let p = self.load_payment(merchant_id, id).await?;
+        if p.status == S::Processing.as_str() {
+            return Err(processor_unknown());
+        }
+        self.payment_view(&p, &[]).await
     }
 
     pub async fn payment(&self, merchant_id: &str, id: &str) -> Result<api::Payment> {
@@ -418,8 +466,8 @@ impl Service {
         }
     }
 
-    /// Settles payments left `processing` and refunds left `pending` by a processor that did not
-    /// answer in time.
+    /// Settles payments left `processing`, captures and voids left claimed, and refunds left
+    /// `pending` by a processor that did not answer in time (or a crash that lost its answer).
     pub async fn reconcile(&self) -> Result<usize> {
         let stale_before = self.now_s()
             - (self.config.processor_timeout + self.config.outcome_wait).as_secs() as i64;
@@ -440,6 +488,26 @@ impl Service {
             };
             if self.settle_authorization(p, outcome).await.is_ok() {
                 settled += 1;
+            }
+        }
+        for (p, operation) in self
+            .store
+            .stale_operations(S::RequiresCapture.as_str(), stale_before)
+            .await?
+        {
+            let outcome = match self.processor.lookup(&operation_key(&p, &operation)).await {
+                Ok(Lookup::Done(o)) => o,
+                // Never received: nothing moved, and the payment is free for another operation.
+                Ok(Lookup::Unknown) => Outcome::Declined {
+                    code: "processing_error".into(),
+                },
+                Ok(Lookup::Pending) | Err(_) => continue,
+            };
+            // A refusal is settled too: it releases the claim (and answers an error nobody waits for).
+            match self.finish_operation(p, &operation, outcome).await {
+                Ok(_) => settled += 1,
+                Err(e) if e.kind == ErrorKind::Card || e.code == "void_failed" => settled += 1,
+                Err(_) => {}
             }
         }
         for mut r in self.store.stale_refunds(stale_before).await? {
@@ -467,7 +535,7 @@ impl Service {
         id: &str,
         req: api::CapturePayment,
     ) -> Result<api::Payment> {
-        let mut p = self.load_payment(merchant_id, id).await?;
+        let p = self.load_payment(merchant_id, id).await?;
         if p.status != S::RequiresCapture.as_str() {
             return Err(state_error(&p, "requires_capture"));
         }
@@ -482,36 +550,68 @@ impl Service {
         }
         let operation = format!("capture:{amount}");
         self.claim_operation(&p, &operation).await?;
-        let key = format!("{}:capture", p.id);
+        let key = operation_key(&p, &operation);
         let charge = p.charge_ref.clone().unwrap_or_default();
         match self
             .call_processor(&key, || self.processor.capture(&key, &charge, amount))
             .await?
         {
-            Some(Outcome::Approved { .. }) => {
-                p.status = S::Succeeded.as_str().into();
-                p.amount_captured = amount;
-                let points = self.payment_points(&p, "accrual").await?;
-                self.save_with(
-                    &mut p,
-                    S::RequiresCapture.as_str(),
-                    "payment.succeeded",
-                    &points,
-                )
-                .await?;
+            Some(outcome) => {
+                let p = self.finish_operation(p, &operation, outcome).await?;
                 self.payment_view(&p, &[]).await
             }
-            Some(Outcome::Declined { code }) => {
-                self.store.release_operation(&p.id, &operation).await?;
-                let mut e = ServiceError::new(
-                    ErrorKind::Card,
-                    "capture_failed",
-                    "the processor refused the capture",
-                );
-                e.decline_code = Some(code);
-                Err(e)
-            }
             None => Err(processor_unknown()),
+        }
+    }
+
+    /// Records the processor's outcome of a claimed capture or void: the payment succeeds or is
+    /// canceled; a refusal releases the claim and is answered as an error.
+    async fn finish_operation(
+        &self,
+        mut p: PaymentRow,
+        operation: &str,
+        outcome: Outcome,
+    ) -> Result<PaymentRow> {
+        let capture = operation.strip_prefix("capture:");
+        match outcome {
+            Outcome::Approved { .. } => {
+                let (event, points) = match capture {
+                    Some(amount) => {
+                        p.status = S::Succeeded.as_str().into();
+                        p.amount_captured = amount.parse().unwrap_or(p.charge_amount());
+                        (
+                            "payment.succeeded",
+                            self.payment_points(&p, "accrual").await?,
+                        )
+                    }
+                    None => {
+                        p.status = S::Canceled.as_str().into();
+                        let points = self.payment_points(&p, "redemption_reversal").await?;
+                        ("payment.canceled", points)
+                    }
+                };
+                self.save_with(&mut p, S::RequiresCapture.as_str(), event, &points)
+                    .await?;
+                Ok(p)
+            }
+            Outcome::Declined { code } => {
+                self.store.release_operation(&p.id, operation).await?;
+                Err(match capture {
+                    Some(_) => {
+                        let mut e = ServiceError::new(
+                            ErrorKind::Card,
+                            "capture_failed",
+                            "the processor refused the capture",
+                        );
+                        e.decline_code = Some(code);
+                        e
+                    }
+                    None => ServiceError::conflict(
+                        "void_failed",
+                        "the processor refused to release the authorisation",
+                    ),
+                })
+            }
         }
     }
 
@@ -520,7 +620,7 @@ impl Service {
     async fn claim_operation(&self, p: &PaymentRow, operation: &str) -> Result<()> {
         if self
             .store
-            .claim_operation(&p.id, S::RequiresCapture.as_str(), operation)
+            .claim_operation(&p.id, S::RequiresCapture.as_str(), operation, self.now_s())
             .await?
         {
             return Ok(());
@@ -549,36 +649,27 @@ impl Service {
         let from = p.status.clone();
         if from == S::RequiresCapture.as_str() {
             self.claim_operation(&p, "void").await?;
-            let key = format!("{}:void", p.id);
+            let key = operation_key(&p, "void");
             let charge = p.charge_ref.clone().unwrap_or_default();
-            match self
+            return match self
                 .call_processor(&key, || self.processor.void(&key, &charge))
                 .await?
             {
-                Some(Outcome::Approved { .. }) => {}
-                Some(Outcome::Declined { .. }) => {
-                    self.store.release_operation(&p.id, "void").await?;
-                    return Err(ServiceError::conflict(
-                        "void_failed",
-                        "the processor refused to release the authorisation",
-                    ));
+                Some(outcome) => {
+                    let p = self.finish_operation(p, "void", outcome).await?;
+                    Ok(views::payment(&p, &[]))
                 }
-                None => return Err(processor_unknown()),
-            }
-        } else if from != S::RequiresPalm.as_str() && from != S::RequiresConfirmation.as_str() {
+                None => Err(processor_unknown()),
+            };
+        }
+        if from != S::RequiresPalm.as_str() && from != S::RequiresConfirmation.as_str() {
             return Err(state_error(
                 &p,
                 "requires_palm, requires_confirmation or requires_capture",
             ));
         }
         p.status = S::Canceled.as_str().into();
-        let points = if from == S::RequiresCapture.as_str() {
-            self.payment_points(&p, "redemption_reversal").await?
-        } else {
-            vec![]
-        };
-        self.save_with(&mut p, &from, "payment.canceled", &points)
-            .await?;
+        self.save(&mut p, &from, "payment.canceled").await?;
         Ok(views::payment(&p, &[]))
     }
 
@@ -587,8 +678,15 @@ impl Service {
         merchant_id: &str,
         id: &str,
         req: api::CreateRefund,
+        origin: Option<&KeyedRequest>,
     ) -> Result<api::Refund> {
         let p = self.load_payment(merchant_id, id).await?;
+        if let Some(refund_id) = self.created_before(origin).await? {
+            let refunds = self.store.refunds_of(&p.id).await?;
+            if let Some(r) = refunds.iter().find(|r| r.id == refund_id) {
+                return Ok(views::refund(r));
+            }
+        }
         if p.status != S::Succeeded.as_str() {
             return Err(state_error(&p, "succeeded"));
         }
@@ -615,7 +713,7 @@ impl Service {
             processor_ref: None,
             created: self.now_s(),
         };
-        if !self.store.reserve_refund(&r, self.now_s()).await? {
+        if !self.store.reserve_refund(&r, self.now_s(), origin).await? {
             return Err(ServiceError::conflict(
                 "refund_exceeds_payment",
                 "another refund took what was left to refund; fetch the payment",
@@ -679,6 +777,13 @@ fn attach(p: &mut PaymentRow, person: &PersonRow, card: &CardRow) {
     p.card_id = Some(card.id.clone());
     p.card_brand = Some(card.brand.clone());
     p.card_last4 = Some(card.last4.clone());
+}
+
+/// The processor's idempotency key of an operation on a payment: one per payment and operation
+/// (`capture:<amount>`, `void`), so a retry gets the first outcome and a capture of another
+/// amount after a refusal is a new call, not a reused key.
+fn operation_key(p: &PaymentRow, operation: &str) -> String {
+    format!("{}:{operation}", p.id)
 }
 
 fn processor_unknown() -> ServiceError {

@@ -6,12 +6,16 @@
 
 use async_trait::async_trait;
 use palm_vault::{CardNumber, Cvv, Expiry};
+use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::io::{BufRead, Write};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// What one processor call concluded.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Outcome {
     /// Done; `reference` names the charge (authorisations) or the operation (others).
     Approved { reference: String },
@@ -96,12 +100,25 @@ impl Default for SimulatedConfig {
     }
 }
 
-#[derive(Debug)]
-struct Charge {
-    authorized: i64,
-    captured: i64,
-    refunded: i64,
-    voided: bool,
+/// What the processor holds for one charge.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Charge {
+    pub authorized: i64,
+    pub captured: i64,
+    pub refunded: i64,
+    pub voided: bool,
+}
+
+/// One completed call as the journal keeps it: its key, request digest and outcome, the state
+/// of the charge it touched afterwards, and the reference counter.
+#[derive(Serialize, Deserialize)]
+struct JournalLine {
+    key: String,
+    digest: String,
+    outcome: Outcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    charge: Option<(String, Charge)>,
+    next: u64,
 }
 
 #[derive(Default, Debug)]
@@ -110,24 +127,103 @@ struct Ledger {
     calls: HashMap<String, (String, Option<Outcome>)>,
     charges: HashMap<String, Charge>,
     next: u64,
+    /// Where completed calls are appended (a durable ledger), if anywhere.
+    journal: Option<std::fs::File>,
+}
+
+impl Ledger {
+    /// Records a completed call: in the journal first (written and synced), then in memory.
+    fn complete(&mut self, key: &str, outcome: &Outcome, charge: Option<&str>) {
+        let Some((digest, slot)) = self.calls.get_mut(key) else {
+            return;
+        };
+        *slot = Some(outcome.clone());
+        let digest = digest.clone();
+        let charge = charge.and_then(|c| self.charges.get(c).map(|s| (c.to_string(), *s)));
+        let next = self.next;
+        if let Some(file) = self.journal.as_mut() {
+            let line = JournalLine {
+                key: key.to_string(),
+                digest,
+                outcome: outcome.clone(),
+                charge,
+                next,
+            };
+            let written = serde_json::to_vec(&line)
+                .map_err(std::io::Error::other)
+                .and_then(|mut bytes| {
+                    bytes.push(b'\n');
+                    file.write_all(&bytes)?;
+                    file.sync_data()
+                });
+            if let Err(e) = written {
+                tracing::error!(error = %e, "simulated processor: journal not written");
+            }
+        }
+    }
 }
 
 /// An in-process processor with the behaviour that matters: declines by test card, holds and
 /// captures, partial refunds that cannot exceed the capture, latency that outlives the caller's
-/// timeout (the call completes anyway, as on a real network), and idempotency by key. Its ledger
-/// lives in memory: it stands for the network, which a restart of Palmline does not reset, so
-/// keep one instance per process.
+/// timeout (the call completes anyway, as on a real network), and idempotency by key. It stands
+/// for the card network, which a restart of Palmline does not reset: [`SimulatedProcessor::durable`]
+/// keeps its ledger in a journal file, so charges, their references and every key's outcome
+/// survive a restart (or a `kill -9`); a call still in flight when the process dies never
+/// reached the network, and its key is unknown afterwards.
 pub struct SimulatedProcessor {
     config: SimulatedConfig,
     ledger: Arc<Mutex<Ledger>>,
 }
 
 impl SimulatedProcessor {
+    /// A processor whose ledger lives in memory only (tests).
     pub fn new(config: SimulatedConfig) -> SimulatedProcessor {
         SimulatedProcessor {
             config,
             ledger: Arc::default(),
         }
+    }
+
+    /// A processor whose ledger is the journal at `path` (created 0600 if missing): every
+    /// completed call is appended and synced before anyone sees its outcome.
+    pub fn durable(config: SimulatedConfig, path: &Path) -> std::io::Result<SimulatedProcessor> {
+        let mut ledger = Ledger::default();
+        match std::fs::File::open(path) {
+            Ok(file) => {
+                for line in std::io::BufReader::new(file).lines() {
+                    // A line cut short by a crash is a call whose outcome never became durable:
+                    // nobody saw it, so the call is unknown, as if it never arrived.
+                    let Ok(line) = serde_json::from_str::<JournalLine>(&line?) else {
+                        continue;
+                    };
+                    if let Some((reference, state)) = line.charge {
+                        ledger.charges.insert(reference, state);
+                    }
+                    ledger.next = ledger.next.max(line.next);
+                    ledger
+                        .calls
+                        .insert(line.key, (line.digest, Some(line.outcome)));
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(e),
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        ledger.journal = Some(options.open(path)?);
+        Ok(SimulatedProcessor {
+            config,
+            ledger: Arc::new(Mutex::new(ledger)),
+        })
+    }
+
+    /// Every charge the processor holds, by reference (for checks that the service's records
+    /// agree with the money moved).
+    pub fn charges(&self) -> HashMap<String, Charge> {
+        let l = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
+        l.charges.clone()
     }
 
     /// How much money the processor has moved for a charge: (captured, refunded). For tests
@@ -150,7 +246,7 @@ impl SimulatedProcessor {
         &self,
         key: &str,
         digest: String,
-        work: impl FnOnce(&mut Ledger) -> Outcome + Send + 'static,
+        work: impl FnOnce(&mut Ledger) -> (Outcome, Option<String>) + Send + 'static,
     ) -> Result<Outcome, ProcessorError> {
         {
             let mut l = self.ledger.lock().unwrap_or_else(|e| e.into_inner());
@@ -172,10 +268,8 @@ impl SimulatedProcessor {
                 tokio::spawn(async move {
                     tokio::time::sleep(latency).await;
                     let mut l = ledger.lock().unwrap_or_else(|e| e.into_inner());
-                    let outcome = work(&mut l);
-                    if let Some(entry) = l.calls.get_mut(&key) {
-                        entry.1 = Some(outcome);
-                    }
+                    let (outcome, charge) = work(&mut l);
+                    l.complete(&key, &outcome, charge.as_deref());
                 });
             }
         }
@@ -225,25 +319,27 @@ impl Processor for SimulatedProcessor {
         );
         self.once(a.idempotency_key, digest, move |l| {
             if verdict != "approved" {
-                return declined(verdict);
+                return (declined(verdict), None);
             }
             if amount == 0 {
                 // A card verification: nothing is held.
-                return approved(l, "verify");
+                return (approved(l, "verify"), None);
             }
             let outcome = approved(l, "ch");
-            if let Outcome::Approved { reference } = &outcome {
-                l.charges.insert(
-                    reference.clone(),
-                    Charge {
-                        authorized: amount,
-                        captured: if capture { amount } else { 0 },
-                        refunded: 0,
-                        voided: false,
-                    },
-                );
-            }
-            outcome
+            let Outcome::Approved { reference } = &outcome else {
+                unreachable!("approved() approves")
+            };
+            let reference = reference.clone();
+            l.charges.insert(
+                reference.clone(),
+                Charge {
+                    authorized: amount,
+                    captured: if capture { amount } else { 0 },
+                    refunded: 0,
+                    voided: false,
+                },
+            );
+            (outcome, Some(reference))
         })
         .await
     }
@@ -255,15 +351,15 @@ impl Processor for SimulatedProcessor {
         amount: i64,
     ) -> Result<Outcome, ProcessorError> {
         let charge = charge.to_string();
-        self.once(key, format!("capture:{charge}:{amount}"), move |l| match l
-            .charges
-            .get_mut(&charge)
-        {
-            Some(c) if !c.voided && c.captured == 0 && amount > 0 && amount <= c.authorized => {
-                c.captured = amount;
-                approved(l, "cap")
-            }
-            _ => declined("invalid_capture"),
+        self.once(key, format!("capture:{charge}:{amount}"), move |l| {
+            let outcome = match l.charges.get_mut(&charge) {
+                Some(c) if !c.voided && c.captured == 0 && amount > 0 && amount <= c.authorized => {
+                    c.captured = amount;
+                    approved(l, "cap")
+                }
+                _ => declined("invalid_capture"),
+            };
+            (outcome, Some(charge))
         })
         .await
     }
@@ -271,13 +367,14 @@ impl Processor for SimulatedProcessor {
     async fn void(&self, key: &str, charge: &str) -> Result<Outcome, ProcessorError> {
         let charge = charge.to_string();
         self.once(key, format!("void:{charge}"), move |l| {
-            match l.charges.get_mut(&charge) {
+            let outcome = match l.charges.get_mut(&charge) {
                 Some(c) if c.captured == 0 && !c.voided => {
                     c.voided = true;
                     approved(l, "void")
                 }
                 _ => declined("invalid_void"),
-            }
+            };
+            (outcome, Some(charge))
         })
         .await
     }
@@ -290,13 +387,14 @@ impl Processor for SimulatedProcessor {
     ) -> Result<Outcome, ProcessorError> {
         let charge = charge.to_string();
         self.once(key, format!("refund:{charge}:{amount}"), move |l| {
-            match l.charges.get_mut(&charge) {
+            let outcome = match l.charges.get_mut(&charge) {
                 Some(c) if amount > 0 && c.refunded + amount <= c.captured => {
                     c.refunded += amount;
                     approved(l, "re")
                 }
                 _ => declined("invalid_refund"),
-            }
+            };
+            (outcome, Some(charge))
         })
         .await
     }
@@ -355,6 +453,66 @@ mod tests {
             );
         }
         assert_eq!(p.lookup("never").await.unwrap(), Lookup::Unknown);
+    }
+
+    #[tokio::test]
+    async fn the_journal_keeps_charges_outcomes_and_numbering_across_restarts() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ledger.jsonl");
+        let config = SimulatedConfig {
+            latency: Duration::from_millis(1),
+        };
+        let ok: CardNumber = "4242424242424242".parse().unwrap();
+        let first = {
+            let p = SimulatedProcessor::durable(config.clone(), &path).unwrap();
+            let Outcome::Approved { reference } = p.authorize(&auth("k1", &ok, 500)).await.unwrap()
+            else {
+                panic!("approved card declined")
+            };
+            p.refund("r1", &reference, 200).await.unwrap();
+            reference
+        };
+        // A crash that cut the last line short loses only that call.
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(b"{\"key\":\"torn").unwrap();
+        drop(f);
+        let p = SimulatedProcessor::durable(config, &path).unwrap();
+        assert_eq!(
+            p.charges()[&first],
+            Charge {
+                authorized: 500,
+                captured: 500,
+                refunded: 200,
+                voided: false
+            }
+        );
+        assert!(matches!(
+            p.lookup("k1").await.unwrap(),
+            Lookup::Done(Outcome::Approved { reference }) if reference == first
+        ));
+        // The remaining 300 can be refunded, not a cent more, and numbering goes on.
+        assert_eq!(
+            p.refund("r2", &first, 301).await.unwrap(),
+            declined("invalid_refund")
+        );
+        let Outcome::Approved { reference } = p.authorize(&auth("k2", &ok, 100)).await.unwrap()
+        else {
+            panic!("approved card declined")
+        };
+        assert_ne!(
+            reference, first,
+            "a restart must not reuse charge references"
+        );
+        assert_eq!(p.charges().len(), 2);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
     }
 
     #[tokio::test]

@@ -277,6 +277,26 @@ pub enum Claim {
         request_hash: String,
         response: Option<(i64, String)>,
     },
+    /// Seen before, with no answer, held by a run that ended or gave up: the caller runs the
+    /// request again (its use case answers with what the first run did, if it got that far).
+    Resumed,
+}
+
+/// Who claims an idempotency key: this run of the server, and the claim time before which a
+/// holder without an answer has given up (the request time limit has passed).
+pub struct KeyHolder<'a> {
+    pub run: &'a str,
+    pub abandoned_before: i64,
+}
+
+/// The idempotency key a request came with, handed to the use cases that create objects (so that
+/// a run after a crash finds what the first one created) or move payments.
+#[derive(Debug, Clone)]
+pub struct KeyedRequest {
+    pub scope: String,
+    pub key: String,
+    /// This run took the key over from one that ended without an answer.
+    pub resumed: bool,
 }
 
 #[async_trait]
@@ -348,7 +368,14 @@ pub trait PeopleStore: Send + Sync {
 
 #[async_trait]
 pub trait PaymentStore: Send + Sync {
-    async fn insert_payment(&self, p: &PaymentRow, event: &EventRow) -> StoreResult<()>;
+    /// Inserts a payment with its event; `origin` (the request's idempotency key) is told the
+    /// payment's id in the same transaction.
+    async fn insert_payment(
+        &self,
+        p: &PaymentRow,
+        event: &EventRow,
+        origin: Option<&KeyedRequest>,
+    ) -> StoreResult<()>;
     async fn payment(&self, merchant_id: &str, id: &str) -> StoreResult<Option<PaymentRow>>;
     /// Writes `p` if the stored payment still has status `from`, with its event and webhook
     /// deliveries in the same transaction; false if the status had changed.
@@ -370,7 +397,12 @@ pub trait PaymentStore: Send + Sync {
     ) -> StoreResult<Vec<PaymentRow>>;
     /// Reserves a refund: adds `r.amount` to the payment's refunded total if that stays within
     /// the captured amount, and inserts the pending refund. False if it would not fit.
-    async fn reserve_refund(&self, r: &RefundRow, now: i64) -> StoreResult<bool>;
+    async fn reserve_refund(
+        &self,
+        r: &RefundRow,
+        now: i64,
+        origin: Option<&KeyedRequest>,
+    ) -> StoreResult<bool>;
     /// Settles a pending refund; a failed one gives its amount back to the payment.
     async fn settle_refund(
         &self,
@@ -384,7 +416,20 @@ pub trait PaymentStore: Send + Sync {
     async fn events_of(&self, merchant_id: &str, object_id: &str) -> StoreResult<Vec<EventRow>>;
     /// Claims `operation` on a payment still in `status` with no other operation in flight (or
     /// this same one, for a retry); false when another operation holds it or the status moved.
-    async fn claim_operation(&self, id: &str, status: &str, operation: &str) -> StoreResult<bool>;
+    async fn claim_operation(
+        &self,
+        id: &str,
+        status: &str,
+        operation: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
+    /// Payments in `status` with an operation claimed before `claimed_before` (for the
+    /// reconciler), with that operation.
+    async fn stale_operations(
+        &self,
+        status: &str,
+        claimed_before: i64,
+    ) -> StoreResult<Vec<(PaymentRow, String)>>;
     /// Releases a claim the processor refused (the payment stays where it was).
     async fn release_operation(&self, id: &str, operation: &str) -> StoreResult<()>;
 }
@@ -416,7 +461,10 @@ pub trait IdempotencyStore: Send + Sync {
         key: &str,
         request_hash: &str,
         now: i64,
+        holder: &KeyHolder<'_>,
     ) -> StoreResult<Claim>;
+    /// The object the request with this key created, if it got that far.
+    async fn key_object(&self, scope: &str, key: &str) -> StoreResult<Option<String>>;
     async fn complete_key(
         &self,
         scope: &str,
@@ -424,6 +472,9 @@ pub trait IdempotencyStore: Send + Sync {
         status: i64,
         body: &str,
     ) -> StoreResult<()>;
+    /// Leaves a key without an answer and without a holder (after a server error): the next
+    /// retry of the same request takes it over and runs as resumed, so it still learns what this
+    /// run did before the error.
     async fn release_key(&self, scope: &str, key: &str) -> StoreResult<()>;
     /// Forgets keys claimed before `before`; returns how many.
     async fn purge_keys(&self, before: i64) -> StoreResult<u64>;

@@ -3,7 +3,7 @@
 use crate::{SqlStore, changed_one, col, db_err};
 use async_trait::async_trait;
 use palm_service::store::{
-    Claim, IdempotencyStore, MerchantRow, MerchantStore, StoreResult, TillRow,
+    Claim, IdempotencyStore, KeyHolder, MerchantRow, MerchantStore, StoreResult, TillRow,
 };
 use sqlx::any::AnyRow;
 
@@ -138,21 +138,42 @@ impl IdempotencyStore for SqlStore {
         key: &str,
         request_hash: &str,
         now: i64,
+        holder: &KeyHolder<'_>,
     ) -> StoreResult<Claim> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let inserted = sqlx::query(
-            "INSERT INTO idempotency_keys (scope, key, request_hash, created) VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO NOTHING",
+            "INSERT INTO idempotency_keys (scope, key, request_hash, created, owner) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (scope, key) DO NOTHING",
         )
         .bind(scope)
         .bind(key)
         .bind(request_hash)
         .bind(now)
+        .bind(holder.run)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?
         .rows_affected();
+        // A key with no answer whose holder has ended (another run: a crash) or given up (past
+        // the request time limit) passes to this request, which runs it again.
+        let taken_over = inserted == 0
+            && sqlx::query(
+                "UPDATE idempotency_keys SET owner = $1, created = $2 WHERE scope = $3 AND key = $4 AND request_hash = $5 AND status IS NULL AND (owner IS NULL OR owner <> $1 OR created < $6)",
+            )
+            .bind(holder.run)
+            .bind(now)
+            .bind(scope)
+            .bind(key)
+            .bind(request_hash)
+            .bind(holder.abandoned_before)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected()
+                == 1;
         let claim = if inserted == 1 {
             Claim::New
+        } else if taken_over {
+            Claim::Resumed
         } else {
             let r = sqlx::query(
                 "SELECT request_hash, status, body FROM idempotency_keys WHERE scope = $1 AND key = $2",
@@ -193,10 +214,25 @@ impl IdempotencyStore for SqlStore {
         Ok(())
     }
 
-    async fn release_key(&self, scope: &str, key: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2")
+    async fn key_object(&self, scope: &str, key: &str) -> StoreResult<Option<String>> {
+        let r = sqlx::query("SELECT object_id FROM idempotency_keys WHERE scope = $1 AND key = $2")
             .bind(scope)
             .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        match r {
+            Some(r) => col(&r, "object_id").map_err(db_err),
+            None => Ok(None),
+        }
+    }
+
+    async fn release_key(&self, scope: &str, key: &str) -> StoreResult<()> {
+        sqlx::query(
+            "UPDATE idempotency_keys SET owner = NULL WHERE scope = $1 AND key = $2 AND status IS NULL",
+        )
+        .bind(scope)
+        .bind(key)
             .execute(&self.pool)
             .await
             .map_err(db_err)?;

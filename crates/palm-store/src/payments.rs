@@ -5,7 +5,7 @@ use crate::loyalty::apply_points;
 use crate::{SqlStore, changed_one, col, db_err};
 use async_trait::async_trait;
 use palm_service::store::{
-    EventRow, Page, PaymentRow, PaymentStore, PointsRow, RefundRow, StoreResult,
+    EventRow, KeyedRequest, Page, PaymentRow, PaymentStore, PointsRow, RefundRow, StoreResult,
 };
 use sqlx::any::AnyRow;
 
@@ -89,19 +89,64 @@ async fn record_event(tx: &mut sqlx::AnyConnection, e: &EventRow) -> Result<(), 
     Ok(())
 }
 
+/// Notes on the request's idempotency record which object it created, in the object's own
+/// transaction: both are written or neither.
+async fn record_origin(
+    tx: &mut sqlx::AnyConnection,
+    origin: Option<&KeyedRequest>,
+    object_id: &str,
+) -> StoreResult<()> {
+    if let Some(o) = origin {
+        sqlx::query("UPDATE idempotency_keys SET object_id = $1 WHERE scope = $2 AND key = $3")
+            .bind(object_id)
+            .bind(&o.scope)
+            .bind(&o.key)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?;
+    }
+    Ok(())
+}
+
 #[async_trait]
 impl PaymentStore for SqlStore {
-    async fn claim_operation(&self, id: &str, status: &str, operation: &str) -> StoreResult<bool> {
+    async fn claim_operation(
+        &self,
+        id: &str,
+        status: &str,
+        operation: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
         changed_one(
             &self.pool,
             sqlx::query(
-                "UPDATE payments SET operation = $1 WHERE id = $2 AND status = $3 AND (operation IS NULL OR operation = $1)",
+                "UPDATE payments SET operation = $1, operation_since = $4 WHERE id = $2 AND status = $3 AND (operation IS NULL OR operation = $1)",
             )
             .bind(operation)
             .bind(id)
-            .bind(status),
+            .bind(status)
+            .bind(now),
         )
         .await
+    }
+
+    async fn stale_operations(
+        &self,
+        status: &str,
+        claimed_before: i64,
+    ) -> StoreResult<Vec<(PaymentRow, String)>> {
+        let rows = q!(
+            "SELECT {PAYMENT_COLUMNS}, operation FROM payments WHERE status = $1 AND operation IS NOT NULL AND operation_since < $2 ORDER BY operation_since LIMIT 100"
+        )
+        .bind(status)
+        .bind(claimed_before)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
+        rows.iter()
+            .map(|r| Ok((payment(r)?, col(r, "operation")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(db_err)
     }
 
     async fn release_operation(&self, id: &str, operation: &str) -> StoreResult<()> {
@@ -114,7 +159,12 @@ impl PaymentStore for SqlStore {
         Ok(())
     }
 
-    async fn insert_payment(&self, p: &PaymentRow, e: &EventRow) -> StoreResult<()> {
+    async fn insert_payment(
+        &self,
+        p: &PaymentRow,
+        e: &EventRow,
+        origin: Option<&KeyedRequest>,
+    ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         q!(
             "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
@@ -145,6 +195,7 @@ impl PaymentStore for SqlStore {
         .await
         .map_err(db_err)?;
         record_event(&mut tx, e).await.map_err(db_err)?;
+        record_origin(&mut tx, origin, &p.id).await?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -227,7 +278,12 @@ impl PaymentStore for SqlStore {
             .map_err(db_err)
     }
 
-    async fn reserve_refund(&self, r: &RefundRow, now: i64) -> StoreResult<bool> {
+    async fn reserve_refund(
+        &self,
+        r: &RefundRow,
+        now: i64,
+        origin: Option<&KeyedRequest>,
+    ) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let fits = sqlx::query(
             "UPDATE payments SET amount_refunded = amount_refunded + $1, updated = $2 WHERE id = $3 AND amount_refunded + $1 <= amount_captured",
@@ -254,6 +310,7 @@ impl PaymentStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
+        record_origin(&mut tx, origin, &r.id).await?;
         tx.commit().await.map_err(db_err)?;
         Ok(true)
     }

@@ -54,18 +54,18 @@ fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-fn capture(seed: u64, k: u64) -> String {
+pub(crate) fn capture(seed: u64, k: u64) -> String {
     b64(&png_bytes(
         &Identity::new(seed).render(Scene::Roi { size: 128 }, Capture::new(k)),
     ))
 }
 
-fn phone(i: usize) -> String {
+pub(crate) fn phone(i: usize) -> String {
     format!("+1555{i:07}")
 }
 
 /// A Luhn-valid 16-digit Visa number, distinct for each `i`.
-fn card_number(i: usize) -> String {
+pub(crate) fn card_number(i: usize) -> String {
     let body = format!("4{i:014}");
     format!("{body}{}", palm_vault::luhn_check_digit(&body))
 }
@@ -77,7 +77,7 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
     sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
-struct ChildServer(std::process::Child);
+pub(crate) struct ChildServer(pub(crate) std::process::Child);
 
 impl Drop for ChildServer {
     fn drop(&mut self) {

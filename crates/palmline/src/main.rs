@@ -3,6 +3,7 @@
 mod bench;
 mod bench_identify;
 mod bench_pay;
+mod crashtest;
 mod demo;
 mod eval;
 mod identify;
@@ -57,6 +58,9 @@ enum Command {
     /// The scanner device: pair with a till or gate, then pay or pass a gate by palm.
     #[command(subcommand)]
     Scanner(scanner::ScannerArgs),
+    /// Money under `kill -9`: concurrent payments, captures and refunds while the server is
+    /// killed and restarted; checks the processor's ledger against the service's records.
+    Crashtest(crashtest::CrashTestArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -73,6 +77,7 @@ fn main() -> anyhow::Result<()> {
         Command::Synth(args) => synth::run(args),
         Command::Policy(args) => policy_cmd::run(args),
         Command::Serve(args) => serve::serve(args),
+        Command::Crashtest(args) => crashtest::run(args),
         Command::Keys(args) => serve::keys(args),
         Command::Merchants(args) => merchants::run(args),
         Command::Scanner(args) => scanner::run(args),

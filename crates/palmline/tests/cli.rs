@@ -645,3 +645,21 @@ fn merchants_are_created_listed_and_disabled() {
     assert!(!blank.status.success());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn crashtest_kills_the_server_and_money_still_adds_up() {
+    // Two rounds of kill -9 during concurrent payments, captures and refunds; the command itself
+    // checks the processor's durable ledger against the service's records and exits non-zero on
+    // any disagreement (a stuck key, a second payment or charge, a lost capture).
+    let out = palmline(&["crashtest", "--rounds", "2", "--payments", "12", "--seed", "7"]);
+    let report = json_lines(&out);
+    assert!(
+        out.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(report[0]["kills"], 2);
+    assert_eq!(report[0]["failures"], serde_json::json!([]));
+    assert_eq!(report[0]["payments"], 12);
+}

@@ -9,6 +9,7 @@ mod loyalty;
 mod payments;
 mod privacy;
 mod protection;
+mod recovery;
 mod tenants;
 
 use common::*;

@@ -140,3 +140,62 @@ async fn an_age_check_counts_for_its_merchant_only_and_reveals_no_enrolment() {
     );
     app.server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_till_credential_does_a_tills_work_and_nothing_more() {
+    let app = spawn().await;
+    let (till_id, till) = app.till();
+    let other_till_id = app.demo.tills[1].id.clone();
+    assert_eq!(app.sign_up(35, "+15550100035", &visa(35)).await.status, 201);
+
+    // A till creates its own payments (no merchant key at the till) and is paid there.
+    let own = app
+        .post("/v1/payments", &till, &json!({"amount": 900, "currency": "usd"}))
+        .await;
+    assert_eq!(own.status, 201, "{}", own.body);
+    assert_eq!(own.body["till"], till_id.as_str());
+    let id = own.body["id"].as_str().unwrap().to_string();
+    let paid = app
+        .scan(&format!("/v1/payments/{id}/palm"), &till, 35, json!({}))
+        .await;
+    assert_eq!(paid.body["status"], "succeeded", "{}", paid.body);
+    // ...for itself only.
+    let elsewhere = app
+        .post(
+            "/v1/payments",
+            &till,
+            &json!({"amount": 900, "currency": "usd", "till": other_till_id}),
+        )
+        .await;
+    assert_eq!(elsewhere.status, 403, "{}", elsewhere.body);
+    assert_eq!(elsewhere.body["code"], "wrong_till");
+    // The back office names the till.
+    let unnamed = app
+        .post(
+            "/v1/payments",
+            &app.merchant_key(),
+            &json!({"amount": 900, "currency": "usd"}),
+        )
+        .await;
+    assert_eq!(unnamed.status, 400, "{}", unnamed.body);
+    assert_eq!(unnamed.body["code"], "till_required");
+
+    // What only the merchant may do is refused to a till: refunds, captures, pairing devices,
+    // webhooks, reading payments.
+    for (path, body) in [
+        (format!("/v1/payments/{id}/refunds"), json!({"amount": 100})),
+        (format!("/v1/payments/{id}/capture"), json!({})),
+        ("/v1/devices/pairing_codes".to_string(), json!({"till": till_id})),
+        ("/v1/webhook_endpoints".to_string(), json!({"url": "http://127.0.0.1:9/hook"})),
+    ] {
+        let r = app.post(&path, &till, &body).await;
+        assert_eq!(r.status, 401, "{path}: {}", r.body);
+    }
+    assert_eq!(app.get("/v1/payments", &till).await.status, 401);
+    assert_eq!(
+        app.server.processor.charge_totals(),
+        (900, 0, 1),
+        "the refused refund moved nothing"
+    );
+    app.server.shutdown().await;
+}
