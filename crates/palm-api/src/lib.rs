@@ -624,6 +624,23 @@ pub struct Pass {
     pub kind: String,
 }
 
+/// The answer to adding a loyalty member or an event pass by phone number: the same whether or
+/// not the number belongs to someone enrolled, so no one learns who is by trying numbers. The
+/// membership or pass is made at the person's next palm scan at this merchant (paying, showing
+/// their loyalty cards, or at a gate), and the invitation is forgotten at `expires` if unused.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+pub struct Invitation {
+    pub id: String,
+    /// `membership` or `pass`.
+    pub kind: String,
+    /// The loyalty program or event.
+    pub target: String,
+    /// Always `pending`: what happens next is not told.
+    pub status: String,
+    pub created: i64,
+    pub expires: i64,
+}
+
 /// `POST /v1/age_verifications`: staff checked an ID document (the image is never sent).
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]

@@ -178,8 +178,15 @@ impl World {
     }
 
     /// A venue with one gate, an event from a minute ago lasting `hours`, and a ticket for
-    /// `phone`: (gate id, event id).
-    async fn event_with_ticket(&self, hours: i64, reentry: bool, phone: &str) -> (String, String) {
+    /// person `seed` enrolled with `phone` (an invitation, taken up by their palm at one of the
+    /// merchant's tills): (gate id, event id).
+    async fn event_with_ticket(
+        &self,
+        hours: i64,
+        reentry: bool,
+        phone: &str,
+        seed: u64,
+    ) -> (String, String) {
         let mk = self.merchant_key();
         let venue = self
             .post(
@@ -210,7 +217,28 @@ impl World {
                 &json!({"phone": phone, "kind": "ticket"}),
             )
             .await;
-        assert_eq!(pass.status, 201, "{}", pass.body);
+        assert_eq!(pass.status, 202, "{}", pass.body);
+        // A palm not read is hovered again, as at a real till.
+        let mut shown = None;
+        for k in 40..46 {
+            let image = B64.encode(png_bytes(
+                &Identity::new(seed).render(Scene::Roi { size: 128 }, Capture::new(k)),
+            ));
+            let r = self
+                .post(
+                    "/v1/loyalty/present",
+                    &self.till().1,
+                    &json!({"image": image, "phone_last4": &phone[phone.len() - 4..]}),
+                )
+                .await;
+            let read = r.status == 200;
+            shown = Some(r);
+            if read {
+                break;
+            }
+        }
+        let shown = shown.unwrap();
+        assert_eq!(shown.status, 200, "{}", shown.body);
         (gate, eid)
     }
 
@@ -488,7 +516,7 @@ async fn a_gate_device_scans_sealed_palms_and_cannot_act_as_a_till() {
     let mk = w.merchant_key();
     let person = w.sign_up(503, "+15550100503", "4242424242424242").await;
     assert!(person.starts_with("per_"));
-    let (gate, eid) = w.event_with_ticket(1, true, "+15550100503").await;
+    let (gate, eid) = w.event_with_ticket(1, true, "+15550100503", 503).await;
 
     let dir = tempfile::tempdir().unwrap();
     let device = w.paired_device(json!({"gate": gate}), dir.path()).await;
@@ -578,7 +606,7 @@ async fn a_gate_decides_offline_from_its_sealed_allow_list_and_uploads_when_back
     let mk = w.merchant_key();
     let holder = w.sign_up(511, "+15550100511", "4242424242424242").await;
     let _stranger = w.sign_up(512, "+15550100512", "4000056655665556").await;
-    let (gate, eid) = w.event_with_ticket(2, false, "+15550100511").await;
+    let (gate, eid) = w.event_with_ticket(2, false, "+15550100511", 511).await;
     let now = w.clock.now_s();
 
     let dir = tempfile::tempdir().unwrap();

@@ -2,7 +2,7 @@
 
 use crate::devices;
 use crate::error::AppError;
-use crate::routes::{self, ApiDoc};
+use crate::routes;
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Body;
@@ -15,7 +15,6 @@ use palm_service::ErrorKind;
 use palm_service::domain::secret_hash;
 use palm_service::store::{Claim, KeyHolder, KeyedRequest};
 use sha2::{Digest, Sha256};
-use utoipa::OpenApi;
 
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
@@ -25,7 +24,10 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/", get(crate::kiosk::home))
         .route("/kiosk/{name}", get(crate::kiosk::page))
         .route("/healthz", get(routes::healthz))
-        .route("/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+        .route(
+            "/openapi.json",
+            get(|| async { Json(crate::openapi::document()) }),
+        )
         .route("/v1/consent", get(routes::consent))
         .route("/v1/signups", post(routes::signup))
         .route(
@@ -114,6 +116,11 @@ pub fn router(state: AppState) -> axum::Router {
         .method_not_allowed_fallback(method_not_allowed);
     // Layers run outside in: a device's signature is checked before the idempotency record.
     api.layer(middleware::from_fn_with_state(state.clone(), idempotency))
+        // Inside the device check, which names the device the attempts are counted for.
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::lockout::palm_attempts,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             devices::device_auth,

@@ -20,6 +20,9 @@ pub struct Config {
     pub log_format: String,
     /// Create a demo merchant with a store, two tills and test cards on first start.
     pub demo: bool,
+    /// Take palm images sent in the clear by tills (the kiosk pages: browsers cannot seal).
+    /// Unset: allowed when `demo` is on, refused otherwise; paired scanners always seal theirs.
+    pub plain_captures: Option<bool>,
     /// People unused for this many days are deleted with their biometric data.
     pub retention_days: i64,
     /// After `palmline keys rotate-capture`, captures sealed to the old key are opened this long.
@@ -80,6 +83,9 @@ pub struct LimitsConfig {
     /// Wrong pairing codes one client (IP address) may send in 10 minutes before it is locked
     /// out for the rest of them (429, Retry-After).
     pub pairing_failures: u32,
+    /// Palms in a row that match no one, from one till, gate or device, within 10 minutes
+    /// before it is locked out for the rest of them (429, Retry-After); a palm read resets it.
+    pub palm_failures: u32,
 }
 
 impl Default for LimitsConfig {
@@ -91,6 +97,7 @@ impl Default for LimitsConfig {
             engine_workers: 0,
             engine_queue_ms: 5_000,
             pairing_failures: 10,
+            palm_failures: 20,
         }
     }
 }
@@ -122,6 +129,7 @@ impl Default for Config {
             body_limit_bytes: 16 * 1024 * 1024,
             log_format: "text".into(),
             demo: true,
+            plain_captures: None,
             retention_days: 730,
             capture_key_overlap_s: 86_400,
             processor: ProcessorConfig::default(),
@@ -152,6 +160,11 @@ impl Default for WebhookConfig {
 }
 
 impl Config {
+    /// Whether tills may send plain (unsealed) palm images (see `plain_captures`).
+    pub fn plain_captures_allowed(&self) -> bool {
+        self.plain_captures.unwrap_or(self.demo)
+    }
+
     /// Defaults, then the file (which must exist when named explicitly), then the environment.
     pub fn load(file: Option<&Path>) -> Result<Config, String> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
@@ -168,6 +181,7 @@ impl Config {
                 "body_limit_bytes",
                 "log_format",
                 "demo",
+                "plain_captures",
                 "retention_days",
                 "capture_key_overlap_s",
                 "processor.latency_ms",

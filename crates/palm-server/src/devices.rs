@@ -57,10 +57,31 @@ fn signature_headers(req: &Request) -> Option<Option<(String, String, String, St
     )
 }
 
-/// Authenticates requests that name a device; others pass through untouched.
+/// Authenticates requests that name a device; others pass through untouched, except palm
+/// images sent in the clear when the server takes sealed captures only.
 pub async fn device_auth(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let (device, timestamp, nonce, signature) = match signature_headers(&req) {
-        None => return next.run(req).await,
+        None if state.plain_captures || req.method() != axum::http::Method::POST => {
+            return next.run(req).await;
+        }
+        None => {
+            let (parts, body) = req.into_parts();
+            let bytes = match read_body(body, state.body_limit).await {
+                Ok(b) => b,
+                Err(e) => return e.into_response(),
+            };
+            if carries_plain_image(&bytes) {
+                return AppError::new(
+                    palm_service::ErrorKind::Invalid,
+                    "sealed_capture_required",
+                    "this server takes sealed captures only (plain_captures is off): use a paired scanner",
+                )
+                .into_response();
+            }
+            return next
+                .run(Request::from_parts(parts, Body::from(bytes)))
+                .await;
+        }
         Some(Some(headers)) => headers,
         Some(None) => {
             return AppError::new(
@@ -164,23 +185,16 @@ pub async fn register_device(
     ApiJson(req): ApiJson<RegisterDevice>,
 ) -> Result<(StatusCode, Json<DeviceRegistered>), Response> {
     let client = peer.map(|p| (p.0).0.ip());
-    if let Some(wait) = client.and_then(|c| s.pairing_lockout.locked(c)) {
-        let mut refused = AppError::new(
-            palm_service::ErrorKind::TooManyAttempts,
-            "too_many_attempts",
+    if let Some(wait) = client.and_then(|c| s.pairing_lockout.locked(&c)) {
+        return Err(crate::lockout::too_many(
+            wait,
             "too many wrong pairing codes from this address; wait before trying again",
-        )
-        .into_response();
-        refused.headers_mut().insert(
-            axum::http::header::RETRY_AFTER,
-            axum::http::HeaderValue::from(wait),
-        );
-        return Err(refused);
+        ));
     }
     match s.service.register_device(req).await {
         Ok(registered) => {
             if let Some(c) = client {
-                s.pairing_lockout.succeeded(c);
+                s.pairing_lockout.succeeded(&c);
             }
             Ok((StatusCode::CREATED, Json(registered)))
         }

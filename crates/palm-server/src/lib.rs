@@ -16,6 +16,7 @@ pub mod keys;
 pub mod kiosk;
 pub mod lockout;
 pub mod merchants;
+pub mod openapi;
 pub mod routes;
 pub mod sender;
 pub mod server;

@@ -1,8 +1,15 @@
-//! Lockout after repeated failures: a client (by IP address) that gets `max_failures` wrong
-//! answers within `window` is refused (429, Retry-After) until the window ends. Used where a
-//! secret is guessed without any credential: device pairing codes.
+//! Lockout after repeated failures: a client that gets `max_failures` wrong answers within
+//! `window` is refused (429, Retry-After) until the window ends. Used where a secret is guessed
+//! without any credential (device pairing codes, by IP address), and for palms a till or gate
+//! keeps failing to match (by credential: NIST SP 800-63B's limit on failed biometric attempts).
 
+use crate::error::AppError;
+use crate::state::AppState;
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -10,14 +17,14 @@ use std::time::{Duration, Instant};
 /// Clients remembered at most; past this, expired entries are dropped first.
 const MAX_CLIENTS: usize = 100_000;
 
-pub struct Lockout {
+pub struct Lockout<K = IpAddr> {
     max_failures: u32,
     window: Duration,
-    failures: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    failures: Mutex<HashMap<K, (u32, Instant)>>,
 }
 
-impl Lockout {
-    pub fn new(max_failures: u32, window: Duration) -> Lockout {
+impl<K: Hash + Eq + Clone> Lockout<K> {
+    pub fn new(max_failures: u32, window: Duration) -> Lockout<K> {
         Lockout {
             max_failures: max_failures.max(1),
             window,
@@ -26,14 +33,14 @@ impl Lockout {
     }
 
     /// Whole seconds until `client` may try again, while it is locked out.
-    pub fn locked(&self, client: IpAddr) -> Option<u64> {
+    pub fn locked(&self, client: &K) -> Option<u64> {
         let failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let &(count, since) = failures.get(&client)?;
+        let &(count, since) = failures.get(client)?;
         let left = self.window.checked_sub(since.elapsed())?;
         (count >= self.max_failures).then(|| left.as_secs().max(1))
     }
 
-    pub fn failed(&self, client: IpAddr) {
+    pub fn failed(&self, client: K) {
         let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
         if failures.len() >= MAX_CLIENTS {
             failures.retain(|_, (_, since)| since.elapsed() < self.window);
@@ -45,12 +52,77 @@ impl Lockout {
         entry.0 += 1;
     }
 
-    pub fn succeeded(&self, client: IpAddr) {
+    pub fn succeeded(&self, client: &K) {
         self.failures
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .remove(&client);
+            .remove(client);
     }
+}
+
+/// The answer to a locked-out client.
+pub fn too_many(wait: u64, why: &str) -> Response {
+    let mut refused = AppError::new(
+        palm_service::ErrorKind::TooManyAttempts,
+        "too_many_attempts",
+        why,
+    )
+    .into_response();
+    refused.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(wait),
+    );
+    refused
+}
+
+/// Routes where a till or gate submits a palm to be identified.
+fn takes_palm(path: &str) -> bool {
+    path.ends_with("/palm")
+        || matches!(
+            path,
+            "/v1/loyalty/present"
+                | "/v1/gate/scans"
+                | "/v1/people/sessions"
+                | "/v1/people/deletions"
+        )
+}
+
+/// Counts palms a credential (a till's or gate's secret, or a paired device) submits that match
+/// no one, in a row: after `limits.palm_failures` within 10 minutes it is refused (429) until
+/// the window ends, so nobody can probe the gallery with a stream of pictures. A palm that is
+/// read resets the count.
+pub async fn palm_attempts(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() != axum::http::Method::POST || !takes_palm(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let credential = match req.extensions().get::<crate::devices::DeviceAuth>() {
+        Some(d) => format!("device:{}", d.0.id),
+        None => palm_service::domain::secret_hash(
+            req.headers()
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+        ),
+    };
+    if let Some(wait) = state.palm_lockout.locked(&credential) {
+        return too_many(
+            wait,
+            "too many palms in a row matched no one at this till or gate; wait before trying again",
+        );
+    }
+    let response = next.run(req).await;
+    let (parts, body) = response.into_parts();
+    // Error answers and gate decisions are small; a palm's answer is read whole anyway.
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .unwrap_or_default();
+    let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    if answer["code"] == "palm_not_recognised" || answer["reason"] == "palm_not_recognised" {
+        state.palm_lockout.failed(credential);
+    } else if parts.status.is_success() {
+        state.palm_lockout.succeeded(&credential);
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 #[cfg(test)]
@@ -59,23 +131,23 @@ mod tests {
 
     #[test]
     fn locks_after_the_failures_and_forgets_after_the_window() {
-        let lockout = Lockout::new(3, Duration::from_millis(200));
+        let lockout: Lockout = Lockout::new(3, Duration::from_millis(200));
         let (a, b): (IpAddr, IpAddr) = ("10.0.0.1".parse().unwrap(), "10.0.0.2".parse().unwrap());
         for _ in 0..2 {
             lockout.failed(a);
         }
-        assert_eq!(lockout.locked(a), None);
+        assert_eq!(lockout.locked(&a), None);
         lockout.failed(a);
-        assert!(lockout.locked(a).is_some());
+        assert!(lockout.locked(&a).is_some());
         assert_eq!(
-            lockout.locked(b),
+            lockout.locked(&b),
             None,
             "one client's failures lock only that client"
         );
         std::thread::sleep(Duration::from_millis(250));
-        assert_eq!(lockout.locked(a), None);
+        assert_eq!(lockout.locked(&a), None);
         lockout.failed(b);
-        lockout.succeeded(b);
-        assert_eq!(lockout.locked(b), None);
+        lockout.succeeded(&b);
+        assert_eq!(lockout.locked(&b), None);
     }
 }

@@ -3,6 +3,7 @@
 
 use crate::error::AppError;
 use crate::extract::{ApiJson, Gate, Merchant, MerchantOrTill, Person, Till};
+use crate::openapi::Complete;
 use crate::state::AppState;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -75,7 +76,8 @@ type ApiResult<T> = Result<T, AppError>;
         crate::accuracy::report,
         crate::accuracy::det_curve
     ),
-    components(schemas(ApiError, TillInfo, ListParams))
+    components(schemas(ApiError, TillInfo, ListParams)),
+    modifiers(&Complete)
 )]
 pub struct ApiDoc;
 
@@ -537,17 +539,19 @@ pub async fn create_reward(
     ))
 }
 
+/// Adding someone by phone is an invitation (202), whether or not the number is enrolled; it
+/// becomes a membership at the person's next palm scan at this merchant.
 #[utoipa::path(post, path = "/v1/loyalty/programs/{id}/members", request_body = JoinProgram,
-    responses((status = 201, body = Membership), (status = 409, body = ApiError)))]
+    responses((status = 202, body = Invitation), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
 pub async fn add_member(
     State(s): State<AppState>,
     Merchant(m): Merchant,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<JoinProgram>,
-) -> ApiResult<(StatusCode, Json<Membership>)> {
+) -> ApiResult<(StatusCode, Json<Invitation>)> {
     Ok((
-        StatusCode::CREATED,
-        Json(s.service.join_program(&m.id, &id, None, &req).await?),
+        StatusCode::ACCEPTED,
+        Json(s.service.invite_member(&m.id, &id, &req).await?),
     ))
 }
 
@@ -597,16 +601,19 @@ pub async fn create_event(
     ))
 }
 
-#[utoipa::path(post, path = "/v1/events/{id}/passes", request_body = AddPass, responses((status = 201, body = Pass)))]
+/// A pass by phone is an invitation (202), whether or not the number is enrolled; it becomes
+/// the pass at the person's next palm scan at this merchant (the event's gate, say).
+#[utoipa::path(post, path = "/v1/events/{id}/passes", request_body = AddPass,
+    responses((status = 202, body = Invitation), (status = 400, body = ApiError), (status = 404, body = ApiError)))]
 pub async fn add_pass(
     State(s): State<AppState>,
     Merchant(m): Merchant,
     Path(id): Path<String>,
     ApiJson(req): ApiJson<AddPass>,
-) -> ApiResult<(StatusCode, Json<Pass>)> {
+) -> ApiResult<(StatusCode, Json<Invitation>)> {
     Ok((
-        StatusCode::CREATED,
-        Json(s.service.add_pass(&m.id, &id, req).await?),
+        StatusCode::ACCEPTED,
+        Json(s.service.invite_pass(&m.id, &id, req).await?),
     ))
 }
 

@@ -73,8 +73,13 @@ impl Server {
             body_limit: config.body_limit_bytes,
             accuracy_dir: config.data_dir.join("accuracy"),
             request_timeout: Duration::from_millis(config.limits.request_timeout_ms),
+            plain_captures: config.plain_captures_allowed(),
             pairing_lockout: Arc::new(crate::lockout::Lockout::new(
                 config.limits.pairing_failures,
+                Duration::from_secs(600),
+            )),
+            palm_lockout: Arc::new(crate::lockout::Lockout::new(
+                config.limits.palm_failures,
                 Duration::from_secs(600),
             )),
         });
@@ -188,7 +193,7 @@ pub async fn build_service(
 }
 
 /// Reconciles payments a slow processor left open, finishes deletions that waited for them,
-/// forgets expired idempotency keys, and (at start, then hourly) deletes people unused for longer
+/// forgets expired idempotency keys and invitations, and (at start, then hourly) deletes people unused for longer
 /// than the retention period.
 async fn housekeeping(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(Duration::from_secs(5));
@@ -217,6 +222,9 @@ async fn housekeeping(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
         let before = service.clock().now_s() - service.config().idempotency_ttl_s;
         if let Err(e) = service.store().purge_keys(before).await {
             tracing::warn!(error = %e, "idempotency key expiry failed");
+        }
+        if let Err(e) = service.purge_invitations().await {
+            tracing::warn!(error = %e, "invitation expiry failed");
         }
         if let Err(e) = service.purge_nonces().await {
             tracing::warn!(error = %e, "nonce expiry failed");

@@ -12,6 +12,10 @@ pub struct AppState {
     pub accuracy_dir: std::path::PathBuf,
     /// Longest a request may take, body and answer included.
     pub request_timeout: std::time::Duration,
+    /// Tills may send plain (unsealed) palm images: the kiosk pages (config `plain_captures`).
+    pub plain_captures: bool,
     /// Clients guessing pairing codes are locked out after repeated failures.
     pub pairing_lockout: std::sync::Arc<crate::lockout::Lockout>,
+    /// Tills, gates and devices whose palms keep matching no one are locked out for a while.
+    pub palm_lockout: std::sync::Arc<crate::lockout::Lockout<String>>,
 }

@@ -8,14 +8,14 @@
 
 use crate::Service;
 use crate::domain::{Phone, check_text, new_id, new_secret, secret_hash};
-use crate::error::{ErrorKind, Result, ServiceError, StoreError};
-use crate::store::{AgeRow, EntryRow, GateRow, PassRow, PersonRow, VenueEventRow, VenueRow};
+use crate::error::{ErrorKind, Result, ServiceError};
+use crate::store::{AgeRow, EntryRow, GateRow, PersonRow, VenueEventRow, VenueRow};
 use palm_api as api;
 
-const PASS_KINDS: [&str; 3] = ["ticket", "membership", "staff"];
+pub(crate) const PASS_KINDS: [&str; 3] = ["ticket", "membership", "staff"];
 const DOCUMENT_TYPES: [&str; 3] = ["passport", "driving_licence", "national_id"];
 
-fn one_of(value: &str, allowed: &[&str], param: &str) -> Result<String> {
+pub(crate) fn one_of(value: &str, allowed: &[&str], param: &str) -> Result<String> {
     if allowed.contains(&value) {
         Ok(value.to_string())
     } else {
@@ -128,43 +128,6 @@ impl Service {
         })
     }
 
-    pub async fn add_pass(
-        &self,
-        merchant_id: &str,
-        event_id: &str,
-        req: api::AddPass,
-    ) -> Result<api::Pass> {
-        let event = self
-            .store
-            .event(merchant_id, event_id)
-            .await?
-            .ok_or_else(|| ServiceError::not_found("event"))?;
-        let kind = one_of(&req.kind, &PASS_KINDS, "kind")?;
-        let person = self.person_by_phone_number(&req.phone).await?;
-        let pass = PassRow {
-            id: new_id("pass"),
-            event_id: event.id,
-            person_id: person.id,
-            kind,
-            created: self.now_s(),
-        };
-        match self.store.insert_pass(&pass).await {
-            Err(StoreError::Duplicate(_)) => Err(ServiceError::conflict(
-                "pass_exists",
-                "the person already has a pass for this event",
-            )),
-            other => {
-                other?;
-                Ok(api::Pass {
-                    id: pass.id,
-                    event: pass.event_id,
-                    person: pass.person_id,
-                    kind: pass.kind,
-                })
-            }
-        }
-    }
-
     /// Staff record that they checked an ID document; the document itself is never sent. The
     /// check counts at this merchant's gates only, and the answer is the same whether or not the
     /// phone number is enrolled (no one learns who is enrolled by trying numbers); for a number
@@ -268,6 +231,7 @@ impl Service {
             Err(e) => return Err(e),
         };
         self.audit(&person.id, &gate.id, "entry").await?;
+        self.accept_invitations(&gate.merchant_id, &person).await?;
         let d = self.decide(gate, &event, &person, direction).await?;
         if self
             .record(gate, &event, Some(&person), direction, &d)

@@ -15,6 +15,7 @@ pub mod domain;
 mod entry;
 pub mod error;
 mod identify;
+mod invitations;
 mod loyalty;
 pub mod offline;
 mod palms;

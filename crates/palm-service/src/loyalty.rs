@@ -31,7 +31,7 @@ fn reward_view(r: &RewardRow) -> api::Reward {
     }
 }
 
-fn random_member_number() -> Result<String> {
+pub(crate) fn random_member_number() -> Result<String> {
     let mut b = [0u8; 4];
     getrandom::fill(&mut b).map_err(|_| ServiceError::internal("the random source failed"))?;
     Ok(format!("M{:09}", u32::from_le_bytes(b) % 1_000_000_000))
@@ -83,7 +83,7 @@ impl Service {
         Ok(out)
     }
 
-    async fn program(&self, merchant_id: &str, id: &str) -> Result<ProgramRow> {
+    pub(crate) async fn program(&self, merchant_id: &str, id: &str) -> Result<ProgramRow> {
         self.store
             .programs(merchant_id)
             .await?
@@ -112,27 +112,17 @@ impl Service {
         Ok(reward_view(&r))
     }
 
-    /// Links a person to a program (`phone` finds them when a merchant links; a session or a
-    /// sign-up passes the person).
+    /// Links a person to a program on their own request (a sign-up). A merchant adding someone
+    /// by phone sends an invitation instead (invitations.rs).
     pub async fn join_program(
         &self,
         merchant_id: &str,
         program_id: &str,
-        person_id: Option<&str>,
+        person_id: &str,
         req: &api::JoinProgram,
     ) -> Result<api::Membership> {
         let program = self.program(merchant_id, program_id).await?;
-        let person_id = match (person_id, &req.phone) {
-            (Some(p), _) => p.to_string(),
-            (None, Some(phone)) => self.person_by_phone_number(phone).await?.id,
-            (None, None) => {
-                return Err(ServiceError::invalid(
-                    "phone_required",
-                    "give the phone number the person enrolled with",
-                )
-                .with_param("phone"));
-            }
-        };
+        let person_id = person_id.to_string();
         let member_number = match &req.member_number {
             Some(n) => check_text(n, "member_number", 40)?,
             None => random_member_number()?,
@@ -204,6 +194,7 @@ impl Service {
             .identify(&req.image, req.phone_last4.as_deref())
             .await?;
         self.audit(&person.id, &till.id, "loyalty").await?;
+        self.accept_invitations(&till.merchant_id, &person).await?;
         let memberships = self
             .store
             .memberships_of(&till.merchant_id, &person.id)

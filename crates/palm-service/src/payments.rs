@@ -11,8 +11,7 @@ use crate::domain::{check_amount, check_text, new_id, parse_currency};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
 use crate::processor::{Authorization, Lookup, Outcome, ProcessorError};
 use crate::store::{
-    CardRow, EventRow, KeyedRequest, Page, PaymentRow, PersonRow, PointsRow,
-    RefundRow, TillRow,
+    CardRow, EventRow, KeyedRequest, Page, PaymentRow, PersonRow, PointsRow, RefundRow, TillRow,
 };
 use crate::{Service, context, views};
 use palm_api::{self as api, PaymentStatus as S};
@@ -280,6 +279,7 @@ impl Service {
             .identify_bytes(bytes, req.phone_last4.as_deref())
             .await?;
         self.audit(&person.id, &till.id, "payment").await?;
+        self.accept_invitations(&till.merchant_id, &person).await?;
         let cards = self.store.cards_of(&person.id).await?;
         let card = self
             .pick_card(&person, &cards, req.card.as_deref())?

@@ -23,17 +23,6 @@ impl Service {
         Ok(views::person(person, hands, &cards))
     }
 
-    /// The person enrolled with a phone number (a merchant linking a membership or a pass).
-    pub(crate) async fn person_by_phone_number(&self, raw: &str) -> Result<PersonRow> {
-        let phone = Phone::parse(raw)?;
-        self.store
-            .person_by_phone(&self.phone_fingerprint(&phone))
-            .await?
-            .ok_or_else(|| {
-                ServiceError::not_found("person with that phone number").with_param("phone")
-            })
-    }
-
     /// A person proves who they are: their palm, searched among the palms of their phone's
     /// bucket, and the phone number they enrolled with.
     pub(crate) async fn identify_with_phone(

@@ -342,7 +342,7 @@ impl Service {
             // The person is enrolled whatever happens here: a taken member number leaves that
             // one membership out, and the response shows which were joined.
             match self
-                .join_program(merchant_id, &program, Some(&person.id), join)
+                .join_program(merchant_id, &program, &person.id, join)
                 .await
             {
                 Ok(m) => memberships.push(m),

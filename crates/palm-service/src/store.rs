@@ -688,6 +688,44 @@ pub struct AllowListRow {
     pub revoked: Option<i64>,
 }
 
+/// A membership or pass offered by phone number, waiting for the person's next scan at the
+/// merchant (`kind`: `membership` with `detail` the member number asked for, or `pass` with
+/// `detail` the pass kind; `target_id`: the program or event).
+#[derive(Debug, Clone, PartialEq)]
+pub struct InvitationRow {
+    pub id: String,
+    pub merchant_id: String,
+    pub kind: String,
+    pub target_id: String,
+    pub phone_fingerprint: String,
+    pub detail: Option<String>,
+    pub created: i64,
+}
+
+/// What an accepted invitation becomes.
+pub enum Accepted {
+    Membership(MembershipRow),
+    Pass(PassRow),
+}
+
+#[async_trait]
+pub trait InvitationStore: Send + Sync {
+    /// Records an invitation, replacing an earlier one for the same target and phone.
+    async fn put_invitation(&self, i: &InvitationRow) -> StoreResult<()>;
+    /// The invitations waiting at a merchant for a phone.
+    async fn invitations_for(
+        &self,
+        merchant_id: &str,
+        phone_fingerprint: &str,
+    ) -> StoreResult<Vec<InvitationRow>>;
+    /// Removes the invitation and writes what it became, in one transaction; false when it was
+    /// already accepted. A person already holding the membership or pass keeps theirs; a member
+    /// number taken meanwhile fails with `Duplicate`.
+    async fn accept_invitation(&self, id: &str, accepted: &Accepted) -> StoreResult<bool>;
+    /// Forgets invitations made before `before`; returns how many.
+    async fn purge_invitations(&self, before: i64) -> StoreResult<u64>;
+}
+
 /// Everything the service needs from storage.
 #[async_trait]
 pub trait Store:
@@ -700,6 +738,7 @@ pub trait Store:
     + LoyaltyStore
     + EntryStore
     + DeviceStore
+    + InvitationStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

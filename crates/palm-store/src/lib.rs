@@ -17,6 +17,7 @@ macro_rules! q {
 
 mod devices;
 mod entry;
+mod invitations;
 mod loyalty;
 mod merchants;
 mod payments;

@@ -79,6 +79,25 @@ fn percentile(sorted: &[f64], q: f64) -> f64 {
 
 pub(crate) struct ChildServer(pub(crate) std::process::Child);
 
+impl ChildServer {
+    /// Reads the server's output (a pipe) until it says where it serves; returns that base URL
+    /// and keeps draining the output so the server never blocks on a full pipe.
+    pub(crate) fn wait_until_serving(&mut self) -> Result<String> {
+        let stdout = self.0.stdout.take().context("no stdout from the server")?;
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let base = loop {
+            let line = lines
+                .next()
+                .context("the server exited before it was ready")??;
+            if let Some(url) = line.strip_prefix("Palmline is serving on ") {
+                break url.trim().to_string();
+            }
+        };
+        std::thread::spawn(move || for _ in lines {});
+        Ok(base)
+    }
+}
+
 impl Drop for ChildServer {
     fn drop(&mut self) {
         // SIGTERM for a graceful stop, then make sure.
@@ -122,19 +141,8 @@ pub fn run(args: PayBenchArgs) -> Result<()> {
     }
     let start = Instant::now();
     let mut child = ChildServer(cmd.spawn().context("cannot start palmline serve")?);
-    let stdout = child.0.stdout.take().context("no stdout from the server")?;
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .context("the server exited before it was ready")??;
-        if let Some(url) = line.strip_prefix("Palmline is serving on ") {
-            break url.trim().to_string();
-        }
-    };
+    let base = child.wait_until_serving()?;
     let load_s = start.elapsed().as_secs_f64();
-    // Keep draining the server's output so it never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
     let creds: palm_server::DemoCredentials = serde_json::from_slice(
         &std::fs::read(dir.join("demo-credentials.json")).context("no demo credentials")?,
     )?;

@@ -19,7 +19,6 @@ use palm_service::{Processor, SimulatedConfig, SimulatedProcessor};
 use rand::{RngExt, SeedableRng};
 use serde_json::{Value, json};
 use std::collections::BTreeMap;
-use std::io::BufRead;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -118,17 +117,7 @@ fn start_server(dir: &Path, database: Option<&str>) -> Result<(ChildServer, Stri
         cmd.args(["--database", db]);
     }
     let mut child = ChildServer(cmd.spawn().context("cannot start palmline serve")?);
-    let stdout = child.0.stdout.take().context("no stdout from the server")?;
-    let mut lines = std::io::BufReader::new(stdout).lines();
-    let base = loop {
-        let line = lines
-            .next()
-            .context("the server exited before it was ready")??;
-        if let Some(url) = line.strip_prefix("Palmline is serving on ") {
-            break url.trim().to_string();
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let base = child.wait_until_serving()?;
     Ok((child, base))
 }
 

@@ -58,6 +58,8 @@ enum Command {
     /// The scanner device: pair with a till or gate, then pay or pass a gate by palm.
     #[command(subcommand)]
     Scanner(scanner::ScannerArgs),
+    /// Print the HTTP API's OpenAPI 3.1 description (what the server serves at /openapi.json).
+    Openapi,
     /// Money under `kill -9`: concurrent payments, captures and refunds while the server is
     /// killed and restarted; checks the processor's ledger against the service's records.
     Crashtest(crashtest::CrashTestArgs),
@@ -78,6 +80,10 @@ fn main() -> anyhow::Result<()> {
         Command::Policy(args) => policy_cmd::run(args),
         Command::Serve(args) => serve::serve(args),
         Command::Crashtest(args) => crashtest::run(args),
+        Command::Openapi => {
+            println!("{}", palm_server::openapi::document().to_pretty_json()?);
+            Ok(())
+        }
         Command::Keys(args) => serve::keys(args),
         Command::Merchants(args) => merchants::run(args),
         Command::Scanner(args) => scanner::run(args),

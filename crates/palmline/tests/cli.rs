@@ -521,6 +521,23 @@ fn scanner_gate_pairs_syncs_decides_offline_and_uploads() {
         &key,
         json!({"phone": "+15550106000", "kind": "ticket"}),
     );
+    // The pass is an invitation until the person's palm is read at one of the merchant's tills.
+    let accepted = (10..16).any(|k| {
+        rt.block_on(async {
+            http.post(format!("{base}/v1/loyalty/present"))
+                .bearer_auth(&till)
+                .json(&json!({"image": img(k), "phone_last4": "6000"}))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .is_success()
+        })
+    });
+    assert!(
+        accepted,
+        "the ticket holder's palm was not read at the till"
+    );
     let code = post(
         "/v1/devices/pairing_codes",
         &key,
@@ -651,7 +668,15 @@ fn crashtest_kills_the_server_and_money_still_adds_up() {
     // Two rounds of kill -9 during concurrent payments, captures and refunds; the command itself
     // checks the processor's durable ledger against the service's records and exits non-zero on
     // any disagreement (a stuck key, a second payment or charge, a lost capture).
-    let out = palmline(&["crashtest", "--rounds", "2", "--payments", "12", "--seed", "7"]);
+    let out = palmline(&[
+        "crashtest",
+        "--rounds",
+        "2",
+        "--payments",
+        "12",
+        "--seed",
+        "7",
+    ]);
     let report = json_lines(&out);
     assert!(
         out.status.success(),

@@ -104,9 +104,9 @@ async fn bad_input_gets_typed_errors_and_changes_nothing() {
     check("bad key", r.status, r.body, 401, "invalid_api_key");
     let r = app
         .post(
-            "/v1/payments",
+            "/v1/loyalty/programs",
             &tk,
-            &json!({"amount": 5, "currency": "usd", "till": app.till().0}),
+            &json!({"name": "Till's own club", "points_per_unit": 1}),
         )
         .await;
     check(

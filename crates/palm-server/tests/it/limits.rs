@@ -3,6 +3,7 @@
 //! slots is answered `busy` with Retry-After instead of queueing without end.
 
 use crate::common::*;
+use serde_json::json;
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -107,5 +108,87 @@ async fn pictures_beyond_the_engines_slots_are_answered_busy() {
     // Once the burst is over the engine takes pictures again.
     let later = app.sign_up(50, "+447700900450", &visa(50)).await;
     assert_eq!(later.status, 201, "{}", later.body);
+    app.server.shutdown().await;
+}
+
+#[tokio::test]
+async fn plain_captures_are_taken_only_where_the_setting_allows() {
+    // Without the demo merchant and no explicit setting, a server takes sealed captures only.
+    let app = spawn_with(|c| c.plain_captures = Some(false)).await;
+    let before = app.row_counts().await;
+    let refused = app
+        .post(
+            "/v1/signups",
+            &app.till_key(),
+            &signup_body(81, "+15550100081", &visa(81)),
+        )
+        .await;
+    assert_eq!(refused.status, 400, "{}", refused.body);
+    assert_eq!(refused.body["code"], "sealed_capture_required");
+    let p = app.create_payment(500).await;
+    let palm = app
+        .post(
+            &format!("/v1/payments/{}/palm", p["id"].as_str().unwrap()),
+            &app.till_key(),
+            &json!({"image": palm(81, 50)}),
+        )
+        .await;
+    assert_eq!(
+        palm.body["code"], "sealed_capture_required",
+        "{}",
+        palm.body
+    );
+    let mut after = app.row_counts().await;
+    after.retain(|(t, _)| !matches!(t.as_str(), "payments" | "events" | "webhook_deliveries"));
+    let mut expected = before.clone();
+    expected.retain(|(t, _)| !matches!(t.as_str(), "payments" | "events" | "webhook_deliveries"));
+    assert_eq!(after, expected, "a refused capture wrote nothing");
+    app.server.shutdown().await;
+
+    // The default follows the demo setting: the demo (and its kiosk) takes plain images.
+    let mut config = palm_server::Config::default();
+    assert!(config.plain_captures_allowed());
+    config.demo = false;
+    assert!(!config.plain_captures_allowed());
+    config.plain_captures = Some(true);
+    assert!(config.plain_captures_allowed());
+}
+
+#[tokio::test]
+async fn a_till_whose_palms_keep_matching_no_one_is_locked_out() {
+    let app = spawn_with(|c| c.limits.palm_failures = 3).await;
+    assert_eq!(app.sign_up(82, "+15550100082", &visa(82)).await.status, 201);
+    let present = |till: String, seed: u64, k: u64| {
+        let app = &app;
+        async move {
+            app.post(
+                "/v1/loyalty/present",
+                &till,
+                &json!({"image": palm(seed, k), "phone_last4": "0082"}),
+            )
+            .await
+        }
+    };
+    let till = app.till_key();
+    // Three palms of someone never enrolled: each is answered, then the till is refused.
+    for k in 1..=3 {
+        let r = present(till.clone(), 9_082, k).await;
+        assert_eq!(r.body["code"], "palm_not_recognised", "{}", r.body);
+    }
+    let locked = present(till.clone(), 82, 50).await;
+    assert_eq!(locked.status, 429, "{}", locked.body);
+    assert_eq!(locked.body["code"], "too_many_attempts");
+    assert!(locked.headers.contains_key("retry-after"));
+    // The other till is not affected, and its reads keep it open.
+    let other = app.demo.tills[1].credential.clone();
+    let mut read = false;
+    for k in 50..56 {
+        let r = present(other.clone(), 82, k).await;
+        if r.status == 200 {
+            read = true;
+            break;
+        }
+    }
+    assert!(read, "the enrolled person's palm is read at the other till");
     app.server.shutdown().await;
 }

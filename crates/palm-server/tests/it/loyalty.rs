@@ -125,51 +125,73 @@ async fn accrue_present_redeem_and_reverse() {
         .await;
     assert_eq!(unknown.body["code"], "unknown_reward");
 
-    // Linking later, by phone: unknown phone, duplicate membership, taken member number.
-    let nobody = app
-        .post(
-            &format!("/v1/loyalty/programs/{pid}/members"),
-            &mk,
-            &json!({"phone": "+15550109999"}),
-        )
-        .await;
-    assert_eq!(nobody.status, 404);
-    let again = app
-        .post(
-            &format!("/v1/loyalty/programs/{pid}/members"),
-            &mk,
-            &json!({"phone": "+15550100301"}),
-        )
-        .await;
-    assert_eq!(again.body["code"], "already_member");
-    assert_eq!(
-        app.sign_up(302, "+15550100302", &visa(302)).await.status,
-        201
-    );
-    let taken = app
-        .post(
-            &format!("/v1/loyalty/programs/{pid}/members"),
-            &mk,
-            &json!({"phone": "+15550100302", "member_number": "CC-1001"}),
-        )
-        .await;
-    assert_eq!(taken.body["code"], "member_number_taken");
-    let joined = app
-        .post(
-            &format!("/v1/loyalty/programs/{pid}/members"),
-            &mk,
-            &json!({"phone": "+15550100302"}),
-        )
-        .await;
-    assert_eq!(joined.status, 201, "{}", joined.body);
-    assert_eq!(
+    // Adding someone later by phone is an invitation, answered alike whether or not the number
+    // is enrolled (and for someone already a member): trying numbers tells the merchant nothing.
+    let invite = async |phone: &str, number: Option<&str>| {
+        let mut body = json!({"phone": phone});
+        if let Some(n) = number {
+            body["member_number"] = json!(n);
+        }
+        app.post(&format!("/v1/loyalty/programs/{pid}/members"), &mk, &body)
+            .await
+    };
+    let members = async || {
         app.get(&format!("/v1/loyalty/programs/{pid}/members"), &mk)
             .await
             .body["data"]
             .as_array()
             .unwrap()
-            .len(),
-        2
+            .len()
+    };
+    assert_eq!(
+        app.sign_up(302, "+15550100302", &visa(302)).await.status,
+        201
     );
+    let answers: Vec<_> = [
+        invite("+15550109999", None).await,
+        invite("+15550100301", None).await,
+        invite("+15550100302", Some("CC-1001")).await,
+    ]
+    .into_iter()
+    .map(|r| {
+        assert_eq!(r.status, 202, "{}", r.body);
+        assert!(r.body["id"].as_str().unwrap().starts_with("inv_"));
+        let mut shape = r
+            .body
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect::<Vec<_>>();
+        shape.sort();
+        (shape, r.body["status"].clone(), r.body["kind"].clone())
+    })
+    .collect();
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:?}");
+    assert!(answers[0].0.iter().all(|k| k != "person" && k != "balance"));
+    assert_eq!(members().await, 1, "an invitation is not yet a membership");
+    // Person 302's next scan at this merchant accepts: they become a member, with a number of
+    // their own (CC-1001 belongs to someone else).
+    let shown = app
+        .scan("/v1/loyalty/present", &app.till_key(), 302, json!({}))
+        .await;
+    assert_eq!(shown.status, 200, "{}", shown.body);
+    assert_eq!(shown.body["memberships"][0]["program"], pid.as_str());
+    assert_ne!(shown.body["memberships"][0]["member_number"], "CC-1001");
+    assert_eq!(members().await, 2);
+    // A scan at another merchant accepts nothing here, and sees nothing of this program.
+    let other = other_merchant(&app, "Corner Shop").await;
+    let invited = invite("+15550100301", None).await;
+    assert_eq!(invited.status, 202);
+    let elsewhere = app
+        .scan(
+            "/v1/loyalty/present",
+            &other.tills[0].credential,
+            301,
+            json!({}),
+        )
+        .await;
+    assert_eq!(elsewhere.status, 200, "{}", elsewhere.body);
+    assert_eq!(elsewhere.body["memberships"], json!([]));
     app.server.shutdown().await;
 }

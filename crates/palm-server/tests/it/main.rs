@@ -31,6 +31,54 @@ async fn health_openapi_and_consent() {
     ] {
         assert!(doc.body["paths"][path].is_object(), "openapi lacks {path}");
     }
+    // Complete enough for a generated client: every path parameter declared, every protected
+    // operation names its credential, and the errors the server gives are documented.
+    let schemes = &doc.body["components"]["securitySchemes"];
+    assert_eq!(schemes["bearer"]["scheme"], "bearer", "{schemes}");
+    assert!(schemes["device_signature"].is_object());
+    let mut operations = 0;
+    for (path, item) in doc.body["paths"].as_object().unwrap() {
+        for (method, op) in item.as_object().unwrap() {
+            operations += 1;
+            let declared: Vec<&str> = op["parameters"]
+                .as_array()
+                .map(|ps| {
+                    ps.iter()
+                        .filter(|p| p["in"] == "path")
+                        .filter_map(|p| p["name"].as_str())
+                        .collect()
+                })
+                .unwrap_or_default();
+            for name in path.split('{').skip(1).filter_map(|s| s.split('}').next()) {
+                assert!(
+                    declared.contains(&name),
+                    "{method} {path} lacks path parameter {name}"
+                );
+            }
+            let public = [
+                "/healthz",
+                "/v1/consent",
+                "/v1/retention_policy",
+                "/v1/capture_keys",
+            ]
+            .contains(&path.as_str())
+                || (path == "/v1/devices" && method == "post");
+            if !public {
+                assert!(
+                    op["security"].is_array(),
+                    "{method} {path} names no credential"
+                );
+                assert!(op["responses"]["401"].is_object(), "{method} {path}");
+            }
+            for status in ["400", "404", "409", "415", "429"] {
+                assert!(
+                    op["responses"][status].is_object(),
+                    "{method} {path} does not document {status}"
+                );
+            }
+        }
+    }
+    assert!(operations >= 50, "{operations}");
     let c = app.get("/v1/consent", "").await;
     assert_eq!(c.body["version"], palm_service::CONSENT_VERSION);
     app.server.shutdown().await;

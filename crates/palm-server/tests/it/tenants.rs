@@ -150,7 +150,11 @@ async fn a_till_credential_does_a_tills_work_and_nothing_more() {
 
     // A till creates its own payments (no merchant key at the till) and is paid there.
     let own = app
-        .post("/v1/payments", &till, &json!({"amount": 900, "currency": "usd"}))
+        .post(
+            "/v1/payments",
+            &till,
+            &json!({"amount": 900, "currency": "usd"}),
+        )
         .await;
     assert_eq!(own.status, 201, "{}", own.body);
     assert_eq!(own.body["till"], till_id.as_str());
@@ -185,8 +189,14 @@ async fn a_till_credential_does_a_tills_work_and_nothing_more() {
     for (path, body) in [
         (format!("/v1/payments/{id}/refunds"), json!({"amount": 100})),
         (format!("/v1/payments/{id}/capture"), json!({})),
-        ("/v1/devices/pairing_codes".to_string(), json!({"till": till_id})),
-        ("/v1/webhook_endpoints".to_string(), json!({"url": "http://127.0.0.1:9/hook"})),
+        (
+            "/v1/devices/pairing_codes".to_string(),
+            json!({"till": till_id}),
+        ),
+        (
+            "/v1/webhook_endpoints".to_string(),
+            json!({"url": "http://127.0.0.1:9/hook"}),
+        ),
     ] {
         let r = app.post(&path, &till, &body).await;
         assert_eq!(r.status, 401, "{path}: {}", r.body);
