@@ -115,43 +115,6 @@ impl Gray {
         })
     }
 
-    /// Gaussian blur with a separable kernel of radius `3 sigma`, borders clamped.
-    pub fn gaussian(&self, sigma: f32) -> Gray {
-        if sigma <= 0.0 {
-            return self.clone();
-        }
-        let r = (3.0 * sigma).ceil() as isize;
-        let mut k: Vec<f32> = (-r..=r)
-            .map(|i| (-(i * i) as f32 / (2.0 * sigma * sigma)).exp())
-            .collect();
-        let s: f32 = k.iter().sum();
-        k.iter_mut().for_each(|v| *v /= s);
-        let (w, h) = (self.width as isize, self.height as isize);
-        let mut tmp = Gray::new(self.width, self.height);
-        for y in 0..h {
-            for x in 0..w {
-                let mut acc = 0.0;
-                for (j, kv) in k.iter().enumerate() {
-                    let xx = (x + j as isize - r).clamp(0, w - 1);
-                    acc += kv * self.px[(y * w + xx) as usize];
-                }
-                tmp.px[(y * w + x) as usize] = acc;
-            }
-        }
-        let mut out = Gray::new(self.width, self.height);
-        for y in 0..h {
-            for x in 0..w {
-                let mut acc = 0.0;
-                for (j, kv) in k.iter().enumerate() {
-                    let yy = (y + j as isize - r).clamp(0, h - 1);
-                    acc += kv * tmp.px[(yy * w + x) as usize];
-                }
-                out.px[(y * w + x) as usize] = acc;
-            }
-        }
-        out
-    }
-
     pub fn mean(&self) -> f32 {
         self.px.iter().sum::<f32>() / self.px.len().max(1) as f32
     }

@@ -288,3 +288,27 @@ fn per_second(mut pass: impl FnMut() -> Result<u64>) -> Result<f64> {
 fn shortest(v: f32) -> f64 {
     v.to_string().parse().unwrap_or(v as f64)
 }
+
+/// The nearest-rank percentile (`q` in 0..=1) of sorted samples, the one definition every bench
+/// reports; NaN when there are none.
+pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percentile;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        assert!(percentile(&[], 0.5).is_nan(), "no samples, no panic");
+        let hundred: Vec<f64> = (1..=100).map(f64::from).collect();
+        assert_eq!(percentile(&hundred, 0.5), 50.0);
+        assert_eq!(percentile(&hundred, 0.99), 99.0);
+        assert_eq!(percentile(&hundred, 1.0), 100.0);
+        assert_eq!(percentile(&[7.0], 0.99), 7.0);
+    }
+}

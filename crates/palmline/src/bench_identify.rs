@@ -13,6 +13,7 @@
 //! Genuine probes are real images (default ../shared/datasets/tongji-roi): each palm's first image
 //! is enrolled among the distractors, the others search for it.
 
+use crate::bench::percentile;
 use anyhow::{Context, Result, bail};
 use palm_engine::{Engine, GRID, Template};
 use palm_index::{Gallery, IndexConfig, PalmId, Search};
@@ -137,10 +138,6 @@ fn mosaic(parts: [&Template; 4]) -> Template {
 fn rss_bytes() -> Option<u64> {
     let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
     Some(statm.split_whitespace().nth(1)?.parse::<u64>().ok()? * 4096)
-}
-
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1]
 }
 
 pub fn run(args: IdentifyBenchArgs) -> Result<()> {

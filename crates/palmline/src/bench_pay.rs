@@ -11,6 +11,7 @@
 //!    new capture, up to three times, as at a real till. Latency is per palm request:
 //!    server-side from each response's `Server-Timing` header, client-side with the network.
 
+use crate::bench::percentile;
 use crate::bench_identify::Distractors;
 use anyhow::{Context, Result, bail};
 use base64::Engine as _;
@@ -68,13 +69,6 @@ pub(crate) fn phone(i: usize) -> String {
 pub(crate) fn card_number(i: usize) -> String {
     let body = format!("4{i:014}");
     format!("{body}{}", palm_vault::luhn_check_digit(&body))
-}
-
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() - 1) as f64 * q).round() as usize]
 }
 
 pub(crate) struct ChildServer(pub(crate) std::process::Child);
