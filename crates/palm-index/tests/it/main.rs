@@ -218,10 +218,9 @@ fn removed_palms_are_never_found_and_searches_run_during_changes() {
                         },
                     )
                     .unwrap();
-                assert!(
-                    ranked.iter().all(|c| c.id.0 < 60 || c.id.0 >= 1000),
-                    "{ranked:?}"
-                );
+                // Palms coming and going meanwhile never hide the probe's own palm nor
+                // outrank it (a torn shard or a half-written entry would).
+                assert_eq!(ranked.first().map(|c| c.id), Some(PalmId(10)), "{ranked:?}");
             }
         });
         for round in 0..50u64 {
