@@ -616,14 +616,6 @@ pub struct AddPass {
     pub kind: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct Pass {
-    pub id: String,
-    pub event: String,
-    pub person: String,
-    pub kind: String,
-}
-
 /// The answer to adding a loyalty member or an event pass by phone number: the same whether or
 /// not the number belongs to someone enrolled, so no one learns who is by trying numbers. The
 /// membership or pass is made at the person's next palm scan at this merchant (paying, showing

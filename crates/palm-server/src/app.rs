@@ -190,6 +190,20 @@ async fn server_timing(req: Request, next: Next) -> Response {
     response
 }
 
+/// Names the credential a request came with, never the secret itself: a signed device, or a
+/// hash of the bearer token. Idempotency keys and palm-attempt counts are kept per credential.
+pub fn credential_scope(req: &Request) -> String {
+    match req.extensions().get::<devices::DeviceAuth>() {
+        Some(d) => format!("device:{}", d.0.id),
+        None => secret_hash(
+            req.headers()
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+        ),
+    }
+}
+
 /// `Idempotency-Key` on POST: the first response for a key is stored and replayed for the same
 /// request; the same key with another request is refused. Keys are scoped to the credential
 /// that sent them. Server errors are not stored, so a retry runs again. A key whose request
@@ -215,16 +229,7 @@ async fn idempotency(State(state): State<AppState>, req: Request, next: Next) ->
             .into_response();
         }
     };
-    // Scoped to the credential: a signed device, or the bearer token.
-    let scope = match req.extensions().get::<devices::DeviceAuth>() {
-        Some(d) => format!("device:{}", d.0.id),
-        None => secret_hash(
-            req.headers()
-                .get(axum::http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or(""),
-        ),
-    };
+    let scope = credential_scope(&req);
     let (parts, body) = req.into_parts();
     let bytes = match read_body(body, state.body_limit).await {
         Ok(b) => b,

@@ -70,13 +70,11 @@ pub async fn device_auth(State(state): State<AppState>, req: Request, next: Next
                 Ok(b) => b,
                 Err(e) => return e.into_response(),
             };
-            if carries_plain_image(&bytes) {
-                return AppError::new(
-                    palm_service::ErrorKind::Invalid,
-                    "sealed_capture_required",
-                    "this server takes sealed captures only (plain_captures is off): use a paired scanner",
-                )
-                .into_response();
+            if let Some(refused) = refuse_plain_image(
+                &bytes,
+                "this server takes sealed captures only (plain_captures is off): use a paired scanner",
+            ) {
+                return refused;
             }
             return next
                 .run(Request::from_parts(parts, Body::from(bytes)))
@@ -113,13 +111,11 @@ pub async fn device_auth(State(state): State<AppState>, req: Request, next: Next
     };
     match state.service.authenticate_device(&signed).await {
         Ok(row) => {
-            if carries_plain_image(&bytes) {
-                return AppError::new(
-                    palm_service::ErrorKind::Invalid,
-                    "sealed_capture_required",
-                    "a paired device sends its captures sealed (sealed_image), never as a plain image",
-                )
-                .into_response();
+            if let Some(refused) = refuse_plain_image(
+                &bytes,
+                "a paired device sends its captures sealed (sealed_image), never as a plain image",
+            ) {
+                return refused;
             }
             parts.extensions.insert(DeviceAuth(row));
             next.run(Request::from_parts(parts, Body::from(bytes)))
@@ -148,8 +144,21 @@ impl FromRequestParts<AppState> for SignedDevice {
     }
 }
 
-/// Whether a JSON body holds a palm picture in the clear (`image`, or a sign-up's captures):
-/// paired devices seal every capture to the server, so a plain one from them is refused.
+/// The `sealed_capture_required` answer, when a JSON body holds a palm picture in the clear
+/// (`image`, or a sign-up's captures) where only sealed captures are taken: from paired
+/// devices always, from tills when `plain_captures` is off.
+fn refuse_plain_image(body: &[u8], why: &str) -> Option<Response> {
+    carries_plain_image(body).then(|| {
+        AppError::new(
+            palm_service::ErrorKind::Invalid,
+            "sealed_capture_required",
+            why,
+        )
+        .into_response()
+    })
+}
+
+/// Whether a JSON body holds a palm picture in the clear.
 fn carries_plain_image(body: &[u8]) -> bool {
     let Ok(json) = serde_json::from_slice::<serde_json::Value>(body) else {
         return false;

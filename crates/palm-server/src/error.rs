@@ -70,6 +70,9 @@ impl IntoResponse for AppError {
             tracing::error!(code = self.0.code, message = %self.0.message, "request failed");
         }
         let mut response = (status, Json(self.body())).into_response();
+        if self.0.code == "palm_not_recognised" {
+            response.extensions_mut().insert(crate::lockout::PalmMissed);
+        }
         if self.0.code == "busy" {
             // The engine's queue is full now, not for long.
             response.headers_mut().insert(

@@ -180,6 +180,14 @@ impl MerchantOrTill {
             MerchantOrTill::Till(t) => &t.merchant_id,
         }
     }
+
+    /// The till, when a till (or its paired device) sent the request.
+    pub fn till(&self) -> Option<&TillRow> {
+        match self {
+            MerchantOrTill::Till(t) => Some(t),
+            MerchantOrTill::Merchant(_) => None,
+        }
+    }
 }
 
 impl FromRequestParts<AppState> for MerchantOrTill {

@@ -75,6 +75,11 @@ pub fn too_many(wait: u64, why: &str) -> Response {
     refused
 }
 
+/// Marks an answer whose palm matched no one (the `palm_not_recognised` error, or a gate's
+/// decision for that reason), so the attempt is counted without reading the answer's body.
+#[derive(Clone, Copy)]
+pub struct PalmMissed;
+
 /// Routes where a till or gate submits a palm to be identified.
 fn takes_palm(path: &str) -> bool {
     path.ends_with("/palm")
@@ -95,15 +100,7 @@ pub async fn palm_attempts(State(state): State<AppState>, req: Request, next: Ne
     if req.method() != axum::http::Method::POST || !takes_palm(req.uri().path()) {
         return next.run(req).await;
     }
-    let credential = match req.extensions().get::<crate::devices::DeviceAuth>() {
-        Some(d) => format!("device:{}", d.0.id),
-        None => palm_service::domain::secret_hash(
-            req.headers()
-                .get(axum::http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or(""),
-        ),
-    };
+    let credential = crate::app::credential_scope(&req);
     if let Some(wait) = state.palm_lockout.locked(&credential) {
         return too_many(
             wait,
@@ -111,18 +108,12 @@ pub async fn palm_attempts(State(state): State<AppState>, req: Request, next: Ne
         );
     }
     let response = next.run(req).await;
-    let (parts, body) = response.into_parts();
-    // Error answers and gate decisions are small; a palm's answer is read whole anyway.
-    let bytes = axum::body::to_bytes(body, 1 << 20)
-        .await
-        .unwrap_or_default();
-    let answer: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    if answer["code"] == "palm_not_recognised" || answer["reason"] == "palm_not_recognised" {
+    if response.extensions().get::<PalmMissed>().is_some() {
         state.palm_lockout.failed(credential);
-    } else if parts.status.is_success() {
+    } else if response.status().is_success() {
         state.palm_lockout.succeeded(&credential);
     }
-    Response::from_parts(parts, axum::body::Body::from(bytes))
+    response
 }
 
 #[cfg(test)]

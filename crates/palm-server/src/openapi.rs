@@ -111,7 +111,7 @@ impl Modify for Complete {
                     .split('/')
                     .nth(1)
                     .unwrap_or("");
-                op.tags = Some(vec![resource.trim_end_matches(".json").to_string()]);
+                op.tags = Some(vec![resource.to_string()]);
                 if path.contains("{id}") {
                     declare_id(op);
                 }

@@ -166,13 +166,9 @@ pub async fn create_payment(
     ApiJson(req): ApiJson<CreatePayment>,
 ) -> ApiResult<(StatusCode, Json<Payment>)> {
     let origin = origin.map(|Extension(o)| o);
-    let till = match &auth {
-        MerchantOrTill::Till(t) => Some(t),
-        MerchantOrTill::Merchant(_) => None,
-    };
     let payment = s
         .service
-        .create_payment(auth.merchant_id(), till, req, origin.as_ref())
+        .create_payment(auth.merchant_id(), auth.till(), req, origin.as_ref())
         .await?;
     Ok((StatusCode::CREATED, Json(payment)))
 }
@@ -265,13 +261,9 @@ pub async fn cancel_payment(
     Path(id): Path<String>,
     origin: Option<Extension<KeyedRequest>>,
 ) -> ApiResult<Json<Payment>> {
-    let till = match &auth {
-        MerchantOrTill::Till(t) => Some(t),
-        MerchantOrTill::Merchant(_) => None,
-    };
     let result = s
         .service
-        .cancel_payment(auth.merchant_id(), &id, till)
+        .cancel_payment(auth.merchant_id(), &id, auth.till())
         .await;
     moved(&s, origin, auth.merchant_id(), &id, result).await
 }
@@ -635,8 +627,14 @@ pub async fn gate_scan(
     State(s): State<AppState>,
     Gate(g): Gate,
     ApiJson(req): ApiJson<GateScan>,
-) -> ApiResult<Json<GateDecision>> {
-    Ok(Json(s.service.gate_scan(&g, req).await?))
+) -> ApiResult<axum::response::Response> {
+    let decision = s.service.gate_scan(&g, req).await?;
+    let missed = decision.reason == "palm_not_recognised";
+    let mut response = axum::response::IntoResponse::into_response(Json(decision));
+    if missed {
+        response.extensions_mut().insert(crate::lockout::PalmMissed);
+    }
+    Ok(response)
 }
 
 #[utoipa::path(get, path = "/v1/entries", params(("limit" = Option<i64>, Query), ("starting_after" = Option<String>, Query)),

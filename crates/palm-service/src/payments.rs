@@ -478,13 +478,8 @@ impl Service {
             .await?
         {
             let key = p.attempt_key.clone().unwrap_or_default();
-            let outcome = match self.processor.lookup(&key).await {
-                Ok(Lookup::Done(o)) => o,
-                // Never received: nothing was charged.
-                Ok(Lookup::Unknown) => Outcome::Declined {
-                    code: "processing_error".into(),
-                },
-                Ok(Lookup::Pending) | Err(_) => continue,
+            let Some(outcome) = self.settled_outcome(&key).await else {
+                continue;
             };
             if self.settle_authorization(p, outcome).await.is_ok() {
                 settled += 1;
@@ -495,13 +490,8 @@ impl Service {
             .stale_operations(S::RequiresCapture.as_str(), stale_before)
             .await?
         {
-            let outcome = match self.processor.lookup(&operation_key(&p, &operation)).await {
-                Ok(Lookup::Done(o)) => o,
-                // Never received: nothing moved, and the payment is free for another operation.
-                Ok(Lookup::Unknown) => Outcome::Declined {
-                    code: "processing_error".into(),
-                },
-                Ok(Lookup::Pending) | Err(_) => continue,
+            let Some(outcome) = self.settled_outcome(&operation_key(&p, &operation)).await else {
+                continue;
             };
             // A refusal is settled too: it releases the claim (and answers an error nobody waits for).
             match self.finish_operation(p, &operation, outcome).await {
@@ -511,13 +501,8 @@ impl Service {
             }
         }
         for mut r in self.store.stale_refunds(stale_before).await? {
-            let outcome = match self.processor.lookup(&r.id).await {
-                Ok(Lookup::Done(o)) => o,
-                // Never received: no money moved; the amount goes back to the payment.
-                Ok(Lookup::Unknown) => Outcome::Declined {
-                    code: "processing_error".into(),
-                },
-                Ok(Lookup::Pending) | Err(_) => continue,
+            let Some(outcome) = self.settled_outcome(&r.id).await else {
+                continue;
             };
             let Some(p) = self.store.payment(&r.merchant_id, &r.payment_id).await? else {
                 continue;
@@ -527,6 +512,20 @@ impl Service {
             }
         }
         Ok(settled)
+    }
+
+    /// What the reconciler settles a call left open with: the processor's outcome, or a
+    /// `processing_error` decline when the processor never received it (nothing moved: an
+    /// authorisation fails, a claim is released, a refund's amount goes back to the payment).
+    /// `None` while the processor is still working on it or cannot be asked.
+    async fn settled_outcome(&self, key: &str) -> Option<Outcome> {
+        match self.processor.lookup(key).await {
+            Ok(Lookup::Done(o)) => Some(o),
+            Ok(Lookup::Unknown) => Some(Outcome::Declined {
+                code: "processing_error".into(),
+            }),
+            Ok(Lookup::Pending) | Err(_) => None,
+        }
     }
 
     pub async fn capture_payment(

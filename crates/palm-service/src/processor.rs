@@ -132,7 +132,8 @@ struct Ledger {
 }
 
 impl Ledger {
-    /// Records a completed call: in the journal first (written and synced), then in memory.
+    /// Records a completed call in memory and in the journal (written and synced), both under
+    /// the ledger's lock, so nobody sees an outcome before it is durable.
     fn complete(&mut self, key: &str, outcome: &Outcome, charge: Option<&str>) {
         let Some((digest, slot)) = self.calls.get_mut(key) else {
             return;

@@ -607,8 +607,6 @@ pub trait EntryStore: Send + Sync {
     async fn venue(&self, merchant_id: &str, id: &str) -> StoreResult<Option<VenueRow>>;
     async fn insert_event(&self, e: &VenueEventRow) -> StoreResult<()>;
     async fn event(&self, merchant_id: &str, id: &str) -> StoreResult<Option<VenueEventRow>>;
-    /// Fails with `Duplicate` when the person already holds a pass for the event.
-    async fn insert_pass(&self, p: &PassRow) -> StoreResult<()>;
     async fn pass(&self, event_id: &str, person_id: &str) -> StoreResult<Option<PassRow>>;
     /// Every pass of the event.
     async fn passes(&self, event_id: &str) -> StoreResult<Vec<PassRow>>;

@@ -164,19 +164,6 @@ impl EntryStore for SqlStore {
         row.map(|r| event(&r)).transpose().map_err(db_err)
     }
 
-    async fn insert_pass(&self, p: &PassRow) -> StoreResult<()> {
-        sqlx::query("INSERT INTO passes (id, event_id, person_id, kind, created) VALUES ($1, $2, $3, $4, $5)")
-            .bind(&p.id)
-            .bind(&p.event_id)
-            .bind(&p.person_id)
-            .bind(&p.kind)
-            .bind(p.created)
-            .execute(&self.pool)
-            .await
-            .map_err(db_err)?;
-        Ok(())
-    }
-
     async fn pass(&self, event_id: &str, person_id: &str) -> StoreResult<Option<PassRow>> {
         let row = q!("SELECT {PASS_COLUMNS} FROM passes WHERE event_id = $1 AND person_id = $2")
             .bind(event_id)

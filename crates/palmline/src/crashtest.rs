@@ -74,6 +74,7 @@ struct Story {
     broken: bool,
 }
 
+#[derive(Clone)]
 struct Round {
     base: String,
     merchant_key: String,
@@ -169,23 +170,20 @@ async fn drive(args: &CrashTestArgs, dir: &Path) -> Result<Value> {
         }
     }
     let mut child = Some(child);
-    let mut latest = round.clone();
+    let mut round = round;
     let mut kills = 0;
     let started = Instant::now();
     for r in 0..=args.rounds {
         let last = r == args.rounds;
-        let round = if r == 0 {
-            round.clone()
-        } else {
+        if r > 0 {
+            // The same merchant's credentials, at the restarted server's new address.
             let (c, base) = start_server(dir, args.database.as_deref())?;
             child = Some(c);
-            Arc::new(Round {
+            round = Arc::new(Round {
                 base,
-                merchant_key: round.merchant_key.clone(),
-                till: round.till.clone(),
-                till_key: round.till_key.clone(),
-            })
-        };
+                ..Round::clone(&round)
+            });
+        }
         let work = tokio::spawn(run_stories(
             client.clone(),
             round.clone(),
@@ -197,7 +195,6 @@ async fn drive(args: &CrashTestArgs, dir: &Path) -> Result<Value> {
             tokio::time::timeout(Duration::from_secs(180), work)
                 .await
                 .context("the stories did not finish within 180 s after the last restart")??;
-            latest = round;
         } else {
             let kill_after = Duration::from_millis(rng.random_range(300..1500));
             tokio::time::sleep(kill_after).await;
@@ -212,7 +209,6 @@ async fn drive(args: &CrashTestArgs, dir: &Path) -> Result<Value> {
             work.await?;
         }
     }
-    let round = latest;
     // The reconciler settles what the kills left open (refunds pending, say).
     let records = settled_records(&client, &round).await?;
     drop(child.take());
