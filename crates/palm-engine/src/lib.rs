@@ -15,6 +15,7 @@ mod error;
 mod filters;
 mod gray;
 mod hand;
+pub mod keystream;
 mod matcher;
 mod params;
 pub mod protect;

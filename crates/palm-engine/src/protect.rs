@@ -22,14 +22,12 @@
 
 use crate::error::{Error, ErrorKind};
 use crate::filters::GRID;
+use crate::keystream::KeyStream;
 use crate::matcher::Comparison;
 use crate::params::Params;
 use crate::search;
 use crate::template::{Hand, Source, Template};
 use crate::warp::Warps;
-use rand::seq::SliceRandom;
-use rand::{RngExt, SeedableRng};
-use rand_chacha::ChaCha20Rng;
 
 const CELLS: usize = GRID * GRID;
 /// u64 words per 1024-cell vector.
@@ -107,12 +105,11 @@ fn bit(words: &[u64], pos: usize) -> bool {
 
 impl Transform {
     pub fn new(id: u32, key: [u8; 32]) -> Transform {
-        let mut rng = ChaCha20Rng::from_seed(key);
-        rng.set_stream(LAYOUT_STREAM);
+        let mut rng = KeyStream::new(key, LAYOUT_STREAM);
         let mut sub: Vec<u16> = (0..(CELLS / 4) as u16).collect();
         let mut rest: Vec<u16> = ((CELLS / 4) as u16..CELLS as u16).collect();
-        sub.shuffle(&mut rng);
-        rest.shuffle(&mut rng);
+        rng.shuffle(&mut sub);
+        rng.shuffle(&mut rest);
         let (mut sub, mut rest) = (sub.into_iter(), rest.into_iter());
         let mut position = Box::new([0u16; CELLS]);
         for (cell, pos) in position.iter_mut().enumerate() {
@@ -123,7 +120,7 @@ impl Transform {
             };
             *pos = next.expect("256 subsampled and 768 other cells");
         }
-        let pads = std::array::from_fn(|_| std::array::from_fn(|_| rng.random()));
+        let pads = std::array::from_fn(|_| std::array::from_fn(|_| rng.next_u64()));
         Transform {
             id,
             key,
@@ -138,11 +135,9 @@ impl Transform {
     }
 
     /// A keyed random stream for another layer's own layout (streams 1 and up).
-    pub fn stream(&self, stream: u64) -> ChaCha20Rng {
+    pub fn stream(&self, stream: u64) -> KeyStream {
         assert_ne!(stream, LAYOUT_STREAM, "stream 0 is the engine's own layout");
-        let mut rng = ChaCha20Rng::from_seed(self.key);
-        rng.set_stream(stream);
-        rng
+        KeyStream::new(self.key, stream)
     }
 
     fn check_shape(t: &Template) -> Result<(), Error> {
@@ -571,5 +566,56 @@ mod tests {
         assert!(t.pads.iter().flatten().all(|&w| w == 0));
         fn wiped_on_drop<T: zeroize::ZeroizeOnDrop>() {}
         wiped_on_drop::<Transform>();
+    }
+
+    /// The key -> layout derivation is a durable format: every template a deployment stored was
+    /// scattered by it, so a change (a new shuffle in a dependency, another stream) would make
+    /// every stored palm unmatchable. These digests were taken from the layout stored templates
+    /// use.
+    #[test]
+    fn layout_and_pads_from_a_key_are_pinned() {
+        let t = Transform::new(1, [7; 32]);
+        let position: Vec<u8> = t.position.iter().flat_map(|p| p.to_le_bytes()).collect();
+        let pads: Vec<u8> = t
+            .pads
+            .iter()
+            .flatten()
+            .flat_map(|w| w.to_le_bytes())
+            .collect();
+        assert_eq!(&t.position[..8], &[82, 430, 9, 505, 63, 571, 98, 493]);
+        let mut s = t.stream(1);
+        assert_eq!(
+            (
+                crc32fast::hash(&position),
+                crc32fast::hash(&pads),
+                [s.next_u64(), s.next_u64()]
+            ),
+            (
+                808039994,
+                555551459,
+                [17250399114163879021, 11957492525526826207]
+            )
+        );
+    }
+
+    #[test]
+    fn protected_bytes_are_pinned() {
+        let t = Template {
+            fingerprint: 0xdead_beef,
+            hand: Hand::Right,
+            quality: 61,
+            source: Source::Roi,
+            mask: std::array::from_fn(|r| u32::MAX >> (r % 5)),
+            planes: (0..6u32)
+                .map(|p| std::array::from_fn(|r| (r as u32 + 1).wrapping_mul(2_654_435_761) ^ p))
+                .collect(),
+        };
+        let bytes = Transform::new(9, [0x5a; 32])
+            .protect(&t)
+            .unwrap()
+            .to_bytes();
+        assert_eq!(bytes.len(), PROTECTED_BYTES);
+        // The body's digest (the whole file's CRC would be the CRC residue, the same for any body).
+        assert_eq!(crc32fast::hash(&bytes[..bytes.len() - 4]), 2397516910);
     }
 }

@@ -225,4 +225,18 @@ mod tests {
         let err = Template::from_bytes(&b).unwrap_err().to_string();
         assert!(err.contains("format version 9"), "{err}");
     }
+
+    /// The stored bytes are a durable format: templates written by any earlier build must read
+    /// back. A change here (field order, endianness, checksum) shows as a different digest.
+    #[test]
+    fn stored_bytes_are_pinned() {
+        let bytes = sample().to_bytes();
+        assert_eq!(bytes.len(), 916);
+        assert_eq!(
+            &bytes[..16],
+            b"PLMT\x01\x00\x06\x20\xef\xbe\xad\xde\x01\x4d\x01\x00"
+        );
+        // The body's digest (the whole file's CRC would be the CRC residue, the same for any body).
+        assert_eq!(crc32fast::hash(&bytes[..bytes.len() - 4]), 830184516);
+    }
 }

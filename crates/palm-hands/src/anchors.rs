@@ -64,7 +64,8 @@ pub fn decode(
         .enumerate()
         .filter_map(|(i, (&(ax, ay), &raw))| {
             let score = 1.0 / (1.0 + (-raw.clamp(-SCORE_CLIP, SCORE_CLIP)).exp());
-            if !(score >= min_score) {
+            // A NaN score (a broken model output) is dropped, not kept.
+            if score.is_nan() || score < min_score {
                 return None;
             }
             let v = &boxes[i * VALUES..(i + 1) * VALUES];

@@ -11,10 +11,7 @@ fn model_files_are_the_recorded_conversions() {
     let provenance = std::fs::read_to_string(dir.join("PROVENANCE.md")).unwrap();
     for name in ["palm_detection_full.onnx", "hand_landmark_full.onnx"] {
         let bytes = std::fs::read(dir.join(name)).unwrap();
-        let digest: String = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
+        let digest = hex::encode(Sha256::digest(&bytes));
         let row = provenance
             .lines()
             .find(|l| l.contains(&format!("`{name}`")))

@@ -79,14 +79,12 @@ const LAYOUT_STREAM: u64 = 1;
 
 impl Layout {
     pub fn new(transform: &palm_engine::protect::Transform) -> Layout {
-        use rand::RngExt;
-        use rand::seq::SliceRandom;
         let mut rng = transform.stream(LAYOUT_STREAM);
         let mut to: [u8; 64] = std::array::from_fn(|b| b as u8);
-        to.shuffle(&mut rng);
+        rng.shuffle(&mut to);
         Layout {
             to,
-            pads: std::array::from_fn(|_| rng.random()),
+            pads: std::array::from_fn(|_| rng.next_u64()),
         }
     }
 

@@ -5,7 +5,6 @@
 use crate::{Result, ScannerError};
 use image::RgbImage;
 use palm_engine::{DEFAULT_THRESHOLD, Engine, Extraction, InputKind, Template};
-use palm_synth::{Capture, Identity, Scene, png_bytes};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -33,7 +32,7 @@ impl Frame {
         match self {
             Frame::Encoded(bytes) => bytes,
             Frame::Pixels(mut rgb) => {
-                let bytes = png_bytes(&rgb);
+                let bytes = png(&rgb);
                 wipe_pixels(&mut rgb);
                 bytes
             }
@@ -46,6 +45,14 @@ impl Frame {
             Frame::Pixels(rgb) => wipe_pixels(rgb),
         }
     }
+}
+
+/// A camera frame as PNG bytes (lossless: the cloud reads what the camera saw).
+fn png(rgb: &RgbImage) -> Vec<u8> {
+    let mut out = Vec::new();
+    rgb.write_to(&mut std::io::Cursor::new(&mut out), image::ImageFormat::Png)
+        .expect("encoding to memory cannot fail");
+    out
 }
 
 fn wipe_pixels(rgb: &mut RgbImage) {
@@ -136,48 +143,8 @@ impl Source for Folder {
     }
 }
 
-/// A synthetic palm hovering over the scanner: the same capture, frame after frame (a real hover
-/// changes little between frames), for demos and tests without a camera.
-pub struct Synthetic {
-    identity: Identity,
-    capture: u64,
-    scene: Scene,
-    frames: usize,
-}
-
-impl Synthetic {
-    /// `frames` frames of capture `capture` of synthetic palm `seed`; a full-hand photo when
-    /// `hand`, else a palm crop.
-    pub fn new(seed: u64, capture: u64, hand: bool, frames: usize) -> Synthetic {
-        Synthetic {
-            identity: Identity::new(seed),
-            capture,
-            scene: if hand {
-                Scene::Hand {
-                    width: 640,
-                    height: 480,
-                }
-            } else {
-                Scene::Roi { size: 128 }
-            },
-            frames,
-        }
-    }
-}
-
-impl Source for Synthetic {
-    fn next_frame(&mut self) -> Result<Option<Frame>> {
-        if self.frames == 0 {
-            return Ok(None);
-        }
-        self.frames -= 1;
-        let img = self.identity.render(self.scene, Capture::new(self.capture));
-        Ok(Some(Frame::Pixels(img)))
-    }
-}
-
-/// `synth:SEED[:CAPTURE][:hand]`, `files:A.png,B.png`, `folder:DIR`, or `webcam:INDEX` (with the
-/// `webcam` feature).
+/// `synth:SEED[:CAPTURE][:hand]` (with the `synthetic` feature), `files:A.png,B.png`,
+/// `folder:DIR`, or `webcam:INDEX` (with the `webcam` feature).
 pub fn parse_source(spec: &str) -> Result<Box<dyn Source>> {
     let bad = || {
         ScannerError::Capture(format!(
@@ -186,6 +153,7 @@ pub fn parse_source(spec: &str) -> Result<Box<dyn Source>> {
     };
     let (kind, rest) = spec.split_once(':').ok_or_else(bad)?;
     match kind {
+        #[cfg(feature = "synthetic")]
         "synth" => {
             let mut parts = rest.split(':');
             let seed = parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
@@ -197,7 +165,9 @@ pub fn parse_source(spec: &str) -> Result<Box<dyn Source>> {
                     n => capture = n.parse().map_err(|_| bad())?,
                 }
             }
-            Ok(Box::new(Synthetic::new(seed, capture, hand, 10)))
+            Ok(Box::new(crate::synthetic::Synthetic::new(
+                seed, capture, hand, 10,
+            )))
         }
         "files" => Ok(Box::new(Files::new(
             rest.split(',')
@@ -362,6 +332,7 @@ fn wipe(run: &mut Vec<Read>) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use palm_synth::{Capture, Identity, Scene, png_bytes};
 
     struct Frames(std::collections::VecDeque<Vec<u8>>);
 

@@ -57,6 +57,9 @@ fn system_now() -> i64 {
 
 impl Client {
     pub fn new(base: &str, keys: DeviceKeys, paired: Option<Paired>) -> Result<Client> {
+        // reqwest is built without a TLS provider of its own: the process gets ring (installing
+        // it twice, as a process that also runs the server does, is harmless).
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .timeout(std::time::Duration::from_secs(15))
             .build()

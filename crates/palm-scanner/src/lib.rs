@@ -11,6 +11,8 @@ pub mod capture;
 mod client;
 mod identity;
 pub mod offline;
+#[cfg(feature = "synthetic")]
+pub mod synthetic;
 #[cfg(feature = "webcam")]
 pub mod webcam;
 
@@ -42,5 +44,5 @@ pub type Result<T> = std::result::Result<T, ScannerError>;
 pub(crate) fn random_hex(bytes: usize) -> Result<String> {
     let mut b = vec![0u8; bytes];
     getrandom::fill(&mut b).map_err(|_| ScannerError::Io("the random source failed".into()))?;
-    Ok(b.iter().map(|x| format!("{x:02x}")).collect())
+    Ok(hex::encode(b))
 }

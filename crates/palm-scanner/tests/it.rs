@@ -5,8 +5,9 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use palm_scanner::capture::{Gesture, Synthetic};
+use palm_scanner::capture::Gesture;
 use palm_scanner::offline::OfflineGate;
+use palm_scanner::synthetic::Synthetic;
 use palm_scanner::{Client, DeviceKeys, Reply};
 use palm_server::config::Config;
 use palm_server::server::Server;
@@ -28,7 +29,6 @@ struct World {
 
 impl World {
     async fn start() -> World {
-        palm_server::sender::install_tls_provider();
         let dir = tempfile::tempdir().unwrap();
         let mut config = Config {
             data_dir: dir.path().to_path_buf(),

@@ -25,6 +25,10 @@ pub struct Config {
     pub plain_captures: Option<bool>,
     /// People unused for this many days are deleted with their biometric data.
     pub retention_days: i64,
+    /// Seconds between housekeeping rounds (reconciling payments a slow processor left open,
+    /// finishing deletions, expiring keys, retention); 0 turns the job off (tests that drive it
+    /// themselves).
+    pub housekeeping_interval_s: u64,
     /// After `palmline keys rotate-capture`, captures sealed to the old key are opened this long.
     pub capture_key_overlap_s: i64,
     pub processor: ProcessorConfig,
@@ -131,6 +135,7 @@ impl Default for Config {
             demo: true,
             plain_captures: None,
             retention_days: 730,
+            housekeeping_interval_s: 5,
             capture_key_overlap_s: 86_400,
             processor: ProcessorConfig::default(),
             webhooks: WebhookConfig::default(),
@@ -183,6 +188,7 @@ impl Config {
                 "demo",
                 "plain_captures",
                 "retention_days",
+                "housekeeping_interval_s",
                 "capture_key_overlap_s",
                 "processor.latency_ms",
                 "processor.timeout_ms",

@@ -97,7 +97,10 @@ impl Server {
         tasks.push(tokio::spawn(
             service.clone().run_webhooks(sender, stopped.clone()),
         ));
-        tasks.push(tokio::spawn(housekeeping(service.clone(), stopped)));
+        if config.housekeeping_interval_s > 0 {
+            let every = Duration::from_secs(config.housekeeping_interval_s);
+            tasks.push(tokio::spawn(housekeeping(service.clone(), every, stopped)));
+        }
         Ok(Server {
             addr,
             service,
@@ -195,8 +198,8 @@ pub async fn build_service(
 /// Reconciles payments a slow processor left open, finishes deletions that waited for them,
 /// forgets expired idempotency keys and invitations, and (at start, then hourly) deletes people unused for longer
 /// than the retention period.
-async fn housekeeping(service: Arc<Service>, mut stop: watch::Receiver<bool>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
+async fn housekeeping(service: Arc<Service>, every: Duration, mut stop: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(every);
     let mut last_retention: Option<std::time::Instant> = None;
     loop {
         tokio::select! {

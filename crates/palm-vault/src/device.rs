@@ -63,7 +63,7 @@ pub fn request_message(
     nonce: &str,
 ) -> Vec<u8> {
     let digest = Sha256::digest(body);
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    let hex = hex::encode(digest);
     format!(
         "PALMLINE-DEVICE-REQUEST-V1\n{}\n{path}\n{hex}\n{timestamp}\n{nonce}",
         method.to_ascii_uppercase()

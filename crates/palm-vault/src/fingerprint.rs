@@ -33,11 +33,7 @@ impl Fingerprinter {
         for p in parts {
             mac.update(p);
         }
-        mac.finalize()
-            .into_bytes()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        hex::encode(mac.finalize().into_bytes())
     }
 }
 

@@ -39,21 +39,15 @@ pub fn write_key_file(path: &Path, key: &[u8; 32]) -> Result<(), VaultError> {
         .mode(0o600)
         .open(&tmp)
         .map_err(err)?;
-    let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
-    f.write_all(hex.as_bytes())
+    f.write_all(hex::encode(key).as_bytes())
         .and_then(|_| f.sync_all())
         .map_err(err)?;
     std::fs::rename(&tmp, path).map_err(err)
 }
 
 fn parse_hex_key(s: &str) -> Option<[u8; 32]> {
-    if s.len() != 64 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
-    }
     let mut key = [0u8; 32];
-    for (i, k) in key.iter_mut().enumerate() {
-        *k = u8::from_str_radix(&s[2 * i..2 * i + 2], 16).ok()?;
-    }
+    hex::decode_to_slice(s, &mut key).ok()?;
     Some(key)
 }
 

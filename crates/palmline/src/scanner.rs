@@ -105,7 +105,6 @@ fn print(reply: palm_scanner::Reply) -> Result<()> {
 }
 
 pub fn run(args: ScannerArgs) -> Result<()> {
-    palm_server::sender::install_tls_provider();
     let rt = runtime()?;
     match args {
         ScannerArgs::Pair {

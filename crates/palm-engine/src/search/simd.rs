@@ -548,20 +548,31 @@ mod tests {
         Prepared::new(&t)
     }
 
-    fn levels() -> Vec<Level> {
+    /// Every vector build this CPU can run (each is tested, not only the one `detect` picks),
+    /// said on stderr (`cargo test -- --nocapture` shows it; `.ci/run` prints it), so a run on a
+    /// CPU without AVX-512, where only the scalar kernels exist to test, is visible as such.
+    pub(super) fn levels(test: &str) -> Vec<Level> {
         let mut out = vec![];
-        if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512bw") {
+        if is_x86_feature_detected!("avx512f")
+            && is_x86_feature_detected!("avx512bw")
+            && is_x86_feature_detected!("popcnt")
+        {
             out.push(Level::Avx512);
             if is_x86_feature_detected!("avx512vpopcntdq") {
                 out.push(Level::Avx512Popcnt);
             }
+        }
+        if out.is_empty() {
+            eprintln!("simd {test}: no AVX-512 on this CPU, no vector kernel to test");
+        } else {
+            eprintln!("simd {test}: tested {out:?} against the scalar kernels");
         }
         out
     }
 
     #[test]
     fn vector_kernels_count_what_the_scalar_kernels_count_at_every_shift() {
-        for level in levels() {
+        for level in levels("rows") {
             for seed in 0..6 {
                 let (a, b) = (random_prepared(seed), random_prepared(seed + 100));
                 for dy in -16..=16 {
@@ -599,7 +610,7 @@ mod tests {
             state ^= state << 17;
             state
         };
-        for level in levels() {
+        for level in levels("protected") {
             for _ in 0..50 {
                 let probe: Rows = std::array::from_fn(|_| std::array::from_fn(|_| next()));
                 let rows: Rows = std::array::from_fn(|_| std::array::from_fn(|_| next()));
@@ -619,7 +630,7 @@ mod tests {
 
     #[test]
     fn a_search_with_vector_kernels_gives_the_scalar_result() {
-        for level in levels() {
+        for level in levels("search") {
             for seed in 0..20 {
                 let (a, b) = (random_prepared(seed), random_prepared(seed + 50));
                 for (max_shift, min_overlap) in [(4, 400), (2, 100), (6, 200)] {
@@ -646,9 +657,7 @@ mod palm_tests {
     /// vector search must give the scalar result on them too, not only on random bits.
     #[test]
     fn on_synthetic_palms_the_vector_search_gives_the_scalar_result() {
-        if Level::detect() == Level::Scalar {
-            return;
-        }
+        let levels = super::tests::levels("palms");
         let engine = crate::Engine::default();
         let scenes = [
             Scene::Roi { size: 150 },
@@ -665,12 +674,20 @@ mod palm_tests {
                 Prepared::new(&extraction.template)
             })
             .collect();
-        for a in &prepared {
-            for b in &prepared {
-                assert_eq!(
-                    compare(a, b, 4, 400),
-                    Some(super::super::compare_scalar(a, b, 4, 400))
-                );
+        for level in levels {
+            for a in &prepared {
+                for b in &prepared {
+                    // SAFETY: `levels` lists only builds whose features this CPU has.
+                    let fast = match level {
+                        Level::Avx512Popcnt => unsafe { native::compare(a, b, 4, 400) },
+                        _ => unsafe { lookup::compare(a, b, 4, 400) },
+                    };
+                    assert_eq!(
+                        fast,
+                        super::super::compare_scalar(a, b, 4, 400),
+                        "{level:?}"
+                    );
+                }
             }
         }
     }

@@ -374,3 +374,46 @@ fn protected_gallery_scores_as_plain_and_refuses_other_transforms() {
     assert!(palm_index::ProtectedPalm::from_bytes(&bad).is_err());
     assert!(palm_index::ProtectedPalm::from_bytes(&templates()[41][0].to_bytes()).is_err());
 }
+
+/// The gallery file is a durable format (a service restarts from it): its bytes for a fixed
+/// gallery are pinned, which also pins the coarse codes' keyed layout. The engine fingerprint in
+/// the header is left out (it moves with every parameter change, which the loader refuses
+/// anyway), and so is the checksum that covers it.
+#[test]
+fn gallery_file_bytes_are_pinned() {
+    let params = Engine::default().params().clone();
+    let g = Gallery::new(&params, CONFIG, Transform::new(3, [0x33; 32]));
+    for i in 0..5u64 {
+        let t = Template {
+            fingerprint: params.fingerprint(),
+            hand: palm_engine::Hand::Left,
+            quality: 50 + i as u8,
+            source: palm_engine::Source::Roi,
+            mask: std::array::from_fn(|r| u32::MAX >> ((r as u64 + i) % 7)),
+            planes: (0..6u32)
+                .map(|p| {
+                    std::array::from_fn(|r| {
+                        (r as u32 + 7 * i as u32 + 1).wrapping_mul(2_654_435_761) ^ (p << 3)
+                    })
+                })
+                .collect(),
+        };
+        g.insert_for(
+            Owner(100 + i),
+            PalmId(i * 13),
+            Some(i as u16),
+            &g.protect(&t).unwrap(),
+        )
+        .unwrap();
+    }
+    let dir = std::env::temp_dir().join(format!("palm-index-kat-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("gallery.plmg");
+    g.save(&path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(bytes.len(), 24 + 5 * (18 + 7 * 8 + 7 * 16 * 8) + 4);
+    let mut pinned = bytes[..bytes.len() - 4].to_vec();
+    pinned[8..12].fill(0);
+    assert_eq!(crc32fast::hash(&pinned), 2910861401);
+}

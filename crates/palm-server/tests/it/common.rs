@@ -53,6 +53,30 @@ pub async fn spawn_with(adjust: impl FnOnce(&mut Config)) -> TestApp {
     start(config, dir).await
 }
 
+/// A fresh server on a clock the test moves, with `adjust` applied to its configuration.
+pub async fn spawn_with_clock_and(
+    clock: Arc<dyn palm_service::Clock>,
+    adjust: impl FnOnce(&mut Config),
+) -> TestApp {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = test_config(dir.path());
+    config.database = database_url().await;
+    adjust(&mut config);
+    start_with_clock(config, dir, clock).await
+}
+
+/// Waits (up to 10 s) until `done` holds: for work another task finishes in real time, such as
+/// a slow simulated processor's call.
+pub async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..200 {
+        if done() {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("gave up waiting: {what}");
+}
+
 pub async fn start(config: Config, dir: tempfile::TempDir) -> TestApp {
     start_with_clock(config, dir, Arc::new(palm_service::SystemClock)).await
 }

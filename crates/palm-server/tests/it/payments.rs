@@ -2,7 +2,9 @@
 //! processor timeouts.
 
 use crate::common::*;
+use palm_service::Clock;
 use serde_json::json;
+use std::sync::Arc;
 
 #[tokio::test]
 async fn pay_by_palm_refund_and_signed_webhooks() {
@@ -397,17 +399,29 @@ async fn processor_timeouts_never_charge_twice() {
     app.server.shutdown().await;
 
     // The outcome is still unknown when the service stops waiting: the payment stays
-    // processing, and the reconciler settles it from the processor's record.
-    let app = spawn_with(|c| {
+    // processing, and the reconciler settles it from the processor's record. The test is the
+    // reconciler (housekeeping off) and moves the service's clock itself.
+    let clock = Arc::new(palm_service::ManualClock::new(
+        palm_service::SystemClock.now_ms(),
+    ));
+    let app = spawn_with_clock_and(clock.clone(), |c| {
         c.processor.latency_ms = 400;
         c.processor.timeout_ms = 50;
         c.processor.outcome_wait_ms = 100;
+        c.housekeeping_interval_s = 0;
     })
     .await;
     assert_eq!(app.sign_up(62, "+15550100062", &visa(62)).await.status, 201);
     let pending = app.pay(62, 800).await;
     assert_eq!(pending.body["status"], "processing", "{}", pending.body);
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    let processor = &app.server.processor;
+    until("the processor records the charge", || {
+        processor.charge_totals() == (800, 0, 1)
+    })
+    .await;
+    // Not yet stale: the reconciler leaves a call young enough to still be answered.
+    assert_eq!(app.server.service.reconcile().await.unwrap(), 0);
+    clock.advance_ms(1_000);
     assert_eq!(app.server.service.reconcile().await.unwrap(), 1);
     let id = pending.body["id"].as_str().unwrap();
     let done = app
@@ -424,7 +438,12 @@ async fn processor_timeouts_never_charge_twice() {
         )
         .await;
     assert_eq!(r.body["status"], "pending", "{}", r.body);
-    tokio::time::sleep(std::time::Duration::from_millis(1200)).await;
+    until("the processor records the refund", || {
+        processor.charge_totals() == (800, 300, 1)
+    })
+    .await;
+    assert_eq!(app.server.service.reconcile().await.unwrap(), 0);
+    clock.advance_ms(1_000);
     assert_eq!(app.server.service.reconcile().await.unwrap(), 1);
     let refunds = app
         .get(&format!("/v1/payments/{id}/refunds"), &app.merchant_key())
@@ -555,7 +574,7 @@ async fn a_slow_webhook_endpoint_does_not_hold_up_the_others() {
     tokio::spawn(async move { axum::serve(listener, slow).await.unwrap() });
     let (fast_url, fast) = webhook_receiver(0).await;
     for url in [&slow_url, &fast_url] {
-        let ep = app.add_webhook(&url).await;
+        let ep = app.add_webhook(url).await;
         assert_eq!(ep.status, 201, "{}", ep.body);
     }
     assert_eq!(app.sign_up(43, "+15550100043", &visa(43)).await.status, 201);

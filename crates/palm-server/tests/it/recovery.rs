@@ -2,8 +2,9 @@
 //! processor's ledger across restarts, captures and voids whose answer came too late.
 
 use crate::common::*;
+use palm_service::Clock;
 use serde_json::{Value, json};
-use std::time::Duration;
+use std::sync::Arc;
 
 /// What a crash between a request's commit and its stored answer leaves: the key's record has
 /// no answer, and `owner` (a run of the server) holds it.
@@ -132,18 +133,23 @@ async fn the_processors_ledger_outlives_a_restart() {
 
 #[tokio::test]
 async fn captures_and_voids_answered_too_late_are_reconciled() {
-    // Each processor call takes 400 ms; the service stops waiting after 150 ms.
-    let app = spawn_with(|c| {
+    // Each processor call takes 400 ms; the service stops waiting after 150 ms. The test is the
+    // reconciler (housekeeping off) and moves the service's clock past the processor's limits.
+    let clock = Arc::new(palm_service::ManualClock::new(
+        palm_service::SystemClock.now_ms(),
+    ));
+    let app = spawn_with_clock_and(clock.clone(), |c| {
         c.processor.latency_ms = 400;
         c.processor.timeout_ms = 50;
         c.processor.outcome_wait_ms = 100;
+        c.housekeeping_interval_s = 0;
     })
     .await;
     assert_eq!(app.sign_up(73, "+15550100073", &visa(73)).await.status, 201);
     app.phones.lock().unwrap().insert(73, "+15550100073".into());
     let merchant = app.merchant_key();
     // A held payment: its authorisation is settled by the reconciler too.
-    let held = async || {
+    let held = async |authorised: usize| {
         let p = app
             .post(
                 "/v1/payments",
@@ -161,26 +167,45 @@ async fn captures_and_voids_answered_too_late_are_reconciled() {
             )
             .await;
         assert_eq!(r.body["status"], "processing", "{}", r.body);
-        tokio::time::sleep(Duration::from_millis(1200)).await;
-        app.server.service.reconcile().await.unwrap();
+        until("the processor records the authorisation", || {
+            app.server.processor.charges().len() == authorised + 1
+        })
+        .await;
+        clock.advance_ms(1_000);
+        assert_eq!(app.server.service.reconcile().await.unwrap(), 1);
         let now = app.get(&format!("/v1/payments/{id}"), &merchant).await;
         assert_eq!(now.body["status"], "requires_capture", "{}", now.body);
         id
     };
-    for (operation, body, settled) in [
+    for (authorised, (operation, body, settled)) in [
         ("capture", json!({"amount": 1500}), "succeeded"),
         ("cancel", json!({}), "canceled"),
-    ] {
-        let id = held().await;
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let id = held(authorised).await;
         let late = app
             .post(&format!("/v1/payments/{id}/{operation}"), &merchant, &body)
             .await;
         assert_eq!(late.status, 503, "{}", late.body);
         assert_eq!(late.body["code"], "processor_timeout");
-        // The processor did it; the payment says so once the reconciler has asked (here, or in
-        // the server's own housekeeping round).
-        tokio::time::sleep(Duration::from_millis(1200)).await;
-        app.server.service.reconcile().await.unwrap();
+        // The processor did it; the payment says so once the reconciler has asked.
+        until("the processor records the operation", || {
+            app.server
+                .processor
+                .charges()
+                .values()
+                .any(|c| c.captured == 1500 && operation == "capture" || c.voided)
+        })
+        .await;
+        assert_eq!(
+            app.server.service.reconcile().await.unwrap(),
+            0,
+            "not stale yet"
+        );
+        clock.advance_ms(1_000);
+        assert_eq!(app.server.service.reconcile().await.unwrap(), 1);
         let now = app.get(&format!("/v1/payments/{id}"), &merchant).await;
         assert_eq!(now.body["status"], settled, "{}", now.body);
     }

@@ -1,0 +1,204 @@
+//! The architecture's rules, checked on the source tree (ARCHITECTURE.md states them):
+//! dependencies point one way, the palm core (hands, engine, index) stays pure (no async, no
+//! JSON, no SQL, no HTTP), every source file opens with a `//!` line saying what it holds, and
+//! no file grows past the size a reader takes in at once.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Which workspace crates each crate may use in production (`[dependencies]`). A new crate must
+/// be added here, which is the moment to decide where it sits.
+const ALLOWED: &[(&str, &[&str])] = &[
+    ("palm-hands", &[]),
+    ("palm-engine", &["palm-hands"]),
+    ("palm-index", &["palm-engine"]),
+    ("palm-synth", &[]),
+    ("palm-eval", &[]),
+    ("palm-vault", &[]),
+    ("palm-api", &[]),
+    (
+        "palm-service",
+        &["palm-api", "palm-engine", "palm-index", "palm-vault"],
+    ),
+    ("palm-store", &["palm-service"]),
+    (
+        "palm-server",
+        &[
+            "palm-api",
+            "palm-engine",
+            "palm-index",
+            "palm-service",
+            "palm-store",
+            "palm-vault",
+        ],
+    ),
+    (
+        "palm-scanner",
+        &[
+            "palm-api",
+            "palm-engine",
+            "palm-index",
+            "palm-synth",
+            "palm-vault",
+        ],
+    ),
+    (
+        "palmline",
+        &[
+            "palm-api",
+            "palm-engine",
+            "palm-eval",
+            "palm-hands",
+            "palm-index",
+            "palm-scanner",
+            "palm-server",
+            "palm-service",
+            "palm-store",
+            "palm-synth",
+            "palm-vault",
+        ],
+    ),
+];
+
+/// The palm core: pure, synchronous computation.
+const PURE: &[&str] = &["palm-hands", "palm-engine", "palm-index"];
+/// Crates the pure core must not depend on (async runtimes, JSON, SQL, HTTP, logging).
+const IMPURE_DEPENDENCIES: &[&str] = &[
+    "tokio",
+    "async-trait",
+    "futures",
+    "serde",
+    "serde_json",
+    "sqlx",
+    "axum",
+    "hyper",
+    "reqwest",
+    "utoipa",
+    "tracing",
+];
+/// Words that give impure code away in the pure core's sources.
+const IMPURE_WORDS: &[&str] = &["async fn", ".await", "serde_json", "sqlx::", "SELECT "];
+/// The house rule is files under about 800 lines.
+const MAX_LINES: usize = 850;
+
+fn crates_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+/// `[dependencies]` names of a crate's manifest (not dev- or build-dependencies).
+fn dependencies(manifest: &str) -> Vec<String> {
+    let mut in_section = false;
+    let mut out = Vec::new();
+    for line in manifest.lines() {
+        let line = line.trim();
+        if line.starts_with('[') {
+            in_section = line == "[dependencies]";
+            continue;
+        }
+        if in_section && !line.is_empty() && !line.starts_with('#') {
+            let name = line.split(['=', '.', ' ']).next().unwrap_or("");
+            out.push(name.to_string());
+        }
+    }
+    out
+}
+
+fn manifests() -> BTreeMap<String, String> {
+    std::fs::read_dir(crates_dir())
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.join("Cargo.toml").exists())
+        .map(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            (name, std::fs::read_to_string(p.join("Cargo.toml")).unwrap())
+        })
+        .collect()
+}
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            rust_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+}
+
+#[test]
+fn dependencies_point_one_way() {
+    let allowed: BTreeMap<&str, &[&str]> = ALLOWED.iter().copied().collect();
+    let manifests = manifests();
+    // The manifest reader sees what is there (else this test could pass on nothing).
+    let server = dependencies(&manifests["palm-server"]);
+    assert!(server.contains(&"palm-service".to_string()) && server.contains(&"axum".to_string()));
+    for (name, manifest) in manifests {
+        let Some(may_use) = allowed.get(name.as_str()) else {
+            panic!("crate {name} is not placed in tidy.rs's ALLOWED table: decide what it may use");
+        };
+        for dep in dependencies(&manifest) {
+            if dep.starts_with("palm") {
+                assert!(
+                    may_use.contains(&dep.as_str()),
+                    "{name} depends on {dep}, which its layer may not use (tidy.rs ALLOWED)"
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn the_palm_core_is_pure() {
+    let manifests = manifests();
+    for name in PURE {
+        let deps = dependencies(&manifests[*name]);
+        for bad in IMPURE_DEPENDENCIES {
+            assert!(
+                !deps.iter().any(|d| d == bad),
+                "{name} depends on {bad}: the palm core knows nothing of async, JSON, SQL or HTTP"
+            );
+        }
+        let mut files = Vec::new();
+        rust_files(&crates_dir().join(name).join("src"), &mut files);
+        assert!(!files.is_empty(), "{name} has no sources?");
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for word in IMPURE_WORDS {
+                assert!(
+                    !text.contains(word),
+                    "{} contains {word:?}: the palm core stays synchronous and storage-free",
+                    file.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn every_source_file_says_what_it_holds_and_stays_readable() {
+    let mut files = Vec::new();
+    for name in manifests().keys() {
+        for part in ["src", "tests", "benches", "examples"] {
+            rust_files(&crates_dir().join(name).join(part), &mut files);
+        }
+    }
+    assert!(files.len() > 50, "found only {} files", files.len());
+    for file in files {
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            text.starts_with("//!"),
+            "{} does not open with a `//!` line saying what it holds",
+            file.display()
+        );
+        let lines = text.lines().count();
+        assert!(
+            lines <= MAX_LINES,
+            "{} has {lines} lines: split it (house rule: under about 800)",
+            file.display()
+        );
+    }
+}
