@@ -325,3 +325,89 @@ pub fn palm_centre(mask: &Gray) -> ((f32, f32), f32) {
         .unwrap_or((0, 0.0));
     (((i % w) as f32, (i / w) as f32), r)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A mask from rows of text: `#` is hand, anything else background.
+    fn mask(rows: &[&str]) -> Gray {
+        let (w, h) = (rows[0].len(), rows.len());
+        Gray::from_fn(w, h, |x, y| (rows[y].as_bytes()[x] == b'#') as u8 as f32)
+    }
+
+    #[test]
+    fn otsu_splits_two_populations_between_them() {
+        let values: Vec<f32> = (0..500)
+            .map(|i| if i % 2 == 0 { 0.2 } else { 0.8 } + (i % 7) as f32 * 0.005)
+            .collect();
+        let t = otsu(&values, 0.0, 1.0);
+        assert!(t > 0.23 && t < 0.8, "{t}");
+        assert!(values.iter().filter(|&&v| v > t).count() == 250);
+    }
+
+    #[test]
+    fn components_are_four_connected_and_counted() {
+        let m = mask(&[
+            "##..#", //
+            "##..#", //
+            "...#.", // touches (4, 1) only at a corner: a component of its own
+            "#....",
+        ]);
+        let (label, sizes) = components(&m);
+        let mut found = sizes[1..].to_vec();
+        found.sort_unstable();
+        assert_eq!(found, vec![1, 1, 2, 4]);
+        assert_eq!(label[0], label[6]);
+        assert_ne!(label[4], label[13]);
+        assert_eq!(label[2], 0);
+    }
+
+    #[test]
+    fn holes_are_filled_and_bays_are_not() {
+        let m = mask(&[
+            ".......", //
+            ".#####.", //
+            ".#...#.", // a hole: enclosed on every side
+            ".#####.", //
+            ".##.##.", // a bay: open to the border below
+            ".......",
+        ]);
+        let filled = fill_holes(&m);
+        assert_eq!(filled.at(3, 2), 1.0, "hole filled");
+        assert_eq!(filled.at(2, 2), 1.0);
+        assert_eq!(filled.at(3, 4), 0.0, "bay left open");
+        assert_eq!(filled.at(0, 0), 0.0);
+        assert_eq!(filled.at(1, 1), 1.0);
+    }
+
+    #[test]
+    fn threshold_keeps_what_is_above() {
+        let g = Gray::from_fn(3, 1, |x, _| x as f32);
+        assert_eq!(threshold(&g, 0.5).px, vec![0.0, 1.0, 1.0]);
+    }
+
+    #[test]
+    fn the_palm_centre_is_the_middle_of_the_widest_disc() {
+        // A 21 x 21 square of hand inside a 41 x 31 picture, plus a thin arm to the edge.
+        let m = Gray::from_fn(41, 31, |x, y| {
+            ((5..26).contains(&x) && (5..26).contains(&y) || (26..41).contains(&x) && y == 15) as u8
+                as f32
+        });
+        let ((cx, cy), r) = palm_centre(&m);
+        assert_eq!((cx, cy), (15.0, 15.0));
+        assert!((r - 11.0).abs() < 0.01, "{r}");
+        // Pixels on the picture's border count as next to background.
+        let full = Gray::from_fn(9, 9, |_, _| 1.0);
+        let (_, r) = palm_centre(&full);
+        assert!((r - 5.0).abs() < 0.01, "{r}");
+    }
+
+    #[test]
+    fn neighbours_stay_inside_the_image() {
+        let n: Vec<usize> = neighbours(0, 3, 2).collect();
+        assert_eq!(n, vec![1, 3]);
+        let n: Vec<usize> = neighbours(4, 3, 2).collect();
+        assert_eq!(n, vec![3, 5, 1]);
+    }
+}

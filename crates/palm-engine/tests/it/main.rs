@@ -3,6 +3,7 @@
 use palm_engine::{Engine, ErrorKind, FrameMethod, Hand, InputKind, Params, Rejection, Template};
 use palm_synth::{Capture, Identity, Scene, Side, png_bytes};
 
+mod formats;
 mod protect;
 
 pub(crate) const ROI: Scene = Scene::Roi { size: 150 };

@@ -417,3 +417,48 @@ fn gallery_file_bytes_are_pinned() {
     pinned[8..12].fill(0);
     assert_eq!(crc32fast::hash(&pinned), 2910861401);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    /// A damaged gallery file (any byte changed, or cut anywhere) is refused with an error, never
+    /// loaded in part and never a panic.
+    #[test]
+    fn a_damaged_gallery_file_is_refused(
+        at in proptest::prelude::any::<proptest::sample::Index>(),
+        flip in 1u8..=255,
+        cut in proptest::prelude::any::<bool>(),
+    ) {
+        static FILE: OnceLock<Vec<u8>> = OnceLock::new();
+        let bytes = FILE.get_or_init(|| {
+            let dir = tempfile_dir("prop-source");
+            let path = dir.join("g.plmg");
+            gallery_of(12).save(&path).unwrap();
+            let b = std::fs::read(&path).unwrap();
+            std::fs::remove_dir_all(&dir).ok();
+            b
+        });
+        let i = at.index(bytes.len());
+        let damaged = if cut {
+            bytes[..i].to_vec()
+        } else {
+            let mut b = bytes.clone();
+            b[i] ^= flip;
+            b
+        };
+        let dir = tempfile_dir("prop-damaged");
+        let path = dir.join("g.plmg");
+        std::fs::write(&path, &damaged).unwrap();
+        let loaded = Gallery::load(&path, Engine::default().params(), CONFIG, transform());
+        std::fs::remove_dir_all(&dir).ok();
+        proptest::prop_assert!(loaded.is_err());
+    }
+}
+
+/// A fresh folder for one test case (tests run in parallel).
+fn tempfile_dir(what: &str) -> std::path::PathBuf {
+    static N: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = N.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("palm-index-{what}-{}-{n}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
