@@ -13,8 +13,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use palm_service::ErrorKind;
 use palm_service::domain::secret_hash;
-use palm_service::store::{Claim, KeyHolder, KeyedRequest};
-use sha2::{Digest, Sha256};
+use palm_service::idempotency::Keyed;
 
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 
@@ -230,79 +229,32 @@ async fn idempotency(State(state): State<AppState>, req: Request, next: Next) ->
         }
     };
     let scope = credential_scope(&req);
-    let (parts, body) = req.into_parts();
+    let (mut parts, body) = req.into_parts();
     let bytes = match read_body(body, state.body_limit).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
-    let mut digest = Sha256::new();
-    digest.update(parts.method.as_str());
-    digest.update(b" ");
-    digest.update(parts.uri.path());
-    digest.update(b"\n");
-    digest.update(&bytes);
-    let request_hash = hex::encode(digest.finalize());
-    let store = state.service.store().clone();
-    let now = state.service.clock().now_s();
-    // A key still without an answer after the request time limit (and a margin) belongs to a
-    // request that was cut off: the next retry takes it over.
-    let holder = KeyHolder {
-        run: state.service.run_id(),
-        abandoned_before: now - state.request_timeout.as_secs() as i64 - 5,
-    };
-    let resumed = match store
-        .claim_key(&scope, &key, &request_hash, now, &holder)
+    let request = (parts.method.as_str(), parts.uri.path(), &bytes[..]);
+    let keyed = match state
+        .service
+        .begin_keyed(&scope, &key, request, state.request_timeout)
         .await
     {
-        Err(e) => return AppError(e.into()).into_response(),
-        Ok(Claim::Seen {
-            request_hash: stored,
-            response,
-        }) => {
-            if stored != request_hash {
-                return AppError::new(
-                    ErrorKind::Idempotency,
-                    "idempotency_key_reused",
-                    "this Idempotency-Key was used with a different request; use a new key",
-                )
+        Ok(Keyed::Run(keyed)) => keyed,
+        Ok(Keyed::Replay { status, body }) => {
+            let mut r = (
+                StatusCode::from_u16(status).unwrap_or(StatusCode::OK),
+                [(axum::http::header::CONTENT_TYPE, "application/json")],
+                body,
+            )
                 .into_response();
-            }
-            return match response {
-                Some((status, stored)) => {
-                    let body = match state.service.open_answer(&scope, &key, &stored) {
-                        Ok(b) => b,
-                        Err(e) => return AppError(e).into_response(),
-                    };
-                    let mut r = (
-                        StatusCode::from_u16(status as u16).unwrap_or(StatusCode::OK),
-                        [(axum::http::header::CONTENT_TYPE, "application/json")],
-                        body,
-                    )
-                        .into_response();
-                    r.headers_mut()
-                        .insert("idempotent-replayed", HeaderValue::from_static("true"));
-                    r
-                }
-                None => AppError::new(
-                    ErrorKind::Idempotency,
-                    "idempotency_key_in_use",
-                    "a request with this Idempotency-Key is still being processed",
-                )
-                .into_response(),
-            };
+            r.headers_mut()
+                .insert("idempotent-replayed", HeaderValue::from_static("true"));
+            return r;
         }
-        Ok(Claim::New) => false,
-        Ok(Claim::Resumed) => {
-            tracing::info!("an idempotency key whose first request ended unanswered is run again");
-            true
-        }
+        Err(e) => return AppError(e).into_response(),
     };
-    let mut parts = parts;
-    parts.extensions.insert(KeyedRequest {
-        scope: scope.clone(),
-        key: key.clone(),
-        resumed,
-    });
+    parts.extensions.insert(keyed.clone());
     let response = next
         .run(Request::from_parts(parts, Body::from(bytes)))
         .await;
@@ -311,21 +263,9 @@ async fn idempotency(State(state): State<AppState>, req: Request, next: Next) ->
     let body = axum::body::to_bytes(rbody, usize::MAX)
         .await
         .unwrap_or_default();
-    let stored = if status.is_server_error() {
-        store.release_key(&scope, &key).await
-    } else {
-        match state.service.seal_answer(&scope, &key, &body) {
-            Ok(sealed) => {
-                store
-                    .complete_key(&scope, &key, i64::from(status.as_u16()), &sealed)
-                    .await
-            }
-            // Unsealable (no master key): keep nothing rather than the answer in clear.
-            Err(_) => store.release_key(&scope, &key).await,
-        }
-    };
-    if let Err(e) = stored {
-        tracing::error!(error = %e, "idempotency record not saved");
-    }
+    state
+        .service
+        .finish_keyed(&keyed, status.as_u16(), &body)
+        .await;
     Response::from_parts(rparts, Body::from(body))
 }

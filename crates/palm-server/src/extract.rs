@@ -85,14 +85,14 @@ async fn credential<T>(
     prefix: &str,
     what: &str,
     (code, unknown): (&'static str, &str),
-    lookup: impl AsyncFnOnce(String) -> Result<Option<T>, palm_service::StoreError>,
+    lookup: impl AsyncFnOnce(String) -> Result<Option<T>, palm_service::ServiceError>,
 ) -> Result<T, AppError> {
     let Some(key) = bearer(parts).filter(|k| k.starts_with(prefix)) else {
         return Err(unauthenticated(what));
     };
     lookup(secret_hash(key))
         .await
-        .map_err(|e| AppError(e.into()))?
+        .map_err(AppError)?
         .ok_or_else(|| {
             AppError::new(
                 ErrorKind::Unauthenticated,
@@ -125,13 +125,13 @@ impl FromRequestParts<AppState> for Merchant {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let store = state.service.store();
+        let service = &state.service;
         credential(
             parts,
             "sk_",
             "a merchant secret key (sk_...)",
             ("invalid_api_key", "API key"),
-            async |hash| store.merchant_by_key(&hash).await,
+            async |hash| service.merchant_by_key(&hash).await,
         )
         .await
         .map(Merchant)
@@ -145,13 +145,12 @@ impl FromRequestParts<AppState> for Till {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let store = state.service.store();
+        let service = &state.service;
         if let Some(d) = signed_device(parts) {
             let till = d.till_id.as_deref().ok_or_else(|| wrong_device("till"))?;
-            return store
+            return service
                 .till(&d.merchant_id, till)
-                .await
-                .map_err(|e| AppError(e.into()))?
+                .await?
                 .map(Till)
                 .ok_or_else(|| wrong_device("till"));
         }
@@ -160,7 +159,7 @@ impl FromRequestParts<AppState> for Till {
             "tk_",
             "a till credential (tk_...)",
             ("invalid_till_credential", "till credential"),
-            async |hash| store.till_by_secret(&hash).await,
+            async |hash| service.till_by_secret(&hash).await,
         )
         .await
         .map(Till)
@@ -217,13 +216,12 @@ impl FromRequestParts<AppState> for Gate {
     type Rejection = AppError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, AppError> {
-        let store = state.service.store();
+        let service = &state.service;
         if let Some(d) = signed_device(parts) {
             let gate = d.gate_id.as_deref().ok_or_else(|| wrong_device("gate"))?;
-            return store
+            return service
                 .gate(&d.merchant_id, gate)
-                .await
-                .map_err(|e| AppError(e.into()))?
+                .await?
                 .map(Gate)
                 .ok_or_else(|| wrong_device("gate"));
         }
@@ -232,7 +230,7 @@ impl FromRequestParts<AppState> for Gate {
             "gk_",
             "a gate credential (gk_...)",
             ("invalid_gate_credential", "gate credential"),
-            async |hash| store.gate_by_secret(&hash).await,
+            async |hash| service.gate_by_secret(&hash).await,
         )
         .await
         .map(Gate)

@@ -15,7 +15,6 @@ pub mod http;
 pub mod keys;
 pub mod kiosk;
 pub mod lockout;
-pub mod merchants;
 pub mod openapi;
 pub mod routes;
 pub mod sender;
@@ -24,7 +23,7 @@ pub mod sms;
 pub mod state;
 
 pub use config::Config;
-pub use merchants::MerchantCredentials;
+pub use palm_service::merchants::MerchantCredentials;
 pub use server::{DemoCredentials, Server};
 
 /// Logs to stderr, as text or JSON lines; `RUST_LOG` picks the level (default `info`).

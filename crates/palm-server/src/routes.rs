@@ -125,14 +125,10 @@ fn optional_body<T: Default + serde::de::DeserializeOwned>(
 
 #[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health)))]
 pub async fn healthz(State(s): State<AppState>) -> ApiResult<Json<Health>> {
-    s.service
-        .store()
-        .ping()
-        .await
-        .map_err(|e| AppError(e.into()))?;
+    let database = s.service.database_health().await?;
     Ok(Json(Health {
         status: "ok".into(),
-        database: s.service.store().backend().into(),
+        database: database.into(),
         palms: s.service.palms(),
     }))
 }
@@ -328,12 +324,7 @@ pub async fn list_tills(
     State(s): State<AppState>,
     Merchant(m): Merchant,
 ) -> ApiResult<Json<List<TillInfo>>> {
-    let tills = s
-        .service
-        .store()
-        .tills(&m.id)
-        .await
-        .map_err(|e| AppError(e.into()))?;
+    let tills = s.service.tills(&m.id).await?;
     Ok(Json(List {
         data: tills
             .into_iter()

@@ -22,7 +22,7 @@ use tokio::sync::watch;
 
 /// The demo merchant's credentials, kept in the data directory (0600) so that every start can
 /// print them; the database holds only their hashes.
-pub type DemoCredentials = crate::merchants::MerchantCredentials;
+pub type DemoCredentials = palm_service::merchants::MerchantCredentials;
 
 pub struct Server {
     pub addr: SocketAddr,
@@ -222,8 +222,7 @@ async fn housekeeping(service: Arc<Service>, every: Duration, mut stop: watch::R
             Ok(n) => tracing::info!(settled = n, "reconciled payments"),
             Err(e) => tracing::warn!(error = %e, "reconciliation failed"),
         }
-        let before = service.clock().now_s() - service.config().idempotency_ttl_s;
-        if let Err(e) = service.store().purge_keys(before).await {
+        if let Err(e) = service.purge_keys().await {
             tracing::warn!(error = %e, "idempotency key expiry failed");
         }
         if let Err(e) = service.purge_invitations().await {
@@ -241,19 +240,18 @@ const DEMO_FILE: &str = "demo-credentials.json";
 /// credentials back from the data directory.
 async fn demo_merchant(service: &Service, data_dir: &Path) -> Result<Option<DemoCredentials>> {
     let path = data_dir.join(DEMO_FILE);
-    if service.store().merchant_count().await? > 0 {
+    if service.has_merchants().await? {
         return Ok(std::fs::read(&path)
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok()));
     }
-    let creds = crate::merchants::create(
-        service.store().as_ref(),
-        "Demo Shop",
-        "Main Street",
-        &["Till 1".to_string(), "Till 2".to_string()],
-        service.clock().now_s(),
-    )
-    .await?;
+    let creds = service
+        .create_merchant(
+            "Demo Shop",
+            "Main Street",
+            &["Till 1".to_string(), "Till 2".to_string()],
+        )
+        .await?;
     let json = serde_json::to_vec_pretty(&creds)?;
     write_private(&path, &json)?;
     Ok(Some(creds))

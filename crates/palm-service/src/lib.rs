@@ -8,15 +8,18 @@
 //! reach a store, and opened only to match (templates, in memory) or to pay (the card number,
 //! handed straight to the processor).
 
+mod access;
 pub mod answers;
 pub mod clock;
 pub mod devices;
 pub mod domain;
 mod entry;
 pub mod error;
+pub mod idempotency;
 mod identify;
 mod invitations;
 mod loyalty;
+pub mod merchants;
 pub mod offline;
 mod palms;
 mod payments;

@@ -54,11 +54,11 @@ pub fn run(args: MerchantsArgs) -> Result<()> {
                 ..
             } => {
                 let creds =
-                    palm_server::merchants::create(&store, &name, &shop, &tills, now).await?;
+                    palm_service::merchants::create(&store, &name, &shop, &tills, now).await?;
                 println!("{}", serde_json::to_string_pretty(&creds)?);
             }
             MerchantsArgs::List(_) => {
-                for m in palm_server::merchants::list(&store).await? {
+                for m in palm_service::merchants::list(&store).await? {
                     let state = if m.disabled.is_some() {
                         "disabled"
                     } else {
@@ -68,7 +68,7 @@ pub fn run(args: MerchantsArgs) -> Result<()> {
                 }
             }
             MerchantsArgs::Disable { id, .. } => {
-                if !palm_server::merchants::disable(&store, &id, now).await? {
+                if !palm_service::merchants::disable(&store, &id, now).await? {
                     anyhow::bail!("no active merchant {id}");
                 }
                 println!("merchant {id} disabled: its key, tills, gates and devices are refused");

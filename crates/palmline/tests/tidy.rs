@@ -178,6 +178,26 @@ fn the_palm_core_is_pure() {
     }
 }
 
+/// The HTTP edge asks the service; it never reads or writes the store itself (the one exception
+/// is `keys.rs`, the operator's offline key rotation).
+#[test]
+fn the_http_edge_never_touches_the_store() {
+    let mut files = Vec::new();
+    rust_files(&crates_dir().join("palm-server").join("src"), &mut files);
+    assert!(files.len() > 5);
+    for file in files {
+        if file.ends_with("keys.rs") {
+            continue;
+        }
+        let text = std::fs::read_to_string(&file).unwrap();
+        assert!(
+            !text.contains(".store()"),
+            "{} reaches into the store: add a use case to palm-service instead",
+            file.display()
+        );
+    }
+}
+
 #[test]
 fn every_source_file_says_what_it_holds_and_stays_readable() {
     let mut files = Vec::new();

@@ -400,7 +400,7 @@ pub async fn eventually(mut f: impl FnMut() -> bool) -> bool {
 
 /// Another merchant on the same server, onboarded as `palmline merchants create` does.
 pub async fn other_merchant(app: &TestApp, name: &str) -> palm_server::MerchantCredentials {
-    palm_server::merchants::create(
+    palm_service::merchants::create(
         app.store().as_ref(),
         name,
         "High Street",

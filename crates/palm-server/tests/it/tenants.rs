@@ -64,12 +64,12 @@ async fn an_onboarded_merchant_works_until_disabled() {
         .await;
     assert_eq!(till_in.status, 400, "{}", till_in.body);
 
-    let merchants = palm_server::merchants::list(app.store().as_ref())
+    let merchants = palm_service::merchants::list(app.store().as_ref())
         .await
         .unwrap();
     assert_eq!(merchants.len(), 2);
     assert!(
-        palm_server::merchants::disable(app.store().as_ref(), &other.merchant, 1_800_000_100)
+        palm_service::merchants::disable(app.store().as_ref(), &other.merchant, 1_800_000_100)
             .await
             .unwrap()
     );
@@ -85,7 +85,7 @@ async fn an_onboarded_merchant_works_until_disabled() {
         200
     );
     assert!(
-        !palm_server::merchants::disable(app.store().as_ref(), &other.merchant, 1_800_000_200)
+        !palm_service::merchants::disable(app.store().as_ref(), &other.merchant, 1_800_000_200)
             .await
             .unwrap()
     );

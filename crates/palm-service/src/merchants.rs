@@ -2,9 +2,10 @@
 //! new merchant with its API key and till credentials, the list of merchants, and disabling one.
 //! Credentials are shown once, at creation; the database keeps only their hashes.
 
-use anyhow::Result;
-use palm_service::domain::{check_text, new_id, new_secret, secret_hash};
-use palm_service::store::{MerchantRow, Store, TillRow};
+use crate::Service;
+use crate::domain::{check_text, new_id, new_secret, secret_hash};
+use crate::error::{ErrorKind, Result, ServiceError};
+use crate::store::{MerchantRow, Store, TillRow};
 use serde::{Deserialize, Serialize};
 
 /// A new merchant's credentials (the demo merchant's are kept in the data directory, 0600, so
@@ -45,11 +46,14 @@ pub async fn create(
     till_names: &[String],
     now: i64,
 ) -> Result<MerchantCredentials> {
-    let name = check_text(name, "name", 100).map_err(|e| anyhow::anyhow!(e.message))?;
-    let store_name =
-        check_text(store_name, "store", 100).map_err(|e| anyhow::anyhow!(e.message))?;
+    let name = check_text(name, "name", 100)?;
+    let store_name = check_text(store_name, "store", 100)?;
     if till_names.is_empty() || till_names.len() > 100 {
-        anyhow::bail!("a merchant needs 1 to 100 tills");
+        return Err(ServiceError::new(
+            ErrorKind::Invalid,
+            "invalid_tills",
+            "a merchant needs 1 to 100 tills",
+        ));
     }
     let merchant = MerchantRow {
         id: new_id("mer"),
@@ -67,8 +71,7 @@ pub async fn create(
     };
     let mut tills = vec![];
     for till_name in till_names {
-        let till_name =
-            check_text(till_name, "till", 100).map_err(|e| anyhow::anyhow!(e.message))?;
+        let till_name = check_text(till_name, "till", 100)?;
         let credential = new_secret("tk_test")?;
         let till = TillRow {
             id: new_id("till"),
@@ -106,4 +109,23 @@ pub async fn list(store: &dyn Store) -> Result<Vec<MerchantRow>> {
 /// merchant is active.
 pub async fn disable(store: &dyn Store, id: &str, now: i64) -> Result<bool> {
     Ok(store.disable_merchant(id, now).await?)
+}
+
+impl Service {
+    /// Onboards a merchant on this service's database (the demo merchant at a first start).
+    pub async fn create_merchant(
+        &self,
+        name: &str,
+        store_name: &str,
+        till_names: &[String],
+    ) -> Result<MerchantCredentials> {
+        create(
+            self.store.as_ref(),
+            name,
+            store_name,
+            till_names,
+            self.now_s(),
+        )
+        .await
+    }
 }

@@ -1,0 +1,355 @@
+//! The use cases without HTTP: palm-service driven directly on a real SQLite store (palm-store),
+//! the simulated processor and a clock the test moves. These pin the rules where they live: a
+//! payment by palm and its refund, one merchant unable to reach another's payments, idempotent
+//! retries answered with the first answer, and typed errors for bad input.
+
+use base64::Engine as _;
+use palm_engine::Engine;
+use palm_engine::protect::Transform;
+use palm_index::{Calibration, Policy, SHIPPED_CALIBRATION};
+use palm_service::idempotency::Keyed;
+use palm_service::merchants::{self, MerchantCredentials};
+use palm_service::store::{Page, TillRow};
+use palm_service::{
+    Clock, DevPhoneChannel, ErrorKind, KeySource, ManualClock, Parts, Service, ServiceConfig,
+    ServiceError, SimulatedConfig, SimulatedProcessor,
+};
+use palm_synth::{Capture, Identity, Scene, png_bytes};
+use palm_vault::{Fingerprinter, KeyRing, MasterKey, VaultError};
+use serde_json::{Value, json};
+use std::sync::Arc;
+use std::time::Duration;
+
+struct FixedKeys;
+
+impl KeySource for FixedKeys {
+    fn load(&self) -> Result<KeyRing, VaultError> {
+        Ok(KeyRing::new(MasterKey::new(1, [0x11; 32]), vec![]))
+    }
+}
+
+struct World {
+    service: Service,
+    processor: Arc<SimulatedProcessor>,
+    shop: MerchantCredentials,
+    till: TillRow,
+    _dir: tempfile::TempDir,
+}
+
+async fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let url = palm_store::SqlStore::sqlite_url(&dir.path().join("palmline.db"));
+    let store = Arc::new(palm_store::SqlStore::open(&url).await.unwrap());
+    let clock = Arc::new(ManualClock::new(1_800_000_000_000));
+    let processor = Arc::new(SimulatedProcessor::new(SimulatedConfig {
+        latency: Duration::from_millis(1),
+    }));
+    let service = Service::start(Parts {
+        engine: Arc::new(Engine::default()),
+        policy: Policy::new(Calibration::from_text(SHIPPED_CALIBRATION).unwrap()),
+        store: store.clone(),
+        processor: processor.clone(),
+        clock: clock.clone(),
+        keys: Arc::new(FixedKeys),
+        transforms: vec![Transform::new(1, [0x22; 32])],
+        fingerprinter: Fingerprinter::new([0x33; 32]),
+        phone: Arc::new(DevPhoneChannel::default()),
+        config: ServiceConfig::default(),
+    })
+    .await
+    .unwrap();
+    let shop = merchants::create(
+        store.as_ref(),
+        "Corner Shop",
+        "Main Street",
+        &["Till 1".into()],
+        clock.now_s(),
+    )
+    .await
+    .unwrap();
+    let till = service
+        .till(&shop.merchant, &shop.tills[0].id)
+        .await
+        .unwrap()
+        .unwrap();
+    World {
+        service,
+        processor,
+        shop,
+        till,
+        _dir: dir,
+    }
+}
+
+fn palm(seed: u64, k: u64) -> String {
+    let img = Identity::new(seed).render(Scene::Roi { size: 128 }, Capture::new(k));
+    base64::engine::general_purpose::STANDARD.encode(png_bytes(&img))
+}
+
+fn from<T: serde::de::DeserializeOwned>(v: Value) -> T {
+    serde_json::from_value(v).unwrap()
+}
+
+/// A Luhn-valid Visa number made from `n`.
+fn visa(n: u64) -> String {
+    let body = format!("4{n:014}");
+    format!("{body}{}", palm_vault::luhn_check_digit(&body))
+}
+
+impl World {
+    async fn sign_up(&self, seed: u64, phone: &str) -> Result<(), ServiceError> {
+        let req = from(json!({
+            "phone": phone,
+            "card": {"number": visa(seed), "exp_month": 12, "exp_year": 2035, "holder_name": "Ada Palm"},
+            "consent": {"accepted": true, "text_version": palm_service::CONSENT_VERSION},
+            "captures": [
+                {"hand": "right", "image": palm(seed, 1)},
+                {"hand": "right", "image": palm(seed, 2)},
+                {"hand": "right", "image": palm(seed, 3)}
+            ]
+        }));
+        let actor = format!("till:{}", self.till.id);
+        self.service
+            .sign_up(&actor, &self.shop.merchant, req)
+            .await
+            .map(drop)
+    }
+
+    async fn new_payment(&self, amount: i64) -> palm_api::Payment {
+        let req = from(json!({"amount": amount, "currency": "eur", "till": self.till.id}));
+        self.service
+            .create_payment(&self.shop.merchant, None, req, None)
+            .await
+            .unwrap()
+    }
+
+    /// Person `seed` hovers until read (new captures; the phone's last four when asked).
+    async fn hover(&self, payment: &str, seed: u64, phone: &str) -> palm_api::Payment {
+        let mut hint: Option<String> = None;
+        for k in 50..56 {
+            let mut body = json!({"image": palm(seed, k)});
+            if let Some(h) = &hint {
+                body["phone_last4"] = json!(h);
+            }
+            match self
+                .service
+                .submit_palm(&self.till, payment, from(body))
+                .await
+            {
+                Ok(p) => return p,
+                Err(e) if e.code == "needs_hint" => hint = Some(phone[phone.len() - 4..].into()),
+                Err(e) if e.code == "palm_not_recognised" => {}
+                Err(e) => panic!("{e:?}"),
+            }
+        }
+        panic!("person {seed} was never recognised");
+    }
+}
+
+#[tokio::test]
+async fn a_palm_pays_and_a_refund_returns_part_of_it() {
+    let w = world().await;
+    w.sign_up(7, "+447700900007").await.unwrap();
+    w.sign_up(8, "+447700900008").await.unwrap();
+    let p = w.new_payment(1250).await;
+    assert_eq!(p.status, palm_api::PaymentStatus::RequiresPalm);
+    let paid = w.hover(&p.id, 8, "+447700900008").await;
+    assert_eq!(paid.status, palm_api::PaymentStatus::Succeeded);
+    assert_eq!(paid.amount_captured, 1250);
+    let card = paid.card.expect("the card that paid");
+    assert_eq!(card.last4, visa(8)[12..]);
+    assert_eq!(w.processor.charge_totals(), (1250, 0, 1));
+
+    let refund = w
+        .service
+        .refund_payment(&w.shop.merchant, &p.id, from(json!({"amount": 250})), None)
+        .await
+        .unwrap();
+    assert_eq!(refund.status, "succeeded");
+    assert_eq!(w.processor.charge_totals(), (1250, 250, 1));
+    let after = w.service.payment(&w.shop.merchant, &p.id).await.unwrap();
+    assert_eq!(after.amount_refunded, 250);
+    // More than what is left is refused, and nothing moves.
+    let e = w
+        .service
+        .refund_payment(&w.shop.merchant, &p.id, from(json!({"amount": 1001})), None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Invalid, "{e:?}");
+    assert_eq!(w.processor.charge_totals(), (1250, 250, 1));
+}
+
+#[tokio::test]
+async fn another_merchant_cannot_see_or_refund_a_payment() {
+    let w = world().await;
+    w.sign_up(9, "+447700900009").await.unwrap();
+    let p = w.new_payment(900).await;
+    w.hover(&p.id, 9, "+447700900009").await;
+    let other = w
+        .service
+        .create_merchant("Rival", "High Street", &["Front".into()])
+        .await
+        .unwrap();
+    let e = w.service.payment(&other.merchant, &p.id).await.unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound);
+    let e = w
+        .service
+        .refund_payment(&other.merchant, &p.id, from(json!({})), None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::NotFound);
+    let page = Page {
+        limit: 10,
+        starting_after: None,
+    };
+    assert!(
+        w.service
+            .payments(&other.merchant, &page)
+            .await
+            .unwrap()
+            .data
+            .is_empty()
+    );
+    assert_eq!(
+        w.service
+            .payments(&w.shop.merchant, &page)
+            .await
+            .unwrap()
+            .data
+            .len(),
+        1
+    );
+    assert_eq!(w.processor.charge_totals(), (900, 0, 1));
+}
+
+#[tokio::test]
+async fn a_keyed_request_runs_once_and_its_retries_get_the_first_answer() {
+    let w = world().await;
+    let request = ("POST", "/v1/payments", &b"{\"amount\": 500}"[..]);
+    let limit = Duration::from_secs(30);
+    let Keyed::Run(first) = w
+        .service
+        .begin_keyed("cred", "k-1", request, limit)
+        .await
+        .unwrap()
+    else {
+        panic!("a new key runs");
+    };
+    assert!(!first.resumed);
+    // While the first run has not answered, a retry is told so.
+    let e = w
+        .service
+        .begin_keyed("cred", "k-1", request, limit)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(e.code, "idempotency_key_in_use");
+    w.service
+        .finish_keyed(&first, 201, b"{\"id\": \"pay_1\"}")
+        .await;
+    match w
+        .service
+        .begin_keyed("cred", "k-1", request, limit)
+        .await
+        .unwrap()
+    {
+        Keyed::Replay { status, body } => {
+            assert_eq!((status, &body[..]), (201, &b"{\"id\": \"pay_1\"}"[..]))
+        }
+        Keyed::Run(_) => panic!("an answered key replays"),
+    }
+    // The same key with another request, or from another credential.
+    let other = ("POST", "/v1/payments", &b"{\"amount\": 501}"[..]);
+    let e = w
+        .service
+        .begin_keyed("cred", "k-1", other, limit)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(e.code, "idempotency_key_reused");
+    assert!(matches!(
+        w.service
+            .begin_keyed("other-cred", "k-1", other, limit)
+            .await
+            .unwrap(),
+        Keyed::Run(_)
+    ));
+    // A server error is not kept: the retry runs again.
+    let Keyed::Run(failing) = w
+        .service
+        .begin_keyed("cred", "k-2", request, limit)
+        .await
+        .unwrap()
+    else {
+        panic!()
+    };
+    w.service.finish_keyed(&failing, 503, b"{}").await;
+    assert!(matches!(
+        w.service
+            .begin_keyed("cred", "k-2", request, limit)
+            .await
+            .unwrap(),
+        Keyed::Run(_)
+    ));
+    let e = w
+        .service
+        .begin_keyed("cred", "", request, limit)
+        .await
+        .err()
+        .unwrap();
+    assert_eq!(e.code, "invalid_idempotency_key");
+}
+
+#[tokio::test]
+async fn bad_input_gets_typed_errors_and_writes_nothing() {
+    let w = world().await;
+    let bad_amount = from(json!({"amount": -5, "currency": "eur", "till": w.till.id}));
+    let e = w
+        .service
+        .create_payment(&w.shop.merchant, None, bad_amount, None)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.kind, e.param.as_deref()),
+        (ErrorKind::Invalid, Some("amount"))
+    );
+    let bad_currency = from(json!({"amount": 5, "currency": "euro", "till": w.till.id}));
+    let e = w
+        .service
+        .create_payment(&w.shop.merchant, None, bad_currency, None)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Invalid);
+    // A sign-up whose card fails the Luhn check enrols nobody, so the palm stays unknown.
+    let mut bad_card = visa(12);
+    bad_card.pop();
+    bad_card.push(if visa(12).ends_with('0') { '1' } else { '0' });
+    let req = from(json!({
+        "phone": "+447700900012",
+        "card": {"number": bad_card, "exp_month": 12, "exp_year": 2035, "holder_name": "Ada Palm"},
+        "consent": {"accepted": true, "text_version": palm_service::CONSENT_VERSION},
+        "captures": [
+            {"hand": "right", "image": palm(12, 1)},
+            {"hand": "right", "image": palm(12, 2)}
+        ]
+    }));
+    let e = w
+        .service
+        .sign_up("till", &w.shop.merchant, req)
+        .await
+        .unwrap_err();
+    assert_eq!(e.kind, ErrorKind::Invalid, "{e:?}");
+    assert_eq!(w.service.palms(), 0);
+    let page = Page {
+        limit: 10,
+        starting_after: None,
+    };
+    assert!(
+        w.service
+            .payments(&w.shop.merchant, &page)
+            .await
+            .unwrap()
+            .data
+            .is_empty()
+    );
+}
