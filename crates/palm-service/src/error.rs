@@ -100,16 +100,21 @@ pub enum StoreError {
 
 impl From<StoreError> for ServiceError {
     fn from(e: StoreError) -> ServiceError {
-        tracing::error!(error = %e, "store failure");
         match e {
-            StoreError::Duplicate(_) => {
+            // An expected answer (a retried insert, a taken phone number): the caller decides
+            // what it means, so it is not logged as a failure here.
+            StoreError::Duplicate(rule) => {
+                tracing::debug!(rule, "duplicate refused by the store");
                 ServiceError::conflict("duplicate", "the request conflicts with an existing record")
             }
-            StoreError::Backend(_) => ServiceError::new(
-                ErrorKind::Unavailable,
-                "database_unavailable",
-                "the database did not complete the request; retry later",
-            ),
+            StoreError::Backend(e) => {
+                tracing::error!(error = %e, "store failure");
+                ServiceError::new(
+                    ErrorKind::Unavailable,
+                    "database_unavailable",
+                    "the database did not complete the request; retry later",
+                )
+            }
         }
     }
 }

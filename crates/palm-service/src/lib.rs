@@ -22,6 +22,7 @@ mod loyalty;
 pub mod merchants;
 pub mod offline;
 mod palms;
+pub mod payment_state;
 mod payments;
 mod people;
 mod privacy;

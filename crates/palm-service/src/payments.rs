@@ -9,12 +9,13 @@
 
 use crate::domain::{check_amount, check_text, new_id, parse_currency};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
+use crate::payment_state::{CaptureMethod, PaymentState as S};
 use crate::processor::{Authorization, Lookup, Outcome, ProcessorError};
 use crate::store::{
     CardRow, EventRow, KeyedRequest, Page, PaymentRow, PersonRow, PointsRow, RefundRow, TillRow,
 };
 use crate::{Service, context, views};
-use palm_api::{self as api, PaymentStatus as S};
+use palm_api as api;
 use palm_vault::CardNumber;
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -29,28 +30,35 @@ fn state_error(p: &PaymentRow, wanted: &str) -> ServiceError {
 impl Service {
     /// An event about a payment (its own change, or a refund of it): what webhooks deliver and
     /// the payment's history shows, with `data` as the object's wire form.
-    fn payment_event(&self, p: &PaymentRow, kind: &str, data: impl serde::Serialize) -> EventRow {
+    fn payment_event(
+        &self,
+        p: &PaymentRow,
+        kind: &str,
+        data: impl serde::Serialize,
+    ) -> Result<EventRow> {
         let id = new_id("evt");
         let created = self.now_s();
+        // The wire types always serialise; an event is never stored empty if one ever did not.
+        let unwritable = |_| ServiceError::internal("an event could not be written");
         let payload = serde_json::to_string(&api::Event {
             id: id.clone(),
             kind: kind.to_string(),
             created,
-            data: serde_json::to_value(data).unwrap_or_default(),
+            data: serde_json::to_value(data).map_err(unwritable)?,
         })
-        .unwrap_or_default();
-        EventRow {
+        .map_err(unwritable)?;
+        Ok(EventRow {
             id,
             merchant_id: p.merchant_id.clone(),
             kind: kind.to_string(),
             object_id: p.id.clone(),
             payload,
             created,
-        }
+        })
     }
 
     /// Writes a change if the payment is still in state `from`, with its event.
-    async fn save(&self, p: &mut PaymentRow, from: &str, event: &str) -> Result<()> {
+    async fn save(&self, p: &mut PaymentRow, from: S, event: &str) -> Result<()> {
         self.save_with(p, from, event, &[]).await
     }
 
@@ -58,12 +66,12 @@ impl Service {
     async fn save_with(
         &self,
         p: &mut PaymentRow,
-        from: &str,
+        from: S,
         event: &str,
         points: &[PointsRow],
     ) -> Result<()> {
         p.updated = self.now_s();
-        let event = self.payment_event(p, event, views::payment(p, &[]));
+        let event = self.payment_event(p, event, views::payment(p, &[]))?;
         let saved = match self
             .store
             .update_payment(p, from, Some(&event), points)
@@ -150,10 +158,10 @@ impl Service {
             currency,
             reference,
             capture_method: match req.capture_method {
-                Some(api::CaptureMethod::Manual) => "manual".into(),
-                _ => "automatic".into(),
+                Some(api::CaptureMethod::Manual) => CaptureMethod::Manual,
+                _ => CaptureMethod::Automatic,
             },
-            status: S::RequiresPalm.as_str().into(),
+            status: S::RequiresPalm,
             person_id: None,
             card_id: None,
             card_brand: None,
@@ -171,7 +179,7 @@ impl Service {
         self.store
             .insert_payment(
                 &p,
-                &self.payment_event(&p, "payment.created", views::payment(&p, &[])),
+                &self.payment_event(&p, "payment.created", views::payment(&p, &[]))?,
                 origin,
             )
             .await?;
@@ -192,7 +200,7 @@ impl Service {
     /// moved: the payment as it now stands, once its processor outcome is known.
     pub async fn payment_outcome(&self, merchant_id: &str, id: &str) -> Result<api::Payment> {
         let p = self.load_payment(merchant_id, id).await?;
-        if p.status == S::Processing.as_str() {
+        if p.status == S::Processing {
             return Err(processor_unknown());
         }
         self.payment_view(&p, &[]).await
@@ -269,7 +277,7 @@ impl Service {
         req: api::PalmSubmission,
     ) -> Result<api::Payment> {
         let p = self.till_payment(till, id).await?;
-        if p.status != S::RequiresPalm.as_str() {
+        if p.status != S::RequiresPalm {
             return Err(state_error(&p, "requires_palm"));
         }
         let bytes = self
@@ -290,13 +298,9 @@ impl Service {
         }
         if req.confirm == Some(false) {
             attach(&mut p, &person, &card);
-            p.status = S::RequiresConfirmation.as_str().into();
-            self.save(
-                &mut p,
-                S::RequiresPalm.as_str(),
-                "payment.requires_confirmation",
-            )
-            .await?;
+            p.status = S::RequiresConfirmation;
+            self.save(&mut p, S::RequiresPalm, "payment.requires_confirmation")
+                .await?;
             return self.payment_view(&p, &cards).await;
         }
         let p = self.authorize(p, &person, &card).await?;
@@ -320,12 +324,12 @@ impl Service {
         req: api::ConfirmPayment,
     ) -> Result<api::Payment> {
         let mut p = self.till_payment(till, id).await?;
-        if p.status != S::RequiresConfirmation.as_str() {
+        if p.status != S::RequiresConfirmation {
             return Err(state_error(&p, "requires_confirmation"));
         }
-        let person_id = p.person_id.clone().unwrap_or_default();
+        let person_id = recorded(&p, "person", &p.person_id)?;
         let person =
-            self.store.person(&person_id).await?.ok_or_else(|| {
+            self.store.person(person_id).await?.ok_or_else(|| {
                 ServiceError::conflict("person_gone", "the person has left Palmline")
             })?;
         let cards = self.store.cards_of(&person.id).await?;
@@ -351,14 +355,14 @@ impl Service {
         person: &PersonRow,
         card: &CardRow,
     ) -> Result<PaymentRow> {
-        let from = p.status.clone();
+        let from = p.status;
         attach(&mut p, person, card);
-        p.status = S::Processing.as_str().into();
+        p.status = S::Processing;
         p.attempt_key = Some(format!("{}:authorize", p.id));
         // The reward's points are taken as the payment goes to the processor (given back if it
         // fails), so two payments cannot spend the same points.
         let points = self.payment_points(&p, "redemption").await?;
-        self.save_with(&mut p, &from, "payment.processing", &points)
+        self.save_with(&mut p, from, "payment.processing", &points)
             .await?;
 
         let key = self.data_key(&person.wrapped_key)?;
@@ -370,18 +374,18 @@ impl Service {
         let expiry = format!("{}/{}", card.exp_month, card.exp_year)
             .parse()
             .map_err(|_| ServiceError::internal("a stored card expiry could not be read"))?;
-        let attempt_key = p.attempt_key.clone().unwrap_or_default();
+        let attempt_key = recorded(&p, "authorisation key", &p.attempt_key)?;
         let auth = Authorization {
-            idempotency_key: &attempt_key,
+            idempotency_key: attempt_key,
             card: &number,
             expiry,
             cvv: None,
             amount: p.charge_amount(),
             currency: &p.currency,
-            capture: p.capture_method == "automatic",
+            capture: p.capture_method == CaptureMethod::Automatic,
         };
         let outcome = self
-            .call_processor(&attempt_key, || self.processor.authorize(&auth))
+            .call_processor(attempt_key, || self.processor.authorize(&auth))
             .await?;
         drop(number);
         match outcome {
@@ -398,27 +402,27 @@ impl Service {
         let event = match outcome {
             Outcome::Approved { reference } => {
                 p.charge_ref = Some(reference);
-                if p.capture_method == "automatic" {
-                    p.status = S::Succeeded.as_str().into();
+                if p.capture_method == CaptureMethod::Automatic {
+                    p.status = S::Succeeded;
                     p.amount_captured = p.charge_amount();
                     "payment.succeeded"
                 } else {
-                    p.status = S::RequiresCapture.as_str().into();
+                    p.status = S::RequiresCapture;
                     "payment.requires_capture"
                 }
             }
             Outcome::Declined { code } => {
-                p.status = S::Failed.as_str().into();
+                p.status = S::Failed;
                 p.decline_code = Some(code);
                 "payment.failed"
             }
         };
-        let points = match p.status.as_str() {
-            "succeeded" => self.payment_points(&p, "accrual").await?,
-            "failed" => self.payment_points(&p, "redemption_reversal").await?,
+        let points = match p.status {
+            S::Succeeded => self.payment_points(&p, "accrual").await?,
+            S::Failed => self.payment_points(&p, "redemption_reversal").await?,
             _ => vec![],
         };
-        self.save_with(&mut p, S::Processing.as_str(), event, &points)
+        self.save_with(&mut p, S::Processing, event, &points)
             .await?;
         Ok(p)
     }
@@ -474,11 +478,13 @@ impl Service {
         let mut settled = 0;
         for p in self
             .store
-            .stale_payments(S::Processing.as_str(), stale_before)
+            .stale_payments(S::Processing, stale_before)
             .await?
         {
-            let key = p.attempt_key.clone().unwrap_or_default();
-            let Some(outcome) = self.settled_outcome(&key).await else {
+            let Ok(key) = recorded(&p, "authorisation key", &p.attempt_key) else {
+                continue;
+            };
+            let Some(outcome) = self.settled_outcome(key).await else {
                 continue;
             };
             if self.settle_authorization(p, outcome).await.is_ok() {
@@ -487,7 +493,7 @@ impl Service {
         }
         for (p, operation) in self
             .store
-            .stale_operations(S::RequiresCapture.as_str(), stale_before)
+            .stale_operations(S::RequiresCapture, stale_before)
             .await?
         {
             let Some(outcome) = self.settled_outcome(&operation_key(&p, &operation)).await else {
@@ -535,7 +541,7 @@ impl Service {
         req: api::CapturePayment,
     ) -> Result<api::Payment> {
         let p = self.load_payment(merchant_id, id).await?;
-        if p.status != S::RequiresCapture.as_str() {
+        if p.status != S::RequiresCapture {
             return Err(state_error(&p, "requires_capture"));
         }
         let total = p.charge_amount();
@@ -550,7 +556,7 @@ impl Service {
         let operation = format!("capture:{amount}");
         self.claim_operation(&p, &operation).await?;
         let key = operation_key(&p, &operation);
-        let charge = p.charge_ref.clone().unwrap_or_default();
+        let charge = recorded(&p, "charge reference", &p.charge_ref)?.to_string();
         match self
             .call_processor(&key, || self.processor.capture(&key, &charge, amount))
             .await?
@@ -576,7 +582,7 @@ impl Service {
             Outcome::Approved { .. } => {
                 let (event, points) = match capture {
                     Some(amount) => {
-                        p.status = S::Succeeded.as_str().into();
+                        p.status = S::Succeeded;
                         p.amount_captured = amount.parse().unwrap_or(p.charge_amount());
                         (
                             "payment.succeeded",
@@ -584,12 +590,12 @@ impl Service {
                         )
                     }
                     None => {
-                        p.status = S::Canceled.as_str().into();
+                        p.status = S::Canceled;
                         let points = self.payment_points(&p, "redemption_reversal").await?;
                         ("payment.canceled", points)
                     }
                 };
-                self.save_with(&mut p, S::RequiresCapture.as_str(), event, &points)
+                self.save_with(&mut p, S::RequiresCapture, event, &points)
                     .await?;
                 Ok(p)
             }
@@ -619,13 +625,13 @@ impl Service {
     async fn claim_operation(&self, p: &PaymentRow, operation: &str) -> Result<()> {
         if self
             .store
-            .claim_operation(&p.id, S::RequiresCapture.as_str(), operation, self.now_s())
+            .claim_operation(&p.id, S::RequiresCapture, operation, self.now_s())
             .await?
         {
             return Ok(());
         }
         let now = self.load_payment(&p.merchant_id, &p.id).await?;
-        if now.status != S::RequiresCapture.as_str() {
+        if now.status != S::RequiresCapture {
             return Err(state_error(&now, "requires_capture"));
         }
         Err(ServiceError::conflict(
@@ -645,11 +651,11 @@ impl Service {
             Some(t) => self.till_payment(t, id).await?,
             None => self.load_payment(merchant_id, id).await?,
         };
-        let from = p.status.clone();
-        if from == S::RequiresCapture.as_str() {
+        let from = p.status;
+        if from == S::RequiresCapture {
             self.claim_operation(&p, "void").await?;
             let key = operation_key(&p, "void");
-            let charge = p.charge_ref.clone().unwrap_or_default();
+            let charge = recorded(&p, "charge reference", &p.charge_ref)?.to_string();
             return match self
                 .call_processor(&key, || self.processor.void(&key, &charge))
                 .await?
@@ -661,14 +667,14 @@ impl Service {
                 None => Err(processor_unknown()),
             };
         }
-        if from != S::RequiresPalm.as_str() && from != S::RequiresConfirmation.as_str() {
+        if !from.before_processor() {
             return Err(state_error(
                 &p,
                 "requires_palm, requires_confirmation or requires_capture",
             ));
         }
-        p.status = S::Canceled.as_str().into();
-        self.save(&mut p, &from, "payment.canceled").await?;
+        p.status = S::Canceled;
+        self.save(&mut p, from, "payment.canceled").await?;
         Ok(views::payment(&p, &[]))
     }
 
@@ -686,7 +692,7 @@ impl Service {
                 return Ok(views::refund(r));
             }
         }
-        if p.status != S::Succeeded.as_str() {
+        if p.status != S::Succeeded {
             return Err(state_error(&p, "succeeded"));
         }
         let left = p.amount_captured - p.amount_refunded;
@@ -718,7 +724,7 @@ impl Service {
                 "another refund took what was left to refund; fetch the payment",
             ));
         }
-        let charge = p.charge_ref.clone().unwrap_or_default();
+        let charge = recorded(&p, "charge reference", &p.charge_ref)?.to_string();
         let outcome = self
             .call_processor(&r.id, || self.processor.refund(&r.id, &charge, amount))
             .await?;
@@ -748,7 +754,7 @@ impl Service {
             }
         };
         let view = views::refund(r);
-        let event = self.payment_event(p, kind, &view);
+        let event = self.payment_event(p, kind, &view)?;
         let points = if r.status == "succeeded" {
             self.refund_points(p, &r.id, r.amount).await?
         } else {
@@ -781,6 +787,15 @@ fn attach(p: &mut PaymentRow, person: &PersonRow, card: &CardRow) {
 /// The processor's idempotency key of an operation on a payment: one per payment and operation
 /// (`capture:<amount>`, `void`), so a retry gets the first outcome and a capture of another
 /// amount after a refusal is a new call, not a reused key.
+/// A value a payment in its state must have recorded (its person once identified, its charge
+/// reference once authorised): missing, it is an internal error, never an empty string sent on.
+fn recorded<'a>(p: &PaymentRow, what: &str, value: &'a Option<String>) -> Result<&'a str> {
+    value.as_deref().ok_or_else(|| {
+        tracing::error!(payment = %p.id, status = %p.status, what, "payment lacks a recorded value");
+        ServiceError::internal("the payment's record is incomplete")
+    })
+}
+
 fn operation_key(p: &PaymentRow, operation: &str) -> String {
     format!("{}:{operation}", p.id)
 }

@@ -7,6 +7,7 @@
 //! keyed fingerprints and hashes only.
 
 use crate::error::StoreError;
+pub use crate::payment_state::{CaptureMethod, PaymentState};
 use async_trait::async_trait;
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -106,8 +107,8 @@ pub struct PaymentRow {
     pub tip: i64,
     pub currency: String,
     pub reference: Option<String>,
-    pub capture_method: String,
-    pub status: String,
+    pub capture_method: CaptureMethod,
+    pub status: PaymentState,
     pub person_id: Option<String>,
     pub card_id: Option<String>,
     /// Brand and last four of the card used, kept for the receipt after the card is removed.
@@ -384,7 +385,7 @@ pub trait PaymentStore: Send + Sync {
     async fn update_payment(
         &self,
         p: &PaymentRow,
-        from: &str,
+        from: PaymentState,
         event: Option<&EventRow>,
         points: &[PointsRow],
     ) -> StoreResult<bool>;
@@ -392,7 +393,7 @@ pub trait PaymentStore: Send + Sync {
     /// Payments left in `status` since before `updated_before` (for the reconciler).
     async fn stale_payments(
         &self,
-        status: &str,
+        status: PaymentState,
         updated_before: i64,
     ) -> StoreResult<Vec<PaymentRow>>;
     /// Reserves a refund: adds `r.amount` to the payment's refunded total if that stays within
@@ -419,7 +420,7 @@ pub trait PaymentStore: Send + Sync {
     async fn claim_operation(
         &self,
         id: &str,
-        status: &str,
+        status: PaymentState,
         operation: &str,
         now: i64,
     ) -> StoreResult<bool>;
@@ -427,7 +428,7 @@ pub trait PaymentStore: Send + Sync {
     /// reconciler), with that operation.
     async fn stale_operations(
         &self,
-        status: &str,
+        status: PaymentState,
         claimed_before: i64,
     ) -> StoreResult<Vec<(PaymentRow, String)>>;
     /// Releases a claim the processor refused (the payment stays where it was).

@@ -1,5 +1,6 @@
 //! Stored rows as the API shows them: masked, in the wire types of `palm-api`.
 
+use crate::payment_state::{CaptureMethod, PaymentState};
 use crate::store::{CardRow, PaymentRow, PersonRow, RefundRow};
 use palm_api as api;
 
@@ -49,10 +50,22 @@ pub fn hand_of(name: &str) -> Option<api::Hand> {
     }
 }
 
+pub fn payment_status(s: PaymentState) -> api::PaymentStatus {
+    match s {
+        PaymentState::RequiresPalm => api::PaymentStatus::RequiresPalm,
+        PaymentState::RequiresConfirmation => api::PaymentStatus::RequiresConfirmation,
+        PaymentState::Processing => api::PaymentStatus::Processing,
+        PaymentState::RequiresCapture => api::PaymentStatus::RequiresCapture,
+        PaymentState::Succeeded => api::PaymentStatus::Succeeded,
+        PaymentState::Failed => api::PaymentStatus::Failed,
+        PaymentState::Canceled => api::PaymentStatus::Canceled,
+    }
+}
+
 pub fn payment(p: &PaymentRow, choices: &[CardRow]) -> api::Payment {
     api::Payment {
         id: p.id.clone(),
-        status: api::PaymentStatus::parse(&p.status).unwrap_or(api::PaymentStatus::Failed),
+        status: payment_status(p.status),
         amount: p.amount,
         tip: p.tip,
         amount_total: p.charge_amount(),
@@ -61,10 +74,9 @@ pub fn payment(p: &PaymentRow, choices: &[CardRow]) -> api::Payment {
         currency: p.currency.clone(),
         till: p.till_id.clone(),
         reference: p.reference.clone(),
-        capture_method: if p.capture_method == "manual" {
-            api::CaptureMethod::Manual
-        } else {
-            api::CaptureMethod::Automatic
+        capture_method: match p.capture_method {
+            CaptureMethod::Manual => api::CaptureMethod::Manual,
+            CaptureMethod::Automatic => api::CaptureMethod::Automatic,
         },
         amount_captured: p.amount_captured,
         amount_refunded: p.amount_refunded,

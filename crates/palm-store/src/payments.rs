@@ -5,7 +5,8 @@ use crate::loyalty::apply_points;
 use crate::{SqlStore, changed_one, col, db_err};
 use async_trait::async_trait;
 use palm_service::store::{
-    EventRow, KeyedRequest, Page, PaymentRow, PaymentStore, PointsRow, RefundRow, StoreResult,
+    CaptureMethod, EventRow, KeyedRequest, Page, PaymentRow, PaymentState, PaymentStore, PointsRow,
+    RefundRow, StoreResult,
 };
 use sqlx::any::AnyRow;
 
@@ -23,8 +24,8 @@ fn payment(r: &AnyRow) -> Result<PaymentRow, sqlx::Error> {
         tip: col(r, "tip")?,
         currency: col(r, "currency")?,
         reference: col(r, "reference")?,
-        capture_method: col(r, "capture_method")?,
-        status: col(r, "status")?,
+        capture_method: named(r, "capture_method", CaptureMethod::parse)?,
+        status: named(r, "status", PaymentState::parse)?,
         person_id: col(r, "person_id")?,
         card_id: col(r, "card_id")?,
         card_brand: col(r, "card_brand")?,
@@ -38,6 +39,16 @@ fn payment(r: &AnyRow) -> Result<PaymentRow, sqlx::Error> {
         updated: col(r, "updated")?,
         discount: col(r, "discount")?,
         reward_id: col(r, "reward_id")?,
+    })
+}
+
+/// A column holding one of an enum's stored names; any other value is a decode error (a row
+/// written by code that knew a state this build does not), never a guess.
+fn named<T>(r: &AnyRow, column: &str, parse: fn(&str) -> Option<T>) -> Result<T, sqlx::Error> {
+    let name: String = col(r, column)?;
+    parse(&name).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source: format!("unknown value {name:?}").into(),
     })
 }
 
@@ -113,7 +124,7 @@ impl PaymentStore for SqlStore {
     async fn claim_operation(
         &self,
         id: &str,
-        status: &str,
+        status: PaymentState,
         operation: &str,
         now: i64,
     ) -> StoreResult<bool> {
@@ -124,7 +135,7 @@ impl PaymentStore for SqlStore {
             )
             .bind(operation)
             .bind(id)
-            .bind(status)
+            .bind(status.as_str())
             .bind(now),
         )
         .await
@@ -132,13 +143,13 @@ impl PaymentStore for SqlStore {
 
     async fn stale_operations(
         &self,
-        status: &str,
+        status: PaymentState,
         claimed_before: i64,
     ) -> StoreResult<Vec<(PaymentRow, String)>> {
         let rows = q!(
             "SELECT {PAYMENT_COLUMNS}, operation FROM payments WHERE status = $1 AND operation IS NOT NULL AND operation_since < $2 ORDER BY operation_since LIMIT 100"
         )
-        .bind(status)
+        .bind(status.as_str())
         .bind(claimed_before)
         .fetch_all(&self.pool)
         .await
@@ -176,8 +187,8 @@ impl PaymentStore for SqlStore {
         .bind(p.tip)
         .bind(&p.currency)
         .bind(&p.reference)
-        .bind(&p.capture_method)
-        .bind(&p.status)
+        .bind(p.capture_method.as_str())
+        .bind(p.status.as_str())
         .bind(&p.person_id)
         .bind(&p.card_id)
         .bind(&p.card_brand)
@@ -212,7 +223,7 @@ impl PaymentStore for SqlStore {
     async fn update_payment(
         &self,
         p: &PaymentRow,
-        from: &str,
+        from: PaymentState,
         e: Option<&EventRow>,
         points: &[PointsRow],
     ) -> StoreResult<bool> {
@@ -221,7 +232,7 @@ impl PaymentStore for SqlStore {
             "UPDATE payments SET tip = $1, status = $2, person_id = $3, card_id = $4, card_brand = $5, card_last4 = $6, charge_ref = $7, attempt_key = $8, decline_code = $9, amount_captured = $10, updated = $11, discount = $12, reward_id = $13 WHERE id = $14 AND status = $15",
         )
         .bind(p.tip)
-        .bind(&p.status)
+        .bind(p.status.as_str())
         .bind(&p.person_id)
         .bind(&p.card_id)
         .bind(&p.card_brand)
@@ -234,7 +245,7 @@ impl PaymentStore for SqlStore {
         .bind(p.discount)
         .bind(&p.reward_id)
         .bind(&p.id)
-        .bind(from)
+        .bind(from.as_str())
         .execute(&mut *tx)
         .await
         .map_err(db_err)?
@@ -261,13 +272,13 @@ impl PaymentStore for SqlStore {
 
     async fn stale_payments(
         &self,
-        status: &str,
+        status: PaymentState,
         updated_before: i64,
     ) -> StoreResult<Vec<PaymentRow>> {
         let rows = q!(
             "SELECT {PAYMENT_COLUMNS} FROM payments WHERE status = $1 AND updated < $2 ORDER BY updated LIMIT 100"
         )
-        .bind(status)
+        .bind(status.as_str())
         .bind(updated_before)
         .fetch_all(&self.pool)
         .await
