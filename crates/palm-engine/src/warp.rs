@@ -13,7 +13,7 @@
 //! there, so the search costs little where 1:N identification spends its time. Warping moves the
 //! cells (nearest cell about the grid centre); the orientation planes stay as they are, which is
 //! close enough for turns well under the 30 degrees between planes and for zooms well under the
-//! filters' bandwidth. Measured with `palmline eval` (see ARCHITECTURE.md): ROI crops gain nothing
+//! filters' bandwidth. Measured with `palmline eval` (see docs/engine.md): ROI crops gain nothing
 //! from turns and full-hand photos nothing from zooms, so each source tries only its own warp.
 
 use crate::filters::GRID;

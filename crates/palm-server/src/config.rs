@@ -69,7 +69,7 @@ impl std::fmt::Debug for PhoneConfig {
     }
 }
 
-/// The doors' limits (see ARCHITECTURE.md, "Limits").
+/// The doors' limits (see docs/service.md, "Tenants and limits").
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(default, deny_unknown_fields)]
 pub struct LimitsConfig {

@@ -126,10 +126,34 @@ impl DataDirKeys {
     }
 }
 
+/// Why an operator's key task (renew, rotate) stopped. Nothing secret is in it: paths, ids and
+/// the underlying error's text only.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error(transparent)]
+    Vault(#[from] VaultError),
+    #[error("{path}: {source}")]
+    File {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the random source failed")]
+    Random,
+    #[error(transparent)]
+    Store(#[from] palm_service::StoreError),
+}
+
+fn file_error(path: &Path) -> impl FnOnce(std::io::Error) -> KeyError + '_ {
+    move |source| KeyError::File {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
 /// `palmline keys renew-transform`: writes a new transform generation. Servers keep their
 /// current transform until they restart; the next start renews every palm and destroys the old
 /// transform key.
-pub fn renew_transform(data_dir: &Path) -> Result<u32, String> {
+pub fn renew_transform(data_dir: &Path) -> Result<u32, KeyError> {
     Ok(add_key(data_dir, "transform-")?.new)
 }
 
@@ -143,14 +167,14 @@ struct NewKey {
 
 /// Writes `<prefix><highest id + 1>.key` (32 random bytes, 0600) into the data directory's key
 /// folder, creating the folder and first keys if absent.
-fn add_key(data_dir: &Path, prefix: &str) -> Result<NewKey, String> {
-    DataDirKeys::open(data_dir).map_err(|e| e.to_string())?;
+fn add_key(data_dir: &Path, prefix: &str) -> Result<NewKey, KeyError> {
+    DataDirKeys::open(data_dir)?;
     let dir = data_dir.join("keys");
-    let old = key_ids(&dir, prefix).map_err(|e| e.to_string())?;
+    let old = key_ids(&dir, prefix)?;
     let new = old.last().map_or(1, |id| id + 1);
     let mut key = [0u8; 32];
-    getrandom::fill(&mut key).map_err(|_| "the random source failed".to_string())?;
-    write_key_file(&dir.join(format!("{prefix}{new}.key")), &key).map_err(|e| e.to_string())?;
+    getrandom::fill(&mut key).map_err(|_| KeyError::Random)?;
+    write_key_file(&dir.join(format!("{prefix}{new}.key")), &key)?;
     Ok(NewKey { dir, old, new })
 }
 
@@ -214,13 +238,12 @@ impl KeySource for DataDirKeys {
 /// marked retired at `now`, so captures sealed to them (by devices that have not fetched the new
 /// key yet) are still opened for the overlap period, then refused. Servers pick the new key up
 /// while running.
-pub fn rotate_capture(data_dir: &Path, now: i64) -> Result<u32, String> {
+pub fn rotate_capture(data_dir: &Path, now: i64) -> Result<u32, KeyError> {
     let NewKey { dir, old, new: id } = add_key(data_dir, "capture-")?;
     for old_id in old {
         let retired = capture_retired_path(&dir, old_id);
         if !retired.exists() {
-            std::fs::write(&retired, now.to_string())
-                .map_err(|e| format!("{}: {e}", retired.display()))?;
+            std::fs::write(&retired, now.to_string()).map_err(file_error(&retired))?;
         }
     }
     Ok(id)
@@ -240,7 +263,7 @@ pub struct RotationReport {
 /// (row by row, each a compare-and-set, while the server keeps running: it reads the new key file
 /// when it next wraps or meets a key it does not know), then the old master keys are retired
 /// (renamed `*.retired`, no longer loaded). Data is never re-encrypted: only 32-byte keys are.
-pub async fn rotate(data_dir: &Path, store: &dyn Store) -> Result<RotationReport, String> {
+pub async fn rotate(data_dir: &Path, store: &dyn Store) -> Result<RotationReport, KeyError> {
     let NewKey {
         dir,
         old,
@@ -257,13 +280,10 @@ pub async fn rotate(data_dir: &Path, store: &dyn Store) -> Result<RotationReport
     // Two passes: the second catches rows a running server wrapped under the old key just
     // before it noticed the new one.
     for _ in 0..2 {
-        let ring = source.load().map_err(|e| e.to_string())?;
+        let ring = source.load()?;
         let mut after = String::new();
         loop {
-            let page = store
-                .wrapped_keys_page(&after, 500)
-                .await
-                .map_err(|e| e.to_string())?;
+            let page = store.wrapped_keys_page(&after, 500).await?;
             let Some((last, _)) = page.last() else { break };
             after = last.clone();
             report.people_rewrapped += rewrap_rows(&ring, page, async |id, old, new| {
@@ -271,22 +291,16 @@ pub async fn rotate(data_dir: &Path, store: &dyn Store) -> Result<RotationReport
             })
             .await?;
         }
-        let endpoints = store.endpoint_keys().await.map_err(|e| e.to_string())?;
+        let endpoints = store.endpoint_keys().await?;
         report.endpoints_rewrapped += rewrap_rows(&ring, endpoints, async |id, old, new| {
             store.replace_endpoint_key(id, old, new).await
         })
         .await?;
-        for (scope, key, stored) in store.sealed_answers().await.map_err(|e| e.to_string())? {
-            let Some(new) =
-                palm_service::answers::rewrap_answer(&ring, &stored).map_err(|e| e.to_string())?
-            else {
+        for (scope, key, stored) in store.sealed_answers().await? {
+            let Some(new) = palm_service::answers::rewrap_answer(&ring, &stored)? else {
                 continue;
             };
-            if store
-                .replace_answer(&scope, &key, &stored, &new)
-                .await
-                .map_err(|e| e.to_string())?
-            {
+            if store.replace_answer(&scope, &key, &stored, &new).await? {
                 report.answers_rewrapped += 1;
             }
         }
@@ -294,7 +308,7 @@ pub async fn rotate(data_dir: &Path, store: &dyn Store) -> Result<RotationReport
     for id in old {
         let from = master_path(&dir, id);
         let to = dir.join(format!("master-{id}.key.retired"));
-        std::fs::rename(&from, &to).map_err(|e| format!("{}: {e}", from.display()))?;
+        std::fs::rename(&from, &to).map_err(file_error(&from))?;
         report.retired.push(id);
     }
     Ok(report)
@@ -306,17 +320,11 @@ async fn rewrap_rows(
     ring: &KeyRing,
     rows: Vec<(String, Vec<u8>)>,
     replace: impl AsyncFn(&str, &[u8], &[u8]) -> Result<bool, palm_service::StoreError>,
-) -> Result<usize, String> {
+) -> Result<usize, KeyError> {
     let mut changed = 0;
     for (id, wrapped) in rows {
-        let new = ring
-            .rewrap(&WrappedKey(wrapped.clone()))
-            .map_err(|e| e.to_string())?;
-        if new.0 != wrapped
-            && replace(&id, &wrapped, &new.0)
-                .await
-                .map_err(|e| e.to_string())?
-        {
+        let new = ring.rewrap(&WrappedKey(wrapped.clone()))?;
+        if new.0 != wrapped && replace(&id, &wrapped, &new.0).await? {
             changed += 1;
         }
     }

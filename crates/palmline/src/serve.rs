@@ -134,8 +134,7 @@ pub fn keys(args: KeysArgs) -> Result<()> {
         KeysArgs::RotateCapture(c) => {
             let config = c.load()?;
             let now = palm_service::Clock::now_s(&palm_service::SystemClock);
-            let id = palm_server::keys::rotate_capture(&config.data_dir, now)
-                .map_err(anyhow::Error::msg)?;
+            let id = palm_server::keys::rotate_capture(&config.data_dir, now)?;
             println!(
                 "capture key {id} is current; older keys open captures for {} more seconds",
                 config.capture_key_overlap_s
@@ -144,8 +143,7 @@ pub fn keys(args: KeysArgs) -> Result<()> {
         }
         KeysArgs::RenewTransform(c) => {
             let config = c.load()?;
-            let id =
-                palm_server::keys::renew_transform(&config.data_dir).map_err(anyhow::Error::msg)?;
+            let id = palm_server::keys::renew_transform(&config.data_dir)?;
             println!(
                 "transform {id} written; restart the server(s): the next start renews every palm under it"
             );
@@ -157,9 +155,7 @@ pub fn keys(args: KeysArgs) -> Result<()> {
         let store = palm_store::SqlStore::open(&config.database_url())
             .await
             .context("cannot open the database")?;
-        let report = palm_server::keys::rotate(&config.data_dir, &store)
-            .await
-            .map_err(anyhow::Error::msg)?;
+        let report = palm_server::keys::rotate(&config.data_dir, &store).await?;
         println!(
             "master key {} is active; rewrapped {} people, {} webhook endpoints and {} stored answers; retired {:?}",
             report.new_master,

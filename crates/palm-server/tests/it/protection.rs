@@ -113,8 +113,8 @@ async fn palms_are_stored_protected_and_renewal_reprotects_them() {
     );
 
     assert_eq!(
-        palm_server::keys::renew_transform(&app.config.data_dir),
-        Ok(2)
+        palm_server::keys::renew_transform(&app.config.data_dir).unwrap(),
+        2
     );
     // The running server keeps its transform until it restarts: palms still pay.
     let paid = app.pay(71, 500).await;
