@@ -6,8 +6,8 @@
 
 use crate::gray::Gray;
 use crate::params::Params;
+use crate::template::GRID;
 
-pub const GRID: usize = 32;
 const LANES: usize = 8;
 
 /// Zero-mean even Gabor kernels, rows padded with zeros to a multiple of `LANES`.

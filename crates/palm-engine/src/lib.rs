@@ -27,13 +27,13 @@ mod warp;
 
 pub use decode::{MAX_PIXELS, MIN_SIDE, decode};
 pub use error::{Error, ErrorKind, Rejection};
-pub use filters::GRID;
 pub use gray::Gray;
 pub use hand::{FrameMethod, HandGeometry};
 pub use matcher::{Comparison, DEFAULT_THRESHOLD, Matcher};
 pub use params::Params;
 pub use quality::{ENROL_MIN_COVERAGE, ENROL_MIN_SCORE, Quality};
 pub use search::Prepared;
+pub use template::GRID;
 pub use template::{FORMAT_VERSION, Hand, MAX_TEMPLATE_BYTES, Source, Template};
 
 use filters::FilterBank;

@@ -3,6 +3,7 @@
 
 use crate::error::{Error, ErrorKind};
 use crate::params::Params;
+pub use crate::search::Comparison;
 use crate::search::{self, Prepared};
 use crate::template::Template;
 use crate::warp::Warps;
@@ -12,17 +13,6 @@ use crate::warp::Warps;
 /// 66,965), so it keeps the false match rate below 1e-5 per comparison there. (The index sets its
 /// own, gallery-size-aware threshold for 1:N decisions.)
 pub const DEFAULT_THRESHOLD: f32 = 0.68;
-
-/// The result of comparing two templates.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct Comparison {
-    /// `1 - distance` at the best shift; 0 when no shift had enough overlap.
-    pub similarity: f32,
-    /// The probe's offset, in code cells, at which the templates agree best.
-    pub shift: (i32, i32),
-    /// Cells both templates kept at that shift.
-    pub overlap: u32,
-}
 
 /// Compares templates made with one parameter set.
 #[derive(Clone, Debug)]
@@ -93,7 +83,7 @@ impl Matcher {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::filters::GRID;
+    use crate::template::GRID;
     use crate::template::Hand;
 
     fn random_template(seed: u32, fingerprint: u32) -> Template {

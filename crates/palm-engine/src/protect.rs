@@ -21,21 +21,17 @@
 //! that is why protected templates are also encrypted at rest.
 
 use crate::error::{Error, ErrorKind};
-use crate::filters::GRID;
 use crate::keystream::KeyStream;
-use crate::matcher::Comparison;
 use crate::params::Params;
 use crate::search;
+use crate::search::Comparison;
+use crate::template::GRID;
 use crate::template::{Hand, Source, Template};
 use crate::warp::Warps;
 
 const CELLS: usize = GRID * GRID;
-/// u64 words per 1024-cell vector.
-pub const WORDS: usize = CELLS / 64;
-/// Words holding the subsampled (even row, even column) cells: the first 256 positions.
-pub(crate) const SUB_WORDS: usize = CELLS / 4 / 64;
-/// Orientation planes a protected template has.
-pub const PLANES: usize = 6;
+pub(crate) use crate::template::SUB_WORDS;
+pub use crate::template::{PLANES, WORDS};
 /// The mask, then the planes.
 const VECTORS: usize = PLANES + 1;
 

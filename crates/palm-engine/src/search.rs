@@ -9,11 +9,21 @@
 //! loop; no crate packs codes this way.
 
 use crate::error::{Error, ErrorKind};
-use crate::filters::GRID;
-use crate::matcher::Comparison;
+use crate::template::GRID;
 use crate::template::{Source, Template};
 use crate::warp::Warps;
 use std::ops::RangeInclusive;
+
+/// The result of comparing two templates.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Comparison {
+    /// `1 - distance` at the best shift; 0 when no shift had enough overlap.
+    pub similarity: f32,
+    /// The probe's offset, in code cells, at which the templates agree best.
+    pub shift: (i32, i32),
+    /// Cells both templates kept at that shift.
+    pub overlap: u32,
+}
 
 mod simd;
 

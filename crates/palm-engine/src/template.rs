@@ -7,7 +7,16 @@
 //!  before it`. (Templates written before the source byte existed have 0 there: a ROI.)
 
 use crate::error::{Error, ErrorKind};
-use crate::filters::GRID;
+
+/// Cells a side of a template's code grid (the filter bank samples the ROI at these points).
+pub const GRID: usize = 32;
+/// u64 words per 1,024-cell vector, as protected templates and the counting kernels hold cells.
+pub const WORDS: usize = GRID * GRID / 64;
+/// Words holding the subsampled (even row, even column) cells of a protected vector: the first
+/// 256 positions.
+pub(crate) const SUB_WORDS: usize = GRID * GRID / 4 / 64;
+/// Orientation planes a protectable template has.
+pub const PLANES: usize = 6;
 
 pub const FORMAT_VERSION: u16 = 1;
 const MAGIC: &[u8; 4] = b"PLMT";

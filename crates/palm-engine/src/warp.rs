@@ -16,8 +16,8 @@
 //! filters' bandwidth. Measured with `palmline eval` (see docs/engine.md): ROI crops gain nothing
 //! from turns and full-hand photos nothing from zooms, so each source tries only its own warp.
 
-use crate::filters::GRID;
 use crate::params::Params;
+use crate::template::GRID;
 use crate::template::Source;
 
 /// The warp search's settings, from [`Params`].

@@ -17,9 +17,9 @@
 #![allow(unsafe_code)]
 
 use super::Prepared;
-use crate::filters::GRID;
-use crate::matcher::Comparison;
-use crate::protect::{SUB_WORDS, WORDS};
+use crate::search::Comparison;
+use crate::template::GRID;
+use crate::template::{PLANES, SUB_WORDS, WORDS};
 use std::ops::RangeInclusive;
 
 /// Which kernels this CPU can run.
@@ -368,7 +368,7 @@ macro_rules! kernels {
                 rows: &Rows,
             ) -> Comparison {
                 coarse_to_fine(
-                    crate::protect::PLANES as u32,
+                    PLANES as u32,
                     max_shift,
                     min_overlap,
                     each_shift(|dx, dy| vectors(coarse(dx, dy), rows)),
@@ -404,7 +404,7 @@ macro_rules! kernels {
                 rows: &Rows,
             ) -> Comparison {
                 super::super::best_fine(
-                    crate::protect::PLANES as u32,
+                    PLANES as u32,
                     min_overlap,
                     xs,
                     ys,
