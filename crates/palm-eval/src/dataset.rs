@@ -10,6 +10,12 @@ pub struct Entry {
     pub palm: String,
     pub session: Option<String>,
     pub modality: Option<String>,
+    /// The capture's number within its palm (manifest `sample`), where given.
+    pub sample: Option<String>,
+    /// `l` or `r` (manifest `hand`), where given.
+    pub hand: Option<String>,
+    /// Who the palm belongs to (manifest `person`): links one person's two hands.
+    pub person: Option<String>,
 }
 
 #[derive(Clone, Debug)]
@@ -30,6 +36,12 @@ struct Row {
     session: Option<String>,
     #[serde(default)]
     modality: Option<String>,
+    #[serde(default)]
+    sample: Option<String>,
+    #[serde(default)]
+    hand: Option<String>,
+    #[serde(default)]
+    person: Option<String>,
 }
 
 const IMAGE_EXTENSIONS: [&str; 5] = ["png", "jpg", "jpeg", "bmp", "tif"];
@@ -139,6 +151,9 @@ fn read_manifest(
                     palm: r.palm,
                     session: blank(r.session),
                     modality: modality_of_row,
+                    sample: blank(r.sample),
+                    hand: blank(r.hand),
+                    person: blank(r.person),
                 });
             }
             Err(e) => problems.push(format!("manifest line {line}: {e}")),
@@ -178,6 +193,9 @@ fn scan_folders(root: &Path) -> std::io::Result<(Vec<Entry>, Vec<String>)> {
                 palm: palm.clone(),
                 session: None,
                 modality: None,
+                sample: None,
+                hand: None,
+                person: None,
             });
         }
     }

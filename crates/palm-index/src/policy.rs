@@ -212,6 +212,11 @@ impl Policy {
         }
     }
 
+    /// The calibration the policy decides with.
+    pub fn calibration(&self) -> &Calibration {
+        &self.calibration
+    }
+
     /// The threshold for a search among `searched` palms.
     pub fn threshold(&self, searched: usize) -> Threshold {
         let n = searched.max(1) as f64;

@@ -53,6 +53,11 @@ pub struct EvalArgs {
     /// (`palm_engine::protect`), to measure what template protection costs in accuracy.
     #[arg(long)]
     pub protect: bool,
+    /// Also report verification with several pieces of one person's evidence fused: `hands`
+    /// pairs each person's left and right captures of the same sample (sets with `person` and
+    /// `hand` columns, such as casia-ms) and scores a pair by the mean of its two hands.
+    #[arg(long, value_enum)]
+    pub fuse: Option<crate::fuse::FuseBy>,
     /// Engine parameter overrides, e.g. `--param wavelength=11` (for tuning studies).
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
@@ -103,6 +108,16 @@ pub fn run(args: EvalArgs) -> Result<()> {
         let transform = args
             .protect
             .then(|| Transform::new(1, rand::random::<[u8; 32]>()));
+        // Fused hands count from the calibrated impostor tail's start (see palm_eval::fusion).
+        let fusion_floor = match (args.fuse, &policy) {
+            (None, _) => 0.0,
+            (Some(_), Some(p)) => p.calibration().tail_start,
+            (Some(_), None) => {
+                crate::identify::policy(&engine, args.calibration.as_deref())?
+                    .calibration()
+                    .tail_start
+            }
+        };
         let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
         for dir in &args.sets {
             let subsets = match open_subsets(dir, args.modality.as_deref()) {
@@ -121,6 +136,9 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 genuine.extend(g.into_iter().flatten());
                 impostor.extend(i.into_iter().flatten());
                 reports.push(report);
+                if let Some(by) = args.fuse {
+                    reports.extend(crate::fuse::report(by, &set, &scores, fusion_floor));
+                }
                 if let Some(policy) = &policy {
                     reports.push(crate::identify::evaluate(
                         &engine, &set, &templates, policy,
@@ -433,6 +451,9 @@ fn report(
 
 fn print_human(r: &Report) {
     let j = &r.json;
+    if j["fused_by"].is_string() {
+        return crate::fuse::print(r);
+    }
     if j["mode"] == "identify" {
         let pct = |v: &serde_json::Value| {
             v.as_f64()

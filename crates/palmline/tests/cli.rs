@@ -688,3 +688,64 @@ fn crashtest_kills_the_server_and_money_still_adds_up() {
     assert_eq!(report[0]["failures"], serde_json::json!([]));
     assert_eq!(report[0]["payments"], 12);
 }
+
+/// `eval --fuse hands` pairs each person's left and right captures of one sample and reports the
+/// fused verification beside the one-hand one; a set without person and hand columns is said to
+/// have nothing to fuse.
+#[test]
+fn eval_fuses_both_hands_of_each_person() {
+    let dir = scratch("fuse");
+    synth(&dir, &[]);
+    let manifest = std::fs::read_to_string(dir.join("manifest.csv")).unwrap();
+    // Synthetic palms 1-6 become three people's left and right hands.
+    let mut rows = vec!["path,palm,session,sample,hand,person".to_string()];
+    for line in manifest.lines().skip(1) {
+        let cols: Vec<&str> = line.split(',').collect();
+        let palm: u32 = cols[1].trim_start_matches('s').parse().unwrap();
+        let (person, hand) = (palm.div_ceil(2), if palm % 2 == 1 { "l" } else { "r" });
+        let sample = cols[0].rsplit('/').next().unwrap();
+        rows.push(format!(
+            "{},{},1,{sample},{hand},p{person}",
+            cols[0], cols[1]
+        ));
+    }
+    std::fs::write(dir.join("manifest.csv"), rows.join("\n") + "\n").unwrap();
+    let out = palmline(&["eval", dir.to_str().unwrap(), "--fuse", "hands", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 2);
+    let fused = &lines[1];
+    assert_eq!(fused["fused_by"], "hands");
+    assert_eq!(fused["presentations"], 9);
+    assert_eq!(fused["genuine_pairs"], 9);
+    assert_eq!(fused["impostor_pairs"], 27);
+    for key in [
+        "eer",
+        "fusion_floor",
+        "sum_rule",
+        "impostor_hand_correlation",
+    ] {
+        assert!(!fused[key].is_null(), "missing {key}");
+    }
+    // Too few impostor pairs for these rates here: present, and null.
+    for key in ["fnmr_at_fmr_1e3", "fnmr_at_fmr_1e4"] {
+        assert!(fused.get(key).is_some(), "missing {key}");
+    }
+    assert!(fused["eer"].as_f64().unwrap() <= lines[0]["eer"].as_f64().unwrap());
+
+    // Without person and hand columns there is nothing to fuse: said, and only one report.
+    let plain = scratch("fuse-plain");
+    synth(&plain, &[]);
+    let out = palmline(&["eval", plain.to_str().unwrap(), "--fuse", "hands", "--json"]);
+    assert!(out.status.success());
+    assert_eq!(json_lines(&out).len(), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to fuse"));
+    let bad = palmline(&["eval", plain.to_str().unwrap(), "--fuse", "elbows"]);
+    assert!(!bad.status.success());
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&plain).unwrap();
+}
