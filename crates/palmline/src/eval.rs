@@ -423,10 +423,29 @@ fn report(
     let palms: Vec<String> = set.entries.iter().map(|e| e.palm.clone()).collect();
     let (gallery, probes) = set.gallery_split();
     let (correct, probe_count) = rank1(scores, &palms, &gallery, &probes);
-    let json = json!({
+    let mut json = verification_keys(&v);
+    json.extend(json!({
         "set": set.name,
         "images": n,
         "failures_to_acquire": fta,
+        "rank1": correct as f64 / probe_count.max(1) as f64,
+        "rank1_probes": probe_count,
+        "extract_ms_median": extract_ms,
+        "match_us_median": match_us,
+        "failures": failures.iter().map(|(p, r)| json!({"path": p, "reason": r})).collect::<Vec<_>>(),
+    }).as_object().cloned().unwrap_or_default());
+    let json = Value::Object(json);
+    Report {
+        name: set.name.clone(),
+        images: n,
+        verification: Some(v),
+        json,
+    }
+}
+
+/// The verification figures every report carries, under the keys `palmline eval --json` prints.
+pub fn verification_keys(v: &Verification) -> serde_json::Map<String, Value> {
+    let keys = json!({
         "genuine_pairs": v.genuine_pairs,
         "impostor_pairs": v.impostor_pairs,
         "eer": v.eer,
@@ -434,19 +453,9 @@ fn report(
         "fnmr_at_fmr_1e3": v.fnmr_at_fmr[1],
         "fnmr_at_fmr_1e4": v.fnmr_at_fmr[2],
         "dprime": v.dprime,
-        "rank1": correct as f64 / probe_count.max(1) as f64,
-        "rank1_probes": probe_count,
         "eer_threshold": v.eer_threshold,
-        "extract_ms_median": extract_ms,
-        "match_us_median": match_us,
-        "failures": failures.iter().map(|(p, r)| json!({"path": p, "reason": r})).collect::<Vec<_>>(),
     });
-    Report {
-        name: set.name.clone(),
-        images: n,
-        verification: Some(v),
-        json,
-    }
+    keys.as_object().cloned().unwrap_or_default()
 }
 
 fn print_human(r: &Report) {

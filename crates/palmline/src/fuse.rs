@@ -37,7 +37,8 @@ pub fn report(by: FuseBy, set: &Dataset, scores: &PairScores, floor: f64) -> Opt
     let plain =
         palm_eval::fuse_hands(set, scores, 0.0).map(|f| verification(&f.genuine, &f.impostor));
     let name = format!("{} (both hands)", set.name);
-    let json = json!({
+    let mut json = crate::eval::verification_keys(&v);
+    let extra = json!({
         "set": set.name,
         "mode": "verify",
         "fused_by": "hands",
@@ -45,14 +46,6 @@ pub fn report(by: FuseBy, set: &Dataset, scores: &PairScores, floor: f64) -> Opt
         "fusion_floor": floor,
         "images": set.entries.len(),
         "presentations": fused.presentations,
-        "genuine_pairs": v.genuine_pairs,
-        "impostor_pairs": v.impostor_pairs,
-        "eer": v.eer,
-        "fnmr_at_fmr_1e2": v.fnmr_at_fmr[0],
-        "fnmr_at_fmr_1e3": v.fnmr_at_fmr[1],
-        "fnmr_at_fmr_1e4": v.fnmr_at_fmr[2],
-        "dprime": v.dprime,
-        "eer_threshold": v.eer_threshold,
         "impostor_hand_correlation": fused.impostor_hand_correlation,
         "genuine_hand_correlation": fused.genuine_hand_correlation,
         "sum_rule": plain.map(|p| json!({
@@ -61,6 +54,8 @@ pub fn report(by: FuseBy, set: &Dataset, scores: &PairScores, floor: f64) -> Opt
             "fnmr_at_fmr_1e4": p.fnmr_at_fmr[2],
         })),
     });
+    json.extend(extra.as_object().cloned().unwrap_or_default());
+    let json = serde_json::Value::Object(json);
     Some(Report {
         name,
         images: set.entries.len(),
