@@ -166,15 +166,31 @@ async fn method_not_allowed() -> Response {
     r
 }
 
-/// A middleware's read of the whole body (to hash or verify it), within the body limit.
-pub(crate) async fn read_body(body: Body, limit: usize) -> Result<axum::body::Bytes, AppError> {
-    axum::body::to_bytes(body, limit).await.map_err(|_| {
+/// A body a middleware has already read: later middlewares take it from here instead of
+/// collecting the body again (it is read from the connection once per request).
+#[derive(Clone)]
+struct ReadBody(axum::body::Bytes);
+
+/// A middleware's read of the whole body (to hash or verify it), within the body limit, once per
+/// request: the bytes are kept in the request's extensions for the next middleware, and handed
+/// on as the body for the handler.
+pub(crate) async fn read_body(
+    parts: &mut axum::http::request::Parts,
+    body: Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, AppError> {
+    if let Some(ReadBody(bytes)) = parts.extensions.get::<ReadBody>() {
+        return Ok(bytes.clone());
+    }
+    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
         AppError::new(
             ErrorKind::Invalid,
             "body_too_large",
             "request body is larger than the limit",
         )
-    })
+    })?;
+    parts.extensions.insert(ReadBody(bytes.clone()));
+    Ok(bytes)
 }
 
 /// `Server-Timing: app;dur=<ms>`: how long the server spent, for clients measuring latency
@@ -230,7 +246,7 @@ async fn idempotency(State(state): State<AppState>, req: Request, next: Next) ->
     };
     let scope = credential_scope(&req);
     let (mut parts, body) = req.into_parts();
-    let bytes = match read_body(body, state.body_limit).await {
+    let bytes = match read_body(&mut parts, body, state.body_limit).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };

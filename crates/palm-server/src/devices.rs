@@ -65,8 +65,8 @@ pub async fn device_auth(State(state): State<AppState>, req: Request, next: Next
             return next.run(req).await;
         }
         None => {
-            let (parts, body) = req.into_parts();
-            let bytes = match read_body(body, state.body_limit).await {
+            let (mut parts, body) = req.into_parts();
+            let bytes = match read_body(&mut parts, body, state.body_limit).await {
                 Ok(b) => b,
                 Err(e) => return e.into_response(),
             };
@@ -91,7 +91,7 @@ pub async fn device_auth(State(state): State<AppState>, req: Request, next: Next
         }
     };
     let (mut parts, body) = req.into_parts();
-    let bytes = match read_body(body, state.body_limit).await {
+    let bytes = match read_body(&mut parts, body, state.body_limit).await {
         Ok(b) => b,
         Err(e) => return e.into_response(),
     };
