@@ -83,7 +83,7 @@ async function loadAccuracy() {
 PL.$("pair").onclick = async () => {
   try {
     const c = await PL.api("POST", "/v1/devices/pairing_codes", cfg.key, { till: PL.$("pair-till").value });
-    PL.text("pair-code", "Pairing code " + c.code + " - valid 10 minutes: palmline scanner pair --code " + c.code);
+    PL.text("pair-code", "Pairing code " + c.code + " - valid 10 minutes: palmline scanner pair --server " + location.origin + " --code " + c.code);
   } catch (e) { PL.text("error", e.message); }
 };
 

@@ -3,20 +3,26 @@
 # renders a synthetic palm, signs the person up with a test card, creates a payment as the
 # merchant's POS, and pays it with a new capture of the same palm at the till (hovering again,
 # as a person would, when a capture is not read).
-# Usage: scripts/try-payment.sh [DATA_DIR] [URL]   (defaults: palmline-data http://127.0.0.1:8080)
+# Usage: scripts/try-payment.sh [DATA_DIR] [URL]
+#   (defaults: the repository's palmline-data, where the README's `palmline serve` keeps its data,
+#   and http://127.0.0.1:8080). Runs from any folder.
 set -euo pipefail
-DATA="${1:-palmline-data}"
+trap 'echo "try-payment: stopped at line $LINENO (see the message above)" >&2' ERR
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+DATA="${1:-$ROOT/palmline-data}"
 URL="${2:-http://127.0.0.1:8080}"
-PALMLINE="${PALMLINE:-target/release/palmline}"
+PALMLINE="${PALMLINE:-$ROOT/target/release/palmline}"
 CREDS="$DATA/demo-credentials.json"
-[ -r "$CREDS" ] || { echo "no $CREDS: start palmline serve first" >&2; exit 1; }
+[ -x "$PALMLINE" ] || { echo "no $PALMLINE: build it first (cargo build --release)" >&2; exit 1; }
+[ -r "$CREDS" ] || { echo "no $CREDS: start palmline serve first (or pass its data folder)" >&2; exit 1; }
+curl -fsS "$URL/healthz" >/dev/null || { echo "no server answers at $URL: start palmline serve first" >&2; exit 1; }
 KEY=$(grep -o 'sk_test_[0-9a-f]*' "$CREDS")
 TILL=$(grep -o 'till_[0-9A-Z]*' "$CREDS" | head -1)
 TILL_KEY=$(grep -o 'tk_test_[0-9a-f]*' "$CREDS" | head -1)
 WORK=$(mktemp -d)
 trap 'rm -rf "$WORK"' EXIT
 SEED=$((RANDOM * 32768 + RANDOM + 100000))
-"$PALMLINE" synth --out "$WORK/palms" --palms 1 --captures 6 --seed "$SEED" >/dev/null 2>&1
+"$PALMLINE" synth --out "$WORK/palms" --palms 1 --captures 6 --seed "$SEED" >/dev/null
 P="$WORK/palms/$(ls "$WORK/palms" | grep -v manifest)"
 img() { base64 -w0 "$P/$1.png"; }
 PHONE="+4477009$(printf '%05d' $((SEED % 100000)))"

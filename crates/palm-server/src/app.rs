@@ -21,6 +21,7 @@ pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
 pub fn router(state: AppState) -> axum::Router {
     let api = axum::Router::new()
         .route("/", get(crate::kiosk::home))
+        .route("/favicon.ico", get(crate::kiosk::favicon))
         .route("/kiosk/{name}", get(crate::kiosk::page))
         .route("/healthz", get(routes::healthz))
         .route(

@@ -68,6 +68,11 @@ const FILES: &[(&str, &str, &str)] = &[
         "text/css; charset=utf-8",
         include_str!("../../../kiosk/app.css"),
     ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_str!("../../../kiosk/favicon.svg"),
+    ),
 ];
 
 /// Scripts and styles only from this server; images from captures (data: URLs) and the camera.
@@ -103,6 +108,11 @@ fn file(name: &str) -> Response {
 
 pub async fn home() -> Response {
     file("index.html")
+}
+
+/// Browsers ask every site for `/favicon.ico`; an SVG answers it (no 404 in every page's log).
+pub async fn favicon() -> Response {
+    file("favicon.svg")
 }
 
 pub async fn page(Path(name): Path<String>) -> Response {

@@ -26,12 +26,15 @@ pub use config::Config;
 pub use palm_service::merchants::MerchantCredentials;
 pub use server::{DemoCredentials, Server};
 
-/// Logs to stderr, as text or JSON lines; `RUST_LOG` picks the level (default `info`).
+/// Logs to stderr, as text or JSON lines; `RUST_LOG` picks the level (default `info`). Colours
+/// only when stderr is a terminal: a log file or a pipe gets plain text.
 pub fn init_logging(format: &str) {
+    use std::io::IsTerminal;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = if format == "json" {
         builder.json().try_init()

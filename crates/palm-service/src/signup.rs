@@ -47,7 +47,9 @@ fn same_picture(i: usize) -> ServiceError {
 fn card_error(e: CardError, param: &str) -> ServiceError {
     let code = match e {
         CardError::Expired => "expired_card",
-        CardError::Luhn | CardError::NumberFormat => "invalid_card_number",
+        CardError::Luhn | CardError::NumberFormat | CardError::BrandLength { .. } => {
+            "invalid_card_number"
+        }
         CardError::ExpiryFormat => "invalid_expiry",
         CardError::Cvv => "invalid_cvc",
         _ => "invalid_card",

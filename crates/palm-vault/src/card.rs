@@ -12,6 +12,13 @@ pub enum CardError {
     NumberFormat,
     #[error("card number fails the Luhn check")]
     Luhn,
+    /// The number's leading digits name a network whose numbers have other lengths (a 15-digit
+    /// number starting with 4 is no Visa number, however its check digit falls).
+    #[error("a {brand} card number has {lengths} digits")]
+    BrandLength {
+        brand: &'static str,
+        lengths: &'static str,
+    },
     #[error("expiry must be MM/YY or MM/YYYY with a month from 01 to 12")]
     ExpiryFormat,
     #[error("card expired")]
@@ -48,6 +55,32 @@ impl Brand {
             (.., 3528..=3589) => Brand::Jcb,
             (_, 62, ..) => Brand::UnionPay,
             _ => Brand::Unknown,
+        }
+    }
+
+    /// The lengths the network issues, as a test (and as words for the error).
+    fn lengths(self) -> (fn(usize) -> bool, &'static str) {
+        match self {
+            Brand::Visa => (|n| matches!(n, 13 | 16 | 19), "13, 16 or 19"),
+            Brand::Mastercard => (|n| n == 16, "16"),
+            Brand::Amex => (|n| n == 15, "15"),
+            Brand::Discover | Brand::Jcb | Brand::UnionPay => {
+                (|n| (16..=19).contains(&n), "16 to 19")
+            }
+            Brand::Unknown => (|n| (12..=19).contains(&n), "12 to 19"),
+        }
+    }
+
+    /// The network's name as people write it.
+    fn display_name(self) -> &'static str {
+        match self {
+            Brand::Visa => "Visa",
+            Brand::Mastercard => "Mastercard",
+            Brand::Amex => "American Express",
+            Brand::Discover => "Discover",
+            Brand::Jcb => "JCB",
+            Brand::UnionPay => "UnionPay",
+            Brand::Unknown => "card",
         }
     }
 
@@ -89,6 +122,15 @@ impl FromStr for CardNumber {
         if !luhn(&digits) {
             digits.zeroize();
             return Err(CardError::Luhn);
+        }
+        let brand = Brand::of(&digits);
+        let (allowed, lengths) = brand.lengths();
+        if !allowed(digits.len()) {
+            digits.zeroize();
+            return Err(CardError::BrandLength {
+                brand: brand.display_name(),
+                lengths,
+            });
         }
         Ok(CardNumber(digits))
     }

@@ -5,13 +5,21 @@
 use palm_vault::{CardNumber, Cvv, Expiry, luhn_check_digit};
 use proptest::prelude::*;
 
-/// A Luhn-valid number of 12 to 19 digits.
+/// A Luhn-valid number of 12 to 19 digits, of no network with lengths of its own (first digit
+/// 1, 7, 8 or 9), so every length is well formed.
 fn valid_number() -> impl Strategy<Value = String> {
-    proptest::collection::vec(0u8..10, 11..=18).prop_map(|body| {
-        let body: String = body.iter().map(|d| char::from(b'0' + d)).collect();
-        let check = luhn_check_digit(&body);
-        format!("{body}{check}")
-    })
+    (
+        proptest::sample::select(vec![1u8, 7, 8, 9]),
+        proptest::collection::vec(0u8..10, 10..=17),
+    )
+        .prop_map(|(first, rest)| {
+            let body: String = std::iter::once(first)
+                .chain(rest)
+                .map(|d| char::from(b'0' + d))
+                .collect();
+            let check = luhn_check_digit(&body);
+            format!("{body}{check}")
+        })
 }
 
 /// The number as people type it: spaces or dashes between some digits, spaces around.
@@ -63,6 +71,20 @@ proptest! {
         bytes[i] = b'0' + (bytes[i] - b'0' + delta) % 10;
         let wrong = String::from_utf8(bytes).unwrap();
         prop_assert!(wrong.parse::<CardNumber>().is_err());
+    }
+
+    /// A number whose leading digits name a network must have one of that network's lengths.
+    #[test]
+    fn a_network_number_of_the_wrong_length_is_refused(
+        rest in proptest::collection::vec(0u8..10, 13),
+    ) {
+        let body: String = std::iter::once(4u8).chain(rest).map(|d| char::from(b'0' + d)).collect();
+        let fifteen = format!("{body}{}", luhn_check_digit(&body));
+        let err = fifteen.parse::<CardNumber>().unwrap_err();
+        prop_assert_eq!(err.to_string(), "a Visa card number has 13, 16 or 19 digits");
+        let body16 = format!("{body}0");
+        let sixteen = format!("{body16}{}", luhn_check_digit(&body16));
+        prop_assert!(sixteen.parse::<CardNumber>().is_ok());
     }
 
     #[test]

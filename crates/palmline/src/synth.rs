@@ -12,9 +12,11 @@ pub struct SynthArgs {
     /// Output folder (created; must be empty or missing).
     #[arg(long)]
     pub out: PathBuf,
-    #[arg(long, default_value_t = 20)]
+    /// How many synthetic palms (identities), 1 or more.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(1..))]
     pub palms: u64,
-    #[arg(long, default_value_t = 4)]
+    /// Captures of each palm, 1 or more.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u64).range(1..))]
     pub captures: u64,
     /// Render full-hand photos (640 x 480) instead of 128 px ROIs.
     #[arg(long)]

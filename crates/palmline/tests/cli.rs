@@ -361,9 +361,10 @@ fn serve_answers_then_stops_on_sigterm_and_keys_rotate() {
             dir.to_str().unwrap(),
         ])
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
+    let mut log = child.stderr.take().unwrap();
     let mut lines = std::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let mut printed = vec![];
     let addr = loop {
@@ -397,6 +398,14 @@ fn serve_answers_then_stops_on_sigterm_and_keys_rotate() {
         .unwrap();
     let status = child.wait().unwrap();
     assert!(status.success(), "graceful stop exits 0: {status:?}");
+    // Its log, written to a pipe (not a terminal), is plain text without colour codes.
+    let mut logged = String::new();
+    log.read_to_string(&mut logged).unwrap();
+    assert!(logged.contains("index loaded"), "{logged}");
+    assert!(
+        !logged.contains('\u{1b}'),
+        "colour codes in a piped log: {logged}"
+    );
     let perms = std::fs::metadata(dir.join("keys/master-1.key")).unwrap();
     #[cfg(unix)]
     {
@@ -687,6 +696,18 @@ fn crashtest_kills_the_server_and_money_still_adds_up() {
     assert_eq!(report[0]["kills"], 2);
     assert_eq!(report[0]["failures"], serde_json::json!([]));
     assert_eq!(report[0]["payments"], 12);
+}
+
+#[test]
+fn synth_refuses_zero_palms_or_captures_with_a_clear_error() {
+    for flag in ["--palms", "--captures"] {
+        let dir = scratch("synth-zero");
+        let out = palmline(&["synth", "--out", dir.to_str().unwrap(), flag, "0"]);
+        assert!(!out.status.success());
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains(flag) && said.contains("0"), "{said}");
+        assert!(!dir.exists(), "nothing written for a refused request");
+    }
 }
 
 /// `eval --fuse hands` pairs each person's left and right captures of one sample and reports the

@@ -81,6 +81,12 @@ async fn health_openapi_and_consent() {
     assert!(operations >= 50, "{operations}");
     let c = app.get("/v1/consent", "").await;
     assert_eq!(c.body["version"], palm_service::CONSENT_VERSION);
+    // Browsers ask for a site icon: one is served, not a 404.
+    let icon = reqwest::get(format!("{}/favicon.ico", app.base))
+        .await
+        .unwrap();
+    assert_eq!(icon.status(), 200);
+    assert_eq!(icon.headers()["content-type"], "image/svg+xml");
     app.server.shutdown().await;
 }
 
