@@ -86,6 +86,36 @@ impl CaptureMethod {
     }
 }
 
+/// Where a refund stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RefundState {
+    /// Its amount is reserved; the processor's answer is not in yet.
+    Pending,
+    Succeeded,
+    /// Refused: its amount went back to the payment.
+    Failed,
+}
+
+impl RefundState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RefundState::Pending => "pending",
+            RefundState::Succeeded => "succeeded",
+            RefundState::Failed => "failed",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<RefundState> {
+        [
+            RefundState::Pending,
+            RefundState::Succeeded,
+            RefundState::Failed,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -105,5 +135,13 @@ mod tests {
             assert_eq!(CaptureMethod::parse(m.as_str()), Some(m));
         }
         assert_eq!(CaptureMethod::parse(""), None);
+        for r in [
+            RefundState::Pending,
+            RefundState::Succeeded,
+            RefundState::Failed,
+        ] {
+            assert_eq!(RefundState::parse(r.as_str()), Some(r));
+        }
+        assert_eq!(RefundState::parse("refunded"), None);
     }
 }

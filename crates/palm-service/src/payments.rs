@@ -9,7 +9,7 @@
 
 use crate::domain::{check_amount, check_text, new_id, parse_currency};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
-use crate::payment_state::{CaptureMethod, PaymentState as S};
+use crate::payment_state::{CaptureMethod, PaymentState as S, RefundState};
 use crate::processor::{Authorization, Lookup, Outcome, ProcessorError};
 use crate::store::{
     CardRow, EventRow, KeyedRequest, Page, PaymentRow, PersonRow, PointsRow, RefundRow, TillRow,
@@ -713,7 +713,7 @@ impl Service {
             payment_id: p.id.clone(),
             merchant_id: merchant_id.to_string(),
             amount,
-            status: "pending".into(),
+            status: RefundState::Pending,
             reason,
             processor_ref: None,
             created: self.now_s(),
@@ -744,18 +744,18 @@ impl Service {
     ) -> Result<api::Refund> {
         let kind = match outcome {
             Outcome::Approved { reference } => {
-                r.status = "succeeded".into();
+                r.status = RefundState::Succeeded;
                 r.processor_ref = Some(reference);
                 "refund.succeeded"
             }
             Outcome::Declined { .. } => {
-                r.status = "failed".into();
+                r.status = RefundState::Failed;
                 "refund.failed"
             }
         };
         let view = views::refund(r);
         let event = self.payment_event(p, kind, &view)?;
-        let points = if r.status == "succeeded" {
+        let points = if r.status == RefundState::Succeeded {
             self.refund_points(p, &r.id, r.amount).await?
         } else {
             vec![]

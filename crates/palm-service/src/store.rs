@@ -7,7 +7,7 @@
 //! keyed fingerprints and hashes only.
 
 use crate::error::StoreError;
-pub use crate::payment_state::{CaptureMethod, PaymentState};
+pub use crate::payment_state::{CaptureMethod, PaymentState, RefundState};
 use async_trait::async_trait;
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -141,8 +141,7 @@ pub struct RefundRow {
     pub payment_id: String,
     pub merchant_id: String,
     pub amount: i64,
-    /// `pending`, `succeeded` or `failed`.
-    pub status: String,
+    pub status: RefundState,
     pub reason: Option<String>,
     pub processor_ref: Option<String>,
     pub created: i64,

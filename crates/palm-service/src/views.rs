@@ -102,7 +102,7 @@ pub fn refund(r: &RefundRow) -> api::Refund {
         id: r.id.clone(),
         payment: r.payment_id.clone(),
         amount: r.amount,
-        status: r.status.clone(),
+        status: r.status.as_str().to_string(),
         reason: r.reason.clone(),
         created: r.created,
     }

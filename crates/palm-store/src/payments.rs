@@ -6,7 +6,7 @@ use crate::{SqlStore, changed_one, col, db_err};
 use async_trait::async_trait;
 use palm_service::store::{
     CaptureMethod, EventRow, KeyedRequest, Page, PaymentRow, PaymentState, PaymentStore, PointsRow,
-    RefundRow, StoreResult,
+    RefundRow, RefundState, StoreResult,
 };
 use sqlx::any::AnyRow;
 
@@ -58,7 +58,7 @@ fn refund(r: &AnyRow) -> Result<RefundRow, sqlx::Error> {
         payment_id: col(r, "payment_id")?,
         merchant_id: col(r, "merchant_id")?,
         amount: col(r, "amount")?,
-        status: col(r, "status")?,
+        status: named(r, "status", RefundState::parse)?,
         reason: col(r, "reason")?,
         processor_ref: col(r, "processor_ref")?,
         created: col(r, "created")?,
@@ -314,7 +314,7 @@ impl PaymentStore for SqlStore {
             .bind(&r.payment_id)
             .bind(&r.merchant_id)
             .bind(r.amount)
-            .bind(&r.status)
+            .bind(r.status.as_str())
             .bind(&r.reason)
             .bind(&r.processor_ref)
             .bind(r.created)
@@ -336,14 +336,14 @@ impl PaymentStore for SqlStore {
         let changed = sqlx::query(
             "UPDATE refunds SET status = $1, processor_ref = $2 WHERE id = $3 AND status = 'pending'",
         )
-        .bind(&r.status)
+        .bind(r.status.as_str())
         .bind(&r.processor_ref)
         .bind(&r.id)
         .execute(&mut *tx)
         .await
         .map_err(db_err)?
         .rows_affected();
-        if changed == 1 && r.status == "failed" {
+        if changed == 1 && r.status == RefundState::Failed {
             sqlx::query("UPDATE payments SET amount_refunded = amount_refunded - $1 WHERE id = $2")
                 .bind(r.amount)
                 .bind(&r.payment_id)
