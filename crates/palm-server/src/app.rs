@@ -224,7 +224,8 @@ pub fn credential_scope(req: &Request) -> String {
 /// request; the same key with another request is refused. Keys are scoped to the credential
 /// that sent them. Server errors are not stored, so a retry runs again. A key whose request
 /// ended without an answer (the server crashed, or the request was cut off by its time limit)
-/// is taken over by the next retry, which runs again with [`KeyedRequest::resumed`] set: the use
+/// is taken over by the next retry, which runs again with
+/// [`palm_service::store::KeyedRequest::resumed`] set: the use
 /// cases then answer with what the first run did (the payment or refund it created, the payment
 /// as it moved it), so a client always learns the outcome.
 async fn idempotency(State(state): State<AppState>, req: Request, next: Next) -> Response {
@@ -234,17 +235,9 @@ async fn idempotency(State(state): State<AppState>, req: Request, next: Next) ->
     let Some(key) = req.headers().get(IDEMPOTENCY_HEADER) else {
         return next.run(req).await;
     };
-    let key = match key.to_str() {
-        Ok(k) if !k.is_empty() && k.len() <= 255 => k.to_string(),
-        _ => {
-            return AppError::new(
-                ErrorKind::Invalid,
-                "invalid_idempotency_key",
-                "Idempotency-Key must be 1 to 255 visible ASCII characters",
-            )
-            .into_response();
-        }
-    };
+    // The service judges the key (1 to 255 visible ASCII characters); bytes that are not text
+    // reach it as replacement characters, which it refuses like any other invisible character.
+    let key = String::from_utf8_lossy(key.as_bytes()).into_owned();
     let scope = credential_scope(&req);
     let (mut parts, body) = req.into_parts();
     let bytes = match read_body(&mut parts, body, state.body_limit).await {

@@ -27,6 +27,7 @@ mod payments;
 mod people;
 mod privacy;
 pub mod processor;
+mod refunds;
 mod signup;
 pub mod store;
 mod views;

@@ -1,5 +1,6 @@
 //! Payments at a till: the merchant's POS creates a payment, the till's scanner submits a palm,
-//! the service identifies the person and authorises their card; then capture, cancel, refund.
+//! the service identifies the person and authorises their card; then capture and cancel (refunds
+//! are in refunds.rs).
 //!
 //! States follow the card industry's payment intents:
 //! `requires_palm -> [requires_confirmation] -> processing -> succeeded | requires_capture | failed`,
@@ -9,10 +10,10 @@
 
 use crate::domain::{check_amount, check_text, new_id, parse_currency};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
-use crate::payment_state::{CaptureMethod, PaymentState as S, RefundState};
+use crate::payment_state::{CaptureMethod, PaymentState as S};
 use crate::processor::{Authorization, Lookup, Outcome, ProcessorError};
 use crate::store::{
-    CardRow, EventRow, KeyedRequest, Page, PaymentRow, PersonRow, PointsRow, RefundRow, TillRow,
+    CardRow, EventRow, KeyedRequest, Page, PaymentRow, PersonRow, PointsRow, TillRow,
 };
 use crate::{Service, context, views};
 use palm_api as api;
@@ -20,7 +21,14 @@ use palm_vault::CardNumber;
 use std::future::Future;
 use std::time::{Duration, Instant};
 
-fn state_error(p: &PaymentRow, wanted: &str) -> ServiceError {
+/// The conflict answered when a payment is not in one of the `wanted` states.
+pub(crate) fn state_error(p: &PaymentRow, wanted: &[S]) -> ServiceError {
+    let names: Vec<&str> = wanted.iter().map(|s| s.as_str()).collect();
+    let wanted = match names.split_last() {
+        Some((last, [])) => last.to_string(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+        None => String::new(),
+    };
     ServiceError::conflict(
         "payment_unexpected_state",
         format!("payment is {}; this needs it to be {wanted}", p.status),
@@ -30,7 +38,7 @@ fn state_error(p: &PaymentRow, wanted: &str) -> ServiceError {
 impl Service {
     /// An event about a payment (its own change, or a refund of it): what webhooks deliver and
     /// the payment's history shows, with `data` as the object's wire form.
-    fn payment_event(
+    pub(crate) fn payment_event(
         &self,
         p: &PaymentRow,
         kind: &str,
@@ -96,7 +104,7 @@ impl Service {
         Ok(())
     }
 
-    async fn load_payment(&self, merchant_id: &str, id: &str) -> Result<PaymentRow> {
+    pub(crate) async fn load_payment(&self, merchant_id: &str, id: &str) -> Result<PaymentRow> {
         self.store
             .payment(merchant_id, id)
             .await?
@@ -188,7 +196,10 @@ impl Service {
     }
 
     /// The object a resumed request's first run created (see [`KeyedRequest`]).
-    async fn created_before(&self, origin: Option<&KeyedRequest>) -> Result<Option<String>> {
+    pub(crate) async fn created_before(
+        &self,
+        origin: Option<&KeyedRequest>,
+    ) -> Result<Option<String>> {
         match origin {
             Some(o) if o.resumed => Ok(self.store.key_object(&o.scope, &o.key).await?),
             _ => Ok(None),
@@ -278,7 +289,7 @@ impl Service {
     ) -> Result<api::Payment> {
         let p = self.till_payment(till, id).await?;
         if p.status != S::RequiresPalm {
-            return Err(state_error(&p, "requires_palm"));
+            return Err(state_error(&p, &[S::RequiresPalm]));
         }
         let bytes = self
             .capture_bytes(&req.image, req.sealed_image.as_ref(), "payment", &p.id)
@@ -325,7 +336,7 @@ impl Service {
     ) -> Result<api::Payment> {
         let mut p = self.till_payment(till, id).await?;
         if p.status != S::RequiresConfirmation {
-            return Err(state_error(&p, "requires_confirmation"));
+            return Err(state_error(&p, &[S::RequiresConfirmation]));
         }
         let person_id = recorded(&p, "person", &p.person_id)?;
         let person =
@@ -542,7 +553,7 @@ impl Service {
     ) -> Result<api::Payment> {
         let p = self.load_payment(merchant_id, id).await?;
         if p.status != S::RequiresCapture {
-            return Err(state_error(&p, "requires_capture"));
+            return Err(state_error(&p, &[S::RequiresCapture]));
         }
         let total = p.charge_amount();
         let amount = req.amount.unwrap_or(total);
@@ -632,7 +643,7 @@ impl Service {
         }
         let now = self.load_payment(&p.merchant_id, &p.id).await?;
         if now.status != S::RequiresCapture {
-            return Err(state_error(&now, "requires_capture"));
+            return Err(state_error(&now, &[S::RequiresCapture]));
         }
         Err(ServiceError::conflict(
             "operation_in_progress",
@@ -670,110 +681,12 @@ impl Service {
         if !from.before_processor() {
             return Err(state_error(
                 &p,
-                "requires_palm, requires_confirmation or requires_capture",
+                &[S::RequiresPalm, S::RequiresConfirmation, S::RequiresCapture],
             ));
         }
         p.status = S::Canceled;
         self.save(&mut p, from, "payment.canceled").await?;
         Ok(views::payment(&p, &[]))
-    }
-
-    pub async fn refund_payment(
-        &self,
-        merchant_id: &str,
-        id: &str,
-        req: api::CreateRefund,
-        origin: Option<&KeyedRequest>,
-    ) -> Result<api::Refund> {
-        let p = self.load_payment(merchant_id, id).await?;
-        if let Some(refund_id) = self.created_before(origin).await? {
-            let refunds = self.store.refunds_of(&p.id).await?;
-            if let Some(r) = refunds.iter().find(|r| r.id == refund_id) {
-                return Ok(views::refund(r));
-            }
-        }
-        if p.status != S::Succeeded {
-            return Err(state_error(&p, "succeeded"));
-        }
-        let left = p.amount_captured - p.amount_refunded;
-        let amount = req.amount.unwrap_or(left);
-        if amount < 1 || amount > left {
-            return Err(ServiceError::invalid(
-                "invalid_amount",
-                format!("refund amount must be from 1 to the {left} not yet refunded"),
-            )
-            .with_param("amount"));
-        }
-        let reason = match &req.reason {
-            Some(r) => Some(check_text(r, "reason", 200)?),
-            None => None,
-        };
-        let mut r = RefundRow {
-            id: new_id("re"),
-            payment_id: p.id.clone(),
-            merchant_id: merchant_id.to_string(),
-            amount,
-            status: RefundState::Pending,
-            reason,
-            processor_ref: None,
-            created: self.now_s(),
-        };
-        if !self.store.reserve_refund(&r, self.now_s(), origin).await? {
-            return Err(ServiceError::conflict(
-                "refund_exceeds_payment",
-                "another refund took what was left to refund; fetch the payment",
-            ));
-        }
-        let charge = recorded(&p, "charge reference", &p.charge_ref)?.to_string();
-        let outcome = self
-            .call_processor(&r.id, || self.processor.refund(&r.id, &charge, amount))
-            .await?;
-        match outcome {
-            Some(o) => self.settle_refund(&p, &mut r, o).await,
-            // Unknown for now: the refund stays pending and the reconciler settles it.
-            None => Ok(views::refund(&r)),
-        }
-    }
-
-    /// Records a refund's outcome with its event and the points it takes back.
-    async fn settle_refund(
-        &self,
-        p: &PaymentRow,
-        r: &mut RefundRow,
-        outcome: Outcome,
-    ) -> Result<api::Refund> {
-        let kind = match outcome {
-            Outcome::Approved { reference } => {
-                r.status = RefundState::Succeeded;
-                r.processor_ref = Some(reference);
-                "refund.succeeded"
-            }
-            Outcome::Declined { .. } => {
-                r.status = RefundState::Failed;
-                "refund.failed"
-            }
-        };
-        let view = views::refund(r);
-        let event = self.payment_event(p, kind, &view)?;
-        let points = if r.status == RefundState::Succeeded {
-            self.refund_points(p, &r.id, r.amount).await?
-        } else {
-            vec![]
-        };
-        self.store.settle_refund(r, &event, &points).await?;
-        self.webhook_wake.notify_one();
-        Ok(view)
-    }
-
-    pub async fn refunds(&self, merchant_id: &str, id: &str) -> Result<Vec<api::Refund>> {
-        self.load_payment(merchant_id, id).await?;
-        Ok(self
-            .store
-            .refunds_of(id)
-            .await?
-            .iter()
-            .map(views::refund)
-            .collect())
     }
 }
 
@@ -789,7 +702,11 @@ fn attach(p: &mut PaymentRow, person: &PersonRow, card: &CardRow) {
 /// amount after a refusal is a new call, not a reused key.
 /// A value a payment in its state must have recorded (its person once identified, its charge
 /// reference once authorised): missing, it is an internal error, never an empty string sent on.
-fn recorded<'a>(p: &PaymentRow, what: &str, value: &'a Option<String>) -> Result<&'a str> {
+pub(crate) fn recorded<'a>(
+    p: &PaymentRow,
+    what: &str,
+    value: &'a Option<String>,
+) -> Result<&'a str> {
     value.as_deref().ok_or_else(|| {
         tracing::error!(payment = %p.id, status = %p.status, what, "payment lacks a recorded value");
         ServiceError::internal("the payment's record is incomplete")

@@ -227,32 +227,20 @@ async fn a_keyed_request_runs_once_and_its_retries_get_the_first_answer() {
     let w = world().await;
     let request = ("POST", "/v1/payments", &b"{\"amount\": 500}"[..]);
     let limit = Duration::from_secs(30);
-    let Keyed::Run(first) = w
-        .service
-        .begin_keyed("cred", "k-1", request, limit)
-        .await
-        .unwrap()
-    else {
+    let begin = async |scope: &str, key: &str, request: (&str, &str, &[u8])| {
+        w.service.begin_keyed(scope, key, request, limit).await
+    };
+    let Keyed::Run(first) = begin("cred", "k-1", request).await.unwrap() else {
         panic!("a new key runs");
     };
     assert!(!first.resumed);
     // While the first run has not answered, a retry is told so.
-    let e = w
-        .service
-        .begin_keyed("cred", "k-1", request, limit)
-        .await
-        .err()
-        .unwrap();
+    let e = begin("cred", "k-1", request).await.err().unwrap();
     assert_eq!(e.code, "idempotency_key_in_use");
     w.service
         .finish_keyed(&first, 201, b"{\"id\": \"pay_1\"}")
         .await;
-    match w
-        .service
-        .begin_keyed("cred", "k-1", request, limit)
-        .await
-        .unwrap()
-    {
+    match begin("cred", "k-1", request).await.unwrap() {
         Keyed::Replay { status, body } => {
             assert_eq!((status, &body[..]), (201, &b"{\"id\": \"pay_1\"}"[..]))
         }
@@ -260,43 +248,22 @@ async fn a_keyed_request_runs_once_and_its_retries_get_the_first_answer() {
     }
     // The same key with another request, or from another credential.
     let other = ("POST", "/v1/payments", &b"{\"amount\": 501}"[..]);
-    let e = w
-        .service
-        .begin_keyed("cred", "k-1", other, limit)
-        .await
-        .err()
-        .unwrap();
+    let e = begin("cred", "k-1", other).await.err().unwrap();
     assert_eq!(e.code, "idempotency_key_reused");
     assert!(matches!(
-        w.service
-            .begin_keyed("other-cred", "k-1", other, limit)
-            .await
-            .unwrap(),
+        begin("other-cred", "k-1", other).await.unwrap(),
         Keyed::Run(_)
     ));
     // A server error is not kept: the retry runs again.
-    let Keyed::Run(failing) = w
-        .service
-        .begin_keyed("cred", "k-2", request, limit)
-        .await
-        .unwrap()
-    else {
+    let Keyed::Run(failing) = begin("cred", "k-2", request).await.unwrap() else {
         panic!()
     };
     w.service.finish_keyed(&failing, 503, b"{}").await;
     assert!(matches!(
-        w.service
-            .begin_keyed("cred", "k-2", request, limit)
-            .await
-            .unwrap(),
+        begin("cred", "k-2", request).await.unwrap(),
         Keyed::Run(_)
     ));
-    let e = w
-        .service
-        .begin_keyed("cred", "", request, limit)
-        .await
-        .err()
-        .unwrap();
+    let e = begin("cred", "", request).await.err().unwrap();
     assert_eq!(e.code, "invalid_idempotency_key");
 }
 

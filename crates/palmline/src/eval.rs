@@ -423,18 +423,19 @@ fn report(
     let palms: Vec<String> = set.entries.iter().map(|e| e.palm.clone()).collect();
     let (gallery, probes) = set.gallery_split();
     let (correct, probe_count) = rank1(scores, &palms, &gallery, &probes);
-    let mut json = verification_keys(&v);
-    json.extend(json!({
-        "set": set.name,
-        "images": n,
-        "failures_to_acquire": fta,
-        "rank1": correct as f64 / probe_count.max(1) as f64,
-        "rank1_probes": probe_count,
-        "extract_ms_median": extract_ms,
-        "match_us_median": match_us,
-        "failures": failures.iter().map(|(p, r)| json!({"path": p, "reason": r})).collect::<Vec<_>>(),
-    }).as_object().cloned().unwrap_or_default());
-    let json = Value::Object(json);
+    let json = with_verification(
+        &v,
+        json!({
+            "set": set.name,
+            "images": n,
+            "failures_to_acquire": fta,
+            "rank1": correct as f64 / probe_count.max(1) as f64,
+            "rank1_probes": probe_count,
+            "extract_ms_median": extract_ms,
+            "match_us_median": match_us,
+            "failures": failures.iter().map(|(p, r)| json!({"path": p, "reason": r})).collect::<Vec<_>>(),
+        }),
+    );
     Report {
         name: set.name.clone(),
         images: n,
@@ -443,9 +444,10 @@ fn report(
     }
 }
 
-/// The verification figures every report carries, under the keys `palmline eval --json` prints.
-pub fn verification_keys(v: &Verification) -> serde_json::Map<String, Value> {
-    let keys = json!({
+/// The report object `fields` with the verification figures every report carries, under the keys
+/// `palmline eval --json` prints.
+pub fn with_verification(v: &Verification, fields: Value) -> Value {
+    let mut report = json!({
         "genuine_pairs": v.genuine_pairs,
         "impostor_pairs": v.impostor_pairs,
         "eer": v.eer,
@@ -455,7 +457,10 @@ pub fn verification_keys(v: &Verification) -> serde_json::Map<String, Value> {
         "dprime": v.dprime,
         "eer_threshold": v.eer_threshold,
     });
-    keys.as_object().cloned().unwrap_or_default()
+    if let (Value::Object(report), Value::Object(fields)) = (&mut report, fields) {
+        report.extend(fields);
+    }
+    report
 }
 
 fn print_human(r: &Report) {

@@ -37,8 +37,9 @@ pub fn report(by: FuseBy, set: &Dataset, scores: &PairScores, floor: f64) -> Opt
     let plain =
         palm_eval::fuse_hands(set, scores, 0.0).map(|f| verification(&f.genuine, &f.impostor));
     let name = format!("{} (both hands)", set.name);
-    let mut json = crate::eval::verification_keys(&v);
-    let extra = json!({
+    let json = crate::eval::with_verification(
+        &v,
+        json!({
         "set": set.name,
         "mode": "verify",
         "fused_by": "hands",
@@ -53,9 +54,8 @@ pub fn report(by: FuseBy, set: &Dataset, scores: &PairScores, floor: f64) -> Opt
             "fnmr_at_fmr_1e3": p.fnmr_at_fmr[1],
             "fnmr_at_fmr_1e4": p.fnmr_at_fmr[2],
         })),
-    });
-    json.extend(extra.as_object().cloned().unwrap_or_default());
-    let json = serde_json::Value::Object(json);
+        }),
+    );
     Some(Report {
         name,
         images: set.entries.len(),

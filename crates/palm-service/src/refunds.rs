@@ -1,0 +1,112 @@
+//! Refunds of a captured payment: the amount is reserved first (so concurrent refunds cannot
+//! exceed what was captured), then sent to the processor under the refund's own id; an answer
+//! that does not come in time leaves the refund `pending` for the reconciler (payments.rs).
+
+use crate::domain::{check_text, new_id};
+use crate::error::{Result, ServiceError};
+use crate::payment_state::{PaymentState as S, RefundState};
+use crate::payments::{recorded, state_error};
+use crate::processor::Outcome;
+use crate::store::{KeyedRequest, PaymentRow, RefundRow};
+use crate::{Service, views};
+use palm_api as api;
+
+impl Service {
+    pub async fn refund_payment(
+        &self,
+        merchant_id: &str,
+        id: &str,
+        req: api::CreateRefund,
+        origin: Option<&KeyedRequest>,
+    ) -> Result<api::Refund> {
+        let p = self.load_payment(merchant_id, id).await?;
+        if let Some(refund_id) = self.created_before(origin).await? {
+            let refunds = self.store.refunds_of(&p.id).await?;
+            if let Some(r) = refunds.iter().find(|r| r.id == refund_id) {
+                return Ok(views::refund(r));
+            }
+        }
+        if p.status != S::Succeeded {
+            return Err(state_error(&p, &[S::Succeeded]));
+        }
+        let left = p.amount_captured - p.amount_refunded;
+        let amount = req.amount.unwrap_or(left);
+        if amount < 1 || amount > left {
+            return Err(ServiceError::invalid(
+                "invalid_amount",
+                format!("refund amount must be from 1 to the {left} not yet refunded"),
+            )
+            .with_param("amount"));
+        }
+        let reason = match &req.reason {
+            Some(r) => Some(check_text(r, "reason", 200)?),
+            None => None,
+        };
+        let mut r = RefundRow {
+            id: new_id("re"),
+            payment_id: p.id.clone(),
+            merchant_id: merchant_id.to_string(),
+            amount,
+            status: RefundState::Pending,
+            reason,
+            processor_ref: None,
+            created: self.now_s(),
+        };
+        if !self.store.reserve_refund(&r, self.now_s(), origin).await? {
+            return Err(ServiceError::conflict(
+                "refund_exceeds_payment",
+                "another refund took what was left to refund; fetch the payment",
+            ));
+        }
+        let charge = recorded(&p, "charge reference", &p.charge_ref)?.to_string();
+        let outcome = self
+            .call_processor(&r.id, || self.processor.refund(&r.id, &charge, amount))
+            .await?;
+        match outcome {
+            Some(o) => self.settle_refund(&p, &mut r, o).await,
+            // Unknown for now: the refund stays pending and the reconciler settles it.
+            None => Ok(views::refund(&r)),
+        }
+    }
+
+    /// Records a refund's outcome with its event and the points it takes back.
+    pub(crate) async fn settle_refund(
+        &self,
+        p: &PaymentRow,
+        r: &mut RefundRow,
+        outcome: Outcome,
+    ) -> Result<api::Refund> {
+        let kind = match outcome {
+            Outcome::Approved { reference } => {
+                r.status = RefundState::Succeeded;
+                r.processor_ref = Some(reference);
+                "refund.succeeded"
+            }
+            Outcome::Declined { .. } => {
+                r.status = RefundState::Failed;
+                "refund.failed"
+            }
+        };
+        let view = views::refund(r);
+        let event = self.payment_event(p, kind, &view)?;
+        let points = if r.status == RefundState::Succeeded {
+            self.refund_points(p, &r.id, r.amount).await?
+        } else {
+            vec![]
+        };
+        self.store.settle_refund(r, &event, &points).await?;
+        self.webhook_wake.notify_one();
+        Ok(view)
+    }
+
+    pub async fn refunds(&self, merchant_id: &str, id: &str) -> Result<Vec<api::Refund>> {
+        self.load_payment(merchant_id, id).await?;
+        Ok(self
+            .store
+            .refunds_of(id)
+            .await?
+            .iter()
+            .map(views::refund)
+            .collect())
+    }
+}
