@@ -1,7 +1,7 @@
 //! The device's keys and pairing, in its data directory: `signing.key` (Ed25519) and `seal.key`
 //! (X25519), 32 random bytes each, mode 0600; `device.json`, written once paired.
 
-use crate::{Result, ScannerError};
+use crate::{Result, ScannerError, io};
 use palm_vault::device::{DeviceKey, SealKey};
 use palm_vault::load_or_create_key;
 use serde::{Deserialize, Serialize};
@@ -18,10 +18,6 @@ pub struct DeviceKeys {
 pub struct Paired {
     pub server: String,
     pub device: palm_api::Device,
-}
-
-fn io(e: impl std::fmt::Display) -> ScannerError {
-    ScannerError::Io(e.to_string())
 }
 
 impl DeviceKeys {
@@ -59,11 +55,9 @@ impl Paired {
         serde_json::from_slice(&bytes).map_err(|e| io(format!("device.json: {e}")))
     }
 
-    /// Written to a temporary file and renamed: a crash never leaves half a pairing.
+    /// Written whole or not at all, readable by its owner only (it holds the signing key).
     pub fn save(&self, dir: &Path) -> Result<()> {
-        let tmp = dir.join("device.json.tmp");
         let json = serde_json::to_vec_pretty(self).map_err(io)?;
-        std::fs::write(&tmp, json).map_err(io)?;
-        std::fs::rename(&tmp, paired_path(dir)).map_err(io)
+        crate::write_atomically(&paired_path(dir), &json)
     }
 }

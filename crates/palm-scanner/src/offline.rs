@@ -13,7 +13,7 @@
 
 use crate::client::Client;
 use crate::identity::DeviceKeys;
-use crate::{Result, ScannerError};
+use crate::{Result, io};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use palm_api as api;
@@ -28,10 +28,6 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use zeroize::Zeroize;
-
-fn io(e: impl std::fmt::Display) -> ScannerError {
-    ScannerError::Io(e.to_string())
-}
 
 fn list_path(dir: &Path, event: &str) -> PathBuf {
     dir.join(format!("allow-list-{event}.json"))
@@ -48,9 +44,8 @@ impl Client {
             .signed("GET", &format!("/v1/gate/allow_list?event={event}"), None)
             .await?
             .into_result()?;
-        let tmp = list_path(dir, event).with_extension("tmp");
-        std::fs::write(&tmp, serde_json::to_vec(&list).map_err(io)?).map_err(io)?;
-        std::fs::rename(&tmp, list_path(dir, event)).map_err(io)?;
+        let json = serde_json::to_vec(&list).map_err(io)?;
+        crate::write_atomically(&list_path(dir, event), &json)?;
         Ok(list)
     }
 

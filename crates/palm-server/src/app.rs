@@ -157,14 +157,12 @@ async fn not_found() -> AppError {
 }
 
 async fn method_not_allowed() -> Response {
-    let mut r = AppError::new(
-        ErrorKind::Invalid,
+    AppError::at_edge(
+        StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",
         "this endpoint does not take that method",
     )
-    .into_response();
-    *r.status_mut() = StatusCode::METHOD_NOT_ALLOWED;
-    r
+    .into_response()
 }
 
 /// A body a middleware has already read: later middlewares take it from here instead of
@@ -183,13 +181,9 @@ pub(crate) async fn read_body(
     if let Some(ReadBody(bytes)) = parts.extensions.get::<ReadBody>() {
         return Ok(bytes.clone());
     }
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| {
-        AppError::new(
-            ErrorKind::Invalid,
-            "body_too_large",
-            "request body is larger than the limit",
-        )
-    })?;
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| AppError::body_too_large())?;
     parts.extensions.insert(ReadBody(bytes.clone()));
     Ok(bytes)
 }
@@ -262,7 +256,7 @@ async fn idempotency(State(state): State<AppState>, req: Request, next: Next) ->
                 .insert("idempotent-replayed", HeaderValue::from_static("true"));
             return r;
         }
-        Err(e) => return AppError(e).into_response(),
+        Err(e) => return AppError::from(e).into_response(),
     };
     parts.extensions.insert(keyed.clone());
     let response = next

@@ -121,7 +121,7 @@ pub async fn device_auth(State(state): State<AppState>, req: Request, next: Next
             next.run(Request::from_parts(parts, Body::from(bytes)))
                 .await
         }
-        Err(e) => AppError(e).into_response(),
+        Err(e) => AppError::from(e).into_response(),
     }
 }
 
@@ -211,7 +211,7 @@ pub async fn register_device(
             if let Some(c) = client.filter(|_| e.code == "invalid_pairing_code") {
                 s.pairing_lockout.failed(c);
             }
-            Err(AppError(e).into_response())
+            Err(AppError::from(e).into_response())
         }
     }
 }
@@ -265,7 +265,7 @@ pub async fn allow_list(
 ) -> ApiResult<Json<SealedAllowList>> {
     let query: AllowListQuery =
         serde_urlencoded::from_str(q.as_deref().unwrap_or("")).map_err(|_| {
-            AppError(
+            AppError::from(
                 palm_service::ServiceError::invalid(
                     "invalid_query",
                     "the query is ?event=<event id>",

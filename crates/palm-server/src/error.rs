@@ -9,56 +9,81 @@ use palm_api::ApiError;
 use palm_service::{ErrorKind, ServiceError};
 
 #[derive(Debug)]
-pub struct AppError(pub ServiceError);
+pub struct AppError {
+    error: ServiceError,
+    /// A status only the HTTP layer knows (413, 415, 405): set where the edge makes the error;
+    /// every other status follows from the service's error kind.
+    edge_status: Option<StatusCode>,
+}
 
 impl From<ServiceError> for AppError {
-    fn from(e: ServiceError) -> AppError {
-        AppError(e)
+    fn from(error: ServiceError) -> AppError {
+        AppError {
+            error,
+            edge_status: None,
+        }
     }
 }
 
 impl AppError {
     pub fn new(kind: ErrorKind, code: &'static str, message: impl Into<String>) -> AppError {
-        AppError(ServiceError::new(kind, code, message))
+        AppError::from(ServiceError::new(kind, code, message))
+    }
+
+    /// An error about the HTTP request itself (its size, media type or method), with the status
+    /// HTTP has for it.
+    pub fn at_edge(status: StatusCode, code: &'static str, message: &str) -> AppError {
+        AppError {
+            error: ServiceError::invalid(code, message),
+            edge_status: Some(status),
+        }
+    }
+
+    /// The request's body is over the limit (413).
+    pub fn body_too_large() -> AppError {
+        AppError::at_edge(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "body_too_large",
+            "request body is larger than the limit",
+        )
     }
 
     pub fn status(&self) -> StatusCode {
-        match self.0.kind {
-            ErrorKind::Invalid => match self.0.code {
-                "body_too_large" => StatusCode::PAYLOAD_TOO_LARGE,
-                "unsupported_media_type" => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                _ => StatusCode::BAD_REQUEST,
-            },
+        if let Some(status) = self.edge_status {
+            return status;
+        }
+        match self.error.kind {
+            ErrorKind::Invalid => StatusCode::BAD_REQUEST,
             ErrorKind::Unauthenticated => StatusCode::UNAUTHORIZED,
             ErrorKind::Forbidden => StatusCode::FORBIDDEN,
             ErrorKind::NotFound => StatusCode::NOT_FOUND,
             ErrorKind::Conflict | ErrorKind::Idempotency => StatusCode::CONFLICT,
-            ErrorKind::Palm => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::Palm | ErrorKind::NotRecognised => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorKind::Card => StatusCode::PAYMENT_REQUIRED,
             ErrorKind::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
-            ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ErrorKind::Busy | ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             ErrorKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 
     pub fn body(&self) -> ApiError {
-        let kind = match self.0.kind {
+        let kind = match self.error.kind {
             ErrorKind::Invalid => "invalid_request_error",
             ErrorKind::Unauthenticated | ErrorKind::Forbidden => "authentication_error",
             ErrorKind::NotFound => "not_found_error",
             ErrorKind::Conflict => "conflict_error",
             ErrorKind::Idempotency => "idempotency_error",
-            ErrorKind::Palm => "palm_error",
+            ErrorKind::Palm | ErrorKind::NotRecognised => "palm_error",
             ErrorKind::Card => "card_error",
             ErrorKind::TooManyAttempts => "rate_limit_error",
-            ErrorKind::Unavailable | ErrorKind::Internal => "api_error",
+            ErrorKind::Busy | ErrorKind::Unavailable | ErrorKind::Internal => "api_error",
         };
         ApiError {
             kind: kind.into(),
-            code: self.0.code.into(),
-            message: self.0.message.clone(),
-            param: self.0.param.clone(),
-            decline_code: self.0.decline_code.clone(),
+            code: self.error.code.into(),
+            message: self.error.message.clone(),
+            param: self.error.param.clone(),
+            decline_code: self.error.decline_code.clone(),
         }
     }
 }
@@ -67,13 +92,13 @@ impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
         if status.is_server_error() {
-            tracing::error!(code = self.0.code, message = %self.0.message, "request failed");
+            tracing::error!(code = self.error.code, message = %self.error.message, "request failed");
         }
         let mut response = (status, Json(self.body())).into_response();
-        if self.0.code == "palm_not_recognised" {
+        if self.error.kind == ErrorKind::NotRecognised {
             response.extensions_mut().insert(crate::lockout::PalmMissed);
         }
-        if self.0.code == "busy" {
+        if self.error.kind == ErrorKind::Busy {
             // The engine's queue is full now, not for long.
             response.headers_mut().insert(
                 axum::http::header::RETRY_AFTER,

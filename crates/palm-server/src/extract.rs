@@ -25,19 +25,15 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for ApiJson<T> {
             .and_then(|v| v.to_str().ok())
             .is_some_and(|v| v.split(';').next().unwrap_or("").trim() == "application/json");
         if !is_json {
-            return Err(AppError::new(
-                ErrorKind::Invalid,
+            return Err(AppError::at_edge(
+                axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "unsupported_media_type",
                 "send the body as JSON with Content-Type: application/json",
             ));
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                AppError::new(
-                    ErrorKind::Invalid,
-                    "body_too_large",
-                    "request body is larger than the limit",
-                )
+                AppError::body_too_large()
             } else {
                 AppError::new(
                     ErrorKind::Invalid,
@@ -56,7 +52,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AppError> {
         let (message, param) = describe_json_error(&e);
         let mut err = palm_service::ServiceError::invalid("invalid_json", message);
         err.param = param;
-        AppError(err)
+        AppError::from(err)
     })
 }
 
@@ -92,7 +88,7 @@ async fn credential<T>(
     };
     lookup(secret_hash(key))
         .await
-        .map_err(AppError)?
+        .map_err(AppError::from)?
         .ok_or_else(|| {
             AppError::new(
                 ErrorKind::Unauthenticated,

@@ -101,7 +101,7 @@ pub(crate) fn page(query: Option<String>) -> ApiResult<Page> {
         })?;
     let limit = params.limit.unwrap_or(10);
     if !(1..=100).contains(&limit) {
-        return Err(AppError(
+        return Err(AppError::from(
             palm_service::ServiceError::invalid("invalid_limit", "limit must be from 1 to 100")
                 .with_param("limit"),
         ));

@@ -257,20 +257,14 @@ async fn demo_merchant(service: &Service, data_dir: &Path) -> Result<Option<Demo
     Ok(Some(creds))
 }
 
-/// Writes a file readable by its owner only, atomically.
+/// Writes a file readable by its owner only, whole or not at all: a temporary file (created
+/// 0600 with a unique name beside the target, removed if anything fails) synced, then renamed.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
-    let tmp = path.with_extension("tmp");
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(&tmp)?;
-    f.write_all(bytes)?;
-    f.sync_all()?;
-    std::fs::rename(&tmp, path)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
     Ok(())
 }

@@ -223,7 +223,7 @@ impl Service {
             .await?;
         let person = match self.identify_bytes(bytes, req.phone_last4.as_deref()).await {
             Ok(p) => p,
-            Err(e) if e.kind == ErrorKind::Palm => {
+            Err(e) if matches!(e.kind, ErrorKind::Palm | ErrorKind::NotRecognised) => {
                 let d = decision(false, e.code, None);
                 self.record(gate, &event, None, direction, &d).await?;
                 return Ok(d);

@@ -1,28 +1,34 @@
-//! The service's one error type: a kind the HTTP edge maps to a status, a stable code, and a
-//! message that never carries a secret (no card number, template, key or phone number).
+//! The service's one error type: what happened, in the use cases' terms (the HTTP edge alone
+//! turns a kind into a status), a stable code, and a message that never carries a secret (no
+//! card number, template, key or phone number).
 
 use std::fmt;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ErrorKind {
-    /// Malformed or invalid input (400).
+    /// Malformed or invalid input.
     Invalid,
-    /// Missing or wrong credentials (401).
+    /// Missing or wrong credentials.
     Unauthenticated,
-    /// Credentials valid but not for this object (403).
+    /// Credentials valid but not for this object.
     Forbidden,
     NotFound,
-    /// The object is not in a state that allows the request, or it would duplicate one (409).
+    /// The object is not in a state that allows the request, or it would duplicate one.
     Conflict,
-    /// The same idempotency key was used with another request (409).
+    /// The same idempotency key was used with another request.
     Idempotency,
-    /// The palm capture could not be used or did not identify anyone (422).
+    /// The palm capture could not be used (unreadable, too far, a fist ...).
     Palm,
-    /// The card was refused, by the service or the processor (402).
+    /// The palm was read but matches no one enrolled (or not the person named). It counts
+    /// towards the attempt limit of the credential that sent it.
+    NotRecognised,
+    /// The card was refused, by the service or the processor.
     Card,
-    /// Too many failed attempts from this client: locked out for a while (429).
+    /// Too many failed attempts from this client: locked out for a while.
     TooManyAttempts,
-    /// A dependency (processor, database) is not answering; retrying later may work (503).
+    /// The palm engine is saturated: the same request will likely pass in a moment.
+    Busy,
+    /// A dependency (processor, database) is not answering; retrying later may work.
     Unavailable,
     Internal,
 }
@@ -57,6 +63,12 @@ impl ServiceError {
 
     pub fn palm(code: &'static str, message: impl Into<String>) -> ServiceError {
         ServiceError::new(ErrorKind::Palm, code, message)
+    }
+
+    /// A palm that matches no one: one answer for "unknown palm" and "known palm, wrong person",
+    /// so the reply never confirms who a palm is.
+    pub fn not_recognised(message: impl Into<String>) -> ServiceError {
+        ServiceError::new(ErrorKind::NotRecognised, "palm_not_recognised", message)
     }
 
     /// The id asked for is not echoed: a caller could have put anything there, a card number

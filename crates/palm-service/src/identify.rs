@@ -70,10 +70,7 @@ impl Service {
             })
             .await??;
         let not_recognised = || {
-            ServiceError::palm(
-                "palm_not_recognised",
-                "no enrolled palm matches; scan again or pay another way",
-            )
+            ServiceError::not_recognised("no enrolled palm matches; scan again or pay another way")
         };
         let needs_hint = |why: &str| {
             ServiceError::palm(

@@ -205,7 +205,7 @@ impl Service {
         .await
         .map_err(|_| {
             ServiceError::new(
-                ErrorKind::Unavailable,
+                ErrorKind::Busy,
                 "busy",
                 "the palm engine is busy; try again in a moment",
             )

@@ -34,8 +34,7 @@ impl Service {
         let person = self.identify(image, Some(phone.last4())).await?;
         if person.phone_fingerprint != self.phone_fingerprint(&phone) {
             // Same answer as an unknown palm: a wrong number must not confirm who the palm is.
-            return Err(ServiceError::palm(
-                "palm_not_recognised",
+            return Err(ServiceError::not_recognised(
                 "no enrolled palm matches with that phone number",
             ));
         }

@@ -320,3 +320,29 @@ async fn bad_input_gets_typed_errors_and_writes_nothing() {
             .is_empty()
     );
 }
+
+#[tokio::test]
+async fn a_palm_nobody_enrolled_is_not_recognised_and_nothing_is_charged() {
+    let w = world().await;
+    w.sign_up(7, "+447700900007").await.unwrap();
+    let p = w.new_payment(900).await;
+    // Person 99 never signed up: every hover gets the kind that counts towards the till's
+    // attempt limit (the HTTP edge keys its lockout on it), never a charge.
+    for k in 50..53 {
+        let e = w
+            .service
+            .submit_palm(&w.till, &p.id, from(json!({"image": palm(99, k)})))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(e.kind, ErrorKind::NotRecognised | ErrorKind::Palm),
+            "{e:?}"
+        );
+        if e.kind == ErrorKind::NotRecognised {
+            assert_eq!(e.code, "palm_not_recognised");
+        }
+    }
+    assert_eq!(w.processor.charge_totals(), (0, 0, 0));
+    let still = w.service.payment(&w.shop.merchant, &p.id).await.unwrap();
+    assert_eq!(still.status, palm_api::PaymentStatus::RequiresPalm);
+}
