@@ -143,51 +143,6 @@ impl Source for Folder {
     }
 }
 
-/// `synth:SEED[:CAPTURE][:hand]` (with the `synthetic` feature), `files:A.png,B.png`,
-/// `folder:DIR`, or `webcam:INDEX` (with the `webcam` feature).
-pub fn parse_source(spec: &str) -> Result<Box<dyn Source>> {
-    let bad = || {
-        ScannerError::Capture(format!(
-            "unknown source {spec:?}: use synth:SEED[:CAPTURE][:hand], files:A.png,B.png, folder:DIR or webcam:INDEX (built with --features webcam)"
-        ))
-    };
-    let (kind, rest) = spec.split_once(':').ok_or_else(bad)?;
-    match kind {
-        #[cfg(feature = "synthetic")]
-        "synth" => {
-            let mut parts = rest.split(':');
-            let seed = parts.next().and_then(|s| s.parse().ok()).ok_or_else(bad)?;
-            let mut capture = 1;
-            let mut hand = false;
-            for p in parts {
-                match p {
-                    "hand" => hand = true,
-                    n => capture = n.parse().map_err(|_| bad())?,
-                }
-            }
-            Ok(Box::new(crate::synthetic::Synthetic::new(
-                seed, capture, hand, 10,
-            )))
-        }
-        "files" => Ok(Box::new(Files::new(
-            rest.split(',')
-                .filter(|p| !p.is_empty())
-                .map(PathBuf::from)
-                .collect(),
-        ))),
-        #[cfg(feature = "webcam")]
-        "webcam" => Ok(Box::new(crate::webcam::Webcam::open(
-            rest.parse().map_err(|_| bad())?,
-            60,
-        )?)),
-        "folder" => Ok(Box::new(Folder::new(
-            PathBuf::from(rest),
-            Duration::from_secs(30),
-        )?)),
-        _ => Err(bad()),
-    }
-}
-
 /// How far a hand may move between consecutive frames and still count as held still: the mean
 /// shift of its landmarks, as a share of the palm's width. A hover held for a moment moves a few
 /// percent between frames read a fifth of a second apart; a hand coming in or leaving moves more.

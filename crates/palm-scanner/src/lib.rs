@@ -11,6 +11,7 @@ pub mod capture;
 mod client;
 mod identity;
 pub mod offline;
+pub mod sources;
 #[cfg(feature = "synthetic")]
 pub mod synthetic;
 #[cfg(feature = "webcam")]

@@ -2,6 +2,7 @@
 
 use crate::devices;
 use crate::error::AppError;
+use crate::extract::{credential_scope, read_body};
 use crate::routes;
 use crate::state::AppState;
 use axum::Json;
@@ -12,7 +13,6 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use palm_service::ErrorKind;
-use palm_service::domain::secret_hash;
 use palm_service::idempotency::Keyed;
 
 pub const IDEMPOTENCY_HEADER: &str = "idempotency-key";
@@ -117,10 +117,7 @@ pub fn router(state: AppState) -> axum::Router {
     // Layers run outside in: a device's signature is checked before the idempotency record.
     api.layer(middleware::from_fn_with_state(state.clone(), idempotency))
         // Inside the device check, which names the device the attempts are counted for.
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            crate::lockout::palm_attempts,
-        ))
+        .layer(middleware::from_fn_with_state(state.clone(), palm_attempts))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             devices::device_auth,
@@ -165,29 +162,6 @@ async fn method_not_allowed() -> Response {
     .into_response()
 }
 
-/// A body a middleware has already read: later middlewares take it from here instead of
-/// collecting the body again (it is read from the connection once per request).
-#[derive(Clone)]
-struct ReadBody(axum::body::Bytes);
-
-/// A middleware's read of the whole body (to hash or verify it), within the body limit, once per
-/// request: the bytes are kept in the request's extensions for the next middleware, and handed
-/// on as the body for the handler.
-pub(crate) async fn read_body(
-    parts: &mut axum::http::request::Parts,
-    body: Body,
-    limit: usize,
-) -> Result<axum::body::Bytes, AppError> {
-    if let Some(ReadBody(bytes)) = parts.extensions.get::<ReadBody>() {
-        return Ok(bytes.clone());
-    }
-    let bytes = axum::body::to_bytes(body, limit)
-        .await
-        .map_err(|_| AppError::body_too_large())?;
-    parts.extensions.insert(ReadBody(bytes.clone()));
-    Ok(bytes)
-}
-
 /// `Server-Timing: app;dur=<ms>`: how long the server spent, for clients measuring latency
 /// without the network (`palmline bench pay`).
 async fn server_timing(req: Request, next: Next) -> Response {
@@ -198,20 +172,6 @@ async fn server_timing(req: Request, next: Next) -> Response {
         response.headers_mut().insert("server-timing", v);
     }
     response
-}
-
-/// Names the credential a request came with, never the secret itself: a signed device, or a
-/// hash of the bearer token. Idempotency keys and palm-attempt counts are kept per credential.
-pub fn credential_scope(req: &Request) -> String {
-    match req.extensions().get::<devices::DeviceAuth>() {
-        Some(d) => format!("device:{}", d.0.id),
-        None => secret_hash(
-            req.headers()
-                .get(axum::http::header::AUTHORIZATION)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or(""),
-        ),
-    }
 }
 
 /// `Idempotency-Key` on POST: the first response for a key is stored and replayed for the same
@@ -272,4 +232,44 @@ async fn idempotency(State(state): State<AppState>, req: Request, next: Next) ->
         .finish_keyed(&keyed, status.as_u16(), &body)
         .await;
     Response::from_parts(rparts, Body::from(body))
+}
+
+/// Routes where a till or gate submits a palm to be identified.
+fn takes_palm(path: &str) -> bool {
+    path.ends_with("/palm")
+        || matches!(
+            path,
+            "/v1/loyalty/present"
+                | "/v1/gate/scans"
+                | "/v1/people/sessions"
+                | "/v1/people/deletions"
+        )
+}
+
+/// Counts palms a credential (a till's or gate's secret, or a paired device) submits that match
+/// no one, in a row: after `limits.palm_failures` within 10 minutes it is refused (429) until
+/// the window ends, so nobody can probe the gallery with a stream of pictures. A palm that is
+/// read resets the count.
+pub async fn palm_attempts(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if req.method() != axum::http::Method::POST || !takes_palm(req.uri().path()) {
+        return next.run(req).await;
+    }
+    let credential = credential_scope(&req);
+    if let Some(wait) = state.palm_lockout.locked(&credential) {
+        return crate::error::too_many(
+            wait,
+            "too many palms in a row matched no one at this till or gate; wait before trying again",
+        );
+    }
+    let response = next.run(req).await;
+    if response
+        .extensions()
+        .get::<crate::error::PalmMissed>()
+        .is_some()
+    {
+        state.palm_lockout.failed(credential);
+    } else if response.status().is_success() {
+        state.palm_lockout.succeeded(&credential);
+    }
+    response
 }

@@ -6,10 +6,8 @@
 //! over `palm_vault::device::request_message`). The middleware checks it before any handler runs
 //! and leaves the device in the request's extensions, where the till and gate extractors find it.
 
-use crate::app::read_body;
 use crate::error::AppError;
-use crate::extract::{ApiJson, Merchant};
-use crate::routes::page;
+use crate::extract::{ApiJson, DeviceAuth, Merchant, page, read_body};
 use crate::state::AppState;
 use axum::Json;
 use axum::body::Body;
@@ -28,10 +26,6 @@ pub const DEVICE_HEADER: &str = "palmline-device";
 pub const TIMESTAMP_HEADER: &str = "palmline-timestamp";
 pub const NONCE_HEADER: &str = "palmline-nonce";
 pub const SIGNATURE_HEADER: &str = "palmline-signature";
-
-/// The device that signed this request (set by [`device_auth`]).
-#[derive(Clone)]
-pub struct DeviceAuth(pub DeviceRow);
 
 /// The four signature headers: `None` when the request names no device, `Some(None)` when it
 /// names one but is not fully signed.
@@ -195,7 +189,7 @@ pub async fn register_device(
 ) -> Result<(StatusCode, Json<DeviceRegistered>), Response> {
     let client = peer.map(|p| (p.0).0.ip());
     if let Some(wait) = client.and_then(|c| s.pairing_lockout.locked(&c)) {
-        return Err(crate::lockout::too_many(
+        return Err(crate::error::too_many(
             wait,
             "too many wrong pairing codes from this address; wait before trying again",
         ));

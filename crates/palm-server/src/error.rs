@@ -96,7 +96,7 @@ impl IntoResponse for AppError {
         }
         let mut response = (status, Json(self.body())).into_response();
         if self.error.kind == ErrorKind::NotRecognised {
-            response.extensions_mut().insert(crate::lockout::PalmMissed);
+            response.extensions_mut().insert(PalmMissed);
         }
         if self.error.kind == ErrorKind::Busy {
             // The engine's queue is full now, not for long.
@@ -149,4 +149,24 @@ pub fn describe_json_error(
         None => message,
     };
     (message, param)
+}
+
+/// Marks an answer whose palm matched no one (the `palm_not_recognised` error, or a gate's
+/// decision for that reason), so the attempt is counted without reading the answer's body.
+#[derive(Clone, Copy)]
+pub struct PalmMissed;
+
+/// The answer to a locked-out client.
+pub fn too_many(wait: u64, why: &str) -> Response {
+    let mut refused = AppError::new(
+        palm_service::ErrorKind::TooManyAttempts,
+        "too_many_attempts",
+        why,
+    )
+    .into_response();
+    refused.headers_mut().insert(
+        axum::http::header::RETRY_AFTER,
+        axum::http::HeaderValue::from(wait),
+    );
+    refused
 }

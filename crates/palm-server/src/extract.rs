@@ -1,16 +1,20 @@
-//! Request extractors: a JSON body that fails with our error shape, and the kinds of
-//! credentials (merchant secret key, till and gate device secrets, person session).
+//! What handlers and middlewares read from a request: a JSON body that fails with our error
+//! shape, the kinds of credentials (merchant secret key, till and gate device secrets, person
+//! session, a signed device), the credential's scope, the body read once, and list paging.
 
 use crate::error::{AppError, describe_json_error};
 use crate::state::AppState;
+use axum::body::Body;
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use palm_service::ErrorKind;
 use palm_service::domain::secret_hash;
-use palm_service::store::{MerchantRow, PersonRow, TillRow};
+use palm_service::store::{DeviceRow, MerchantRow, Page, PersonRow, TillRow};
+use serde::Deserialize;
 use serde::de::DeserializeOwned;
+use utoipa::ToSchema;
 
 /// A JSON body: must say `application/json`, fit the size limit, and parse strictly.
 pub struct ApiJson<T>(pub T);
@@ -100,10 +104,7 @@ async fn credential<T>(
 
 /// The device that signed this request, if one did (checked by `devices::device_auth`).
 pub(crate) fn signed_device(parts: &Parts) -> Option<palm_service::store::DeviceRow> {
-    parts
-        .extensions
-        .get::<crate::devices::DeviceAuth>()
-        .map(|d| d.0.clone())
+    parts.extensions.get::<DeviceAuth>().map(|d| d.0.clone())
 }
 
 fn wrong_device(what: &str) -> AppError {
@@ -245,4 +246,76 @@ impl FromRequestParts<AppState> for Person {
         };
         Ok(Person(state.service.session_person(token).await?))
     }
+}
+
+/// The device that signed this request (set by [`device_auth`]).
+#[derive(Clone)]
+pub struct DeviceAuth(pub DeviceRow);
+
+/// Names the credential a request came with, never the secret itself: a signed device, or a
+/// hash of the bearer token. Idempotency keys and palm-attempt counts are kept per credential.
+pub fn credential_scope(req: &Request) -> String {
+    match req.extensions().get::<DeviceAuth>() {
+        Some(d) => format!("device:{}", d.0.id),
+        None => secret_hash(
+            req.headers()
+                .get(axum::http::header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or(""),
+        ),
+    }
+}
+
+/// A body a middleware has already read: later middlewares take it from here instead of
+/// collecting the body again (it is read from the connection once per request).
+#[derive(Clone)]
+struct ReadBody(axum::body::Bytes);
+
+/// A middleware's read of the whole body (to hash or verify it), within the body limit, once per
+/// request: the bytes are kept in the request's extensions for the next middleware, and handed
+/// on as the body for the handler.
+pub(crate) async fn read_body(
+    parts: &mut axum::http::request::Parts,
+    body: Body,
+    limit: usize,
+) -> Result<axum::body::Bytes, AppError> {
+    if let Some(ReadBody(bytes)) = parts.extensions.get::<ReadBody>() {
+        return Ok(bytes.clone());
+    }
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| AppError::body_too_large())?;
+    parts.extensions.insert(ReadBody(bytes.clone()));
+    Ok(bytes)
+}
+
+/// Paging of list endpoints: `?limit=10&starting_after=<id>`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListParams {
+    /// 1 to 100; default 10.
+    pub limit: Option<i64>,
+    pub starting_after: Option<String>,
+}
+
+pub(crate) fn page(query: Option<String>) -> Result<Page, AppError> {
+    let params: ListParams =
+        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).map_err(|_| {
+            AppError::new(
+                ErrorKind::Invalid,
+                "invalid_query",
+                "query parameters are limit (1 to 100) and starting_after (an id)",
+            )
+        })?;
+    let limit = params.limit.unwrap_or(10);
+    if !(1..=100).contains(&limit) {
+        return Err(AppError::from(
+            palm_service::ServiceError::invalid("invalid_limit", "limit must be from 1 to 100")
+                .with_param("limit"),
+        ));
+    }
+    Ok(Page {
+        limit,
+        starting_after: params.starting_after,
+    })
 }

@@ -3,11 +3,12 @@
 //! device signatures), and the error answers the server gives (400, 401, 403, 404, 409, 413,
 //! 415, 422, 429, 503; each an `ApiError`).
 
-use utoipa::Modify;
+use crate::{accuracy, devices, routes};
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder};
 use utoipa::openapi::security::{SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Object, Ref, Required, ResponseBuilder, Type};
+use utoipa::{Modify, OpenApi};
 
 /// Operations anyone may call: health, consent text, retention policy, the capture keys a
 /// device seals to, and pairing (whose one-time code is in the body).
@@ -172,8 +173,75 @@ fn declare_id(op: &mut Operation) {
     );
 }
 
+/// Every operation: the handlers' annotations, gathered (the routes, the device routes and the
+/// accuracy report), completed by [`Complete`].
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Palmline API",
+        description = "Pay, identify and manage people by palm."
+    ),
+    paths(
+        routes::healthz,
+        routes::consent,
+        routes::signup,
+        routes::create_payment,
+        routes::list_payments,
+        routes::get_payment,
+        routes::submit_palm,
+        routes::confirm_payment,
+        routes::capture_payment,
+        routes::cancel_payment,
+        routes::create_refund,
+        routes::list_refunds,
+        routes::payment_events,
+        routes::list_tills,
+        routes::create_webhook_endpoint,
+        routes::list_webhook_endpoints,
+        routes::list_webhook_deliveries,
+        routes::replay_webhook_delivery,
+        routes::open_person_session,
+        routes::me,
+        routes::change_phone,
+        routes::add_card,
+        routes::remove_card,
+        routes::set_default_card,
+        routes::request_deletion,
+        routes::confirm_deletion,
+        routes::audit_export,
+        routes::retention_policy,
+        routes::create_program,
+        routes::list_programs,
+        routes::create_reward,
+        routes::add_member,
+        routes::list_members,
+        routes::present_loyalty,
+        routes::create_venue,
+        routes::create_event,
+        routes::add_pass,
+        routes::verify_age,
+        routes::gate_scan,
+        routes::list_entries,
+        devices::create_pairing_code,
+        devices::register_device,
+        devices::list_devices,
+        devices::revoke_device,
+        devices::this_device,
+        devices::capture_keys,
+        devices::allow_list,
+        devices::allow_list_status,
+        devices::revoke_allow_lists,
+        devices::upload_entries,
+        accuracy::report,
+        accuracy::det_curve,
+    ),
+    components(schemas(palm_api::ApiError, routes::TillInfo, crate::extract::ListParams)),
+    modifiers(&Complete)
+)]
+pub struct ApiDoc;
+
 /// The API description as served at `/openapi.json` (also `palmline openapi`, for validators
 /// and client generators).
 pub fn document() -> utoipa::openapi::OpenApi {
-    <crate::routes::ApiDoc as utoipa::OpenApi>::openapi()
+    <ApiDoc as utoipa::OpenApi>::openapi()
 }

@@ -2,115 +2,17 @@
 //! and returning the wire type. The OpenAPI document is generated from these functions.
 
 use crate::error::AppError;
-use crate::extract::{ApiJson, Gate, Merchant, MerchantOrTill, Person, Till};
-use crate::openapi::Complete;
+use crate::extract::{ApiJson, Gate, Merchant, MerchantOrTill, Person, Till, page};
 use crate::state::AppState;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
 use palm_api::*;
-use palm_service::ErrorKind;
-use palm_service::store::{KeyedRequest, Page};
+use palm_service::store::KeyedRequest;
 use serde::{Deserialize, Serialize};
-use utoipa::{OpenApi, ToSchema};
+use utoipa::ToSchema;
 
 type ApiResult<T> = Result<T, AppError>;
-
-#[derive(OpenApi)]
-#[openapi(
-    info(
-        title = "Palmline API",
-        description = "Pay, identify and manage people by palm."
-    ),
-    paths(
-        healthz,
-        consent,
-        signup,
-        create_payment,
-        list_payments,
-        get_payment,
-        submit_palm,
-        confirm_payment,
-        capture_payment,
-        cancel_payment,
-        create_refund,
-        list_refunds,
-        payment_events,
-        list_tills,
-        create_webhook_endpoint,
-        list_webhook_endpoints,
-        list_webhook_deliveries,
-        replay_webhook_delivery,
-        open_person_session,
-        me,
-        change_phone,
-        add_card,
-        remove_card,
-        set_default_card,
-        request_deletion,
-        confirm_deletion,
-        audit_export,
-        retention_policy,
-        create_program,
-        list_programs,
-        create_reward,
-        add_member,
-        list_members,
-        present_loyalty,
-        create_venue,
-        create_event,
-        add_pass,
-        verify_age,
-        gate_scan,
-        list_entries,
-        crate::devices::create_pairing_code,
-        crate::devices::register_device,
-        crate::devices::list_devices,
-        crate::devices::revoke_device,
-        crate::devices::this_device,
-        crate::devices::capture_keys,
-        crate::devices::allow_list,
-        crate::devices::allow_list_status,
-        crate::devices::revoke_allow_lists,
-        crate::devices::upload_entries,
-        crate::accuracy::report,
-        crate::accuracy::det_curve
-    ),
-    components(schemas(ApiError, TillInfo, ListParams)),
-    modifiers(&Complete)
-)]
-pub struct ApiDoc;
-
-/// Paging of list endpoints: `?limit=10&starting_after=<id>`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListParams {
-    /// 1 to 100; default 10.
-    pub limit: Option<i64>,
-    pub starting_after: Option<String>,
-}
-
-pub(crate) fn page(query: Option<String>) -> ApiResult<Page> {
-    let params: ListParams =
-        serde_urlencoded::from_str(query.as_deref().unwrap_or("")).map_err(|_| {
-            AppError::new(
-                ErrorKind::Invalid,
-                "invalid_query",
-                "query parameters are limit (1 to 100) and starting_after (an id)",
-            )
-        })?;
-    let limit = params.limit.unwrap_or(10);
-    if !(1..=100).contains(&limit) {
-        return Err(AppError::from(
-            palm_service::ServiceError::invalid("invalid_limit", "limit must be from 1 to 100")
-                .with_param("limit"),
-        ));
-    }
-    Ok(Page {
-        limit,
-        starting_after: params.starting_after,
-    })
-}
 
 /// A body that may be left out entirely (then every field takes its default).
 fn optional_body<T: Default + serde::de::DeserializeOwned>(
@@ -623,7 +525,7 @@ pub async fn gate_scan(
     let missed = decision.reason == "palm_not_recognised";
     let mut response = axum::response::IntoResponse::into_response(Json(decision));
     if missed {
-        response.extensions_mut().insert(crate::lockout::PalmMissed);
+        response.extensions_mut().insert(crate::error::PalmMissed);
     }
     Ok(response)
 }

@@ -87,7 +87,7 @@ fn landmark_ms(engine: &Engine, images: &[Vec<u8>]) -> Result<f64> {
         }
         ms.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    Ok(crate::eval::median(ms).unwrap_or(f64::NAN))
+    Ok(crate::figures::median(ms).unwrap_or(f64::NAN))
 }
 
 fn engine(engine: Engine, as_json: bool, camera: &[Vec<u8>]) -> Result<()> {
@@ -118,7 +118,7 @@ fn engine(engine: Engine, as_json: bool, camera: &[Vec<u8>]) -> Result<()> {
             ms.push(t.elapsed().as_secs_f64() * 1e3);
             templates.push(ex.template);
         }
-        Ok((crate::eval::median(ms).unwrap_or(f64::NAN), templates))
+        Ok((crate::figures::median(ms).unwrap_or(f64::NAN), templates))
     };
     let first_captures = rois(1);
     let (roi_ms, templates) = time_extract(&first_captures, InputKind::Roi)?;
@@ -135,7 +135,7 @@ fn engine(engine: Engine, as_json: bool, camera: &[Vec<u8>]) -> Result<()> {
             camera_ms.push(t.elapsed().as_secs_f64() * 1e3);
         }
     }
-    let camera_ms = crate::eval::median(camera_ms);
+    let camera_ms = crate::figures::median(camera_ms);
     // Every pair of prepared templates, for about a second: ROI templates, then full-hand ones.
     // Probes are also tried warped (zoomed ROIs, turned hands; see palm_engine's `warp`) when a
     // pair scores above `warp_floor`, so these rates hold for searches, where most pairs are
@@ -205,7 +205,7 @@ fn engine(engine: Engine, as_json: bool, camera: &[Vec<u8>]) -> Result<()> {
         }
         Ok(count)
     })?;
-    let expand_ms = crate::eval::median(expand_ms).unwrap_or(f64::NAN);
+    let expand_ms = crate::figures::median(expand_ms).unwrap_or(f64::NAN);
     let cpu = std::fs::read_to_string("/proc/cpuinfo").ok().and_then(|s| {
         s.lines()
             .find(|l| l.starts_with("model name"))
@@ -287,28 +287,4 @@ fn per_second(mut pass: impl FnMut() -> Result<u64>) -> Result<f64> {
 /// An `f32` setting as the decimal it was written as (0.58, not 0.5799999833106995).
 fn shortest(v: f32) -> f64 {
     v.to_string().parse().unwrap_or(v as f64)
-}
-
-/// The nearest-rank percentile (`q` in 0..=1) of sorted samples, the one definition every bench
-/// reports; NaN when there are none.
-pub(crate) fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 * q).ceil() as usize).clamp(1, sorted.len()) - 1]
-}
-
-#[cfg(test)]
-mod tests {
-    use super::percentile;
-
-    #[test]
-    fn nearest_rank_percentiles() {
-        assert!(percentile(&[], 0.5).is_nan(), "no samples, no panic");
-        let hundred: Vec<f64> = (1..=100).map(f64::from).collect();
-        assert_eq!(percentile(&hundred, 0.5), 50.0);
-        assert_eq!(percentile(&hundred, 0.99), 99.0);
-        assert_eq!(percentile(&hundred, 1.0), 100.0);
-        assert_eq!(percentile(&[7.0], 0.99), 7.0);
-    }
 }

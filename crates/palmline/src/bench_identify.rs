@@ -13,7 +13,7 @@
 //! Genuine probes are real images (default ../shared/datasets/tongji-roi): each palm's first image
 //! is enrolled among the distractors, the others search for it.
 
-use crate::bench::percentile;
+use crate::figures::percentile;
 use anyhow::{Context, Result, bail};
 use palm_engine::{Engine, GRID, Template};
 use palm_index::{Gallery, IndexConfig, PalmId, Search};
@@ -53,7 +53,7 @@ pub struct Distractors {
 impl Distractors {
     /// Renders and codes `identities` synthetic palms (seeds 1..=identities) and their variants.
     pub fn new(engine: &Engine, identities: u64) -> Distractors {
-        let bar = crate::eval::progress(identities, "synthetic identities");
+        let bar = crate::figures::progress(identities, "synthetic identities");
         let sources: Vec<Template> = (1..=identities)
             .into_par_iter()
             .filter_map(|s| {
@@ -173,7 +173,7 @@ pub fn run(args: IdentifyBenchArgs) -> Result<()> {
     for (i, t) in &enrolled {
         gallery.insert(PalmId(*i as u64), None, &gallery.protect(t)?)?;
     }
-    let bar = crate::eval::progress(distractors as u64, "building the gallery");
+    let bar = crate::figures::progress(distractors as u64, "building the gallery");
     (0..distractors)
         .into_par_iter()
         .try_for_each(|n| -> Result<()> {
@@ -220,7 +220,7 @@ pub fn run(args: IdentifyBenchArgs) -> Result<()> {
         .step_by((probes.len() / args.agreement_probes.max(1)).max(1))
         .take(args.agreement_probes)
         .collect();
-    let bar = crate::eval::progress(sample.len() as u64, "exhaustive searches");
+    let bar = crate::figures::progress(sample.len() as u64, "exhaustive searches");
     // Agreement over all sampled probes, and over those whose exhaustive top-1 is their own palm
     // (where a probe's mate is not found at all, both paths return some impostor, and which one
     // is noise).

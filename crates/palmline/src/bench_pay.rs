@@ -11,8 +11,8 @@
 //!    new capture, up to three times, as at a real till. Latency is per palm request:
 //!    server-side from each response's `Server-Timing` header, client-side with the network.
 
-use crate::bench::percentile;
 use crate::bench_identify::Distractors;
+use crate::figures::percentile;
 use anyhow::{Context, Result, bail};
 use base64::Engine as _;
 use palm_api::{CardInput, Hand};
@@ -246,7 +246,7 @@ async fn seed(config: &Config, count: usize, identities: u64) -> Result<f64> {
     )
     .await?;
     let start = Instant::now();
-    let bar = crate::eval::progress(count as u64, "seeding enrolled people");
+    let bar = crate::figures::progress(count as u64, "seeding enrolled people");
     let chunk = 4096;
     for base in (0..count).step_by(chunk) {
         let templates: Vec<_> = (base..(base + chunk).min(count))

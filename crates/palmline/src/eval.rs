@@ -1,13 +1,14 @@
 //! `palmline eval`: the accuracy of the engine (or of any matcher's score file) on real palm sets.
 
+use crate::figures::{Report, median, progress, with_verification};
 use crate::plot;
 use anyhow::{Context, Result, bail};
-use indicatif::{ProgressBar, ProgressStyle};
+use indicatif::ProgressBar;
 use palm_engine::protect::{self, ProtectedTemplate, Transform};
 use palm_engine::{Engine, InputKind, Prepared, Template};
 use palm_eval::{Dataset, PairScores, Verification, rank1, verification};
 use rayon::prelude::*;
-use serde_json::{Value, json};
+use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -206,14 +207,6 @@ fn open_subsets(dir: &Path, modality: Option<&str>) -> Result<Vec<Dataset>> {
         .iter()
         .map(|m| Dataset::open(dir, Some(m)).map_err(Into::into))
         .collect()
-}
-
-pub struct Report {
-    pub name: String,
-    pub images: usize,
-    /// Absent for identification reports.
-    pub verification: Option<Verification>,
-    pub json: Value,
 }
 
 /// Appends a set's pair scores to a CSV (the first set truncates it and writes the header).
@@ -444,25 +437,6 @@ fn report(
     }
 }
 
-/// The report object `fields` with the verification figures every report carries, under the keys
-/// `palmline eval --json` prints.
-pub fn with_verification(v: &Verification, fields: Value) -> Value {
-    let mut report = json!({
-        "genuine_pairs": v.genuine_pairs,
-        "impostor_pairs": v.impostor_pairs,
-        "eer": v.eer,
-        "fnmr_at_fmr_1e2": v.fnmr_at_fmr[0],
-        "fnmr_at_fmr_1e3": v.fnmr_at_fmr[1],
-        "fnmr_at_fmr_1e4": v.fnmr_at_fmr[2],
-        "dprime": v.dprime,
-        "eer_threshold": v.eer_threshold,
-    });
-    if let (Value::Object(report), Value::Object(fields)) = (&mut report, fields) {
-        report.extend(fields);
-    }
-    report
-}
-
 fn print_human(r: &Report) {
     let j = &r.json;
     if j["fused_by"].is_string() {
@@ -549,27 +523,4 @@ fn print_human(r: &Report) {
             f["coverage"].as_f64().unwrap_or(f64::NAN) * 100.0
         );
     }
-}
-
-pub fn progress(len: u64, what: &str) -> ProgressBar {
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} ({eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-    bar.set_message(what.to_string());
-    bar
-}
-
-pub fn median(mut v: Vec<f64>) -> Option<f64> {
-    if v.is_empty() {
-        return None;
-    }
-    v.sort_by(f64::total_cmp);
-    let m = v.len() / 2;
-    Some(if v.len() % 2 == 1 {
-        v[m]
-    } else {
-        (v[m - 1] + v[m]) / 2.0
-    })
 }

@@ -3,7 +3,7 @@
 //! calibration's impostor tail start), reported with the same keys as a one-hand verification
 //! plus `fused_by`, `presentations`, `fusion_floor` and the two hands' score correlations.
 
-use crate::eval::Report;
+use crate::figures::Report;
 use palm_eval::{Dataset, PairScores, verification};
 use serde_json::json;
 
@@ -37,7 +37,7 @@ pub fn report(by: FuseBy, set: &Dataset, scores: &PairScores, floor: f64) -> Opt
     let plain =
         palm_eval::fuse_hands(set, scores, 0.0).map(|f| verification(&f.genuine, &f.impostor));
     let name = format!("{} (both hands)", set.name);
-    let json = crate::eval::with_verification(
+    let json = crate::figures::with_verification(
         &v,
         json!({
         "set": set.name,

@@ -4,7 +4,7 @@
 //! Non-mated probes: each palm's probes searched again with that palm's gallery entries removed
 //! (leave one palm out), so every set yields searches for people who are not enrolled.
 
-use crate::eval::Report;
+use crate::figures::Report;
 use anyhow::{Context, Result};
 use palm_engine::{Engine, Template};
 use palm_eval::Dataset;
@@ -80,7 +80,7 @@ pub fn evaluate(
             .is_some_and(|c| palm_of(c.id) == set.entries[p].palm),
         decision: r.decision,
     };
-    let bar = crate::eval::progress(
+    let bar = crate::figures::progress(
         probe_idx.len() as u64 * 2,
         &format!("{}: identification", set.name),
     );

@@ -6,6 +6,7 @@ mod bench_pay;
 mod crashtest;
 mod demo;
 mod eval;
+mod figures;
 mod fuse;
 mod identify;
 mod inspect;

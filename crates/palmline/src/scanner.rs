@@ -1,8 +1,9 @@
 //! `palmline scanner ...`: the device next to a till or at a gate (crates/palm-scanner).
 
 use anyhow::{Context, Result};
-use palm_scanner::capture::{Gesture, parse_source};
+use palm_scanner::capture::Gesture;
 use palm_scanner::offline::OfflineGate;
+use palm_scanner::sources::parse_source;
 use palm_scanner::{Client, DeviceKeys, Paired};
 use std::path::PathBuf;
 

@@ -38,7 +38,7 @@ pub fn run(args: SynthArgs) -> Result<()> {
     } else {
         Scene::Roi { size: 128 }
     };
-    let bar = crate::eval::progress(args.palms * args.captures, "synthetic palms");
+    let bar = crate::figures::progress(args.palms * args.captures, "synthetic palms");
     let rows: Vec<String> = (args.seed..args.seed + args.palms)
         .into_par_iter()
         .map(|seed| -> Result<Vec<String>> {
