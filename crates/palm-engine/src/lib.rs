@@ -30,7 +30,7 @@ pub use error::{Error, ErrorKind, Rejection};
 pub use gray::Gray;
 pub use hand::{FrameMethod, HandGeometry};
 pub use matcher::{Comparison, DEFAULT_THRESHOLD, Matcher};
-pub use params::Params;
+pub use params::{OutlineFrame, Params};
 pub use quality::{ENROL_MIN_COVERAGE, ENROL_MIN_SCORE, Quality};
 pub use search::Prepared;
 pub use template::GRID;
@@ -40,22 +40,20 @@ use filters::FilterBank;
 use image::RgbImage;
 
 /// The hand mask of a full-hand photo, even when the pipeline rejects it later (for inspection).
-pub fn debug_hand_mask(bytes: &[u8]) -> Option<Gray> {
+pub fn debug_hand_mask(bytes: &[u8], params: &Params) -> Option<Gray> {
     let rgb = decode::decode(bytes).ok()?;
-    hand::mask_only(&rgb).ok()
+    hand::mask_only(&rgb, &params.outline).ok()
 }
 
 /// What kind of picture the bytes hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum InputKind {
-    /// Decide from the image: up to [`ROI_MAX_SIDE`] px a side is a ROI, larger is a full hand.
+    /// Decide from the image: up to `Params::roi_max_side` px a side is a ROI, larger is a full
+    /// hand.
     Auto,
     FullHand,
     Roi,
 }
-
-/// Images no larger than this on their longer side are taken as pre-cropped ROIs by `Auto`.
-pub const ROI_MAX_SIDE: u32 = 256;
 
 /// A template with the intermediate stages that produced it (for `palmline inspect`).
 #[derive(Debug)]
@@ -129,7 +127,9 @@ impl Engine {
     pub fn extract_pixels(&self, rgb: &RgbImage, kind: InputKind) -> Result<Extraction, Error> {
         decode::check_size(rgb.width(), rgb.height())?;
         let kind = match kind {
-            InputKind::Auto if rgb.width().max(rgb.height()) <= ROI_MAX_SIDE => InputKind::Roi,
+            InputKind::Auto if rgb.width().max(rgb.height()) <= self.params.roi_max_side => {
+                InputKind::Roi
+            }
             InputKind::Auto => InputKind::FullHand,
             other => other,
         };

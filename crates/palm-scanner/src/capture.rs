@@ -374,25 +374,4 @@ mod tests {
             .unwrap_err();
         assert!(err.to_string().contains("no steady palm"), "{err}");
     }
-
-    #[test]
-    fn sources_are_parsed_and_bad_ones_named() {
-        assert!(parse_source("synth:5").is_ok());
-        assert!(parse_source("synth:5:3:hand").is_ok());
-        for bad in ["webcam", "synth:x", "nope:1", "synth:5:zz"] {
-            let err = parse_source(bad).err().unwrap().to_string();
-            assert!(err.contains("unknown source"), "{bad}: {err}");
-        }
-        let mut files = parse_source("files:/nonexistent/a.png").unwrap();
-        assert!(files.next_frame().is_err());
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("old.png"), b"x").unwrap();
-        let mut folder = Folder::new(dir.path().to_path_buf(), Duration::from_millis(300)).unwrap();
-        std::fs::write(dir.path().join("new.png"), b"frame").unwrap();
-        assert!(matches!(folder.next_frame().unwrap(), Some(Frame::Encoded(b)) if b == b"frame"));
-        assert!(
-            folder.next_frame().unwrap().is_none(),
-            "the old frame is not replayed"
-        );
-    }
 }

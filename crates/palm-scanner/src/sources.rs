@@ -51,3 +51,32 @@ pub fn parse_source(spec: &str) -> Result<Box<dyn Source>> {
         _ => Err(bad()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_are_parsed_and_bad_ones_named() {
+        assert!(parse_source("synth:5").is_ok());
+        assert!(parse_source("synth:5:3:hand").is_ok());
+        for bad in ["webcam", "synth:x", "nope:1", "synth:5:zz"] {
+            let err = parse_source(bad).err().unwrap().to_string();
+            assert!(err.contains("unknown source"), "{bad}: {err}");
+        }
+        let mut files = parse_source("files:/nonexistent/a.png").unwrap();
+        assert!(files.next_frame().is_err());
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("old.png"), b"x").unwrap();
+        let mut folder =
+            capture::Folder::new(dir.path().to_path_buf(), Duration::from_millis(300)).unwrap();
+        std::fs::write(dir.path().join("new.png"), b"frame").unwrap();
+        assert!(
+            matches!(folder.next_frame().unwrap(), Some(capture::Frame::Encoded(b)) if b == b"frame")
+        );
+        assert!(
+            folder.next_frame().unwrap().is_none(),
+            "the old frame is not replayed"
+        );
+    }
+}

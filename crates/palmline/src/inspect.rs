@@ -42,7 +42,7 @@ pub fn run(args: InspectArgs) -> Result<()> {
             if let Some(r) = e.rejection() {
                 println!("rejected: {} ({})", r.code(), r.guidance());
                 // Still show the hand mask when segmentation got that far.
-                if let Some(g) = palm_engine::debug_hand_mask(&bytes) {
+                if let Some(g) = palm_engine::debug_hand_mask(&bytes, engine.params()) {
                     save_gray(&g.stretched(), &args.out, "1-hand-mask.png")?;
                     println!("wrote {}", args.out.join("1-hand-mask.png").display());
                 }

@@ -8,17 +8,8 @@
 
 use crate::error::Rejection;
 use crate::gray::Gray;
+use crate::params::OutlineFrame;
 use crate::template::Hand;
-
-/// A fingertip is a local maximum of the outline's distance from the palm centre, at least this
-/// many palm radii out...
-const TIP_REACH: f32 = 1.3;
-/// Largest angle, seen from the palm centre, between a fingertip and the farthest fingertip.
-const FAN_HALF_ANGLE: f32 = 110.0;
-/// The thumb's angular gap to its neighbour is more than this many times any gap between fingers.
-const THUMB_GAP_RATIO: f32 = 1.4;
-/// ...and the valleys either side of it are at least this many palm radii deeper.
-const VALLEY_DEPTH: f32 = 0.08;
 
 type Point = (f32, f32);
 
@@ -30,7 +21,12 @@ pub struct Landmarks {
     pub far_tip: Point,
 }
 
-pub fn find(mask: &Gray, centre: Point, radius: f32) -> Result<Landmarks, Rejection> {
+pub fn find(
+    mask: &Gray,
+    centre: Point,
+    radius: f32,
+    f: &OutlineFrame,
+) -> Result<Landmarks, Rejection> {
     let outline = trace(mask);
     if outline.len() < 50 {
         return Err(Rejection::NoHand);
@@ -59,7 +55,7 @@ pub fn find(mask: &Gray, centre: Point, radius: f32) -> Result<Landmarks, Reject
         .collect();
     let smooth = smoothed(&dist, (len / 150).max(1), closed);
     let angle = |i: usize| (chain[i].1 - centre.1).atan2(chain[i].0 - centre.0);
-    let mut tips = fingertips(&smooth, radius, (len / 60).max(3), closed);
+    let mut tips = fingertips(&smooth, radius, (len / 60).max(3), closed, f);
     // Fingers, thumb included, fan out within a half turn of the longest (middle) finger; wrist
     // corners of an arm cut off inside the picture lie behind the palm.
     let far = tips
@@ -67,7 +63,7 @@ pub fn find(mask: &Gray, centre: Point, radius: f32) -> Result<Landmarks, Reject
         .copied()
         .max_by(|&a, &b| smooth[a].total_cmp(&smooth[b]));
     if let Some(far) = far {
-        tips.retain(|&i| angular_gap(angle(i), angle(far)) <= FAN_HALF_ANGLE.to_radians());
+        tips.retain(|&i| angular_gap(angle(i), angle(far)) <= f.fan_half_angle_deg.to_radians());
     }
     let tips = order_from_wrist(tips, &angle, closed);
     if tips.len() < 4 {
@@ -96,7 +92,7 @@ pub fn find(mask: &Gray, centre: Point, radius: f32) -> Result<Landmarks, Reject
             .filter(|(j, _)| *j != k)
             .map(|(_, g)| *g)
             .fold(0.0, f32::max);
-        gaps[k] > THUMB_GAP_RATIO * others
+        gaps[k] > f.thumb_gap_ratio * others
     };
     let last = gaps.len() - 1;
     // Valleys ordered from the thumb's side: index/middle, middle/ring, ring/little. When the
@@ -217,7 +213,7 @@ fn smoothed(v: &[f32], r: usize, closed: bool) -> Vec<f32> {
 }
 
 /// Prominent maxima of the distance profile, in outline order.
-fn fingertips(d: &[f32], radius: f32, window: usize, closed: bool) -> Vec<usize> {
+fn fingertips(d: &[f32], radius: f32, window: usize, closed: bool, f: &OutlineFrame) -> Vec<usize> {
     let n = d.len();
     let at = |i: isize| -> Option<f32> {
         if closed {
@@ -228,7 +224,7 @@ fn fingertips(d: &[f32], radius: f32, window: usize, closed: bool) -> Vec<usize>
     };
     let mut tips: Vec<usize> = (0..n)
         .filter(|&i| {
-            d[i] > TIP_REACH * radius
+            d[i] > f.tip_reach * radius
                 // At the open ends the outline runs up the arm to the border: no tip there.
                 && (1..=window as isize).all(|o| {
                     at(i as isize + o).is_some_and(|v| d[i] >= v) && at(i as isize - o).is_some_and(|v| d[i] > v)
@@ -245,7 +241,7 @@ fn fingertips(d: &[f32], radius: f32, window: usize, closed: bool) -> Vec<usize>
     loop {
         let shallow = tips
             .windows(2)
-            .position(|p| d[p[0]].min(d[p[1]]) - low_between(p[0], p[1]) < VALLEY_DEPTH * radius);
+            .position(|p| d[p[0]].min(d[p[1]]) - low_between(p[0], p[1]) < f.valley_depth * radius);
         let Some(i) = shallow else { break };
         let drop = if d[tips[i]] >= d[tips[i + 1]] {
             i + 1

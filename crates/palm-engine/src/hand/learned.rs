@@ -72,7 +72,7 @@ pub fn from_outline(
     let reach = dist(tip, centre);
     let region = palm_hands::Region {
         centre: ((centre.0 + tip.0) / 2.0, (centre.1 + tip.1) / 2.0),
-        side: 2.0 * (reach + radius) * OUTLINE_CROP_MARGIN,
+        side: 2.0 * (reach + radius) * p.outline.crop_margin,
         rotation,
     };
     let mut hand = models
@@ -86,9 +86,6 @@ pub fn from_outline(
     }
     judge(vec![hand], p)
 }
-
-/// The outline's crop holds the hand from wrist to fingertip with this much room around it.
-const OUTLINE_CROP_MARGIN: f32 = 1.1;
 
 /// What the hands found in a picture make of it: the one open palm's frame, or why there is none.
 fn judge(mut hands: Vec<HandLandmarks>, p: &Params) -> Result<Found, Rejection> {

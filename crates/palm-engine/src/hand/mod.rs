@@ -16,14 +16,11 @@ mod segment;
 
 use crate::error::Rejection;
 use crate::gray::Gray;
-use crate::params::Params;
+use crate::params::{OutlineFrame, Params};
 use crate::roi::{Roi, to_gray};
 use crate::template::Hand;
 use image::RgbImage;
 use segment::{channels, palm_centre, segment};
-
-/// Longer side of the working image used for segmentation, in pixels.
-const WORK_SIDE: usize = 400;
 
 /// How the ROI's frame was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -61,18 +58,21 @@ pub struct HandGeometry {
 }
 
 /// The segmented hand at working resolution, and working pixels per source pixel's inverse.
-pub fn mask_only(rgb: &RgbImage) -> Result<Gray, Rejection> {
-    Ok(working_mask(rgb)?.0)
+pub fn mask_only(rgb: &RgbImage, o: &OutlineFrame) -> Result<Gray, Rejection> {
+    Ok(working_mask(rgb, o)?.0)
 }
 
-fn working_mask(rgb: &RgbImage) -> Result<(Gray, f32), Rejection> {
+fn working_mask(rgb: &RgbImage, o: &OutlineFrame) -> Result<(Gray, f32), Rejection> {
     let (w, h) = (rgb.width() as usize, rgb.height() as usize);
-    let mask_scale = (w.max(h) as f32 / WORK_SIDE as f32).max(1.0);
+    let mask_scale = (w.max(h) as f32 / o.work_side as f32).max(1.0);
     let (mw, mh) = (
         (w as f32 / mask_scale).round() as usize,
         (h as f32 / mask_scale).round() as usize,
     );
-    Ok((segment(&channels(rgb, mw, mh))?, mask_scale))
+    Ok((
+        segment(&channels(rgb, mw, mh), o.ring_max_area)?,
+        mask_scale,
+    ))
 }
 
 /// The palm's ROI in a photo of a hand: framed from learned landmarks, or by the outline reader
@@ -86,7 +86,7 @@ pub fn palm_roi(rgb: &RgbImage, p: &Params) -> Result<(Roi, HandGeometry), Rejec
     {
         return learned_roi(rgb, p, frame, hand, &landmarks);
     }
-    let outline = Outline::read(rgb)?;
+    let outline = Outline::read(rgb, &p.outline)?;
     match learned::from_outline(rgb, p, outline.centre, outline.radius, outline.far_tip)? {
         learned::Found::Palm {
             frame,
@@ -109,13 +109,13 @@ struct Outline {
 }
 
 impl Outline {
-    fn read(rgb: &RgbImage) -> Result<Outline, Rejection> {
-        let (mask, mask_scale) = working_mask(rgb)?;
+    fn read(rgb: &RgbImage, o: &OutlineFrame) -> Result<Outline, Rejection> {
+        let (mask, mask_scale) = working_mask(rgb, o)?;
         let (centre, radius) = palm_centre(&mask);
         if radius < 12.0 {
             return Err(Rejection::PalmTooSmall);
         }
-        let found = landmarks::find(&mask, centre, radius)?;
+        let found = landmarks::find(&mask, centre, radius, o)?;
         let to_src =
             |(x, y): (f32, f32)| ((x + 0.5) * mask_scale - 0.5, (y + 0.5) * mask_scale - 0.5);
         Ok(Outline {
@@ -154,11 +154,12 @@ fn learned_roi(
 }
 
 fn outline_roi(rgb: &RgbImage, p: &Params, o: Outline) -> Result<(Roi, HandGeometry), Rejection> {
-    let frame_from_valleys = plausible(&o.valleys, o.radius);
+    let f = &p.outline;
+    let frame_from_valleys = plausible(&o.valleys, o.radius, f);
     let frame = if frame_from_valleys {
-        Frame::from_valleys(&o.valleys, o.centre, o.radius)
+        Frame::from_valleys(&o.valleys, o.centre, o.radius, f)
     } else {
-        Frame::from_longest_finger(o.far_tip, o.centre, o.radius, o.hand)
+        Frame::from_longest_finger(o.far_tip, o.centre, o.radius, o.hand, f)
     };
     let (mask, mask_scale) = (o.mask, o.mask_scale);
     let grey = to_gray(rgb);
@@ -262,7 +263,12 @@ impl Frame {
     }
 
     /// The palm frame: origin between the outer valleys, y towards the palm centre.
-    fn from_valleys(valleys: &[(f32, f32)], centre: (f32, f32), radius: f32) -> Frame {
+    fn from_valleys(
+        valleys: &[(f32, f32)],
+        centre: (f32, f32),
+        radius: f32,
+        f: &OutlineFrame,
+    ) -> Frame {
         // Its direction blends two estimates that fail differently: square to the line through
         // the outer valleys (tilts with any misplaced outer valley) and from the middle valley to
         // the palm centre (anchored by the inscribed circle, which barely moves between photos of
@@ -275,25 +281,31 @@ impl Frame {
             (sx, sy) = (-sx, -sy);
         }
         let (cx, cy) = unit(centre.0 - v2.0, centre.1 - v2.1);
-        let w = FRAME_WEIGHT_OF_CENTRE;
+        let w = f.weight_of_centre;
         let y = unit(w * cx + (1.0 - w) * sx, w * cy + (1.0 - w) * sy);
         // Scale from two measures that fail differently: the valley span moves when a valley is
         // misplaced, the palm's inscribed circle barely does (1% spread over one hand's photos
         // against 3-9% for the span on coep-hands c001-c040). Their mean matched better than
         // either.
-        let side = 0.5 * (ROI_SIDE_PER_VALLEY_SPAN * d + ROI_SIDE_PER_PALM_RADIUS * radius);
-        let offset = ROI_OFFSET_PER_VALLEY_SPAN * d + side / 2.0;
+        let side = 0.5 * (f.roi_side_per_valley_span * d + f.roi_side_per_palm_radius * radius);
+        let offset = f.roi_offset_per_valley_span * d + side / 2.0;
         Frame::unmirrored((origin.0 + y.0 * offset, origin.1 + y.1 * offset), y, side)
     }
 
     /// The frame for valleys that cannot be right (see `plausible`): from the palm's inscribed
     /// circle and the longest finger alone, placed where the valley frame puts it on average.
-    fn from_longest_finger(tip: (f32, f32), centre: (f32, f32), radius: f32, hand: Hand) -> Frame {
+    fn from_longest_finger(
+        tip: (f32, f32),
+        centre: (f32, f32),
+        radius: f32,
+        hand: Hand,
+        f: &OutlineFrame,
+    ) -> Frame {
         // The longest finger points about 9 degrees off the valley frame's y axis, one way on a
         // left hand and the other on a right one; not turned when the hand is unknown.
         let lean = match hand {
-            Hand::Right => -FINGER_LEAN_DEG,
-            Hand::Left => FINGER_LEAN_DEG,
+            Hand::Right => -f.finger_lean_deg,
+            Hand::Left => f.finger_lean_deg,
             Hand::Unknown => 0.0,
         }
         .to_radians();
@@ -302,11 +314,11 @@ impl Frame {
         let y = (cos * tx - sin * ty, sin * tx + cos * ty);
         Frame::unmirrored(
             (
-                centre.0 + y.0 * ROI_CENTRE_PER_PALM_RADIUS * radius,
-                centre.1 + y.1 * ROI_CENTRE_PER_PALM_RADIUS * radius,
+                centre.0 + y.0 * f.roi_centre_per_palm_radius * radius,
+                centre.1 + y.1 * f.roi_centre_per_palm_radius * radius,
             ),
             y,
-            ROI_SIDE_PER_PALM_RADIUS * radius,
+            f.roi_side_per_palm_radius * radius,
         )
     }
 }
@@ -314,40 +326,26 @@ impl Frame {
 /// Whether three valleys can be a hand's: spread over 0.7-1.4 palm radii (0.82-1.10 on coep-hands
 /// c001-c050), the two gaps between them within a ratio of 0.6 (0.74 there). Fingers pressed
 /// together, or a crack in the mask taken for a valley, give valleys outside these.
-fn plausible(valleys: &[(f32, f32)], radius: f32) -> bool {
+fn plausible(valleys: &[(f32, f32)], radius: f32, f: &OutlineFrame) -> bool {
     let dist = |a: (f32, f32), b: (f32, f32)| ((a.0 - b.0).powi(2) + (a.1 - b.1).powi(2)).sqrt();
     let span = dist(valleys[0], valleys[2]) / radius;
     let (g1, g2) = (dist(valleys[0], valleys[1]), dist(valleys[1], valleys[2]));
     let ratio = g1.min(g2) / g1.max(g2).max(f32::EPSILON);
-    (VALLEY_SPAN_MIN..=VALLEY_SPAN_MAX).contains(&span) && ratio >= VALLEY_GAP_RATIO_MIN
+    (f.valley_span.0..=f.valley_span.1).contains(&span) && ratio >= f.valley_gap_ratio_min
 }
 
-const VALLEY_SPAN_MIN: f32 = 0.7;
-const VALLEY_SPAN_MAX: f32 = 1.4;
-const VALLEY_GAP_RATIO_MIN: f32 = 0.6;
-/// Medians over coep-hands c001-c050 of the valley frame against the hand's farthest point (the
-/// longest fingertip): the angle between its y axis and the direction of that point, and how far
-/// its ROI centre lies from the palm centre towards the fingers, in palm radii.
-const FINGER_LEAN_DEG: f32 = 9.1;
-const ROI_CENTRE_PER_PALM_RADIUS: f32 = -0.476;
-
-/// Weight of the middle-valley-to-centre direction in the frame's y axis (the rest: square to
-/// the outer valleys' line). Chosen on coep-hands c001-c050 among 0.25, 0.5, 0.75 and 1, checked on
-/// c051-c100.
-const FRAME_WEIGHT_OF_CENTRE: f32 = 0.75;
+// Where the outline frame's settings (`OutlineFrame`) come from: the finger lean and the
+// longest-finger frame's centre are medians over coep-hands c001-c050 of the valley frame
+// against the hand's farthest point (the longest fingertip); the weight of the centre direction
+// was chosen there among 0.25, 0.5, 0.75 and 1 and checked on c051-c100; the palm-radius side is
+// the median ratio of the valley-span side to the inscribed circle's radius on c001-c040, so
+// that the blend keeps the ROI's average size.
 
 /// `(x, y)` scaled to length 1 (left as is when it has none).
 pub(super) fn unit(x: f32, y: f32) -> (f32, f32) {
     let n = (x * x + y * y).sqrt();
     if n > 0.0 { (x / n, y / n) } else { (x, y) }
 }
-
-/// ROI side and its distance below the valley line, as multiples of the outer-valley distance.
-const ROI_SIDE_PER_VALLEY_SPAN: f32 = 1.25;
-const ROI_OFFSET_PER_VALLEY_SPAN: f32 = 0.2;
-/// ROI side per palm radius: the median ratio of the valley-span side to the inscribed circle's
-/// radius on coep-hands c001-c040, so that the blend keeps the ROI's average size.
-const ROI_SIDE_PER_PALM_RADIUS: f32 = 1.16;
 
 #[cfg(test)]
 mod tests {
@@ -357,30 +355,33 @@ mod tests {
     const CENTRE: (f32, f32) = (0.0, 0.0);
     const RADIUS: f32 = 100.0;
     const VALLEYS: [(f32, f32); 3] = [(-45.0, -120.0), (0.0, -125.0), (45.0, -120.0)];
+    static F: std::sync::LazyLock<OutlineFrame> = std::sync::LazyLock::new(OutlineFrame::default);
 
     #[test]
     fn valleys_of_a_spread_hand_are_plausible_and_misplaced_ones_are_not() {
-        assert!(plausible(&VALLEYS, RADIUS));
+        assert!(plausible(&VALLEYS, RADIUS, &F));
         // Fingers pressed together: "valleys" found far apart along the outline.
         assert!(!plausible(
             &[(-90.0, -100.0), (0.0, -125.0), (95.0, -40.0)],
-            RADIUS
+            RADIUS,
+            &F
         ));
         // A crack in a finger taken for a valley: two gaps of very different length.
         assert!(!plausible(
             &[(-45.0, -120.0), (-35.0, -122.0), (45.0, -120.0)],
-            RADIUS
+            RADIUS,
+            &F
         ));
     }
 
     #[test]
     fn the_longest_finger_frame_lands_where_the_valley_frame_does() {
-        let valleys = Frame::from_valleys(&VALLEYS, CENTRE, RADIUS);
+        let valleys = Frame::from_valleys(&VALLEYS, CENTRE, RADIUS, &F);
         assert!((valleys.y.0).abs() < 0.01 && (valleys.y.1 - 1.0).abs() < 0.01);
         // The middle fingertip, as far out as a real one, leaning as on coep-hands' right hands.
-        let lean = FINGER_LEAN_DEG.to_radians();
+        let lean = F.finger_lean_deg.to_radians();
         let tip = (280.0 * lean.sin(), -280.0 * lean.cos());
-        let finger = Frame::from_longest_finger(tip, CENTRE, RADIUS, Hand::Right);
+        let finger = Frame::from_longest_finger(tip, CENTRE, RADIUS, Hand::Right, &F);
         let angle = (finger.y.0 * valleys.y.1 - finger.y.1 * valleys.y.0)
             .asin()
             .to_degrees();
@@ -391,7 +392,7 @@ mod tests {
         assert!(apart < 0.05 * valleys.side, "ROI centres {apart} px apart");
         assert!((finger.side / valleys.side - 1.0).abs() < 0.05);
         // A left hand leans the other way: the same tip mirrored gives the mirrored frame.
-        let mirrored = Frame::from_longest_finger((-tip.0, tip.1), CENTRE, RADIUS, Hand::Left);
+        let mirrored = Frame::from_longest_finger((-tip.0, tip.1), CENTRE, RADIUS, Hand::Left, &F);
         assert!(
             (mirrored.y.0 + finger.y.0).abs() < 1e-4 && (mirrored.y.1 - finger.y.1).abs() < 1e-4
         );

@@ -41,7 +41,7 @@ pub fn channels(rgb: &RgbImage, mw: usize, mh: usize) -> Channels {
 
 /// Skin mask: Otsu on chroma among lit pixels, opened to drop pins and specks, largest component,
 /// holes filled.
-pub fn segment(ch: &Channels) -> Result<Gray, Rejection> {
+pub fn segment(ch: &Channels, ring_max_area: usize) -> Result<Gray, Rejection> {
     let (luma, chroma) = (&ch.luma, &ch.chroma);
     let n = luma.px.len() as f32;
     let mean_luma = luma.mean();
@@ -79,7 +79,7 @@ pub fn segment(ch: &Channels) -> Result<Gray, Rejection> {
     // Opening drops pins and specks. (Closing, to bridge rings, was measured: it merges fingers.)
     let r = (luma.width.max(luma.height) / 130).max(1);
     let opened = threshold(&threshold(&skin.box_mean(r), 0.999).box_mean(r), 0.001);
-    let mask = fill_holes(&rejoin_severed(&opened, &ch.neutral));
+    let mask = fill_holes(&rejoin_severed(&opened, &ch.neutral, ring_max_area));
     let area = mask.px.iter().sum::<f32>();
     if area < 0.03 * n {
         return Err(Rejection::NoHand);
@@ -100,15 +100,12 @@ pub fn segment(ch: &Channels) -> Result<Gray, Rejection> {
     Ok(mask)
 }
 
-/// Largest ring blob, in units of the ring search radius squared.
-const RING_MAX_AREA: usize = 10;
-
 /// The largest skin component, with finger pieces that a metal ring cut off joined back.
 ///
 /// A ring is a small, bright, colourless blob that touches the hand on one side and a separate
 /// piece of skin on the other. Only such blobs (and the pieces beyond them) are added: closing the
 /// mask instead would also fill the gaps between fingers.
-fn rejoin_severed(skin: &Gray, neutral: &Gray) -> Gray {
+fn rejoin_severed(skin: &Gray, neutral: &Gray, ring_max_area: usize) -> Gray {
     let (w, h) = (skin.width, skin.height);
     let r = (w.max(h) / 100).max(1);
     let (skin_label, skin_size) = components(skin);
@@ -131,7 +128,7 @@ fn rejoin_severed(skin: &Gray, neutral: &Gray) -> Gray {
     let mut others: Vec<Vec<u32>> = vec![Vec::new(); blob_size.len()];
     for i in 0..w * h {
         let b = blob_label[i] as usize;
-        if b == 0 || blob_size[b] > RING_MAX_AREA * r * r {
+        if b == 0 || blob_size[b] > ring_max_area * r * r {
             continue;
         }
         for j in neighbours(i, w, h) {
