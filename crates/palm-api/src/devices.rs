@@ -2,14 +2,14 @@
 //! gate's allow-lists and queued decisions.
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 /// A capture sealed with HPKE (RFC 9180: DHKEM(X25519, HKDF-SHA256), HKDF-SHA256, AES-256-GCM) to
 /// one of the server's capture keys (`GET /v1/capture_keys`). The associated data binds it to
 /// its request: `"palmline capture\n<purpose>\n<target>\n<nonce>"`, where purpose is `payment`
 /// (target: the payment id) or `gate_scan` (target: `<gate id>/<event id>`). Each nonce opens
 /// once.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SealedImage {
     pub key_id: u32,
@@ -22,7 +22,8 @@ pub struct SealedImage {
 }
 
 /// A server capture key that devices seal captures to.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CaptureKey {
     pub id: u32,
     /// X25519 public key, base64.
@@ -32,7 +33,8 @@ pub struct CaptureKey {
 }
 
 /// `POST /v1/devices/pairing_codes`: a one-time code for a device to pair with a till or a gate.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreatePairingCode {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -41,7 +43,8 @@ pub struct CreatePairingCode {
     pub gate: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PairingCode {
     /// Shown once; staff type it into the device.
     pub code: String,
@@ -51,7 +54,8 @@ pub struct PairingCode {
 }
 
 /// `POST /v1/devices`: a device registers its public keys with a pairing code.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct RegisterDevice {
     pub pairing_code: String,
@@ -62,7 +66,8 @@ pub struct RegisterDevice {
     pub seal_key: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Device {
     pub id: String,
     pub name: String,
@@ -74,7 +79,8 @@ pub struct Device {
     pub revoked: Option<i64>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeviceRegistered {
     pub device: Device,
     pub capture_keys: Vec<CaptureKey>,
@@ -83,7 +89,8 @@ pub struct DeviceRegistered {
 /// `GET /v1/gate/allow_list?event=...`: an event's allow-list for a gate to decide offline,
 /// sealed with HPKE to the gate device's own key (`seal_key` at pairing), with associated data
 /// `"palmline allow-list\n<device id>\n<event id>\n<list id>"`. The gate keeps it sealed on disk.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SealedAllowList {
     pub id: String,
     pub event: String,
@@ -99,7 +106,8 @@ pub struct SealedAllowList {
 /// What a sealed allow-list holds: the templates of the event's pass holders only, protected
 /// under a transform made for this list (its key is inside, so the list's templates cannot be
 /// linked to the service's own).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AllowList {
     pub id: String,
     pub event: String,
@@ -113,7 +121,8 @@ pub struct AllowList {
     pub entries: Vec<AllowListEntry>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AllowListEntry {
     pub person: String,
     /// `ticket`, `membership` or `staff`.
@@ -124,7 +133,8 @@ pub struct AllowListEntry {
 }
 
 /// `GET /v1/gate/allow_lists/{id}`: whether a gate may keep using a list.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AllowListStatus {
     pub id: String,
     pub revoked: bool,
@@ -132,7 +142,8 @@ pub struct AllowListStatus {
 }
 
 /// A decision a gate made offline, uploaded when it is back online.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OfflineEntry {
     /// Made by the gate (`ent_` and 16 to 40 more characters); uploading it again is harmless.
@@ -151,13 +162,15 @@ pub struct OfflineEntry {
 pub const MAX_OFFLINE_ENTRIES: usize = 500;
 
 /// `POST /v1/gate/entries`: at most [`MAX_OFFLINE_ENTRIES`] entries.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OfflineEntries {
     pub entries: Vec<OfflineEntry>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct OfflineUpload {
     pub recorded: u32,
     /// Already uploaded before (a retry after a lost answer).
@@ -165,7 +178,8 @@ pub struct OfflineUpload {
 }
 
 /// `POST /v1/events/{id}/allow_lists/revoke`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AllowListsRevoked {
     pub revoked: u32,
 }

@@ -1,6 +1,7 @@
 //! Wire types of Palmline's HTTP API, shared by the server, the scanner and the kiosk.
 //!
-//! The key design decision: these are plain data with `serde` and OpenAPI schemas, nothing else.
+//! The key design decision: these are plain data with `serde` and OpenAPI schemas (behind the
+//! `openapi` feature, which only the server turns on), nothing else.
 //! Requests refuse unknown fields (a typo in a field name is an error, never silently ignored);
 //! amounts are integers in minor units; times are Unix seconds; card numbers only ever appear in
 //! requests, and responses carry the brand and last four digits.
@@ -10,10 +11,10 @@ mod devices;
 pub use devices::*;
 
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 /// Every error response: `{type, code, message, param}`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiError {
     /// Broad class: `invalid_request_error`, `authentication_error`, `idempotency_error`,
     /// `card_error`, `palm_error`, `conflict_error`, `not_found_error`, `api_error`.
@@ -31,7 +32,8 @@ pub struct ApiError {
     pub decline_code: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum Hand {
     Left,
@@ -48,7 +50,8 @@ impl Hand {
 }
 
 /// One palm image, base64-encoded (PNG, JPEG or BMP; a full hand or a cropped palm).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Capture {
     pub hand: Hand,
@@ -57,7 +60,8 @@ pub struct Capture {
 
 /// `Debug` shows the last four digits only and never the security code: a request logged by
 /// mistake must not carry a card.
-#[derive(Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CardInput {
     /// The full card number (spaces and dashes allowed).
@@ -85,7 +89,8 @@ impl std::fmt::Debug for CardInput {
     }
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConsentInput {
     /// Must be true: the person agreed to biometric processing.
@@ -95,7 +100,8 @@ pub struct ConsentInput {
 }
 
 /// `POST /v1/signups`: palm captures of one or both hands, a card, a phone number and consent.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
     /// E.164 form, for example `+447700900123`.
@@ -114,7 +120,8 @@ pub struct SignupRequest {
     pub source: CaptureSource,
 }
 
-#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CaptureSource {
     #[default]
@@ -123,7 +130,8 @@ pub enum CaptureSource {
 }
 
 /// Where a person's enrolment stands.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum EnrolmentStatus {
     /// Identified at tills like anyone enrolled.
@@ -134,7 +142,8 @@ pub enum EnrolmentStatus {
     PendingFirstScan,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Card {
     pub id: String,
     pub brand: String,
@@ -145,7 +154,8 @@ pub struct Card {
     pub created: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Person {
     pub id: String,
     /// Only the last four digits are shown.
@@ -156,7 +166,8 @@ pub struct Person {
     pub status: EnrolmentStatus,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SignupResponse {
     pub person: Person,
     /// Loyalty memberships joined with the sign-up.
@@ -164,13 +175,15 @@ pub struct SignupResponse {
     pub memberships: Vec<Membership>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ConsentText {
     pub version: String,
     pub text: String,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum CaptureMethod {
     /// Authorise and capture in one step (the default).
@@ -180,7 +193,8 @@ pub enum CaptureMethod {
 }
 
 /// `POST /v1/payments`: what the merchant's POS sends.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreatePayment {
     /// Minor units (cents, pence). Positive.
@@ -199,7 +213,8 @@ pub struct CreatePayment {
     pub capture_method: Option<CaptureMethod>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum PaymentStatus {
     RequiresPalm,
@@ -241,14 +256,16 @@ impl PaymentStatus {
 }
 
 /// The card a payment used, as the receipt shows it.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CardSummary {
     pub id: String,
     pub brand: String,
     pub last4: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Payment {
     pub id: String,
     pub status: PaymentStatus,
@@ -280,7 +297,8 @@ pub struct Payment {
 }
 
 /// `POST /v1/payments/{id}/palm`: the till's scanner submits a capture.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PalmSubmission {
     /// The capture, base64; leave out when sending `sealed_image`.
@@ -305,7 +323,8 @@ pub struct PalmSubmission {
     pub reward: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmPayment {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -316,7 +335,8 @@ pub struct ConfirmPayment {
     pub reward: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CapturePayment {
     /// Capture less than authorised (the rest is released). Default: everything.
@@ -324,7 +344,8 @@ pub struct CapturePayment {
     pub amount: Option<i64>,
 }
 
-#[derive(Debug, Clone, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateRefund {
     /// Default: everything not yet refunded.
@@ -334,7 +355,8 @@ pub struct CreateRefund {
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Refund {
     pub id: String,
     pub payment: String,
@@ -345,7 +367,8 @@ pub struct Refund {
 }
 
 /// One recorded change (payment state, refund); also what webhooks deliver.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Event {
     pub id: String,
     #[serde(rename = "type")]
@@ -355,19 +378,22 @@ pub struct Event {
 }
 
 /// A page of a list, newest first. Ask for the next page with `starting_after=<last id>`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct List<T> {
     pub data: Vec<T>,
     pub has_more: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhookEndpoint {
     pub url: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookEndpoint {
     pub id: String,
     pub url: String,
@@ -377,7 +403,8 @@ pub struct WebhookEndpoint {
     pub created: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct WebhookDelivery {
     pub id: String,
     pub event: String,
@@ -394,14 +421,16 @@ pub struct WebhookDelivery {
 
 /// `POST /v1/people/sessions`: a person proves who they are at a device (palm + phone number)
 /// to manage their own data.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreatePersonSession {
     pub image: String,
     pub phone: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PersonSession {
     /// Bearer token for the `/v1/me` endpoints.
     pub token: String,
@@ -409,13 +438,15 @@ pub struct PersonSession {
     pub person: Person,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePhone {
     pub phone: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Health {
     pub status: String,
     pub database: String,
@@ -424,27 +455,31 @@ pub struct Health {
 
 /// `POST /v1/people/deletions`: a person asks, at a device, to be deleted (palm + phone number);
 /// a code is sent to that phone.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateDeletion {
     pub image: String,
     pub phone: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeletionRequest {
     pub id: String,
     /// The code expires at this time (Unix seconds).
     pub expires: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmDeletion {
     pub code: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeletionResult {
     pub id: String,
     /// `deleted`, or `pending` while a payment of theirs is still in flight (then deleted by a
@@ -453,7 +488,8 @@ pub struct DeletionResult {
 }
 
 /// One read of the person's biometric data.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     pub id: String,
     /// The till, merchant or job that read it.
@@ -464,14 +500,16 @@ pub struct AuditEntry {
 }
 
 /// The published biometric data retention policy (BIPA asks for a public one).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct RetentionPolicy {
     pub biometric_retention_days: i64,
     pub policy: String,
 }
 
 /// `POST /v1/loyalty/programs`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateProgram {
     pub name: String,
@@ -479,7 +517,8 @@ pub struct CreateProgram {
     pub points_per_unit: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Reward {
     pub id: String,
     pub program: String,
@@ -490,7 +529,8 @@ pub struct Reward {
     pub currency: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Program {
     pub id: String,
     pub name: String,
@@ -499,7 +539,8 @@ pub struct Program {
     pub created: i64,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateReward {
     pub name: String,
@@ -511,7 +552,8 @@ pub struct CreateReward {
 /// Link a person to a program: by the phone number they enrolled with (merchant API), or at
 /// sign-up / in their own session. `member_number`: the number on an existing loyalty card
 /// (default: a new one).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct JoinProgram {
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -522,7 +564,8 @@ pub struct JoinProgram {
     pub member_number: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Membership {
     pub id: String,
     pub program: String,
@@ -533,7 +576,8 @@ pub struct Membership {
 }
 
 /// `POST /v1/loyalty/present`: a palm at a till shows the person's loyalty cards, no payment.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PresentLoyalty {
     pub image: String,
@@ -541,7 +585,8 @@ pub struct PresentLoyalty {
     pub phone_last4: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct LoyaltyPresentation {
     pub person: String,
     pub memberships: Vec<Membership>,
@@ -549,7 +594,8 @@ pub struct LoyaltyPresentation {
     pub rewards_available: Vec<Reward>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GateInput {
     pub name: String,
@@ -559,14 +605,16 @@ pub struct GateInput {
 }
 
 /// `POST /v1/venues`: a venue and its gates.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateVenue {
     pub name: String,
     pub gates: Vec<GateInput>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GateInfo {
     pub id: String,
     pub name: String,
@@ -576,14 +624,16 @@ pub struct GateInfo {
     pub credential: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Venue {
     pub id: String,
     pub name: String,
     pub gates: Vec<GateInfo>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CreateEvent {
     pub name: String,
@@ -596,7 +646,8 @@ pub struct CreateEvent {
     pub reentry: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct VenueEvent {
     pub id: String,
     pub venue: String,
@@ -608,7 +659,8 @@ pub struct VenueEvent {
 }
 
 /// `POST /v1/events/{id}/passes`: put a person (found by phone) on the event's allow-list.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AddPass {
     pub phone: String,
@@ -620,7 +672,8 @@ pub struct AddPass {
 /// not the number belongs to someone enrolled, so no one learns who is by trying numbers. The
 /// membership or pass is made at the person's next palm scan at this merchant (paying, showing
 /// their loyalty cards, or at a gate), and the invitation is forgotten at `expires` if unused.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Invitation {
     pub id: String,
     /// `membership` or `pass`.
@@ -634,7 +687,8 @@ pub struct Invitation {
 }
 
 /// `POST /v1/age_verifications`: staff checked an ID document (the image is never sent).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct VerifyAge {
     pub phone: String,
@@ -644,7 +698,8 @@ pub struct VerifyAge {
     pub verified_by: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AgeVerification {
     /// Not returned: the answer is the same whether or not the phone number is enrolled.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -655,7 +710,8 @@ pub struct AgeVerification {
 }
 
 /// `POST /v1/gate/scans`: a palm at a gate.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GateScan {
     pub event: String,
@@ -673,7 +729,8 @@ pub struct GateScan {
 }
 
 /// Green or red, with the reason the gate shows.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GateDecision {
     pub allowed: bool,
     /// `welcome`, `goodbye`, or why not: `palm_not_recognised`, `needs_hint`, `no_pass`,
@@ -684,7 +741,8 @@ pub struct GateDecision {
 }
 
 /// One gate decision, as the merchant's records show it (`GET /v1/entries`).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Entry {
     pub id: String,
     pub event: String,

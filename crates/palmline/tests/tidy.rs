@@ -178,6 +178,37 @@ fn the_palm_core_is_pure() {
     }
 }
 
+/// The use cases, the store and the scanner know nothing of HTTP servers or of the OpenAPI
+/// document: no axum, hyper, tower or utoipa among their dependencies, and the wire types'
+/// schemas (palm-api's `openapi` feature) are turned on by the server alone.
+#[test]
+fn only_the_server_speaks_http_and_openapi() {
+    const HTTP_SERVING: &[&str] = &["axum", "hyper", "tower", "tower-http", "utoipa"];
+    let manifests = manifests();
+    for name in ["palm-api", "palm-service", "palm-store", "palm-scanner"] {
+        for dep in dependencies(&manifests[name]) {
+            let optional_in_api = name == "palm-api"
+                && manifests[name]
+                    .lines()
+                    .any(|l| l.starts_with(&format!("{dep} =")) && l.contains("optional = true"));
+            assert!(
+                !HTTP_SERVING.contains(&dep.as_str()) || optional_in_api,
+                "{name} depends on {dep}"
+            );
+        }
+    }
+    for (name, manifest) in &manifests {
+        let turns_on_schemas = manifest
+            .lines()
+            .any(|l| l.starts_with("palm-api") && l.contains("openapi"));
+        assert_eq!(
+            turns_on_schemas,
+            name == "palm-server",
+            "{name}: only palm-server turns on palm-api's openapi feature"
+        );
+    }
+}
+
 /// The HTTP edge asks the service; it never reads or writes the store itself (the one exception
 /// is `keys.rs`, the operator's offline key rotation).
 #[test]
