@@ -377,6 +377,18 @@ pub struct Event {
     pub data: serde_json::Value,
 }
 
+/// `GET /v1/till`: the calling till, as its receipts name it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TillProfile {
+    pub id: String,
+    pub name: String,
+    /// The store the till stands in.
+    pub store: String,
+    /// The merchant's name.
+    pub merchant: String,
+}
+
 /// A page of a list, newest first. Ask for the next page with `starting_after=<last id>`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

@@ -45,6 +45,7 @@ pub fn router(state: AppState) -> axum::Router {
         )
         .route("/v1/payments/{id}/events", get(routes::payment_events))
         .route("/v1/tills", get(routes::list_tills))
+        .route("/v1/till", get(routes::this_till))
         .route(
             "/v1/webhook_endpoints",
             post(routes::create_webhook_endpoint).get(routes::list_webhook_endpoints),

@@ -24,7 +24,7 @@ pub mod state;
 
 pub use config::Config;
 pub use palm_service::merchants::MerchantCredentials;
-pub use server::{DemoCredentials, Server};
+pub use server::{DemoCredentials, DemoGate, Server};
 
 /// Logs to stderr, as text or JSON lines; `RUST_LOG` picks the level (default `info`). Colours
 /// only when stderr is a terminal: a log file or a pipe gets plain text.

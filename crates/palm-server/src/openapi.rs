@@ -22,6 +22,7 @@ const PUBLIC: &[(&str, &str)] = &[
 
 /// Operations a paired device may call too, signing as its till or gate.
 const DEVICE_TOO: &[(&str, &str)] = &[
+    ("get", "/v1/till"),
     ("post", "/v1/signups"),
     ("post", "/v1/payments"),
     ("get", "/v1/payments/{id}"),
@@ -196,6 +197,7 @@ fn declare_id(op: &mut Operation) {
         routes::list_refunds,
         routes::payment_events,
         routes::list_tills,
+        routes::this_till,
         routes::create_webhook_endpoint,
         routes::list_webhook_endpoints,
         routes::list_webhook_deliveries,

@@ -221,6 +221,12 @@ pub struct TillInfo {
     pub store: String,
 }
 
+/// The calling till (its credential, or a scanner paired with it): what its receipts name.
+#[utoipa::path(get, path = "/v1/till", responses((status = 200, body = TillProfile)))]
+pub async fn this_till(State(s): State<AppState>, Till(t): Till) -> ApiResult<Json<TillProfile>> {
+    Ok(Json(s.service.till_profile(&t).await?))
+}
+
 #[utoipa::path(get, path = "/v1/tills", responses((status = 200, body = List<TillInfo>)))]
 pub async fn list_tills(
     State(s): State<AppState>,

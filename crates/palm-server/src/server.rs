@@ -21,8 +21,43 @@ use std::time::Duration;
 use tokio::sync::watch;
 
 /// The demo merchant's credentials, kept in the data directory (0600) so that every start can
-/// print them; the database holds only their hashes.
-pub type DemoCredentials = palm_service::merchants::MerchantCredentials;
+/// print them; the database holds only their hashes. Reads as the merchant's credentials, with
+/// the demo venue's gate beside them.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct DemoCredentials {
+    #[serde(flatten)]
+    pub shop: palm_service::merchants::MerchantCredentials,
+    /// Absent in data directories made before the demo had a venue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gate: Option<DemoGate>,
+}
+
+/// The demo venue's gate and the event it admits to (open for a year from the first start).
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
+pub struct DemoGate {
+    pub venue: String,
+    pub event: String,
+    pub id: String,
+    pub name: String,
+    pub credential: String,
+}
+
+impl std::ops::Deref for DemoCredentials {
+    type Target = palm_service::merchants::MerchantCredentials;
+    fn deref(&self) -> &Self::Target {
+        &self.shop
+    }
+}
+
+/// Secrets never reach a log line through `Debug`.
+impl std::fmt::Debug for DemoCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DemoCredentials")
+            .field("shop", &self.shop)
+            .field("gate", &self.gate.as_ref().map(|g| &g.id))
+            .finish()
+    }
+}
 
 pub struct Server {
     pub addr: SocketAddr,
@@ -236,8 +271,9 @@ async fn housekeeping(service: Arc<Service>, every: Duration, mut stop: watch::R
 
 const DEMO_FILE: &str = "demo-credentials.json";
 
-/// On a fresh database: a demo merchant with one store and two tills. Later starts read the
-/// credentials back from the data directory.
+/// On a fresh database: a demo merchant with one store and two tills, and a venue with one gate
+/// and an event open for a year (anyone the merchant gives a pass gets in). Later starts read
+/// the credentials back from the data directory.
 async fn demo_merchant(service: &Service, data_dir: &Path) -> Result<Option<DemoCredentials>> {
     let path = data_dir.join(DEMO_FILE);
     if service.has_merchants().await? {
@@ -245,13 +281,49 @@ async fn demo_merchant(service: &Service, data_dir: &Path) -> Result<Option<Demo
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok()));
     }
-    let creds = service
+    let shop = service
         .create_merchant(
             "Demo Shop",
             "Main Street",
             &["Till 1".to_string(), "Till 2".to_string()],
         )
         .await?;
+    let venue = service
+        .create_venue(
+            &shop.merchant,
+            palm_api::CreateVenue {
+                name: "Demo Hall".into(),
+                gates: vec![palm_api::GateInput {
+                    name: "Main door".into(),
+                    age_restricted: false,
+                }],
+            },
+        )
+        .await?;
+    let now = service.now_s();
+    let event = service
+        .create_event(
+            &shop.merchant,
+            &venue.id,
+            palm_api::CreateEvent {
+                name: "Demo evening".into(),
+                starts: now - 60,
+                ends: now + 365 * 86_400,
+                capacity: 1000,
+                reentry: true,
+            },
+        )
+        .await?;
+    let gate = venue.gates.into_iter().next().and_then(|g| {
+        Some(DemoGate {
+            venue: venue.id.clone(),
+            event: event.id.clone(),
+            id: g.id,
+            name: g.name,
+            credential: g.credential?,
+        })
+    });
+    let creds = DemoCredentials { shop, gate };
     let json = serde_json::to_vec_pretty(&creds)?;
     write_private(&path, &json)?;
     Ok(Some(creds))

@@ -3,7 +3,7 @@
 //! edge hashes the bearer token and asks here; it never reads the store itself.
 
 use crate::Service;
-use crate::error::Result;
+use crate::error::{Result, ServiceError};
 use crate::store::{GateRow, MerchantRow, TillRow};
 
 impl Service {
@@ -30,6 +30,21 @@ impl Service {
     /// Gate `id` of `merchant_id`.
     pub async fn gate(&self, merchant_id: &str, id: &str) -> Result<Option<GateRow>> {
         Ok(self.store.gate(merchant_id, id).await?)
+    }
+
+    /// What a till shows of itself (on receipts): its name, its store's, and its merchant's.
+    pub async fn till_profile(&self, till: &TillRow) -> Result<palm_api::TillProfile> {
+        let merchant = self
+            .store
+            .merchant(&till.merchant_id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("merchant"))?;
+        Ok(palm_api::TillProfile {
+            id: till.id.clone(),
+            name: till.name.clone(),
+            store: till.store_name.clone(),
+            merchant: merchant.name,
+        })
     }
 
     /// A merchant's tills.

@@ -290,7 +290,8 @@ impl Service {
         Ok(self.keyring().new_data_key()?)
     }
 
-    fn now_s(&self) -> i64 {
+    /// The service's clock, in Unix seconds (a test's manual clock when it runs on one).
+    pub fn now_s(&self) -> i64 {
         self.clock.now_s()
     }
 }

@@ -303,6 +303,8 @@ pub struct KeyedRequest {
 pub trait MerchantStore: Send + Sync {
     async fn insert_merchant(&self, m: &MerchantRow, tills: &[TillRow]) -> StoreResult<()>;
     async fn merchant_by_key(&self, api_key_hash: &str) -> StoreResult<Option<MerchantRow>>;
+    /// Merchant `id`, disabled or not.
+    async fn merchant(&self, id: &str) -> StoreResult<Option<MerchantRow>>;
     async fn till_by_secret(&self, secret_hash: &str) -> StoreResult<Option<TillRow>>;
     async fn till(&self, merchant_id: &str, till_id: &str) -> StoreResult<Option<TillRow>>;
     async fn tills(&self, merchant_id: &str) -> StoreResult<Vec<TillRow>>;

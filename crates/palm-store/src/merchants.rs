@@ -69,6 +69,15 @@ impl MerchantStore for SqlStore {
         row.as_ref().map(merchant).transpose().map_err(db_err)
     }
 
+    async fn merchant(&self, id: &str) -> StoreResult<Option<MerchantRow>> {
+        let row = q!("SELECT {MERCHANT_COLUMNS} FROM merchants WHERE id = $1")
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
+        row.as_ref().map(merchant).transpose().map_err(db_err)
+    }
+
     async fn merchants(&self) -> StoreResult<Vec<MerchantRow>> {
         let rows = q!("SELECT {MERCHANT_COLUMNS} FROM merchants ORDER BY created, id")
             .fetch_all(&self.pool)

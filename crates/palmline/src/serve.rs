@@ -91,9 +91,18 @@ pub fn serve(args: ServeArgs) -> Result<()> {
             for t in &demo.tills {
                 println!("  {} ({}): till credential {}", t.name, t.id, t.credential);
             }
-            if let Some(t) = demo.tills.first() {
+            if let Some(g) = &demo.gate {
                 println!(
-                    "  kiosk and POS screens: http://{}/#key={}&till={}&till_id={}",
+                    "  {} ({}): gate credential {}, event {} (open for a year; give people passes on the merchant screen)",
+                    g.name, g.id, g.credential, g.event
+                );
+            }
+            if let Some(t) = demo.tills.first() {
+                let gate = demo.gate.as_ref().map_or(String::new(), |g| {
+                    format!("&gate={}&event={}", g.credential, g.event)
+                });
+                println!(
+                    "  kiosk and POS screens: http://{}/#key={}&till={}&till_id={}{gate}",
                     server.addr, demo.api_key, t.credential, t.id
                 );
             }

@@ -301,3 +301,41 @@ async fn simultaneous_admissions_never_pass_the_capacity() {
     );
     assert_eq!(app.get("/v1/entries", &app.till_key()).await.status, 401);
 }
+
+#[tokio::test]
+async fn the_demo_venue_admits_a_pass_holder_with_its_seeded_gate() {
+    let app = spawn().await;
+    let gate = app
+        .demo
+        .gate
+        .clone()
+        .expect("a fresh demo has a venue with a gate");
+    assert!(gate.credential.starts_with("gk_") && gate.event.starts_with("evn_"));
+    // The credentials file the kiosk link and the browser suite read carries the gate too.
+    let kept: palm_server::DemoCredentials = serde_json::from_slice(
+        &std::fs::read(app.dir.path().join("demo-credentials.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        kept.gate.as_ref().map(|g| &g.credential),
+        Some(&gate.credential)
+    );
+    assert_eq!(
+        app.sign_up(451, "+15550100451", &visa(451)).await.status,
+        201
+    );
+    let stranger = at_gate(&app, &gate.credential, 451, &gate.event, "in").await;
+    assert_eq!(stranger["allowed"], false, "{stranger}");
+    assert_eq!(stranger["reason"], "no_pass");
+    let pass = app
+        .post(
+            &format!("/v1/events/{}/passes", gate.event),
+            &app.merchant_key(),
+            &json!({"phone": "+15550100451", "kind": "ticket"}),
+        )
+        .await;
+    assert_eq!(pass.status, 202, "{}", pass.body);
+    let admitted = at_gate(&app, &gate.credential, 451, &gate.event, "in").await;
+    assert_eq!(admitted["allowed"], true, "{admitted}");
+    assert_eq!(admitted["reason"], "welcome");
+}

@@ -209,3 +209,29 @@ async fn a_till_credential_does_a_tills_work_and_nothing_more() {
     );
     app.server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_till_reads_its_own_profile_for_receipts_and_nothing_else_does() {
+    let app = spawn().await;
+    let (till_id, _) = app.till();
+    let me = app.get("/v1/till", &app.till_key()).await;
+    assert_eq!(me.status, 200, "{}", me.body);
+    assert_eq!(me.body["id"], till_id.as_str());
+    assert_eq!(me.body["merchant"], "Demo Shop");
+    assert_eq!(me.body["store"], "Main Street");
+    // Another merchant's till names its own merchant, never the demo's.
+    let other = other_merchant(&app, "Corner Cafe").await;
+    let theirs = app.get("/v1/till", &other.tills[0].credential).await;
+    assert_eq!(theirs.status, 200, "{}", theirs.body);
+    assert_eq!(theirs.body["merchant"], "Corner Cafe");
+    // A merchant key or a gate's credential is not a till's.
+    for key in [app.merchant_key(), "tk_test_nonsense".to_string()] {
+        let r = app.get("/v1/till", &key).await;
+        assert!(
+            r.status == 401 || r.status == 403,
+            "{}: {}",
+            r.status,
+            r.body
+        );
+    }
+}
