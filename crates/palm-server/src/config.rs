@@ -31,6 +31,8 @@ pub struct Config {
     pub housekeeping_interval_s: u64,
     /// After `palmline keys rotate-capture`, captures sealed to the old key are opened this long.
     pub capture_key_overlap_s: i64,
+    /// A payment left waiting for a palm or a confirmation this long is canceled (seconds).
+    pub payment_expiry_s: i64,
     pub processor: ProcessorConfig,
     pub webhooks: WebhookConfig,
     pub limits: LimitsConfig,
@@ -137,6 +139,7 @@ impl Default for Config {
             retention_days: 730,
             housekeeping_interval_s: 5,
             capture_key_overlap_s: 86_400,
+            payment_expiry_s: 15 * 60,
             processor: ProcessorConfig::default(),
             webhooks: WebhookConfig::default(),
             limits: LimitsConfig::default(),
@@ -190,14 +193,27 @@ impl Config {
                 "retention_days",
                 "housekeeping_interval_s",
                 "capture_key_overlap_s",
+                "payment_expiry_s",
                 "processor.latency_ms",
                 "processor.timeout_ms",
                 "processor.outcome_wait_ms",
                 "webhooks.retry_base_ms",
                 "webhooks.max_attempts",
             ]))
-            .extract()
+            .extract::<Config>()
             .map_err(|e| format!("configuration: {e}"))
+            .and_then(Config::checked)
+    }
+
+    /// Values a setting cannot take, refused by name before anything starts.
+    fn checked(self) -> Result<Config, String> {
+        if self.payment_expiry_s < 60 {
+            return Err(format!(
+                "configuration: payment_expiry_s is {}; a shopper needs at least 60 seconds to pay",
+                self.payment_expiry_s
+            ));
+        }
+        Ok(self)
     }
 
     pub fn database_url(&self) -> String {
@@ -229,6 +245,10 @@ mod tests {
             jail.create_file("bad.toml", "lissen = 1\n")?;
             assert!(Config::load(Some(Path::new("bad.toml"))).is_err());
             assert!(Config::load(Some(Path::new("missing.toml"))).is_err());
+            assert_eq!(c.payment_expiry_s, 900);
+            jail.set_env("PALMLINE_PAYMENT_EXPIRY_S", "5");
+            let refused = Config::load(None).unwrap_err();
+            assert!(refused.contains("payment_expiry_s"), "{refused}");
             Ok(())
         });
     }

@@ -208,6 +208,7 @@ pub async fn build_service(
                 webhook_max_attempts: config.webhooks.max_attempts,
                 retention_s: config.retention_days * 86_400,
                 capture_key_overlap_s: config.capture_key_overlap_s,
+                payment_expiry_s: config.payment_expiry_s,
                 engine_workers: config.limits.engine_workers,
                 engine_queue_wait: Duration::from_millis(config.limits.engine_queue_ms),
                 ..ServiceConfig::default()
@@ -256,6 +257,11 @@ async fn housekeeping(service: Arc<Service>, every: Duration, mut stop: watch::R
             Ok(0) => {}
             Ok(n) => tracing::info!(settled = n, "reconciled payments"),
             Err(e) => tracing::warn!(error = %e, "reconciliation failed"),
+        }
+        match service.expire_abandoned_payments().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(canceled = n, "abandoned payments canceled"),
+            Err(e) => tracing::warn!(error = %e, "payment expiry failed"),
         }
         if let Err(e) = service.purge_keys().await {
             tracing::warn!(error = %e, "idempotency key expiry failed");

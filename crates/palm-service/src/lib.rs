@@ -86,6 +86,10 @@ pub struct ServiceConfig {
     pub engine_workers: usize,
     /// How long a request waits for an engine slot before it is answered `busy` (503).
     pub engine_queue_wait: Duration,
+    /// A payment still waiting for a palm or a confirmation this long after its last change is
+    /// canceled (a shopper walked away, a till page was reloaded): nothing was charged, and the
+    /// till's POS sees `canceled` instead of a payment open for ever.
+    pub payment_expiry_s: i64,
 }
 
 impl Default for ServiceConfig {
@@ -101,6 +105,7 @@ impl Default for ServiceConfig {
             capture_key_overlap_s: 86_400,
             engine_workers: 0,
             engine_queue_wait: Duration::from_secs(5),
+            payment_expiry_s: 15 * 60,
         }
     }
 }

@@ -651,6 +651,23 @@ impl Service {
         ))
     }
 
+    /// Cancels payments left waiting for a palm or a confirmation for `payment_expiry_s` (none
+    /// reached the processor, so nothing is voided); the number canceled. A payment that moves
+    /// meanwhile is left alone (the store's state check refuses the stale write).
+    pub async fn expire_abandoned_payments(&self) -> Result<usize> {
+        let before = self.now_s() - self.config.payment_expiry_s;
+        let mut canceled = 0;
+        for status in [S::RequiresPalm, S::RequiresConfirmation] {
+            for mut p in self.store.stale_payments(status, before).await? {
+                p.status = S::Canceled;
+                if self.save(&mut p, status, "payment.canceled").await.is_ok() {
+                    canceled += 1;
+                }
+            }
+        }
+        Ok(canceled)
+    }
+
     /// Cancels a payment not yet paid, or releases an authorisation not yet captured.
     pub async fn cancel_payment(
         &self,

@@ -590,3 +590,70 @@ async fn a_slow_webhook_endpoint_does_not_hold_up_the_others() {
     );
     app.server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_payment_abandoned_at_the_till_is_canceled_after_the_expiry() {
+    // The test is the housekeeping job (off here) and moves the service's clock itself.
+    let clock = Arc::new(palm_service::ManualClock::new(
+        palm_service::SystemClock.now_ms(),
+    ));
+    let app = spawn_with_clock_and(clock.clone(), |c| {
+        c.housekeeping_interval_s = 0;
+        c.payment_expiry_s = 600;
+    })
+    .await;
+    let (till_id, _) = app.till();
+    let new_payment = || async {
+        let r = app
+            .post(
+                "/v1/payments",
+                &app.merchant_key(),
+                &json!({"amount": 500, "currency": "usd", "till": till_id}),
+            )
+            .await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        r.body["id"].as_str().unwrap().to_string()
+    };
+    let walked_away = new_payment().await;
+    clock.advance_ms(400_000);
+    let still_paying = new_payment().await;
+    assert_eq!(
+        app.server
+            .service
+            .expire_abandoned_payments()
+            .await
+            .unwrap(),
+        0
+    );
+    clock.advance_ms(300_000);
+    // 700 s after the first was created, 300 s after the second.
+    assert_eq!(
+        app.server
+            .service
+            .expire_abandoned_payments()
+            .await
+            .unwrap(),
+        1
+    );
+    let status = |id: String| {
+        let app = &app;
+        async move {
+            app.get(&format!("/v1/payments/{id}"), &app.merchant_key())
+                .await
+                .body["status"]
+                .clone()
+        }
+    };
+    assert_eq!(status(walked_away.clone()).await, "canceled");
+    assert_eq!(status(still_paying).await, "requires_palm");
+    // A palm arriving after the expiry pays nothing.
+    let late = app
+        .post(
+            &format!("/v1/payments/{walked_away}/palm"),
+            &app.till_key(),
+            &json!({"image": palm(71, 1)}),
+        )
+        .await;
+    assert_eq!(late.status, 409, "{}", late.body);
+    assert_eq!(app.server.processor.charge_totals(), (0, 0, 0));
+}
