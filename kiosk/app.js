@@ -71,6 +71,13 @@ const PL = {
     catch { return (minor / 100).toFixed(2) + " " + c; }
   },
   card(c) { return c ? c.brand.toUpperCase() + " \u2022\u2022\u2022\u2022 " + c.last4 : ""; },
+  // Runs `work` with the controls `ids` disabled, so a second click while a request is in
+  // flight does nothing; they are enabled again however it ends.
+  async busy(ids, work) {
+    const controls = ids.map((id) => PL.$(id)).filter((el) => el && !el.disabled);
+    controls.forEach((el) => { el.disabled = true; });
+    try { return await work(); } finally { controls.forEach((el) => { el.disabled = false; }); }
+  },
   $(id) { return document.getElementById(id); },
   show(id, on) { PL.$(id).classList.toggle("hidden", !on); },
   text(id, t) { PL.$(id).textContent = t; },

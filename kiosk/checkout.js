@@ -3,33 +3,57 @@ const cfg = PL.config();
 const camera = new Camera(PL.$("video"));
 let payment = null;
 let lastImage = null; // kept only while the phone hint is asked for
+let till = null; // this till's name, store and merchant, for the receipt
+
+// Every control that sends a request is disabled while one is in flight: a double click
+// creates one payment, and a second Confirm never races the first.
+const CONTROLS = ["start", "snap", "file", "hint-go", "confirm", "cancel"];
 
 function fail(e) {
   const code = e.body && e.body.code;
   if (e.status === 402 || code === "card_declined") {
     PL.text("d-reason", e.message + (e.body.decline_code ? " (" + e.body.decline_code + ")" : ""));
-    PL.show("declined", true); PL.show("palm-box", false); PL.show("confirm-box", false); PL.show("again", true);
+    finish("declined");
     return;
   }
   PL.text("error", e.message);
 }
 
-function receipt(p) {
+// The end of a payment: one result panel, the Next customer button, nothing else.
+function finish(result) {
   camera.stop();
   lastImage = null;
-  PL.show("palm-box", false); PL.show("confirm-box", false);
+  PL.text("error", "");
+  for (const id of ["palm-box", "confirm-box", "cancel", "hint-box"]) PL.show(id, false);
+  PL.show(result, true);
+  PL.show("again", true);
+}
+
+function receipt(p) {
   if (p.status === "failed") {
     PL.text("d-reason", p.decline_code || "the card was declined");
-    PL.show("declined", true);
-  } else {
-    PL.text("r-total", PL.money(p.amount_total, p.currency));
-    PL.text("r-card", PL.card(p.card));
-    const m = (p.memberships || [])[0];
-    PL.text("r-points", m ? "Loyalty balance: " + m.balance + " points" : "");
-    PL.text("r-id", "Receipt " + p.id);
-    PL.show("receipt", true);
+    finish("declined");
+    return;
   }
-  PL.show("again", true);
+  if (p.status === "canceled") { finish("canceled"); return; }
+  PL.text("r-total", PL.money(p.amount_total, p.currency));
+  const lines = PL.$("r-lines");
+  lines.textContent = "";
+  const line = (label, minor) => {
+    const dt = document.createElement("dt"); dt.textContent = label;
+    const dd = document.createElement("dd"); dd.textContent = PL.money(minor, p.currency);
+    lines.append(dt, dd);
+  };
+  line("Amount", p.amount);
+  if (p.tip) line("Tip", p.tip);
+  if (p.discount) line("Reward", -p.discount);
+  PL.text("r-card", PL.card(p.card));
+  const m = (p.memberships || [])[0];
+  PL.text("r-points", m ? "Loyalty balance: " + m.balance + " points" : "");
+  PL.text("r-where", till ? till.merchant + ", " + till.store + " - " + till.name : "");
+  PL.text("r-when", new Date((p.updated || p.created) * 1000).toLocaleString());
+  PL.text("r-id", "Receipt " + p.id);
+  finish("receipt");
 }
 
 async function submit(image, hint) {
@@ -49,7 +73,7 @@ async function submit(image, hint) {
         label.append(radio, " " + PL.card(c));
         box.appendChild(label);
       });
-      PL.show("palm-box", false); PL.show("confirm-box", true);
+      PL.show("palm-box", false); PL.show("hint-box", false); PL.show("confirm-box", true);
       camera.stop();
     } else {
       receipt(p);
@@ -61,7 +85,7 @@ async function submit(image, hint) {
   }
 }
 
-PL.$("start").onclick = async () => {
+PL.$("start").onclick = () => PL.busy(CONTROLS, async () => {
   PL.text("error", "");
   const amount = Math.round(Number(PL.$("amount").value) * 100);
   try {
@@ -70,14 +94,19 @@ PL.$("start").onclick = async () => {
       amount, currency: PL.$("currency").value,
     });
     PL.text("due", PL.money(payment.amount, payment.currency));
-    PL.show("amount-box", false); PL.show("palm-box", true);
-  } catch (e) { fail(e); }
-};
+    PL.show("amount-box", false); PL.show("palm-box", true); PL.show("cancel", true);
+  } catch (e) { fail(e); return; }
+  if (!till) till = await PL.api("GET", "/v1/till", cfg.till).catch(() => null);
+});
 PL.cameraButton(camera, "camera", "camera-box", "error");
-PL.$("snap").onclick = () => submit(camera.capture());
-PL.$("file").onchange = async (ev) => { if (ev.target.files[0]) submit(await PL.fileToBase64(ev.target.files[0])); };
-PL.$("hint-go").onclick = () => submit(lastImage, PL.$("hint").value.trim());
-PL.$("confirm").onclick = async () => {
+PL.$("snap").onclick = () => PL.busy(CONTROLS, () => submit(camera.capture()));
+PL.$("file").onchange = (ev) => {
+  const file = ev.target.files[0];
+  ev.target.value = ""; // the same photo may be chosen again
+  if (file) PL.busy(CONTROLS, async () => submit(await PL.fileToBase64(file)));
+};
+PL.$("hint-go").onclick = () => PL.busy(CONTROLS, () => submit(lastImage, PL.$("hint").value.trim()));
+PL.$("confirm").onclick = () => PL.busy(CONTROLS, async () => {
   PL.text("error", "");
   const chosen = document.querySelector("input[name=card]:checked");
   const tip = Math.round(Number(PL.$("tip").value || 0) * 100);
@@ -85,5 +114,10 @@ PL.$("confirm").onclick = async () => {
     const p = await PL.api("POST", "/v1/payments/" + payment.id + "/confirm", cfg.till, { card: chosen && chosen.value, tip });
     receipt(p);
   } catch (e) { fail(e); }
-};
+});
+PL.$("cancel").onclick = () => PL.busy(CONTROLS, async () => {
+  try {
+    receipt(await PL.api("POST", "/v1/payments/" + payment.id + "/cancel", cfg.till, {}));
+  } catch (e) { fail(e); }
+});
 PL.$("again").onclick = () => location.reload();

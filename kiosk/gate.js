@@ -12,8 +12,17 @@ PL.$("event").value = cfg.event || "";
 PL.$("event").onchange = () => PL.save({ event: PL.$("event").value.trim() });
 let hideTimer = null;
 
+// The verdict covers the screen for a few seconds, then the gate is ready for the next person.
+// A new scan, or one that fails, never leaves the previous person's verdict up.
+function clearVerdict() {
+  clearTimeout(hideTimer);
+  PL.show("panel", false);
+  delete PL.$("panel").dataset.reason;
+}
+
 async function scan(image) {
   PL.text("error", "");
+  clearVerdict();
   try {
     const d = await PL.api("POST", "/v1/gate/scans", cfg.gate, {
       event: PL.$("event").value.trim(), image, direction: PL.$("direction").value,
@@ -25,13 +34,17 @@ async function scan(image) {
     PL.text("why", REASONS[d.reason] || d.reason);
     panel.dataset.reason = d.reason;
     PL.show("panel", true);
-    clearTimeout(hideTimer);
-    hideTimer = setTimeout(() => PL.show("panel", false), 6000);
+    hideTimer = setTimeout(clearVerdict, 6000);
   } catch (e) {
     PL.text("error", e.message);
   }
 }
 
+PL.$("panel").onclick = clearVerdict;
 PL.cameraButton(camera, "camera", "camera-box", "error");
-PL.$("snap").onclick = () => scan(camera.capture());
-PL.$("file").onchange = async (ev) => { if (ev.target.files[0]) scan(await PL.fileToBase64(ev.target.files[0])); ev.target.value = ""; };
+PL.$("snap").onclick = () => PL.busy(["snap", "file"], () => scan(camera.capture()));
+PL.$("file").onchange = (ev) => {
+  const file = ev.target.files[0];
+  ev.target.value = "";
+  if (file) PL.busy(["snap", "file"], async () => scan(await PL.fileToBase64(file)));
+};

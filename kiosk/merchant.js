@@ -1,9 +1,26 @@
 "use strict";
 const cfg = PL.config();
 
+// A payment's state in a merchant's words (the API name stays in the cell's tooltip).
+const STATUS = {
+  requires_palm: "Waiting for the palm", requires_confirmation: "Waiting for confirmation",
+  processing: "Processing", requires_capture: "Authorised", succeeded: "Paid",
+  canceled: "Canceled", failed: "Declined",
+};
+const when = (s) => new Date(s * 1000).toLocaleString();
+
 function rows(tableId, items, cells) {
-  const body = PL.$(tableId).querySelector("tbody");
+  const table = PL.$(tableId);
+  const body = table.querySelector("tbody");
   body.textContent = "";
+  if (!items.length) {
+    const td = document.createElement("td");
+    td.colSpan = table.querySelectorAll("thead th").length;
+    td.className = "notice";
+    td.textContent = "None yet";
+    body.appendChild(document.createElement("tr")).appendChild(td);
+    return;
+  }
   for (const item of items) {
     const tr = document.createElement("tr");
     for (const c of cells(item)) {
@@ -27,12 +44,21 @@ async function load() {
   PL.text("error", "");
   try {
     const payments = await PL.api("GET", "/v1/payments?limit=50", cfg.key);
-    rows("payments", payments.data, (p) => [
-      p.id, PL.money(p.amount_total, p.currency), p.status, PL.card(p.card), PL.money(p.amount_refunded, p.currency),
-      p.status === "succeeded" && p.amount_refunded < p.amount_captured
-        ? button("Refund", () => PL.api("POST", "/v1/payments/" + p.id + "/refunds", cfg.key, {}))
-        : "",
-    ]);
+    rows("payments", payments.data, (p) => {
+      const status = document.createElement("span");
+      status.textContent = STATUS[p.status] || p.status;
+      status.title = p.status + " - " + p.id;
+      const left = p.amount_captured - p.amount_refunded;
+      return [
+        when(p.created), PL.money(p.amount_total, p.currency), status, PL.card(p.card), PL.money(p.amount_refunded, p.currency),
+        p.status === "succeeded" && left > 0
+          ? button("Refund", async () => {
+            if (!window.confirm("Refund " + PL.money(left, p.currency) + " to " + PL.card(p.card) + "?")) return;
+            await PL.api("POST", "/v1/payments/" + p.id + "/refunds", cfg.key, {});
+          })
+          : "",
+      ];
+    });
     const programs = await PL.api("GET", "/v1/loyalty/programs", cfg.key);
     const members = [];
     for (const prog of programs.data) {
@@ -42,7 +68,7 @@ async function load() {
     rows("members", members, (m) => m);
     const entries = await PL.api("GET", "/v1/entries?limit=50", cfg.key);
     rows("entries", entries.data, (e) => [
-      new Date(e.created * 1000).toLocaleString(), e.gate, e.direction, (e.allowed ? "admitted: " : "refused: ") + e.reason,
+      when(e.created), e.gate, e.direction, (e.allowed ? "admitted: " : "refused: ") + e.reason,
     ]);
     const devices = await PL.api("GET", "/v1/devices?limit=50", cfg.key);
     rows("devices", devices.data, (d) => [
@@ -86,6 +112,18 @@ PL.$("pair").onclick = async () => {
     PL.text("pair-code", "Pairing code " + c.code + " - valid 10 minutes: palmline scanner pair --server " + location.origin + " --code " + c.code);
   } catch (e) { PL.text("error", e.message); }
 };
+
+PL.$("pass-event").value = cfg.event || "";
+PL.$("pass-add").onclick = () => PL.busy(["pass-add"], async () => {
+  PL.text("error", ""); PL.text("pass-done", "");
+  const event = PL.$("pass-event").value.trim();
+  try {
+    await PL.api("POST", "/v1/events/" + encodeURIComponent(event) + "/passes", cfg.key,
+      { phone: PL.$("pass-phone").value.trim(), kind: PL.$("pass-kind").value });
+    PL.save({ event });
+    PL.text("pass-done", "Pass added: it is taken up at their first scan at this event's gates.");
+  } catch (e) { PL.text("error", e.message); }
+});
 
 load();
 loadAccuracy();

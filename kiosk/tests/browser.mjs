@@ -51,6 +51,8 @@ async function story(name, fn) {
   const page = await context.newPage();
   const errors = [];
   page.on("pageerror", (e) => errors.push(String(e)));
+  // A blocked inline style or script shows only as a console message.
+  page.on("console", (m) => { if (m.type() === "error" && /Content Security Policy/.test(m.text())) errors.push(m.text()); });
   const started = Date.now();
   try {
     await fn(page);
@@ -67,8 +69,16 @@ async function story(name, fn) {
   }
 }
 
-// The link `palmline serve` prints: it hands the screens their credentials.
-const link = `${base}/#key=${demo.api_key}&till=${till.credential}&till_id=${till.id}`;
+// The link `palmline serve` prints: it hands the screens their credentials, the demo gate's too.
+const link = `${base}/#key=${demo.api_key}&till=${till.credential}&till_id=${till.id}`
+  + `&gate=${demo.gate.credential}&event=${demo.gate.event}`;
+
+// Nothing runs off the side of the page at this width (tables scroll inside their cards).
+async function fitsWidth(page, width) {
+  await page.setViewportSize({ width, height: 900 });
+  const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  assert.ok(over <= 0, `the page is ${over} px wider than a ${width} px screen`);
+}
 
 // The uploaded synthetic palms stand in for a till scanner's captures unless `fromPhone`.
 async function signUp(page, { phone, card, palmId, cvc = "123", fromPhone = false }) {
@@ -122,11 +132,21 @@ await story("sign up with an uploaded palm, pay at a till, see the receipt", asy
   await page.waitForSelector("#receipt:not(.hidden)", { timeout: 20000 });
   assert.equal((await page.textContent("#r-total")).replace(/\s/g, ""), "$14.00");
   assert.match(await page.textContent("#r-card"), /4242/);
+  // The receipt says who was paid, when, and what the total is made of.
+  assert.match(await page.textContent("#r-where"), /Demo Shop, Main Street - Till 1/);
+  assert.match(await page.textContent("#r-when"), /\d/);
+  const lines = (await page.textContent("#r-lines")).replace(/\s/g, "");
+  assert.match(lines, /Amount\$12\.50Tip\$1\.50/);
+  assert.ok(await page.isHidden("#cancel"), "a paid payment offers no cancel");
+  assert.equal(await page.textContent("#error"), "");
   await snap(page, "receipt");
-  // The merchant sees it.
+  // The merchant sees it, in words, with its time, on a wide screen and on a phone.
   await page.goto(`${base}/kiosk/merchant.html`);
   await page.waitForSelector("#payments tbody tr");
-  assert.match(await page.textContent("#payments tbody"), /succeeded/);
+  assert.match(await page.textContent("#payments tbody"), /Paid/);
+  await fitsWidth(page, 1280);
+  await fitsWidth(page, 375);
+  await page.setViewportSize({ width: 1000, height: 900 });
   // The accuracy report `palmline eval --report` left in the data directory, with its DET curve.
   await page.waitForSelector("#accuracy tbody tr");
   await page.waitForSelector("#det:not(.hidden)");
@@ -172,13 +192,37 @@ await story("sign up with phone photos, finish with the first hover at a till", 
   assert.equal((await page.textContent("#r-total")).replace(/\s/g, ""), "$3.20");
 });
 
-await story("a palm at a venue gate: green for a ticket holder, red for a stranger", async (page) => {
-  const venue = await api("POST", "/v1/venues", demo.api_key, { name: "Hall", gates: [{ name: "Door" }] });
-  const now = Math.floor(Date.now() / 1000);
-  const event = await api("POST", `/v1/venues/${venue.id}/events`, demo.api_key,
-    { name: "Show", starts: now - 60, ends: now + 3600, capacity: 100 });
-  await api("POST", `/v1/events/${event.id}/passes`, demo.api_key, { phone: "+15550107001", kind: "ticket" });
-  await page.goto(`${base}/kiosk/gate.html#gate=${venue.gates[0].credential}&event=${event.id}`);
+await story("a double-clicked Charge makes one payment, and Cancel ends it with nothing charged", async (page) => {
+  await page.goto(link);
+  const before = (await api("GET", "/v1/payments?limit=100", demo.api_key)).data.length;
+  await page.goto(`${base}/kiosk/checkout.html`);
+  await page.fill("#amount", "7.00");
+  await page.dblclick("#start");
+  await page.waitForSelector("#palm-box:not(.hidden)");
+  await page.waitForSelector("#start:not([disabled])", { state: "attached" });
+  const payments = (await api("GET", "/v1/payments?limit=100", demo.api_key)).data;
+  assert.equal(payments.length, before + 1, "one payment for a double click");
+  await page.click("#cancel");
+  await page.waitForSelector("#canceled:not(.hidden)");
+  assert.ok(await page.isHidden("#palm-box"));
+  assert.ok(await page.isVisible("#again"));
+  const p = await api("GET", `/v1/payments/${payments[0].id}`, demo.api_key);
+  assert.equal(p.status, "canceled");
+  assert.equal(p.amount_captured, 0);
+});
+
+await story("the demo gate with its seeded credential: green for a pass holder, red for a stranger", async (page) => {
+  // The merchant gives the person who signed up a ticket on the dashboard: no curl needed.
+  await page.goto(link);
+  await page.goto(`${base}/kiosk/merchant.html`);
+  assert.equal(await page.inputValue("#pass-event"), demo.gate.event, "the demo event is filled in");
+  await page.fill("#pass-phone", "+15550107001");
+  await page.click("#pass-add");
+  await page.waitForFunction(() => document.getElementById("pass-done").textContent !== "");
+  assert.equal(await page.textContent("#error"), "");
+  await page.goto(`${base}/kiosk/gate.html`);
+  assert.equal(await page.inputValue("#event"), demo.gate.event);
+  assert.match(await page.textContent("label[for=event]"), /evn_/);
   let reason = "";
   for (const k of [4, 5]) {
     await page.setInputFiles("#file", palm(palmIds[0], k));
@@ -193,7 +237,15 @@ await story("a palm at a venue gate: green for a ticket holder, red for a strang
   assert.equal(green, "rgb(19, 115, 51)");
   const size = await page.$eval("#verdict", (el) => parseFloat(getComputedStyle(el.parentElement).fontSize));
   assert.ok(size >= 60, "readable from two metres");
+  // On a 1280 x 900 screen the verdict fills the screen and nothing runs off it.
+  await page.setViewportSize({ width: 1280, height: 900 });
+  const box = await page.$eval("#panel", (el) => { const r = el.getBoundingClientRect(); return [r.top, r.left, r.bottom, r.right]; });
+  assert.deepEqual(box, [0, 0, 900, 1280]);
   await snap(page, "gate-welcome");
+  // A scan that fails (not a picture) takes the previous person's GO down with it.
+  await page.setInputFiles("#file", { name: "note.png", mimeType: "image/png", buffer: Buffer.from("not a picture") });
+  await page.waitForFunction(() => document.getElementById("error").textContent !== "");
+  assert.ok(await page.isHidden("#panel"), "no verdict stays up after a failed scan");
   await page.setInputFiles("#file", palm(palmIds[2], 1));
   await page.waitForFunction(() => document.getElementById("panel").dataset.reason === "palm_not_recognised");
   assert.equal(await page.textContent("#verdict"), "STOP");
