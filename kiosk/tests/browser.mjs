@@ -7,7 +7,7 @@
 // PALMLINE_SCREENSHOTS (failure screenshots; default target/browser-screenshots) and
 // PALMLINE_WALKTHROUGH (a folder: save one screenshot per step of the first-payment walkthrough).
 import { chromium } from "playwright-core";
-import { readFileSync, mkdirSync } from "node:fs";
+import { readFileSync, mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import assert from "node:assert/strict";
 
@@ -39,11 +39,21 @@ const browser = await chromium.launch({
   args: ["--headless", "--no-sandbox", "--disable-gpu"],
 });
 let step = 0;
+// One step of the walkthrough: its screenshot, and the text the page shows with what changes
+// from run to run (ids, secrets, times) masked, so `.ci/run` can tell when docs/walkthrough no
+// longer shows what the pages show.
 async function snap(page, name) {
   if (!walkthrough) return;
   mkdirSync(walkthrough, { recursive: true });
   step += 1;
-  await page.screenshot({ path: join(walkthrough, `${String(step).padStart(2, "0")}-${name}.png`), fullPage: true });
+  const file = join(walkthrough, `${String(step).padStart(2, "0")}-${name}`);
+  await page.screenshot({ path: file + ".png", fullPage: true });
+  const text = (await page.evaluate(() => document.body.innerText))
+    .replace(/\b(sk|tk|gk)_test_[A-Za-z0-9]+|\bgk_[A-Za-z0-9]+/g, "<secret>")
+    .replace(/\b(pay|per|till|mer|evn|ven|gate|card|dev|ref)_[0-9A-Za-z]{10,}/g, "<id>")
+    .replace(/\d{1,4}[/.-]\d{1,2}[/.-]\d{1,4},? \d{1,2}:\d{2}(:\d{2})?( ?[AP]M)?/g, "<time>")
+    .replace(/[ \t]+\n/g, "\n");
+  writeFileSync(file + ".txt", text.trim() + "\n");
 }
 
 async function story(name, fn) {

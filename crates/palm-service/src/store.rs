@@ -307,6 +307,7 @@ pub trait MerchantStore: Send + Sync {
     async fn merchant(&self, id: &str) -> StoreResult<Option<MerchantRow>>;
     async fn till_by_secret(&self, secret_hash: &str) -> StoreResult<Option<TillRow>>;
     async fn till(&self, merchant_id: &str, till_id: &str) -> StoreResult<Option<TillRow>>;
+    /// A merchant's tills, by store and name.
     async fn tills(&self, merchant_id: &str) -> StoreResult<Vec<TillRow>>;
     async fn merchant_count(&self) -> StoreResult<i64>;
     async fn merchants(&self) -> StoreResult<Vec<MerchantRow>>;
