@@ -38,7 +38,7 @@ pub use devices::{CaptureKey, SignedRequest};
 pub use error::{ErrorKind, Result, ServiceError, StoreError};
 pub use palms::LoadReport;
 pub use privacy::{DevPhoneChannel, PhoneChannel};
-pub use processor::{Processor, SimulatedConfig, SimulatedProcessor};
+pub use processor::{Processor, SimulatedConfig, SimulatedProcessor, VERIFIES_THEN_DECLINES};
 pub use signup::{CONSENT_TEXT, CONSENT_VERSION};
 pub use store::Store;
 pub use webhooks::{WebhookSender, sign_payload, verify_signature};

@@ -84,7 +84,12 @@ pub const TEST_CARDS: &[(&str, &str)] = &[
     ("4000000000009995", "insufficient_funds"),
     ("4000000000000069", "expired_card"),
     ("4000000000000119", "processing_error"),
+    (VERIFIES_THEN_DECLINES, "card_declined"),
 ];
+
+/// A test card that passes the verification at sign-up (a zero-amount authorisation) and is
+/// declined for every payment: the way to see a decline at the till.
+pub const VERIFIES_THEN_DECLINES: &str = "4000000000000341";
 
 #[derive(Debug, Clone)]
 pub struct SimulatedConfig {
@@ -306,9 +311,11 @@ fn declined(code: &str) -> Outcome {
 #[async_trait]
 impl Processor for SimulatedProcessor {
     async fn authorize(&self, a: &Authorization<'_>) -> Result<Outcome, ProcessorError> {
+        let digits = a.card.expose_digits();
         let verdict = TEST_CARDS
             .iter()
-            .find(|(n, _)| *n == a.card.expose_digits())
+            .find(|(n, _)| *n == digits)
+            .filter(|_| !(digits == VERIFIES_THEN_DECLINES && a.amount == 0))
             .map_or("approved", |(_, v)| *v);
         let (amount, capture) = (a.amount, a.capture);
         let digest = format!(
@@ -453,6 +460,16 @@ mod tests {
                 declined(verdict)
             );
         }
+        // The card that verifies and then declines.
+        let late: CardNumber = VERIFIES_THEN_DECLINES.parse().unwrap();
+        assert!(matches!(
+            p.authorize(&auth("v0", &late, 0)).await.unwrap(),
+            Outcome::Approved { .. }
+        ));
+        assert_eq!(
+            p.authorize(&auth("v1", &late, 100)).await.unwrap(),
+            declined("card_declined")
+        );
         assert_eq!(p.lookup("never").await.unwrap(), Lookup::Unknown);
     }
 

@@ -346,3 +346,47 @@ async fn a_palm_nobody_enrolled_is_not_recognised_and_nothing_is_charged() {
     let still = w.service.payment(&w.shop.merchant, &p.id).await.unwrap();
     assert_eq!(still.status, palm_api::PaymentStatus::RequiresPalm);
 }
+
+#[tokio::test]
+async fn the_card_that_verifies_then_declines_signs_up_and_is_declined_at_the_till() {
+    let w = world().await;
+    let req = from(json!({
+        "phone": "+447700900041",
+        "card": {"number": palm_service::VERIFIES_THEN_DECLINES, "exp_month": 12, "exp_year": 2035, "holder_name": "Ada Palm"},
+        "consent": {"accepted": true, "text_version": palm_service::CONSENT_VERSION},
+        "captures": [
+            {"hand": "right", "image": palm(41, 1)},
+            {"hand": "right", "image": palm(41, 2)},
+            {"hand": "right", "image": palm(41, 3)}
+        ]
+    }));
+    let actor = format!("till:{}", w.till.id);
+    w.service
+        .sign_up(&actor, &w.shop.merchant, req)
+        .await
+        .expect("the card passes verification at sign-up");
+    let p = w.new_payment(500).await;
+    let mut declined = None;
+    for k in 50..56 {
+        match w
+            .service
+            .submit_palm(&w.till, &p.id, from(json!({"image": palm(41, k)})))
+            .await
+        {
+            Ok(paid) => {
+                declined = Some((paid.status.clone(), paid.decline_code.clone()));
+                break;
+            }
+            Err(e) if e.kind == ErrorKind::Card => {
+                declined = Some((palm_api::PaymentStatus::Failed, Some(e.code.to_string())));
+                break;
+            }
+            Err(e) if matches!(e.kind, ErrorKind::NotRecognised | ErrorKind::Palm) => {}
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    let (status, code) = declined.expect("the palm was read");
+    assert_eq!(status, palm_api::PaymentStatus::Failed);
+    assert_eq!(code.as_deref(), Some("card_declined"));
+    assert_eq!(w.processor.charge_totals(), (0, 0, 0));
+}

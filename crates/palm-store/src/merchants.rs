@@ -119,11 +119,13 @@ impl MerchantStore for SqlStore {
     }
 
     async fn tills(&self, merchant_id: &str) -> StoreResult<Vec<TillRow>> {
-        let rows = q!("SELECT {TILL_COLUMNS} FROM tills WHERE merchant_id = $1 ORDER BY store_name, name, id")
-            .bind(merchant_id)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db_err)?;
+        let rows = q!(
+            "SELECT {TILL_COLUMNS} FROM tills WHERE merchant_id = $1 ORDER BY store_name, name, id"
+        )
+        .bind(merchant_id)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
         rows.iter()
             .map(till)
             .collect::<Result<_, _>>()

@@ -108,7 +108,8 @@ pub fn serve(args: ServeArgs) -> Result<()> {
             }
             println!("  test cards: 4242 4242 4242 4242 approves; 4000 0000 0000 0002 declines;");
             println!("    4000 0000 0000 9995 insufficient funds; 4000 0000 0000 0069 expired;");
-            println!("    4000 0000 0000 0119 processing error (any future expiry)");
+            println!("    4000 0000 0000 0119 processing error (any future expiry); these are refused");
+            println!("    at sign-up; 4000 0000 0000 0341 signs up, then is declined at the till");
         }
         println!("Stop with Ctrl-C; requests in flight finish first.");
         stop.await;
