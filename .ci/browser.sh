@@ -19,7 +19,7 @@ fi
 cargo build --release --bin palmline
 
 work="$(mktemp -d)"
-./target/release/palmline synth --out "$work/palms" --palms 3 --captures 5 --seed 600 >/dev/null
+./target/release/palmline synth --out "$work/palms" --palms 4 --captures 5 --seed 600 >/dev/null
 # The dashboard's accuracy report: the real development sets when ../shared is here.
 sets=("$work/palms")
 if [ -d ../shared/datasets/tongji-roi ]; then sets=(../shared/datasets/tongji-roi ../shared/datasets/coep-hands); fi
