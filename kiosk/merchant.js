@@ -98,7 +98,10 @@ async function loadAccuracy() {
   catch (e) { if (e.status !== 404) PL.text("error", e.message); return; }
   const sets = report.sets.filter((r) => r.mode !== "identify");
   rows("accuracy", sets, (r) => [r.set, String(r.images), pct(r.eer), pct(r.fnmr_at_fmr_1e3), pct(r.rank1), String(r.failures_to_acquire)]);
-  PL.text("accuracy-note", "Measured " + new Date(report.generated * 1000).toLocaleString() + " with palmline eval.");
+  const synthetic = sets.length > 0 && sets.every((r) => r.set.startsWith("synthetic"));
+  PL.text("accuracy-note", synthetic
+    ? "Measured at first start on Palmline's synthetic palms, which say nothing about real hands: run palmline eval SET... --report <data_dir>/accuracy on real palm photos for real figures."
+    : "Measured " + new Date(report.generated * 1000).toLocaleString() + " with palmline eval.");
   if (report.det_curve) {
     // Fetched with the merchant key, shown from memory.
     const r = await fetch(report.det_curve, { headers: { Authorization: "Bearer " + cfg.key } });

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 pub enum BenchArgs {
     /// Single-thread speed of the engine on synthetic palms.
     Engine {
+        /// Print the figures as one JSON object instead of text.
         #[arg(long)]
         json: bool,
         /// Override an engine parameter for a tuning study, e.g. `--param warp_floor=1`

@@ -39,6 +39,7 @@ pub struct IdentifyBenchArgs {
     /// Probes also searched exhaustively to measure the fast path's top-1 agreement.
     #[arg(long, default_value_t = 20)]
     pub agreement_probes: usize,
+    /// Print the figures as one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
 }

@@ -37,6 +37,7 @@ pub struct PayBenchArgs {
     /// Tills working at once.
     #[arg(long, default_value_t = 8)]
     pub tills: usize,
+    /// Payments made by palm, spread over the tills.
     #[arg(long, default_value_t = 1000)]
     pub payments: usize,
     /// Distinct synthetic identities behind the seeded distractors.
@@ -45,6 +46,7 @@ pub struct PayBenchArgs {
     /// An empty PostgreSQL database to run on (default: SQLite in a temporary directory).
     #[arg(long)]
     pub database: Option<String>,
+    /// Print the figures as one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
 }

@@ -10,6 +10,7 @@ pub enum MerchantsArgs {
     /// Create a merchant with one store and its tills; prints its API key and till credentials
     /// once, as JSON (the database keeps only their hashes).
     Create {
+        /// The merchant's name, as receipts show it.
         #[arg(long)]
         name: String,
         /// The store the tills are in.

@@ -22,8 +22,10 @@ pub enum ScannerArgs {
         /// The server, e.g. http://127.0.0.1:8080.
         #[arg(long)]
         server: String,
+        /// The one-time pairing code staff gave (the merchant screen's "New pairing code").
         #[arg(long)]
         code: String,
+        /// This device's name, as the merchant screen lists it.
         #[arg(long, default_value = "scanner")]
         name: String,
         #[command(flatten)]
@@ -36,6 +38,7 @@ pub enum ScannerArgs {
     },
     /// Wait for a steady palm and pay the payment waiting at this device's till.
     Pay {
+        /// The payment (`pay_...`) the till's POS created.
         #[arg(long)]
         payment: String,
         /// The last four digits of the person's phone, when the till asked for them (the server
@@ -52,6 +55,7 @@ pub enum ScannerArgs {
     /// At a gate, while online: upload the decisions made offline, drop the event's allow-list
     /// if it was revoked, and fetch a fresh one for the next outage.
     Sync {
+        /// The event (`evn_...`) whose allow-list this gate keeps.
         #[arg(long)]
         event: String,
         #[command(flatten)]
@@ -60,8 +64,10 @@ pub enum ScannerArgs {
     /// Wait for a steady palm at this device's gate. When the server cannot be reached, the gate
     /// decides from its synced allow-list and queues the decision for `scanner sync`.
     Gate {
+        /// The event (`evn_...`) the gate admits to.
         #[arg(long)]
         event: String,
+        /// `in` or `out`.
         #[arg(long, default_value = "in")]
         direction: String,
         /// `synth:SEED[:CAPTURE][:hand]`, `files:A.png,B.png`, `folder:DIR`, or `webcam:INDEX`

@@ -79,6 +79,12 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         // without its graceful shutdown.
         let stop = shutdown_signal()?;
         let server = Server::start(&config).await?;
+        if server.demo.is_some() {
+            let dir = config.data_dir.join("accuracy");
+            if let Err(e) = tokio::task::spawn_blocking(move || first_accuracy_report(&dir)).await? {
+                eprintln!("warning: the first accuracy report could not be made: {e:#}");
+            }
+        }
         println!("Palmline is serving on http://{}", server.addr);
         println!(
             "  database: {}, {} palms enrolled",
@@ -106,6 +112,10 @@ pub fn serve(args: ServeArgs) -> Result<()> {
                     server.addr, demo.api_key, t.credential, t.id
                 );
             }
+            println!(
+                "  next: open the kiosk link; make palm photos to sign up with: palmline synth --out palms --palms 1 --captures 5;"
+            );
+            println!("    the first payment step by step: docs/first-payment.md");
             println!("  test cards: 4242 4242 4242 4242 approves; 4000 0000 0000 0002 declines;");
             println!("    4000 0000 0000 9995 insufficient funds; 4000 0000 0000 0069 expired;");
             println!("    4000 0000 0000 0119 processing error (any future expiry); these are refused");
@@ -120,6 +130,43 @@ pub fn serve(args: ServeArgs) -> Result<()> {
 }
 
 /// Registers the Ctrl-C and SIGTERM handlers now and returns a future that ends on either.
+/// The merchant dashboard's accuracy section is never empty: on a demo's first start, when no
+/// report is there, `palmline eval` measures 20 synthetic palms (under a second) and leaves its
+/// report where `palmline eval SET... --report <data_dir>/accuracy` on real photos replaces it.
+/// Run as child processes of this binary, so their output does not mix with the server's.
+fn first_accuracy_report(dir: &std::path::Path) -> Result<()> {
+    if dir.join("report.jsonl").exists() {
+        return Ok(());
+    }
+    let work = tempfile::tempdir().context("no temporary folder")?;
+    let palms = work.path().join("synthetic-palms");
+    let exe = std::env::current_exe().context("cannot find this program")?;
+    let run = |args: &[&std::ffi::OsStr]| -> Result<()> {
+        let status = std::process::Command::new(&exe)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()?;
+        anyhow::ensure!(status.success(), "{:?} failed ({status})", args[0]);
+        Ok(())
+    };
+    run(&[
+        "synth".as_ref(),
+        "--out".as_ref(),
+        palms.as_os_str(),
+        "--palms".as_ref(),
+        "20".as_ref(),
+        "--captures".as_ref(),
+        "4".as_ref(),
+    ])?;
+    run(&[
+        "eval".as_ref(),
+        palms.as_os_str(),
+        "--report".as_ref(),
+        dir.as_os_str(),
+    ])
+}
+
 fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -374,12 +374,28 @@ fn serve_answers_then_stops_on_sigterm_and_keys_rotate() {
             break url.to_string();
         }
     };
-    for _ in 0..4 {
-        printed.push(lines.next().unwrap().unwrap());
+    // Up to the test cards, the last thing the demo prints.
+    loop {
+        let line = lines.next().expect("server output").unwrap();
+        printed.push(line.clone());
+        if line.contains("test cards") {
+            break;
+        }
     }
     let text = printed.join("\n");
     assert!(text.contains("demo merchant API key: sk_test_"), "{text}");
     assert!(text.contains("till credential tk_test_"), "{text}");
+    // The demo gate's credential, in the kiosk link too, and what to do next.
+    assert!(text.contains("gate credential gk_"), "{text}");
+    assert!(
+        text.contains("&gate=gk_") && text.contains("&event=evn_"),
+        "{text}"
+    );
+    assert!(text.contains("docs/first-payment.md"), "{text}");
+    // The dashboard's accuracy section has a report from the first start: synthetic palms.
+    let report = std::fs::read_to_string(dir.join("accuracy/report.jsonl")).unwrap();
+    assert!(report.contains("\"set\":\"synthetic-palms\""), "{report}");
+    assert!(dir.join("accuracy/det.svg").exists());
 
     let mut stream = std::net::TcpStream::connect(&addr).unwrap();
     write!(
