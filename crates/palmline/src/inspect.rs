@@ -97,8 +97,21 @@ pub fn run(args: InspectArgs) -> Result<()> {
         let img = image::load_from_memory(&bytes)?.to_rgb8();
         save(&landmarks(img, h), &args.out, "2-landmarks.png")?;
     }
-    save_gray(&ex.roi, &args.out, "3-roi.png")?;
-    save_gray(&ex.roi_valid.stretched(), &args.out, "3-roi-valid.png")?;
+    // The ROI is small (the filters' size): enlarged, and its contrast stretched between the 1st
+    // and 99th percentiles so the lines show.
+    save_gray(
+        &enlarge(&percentile_stretched(&ex.roi), 4),
+        &args.out,
+        "3-roi.png",
+    )?;
+    let valid = Gray::from_fn(ex.roi_valid.width, ex.roi_valid.height, |x, y| {
+        if ex.roi_valid.at(x, y) > 0.5 {
+            255.0
+        } else {
+            0.0
+        }
+    });
+    save_gray(&enlarge(&valid, 4), &args.out, "3-roi-valid.png")?;
     for (k, r) in ex.responses.iter().enumerate() {
         save_gray(
             &enlarge(&r.stretched(), 4),
@@ -128,8 +141,47 @@ pub fn run(args: InspectArgs) -> Result<()> {
         ex.template.valid_cells(),
         GRID * GRID
     );
-    println!("stages written to {}", args.out.display());
+    std::fs::write(args.out.join("README.txt"), README).context("cannot write README.txt")?;
+    println!(
+        "stages written to {} (README.txt says what each is)",
+        args.out.display()
+    );
     Ok(())
+}
+
+/// What `palmline inspect` leaves in its folder, for whoever opens it later.
+const README: &str = "\
+What each picture is (palmline inspect):
+
+1-hand-mask.png      the hand as the outline reader segmented it (white: hand); only when the
+                     outline was read
+2-landmarks.png      the photo with the hand's 21 learned landmarks (or the outline's valleys)
+                     and the square the palm's region of interest (ROI) was cut from
+3-roi.png            the ROI the filters see, 4x enlarged, contrast stretched to show the lines
+3-roi-valid.png      the ROI's usable pixels, 4x enlarged: white is used, black is outside the
+                     hand or the photo and left out of the template
+4-response-K.png     the answer of filter orientation K (of 6, 30 degrees apart), 4x enlarged
+5-code-plane-K.png   the template's bits for orientation K, 4x enlarged: white 1, black 0, grey
+                     a cell left out (masked)
+";
+
+/// `g` with its 1st percentile black and its 99th white: a few extreme pixels no longer grey
+/// out the rest, as a plain min-max stretch lets them.
+fn percentile_stretched(g: &Gray) -> Gray {
+    let mut sorted: Vec<f32> = (0..g.height)
+        .flat_map(|y| (0..g.width).map(move |x| (x, y)))
+        .map(|(x, y)| g.at(x, y))
+        .collect();
+    if sorted.is_empty() {
+        return g.clone();
+    }
+    sorted.sort_by(f32::total_cmp);
+    let at = |q: f32| sorted[((sorted.len() - 1) as f32 * q) as usize];
+    let (lo, hi) = (at(0.01), at(0.99));
+    let span = (hi - lo).max(1e-6);
+    Gray::from_fn(g.width, g.height, |x, y| {
+        ((g.at(x, y) - lo) / span).clamp(0.0, 1.0) * 255.0
+    })
 }
 
 fn enlarge(g: &Gray, k: usize) -> Gray {

@@ -71,7 +71,10 @@ where
 {
     area.fill(&WHITE).map_err(|e| anyhow!("{e}"))?;
     let mut chart = ChartBuilder::on(&area)
-        .caption("DET curve (palmline eval)", ("sans-serif", 24))
+        .caption(
+            "DET curve (palmline eval): lower is better",
+            ("sans-serif", 24),
+        )
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(60)
@@ -85,15 +88,41 @@ where
         .map_err(|e| anyhow!("{e}"))?;
     for (k, (name, v)) in curves.iter().enumerate() {
         let colour = COLOURS[k % COLOURS.len()];
-        let points = v.det.iter().map(|p| (p.fmr.max(FLOOR), p.fnmr.max(FLOOR)));
+        // Points below the plotted range are left out rather than pinned to its edge, which drew
+        // a vertical line at FMR 1e-5 that no measurement made.
+        let points = v
+            .det
+            .iter()
+            .filter(|p| p.fmr >= FLOOR && p.fnmr >= FLOOR)
+            .map(|p| (p.fmr, p.fnmr));
         chart
             .draw_series(LineSeries::new(points, colour.stroke_width(2)))
             .map_err(|e| anyhow!("{e}"))?
             .label(format!("{name} (EER {:.3}%)", v.eer * 100.0))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2)));
+        // The equal error rate (a circle) and the operating point at FMR 1e-3 (a cross), where
+        // they lie within the plot.
+        if v.eer >= FLOOR {
+            chart
+                .draw_series([Circle::new((v.eer, v.eer), 5, colour.stroke_width(2))])
+                .map_err(|e| anyhow!("{e}"))?;
+        }
+        if let Some(fnmr) = v.fnmr_at_fmr[1].filter(|f| *f >= FLOOR) {
+            chart
+                .draw_series([Cross::new((1e-3, fnmr), 6, colour.stroke_width(2))])
+                .map_err(|e| anyhow!("{e}"))?;
+        }
     }
+    // What the marks are, once.
+    chart
+        .draw_series([Circle::new((FLOOR, FLOOR), 0, BLACK)])
+        .map_err(|e| anyhow!("{e}"))?
+        .label("o: equal error rate, x: operating point at FMR 1e-3")
+        .legend(|(x, y)| Circle::new((x + 10, y), 4, BLACK.stroke_width(2)));
     chart
         .configure_series_labels()
+        // The upper right is where a DET curve never runs (high FMR and high FNMR at once).
+        .position(SeriesLabelPosition::UpperRight)
         .background_style(WHITE.mix(0.8))
         .border_style(BLACK)
         .draw()

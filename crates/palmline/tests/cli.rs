@@ -184,7 +184,11 @@ fn synthetic_hands_evaluate_cleanly_and_plot() {
     let r = &json_lines(&out)[0];
     assert_eq!(r["failures_to_acquire"], 0);
     assert_eq!(r["rank1"], 1.0);
-    assert!(std::fs::read_to_string(&plot).unwrap().contains("<svg"));
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(svg.contains("<svg"));
+    // Says which way is better and what its marks are.
+    assert!(svg.contains("lower is better"), "{svg}");
+    assert!(svg.contains("operating point at FMR 1e-3"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -219,6 +223,24 @@ fn inspect_writes_every_stage() {
     ] {
         assert!(out_dir.join(f).is_file(), "{f} missing");
     }
+    // The folder says what each picture is; the ROI is enlarged with its lines stretched to
+    // full contrast; the valid-pixel map is white where the template looks.
+    let readme = std::fs::read_to_string(out_dir.join("README.txt")).unwrap();
+    assert!(readme.contains("3-roi-valid.png") && readme.contains("white is used"));
+    let roi = image::open(out_dir.join("3-roi.png")).unwrap().to_luma8();
+    assert_eq!(roi.width(), 256, "64 px ROI written 4x");
+    let (lo, hi) = roi
+        .pixels()
+        .fold((255u8, 0u8), |(lo, hi), p| (lo.min(p[0]), hi.max(p[0])));
+    assert!(lo == 0 && hi == 255, "contrast {lo}..{hi}");
+    let valid = image::open(out_dir.join("3-roi-valid.png"))
+        .unwrap()
+        .to_luma8();
+    let white = valid.pixels().filter(|p| p[0] == 255).count();
+    assert!(
+        white > valid.pixels().len() / 2,
+        "a palm's ROI is mostly valid: white"
+    );
     let out = palmline(&[
         "inspect",
         dir.join("manifest.csv").to_str().unwrap(),
