@@ -145,7 +145,7 @@ impl Params {
         h.u64(crate::template::FORMAT_VERSION as u64);
         h.u64(self.roi_size as u64);
         h.u64(self.orientations as u64);
-        for f in [
+        h.floats(&[
             self.wavelength,
             self.sigma,
             self.aspect,
@@ -154,9 +154,7 @@ impl Params {
             self.landmark_roi_side,
             self.landmark_roi_offset,
             self.landmark_axis_wrist_weight,
-        ] {
-            h.u64(f.to_bits() as u64);
-        }
+        ]);
         h.u64(self.kernel_radius as u64);
         h.u64(self.max_shift as u64);
         h.u64(self.min_overlap_cells as u64);
@@ -170,7 +168,7 @@ impl Params {
             h.u64(self.roi_max_side as u64);
             h.u64(o.work_side as u64);
             h.u64(o.ring_max_area as u64);
-            for f in [
+            h.floats(&[
                 o.tip_reach,
                 o.valley_depth,
                 o.fan_half_angle_deg,
@@ -185,9 +183,7 @@ impl Params {
                 o.roi_centre_per_palm_radius,
                 o.finger_lean_deg,
                 o.crop_margin,
-            ] {
-                h.u64(f.to_bits() as u64);
-            }
+            ]);
         }
         h.finish()
     }
@@ -205,6 +201,11 @@ impl Fnv {
         for b in v.to_le_bytes() {
             self.0 ^= b as u64;
             self.0 = self.0.wrapping_mul(0x0100_0000_01b3);
+        }
+    }
+    fn floats(&mut self, values: &[f32]) {
+        for f in values {
+            self.u64(f.to_bits() as u64);
         }
     }
     fn finish(&self) -> u32 {

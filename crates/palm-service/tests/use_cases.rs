@@ -374,7 +374,7 @@ async fn the_card_that_verifies_then_declines_signs_up_and_is_declined_at_the_ti
             .await
         {
             Ok(paid) => {
-                declined = Some((paid.status.clone(), paid.decline_code.clone()));
+                declined = Some((paid.status, paid.decline_code.clone()));
                 break;
             }
             Err(e) if e.kind == ErrorKind::Card => {
