@@ -7,11 +7,13 @@
 //! comparison it takes part in and never falsely matches).
 
 mod dataset;
+mod frames;
 mod fusion;
 mod metrics;
 mod scores;
 
 pub use dataset::{Dataset, Entry};
+pub use frames::{FusedBursts, fuse_frames};
 pub use fusion::{FusedPairs, fuse_hands};
 pub use metrics::{DetPoint, Verification, rank1, verification};
 pub use scores::{ScoreFileError, read_score_file};

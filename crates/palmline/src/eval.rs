@@ -56,9 +56,14 @@ pub struct EvalArgs {
     pub protect: bool,
     /// Also report verification with several pieces of one person's evidence fused: `hands`
     /// pairs each person's left and right captures of the same sample (sets with `person` and
-    /// `hand` columns, such as casia-ms) and scores a pair by the mean of its two hands.
+    /// `hand` columns, such as casia-ms) and scores a pair by the mean of its two hands;
+    /// `frames` compares each palm's first capture (its enrolment) with the later ones taken
+    /// `--frames` at a time as the frames of one hover.
     #[arg(long, value_enum)]
     pub fuse: Option<crate::fuse::FuseBy>,
+    /// Frames in one hover for `--fuse frames`.
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=20))]
+    pub frames: u16,
     /// Engine parameter overrides, e.g. `--param wavelength=11` (for tuning studies).
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
@@ -138,7 +143,12 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 impostor.extend(i.into_iter().flatten());
                 reports.push(report);
                 if let Some(by) = args.fuse {
-                    reports.extend(crate::fuse::report(by, &set, &scores, fusion_floor));
+                    let how = crate::fuse::Fusion {
+                        by,
+                        floor: fusion_floor,
+                        frames: args.frames as usize,
+                    };
+                    reports.extend(crate::fuse::report(how, &set, &scores));
                 }
                 if let Some(policy) = &policy {
                     reports.push(crate::identify::evaluate(

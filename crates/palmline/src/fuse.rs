@@ -1,7 +1,10 @@
-//! `palmline eval --fuse hands`: verification of two-hand presentations, each pair scored by the
-//! fused similarity of its two hands (palm_eval::fuse_hands, each hand counted from the
-//! calibration's impostor tail start), reported with the same keys as a one-hand verification
-//! plus `fused_by`, `presentations`, `fusion_floor` and the two hands' score correlations.
+//! `palmline eval --fuse hands|frames`: verification of fused evidence, reported with the same
+//! keys as a one-hand verification plus `fused_by` and `fusion_floor`. Hands: two-hand
+//! presentations, each pair scored by the fused similarity of its two hands
+//! (palm_eval::fuse_hands, each hand counted from the calibration's impostor tail start), with
+//! `presentations` and the two hands' score correlations. Frames: each palm's enrolment against
+//! bursts of `frames` later captures (palm_eval::fuse_frames), with `palms`, `bursts`, `frames`
+//! and the same protocol's one-frame figures (`one_frame`) to compare with.
 
 use crate::figures::Report;
 use palm_eval::{Dataset, PairScores, verification};
@@ -12,12 +15,67 @@ use serde_json::json;
 pub enum FuseBy {
     /// A person's left and right hands (sets whose manifest has `person` and `hand` columns).
     Hands,
+    /// Several frames of one hover of a palm, against its enrolment capture.
+    Frames,
+}
+
+/// How to fuse: over what, from which floor (where each piece of evidence starts: the
+/// calibration's impostor tail start), and how many frames make a hover.
+#[derive(Clone, Copy, Debug)]
+pub struct Fusion {
+    pub by: FuseBy,
+    pub floor: f64,
+    pub frames: usize,
 }
 
 /// The fused report of a set, or `None` (said on stderr) when the set cannot be fused.
-/// `floor`: where each hand's evidence starts (the calibration's impostor tail start).
-pub fn report(by: FuseBy, set: &Dataset, scores: &PairScores, floor: f64) -> Option<Report> {
-    let FuseBy::Hands = by;
+pub fn report(how: Fusion, set: &Dataset, scores: &PairScores) -> Option<Report> {
+    match how.by {
+        FuseBy::Hands => hands(set, scores, how.floor),
+        FuseBy::Frames => frames(set, scores, how.floor, how.frames),
+    }
+}
+
+fn frames(set: &Dataset, scores: &PairScores, floor: f64, k: usize) -> Option<Report> {
+    let fused = palm_eval::fuse_frames(set, scores, floor, k);
+    if fused.bursts == 0 {
+        eprintln!(
+            "{}: no palm has {} captures after its first: nothing to fuse by frames",
+            set.name, k
+        );
+        return None;
+    }
+    let v = verification(&fused.genuine, &fused.impostor);
+    let one = palm_eval::fuse_frames(set, scores, floor, 1);
+    let one = verification(&one.genuine, &one.impostor);
+    let json = crate::figures::with_verification(
+        &v,
+        json!({
+        "set": set.name,
+        "mode": "verify",
+        "fused_by": "frames",
+        "fusion": "each palm's first capture against the mean of a hover's frames, each counted from the impostor tail start",
+        "fusion_floor": floor,
+        "frames": k,
+        "images": set.entries.len(),
+        "palms": fused.palms,
+        "bursts": fused.bursts,
+        "one_frame": {
+            "eer": one.eer,
+            "fnmr_at_fmr_1e3": one.fnmr_at_fmr[1],
+            "fnmr_at_fmr_1e4": one.fnmr_at_fmr[2],
+        },
+        }),
+    );
+    Some(Report {
+        name: format!("{} ({k} frames a hover)", set.name),
+        images: set.entries.len(),
+        verification: Some(v),
+        json,
+    })
+}
+
+fn hands(set: &Dataset, scores: &PairScores, floor: f64) -> Option<Report> {
     let Some(fused) = palm_eval::fuse_hands(set, scores, floor) else {
         eprintln!(
             "{}: the manifest has no person, hand and sample columns: nothing to fuse by hands",
@@ -71,6 +129,36 @@ pub fn print(r: &Report) {
         j[k].as_f64()
             .map_or("n/a".to_string(), |v| format!("{:.4}%", v * 100.0))
     };
+    if j["fused_by"] == "frames" {
+        let one = |k: &str| {
+            j["one_frame"][k]
+                .as_f64()
+                .map_or("n/a".to_string(), |v| format!("{:.4}%", v * 100.0))
+        };
+        println!("{}", r.name);
+        println!(
+            "  palms {}  bursts {}  genuine pairs {}  impostor pairs {}  (each frame from {:.4})",
+            j["palms"],
+            j["bursts"],
+            j["genuine_pairs"],
+            j["impostor_pairs"],
+            j["fusion_floor"].as_f64().unwrap_or(f64::NAN)
+        );
+        println!(
+            "  EER {}  FNMR@FMR1e-3 {}  FNMR@FMR1e-4 {}  d' {:.3}",
+            pct("eer"),
+            pct("fnmr_at_fmr_1e3"),
+            pct("fnmr_at_fmr_1e4"),
+            j["dprime"].as_f64().unwrap_or(f64::NAN)
+        );
+        println!(
+            "  one frame, same protocol: EER {}  FNMR@FMR1e-3 {}  FNMR@FMR1e-4 {}",
+            one("eer"),
+            one("fnmr_at_fmr_1e3"),
+            one("fnmr_at_fmr_1e4")
+        );
+        return;
+    }
     let corr = |k: &str| {
         j[k].as_f64()
             .map_or("n/a".to_string(), |v| format!("{v:.3}"))

@@ -808,3 +808,57 @@ fn eval_fuses_both_hands_of_each_person() {
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&plain).unwrap();
 }
+
+#[test]
+fn eval_fuses_the_frames_of_a_hover() {
+    let dir = scratch("frames");
+    synth(&dir, &[]); // 6 palms x 3 captures: an enrolment and one burst of 2 frames each
+    let out = palmline(&[
+        "eval",
+        dir.to_str().unwrap(),
+        "--fuse",
+        "frames",
+        "--frames",
+        "2",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 2);
+    let fused = &lines[1];
+    assert_eq!(fused["fused_by"], "frames");
+    assert_eq!(fused["frames"], 2);
+    assert_eq!(fused["palms"], 6);
+    assert_eq!(fused["bursts"], 6);
+    assert_eq!(fused["genuine_pairs"], 6);
+    assert_eq!(fused["impostor_pairs"], 30);
+    assert!(fused["one_frame"]["eer"].is_number());
+    assert!(fused["eer"].as_f64().unwrap() <= fused["one_frame"]["eer"].as_f64().unwrap());
+    // More frames than any palm has after its enrolment: said, and no fused report.
+    let out = palmline(&[
+        "eval",
+        dir.to_str().unwrap(),
+        "--fuse",
+        "frames",
+        "--frames",
+        "3",
+        "--json",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(json_lines(&out).len(), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to fuse by frames"));
+    let out = palmline(&[
+        "eval",
+        dir.to_str().unwrap(),
+        "--fuse",
+        "frames",
+        "--frames",
+        "0",
+    ]);
+    assert!(!out.status.success(), "0 frames is refused");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
