@@ -1,0 +1,463 @@
+//! The `palmline` binary's measuring commands as a user runs them (eval, fused eval, inspect,
+//! synth, policy, bench identify), on synthetic palms it generates itself.
+
+mod common;
+use common::*;
+use std::process::Command;
+
+#[test]
+fn eval_reports_every_key_and_survives_bad_files() {
+    let dir = scratch("eval");
+    synth(&dir, &[]);
+    // A file that is not an image, listed in the manifest: a failure to acquire, not a crash.
+    std::fs::write(dir.join("s000001/junk.png"), b"not an image").unwrap();
+    let mut manifest = std::fs::read_to_string(dir.join("manifest.csv")).unwrap();
+    manifest += "s000001/junk.png,s000001,,9,,synthetic,test\nbroken row\n";
+    std::fs::write(dir.join("manifest.csv"), &manifest).unwrap();
+    // A crop that missed the palm (background over a third of it): acquired and compared, but
+    // listed as one enrolment would refuse.
+    let first = dir.join(manifest.lines().nth(1).unwrap().split(',').next().unwrap());
+    let mut missed = image::open(&first).unwrap().to_rgb8();
+    let side = missed.width();
+    for (x, y, p) in missed.enumerate_pixels_mut() {
+        if x + y < side * 3 / 4 {
+            *p = image::Rgb([12, 12, 14]);
+        }
+    }
+    missed.save(&first).unwrap();
+    let scores = dir.join("scores.csv");
+    let out = palmline(&[
+        "eval",
+        dir.to_str().unwrap(),
+        "--json",
+        "--write-scores",
+        scores.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = &json_lines(&out)[0];
+    for key in [
+        "set",
+        "images",
+        "failures_to_acquire",
+        "genuine_pairs",
+        "impostor_pairs",
+        "eer",
+        "fnmr_at_fmr_1e2",
+        "fnmr_at_fmr_1e3",
+        "fnmr_at_fmr_1e4",
+        "dprime",
+        "rank1",
+        "extract_ms_median",
+        "match_us_median",
+    ] {
+        assert!(r.get(key).is_some(), "missing key {key}");
+    }
+    assert_eq!(r["images"], 19);
+    assert_eq!(r["failures_to_acquire"], 1);
+    assert_eq!(r["failures"][0]["path"], "s000001/junk.png");
+    assert_eq!(r["enrol_refusals"], 1, "{}", r["enrol_refused"]);
+    assert_eq!(r["enrol_refused"][0]["reason"], "hand_cut_by_border");
+    assert!(first.ends_with(r["enrol_refused"][0]["path"].as_str().unwrap()));
+    assert!(r["palm_coverage_min"].as_f64().unwrap() < 0.9);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("manifest line"),
+        "bad row not reported"
+    );
+    // The junk image fails its 3 genuine pairs: FNMR is at least 3 of 21 at every threshold.
+    assert!(r["fnmr_at_fmr_1e2"].as_f64().unwrap() >= 3.0 / 21.0 - 1e-12);
+
+    // The written scores, read back through --scores, give the same figures.
+    let again = palmline(&[
+        "eval",
+        "--scores",
+        scores.to_str().unwrap(),
+        "--set",
+        dir.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        again.status.success(),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    let r2 = &json_lines(&again)[0];
+    for key in ["eer", "fnmr_at_fmr_1e2", "rank1", "genuine_pairs"] {
+        assert_eq!(r[key], r2[key], "{key}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn eval_of_nothing_fails_and_bad_score_files_are_explained() {
+    let dir = scratch("empty");
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = palmline(&["eval", dir.to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing could be evaluated"));
+
+    synth(&dir.join("set"), &[]);
+    let bad = dir.join("bad.csv");
+    std::fs::write(&bad, "a,b,score\n").unwrap();
+    let out = palmline(&[
+        "eval",
+        "--scores",
+        bad.to_str().unwrap(),
+        "--set",
+        dir.join("set").to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("a,b,distance or a,b,similarity"));
+    std::fs::write(&bad, "a,b,distance\ns000001/1.png,s000001/2.png,abc\n").unwrap();
+    let out = palmline(&[
+        "eval",
+        "--scores",
+        bad.to_str().unwrap(),
+        "--set",
+        dir.join("set").to_str().unwrap(),
+    ]);
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("line 2"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn synthetic_hands_evaluate_cleanly_and_plot() {
+    let dir = scratch("hands");
+    synth(&dir, &["--hands"]);
+    let plot = dir.join("det.svg");
+    let out = palmline(&[
+        "eval",
+        dir.to_str().unwrap(),
+        "--json",
+        "--plot",
+        plot.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let r = &json_lines(&out)[0];
+    assert_eq!(r["failures_to_acquire"], 0);
+    assert_eq!(r["rank1"], 1.0);
+    let svg = std::fs::read_to_string(&plot).unwrap();
+    assert!(svg.contains("<svg"));
+    // Says which way is better and what its marks are.
+    assert!(svg.contains("lower is better"), "{svg}");
+    assert!(svg.contains("operating point at FMR 1e-3"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn inspect_writes_every_stage() {
+    let dir = scratch("inspect");
+    synth(&dir, &["--hands"]);
+    let out_dir = dir.join("stages");
+    let out = palmline(&[
+        "inspect",
+        dir.join("s000002/1.png").to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("quality") && stdout.contains("hand: Left"),
+        "{stdout}"
+    );
+    // A hand framed from learned landmarks has no outline mask to show.
+    assert!(stdout.contains("learned hand landmarks"), "{stdout}");
+    for f in [
+        "2-landmarks.png",
+        "3-roi.png",
+        "4-response-0.png",
+        "5-code-plane-5.png",
+    ] {
+        assert!(out_dir.join(f).is_file(), "{f} missing");
+    }
+    // The folder says what each picture is; the ROI is enlarged with its lines stretched to
+    // full contrast; the valid-pixel map is white where the template looks.
+    let readme = std::fs::read_to_string(out_dir.join("README.txt")).unwrap();
+    assert!(readme.contains("3-roi-valid.png") && readme.contains("white is used"));
+    let roi = image::open(out_dir.join("3-roi.png")).unwrap().to_luma8();
+    assert_eq!(roi.width(), 256, "64 px ROI written 4x");
+    let (lo, hi) = roi
+        .pixels()
+        .fold((255u8, 0u8), |(lo, hi), p| (lo.min(p[0]), hi.max(p[0])));
+    assert!(lo == 0 && hi == 255, "contrast {lo}..{hi}");
+    let valid = image::open(out_dir.join("3-roi-valid.png"))
+        .unwrap()
+        .to_luma8();
+    let white = valid.pixels().filter(|p| p[0] == 255).count();
+    assert!(
+        white > valid.pixels().len() / 2,
+        "a palm's ROI is mostly valid: white"
+    );
+    let out = palmline(&[
+        "inspect",
+        dir.join("manifest.csv").to_str().unwrap(),
+        "--out",
+        out_dir.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not an image"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn eval_identify_and_bench_identify_report_their_keys() {
+    let dir = scratch("identify");
+    synth(&dir, &[]);
+    let out = palmline(&["eval", dir.to_str().unwrap(), "--identify", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&out);
+    let id = lines
+        .iter()
+        .find(|l| l["mode"] == "identify")
+        .expect("an identification report");
+    assert_eq!(id["gallery"], 6);
+    assert_eq!(id["mated_searches"], 12);
+    assert_eq!(id["non_mated_searches"], 12);
+    assert_eq!(id["rank1"], 1.0);
+    assert_eq!(id["top1_agreement_with_exhaustive"], 1.0);
+
+    let out = palmline(&[
+        "bench",
+        "identify",
+        "--gallery",
+        "400",
+        "--identities",
+        "40",
+        "--agreement-probes",
+        "3",
+        "--set",
+        dir.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let b = &json_lines(&out)[0];
+    for key in [
+        "gallery",
+        "p50_ms",
+        "p99_ms",
+        "qps_all_cores",
+        "top1_agreement_with_exhaustive",
+        "bytes_per_palm",
+        "build_s",
+        "load_s",
+    ] {
+        assert!(b.get(key).is_some(), "missing key {key}");
+    }
+    assert_eq!(b["gallery"], 400);
+    assert_eq!(b["loaded"], 400);
+    assert_eq!(b["rank1"], 1.0);
+
+    // A calibration measured with other engine parameters is refused, not silently used.
+    let cal = dir.join("other.cal");
+    std::fs::write(&cal, "palmline-calibration 1\nfingerprint 00000001\ntail_start 0.6\ntail_share 0.01\ntail_scale 0.01\ngenuine 0.01 0.7\n")
+        .unwrap();
+    let out = palmline(&[
+        "eval",
+        dir.to_str().unwrap(),
+        "--identify",
+        "--calibration",
+        cal.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("write-calibration"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_report_piped_into_a_reader_that_leaves_ends_without_a_panic() {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_palmline"))
+        .args(["policy", "--sizes", "1,10,100,1000,10000,100000,1000000"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // The reader leaves before the first line is written, as `| head -0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(!out.status.success());
+}
+
+#[test]
+fn policy_prints_thresholds_that_rise_with_gallery_size() {
+    let out = palmline(&["policy", "--sizes", "1,1000,1000000"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    let thresholds: Vec<f64> = text
+        .lines()
+        .filter(|l| l.trim_start().starts_with(|c: char| c.is_ascii_digit()))
+        .map(|l| l.split_whitespace().nth(1).unwrap().parse().unwrap())
+        .collect();
+    assert_eq!(thresholds.len(), 3, "{text}");
+    assert!(
+        thresholds[0] < thresholds[1] && thresholds[1] < thresholds[2],
+        "{thresholds:?}"
+    );
+    assert!(
+        text.contains("needs a hint"),
+        "a million palms at FPIR 1e-6 must ask for a hint:\n{text}"
+    );
+    let out = palmline(&["policy", "--fpir", "2"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--fpir"));
+}
+
+/// `palmline serve` as the README runs it: prints its URL and the demo credentials, answers,
+/// and stops cleanly on SIGTERM; `palmline keys rotate` then moves the data to a new master key.
+
+#[test]
+fn synth_refuses_zero_palms_or_captures_with_a_clear_error() {
+    for flag in ["--palms", "--captures"] {
+        let dir = scratch("synth-zero");
+        let out = palmline(&["synth", "--out", dir.to_str().unwrap(), flag, "0"]);
+        assert!(!out.status.success());
+        let said = String::from_utf8_lossy(&out.stderr);
+        assert!(said.contains(flag) && said.contains("0"), "{said}");
+        assert!(!dir.exists(), "nothing written for a refused request");
+    }
+}
+
+/// `eval --fuse hands` pairs each person's left and right captures of one sample and reports the
+/// fused verification beside the one-hand one; a set without person and hand columns is said to
+/// have nothing to fuse.
+
+#[test]
+fn eval_fuses_both_hands_of_each_person() {
+    let dir = scratch("fuse");
+    synth(&dir, &[]);
+    let manifest = std::fs::read_to_string(dir.join("manifest.csv")).unwrap();
+    // Synthetic palms 1-6 become three people's left and right hands.
+    let mut rows = vec!["path,palm,session,sample,hand,person".to_string()];
+    for line in manifest.lines().skip(1) {
+        let cols: Vec<&str> = line.split(',').collect();
+        let palm: u32 = cols[1].trim_start_matches('s').parse().unwrap();
+        let (person, hand) = (palm.div_ceil(2), if palm % 2 == 1 { "l" } else { "r" });
+        let sample = cols[0].rsplit('/').next().unwrap();
+        rows.push(format!(
+            "{},{},1,{sample},{hand},p{person}",
+            cols[0], cols[1]
+        ));
+    }
+    std::fs::write(dir.join("manifest.csv"), rows.join("\n") + "\n").unwrap();
+    let out = palmline(&["eval", dir.to_str().unwrap(), "--fuse", "hands", "--json"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 2);
+    let fused = &lines[1];
+    assert_eq!(fused["fused_by"], "hands");
+    assert_eq!(fused["presentations"], 9);
+    assert_eq!(fused["genuine_pairs"], 9);
+    assert_eq!(fused["impostor_pairs"], 27);
+    for key in [
+        "eer",
+        "fusion_floor",
+        "sum_rule",
+        "impostor_hand_correlation",
+    ] {
+        assert!(!fused[key].is_null(), "missing {key}");
+    }
+    // Too few impostor pairs for these rates here: present, and null.
+    for key in ["fnmr_at_fmr_1e3", "fnmr_at_fmr_1e4"] {
+        assert!(fused.get(key).is_some(), "missing {key}");
+    }
+    assert!(fused["eer"].as_f64().unwrap() <= lines[0]["eer"].as_f64().unwrap());
+
+    // Without person and hand columns there is nothing to fuse: said, and only one report.
+    let plain = scratch("fuse-plain");
+    synth(&plain, &[]);
+    let out = palmline(&["eval", plain.to_str().unwrap(), "--fuse", "hands", "--json"]);
+    assert!(out.status.success());
+    assert_eq!(json_lines(&out).len(), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to fuse"));
+    let bad = palmline(&["eval", plain.to_str().unwrap(), "--fuse", "elbows"]);
+    assert!(!bad.status.success());
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&plain).unwrap();
+}
+
+#[test]
+fn eval_fuses_the_frames_of_a_hover() {
+    let dir = scratch("frames");
+    synth(&dir, &[]); // 6 palms x 3 captures: an enrolment and one burst of 2 frames each
+    let out = palmline(&[
+        "eval",
+        dir.to_str().unwrap(),
+        "--fuse",
+        "frames",
+        "--frames",
+        "2",
+        "--json",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 2);
+    let fused = &lines[1];
+    assert_eq!(fused["fused_by"], "frames");
+    assert_eq!(fused["frames"], 2);
+    assert_eq!(fused["palms"], 6);
+    assert_eq!(fused["bursts"], 6);
+    assert_eq!(fused["genuine_pairs"], 6);
+    assert_eq!(fused["impostor_pairs"], 30);
+    assert!(fused["one_frame"]["eer"].is_number());
+    assert!(fused["eer"].as_f64().unwrap() <= fused["one_frame"]["eer"].as_f64().unwrap());
+    // More frames than any palm has after its enrolment: said, and no fused report.
+    let out = palmline(&[
+        "eval",
+        dir.to_str().unwrap(),
+        "--fuse",
+        "frames",
+        "--frames",
+        "3",
+        "--json",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(json_lines(&out).len(), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to fuse by frames"));
+    let out = palmline(&[
+        "eval",
+        dir.to_str().unwrap(),
+        "--fuse",
+        "frames",
+        "--frames",
+        "0",
+    ]);
+    assert!(!out.status.success(), "0 frames is refused");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
