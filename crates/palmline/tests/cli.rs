@@ -85,12 +85,7 @@ fn serve_answers_then_stops_on_sigterm_and_keys_rotate() {
         assert_eq!(perms.permissions().mode() & 0o777, 0o600);
     }
 
-    let out = palmline(&["keys", "rotate", "--data-dir", dir.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeeded(&["keys", "rotate", "--data-dir", dir.to_str().unwrap()]);
     let said = String::from_utf8_lossy(&out.stdout);
     assert!(said.contains("master key 2 is active"), "{said}");
     assert!(dir.join("keys/master-1.key.retired").exists());
@@ -297,7 +292,7 @@ fn scanner_gate_pairs_syncs_decides_offline_and_uploads() {
 fn merchants_are_created_listed_and_disabled() {
     let dir = scratch("merchants");
     let data = dir.to_str().unwrap();
-    let out = palmline(&[
+    let out = succeeded(&[
         "merchants",
         "create",
         "--name",
@@ -309,11 +304,6 @@ fn merchants_are_created_listed_and_disabled() {
         "--data-dir",
         data,
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let creds: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert!(creds["api_key"].as_str().unwrap().starts_with("sk_"));
     let tills = creds["tills"].as_array().unwrap();

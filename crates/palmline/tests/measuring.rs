@@ -26,18 +26,13 @@ fn eval_reports_every_key_and_survives_bad_files() {
     }
     missed.save(&first).unwrap();
     let scores = dir.join("scores.csv");
-    let out = palmline(&[
+    let out = succeeded(&[
         "eval",
         dir.to_str().unwrap(),
         "--json",
         "--write-scores",
         scores.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let r = &json_lines(&out)[0];
     for key in [
         "set",
@@ -132,18 +127,13 @@ fn synthetic_hands_evaluate_cleanly_and_plot() {
     let dir = scratch("hands");
     synth(&dir, &["--hands"]);
     let plot = dir.join("det.svg");
-    let out = palmline(&[
+    let out = succeeded(&[
         "eval",
         dir.to_str().unwrap(),
         "--json",
         "--plot",
         plot.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let r = &json_lines(&out)[0];
     assert_eq!(r["failures_to_acquire"], 0);
     assert_eq!(r["rank1"], 1.0);
@@ -160,17 +150,12 @@ fn inspect_writes_every_stage() {
     let dir = scratch("inspect");
     synth(&dir, &["--hands"]);
     let out_dir = dir.join("stages");
-    let out = palmline(&[
+    let out = succeeded(&[
         "inspect",
         dir.join("s000002/1.png").to_str().unwrap(),
         "--out",
         out_dir.to_str().unwrap(),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("quality") && stdout.contains("hand: Left"),
@@ -219,12 +204,7 @@ fn inspect_writes_every_stage() {
 fn eval_identify_and_bench_identify_report_their_keys() {
     let dir = scratch("identify");
     synth(&dir, &[]);
-    let out = palmline(&["eval", dir.to_str().unwrap(), "--identify", "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeeded(&["eval", dir.to_str().unwrap(), "--identify", "--json"]);
     let lines = json_lines(&out);
     let id = lines
         .iter()
@@ -236,7 +216,7 @@ fn eval_identify_and_bench_identify_report_their_keys() {
     assert_eq!(id["rank1"], 1.0);
     assert_eq!(id["top1_agreement_with_exhaustive"], 1.0);
 
-    let out = palmline(&[
+    let out = succeeded(&[
         "bench",
         "identify",
         "--gallery",
@@ -249,11 +229,6 @@ fn eval_identify_and_bench_identify_report_their_keys() {
         dir.to_str().unwrap(),
         "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let b = &json_lines(&out)[0];
     for key in [
         "gallery",
@@ -305,12 +280,7 @@ fn a_report_piped_into_a_reader_that_leaves_ends_without_a_panic() {
 
 #[test]
 fn policy_prints_thresholds_that_rise_with_gallery_size() {
-    let out = palmline(&["policy", "--sizes", "1,1000,1000000"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeeded(&["policy", "--sizes", "1,1000,1000000"]);
     let text = String::from_utf8_lossy(&out.stdout);
     let thresholds: Vec<f64> = text
         .lines()
@@ -368,12 +338,7 @@ fn eval_fuses_both_hands_of_each_person() {
         ));
     }
     std::fs::write(dir.join("manifest.csv"), rows.join("\n") + "\n").unwrap();
-    let out = palmline(&["eval", dir.to_str().unwrap(), "--fuse", "hands", "--json"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = succeeded(&["eval", dir.to_str().unwrap(), "--fuse", "hands", "--json"]);
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 2);
     let fused = &lines[1];
@@ -412,7 +377,7 @@ fn eval_fuses_both_hands_of_each_person() {
 fn eval_fuses_the_frames_of_a_hover() {
     let dir = scratch("frames");
     synth(&dir, &[]); // 6 palms x 3 captures: an enrolment and one burst of 2 frames each
-    let out = palmline(&[
+    let out = succeeded(&[
         "eval",
         dir.to_str().unwrap(),
         "--fuse",
@@ -421,11 +386,6 @@ fn eval_fuses_the_frames_of_a_hover() {
         "2",
         "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 2);
     let fused = &lines[1];

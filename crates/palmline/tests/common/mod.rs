@@ -12,6 +12,18 @@ pub fn palmline(args: &[&str]) -> Output {
         .expect("palmline runs")
 }
 
+/// `palmline args...`, which must succeed (its stderr is shown when it does not).
+pub fn succeeded(args: &[&str]) -> Output {
+    let out = palmline(args);
+    assert!(
+        out.status.success(),
+        "palmline {}: {}",
+        args.join(" "),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
 pub fn scratch(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("palmline-cli-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
