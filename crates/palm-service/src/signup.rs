@@ -498,7 +498,7 @@ impl Service {
             return Err(ServiceError::conflict(
                 "palm_already_enrolled",
                 format!(
-                    "this {hand} palm is already enrolled; manage the existing profile instead"
+                    "this {hand} palm is already enrolled; its owner pays with it, and changes that profile through a person session (POST /v1/people/sessions)"
                 ),
             )
             .with_param("captures"));
