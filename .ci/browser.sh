@@ -17,16 +17,17 @@ if ! command -v node >/dev/null; then
 fi
 (cd kiosk/tests && npm install --no-audit --no-fund --silent)
 cargo build --release --bin palmline
+palmline="${CARGO_TARGET_DIR:-target}/release/palmline"
 
 work="$(mktemp -d)"
-./target/release/palmline synth --out "$work/palms" --palms 4 --captures 5 --seed 600 >/dev/null
+"$palmline" synth --out "$work/palms" --palms 4 --captures 5 --seed 600 >/dev/null
 # The dashboard's accuracy report: the real development sets when ../shared is here.
 sets=("$work/palms")
 if [ -d ../shared/datasets/tongji-roi ]; then sets=(../shared/datasets/tongji-roi ../shared/datasets/coep-hands); fi
-./target/release/palmline eval "${sets[@]}" --report "$work/data/accuracy" >/dev/null 2>&1
+"$palmline" eval "${sets[@]}" --report "$work/data/accuracy" >/dev/null 2>&1
 port=18080
 while (exec 3<>/dev/tcp/127.0.0.1/$port) 2>/dev/null; do port=$((port + 1)); done
-./target/release/palmline serve --data-dir "$work/data" --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
+"$palmline" serve --data-dir "$work/data" --listen "127.0.0.1:$port" >"$work/serve.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 for _ in $(seq 1 100); do
