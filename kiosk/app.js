@@ -70,6 +70,8 @@ const PL = {
     try { return new Intl.NumberFormat(undefined, { style: "currency", currency: c }).format(minor / 100); }
     catch { return (minor / 100).toFixed(2) + " " + c; }
   },
+  // A Unix time (seconds) as this browser writes a date and time.
+  when(s) { return new Date(s * 1000).toLocaleString(); },
   card(c) { return c ? c.brand.toUpperCase() + " \u2022\u2022\u2022\u2022 " + c.last4 : ""; },
   // Runs `work` with the controls `ids` disabled, so a second click while a request is in
   // flight does nothing; they are enabled again however it ends.

@@ -51,7 +51,7 @@ function receipt(p) {
   const m = (p.memberships || [])[0];
   PL.text("r-points", m ? "Loyalty balance: " + m.balance + " points" : "");
   PL.text("r-where", till ? till.merchant + ", " + till.store + " - " + till.name : "");
-  PL.text("r-when", new Date((p.updated || p.created) * 1000).toLocaleString());
+  PL.text("r-when", PL.when(p.updated || p.created));
   PL.text("r-id", "Receipt " + p.id);
   finish("receipt");
 }

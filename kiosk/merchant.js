@@ -7,7 +7,6 @@ const STATUS = {
   processing: "Processing", requires_capture: "Authorised", succeeded: "Paid",
   canceled: "Canceled", failed: "Declined",
 };
-const when = (s) => new Date(s * 1000).toLocaleString();
 
 function rows(tableId, items, cells) {
   const table = PL.$(tableId);
@@ -50,7 +49,7 @@ async function load() {
       status.title = p.status + " - " + p.id;
       const left = p.amount_captured - p.amount_refunded;
       return [
-        when(p.created), PL.money(p.amount_total, p.currency), status, PL.card(p.card), PL.money(p.amount_refunded, p.currency),
+        PL.when(p.created), PL.money(p.amount_total, p.currency), status, PL.card(p.card), PL.money(p.amount_refunded, p.currency),
         p.status === "succeeded" && left > 0
           ? button("Refund", async () => {
             if (!window.confirm("Refund " + PL.money(left, p.currency) + " to " + PL.card(p.card) + "?")) return;
@@ -68,7 +67,7 @@ async function load() {
     rows("members", members, (m) => m);
     const entries = await PL.api("GET", "/v1/entries?limit=50", cfg.key);
     rows("entries", entries.data, (e) => [
-      when(e.created), e.gate, e.direction, (e.allowed ? "admitted: " : "refused: ") + e.reason,
+      PL.when(e.created), e.gate, e.direction, (e.allowed ? "admitted: " : "refused: ") + e.reason,
     ]);
     const devices = await PL.api("GET", "/v1/devices?limit=50", cfg.key);
     rows("devices", devices.data, (d) => [
@@ -101,7 +100,7 @@ async function loadAccuracy() {
   const synthetic = sets.length > 0 && sets.every((r) => r.set.startsWith("synthetic"));
   PL.text("accuracy-note", synthetic
     ? "Measured at first start on Palmline's synthetic palms, which say nothing about real hands: run palmline eval SET... --report <data_dir>/accuracy on real palm photos for real figures."
-    : "Measured " + new Date(report.generated * 1000).toLocaleString() + " with palmline eval.");
+    : "Measured " + PL.when(report.generated) + " with palmline eval.");
   if (report.det_curve) {
     // Fetched with the merchant key, shown from memory.
     const r = await fetch(report.det_curve, { headers: { Authorization: "Bearer " + cfg.key } });

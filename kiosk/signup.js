@@ -42,13 +42,14 @@ function showError(e) {
   const code = e.body && e.body.code;
   const param = e.body && e.body.param;
   const field = fieldOf(param);
+  // The API's message without its "(param)" suffix, when there is no plainer one.
   let message = PLAIN[code] || e.message.replace(/\s*\([^)]*\)\s*$/, "");
   const photo = param && /^captures\[(\d+)\]/.exec(param);
   if (photo) {
     const n = Number(photo[1]);
     const thumb = PL.$("thumbs").children[n];
     if (thumb) thumb.classList.add("bad");
-    message = "Photo " + (n + 1) + ": " + (PLAIN[code] || e.message.replace(/\s*\([^)]*\)\s*$/, "")) + " Remove it and add another.";
+    message = "Photo " + (n + 1) + ": " + message + " Remove it and add another.";
   }
   if (field) PL.text(field + "-error", message); else PL.text("error", message);
   // Back to the step the person has to fix.

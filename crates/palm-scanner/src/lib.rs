@@ -46,17 +46,10 @@ pub(crate) fn io(e: impl std::fmt::Display) -> ScannerError {
     ScannerError::Io(e.to_string())
 }
 
-/// Writes `bytes` to `path` whole or not at all, readable by its owner only: a temporary file
-/// (created 0600 with a unique name beside the target, removed if anything fails) is synced and
-/// renamed over the target. A crash never leaves half a pairing or half an allow-list.
+/// Writes `bytes` to `path` whole or not at all, readable by its owner only
+/// ([`palm_vault::write_private`]): a crash never leaves half a pairing or half an allow-list.
 pub(crate) fn write_atomically(path: &std::path::Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(std::path::Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir).map_err(io)?;
-    file.write_all(bytes).map_err(io)?;
-    file.as_file().sync_all().map_err(io)?;
-    file.persist(path).map_err(|e| io(e.error))?;
-    Ok(())
+    palm_vault::write_private(path, bytes).map_err(io)
 }
 
 /// `bytes` random bytes as lowercase hex (request nonces, offline entry ids).

@@ -331,18 +331,6 @@ async fn demo_merchant(service: &Service, data_dir: &Path) -> Result<Option<Demo
     });
     let creds = DemoCredentials { shop, gate };
     let json = serde_json::to_vec_pretty(&creds)?;
-    write_private(&path, &json)?;
+    palm_vault::write_private(&path, &json)?;
     Ok(Some(creds))
-}
-
-/// Writes a file readable by its owner only, whole or not at all: a temporary file (created
-/// 0600 with a unique name beside the target, removed if anything fails) synced, then renamed.
-fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let mut file = tempfile::NamedTempFile::new_in(dir)?;
-    file.write_all(bytes)?;
-    file.as_file().sync_all()?;
-    file.persist(path).map_err(|e| e.error)?;
-    Ok(())
 }

@@ -3,7 +3,7 @@
 
 use crate::envelope::VaultError;
 use std::io::Write;
-use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 /// Reads a 32-byte key (64 hex digits) from `path`, creating it with a random key when missing.
@@ -28,21 +28,26 @@ pub fn load_or_create_key(path: &Path) -> Result<[u8; 32], VaultError> {
     }
 }
 
-/// Writes a key file with mode 0600 through a temporary file and a rename.
+/// Writes a key file with mode 0600, whole or not at all (see [`write_private`]).
 pub fn write_key_file(path: &Path, key: &[u8; 32]) -> Result<(), VaultError> {
-    let err = |e: std::io::Error| VaultError::KeyFile(format!("{}: {e}", path.display()));
-    let tmp = path.with_extension("tmp");
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(&tmp)
-        .map_err(err)?;
-    f.write_all(hex::encode(key).as_bytes())
-        .and_then(|_| f.sync_all())
-        .map_err(err)?;
-    std::fs::rename(&tmp, path).map_err(err)
+    write_private(path, hex::encode(key).as_bytes())
+        .map_err(|e| VaultError::KeyFile(format!("{}: {e}", path.display())))
+}
+
+/// Writes `bytes` to `path` whole or not at all, readable by its owner only: a temporary file
+/// (created 0600 with a unique name beside the target, removed if anything fails) is synced and
+/// renamed over the target. Key files, a device's identity and the demo's credentials all go
+/// through here, so a crash never leaves half a secret and none is ever readable by others.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }
 
 fn parse_hex_key(s: &str) -> Option<[u8; 32]> {

@@ -14,4 +14,4 @@ mod keyfile;
 pub use card::{Brand, CardError, CardNumber, Cvv, Expiry, luhn_check_digit};
 pub use envelope::{DataKey, KeyRing, MasterKey, VaultError, WrappedKey};
 pub use fingerprint::Fingerprinter;
-pub use keyfile::{load_or_create_key, write_key_file};
+pub use keyfile::{load_or_create_key, write_key_file, write_private};

@@ -125,17 +125,8 @@ fn hands(set: &Dataset, scores: &PairScores, floor: f64) -> Option<Report> {
 /// The human-readable lines of a fused report.
 pub fn print(r: &Report) {
     let j = &r.json;
-    let pct = |k: &str| {
-        j[k].as_f64()
-            .map_or("n/a".to_string(), |v| format!("{:.4}%", v * 100.0))
-    };
+    println!("{}", r.name);
     if j["fused_by"] == "frames" {
-        let one = |k: &str| {
-            j["one_frame"][k]
-                .as_f64()
-                .map_or("n/a".to_string(), |v| format!("{:.4}%", v * 100.0))
-        };
-        println!("{}", r.name);
         println!(
             "  palms {}  bursts {}  genuine pairs {}  impostor pairs {}  (each frame from {:.4})",
             j["palms"],
@@ -146,24 +137,14 @@ pub fn print(r: &Report) {
         );
         println!(
             "  EER {}  FNMR@FMR1e-3 {}  FNMR@FMR1e-4 {}  d' {:.3}",
-            pct("eer"),
-            pct("fnmr_at_fmr_1e3"),
-            pct("fnmr_at_fmr_1e4"),
+            percent(&j["eer"]),
+            percent(&j["fnmr_at_fmr_1e3"]),
+            percent(&j["fnmr_at_fmr_1e4"]),
             j["dprime"].as_f64().unwrap_or(f64::NAN)
         );
-        println!(
-            "  one frame, same protocol: EER {}  FNMR@FMR1e-3 {}  FNMR@FMR1e-4 {}",
-            one("eer"),
-            one("fnmr_at_fmr_1e3"),
-            one("fnmr_at_fmr_1e4")
-        );
+        print_rates("one frame, same protocol", &j["one_frame"]);
         return;
     }
-    let corr = |k: &str| {
-        j[k].as_f64()
-            .map_or("n/a".to_string(), |v| format!("{v:.3}"))
-    };
-    println!("{}", r.name);
     println!(
         "  presentations {}  genuine pairs {}  impostor pairs {}  (fused: mean of both hands, each from {:.4})",
         j["presentations"],
@@ -173,27 +154,36 @@ pub fn print(r: &Report) {
     );
     println!(
         "  EER {}  FNMR@FMR1e-2 {}  FNMR@FMR1e-3 {}  FNMR@FMR1e-4 {}  d' {:.3}",
-        pct("eer"),
-        pct("fnmr_at_fmr_1e2"),
-        pct("fnmr_at_fmr_1e3"),
-        pct("fnmr_at_fmr_1e4"),
+        percent(&j["eer"]),
+        percent(&j["fnmr_at_fmr_1e2"]),
+        percent(&j["fnmr_at_fmr_1e3"]),
+        percent(&j["fnmr_at_fmr_1e4"]),
         j["dprime"].as_f64().unwrap_or(f64::NAN)
     );
-    let plain = &j["sum_rule"];
-    let plain_pct = |k: &str| {
-        plain[k]
-            .as_f64()
-            .map_or("n/a".to_string(), |v| format!("{:.4}%", v * 100.0))
+    print_rates("plain mean of both hands (no floor)", &j["sum_rule"]);
+    let corr = |k: &str| {
+        j[k].as_f64()
+            .map_or("n/a".to_string(), |v| format!("{v:.3}"))
     };
-    println!(
-        "  plain mean of both hands (no floor): EER {}  FNMR@FMR1e-3 {}  FNMR@FMR1e-4 {}",
-        plain_pct("eer"),
-        plain_pct("fnmr_at_fmr_1e3"),
-        plain_pct("fnmr_at_fmr_1e4")
-    );
     println!(
         "  left/right hand score correlation: impostor pairs {}, genuine pairs {}",
         corr("impostor_hand_correlation"),
         corr("genuine_hand_correlation")
     );
+}
+
+/// A comparison line: the EER and FNMR at FMR 1e-3 and 1e-4 of `rates` (`one_frame`, `sum_rule`).
+fn print_rates(label: &str, rates: &serde_json::Value) {
+    println!(
+        "  {label}: EER {}  FNMR@FMR1e-3 {}  FNMR@FMR1e-4 {}",
+        percent(&rates["eer"]),
+        percent(&rates["fnmr_at_fmr_1e3"]),
+        percent(&rates["fnmr_at_fmr_1e4"])
+    );
+}
+
+/// A rate as a percentage with four decimals, or `n/a` when it could not be measured.
+fn percent(v: &serde_json::Value) -> String {
+    v.as_f64()
+        .map_or("n/a".to_string(), |v| format!("{:.4}%", v * 100.0))
 }

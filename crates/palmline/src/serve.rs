@@ -129,7 +129,6 @@ pub fn serve(args: ServeArgs) -> Result<()> {
     })
 }
 
-/// Registers the Ctrl-C and SIGTERM handlers now and returns a future that ends on either.
 /// The merchant dashboard's accuracy section is never empty: on a demo's first start, when no
 /// report is there, `palmline eval` measures 20 synthetic palms (under a second) and leaves its
 /// report where `palmline eval SET... --report <data_dir>/accuracy` on real photos replaces it.
@@ -167,6 +166,7 @@ fn first_accuracy_report(dir: &std::path::Path) -> Result<()> {
     ])
 }
 
+/// Registers the Ctrl-C and SIGTERM handlers now and returns a future that ends on either.
 fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())

@@ -602,17 +602,11 @@ async fn a_payment_abandoned_at_the_till_is_canceled_after_the_expiry() {
         c.payment_expiry_s = 600;
     })
     .await;
-    let (till_id, _) = app.till();
     let new_payment = || async {
-        let r = app
-            .post(
-                "/v1/payments",
-                &app.merchant_key(),
-                &json!({"amount": 500, "currency": "usd", "till": till_id}),
-            )
-            .await;
-        assert_eq!(r.status, 201, "{}", r.body);
-        r.body["id"].as_str().unwrap().to_string()
+        app.create_payment(500).await["id"]
+            .as_str()
+            .unwrap()
+            .to_string()
     };
     let walked_away = new_payment().await;
     clock.advance_ms(400_000);
