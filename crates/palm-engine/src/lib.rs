@@ -207,10 +207,10 @@ impl Engine {
         let energy: Vec<f32> = (0..GRID * GRID)
             .map(|c| responses.iter().map(|r| r[c].abs()).sum())
             .collect();
-        let mut sorted = energy.clone();
-        sorted.sort_by(f32::total_cmp);
-        let weakest = sorted
-            [((sorted.len() as f32 * self.params.fragile_fraction) as usize).min(sorted.len() - 1)];
+        let mut levels = energy.clone();
+        let rank =
+            ((levels.len() as f32 * self.params.fragile_fraction) as usize).min(levels.len() - 1);
+        let weakest = *levels.select_nth_unstable_by(rank, f32::total_cmp).1;
         let mut mask = [0u32; GRID];
         let mut planes = vec![[0u32; GRID]; responses.len()];
         for gy in 0..GRID {

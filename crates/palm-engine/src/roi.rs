@@ -29,9 +29,12 @@ pub fn to_gray(rgb: &image::RgbImage) -> Gray {
 /// Palm pixels are those brighter than a fraction of the crop's typical palm brightness.
 fn validity(grey: &Gray) -> Gray {
     let smooth = grey.box_mean(2);
-    let mut sorted = smooth.px.clone();
-    sorted.sort_by(f32::total_cmp);
-    let palm_level = sorted[sorted.len() * 3 / 4];
+    // The 75th percentile by selection, not a full sort (a quarter of the ROI path's time).
+    let mut levels = smooth.px.clone();
+    let upper_quarter = levels.len() * 3 / 4;
+    let palm_level = *levels
+        .select_nth_unstable_by(upper_quarter, f32::total_cmp)
+        .1;
     let floor = (palm_level * 0.3).max(8.0);
     Gray {
         width: grey.width,
