@@ -525,7 +525,8 @@ pub struct RetentionPolicy {
 #[serde(deny_unknown_fields)]
 pub struct CreateProgram {
     pub name: String,
-    /// Points earned per whole currency unit charged (per 100 minor units).
+    /// Points earned per whole currency unit charged (per 100 minor units of USD or EUR, per
+    /// yen of JPY).
     pub points_per_unit: i64,
 }
 

@@ -1,5 +1,5 @@
-//! Values that cannot hold bad data: phone numbers, currencies, amounts, identifiers and secret
-//! tokens. Each parses from what a caller sends and explains what was wrong.
+//! Values that cannot hold bad data: phone numbers, identifiers, free text and secret tokens
+//! (money is in money.rs). Each parses from what a caller sends and explains what was wrong.
 
 use crate::error::{Result, ServiceError};
 use sha2::{Digest, Sha256};
@@ -82,50 +82,6 @@ pub fn bucket_of(last4: &str) -> Option<u16> {
         .flatten()
 }
 
-/// An ISO 4217 currency, stored lower case. Amounts are integers of minor units, and the service
-/// takes currencies with two decimals or none (like USD and JPY); three-decimal ones (KWD) and
-/// codes that are no money (funds, metals, XXX, XTS) are refused by name.
-pub fn parse_currency(raw: &str) -> Result<String> {
-    let code = raw.trim().to_ascii_uppercase();
-    let unknown = || {
-        ServiceError::invalid(
-            "invalid_currency",
-            "currency must be an ISO 4217 code such as \"usd\"",
-        )
-        .with_param("currency")
-    };
-    let currency = iso_currency::Currency::from_code(&code)
-        .filter(|c| !c.is_fund() && !c.is_special())
-        .ok_or_else(unknown)?;
-    match currency.exponent() {
-        Some(0 | 2) => Ok(code.to_ascii_lowercase()),
-        decimals => Err(ServiceError::invalid(
-            "currency_not_supported",
-            format!(
-                "{code} has {} decimals; this service takes currencies with two decimals or none",
-                decimals.unwrap_or(0)
-            ),
-        )
-        .with_param("currency")),
-    }
-}
-
-/// Largest amount accepted in one payment, in minor units (what card networks allow for a
-/// single authorisation is of this order).
-pub const MAX_AMOUNT: i64 = 99_999_999;
-
-pub fn check_amount(value: i64, param: &str, allow_zero: bool) -> Result<i64> {
-    let low = if allow_zero { 0 } else { 1 };
-    if value < low || value > MAX_AMOUNT {
-        return Err(ServiceError::invalid(
-            "invalid_amount",
-            format!("{param} must be an integer number of minor units from {low} to {MAX_AMOUNT}"),
-        )
-        .with_param(param));
-    }
-    Ok(value)
-}
-
 /// Free text with a length cap and no control characters.
 pub fn check_text(value: &str, param: &str, max: usize) -> Result<String> {
     let v = value.trim();
@@ -142,27 +98,6 @@ pub fn check_text(value: &str, param: &str, max: usize) -> Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn currencies_are_iso_4217_with_two_decimals_or_none() {
-        assert_eq!(parse_currency(" USD ").unwrap(), "usd");
-        assert_eq!(parse_currency("jpy").unwrap(), "jpy");
-        assert_eq!(parse_currency("eur").unwrap(), "eur");
-        for (raw, code) in [
-            ("xxx", "invalid_currency"),
-            ("abc", "invalid_currency"),
-            ("xau", "invalid_currency"),
-            ("clf", "invalid_currency"),
-            ("us", "invalid_currency"),
-            ("", "invalid_currency"),
-            ("kwd", "currency_not_supported"),
-            ("bhd", "currency_not_supported"),
-        ] {
-            let e = parse_currency(raw).unwrap_err();
-            assert_eq!(e.code, code, "{raw}");
-            assert_eq!(e.param.as_deref(), Some("currency"), "{raw}");
-        }
-    }
 
     #[test]
     fn phones() {
@@ -188,12 +123,7 @@ mod tests {
     }
 
     #[test]
-    fn amounts_currencies_ids() {
-        assert!(check_amount(0, "amount", false).is_err());
-        assert!(check_amount(0, "tip", true).is_ok());
-        assert!(check_amount(MAX_AMOUNT + 1, "amount", false).is_err());
-        assert_eq!(parse_currency("EUR").unwrap(), "eur");
-        assert!(parse_currency("eu").is_err());
+    fn ids_and_secrets() {
         let (a, b) = (new_id("pay"), new_id("pay"));
         assert!(a.starts_with("pay_") && a.len() == 30 && a != b);
         let s = new_secret("sk").unwrap();

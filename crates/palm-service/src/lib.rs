@@ -20,6 +20,7 @@ mod identify;
 mod invitations;
 mod loyalty;
 pub mod merchants;
+pub mod money;
 pub mod offline;
 mod palms;
 pub mod payment_state;

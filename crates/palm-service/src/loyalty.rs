@@ -4,8 +4,9 @@
 //! presenting loyalty without paying.
 
 use crate::Service;
-use crate::domain::{check_amount, check_text, new_id, parse_currency};
+use crate::domain::{check_text, new_id};
 use crate::error::{Result, ServiceError, StoreError};
+use crate::money::{Amount, Currency};
 use crate::store::{MembershipRow, Page, PaymentRow, PointsRow, ProgramRow, RewardRow, TillRow};
 use palm_api as api;
 
@@ -26,8 +27,8 @@ fn reward_view(r: &RewardRow) -> api::Reward {
         program: r.program_id.clone(),
         name: r.name.clone(),
         points_cost: r.points_cost,
-        discount: r.discount,
-        currency: r.currency.clone(),
+        discount: r.discount.minor_units(),
+        currency: r.currency.to_string(),
     }
 }
 
@@ -103,9 +104,10 @@ impl Service {
             id: new_id("rwd"),
             program_id: program.id,
             name: check_text(&req.name, "name", 100)?,
-            points_cost: check_amount(req.points_cost, "points_cost", false)?,
-            discount: check_amount(req.discount, "discount", false)?,
-            currency: parse_currency(&req.currency)?,
+            // Points are bounded like amounts.
+            points_cost: Amount::parse(req.points_cost, "points_cost", false)?.minor_units(),
+            discount: Amount::parse(req.discount, "discount", false)?,
+            currency: Currency::parse(&req.currency)?,
             created: self.now_s(),
         };
         self.store.insert_reward(&r).await?;
@@ -249,7 +251,8 @@ impl Service {
             .with_param("reward"));
         }
         // The discount never takes the charge below one minor unit.
-        p.discount = reward.discount.min(p.amount + p.tip - 1);
+        let one = Amount::parse(1, "discount", false)?;
+        p.discount = reward.discount.min((p.amount + p.tip).saturating_sub(one));
         p.reward_id = Some(reward.id);
         Ok(())
     }
@@ -297,7 +300,8 @@ impl Service {
                 let programs = self.store.programs(&p.merchant_id).await?;
                 for m in &memberships {
                     if let Some(program) = programs.iter().find(|g| g.id == m.program_id) {
-                        let points = p.amount_captured * program.points_per_unit / 100;
+                        let points = p.amount_captured.minor_units() * program.points_per_unit
+                            / p.currency.minor_per_unit();
                         if points > 0 {
                             out.push(entry(m, points));
                         }
@@ -313,9 +317,9 @@ impl Service {
         &self,
         p: &PaymentRow,
         refund_id: &str,
-        amount: i64,
+        amount: Amount,
     ) -> Result<Vec<PointsRow>> {
-        if p.amount_captured == 0 {
+        if p.amount_captured.is_zero() {
             return Ok(vec![]);
         }
         let now = self.now_s();
@@ -330,7 +334,7 @@ impl Service {
                 membership_id: e.membership_id,
                 source_id: refund_id.to_string(),
                 kind: "accrual_reversal".into(),
-                points: -(e.points * amount / p.amount_captured),
+                points: -(e.points * amount.minor_units() / p.amount_captured.minor_units()),
                 created: now,
             })
             .filter(|e| e.points != 0)

@@ -8,8 +8,9 @@
 //! written with its event (and webhook deliveries) in one transaction, guarded by the state it
 //! expects, so two racing requests cannot both move a payment.
 
-use crate::domain::{check_amount, check_text, new_id, parse_currency};
+use crate::domain::{check_text, new_id};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
+use crate::money::{Amount, Currency};
 use crate::payment_state::{CaptureMethod, PaymentState as S};
 use crate::processor::{Authorization, Lookup, Outcome, ProcessorError};
 use crate::store::{
@@ -143,10 +144,10 @@ impl Service {
                 .with_param("till"));
             }
         };
-        let amount = check_amount(req.amount, "amount", false)?;
-        let tip = check_amount(req.tip.unwrap_or(0), "tip", true)?;
-        check_amount(amount + tip, "amount", false)?;
-        let currency = parse_currency(&req.currency)?;
+        let amount = Amount::parse(req.amount, "amount", false)?;
+        let tip = Amount::parse(req.tip.unwrap_or(0), "tip", true)?;
+        Amount::parse((amount + tip).minor_units(), "amount", false)?;
+        let currency = Currency::parse(&req.currency)?;
         let reference = match &req.reference {
             Some(r) => Some(check_text(r, "reference", 200)?),
             None => None,
@@ -177,9 +178,9 @@ impl Service {
             charge_ref: None,
             attempt_key: None,
             decline_code: None,
-            amount_captured: 0,
-            amount_refunded: 0,
-            discount: 0,
+            amount_captured: Amount::ZERO,
+            amount_refunded: Amount::ZERO,
+            discount: Amount::ZERO,
             reward_id: None,
             created: now,
             updated: now,
@@ -347,8 +348,8 @@ impl Service {
         let wanted = req.card.as_deref().or(p.card_id.as_deref());
         let card = self.pick_card(&person, &cards, wanted)?.clone();
         if let Some(tip) = req.tip {
-            p.tip = check_amount(tip, "tip", true)?;
-            check_amount(p.amount + p.tip, "tip", false)?;
+            p.tip = Amount::parse(tip, "tip", true)?;
+            Amount::parse((p.amount + p.tip).minor_units(), "tip", false)?;
         }
         if let Some(reward) = &req.reward {
             self.apply_reward(&mut p, &person.id, reward).await?;
@@ -392,7 +393,7 @@ impl Service {
             expiry,
             cvv: None,
             amount: p.charge_amount(),
-            currency: &p.currency,
+            currency: p.currency,
             capture: p.capture_method == CaptureMethod::Automatic,
         };
         let outcome = self
@@ -555,15 +556,9 @@ impl Service {
         if p.status != S::RequiresCapture {
             return Err(state_error(&p, &[S::RequiresCapture]));
         }
-        let total = p.charge_amount();
-        let amount = req.amount.unwrap_or(total);
-        if amount < 1 || amount > total {
-            return Err(ServiceError::invalid(
-                "invalid_amount",
-                format!("capture amount must be from 1 to the authorised {total}"),
-            )
-            .with_param("amount"));
-        }
+        let amount = Amount::part_of(req.amount, p.charge_amount(), |total| {
+            format!("capture amount must be from 1 to the authorised {total}")
+        })?;
         let operation = format!("capture:{amount}");
         self.claim_operation(&p, &operation).await?;
         let key = operation_key(&p, &operation);
@@ -594,7 +589,15 @@ impl Service {
                 let (event, points) = match capture {
                     Some(amount) => {
                         p.status = S::Succeeded;
-                        p.amount_captured = amount.parse().unwrap_or(p.charge_amount());
+                        p.amount_captured = amount
+                            .parse()
+                            .ok()
+                            .and_then(Amount::stored)
+                            .ok_or_else(|| {
+                                ServiceError::internal(
+                                    "a claimed capture's amount could not be read",
+                                )
+                            })?;
                         (
                             "payment.succeeded",
                             self.payment_points(&p, "accrual").await?,

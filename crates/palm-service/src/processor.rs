@@ -4,6 +4,7 @@
 //! moves money twice. A caller that timed out asks [`Processor::lookup`] what became of its key
 //! before trying again. Real connectors implement the same trait.
 
+use crate::money::{Amount, Currency};
 use async_trait::async_trait;
 use palm_vault::{CardNumber, Cvv, Expiry};
 use serde::{Deserialize, Serialize};
@@ -48,8 +49,8 @@ pub struct Authorization<'a> {
     pub card: &'a CardNumber,
     pub expiry: Expiry,
     pub cvv: Option<&'a Cvv>,
-    pub amount: i64,
-    pub currency: &'a str,
+    pub amount: Amount,
+    pub currency: Currency,
     /// Capture at once (automatic capture) or hold the funds only.
     pub capture: bool,
 }
@@ -62,7 +63,7 @@ pub trait Processor: Send + Sync {
         &self,
         idempotency_key: &str,
         charge: &str,
-        amount: i64,
+        amount: Amount,
     ) -> Result<Outcome, ProcessorError>;
     /// Release a held charge.
     async fn void(&self, idempotency_key: &str, charge: &str) -> Result<Outcome, ProcessorError>;
@@ -70,7 +71,7 @@ pub trait Processor: Send + Sync {
         &self,
         idempotency_key: &str,
         charge: &str,
-        amount: i64,
+        amount: Amount,
     ) -> Result<Outcome, ProcessorError>;
     async fn lookup(&self, idempotency_key: &str) -> Result<Lookup, ProcessorError>;
 }
@@ -315,9 +316,10 @@ impl Processor for SimulatedProcessor {
         let verdict = TEST_CARDS
             .iter()
             .find(|(n, _)| *n == digits)
-            .filter(|_| !(digits == VERIFIES_THEN_DECLINES && a.amount == 0))
+            .filter(|_| !(digits == VERIFIES_THEN_DECLINES && a.amount.is_zero()))
             .map_or("approved", |(_, v)| *v);
-        let (amount, capture) = (a.amount, a.capture);
+        // The ledger, like a network's, counts in minor units.
+        let (amount, capture) = (a.amount.minor_units(), a.capture);
         let digest = format!(
             "auth:{}:{}:{}:{}",
             a.card.last4(),
@@ -356,9 +358,9 @@ impl Processor for SimulatedProcessor {
         &self,
         key: &str,
         charge: &str,
-        amount: i64,
+        amount: Amount,
     ) -> Result<Outcome, ProcessorError> {
-        let charge = charge.to_string();
+        let (charge, amount) = (charge.to_string(), amount.minor_units());
         self.once(key, format!("capture:{charge}:{amount}"), move |l| {
             let outcome = match l.charges.get_mut(&charge) {
                 Some(c) if !c.voided && c.captured == 0 && amount > 0 && amount <= c.authorized => {
@@ -391,9 +393,9 @@ impl Processor for SimulatedProcessor {
         &self,
         key: &str,
         charge: &str,
-        amount: i64,
+        amount: Amount,
     ) -> Result<Outcome, ProcessorError> {
-        let charge = charge.to_string();
+        let (charge, amount) = (charge.to_string(), amount.minor_units());
         self.once(key, format!("refund:{charge}:{amount}"), move |l| {
             let outcome = match l.charges.get_mut(&charge) {
                 Some(c) if amount > 0 && c.refunded + amount <= c.captured => {
@@ -416,14 +418,18 @@ impl Processor for SimulatedProcessor {
 mod tests {
     use super::*;
 
+    fn minor(units: i64) -> Amount {
+        Amount::stored(units).unwrap()
+    }
+
     fn auth<'a>(key: &'a str, card: &'a CardNumber, amount: i64) -> Authorization<'a> {
         Authorization {
             idempotency_key: key,
             card,
             expiry: "12/40".parse().unwrap(),
             cvv: None,
-            amount,
-            currency: "usd",
+            amount: minor(amount),
+            currency: Currency::USD,
             capture: true,
         }
     }
@@ -446,11 +452,11 @@ mod tests {
             panic!()
         };
         assert!(matches!(
-            p.refund("r1", &reference, 300).await.unwrap(),
+            p.refund("r1", &reference, minor(300)).await.unwrap(),
             Outcome::Approved { .. }
         ));
         assert_eq!(
-            p.refund("r2", &reference, 201).await.unwrap(),
+            p.refund("r2", &reference, minor(201)).await.unwrap(),
             declined("invalid_refund")
         );
         for (number, verdict) in &TEST_CARDS[2..] {
@@ -487,7 +493,7 @@ mod tests {
             else {
                 panic!("approved card declined")
             };
-            p.refund("r1", &reference, 200).await.unwrap();
+            p.refund("r1", &reference, minor(200)).await.unwrap();
             reference
         };
         // A crash that cut the last line short loses only that call.
@@ -513,7 +519,7 @@ mod tests {
         ));
         // The remaining 300 can be refunded, not a cent more, and numbering goes on.
         assert_eq!(
-            p.refund("r2", &first, 301).await.unwrap(),
+            p.refund("r2", &first, minor(301)).await.unwrap(),
             declined("invalid_refund")
         );
         let Outcome::Approved { reference } = p.authorize(&auth("k2", &ok, 100)).await.unwrap()

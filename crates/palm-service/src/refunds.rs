@@ -4,6 +4,7 @@
 
 use crate::domain::{check_text, new_id};
 use crate::error::{Result, ServiceError};
+use crate::money::Amount;
 use crate::payment_state::{PaymentState as S, RefundState};
 use crate::payments::{recorded, state_error};
 use crate::processor::Outcome;
@@ -29,15 +30,10 @@ impl Service {
         if p.status != S::Succeeded {
             return Err(state_error(&p, &[S::Succeeded]));
         }
-        let left = p.amount_captured - p.amount_refunded;
-        let amount = req.amount.unwrap_or(left);
-        if amount < 1 || amount > left {
-            return Err(ServiceError::invalid(
-                "invalid_amount",
-                format!("refund amount must be from 1 to the {left} not yet refunded"),
-            )
-            .with_param("amount"));
-        }
+        let left = p.amount_captured.saturating_sub(p.amount_refunded);
+        let amount = Amount::part_of(req.amount, left, |left| {
+            format!("refund amount must be from 1 to the {left} not yet refunded")
+        })?;
         let reason = match &req.reason {
             Some(r) => Some(check_text(r, "reason", 200)?),
             None => None,

@@ -2,6 +2,7 @@
 
 use crate::domain::{Phone, check_text, new_id, owner_of};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
+use crate::money::{Amount, Currency};
 use crate::store::{CardRow, ConsentRow, NewPerson, PalmRow, PersonRow};
 use crate::{Service, context, decode_image, palm_error, views};
 use palm_api as api;
@@ -138,8 +139,8 @@ impl Service {
             card: &card.number,
             expiry: card.expiry,
             cvv: Some(cvv),
-            amount: 0,
-            currency: "usd",
+            amount: Amount::ZERO,
+            currency: Currency::USD,
             capture: false,
         };
         match self

@@ -7,6 +7,7 @@
 //! keyed fingerprints and hashes only.
 
 use crate::error::StoreError;
+pub use crate::money::{Amount, Currency};
 pub use crate::payment_state::{CaptureMethod, PaymentState, RefundState};
 use async_trait::async_trait;
 
@@ -103,9 +104,9 @@ pub struct PaymentRow {
     pub id: String,
     pub merchant_id: String,
     pub till_id: String,
-    pub amount: i64,
-    pub tip: i64,
-    pub currency: String,
+    pub amount: Amount,
+    pub tip: Amount,
+    pub currency: Currency,
     pub reference: Option<String>,
     pub capture_method: CaptureMethod,
     pub status: PaymentState,
@@ -119,10 +120,10 @@ pub struct PaymentRow {
     /// Idempotency key of the authorisation in flight (or last sent).
     pub attempt_key: Option<String>,
     pub decline_code: Option<String>,
-    pub amount_captured: i64,
-    pub amount_refunded: i64,
-    /// Taken off by a loyalty reward before the card is charged.
-    pub discount: i64,
+    pub amount_captured: Amount,
+    pub amount_refunded: Amount,
+    /// Taken off by a loyalty reward before the card is charged (never all of it).
+    pub discount: Amount,
     pub reward_id: Option<String>,
     pub created: i64,
     pub updated: i64,
@@ -130,8 +131,8 @@ pub struct PaymentRow {
 
 impl PaymentRow {
     /// What the card is charged: amount + tip - discount.
-    pub fn charge_amount(&self) -> i64 {
-        self.amount + self.tip - self.discount
+    pub fn charge_amount(&self) -> Amount {
+        (self.amount + self.tip).saturating_sub(self.discount)
     }
 }
 
@@ -140,7 +141,7 @@ pub struct RefundRow {
     pub id: String,
     pub payment_id: String,
     pub merchant_id: String,
-    pub amount: i64,
+    pub amount: Amount,
     pub status: RefundState,
     pub reason: Option<String>,
     pub processor_ref: Option<String>,
@@ -220,7 +221,7 @@ pub struct ProgramRow {
     pub id: String,
     pub merchant_id: String,
     pub name: String,
-    /// Points per whole currency unit spent (per 100 minor units).
+    /// Points per whole currency unit spent (`Currency::minor_per_unit` minor units).
     pub points_per_unit: i64,
     pub created: i64,
 }
@@ -231,9 +232,9 @@ pub struct RewardRow {
     pub program_id: String,
     pub name: String,
     pub points_cost: i64,
-    /// Minor units taken off the payment.
-    pub discount: i64,
-    pub currency: String,
+    /// Taken off the payment.
+    pub discount: Amount,
+    pub currency: Currency,
     pub created: i64,
 }
 

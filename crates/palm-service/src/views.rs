@@ -66,20 +66,20 @@ pub fn payment(p: &PaymentRow, choices: &[CardRow]) -> api::Payment {
     api::Payment {
         id: p.id.clone(),
         status: payment_status(p.status),
-        amount: p.amount,
-        tip: p.tip,
-        amount_total: p.charge_amount(),
-        discount: p.discount,
+        amount: p.amount.minor_units(),
+        tip: p.tip.minor_units(),
+        amount_total: p.charge_amount().minor_units(),
+        discount: p.discount.minor_units(),
         reward: p.reward_id.clone(),
-        currency: p.currency.clone(),
+        currency: p.currency.to_string(),
         till: p.till_id.clone(),
         reference: p.reference.clone(),
         capture_method: match p.capture_method {
             CaptureMethod::Manual => api::CaptureMethod::Manual,
             CaptureMethod::Automatic => api::CaptureMethod::Automatic,
         },
-        amount_captured: p.amount_captured,
-        amount_refunded: p.amount_refunded,
+        amount_captured: p.amount_captured.minor_units(),
+        amount_refunded: p.amount_refunded.minor_units(),
         person: p.person_id.clone(),
         card: match (&p.card_id, &p.card_brand, &p.card_last4) {
             (Some(id), Some(brand), Some(last4)) => Some(api::CardSummary {
@@ -101,7 +101,7 @@ pub fn refund(r: &RefundRow) -> api::Refund {
     api::Refund {
         id: r.id.clone(),
         payment: r.payment_id.clone(),
-        amount: r.amount,
+        amount: r.amount.minor_units(),
         status: r.status.as_str().to_string(),
         reason: r.reason.clone(),
         created: r.created,

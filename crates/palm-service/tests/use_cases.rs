@@ -116,7 +116,11 @@ impl World {
     }
 
     async fn new_payment(&self, amount: i64) -> palm_api::Payment {
-        let req = from(json!({"amount": amount, "currency": "eur", "till": self.till.id}));
+        self.new_payment_in(amount, "eur").await
+    }
+
+    async fn new_payment_in(&self, amount: i64, currency: &str) -> palm_api::Payment {
+        let req = from(json!({"amount": amount, "currency": currency, "till": self.till.id}));
         self.service
             .create_payment(&self.shop.merchant, None, req, None)
             .await
@@ -177,6 +181,50 @@ async fn a_palm_pays_and_a_refund_returns_part_of_it() {
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Invalid, "{e:?}");
     assert_eq!(w.processor.charge_totals(), (1250, 250, 1));
+}
+
+/// Points count whole currency units: 100 cents of a euro, but every single yen (JPY has no
+/// minor unit).
+#[tokio::test]
+async fn points_are_earned_per_whole_unit_of_each_currency() {
+    let w = world().await;
+    w.sign_up(9, "+447700900009").await.unwrap();
+    let program = w
+        .service
+        .create_program(
+            &w.shop.merchant,
+            from(json!({"name": "Stamps", "points_per_unit": 2})),
+        )
+        .await
+        .unwrap();
+    let first = w.new_payment(100).await;
+    let person = w.hover(&first.id, 9, "+447700900009").await.person.unwrap();
+    let join = from(json!({}));
+    w.service
+        .join_program(&w.shop.merchant, &program.id, &person, &join)
+        .await
+        .unwrap();
+    let balance = async || {
+        let members = w
+            .service
+            .members(
+                &w.shop.merchant,
+                &program.id,
+                &Page {
+                    limit: 10,
+                    starting_after: None,
+                },
+            )
+            .await
+            .unwrap();
+        members.data[0].balance
+    };
+    let euros = w.new_payment_in(1250, "eur").await;
+    w.hover(&euros.id, 9, "+447700900009").await;
+    assert_eq!(balance().await, 25, "12.50 EUR at 2 points a euro");
+    let yen = w.new_payment_in(1250, "jpy").await;
+    w.hover(&yen.id, 9, "+447700900009").await;
+    assert_eq!(balance().await, 25 + 2500, "1250 JPY at 2 points a yen");
 }
 
 #[tokio::test]

@@ -210,6 +210,32 @@ impl Store for SqlStore {
 }
 
 /// Reads a column, naming it in the error.
+/// A column holding one of an enum's stored names (or a currency code); any other value is a
+/// decode error (a row written by code that knew a value this build does not), never a guess.
+pub(crate) fn named<T>(
+    r: &sqlx::any::AnyRow,
+    column: &str,
+    parse: fn(&str) -> Option<T>,
+) -> Result<T, sqlx::Error> {
+    let name: String = col(r, column)?;
+    parse(&name).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source: format!("unknown value {name:?}").into(),
+    })
+}
+
+/// A column holding a sum of money; a negative one is a decode error.
+pub(crate) fn amount(
+    r: &sqlx::any::AnyRow,
+    column: &str,
+) -> Result<palm_service::money::Amount, sqlx::Error> {
+    let minor_units: i64 = col(r, column)?;
+    palm_service::money::Amount::stored(minor_units).ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source: format!("negative amount {minor_units}").into(),
+    })
+}
+
 pub(crate) fn col<'r, T>(row: &'r sqlx::any::AnyRow, name: &str) -> Result<T, sqlx::Error>
 where
     T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,

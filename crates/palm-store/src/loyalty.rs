@@ -1,10 +1,10 @@
 //! Loyalty programs, rewards, memberships and the points ledger.
 
-use crate::{SqlStore, col, db_err};
+use crate::{SqlStore, amount, col, db_err, named};
 use async_trait::async_trait;
 use palm_service::StoreError;
 use palm_service::store::{
-    LoyaltyStore, MembershipRow, Page, PointsRow, ProgramRow, RewardRow, StoreResult,
+    Currency, LoyaltyStore, MembershipRow, Page, PointsRow, ProgramRow, RewardRow, StoreResult,
 };
 use sqlx::any::AnyRow;
 
@@ -29,8 +29,8 @@ fn reward(r: &AnyRow) -> Result<RewardRow, sqlx::Error> {
         program_id: col(r, "program_id")?,
         name: col(r, "name")?,
         points_cost: col(r, "points_cost")?,
-        discount: col(r, "discount")?,
-        currency: col(r, "currency")?,
+        discount: amount(r, "discount")?,
+        currency: named(r, "currency", Currency::stored)?,
         created: col(r, "created")?,
     })
 }
@@ -121,8 +121,8 @@ impl LoyaltyStore for SqlStore {
             .bind(&r.program_id)
             .bind(&r.name)
             .bind(r.points_cost)
-            .bind(r.discount)
-            .bind(&r.currency)
+            .bind(r.discount.minor_units())
+            .bind(r.currency.as_str())
             .bind(r.created)
             .execute(&self.pool)
             .await

@@ -2,11 +2,11 @@
 //! deliveries (one per endpoint of the merchant: the outbox) commit together.
 
 use crate::loyalty::apply_points;
-use crate::{SqlStore, changed_one, col, db_err};
+use crate::{SqlStore, amount, changed_one, col, db_err, named};
 use async_trait::async_trait;
 use palm_service::store::{
-    CaptureMethod, EventRow, KeyedRequest, Page, PaymentRow, PaymentState, PaymentStore, PointsRow,
-    RefundRow, RefundState, StoreResult,
+    CaptureMethod, Currency, EventRow, KeyedRequest, Page, PaymentRow, PaymentState, PaymentStore,
+    PointsRow, RefundRow, RefundState, StoreResult,
 };
 use sqlx::any::AnyRow;
 
@@ -20,9 +20,9 @@ fn payment(r: &AnyRow) -> Result<PaymentRow, sqlx::Error> {
         id: col(r, "id")?,
         merchant_id: col(r, "merchant_id")?,
         till_id: col(r, "till_id")?,
-        amount: col(r, "amount")?,
-        tip: col(r, "tip")?,
-        currency: col(r, "currency")?,
+        amount: amount(r, "amount")?,
+        tip: amount(r, "tip")?,
+        currency: named(r, "currency", Currency::stored)?,
         reference: col(r, "reference")?,
         capture_method: named(r, "capture_method", CaptureMethod::parse)?,
         status: named(r, "status", PaymentState::parse)?,
@@ -33,22 +33,12 @@ fn payment(r: &AnyRow) -> Result<PaymentRow, sqlx::Error> {
         charge_ref: col(r, "charge_ref")?,
         attempt_key: col(r, "attempt_key")?,
         decline_code: col(r, "decline_code")?,
-        amount_captured: col(r, "amount_captured")?,
-        amount_refunded: col(r, "amount_refunded")?,
+        amount_captured: amount(r, "amount_captured")?,
+        amount_refunded: amount(r, "amount_refunded")?,
         created: col(r, "created")?,
         updated: col(r, "updated")?,
-        discount: col(r, "discount")?,
+        discount: amount(r, "discount")?,
         reward_id: col(r, "reward_id")?,
-    })
-}
-
-/// A column holding one of an enum's stored names; any other value is a decode error (a row
-/// written by code that knew a state this build does not), never a guess.
-fn named<T>(r: &AnyRow, column: &str, parse: fn(&str) -> Option<T>) -> Result<T, sqlx::Error> {
-    let name: String = col(r, column)?;
-    parse(&name).ok_or_else(|| sqlx::Error::ColumnDecode {
-        index: column.to_string(),
-        source: format!("unknown value {name:?}").into(),
     })
 }
 
@@ -57,7 +47,7 @@ fn refund(r: &AnyRow) -> Result<RefundRow, sqlx::Error> {
         id: col(r, "id")?,
         payment_id: col(r, "payment_id")?,
         merchant_id: col(r, "merchant_id")?,
-        amount: col(r, "amount")?,
+        amount: amount(r, "amount")?,
         status: named(r, "status", RefundState::parse)?,
         reason: col(r, "reason")?,
         processor_ref: col(r, "processor_ref")?,
@@ -183,9 +173,9 @@ impl PaymentStore for SqlStore {
         .bind(&p.id)
         .bind(&p.merchant_id)
         .bind(&p.till_id)
-        .bind(p.amount)
-        .bind(p.tip)
-        .bind(&p.currency)
+        .bind(p.amount.minor_units())
+        .bind(p.tip.minor_units())
+        .bind(p.currency.as_str())
         .bind(&p.reference)
         .bind(p.capture_method.as_str())
         .bind(p.status.as_str())
@@ -196,11 +186,11 @@ impl PaymentStore for SqlStore {
         .bind(&p.charge_ref)
         .bind(&p.attempt_key)
         .bind(&p.decline_code)
-        .bind(p.amount_captured)
-        .bind(p.amount_refunded)
+        .bind(p.amount_captured.minor_units())
+        .bind(p.amount_refunded.minor_units())
         .bind(p.created)
         .bind(p.updated)
-        .bind(p.discount)
+        .bind(p.discount.minor_units())
         .bind(&p.reward_id)
         .execute(&mut *tx)
         .await
@@ -231,7 +221,7 @@ impl PaymentStore for SqlStore {
         let changed = sqlx::query(
             "UPDATE payments SET tip = $1, status = $2, person_id = $3, card_id = $4, card_brand = $5, card_last4 = $6, charge_ref = $7, attempt_key = $8, decline_code = $9, amount_captured = $10, updated = $11, discount = $12, reward_id = $13 WHERE id = $14 AND status = $15",
         )
-        .bind(p.tip)
+        .bind(p.tip.minor_units())
         .bind(p.status.as_str())
         .bind(&p.person_id)
         .bind(&p.card_id)
@@ -240,9 +230,9 @@ impl PaymentStore for SqlStore {
         .bind(&p.charge_ref)
         .bind(&p.attempt_key)
         .bind(&p.decline_code)
-        .bind(p.amount_captured)
+        .bind(p.amount_captured.minor_units())
         .bind(p.updated)
-        .bind(p.discount)
+        .bind(p.discount.minor_units())
         .bind(&p.reward_id)
         .bind(&p.id)
         .bind(from.as_str())
@@ -299,7 +289,7 @@ impl PaymentStore for SqlStore {
         let fits = sqlx::query(
             "UPDATE payments SET amount_refunded = amount_refunded + $1, updated = $2 WHERE id = $3 AND amount_refunded + $1 <= amount_captured",
         )
-        .bind(r.amount)
+        .bind(r.amount.minor_units())
         .bind(now)
         .bind(&r.payment_id)
         .execute(&mut *tx)
@@ -313,7 +303,7 @@ impl PaymentStore for SqlStore {
             .bind(&r.id)
             .bind(&r.payment_id)
             .bind(&r.merchant_id)
-            .bind(r.amount)
+            .bind(r.amount.minor_units())
             .bind(r.status.as_str())
             .bind(&r.reason)
             .bind(&r.processor_ref)
@@ -345,7 +335,7 @@ impl PaymentStore for SqlStore {
         .rows_affected();
         if changed == 1 && r.status == RefundState::Failed {
             sqlx::query("UPDATE payments SET amount_refunded = amount_refunded - $1 WHERE id = $2")
-                .bind(r.amount)
+                .bind(r.amount.minor_units())
                 .bind(&r.payment_id)
                 .execute(&mut *tx)
                 .await
