@@ -11,6 +11,7 @@ use axum::http::header;
 use axum::http::request::Parts;
 use palm_service::ErrorKind;
 use palm_service::domain::secret_hash;
+use palm_service::store::MerchantId;
 use palm_service::store::{DeviceRow, MerchantRow, Page, PersonRow, TillRow};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -170,7 +171,7 @@ pub enum MerchantOrTill {
 }
 
 impl MerchantOrTill {
-    pub fn merchant_id(&self) -> &str {
+    pub fn merchant_id(&self) -> &MerchantId {
         match self {
             MerchantOrTill::Merchant(m) => &m.id,
             MerchantOrTill::Till(t) => &t.merchant_id,

@@ -9,6 +9,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use palm_api::*;
 use palm_service::store::KeyedRequest;
+use palm_service::store::MerchantId;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -48,7 +49,7 @@ pub async fn signup(
     ApiJson(req): ApiJson<SignupRequest>,
 ) -> ApiResult<(StatusCode, Json<SignupResponse>)> {
     let actor = match &auth {
-        MerchantOrTill::Merchant(m) => m.id.clone(),
+        MerchantOrTill::Merchant(m) => m.id.to_string(),
         MerchantOrTill::Till(t) => t.id.clone(),
     };
     let response = s.service.sign_up(&actor, auth.merchant_id(), req).await?;
@@ -77,7 +78,7 @@ pub async fn create_payment(
 async fn moved(
     s: &AppState,
     origin: Option<Extension<KeyedRequest>>,
-    merchant_id: &str,
+    merchant_id: &MerchantId,
     id: &str,
     result: palm_service::Result<Payment>,
 ) -> ApiResult<Json<Payment>> {

@@ -4,6 +4,7 @@
 
 use crate::Service;
 use crate::error::{Result, ServiceError};
+use crate::ids::MerchantId;
 use crate::store::{GateRow, MerchantRow, TillRow};
 
 impl Service {
@@ -23,12 +24,12 @@ impl Service {
     }
 
     /// Till `id` of `merchant_id` (a signed device names the till it is paired to).
-    pub async fn till(&self, merchant_id: &str, id: &str) -> Result<Option<TillRow>> {
+    pub async fn till(&self, merchant_id: &MerchantId, id: &str) -> Result<Option<TillRow>> {
         Ok(self.store.till(merchant_id, id).await?)
     }
 
     /// Gate `id` of `merchant_id`.
-    pub async fn gate(&self, merchant_id: &str, id: &str) -> Result<Option<GateRow>> {
+    pub async fn gate(&self, merchant_id: &MerchantId, id: &str) -> Result<Option<GateRow>> {
         Ok(self.store.gate(merchant_id, id).await?)
     }
 
@@ -48,7 +49,7 @@ impl Service {
     }
 
     /// A merchant's tills.
-    pub async fn tills(&self, merchant_id: &str) -> Result<Vec<TillRow>> {
+    pub async fn tills(&self, merchant_id: &MerchantId) -> Result<Vec<TillRow>> {
         Ok(self.store.tills(merchant_id).await?)
     }
 

@@ -5,6 +5,7 @@
 
 use crate::domain::{new_id, secret_hash};
 use crate::error::{ErrorKind, Result, ServiceError};
+use crate::ids::MerchantId;
 use crate::store::{DeviceRow, PairingRow};
 use crate::{Service, decode_image};
 use palm_api as api;
@@ -95,7 +96,7 @@ impl Service {
     /// A one-time code for pairing a device with one of the merchant's tills or gates.
     pub async fn create_pairing_code(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         req: api::CreatePairingCode,
     ) -> Result<api::PairingCode> {
         match (&req.till, &req.gate) {
@@ -133,7 +134,7 @@ impl Service {
         self.store
             .insert_pairing_code(&PairingRow {
                 code_hash: secret_hash(&code),
-                merchant_id: merchant_id.to_string(),
+                merchant_id: merchant_id.clone(),
                 till_id: req.till.clone(),
                 gate_id: req.gate.clone(),
                 expires,
@@ -172,7 +173,8 @@ impl Service {
         let now = self.now_s();
         let row = DeviceRow {
             id: new_id("dev"),
-            merchant_id: String::new(),
+            // The pairing code's merchant, till and gate: the store fills them in.
+            merchant_id: MerchantId::stored(String::new()),
             name: name.to_string(),
             till_id: None,
             gate_id: None,
@@ -202,7 +204,7 @@ impl Service {
 
     pub async fn list_devices(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         page: &crate::store::Page,
     ) -> Result<api::List<api::Device>> {
         crate::paged(
@@ -213,7 +215,7 @@ impl Service {
         .await
     }
 
-    pub async fn revoke_device(&self, merchant_id: &str, id: &str) -> Result<api::Device> {
+    pub async fn revoke_device(&self, merchant_id: &MerchantId, id: &str) -> Result<api::Device> {
         if !self
             .store
             .revoke_device(merchant_id, id, self.now_s())

@@ -9,6 +9,7 @@
 use crate::Service;
 use crate::domain::{Phone, check_text, new_id, new_secret, secret_hash};
 use crate::error::{ErrorKind, Result, ServiceError};
+use crate::ids::MerchantId;
 use crate::store::{AgeRow, EntryRow, GateRow, PersonRow, VenueEventRow, VenueRow};
 use palm_api as api;
 
@@ -38,12 +39,12 @@ fn decision(allowed: bool, reason: &str, person: Option<&PersonRow>) -> api::Gat
 impl Service {
     pub async fn create_venue(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         req: api::CreateVenue,
     ) -> Result<api::Venue> {
         let venue = VenueRow {
             id: new_id("ven"),
-            merchant_id: merchant_id.to_string(),
+            merchant_id: merchant_id.clone(),
             name: check_text(&req.name, "name", 100)?,
             created: self.now_s(),
         };
@@ -60,7 +61,7 @@ impl Service {
             let gate = GateRow {
                 id: new_id("gate"),
                 venue_id: venue.id.clone(),
-                merchant_id: merchant_id.to_string(),
+                merchant_id: merchant_id.clone(),
                 name: check_text(&g.name, &format!("gates[{i}].name"), 100)?,
                 age_restricted: g.age_restricted,
                 secret_hash: secret_hash(&credential),
@@ -83,7 +84,7 @@ impl Service {
 
     pub async fn create_event(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         venue_id: &str,
         req: api::CreateEvent,
     ) -> Result<api::VenueEvent> {
@@ -108,7 +109,7 @@ impl Service {
         let e = VenueEventRow {
             id: new_id("evn"),
             venue_id: venue.id,
-            merchant_id: merchant_id.to_string(),
+            merchant_id: merchant_id.clone(),
             name: check_text(&req.name, "name", 100)?,
             starts: req.starts,
             ends: req.ends,
@@ -134,7 +135,7 @@ impl Service {
     /// no one enrolled nothing is kept.
     pub async fn verify_age(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         req: api::VerifyAge,
     ) -> Result<api::AgeVerification> {
         let phone = Phone::parse(&req.phone)?;
@@ -151,7 +152,7 @@ impl Service {
         {
             self.store
                 .set_age_verified(&AgeRow {
-                    merchant_id: merchant_id.to_string(),
+                    merchant_id: merchant_id.clone(),
                     person_id: person.id,
                     verified_by: verified_by.clone(),
                     document_type: document_type.clone(),
@@ -170,7 +171,7 @@ impl Service {
     /// The merchant's gate decisions (online and uploaded offline ones), paged by id.
     pub async fn list_entries(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         page: &crate::store::Page,
     ) -> Result<api::List<api::Entry>> {
         crate::paged(

@@ -8,6 +8,7 @@ use crate::Service;
 use crate::domain::{Phone, check_text, new_id};
 use crate::entry::{PASS_KINDS, one_of};
 use crate::error::{Result, ServiceError, StoreError};
+use crate::ids::MerchantId;
 use crate::loyalty::random_member_number;
 use crate::store::{Accepted, InvitationRow, MembershipRow, PassRow, PersonRow};
 use palm_api as api;
@@ -19,7 +20,7 @@ impl Service {
     /// `POST /v1/loyalty/programs/{id}/members` by phone: an invitation to the program.
     pub async fn invite_member(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         program_id: &str,
         req: &api::JoinProgram,
     ) -> Result<api::Invitation> {
@@ -42,7 +43,7 @@ impl Service {
     /// `POST /v1/events/{id}/passes`: an invitation to the event.
     pub async fn invite_pass(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         event_id: &str,
         req: api::AddPass,
     ) -> Result<api::Invitation> {
@@ -58,7 +59,7 @@ impl Service {
 
     async fn invite(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         kind: &str,
         target_id: &str,
         phone: &str,
@@ -67,7 +68,7 @@ impl Service {
         let phone = Phone::parse(phone)?;
         let row = InvitationRow {
             id: new_id("inv"),
-            merchant_id: merchant_id.to_string(),
+            merchant_id: merchant_id.clone(),
             kind: kind.to_string(),
             target_id: target_id.to_string(),
             phone_fingerprint: self.phone_fingerprint(&phone),
@@ -90,7 +91,7 @@ impl Service {
     /// new one rather than losing the membership.
     pub(crate) async fn accept_invitations(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         person: &PersonRow,
     ) -> Result<()> {
         let now = self.now_s();

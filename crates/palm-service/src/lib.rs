@@ -17,6 +17,7 @@ mod entry;
 pub mod error;
 pub mod idempotency;
 mod identify;
+pub mod ids;
 mod invitations;
 mod loyalty;
 pub mod merchants;

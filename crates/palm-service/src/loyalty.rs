@@ -6,6 +6,7 @@
 use crate::Service;
 use crate::domain::{check_text, new_id};
 use crate::error::{Result, ServiceError, StoreError};
+use crate::ids::MerchantId;
 use crate::money::{Amount, Currency};
 use crate::store::{MembershipRow, Page, PaymentRow, PointsRow, ProgramRow, RewardRow, TillRow};
 use palm_api as api;
@@ -41,7 +42,7 @@ pub(crate) fn random_member_number() -> Result<String> {
 impl Service {
     pub async fn create_program(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         req: api::CreateProgram,
     ) -> Result<api::Program> {
         let name = check_text(&req.name, "name", 100)?;
@@ -54,7 +55,7 @@ impl Service {
         }
         let p = ProgramRow {
             id: new_id("prog"),
-            merchant_id: merchant_id.to_string(),
+            merchant_id: merchant_id.clone(),
             name,
             points_per_unit: req.points_per_unit,
             created: self.now_s(),
@@ -69,7 +70,7 @@ impl Service {
         })
     }
 
-    pub async fn programs(&self, merchant_id: &str) -> Result<Vec<api::Program>> {
+    pub async fn programs(&self, merchant_id: &MerchantId) -> Result<Vec<api::Program>> {
         let mut out = vec![];
         for p in self.store.programs(merchant_id).await? {
             let rewards = self.store.rewards(&p.id).await?;
@@ -84,7 +85,7 @@ impl Service {
         Ok(out)
     }
 
-    pub(crate) async fn program(&self, merchant_id: &str, id: &str) -> Result<ProgramRow> {
+    pub(crate) async fn program(&self, merchant_id: &MerchantId, id: &str) -> Result<ProgramRow> {
         self.store
             .programs(merchant_id)
             .await?
@@ -95,7 +96,7 @@ impl Service {
 
     pub async fn create_reward(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         program_id: &str,
         req: api::CreateReward,
     ) -> Result<api::Reward> {
@@ -118,7 +119,7 @@ impl Service {
     /// by phone sends an invitation instead (invitations.rs).
     pub async fn join_program(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         program_id: &str,
         person_id: &str,
         req: &api::JoinProgram,
@@ -159,7 +160,7 @@ impl Service {
 
     pub async fn members(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         program_id: &str,
         page: &Page,
     ) -> Result<api::List<api::Membership>> {
@@ -174,7 +175,7 @@ impl Service {
 
     pub(crate) async fn memberships_view(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         person_id: &str,
     ) -> Result<Vec<api::Membership>> {
         Ok(self

@@ -5,6 +5,7 @@
 use crate::Service;
 use crate::domain::{check_text, new_id, new_secret, secret_hash};
 use crate::error::{ErrorKind, Result, ServiceError};
+use crate::ids::MerchantId;
 use crate::store::{MerchantRow, Store, TillRow};
 use serde::{Deserialize, Serialize};
 
@@ -12,7 +13,7 @@ use serde::{Deserialize, Serialize};
 /// every start can print them).
 #[derive(Clone, Serialize, Deserialize)]
 pub struct MerchantCredentials {
-    pub merchant: String,
+    pub merchant: MerchantId,
     #[serde(default)]
     pub name: String,
     pub api_key: String,
@@ -56,7 +57,7 @@ pub async fn create(
         ));
     }
     let merchant = MerchantRow {
-        id: new_id("mer"),
+        id: MerchantId::generate(),
         name: name.clone(),
         api_key_hash: String::new(),
         created: now,

@@ -9,6 +9,7 @@ use crate::Service;
 use crate::devices::b64;
 use crate::domain::new_id;
 use crate::error::{ErrorKind, Result, ServiceError};
+use crate::ids::MerchantId;
 use crate::store::{AllowListRow, DeviceRow, EntryRow, GateRow};
 use palm_api as api;
 use palm_engine::protect::Transform;
@@ -151,7 +152,7 @@ impl Service {
     /// Revokes every allow-list issued for an event (say, after tickets were cancelled).
     pub async fn revoke_allow_lists(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         event_id: &str,
     ) -> Result<api::AllowListsRevoked> {
         let event = self

@@ -10,6 +10,7 @@
 
 use crate::domain::{check_text, new_id};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
+use crate::ids::MerchantId;
 use crate::money::{Amount, Currency};
 use crate::payment_state::{CaptureMethod, PaymentState as S};
 use crate::processor::{Authorization, Lookup, Outcome, ProcessorError};
@@ -105,7 +106,11 @@ impl Service {
         Ok(())
     }
 
-    pub(crate) async fn load_payment(&self, merchant_id: &str, id: &str) -> Result<PaymentRow> {
+    pub(crate) async fn load_payment(
+        &self,
+        merchant_id: &MerchantId,
+        id: &str,
+    ) -> Result<PaymentRow> {
         self.store
             .payment(merchant_id, id)
             .await?
@@ -117,7 +122,7 @@ impl Service {
     /// crash answers with the payment the first run created, if it got that far.
     pub async fn create_payment(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         by_till: Option<&TillRow>,
         req: api::CreatePayment,
         origin: Option<&KeyedRequest>,
@@ -160,7 +165,7 @@ impl Service {
         let now = self.now_s();
         let p = PaymentRow {
             id: new_id("pay"),
-            merchant_id: merchant_id.to_string(),
+            merchant_id: merchant_id.clone(),
             till_id: till.id,
             amount,
             tip,
@@ -210,7 +215,11 @@ impl Service {
     /// What a request that moves a payment (palm, confirm, capture, cancel) answers when it is
     /// run again after its first run ended without an answer and found the payment already
     /// moved: the payment as it now stands, once its processor outcome is known.
-    pub async fn payment_outcome(&self, merchant_id: &str, id: &str) -> Result<api::Payment> {
+    pub async fn payment_outcome(
+        &self,
+        merchant_id: &MerchantId,
+        id: &str,
+    ) -> Result<api::Payment> {
         let p = self.load_payment(merchant_id, id).await?;
         if p.status == S::Processing {
             return Err(processor_unknown());
@@ -218,7 +227,7 @@ impl Service {
         self.payment_view(&p, &[]).await
     }
 
-    pub async fn payment(&self, merchant_id: &str, id: &str) -> Result<api::Payment> {
+    pub async fn payment(&self, merchant_id: &MerchantId, id: &str) -> Result<api::Payment> {
         Ok(views::payment(
             &self.load_payment(merchant_id, id).await?,
             &[],
@@ -227,7 +236,7 @@ impl Service {
 
     pub async fn payments(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         page: &Page,
     ) -> Result<api::List<api::Payment>> {
         crate::paged(
@@ -238,7 +247,11 @@ impl Service {
         .await
     }
 
-    pub async fn payment_events(&self, merchant_id: &str, id: &str) -> Result<Vec<api::Event>> {
+    pub async fn payment_events(
+        &self,
+        merchant_id: &MerchantId,
+        id: &str,
+    ) -> Result<Vec<api::Event>> {
         self.load_payment(merchant_id, id).await?;
         let rows = self.store.events_of(merchant_id, id).await?;
         Ok(rows
@@ -548,7 +561,7 @@ impl Service {
 
     pub async fn capture_payment(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         id: &str,
         req: api::CapturePayment,
     ) -> Result<api::Payment> {
@@ -674,7 +687,7 @@ impl Service {
     /// Cancels a payment not yet paid, or releases an authorisation not yet captured.
     pub async fn cancel_payment(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         id: &str,
         till: Option<&TillRow>,
     ) -> Result<api::Payment> {

@@ -4,6 +4,7 @@
 
 use crate::domain::{check_text, new_id};
 use crate::error::{Result, ServiceError};
+use crate::ids::MerchantId;
 use crate::money::Amount;
 use crate::payment_state::{PaymentState as S, RefundState};
 use crate::payments::{recorded, state_error};
@@ -15,7 +16,7 @@ use palm_api as api;
 impl Service {
     pub async fn refund_payment(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         id: &str,
         req: api::CreateRefund,
         origin: Option<&KeyedRequest>,
@@ -41,7 +42,7 @@ impl Service {
         let mut r = RefundRow {
             id: new_id("re"),
             payment_id: p.id.clone(),
-            merchant_id: merchant_id.to_string(),
+            merchant_id: merchant_id.clone(),
             amount,
             status: RefundState::Pending,
             reason,
@@ -95,7 +96,7 @@ impl Service {
         Ok(view)
     }
 
-    pub async fn refunds(&self, merchant_id: &str, id: &str) -> Result<Vec<api::Refund>> {
+    pub async fn refunds(&self, merchant_id: &MerchantId, id: &str) -> Result<Vec<api::Refund>> {
         self.load_payment(merchant_id, id).await?;
         Ok(self
             .store

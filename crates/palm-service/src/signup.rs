@@ -2,6 +2,7 @@
 
 use crate::domain::{Phone, check_text, new_id, owner_of};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
+use crate::ids::MerchantId;
 use crate::money::{Amount, Currency};
 use crate::store::{CardRow, ConsentRow, NewPerson, PalmRow, PersonRow};
 use crate::{Service, context, decode_image, palm_error, views};
@@ -247,7 +248,7 @@ impl Service {
     pub async fn sign_up(
         &self,
         actor: &str,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         req: api::SignupRequest,
     ) -> Result<api::SignupResponse> {
         if !req.consent.accepted {

@@ -7,6 +7,7 @@
 //! keyed fingerprints and hashes only.
 
 use crate::error::StoreError;
+pub use crate::ids::MerchantId;
 pub use crate::money::{Amount, Currency};
 pub use crate::payment_state::{CaptureMethod, PaymentState, RefundState};
 use async_trait::async_trait;
@@ -15,7 +16,7 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct MerchantRow {
-    pub id: String,
+    pub id: MerchantId,
     pub name: String,
     pub api_key_hash: String,
     pub created: i64,
@@ -26,7 +27,7 @@ pub struct MerchantRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct TillRow {
     pub id: String,
-    pub merchant_id: String,
+    pub merchant_id: MerchantId,
     pub store_name: String,
     pub name: String,
     pub secret_hash: String,
@@ -102,7 +103,7 @@ pub struct NewPerson {
 #[derive(Debug, Clone, PartialEq)]
 pub struct PaymentRow {
     pub id: String,
-    pub merchant_id: String,
+    pub merchant_id: MerchantId,
     pub till_id: String,
     pub amount: Amount,
     pub tip: Amount,
@@ -140,7 +141,7 @@ impl PaymentRow {
 pub struct RefundRow {
     pub id: String,
     pub payment_id: String,
-    pub merchant_id: String,
+    pub merchant_id: MerchantId,
     pub amount: Amount,
     pub status: RefundState,
     pub reason: Option<String>,
@@ -152,7 +153,7 @@ pub struct RefundRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRow {
     pub id: String,
-    pub merchant_id: String,
+    pub merchant_id: MerchantId,
     pub kind: String,
     pub object_id: String,
     pub payload: String,
@@ -162,7 +163,7 @@ pub struct EventRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct EndpointRow {
     pub id: String,
-    pub merchant_id: String,
+    pub merchant_id: MerchantId,
     pub url: String,
     /// The signing secret sealed under the endpoint's data key, and that key wrapped.
     pub secret_sealed: Vec<u8>,
@@ -176,7 +177,7 @@ pub struct DeliveryRow {
     pub event_id: String,
     pub event_type: String,
     pub endpoint_id: String,
-    pub merchant_id: String,
+    pub merchant_id: MerchantId,
     pub status: String,
     pub attempts: i64,
     pub next_attempt: Option<i64>,
@@ -203,7 +204,7 @@ pub struct DeletionRow {
     pub used: bool,
     pub created: i64,
     /// The merchant whose till took the request; only its tills can confirm it.
-    pub merchant_id: String,
+    pub merchant_id: MerchantId,
 }
 
 /// One read of a person's biometric data: who, why, when.
@@ -219,7 +220,7 @@ pub struct AuditRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ProgramRow {
     pub id: String,
-    pub merchant_id: String,
+    pub merchant_id: MerchantId,
     pub name: String,
     /// Points per whole currency unit spent (`Currency::minor_per_unit` minor units).
     pub points_per_unit: i64,
@@ -305,11 +306,11 @@ pub trait MerchantStore: Send + Sync {
     async fn insert_merchant(&self, m: &MerchantRow, tills: &[TillRow]) -> StoreResult<()>;
     async fn merchant_by_key(&self, api_key_hash: &str) -> StoreResult<Option<MerchantRow>>;
     /// Merchant `id`, disabled or not.
-    async fn merchant(&self, id: &str) -> StoreResult<Option<MerchantRow>>;
+    async fn merchant(&self, id: &MerchantId) -> StoreResult<Option<MerchantRow>>;
     async fn till_by_secret(&self, secret_hash: &str) -> StoreResult<Option<TillRow>>;
-    async fn till(&self, merchant_id: &str, till_id: &str) -> StoreResult<Option<TillRow>>;
+    async fn till(&self, merchant_id: &MerchantId, till_id: &str) -> StoreResult<Option<TillRow>>;
     /// A merchant's tills, by store and name.
-    async fn tills(&self, merchant_id: &str) -> StoreResult<Vec<TillRow>>;
+    async fn tills(&self, merchant_id: &MerchantId) -> StoreResult<Vec<TillRow>>;
     async fn merchant_count(&self) -> StoreResult<i64>;
     async fn merchants(&self) -> StoreResult<Vec<MerchantRow>>;
     /// False when no such merchant is active.
@@ -380,7 +381,7 @@ pub trait PaymentStore: Send + Sync {
         event: &EventRow,
         origin: Option<&KeyedRequest>,
     ) -> StoreResult<()>;
-    async fn payment(&self, merchant_id: &str, id: &str) -> StoreResult<Option<PaymentRow>>;
+    async fn payment(&self, merchant_id: &MerchantId, id: &str) -> StoreResult<Option<PaymentRow>>;
     /// Writes `p` if the stored payment still has status `from`, with its event and webhook
     /// deliveries in the same transaction; false if the status had changed.
     /// `points` are applied in the same transaction (a balance may not go below zero: that
@@ -392,7 +393,8 @@ pub trait PaymentStore: Send + Sync {
         event: Option<&EventRow>,
         points: &[PointsRow],
     ) -> StoreResult<bool>;
-    async fn payments(&self, merchant_id: &str, page: &Page) -> StoreResult<Vec<PaymentRow>>;
+    async fn payments(&self, merchant_id: &MerchantId, page: &Page)
+    -> StoreResult<Vec<PaymentRow>>;
     /// Payments left in `status` since before `updated_before` (for the reconciler).
     async fn stale_payments(
         &self,
@@ -417,7 +419,11 @@ pub trait PaymentStore: Send + Sync {
     async fn refunds_of(&self, payment_id: &str) -> StoreResult<Vec<RefundRow>>;
     /// Refunds still `pending` since before `created_before` (for the reconciler).
     async fn stale_refunds(&self, created_before: i64) -> StoreResult<Vec<RefundRow>>;
-    async fn events_of(&self, merchant_id: &str, object_id: &str) -> StoreResult<Vec<EventRow>>;
+    async fn events_of(
+        &self,
+        merchant_id: &MerchantId,
+        object_id: &str,
+    ) -> StoreResult<Vec<EventRow>>;
     /// Claims `operation` on a payment still in `status` with no other operation in flight (or
     /// this same one, for a retry); false when another operation holds it or the status moved.
     async fn claim_operation(
@@ -441,7 +447,7 @@ pub trait PaymentStore: Send + Sync {
 #[async_trait]
 pub trait WebhookStore: Send + Sync {
     async fn insert_endpoint(&self, e: &EndpointRow) -> StoreResult<()>;
-    async fn endpoints(&self, merchant_id: &str) -> StoreResult<Vec<EndpointRow>>;
+    async fn endpoints(&self, merchant_id: &MerchantId) -> StoreResult<Vec<EndpointRow>>;
     /// Pending deliveries due at `now`, oldest first, with their event and endpoint.
     async fn due_deliveries(
         &self,
@@ -449,12 +455,21 @@ pub trait WebhookStore: Send + Sync {
         limit: i64,
     ) -> StoreResult<Vec<(DeliveryRow, EventRow, EndpointRow)>>;
     async fn record_attempt(&self, d: &DeliveryRow) -> StoreResult<()>;
-    async fn deliveries(&self, merchant_id: &str, page: &Page) -> StoreResult<Vec<DeliveryRow>>;
+    async fn deliveries(
+        &self,
+        merchant_id: &MerchantId,
+        page: &Page,
+    ) -> StoreResult<Vec<DeliveryRow>>;
     /// Endpoints' wrapped data keys, for master-key rotation.
     async fn endpoint_keys(&self) -> StoreResult<Vec<(String, Vec<u8>)>>;
     async fn replace_endpoint_key(&self, id: &str, old: &[u8], new: &[u8]) -> StoreResult<bool>;
     /// Puts a delivery back in the queue, due at `now`; false if there is no such delivery.
-    async fn replay_delivery(&self, merchant_id: &str, id: &str, now: i64) -> StoreResult<bool>;
+    async fn replay_delivery(
+        &self,
+        merchant_id: &MerchantId,
+        id: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
 }
 
 #[async_trait]
@@ -498,7 +513,11 @@ pub trait IdempotencyStore: Send + Sync {
 pub trait PrivacyStore: Send + Sync {
     async fn insert_deletion(&self, d: &DeletionRow) -> StoreResult<()>;
     /// A deletion request taken at one of `merchant_id`'s tills.
-    async fn deletion(&self, merchant_id: &str, id: &str) -> StoreResult<Option<DeletionRow>>;
+    async fn deletion(
+        &self,
+        merchant_id: &MerchantId,
+        id: &str,
+    ) -> StoreResult<Option<DeletionRow>>;
     /// Records a confirmation attempt (attempts, used) if the request is still unused.
     async fn update_deletion(&self, d: &DeletionRow) -> StoreResult<bool>;
     /// The person's payments whose outcome is not yet known (`processing`).
@@ -521,7 +540,7 @@ pub trait PrivacyStore: Send + Sync {
 #[async_trait]
 pub trait LoyaltyStore: Send + Sync {
     async fn insert_program(&self, p: &ProgramRow) -> StoreResult<()>;
-    async fn programs(&self, merchant_id: &str) -> StoreResult<Vec<ProgramRow>>;
+    async fn programs(&self, merchant_id: &MerchantId) -> StoreResult<Vec<ProgramRow>>;
     async fn insert_reward(&self, r: &RewardRow) -> StoreResult<()>;
     async fn rewards(&self, program_id: &str) -> StoreResult<Vec<RewardRow>>;
     async fn reward(&self, id: &str) -> StoreResult<Option<RewardRow>>;
@@ -531,7 +550,7 @@ pub trait LoyaltyStore: Send + Sync {
     /// The person's memberships in the merchant's programs.
     async fn memberships_of(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         person_id: &str,
     ) -> StoreResult<Vec<MembershipRow>>;
     /// Ledger entries from a payment or refund.
@@ -541,7 +560,7 @@ pub trait LoyaltyStore: Send + Sync {
 #[derive(Debug, Clone, PartialEq)]
 pub struct VenueRow {
     pub id: String,
-    pub merchant_id: String,
+    pub merchant_id: MerchantId,
     pub name: String,
     pub created: i64,
 }
@@ -550,7 +569,7 @@ pub struct VenueRow {
 pub struct GateRow {
     pub id: String,
     pub venue_id: String,
-    pub merchant_id: String,
+    pub merchant_id: MerchantId,
     pub name: String,
     pub age_restricted: bool,
     pub secret_hash: String,
@@ -560,7 +579,7 @@ pub struct GateRow {
 pub struct VenueEventRow {
     pub id: String,
     pub venue_id: String,
-    pub merchant_id: String,
+    pub merchant_id: MerchantId,
     pub name: String,
     pub starts: i64,
     pub ends: i64,
@@ -597,7 +616,7 @@ pub struct EntryRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AgeRow {
     /// The merchant whose staff checked the document; the check counts at its gates only.
-    pub merchant_id: String,
+    pub merchant_id: MerchantId,
     pub person_id: String,
     pub verified_by: String,
     pub document_type: String,
@@ -608,9 +627,10 @@ pub struct AgeRow {
 pub trait EntryStore: Send + Sync {
     async fn insert_venue(&self, v: &VenueRow, gates: &[GateRow]) -> StoreResult<()>;
     async fn gate_by_secret(&self, secret_hash: &str) -> StoreResult<Option<GateRow>>;
-    async fn venue(&self, merchant_id: &str, id: &str) -> StoreResult<Option<VenueRow>>;
+    async fn venue(&self, merchant_id: &MerchantId, id: &str) -> StoreResult<Option<VenueRow>>;
     async fn insert_event(&self, e: &VenueEventRow) -> StoreResult<()>;
-    async fn event(&self, merchant_id: &str, id: &str) -> StoreResult<Option<VenueEventRow>>;
+    async fn event(&self, merchant_id: &MerchantId, id: &str)
+    -> StoreResult<Option<VenueEventRow>>;
     async fn pass(&self, event_id: &str, person_id: &str) -> StoreResult<Option<PassRow>>;
     /// Every pass of the event.
     async fn passes(&self, event_id: &str) -> StoreResult<Vec<PassRow>>;
@@ -621,19 +641,22 @@ pub trait EntryStore: Send + Sync {
     /// people are inside, atomically with the record; false (and nothing written) when full.
     async fn record_entry(&self, e: &EntryRow, capacity: i64) -> StoreResult<bool>;
     /// The merchant's gate decisions, paged by id (descending).
-    async fn entries(&self, merchant_id: &str, page: &Page) -> StoreResult<Vec<EntryRow>>;
+    async fn entries(&self, merchant_id: &MerchantId, page: &Page) -> StoreResult<Vec<EntryRow>>;
     /// The person's allowed `in` and `out` crossings at the event.
     async fn crossings(&self, event_id: &str, person_id: &str) -> StoreResult<(i64, i64)>;
     async fn set_age_verified(&self, a: &AgeRow) -> StoreResult<()>;
-    async fn age_verified(&self, merchant_id: &str, person_id: &str)
-    -> StoreResult<Option<AgeRow>>;
+    async fn age_verified(
+        &self,
+        merchant_id: &MerchantId,
+        person_id: &str,
+    ) -> StoreResult<Option<AgeRow>>;
 }
 
 /// A one-time code that pairs a device with a till or a gate.
 #[derive(Clone, Debug)]
 pub struct PairingRow {
     pub code_hash: String,
-    pub merchant_id: String,
+    pub merchant_id: MerchantId,
     pub till_id: Option<String>,
     pub gate_id: Option<String>,
     pub expires: i64,
@@ -643,7 +666,7 @@ pub struct PairingRow {
 #[derive(Clone, Debug)]
 pub struct DeviceRow {
     pub id: String,
-    pub merchant_id: String,
+    pub merchant_id: MerchantId,
     pub name: String,
     pub till_id: Option<String>,
     pub gate_id: Option<String>,
@@ -665,14 +688,19 @@ pub trait DeviceStore: Send + Sync {
         device: &DeviceRow,
     ) -> StoreResult<Option<DeviceRow>>;
     async fn device(&self, id: &str) -> StoreResult<Option<DeviceRow>>;
-    async fn devices(&self, merchant_id: &str, page: &Page) -> StoreResult<Vec<DeviceRow>>;
+    async fn devices(&self, merchant_id: &MerchantId, page: &Page) -> StoreResult<Vec<DeviceRow>>;
     /// Marks the device revoked at `now` (once); false when it is not the merchant's.
-    async fn revoke_device(&self, merchant_id: &str, id: &str, now: i64) -> StoreResult<bool>;
+    async fn revoke_device(
+        &self,
+        merchant_id: &MerchantId,
+        id: &str,
+        now: i64,
+    ) -> StoreResult<bool>;
     /// Records a nonce in a scope; false when the scope has seen it already.
     async fn claim_nonce(&self, scope: &str, nonce: &str, now: i64) -> StoreResult<bool>;
     /// Forgets nonces recorded before `before`.
     async fn purge_nonces(&self, before: i64) -> StoreResult<u64>;
-    async fn gate(&self, merchant_id: &str, id: &str) -> StoreResult<Option<GateRow>>;
+    async fn gate(&self, merchant_id: &MerchantId, id: &str) -> StoreResult<Option<GateRow>>;
     async fn insert_allow_list(&self, a: &AllowListRow) -> StoreResult<()>;
     async fn allow_list(&self, id: &str) -> StoreResult<Option<AllowListRow>>;
     /// Revokes every list of the event; returns how many were not yet revoked.
@@ -696,7 +724,7 @@ pub struct AllowListRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct InvitationRow {
     pub id: String,
-    pub merchant_id: String,
+    pub merchant_id: MerchantId,
     pub kind: String,
     pub target_id: String,
     pub phone_fingerprint: String,
@@ -717,7 +745,7 @@ pub trait InvitationStore: Send + Sync {
     /// The invitations waiting at a merchant for a phone.
     async fn invitations_for(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         phone_fingerprint: &str,
     ) -> StoreResult<Vec<InvitationRow>>;
     /// Removes the invitation and writes what it became, in one transaction; false when it was

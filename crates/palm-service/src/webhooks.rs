@@ -7,6 +7,7 @@
 
 use crate::domain::{new_id, new_secret};
 use crate::error::{Result, ServiceError};
+use crate::ids::MerchantId;
 use crate::store::{DeliveryRow, EndpointRow, EventRow, Page};
 use crate::{Service, context};
 use async_trait::async_trait;
@@ -95,7 +96,7 @@ fn delivery_view(d: &DeliveryRow) -> api::WebhookDelivery {
 impl Service {
     pub async fn create_endpoint(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         req: api::CreateWebhookEndpoint,
     ) -> Result<api::WebhookEndpoint> {
         let url = req.url.trim();
@@ -116,7 +117,7 @@ impl Service {
             secret_sealed: key.seal(secret.as_bytes(), &context("webhook", &id))?,
             wrapped_key: wrapped.0,
             id,
-            merchant_id: merchant_id.to_string(),
+            merchant_id: merchant_id.clone(),
             url: url.to_string(),
             created: self.now_s(),
         };
@@ -124,7 +125,7 @@ impl Service {
         Ok(endpoint_view(&row, Some(secret)))
     }
 
-    pub async fn endpoints(&self, merchant_id: &str) -> Result<Vec<api::WebhookEndpoint>> {
+    pub async fn endpoints(&self, merchant_id: &MerchantId) -> Result<Vec<api::WebhookEndpoint>> {
         Ok(self
             .store
             .endpoints(merchant_id)
@@ -136,7 +137,7 @@ impl Service {
 
     pub async fn deliveries(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         page: &Page,
     ) -> Result<api::List<api::WebhookDelivery>> {
         crate::paged(
@@ -147,7 +148,7 @@ impl Service {
         .await
     }
 
-    pub async fn replay_delivery(&self, merchant_id: &str, id: &str) -> Result<()> {
+    pub async fn replay_delivery(&self, merchant_id: &MerchantId, id: &str) -> Result<()> {
         if !self
             .store
             .replay_delivery(merchant_id, id, self.clock.now_ms())

@@ -3,6 +3,7 @@
 use crate::entry::{GATE_COLUMNS, gate};
 use crate::{SqlStore, col, db_err};
 use async_trait::async_trait;
+use palm_service::store::MerchantId;
 use palm_service::store::{
     AllowListRow, DeviceRow, DeviceStore, GateRow, Page, PairingRow, StoreResult,
 };
@@ -14,7 +15,7 @@ const DEVICE_COLUMNS: &str =
 fn device(r: &AnyRow) -> Result<DeviceRow, sqlx::Error> {
     Ok(DeviceRow {
         id: col(r, "id")?,
-        merchant_id: col(r, "merchant_id")?,
+        merchant_id: MerchantId::stored(col(r, "merchant_id")?),
         name: col(r, "name")?,
         till_id: col(r, "till_id")?,
         gate_id: col(r, "gate_id")?,
@@ -30,7 +31,7 @@ impl DeviceStore for SqlStore {
     async fn insert_pairing_code(&self, p: &PairingRow) -> StoreResult<()> {
         sqlx::query("INSERT INTO pairing_codes (code_hash, merchant_id, till_id, gate_id, expires) VALUES ($1, $2, $3, $4, $5)")
             .bind(&p.code_hash)
-            .bind(&p.merchant_id)
+            .bind(p.merchant_id.as_str())
             .bind(&p.till_id)
             .bind(&p.gate_id)
             .bind(p.expires)
@@ -68,14 +69,16 @@ impl DeviceStore for SqlStore {
         .await
         .map_err(db_err)?;
         let row = DeviceRow {
-            merchant_id: col(&r, "merchant_id").map_err(db_err)?,
+            merchant_id: col(&r, "merchant_id")
+                .map(MerchantId::stored)
+                .map_err(db_err)?,
             till_id: col(&r, "till_id").map_err(db_err)?,
             gate_id: col(&r, "gate_id").map_err(db_err)?,
             ..d.clone()
         };
         q!("INSERT INTO devices ({DEVICE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
             .bind(&row.id)
-            .bind(&row.merchant_id)
+            .bind(row.merchant_id.as_str())
             .bind(&row.name)
             .bind(&row.till_id)
             .bind(&row.gate_id)
@@ -99,9 +102,9 @@ impl DeviceStore for SqlStore {
         row.as_ref().map(device).transpose().map_err(db_err)
     }
 
-    async fn devices(&self, merchant_id: &str, page: &Page) -> StoreResult<Vec<DeviceRow>> {
+    async fn devices(&self, merchant_id: &MerchantId, page: &Page) -> StoreResult<Vec<DeviceRow>> {
         let select = format!("SELECT {DEVICE_COLUMNS} FROM devices WHERE merchant_id = $1");
-        self.fetch_page(&select, "id", merchant_id, page)
+        self.fetch_page(&select, "id", merchant_id.as_str(), page)
             .await?
             .iter()
             .map(device)
@@ -109,13 +112,18 @@ impl DeviceStore for SqlStore {
             .map_err(db_err)
     }
 
-    async fn revoke_device(&self, merchant_id: &str, id: &str, now: i64) -> StoreResult<bool> {
+    async fn revoke_device(
+        &self,
+        merchant_id: &MerchantId,
+        id: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
         let r = sqlx::query(
             "UPDATE devices SET revoked = COALESCE(revoked, $1) WHERE id = $2 AND merchant_id = $3",
         )
         .bind(now)
         .bind(id)
-        .bind(merchant_id)
+        .bind(merchant_id.as_str())
         .execute(&self.pool)
         .await
         .map_err(db_err)?;
@@ -142,9 +150,9 @@ impl DeviceStore for SqlStore {
         Ok(r.rows_affected())
     }
 
-    async fn gate(&self, merchant_id: &str, id: &str) -> StoreResult<Option<GateRow>> {
+    async fn gate(&self, merchant_id: &MerchantId, id: &str) -> StoreResult<Option<GateRow>> {
         let row = q!("SELECT {GATE_COLUMNS} FROM gates WHERE merchant_id = $1 AND id = $2")
-            .bind(merchant_id)
+            .bind(merchant_id.as_str())
             .bind(id)
             .fetch_optional(&self.pool)
             .await

@@ -2,6 +2,7 @@
 
 use crate::{SqlStore, col, db_err};
 use async_trait::async_trait;
+use palm_service::store::MerchantId;
 use palm_service::store::{
     AgeRow, EntryRow, EntryStore, GateRow, Page, PassRow, StoreResult, VenueEventRow, VenueRow,
 };
@@ -57,7 +58,7 @@ pub(crate) fn gate(r: &AnyRow) -> Result<GateRow, sqlx::Error> {
     Ok(GateRow {
         id: col(r, "id")?,
         venue_id: col(r, "venue_id")?,
-        merchant_id: col(r, "merchant_id")?,
+        merchant_id: MerchantId::stored(col(r, "merchant_id")?),
         name: col(r, "name")?,
         age_restricted: col::<i64>(r, "age_restricted")? != 0,
         secret_hash: col(r, "secret_hash")?,
@@ -68,7 +69,7 @@ fn event(r: &AnyRow) -> Result<VenueEventRow, sqlx::Error> {
     Ok(VenueEventRow {
         id: col(r, "id")?,
         venue_id: col(r, "venue_id")?,
-        merchant_id: col(r, "merchant_id")?,
+        merchant_id: MerchantId::stored(col(r, "merchant_id")?),
         name: col(r, "name")?,
         starts: col(r, "starts")?,
         ends: col(r, "ends")?,
@@ -84,7 +85,7 @@ impl EntryStore for SqlStore {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         sqlx::query("INSERT INTO venues (id, merchant_id, name, created) VALUES ($1, $2, $3, $4)")
             .bind(&v.id)
-            .bind(&v.merchant_id)
+            .bind(v.merchant_id.as_str())
             .bind(&v.name)
             .bind(v.created)
             .execute(&mut *tx)
@@ -94,7 +95,7 @@ impl EntryStore for SqlStore {
             sqlx::query("INSERT INTO gates (id, venue_id, merchant_id, name, age_restricted, secret_hash) VALUES ($1, $2, $3, $4, $5, $6)")
                 .bind(&g.id)
                 .bind(&g.venue_id)
-                .bind(&g.merchant_id)
+                .bind(g.merchant_id.as_str())
                 .bind(&g.name)
                 .bind(i64::from(g.age_restricted))
                 .bind(&g.secret_hash)
@@ -114,11 +115,11 @@ impl EntryStore for SqlStore {
         row.as_ref().map(gate).transpose().map_err(db_err)
     }
 
-    async fn venue(&self, merchant_id: &str, id: &str) -> StoreResult<Option<VenueRow>> {
+    async fn venue(&self, merchant_id: &MerchantId, id: &str) -> StoreResult<Option<VenueRow>> {
         let row = sqlx::query(
             "SELECT id, merchant_id, name, created FROM venues WHERE merchant_id = $1 AND id = $2",
         )
-        .bind(merchant_id)
+        .bind(merchant_id.as_str())
         .bind(id)
         .fetch_optional(&self.pool)
         .await
@@ -126,7 +127,7 @@ impl EntryStore for SqlStore {
         row.map(|r| {
             Ok(VenueRow {
                 id: col(&r, "id")?,
-                merchant_id: col(&r, "merchant_id")?,
+                merchant_id: col(&r, "merchant_id").map(MerchantId::stored)?,
                 name: col(&r, "name")?,
                 created: col(&r, "created")?,
             })
@@ -141,7 +142,7 @@ impl EntryStore for SqlStore {
         )
         .bind(&e.id)
         .bind(&e.venue_id)
-        .bind(&e.merchant_id)
+        .bind(e.merchant_id.as_str())
         .bind(&e.name)
         .bind(e.starts)
         .bind(e.ends)
@@ -154,9 +155,13 @@ impl EntryStore for SqlStore {
         Ok(())
     }
 
-    async fn event(&self, merchant_id: &str, id: &str) -> StoreResult<Option<VenueEventRow>> {
+    async fn event(
+        &self,
+        merchant_id: &MerchantId,
+        id: &str,
+    ) -> StoreResult<Option<VenueEventRow>> {
         let row = q!("SELECT {EVENT_COLUMNS} FROM venue_events WHERE merchant_id = $1 AND id = $2")
-            .bind(merchant_id)
+            .bind(merchant_id.as_str())
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -238,9 +243,9 @@ impl EntryStore for SqlStore {
         Ok(true)
     }
 
-    async fn entries(&self, merchant_id: &str, page: &Page) -> StoreResult<Vec<EntryRow>> {
+    async fn entries(&self, merchant_id: &MerchantId, page: &Page) -> StoreResult<Vec<EntryRow>> {
         let select = "SELECT e.id, e.event_id, e.gate_id, e.person_id, e.direction, e.allowed, e.reason, e.created, e.offline FROM entries e JOIN venue_events v ON v.id = e.event_id WHERE v.merchant_id = $1";
-        self.fetch_page(select, "e.id", merchant_id, page)
+        self.fetch_page(select, "e.id", merchant_id.as_str(), page)
             .await?
             .iter()
             .map(|r| {
@@ -279,7 +284,7 @@ impl EntryStore for SqlStore {
             .bind(&a.verified_by)
             .bind(&a.document_type)
             .bind(a.verified_at)
-            .bind(&a.merchant_id)
+            .bind(a.merchant_id.as_str())
             .execute(&self.pool)
             .await
             .map_err(db_err)?;
@@ -288,18 +293,18 @@ impl EntryStore for SqlStore {
 
     async fn age_verified(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         person_id: &str,
     ) -> StoreResult<Option<AgeRow>> {
         let row = sqlx::query("SELECT merchant_id, person_id, verified_by, document_type, verified_at FROM merchant_age_verifications WHERE merchant_id = $1 AND person_id = $2")
-            .bind(merchant_id)
+            .bind(merchant_id.as_str())
             .bind(person_id)
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?;
         row.map(|r| {
             Ok(AgeRow {
-                merchant_id: col(&r, "merchant_id")?,
+                merchant_id: col(&r, "merchant_id").map(MerchantId::stored)?,
                 person_id: col(&r, "person_id")?,
                 verified_by: col(&r, "verified_by")?,
                 document_type: col(&r, "document_type")?,

@@ -2,6 +2,7 @@
 
 use crate::{SqlStore, col, db_err};
 use async_trait::async_trait;
+use palm_service::store::MerchantId;
 use palm_service::store::{Accepted, InvitationRow, InvitationStore, StoreResult};
 use sqlx::any::AnyRow;
 
@@ -10,7 +11,7 @@ const COLUMNS: &str = "id, merchant_id, kind, target_id, phone_fingerprint, deta
 fn invitation(r: &AnyRow) -> Result<InvitationRow, sqlx::Error> {
     Ok(InvitationRow {
         id: col(r, "id")?,
-        merchant_id: col(r, "merchant_id")?,
+        merchant_id: MerchantId::stored(col(r, "merchant_id")?),
         kind: col(r, "kind")?,
         target_id: col(r, "target_id")?,
         phone_fingerprint: col(r, "phone_fingerprint")?,
@@ -34,7 +35,7 @@ impl InvitationStore for SqlStore {
         .map_err(db_err)?;
         q!("INSERT INTO invitations ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7)")
             .bind(&i.id)
-            .bind(&i.merchant_id)
+            .bind(i.merchant_id.as_str())
             .bind(&i.kind)
             .bind(&i.target_id)
             .bind(&i.phone_fingerprint)
@@ -48,11 +49,11 @@ impl InvitationStore for SqlStore {
 
     async fn invitations_for(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         phone_fingerprint: &str,
     ) -> StoreResult<Vec<InvitationRow>> {
         q!("SELECT {COLUMNS} FROM invitations WHERE merchant_id = $1 AND phone_fingerprint = $2 ORDER BY id")
-            .bind(merchant_id)
+            .bind(merchant_id.as_str())
             .bind(phone_fingerprint)
             .fetch_all(&self.pool)
             .await

@@ -3,6 +3,7 @@
 use crate::{SqlStore, amount, col, db_err, named};
 use async_trait::async_trait;
 use palm_service::StoreError;
+use palm_service::store::MerchantId;
 use palm_service::store::{
     Currency, LoyaltyStore, MembershipRow, Page, PointsRow, ProgramRow, RewardRow, StoreResult,
 };
@@ -85,7 +86,7 @@ impl LoyaltyStore for SqlStore {
     async fn insert_program(&self, p: &ProgramRow) -> StoreResult<()> {
         sqlx::query("INSERT INTO loyalty_programs (id, merchant_id, name, points_per_unit, created) VALUES ($1, $2, $3, $4, $5)")
             .bind(&p.id)
-            .bind(&p.merchant_id)
+            .bind(p.merchant_id.as_str())
             .bind(&p.name)
             .bind(p.points_per_unit)
             .bind(p.created)
@@ -95,9 +96,9 @@ impl LoyaltyStore for SqlStore {
         Ok(())
     }
 
-    async fn programs(&self, merchant_id: &str) -> StoreResult<Vec<ProgramRow>> {
+    async fn programs(&self, merchant_id: &MerchantId) -> StoreResult<Vec<ProgramRow>> {
         let rows = sqlx::query("SELECT id, merchant_id, name, points_per_unit, created FROM loyalty_programs WHERE merchant_id = $1 ORDER BY id")
-            .bind(merchant_id)
+            .bind(merchant_id.as_str())
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
@@ -105,7 +106,7 @@ impl LoyaltyStore for SqlStore {
             .map(|r| {
                 Ok(ProgramRow {
                     id: col(r, "id")?,
-                    merchant_id: col(r, "merchant_id")?,
+                    merchant_id: MerchantId::stored(col(r, "merchant_id")?),
                     name: col(r, "name")?,
                     points_per_unit: col(r, "points_per_unit")?,
                     created: col(r, "created")?,
@@ -178,13 +179,13 @@ impl LoyaltyStore for SqlStore {
 
     async fn memberships_of(
         &self,
-        merchant_id: &str,
+        merchant_id: &MerchantId,
         person_id: &str,
     ) -> StoreResult<Vec<MembershipRow>> {
         let rows = q!(
             "SELECT {MEMBERSHIP_COLUMNS} FROM memberships m JOIN loyalty_programs p ON p.id = m.program_id WHERE p.merchant_id = $1 AND m.person_id = $2 ORDER BY m.id"
         )
-        .bind(merchant_id)
+        .bind(merchant_id.as_str())
         .bind(person_id)
         .fetch_all(&self.pool)
         .await

@@ -2,6 +2,7 @@
 
 use crate::{SqlStore, changed_one, col, db_err};
 use async_trait::async_trait;
+use palm_service::store::MerchantId;
 use palm_service::store::{
     Claim, IdempotencyStore, KeyHolder, MerchantRow, MerchantStore, StoreResult, TillRow,
 };
@@ -12,7 +13,7 @@ const MERCHANT_COLUMNS: &str = "id, name, api_key_hash, created, disabled";
 
 fn merchant(r: &AnyRow) -> Result<MerchantRow, sqlx::Error> {
     Ok(MerchantRow {
-        id: col(r, "id")?,
+        id: col(r, "id").map(MerchantId::stored)?,
         name: col(r, "name")?,
         api_key_hash: col(r, "api_key_hash")?,
         created: col(r, "created")?,
@@ -23,7 +24,7 @@ fn merchant(r: &AnyRow) -> Result<MerchantRow, sqlx::Error> {
 fn till(r: &AnyRow) -> Result<TillRow, sqlx::Error> {
     Ok(TillRow {
         id: col(r, "id")?,
-        merchant_id: col(r, "merchant_id")?,
+        merchant_id: MerchantId::stored(col(r, "merchant_id")?),
         store_name: col(r, "store_name")?,
         name: col(r, "name")?,
         secret_hash: col(r, "secret_hash")?,
@@ -37,7 +38,7 @@ impl MerchantStore for SqlStore {
         sqlx::query(
             "INSERT INTO merchants (id, name, api_key_hash, created) VALUES ($1, $2, $3, $4)",
         )
-        .bind(&m.id)
+        .bind(m.id.as_str())
         .bind(&m.name)
         .bind(&m.api_key_hash)
         .bind(m.created)
@@ -47,7 +48,7 @@ impl MerchantStore for SqlStore {
         for t in tills {
             q!("INSERT INTO tills ({TILL_COLUMNS}) VALUES ($1, $2, $3, $4, $5)")
                 .bind(&t.id)
-                .bind(&t.merchant_id)
+                .bind(t.merchant_id.as_str())
                 .bind(&t.store_name)
                 .bind(&t.name)
                 .bind(&t.secret_hash)
@@ -69,9 +70,9 @@ impl MerchantStore for SqlStore {
         row.as_ref().map(merchant).transpose().map_err(db_err)
     }
 
-    async fn merchant(&self, id: &str) -> StoreResult<Option<MerchantRow>> {
+    async fn merchant(&self, id: &MerchantId) -> StoreResult<Option<MerchantRow>> {
         let row = q!("SELECT {MERCHANT_COLUMNS} FROM merchants WHERE id = $1")
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?;
@@ -108,9 +109,9 @@ impl MerchantStore for SqlStore {
         row.map(|r| till(&r)).transpose().map_err(db_err)
     }
 
-    async fn till(&self, merchant_id: &str, till_id: &str) -> StoreResult<Option<TillRow>> {
+    async fn till(&self, merchant_id: &MerchantId, till_id: &str) -> StoreResult<Option<TillRow>> {
         let row = q!("SELECT {TILL_COLUMNS} FROM tills WHERE merchant_id = $1 AND id = $2")
-            .bind(merchant_id)
+            .bind(merchant_id.as_str())
             .bind(till_id)
             .fetch_optional(&self.pool)
             .await
@@ -118,11 +119,11 @@ impl MerchantStore for SqlStore {
         row.map(|r| till(&r)).transpose().map_err(db_err)
     }
 
-    async fn tills(&self, merchant_id: &str) -> StoreResult<Vec<TillRow>> {
+    async fn tills(&self, merchant_id: &MerchantId) -> StoreResult<Vec<TillRow>> {
         let rows = q!(
             "SELECT {TILL_COLUMNS} FROM tills WHERE merchant_id = $1 ORDER BY store_name, name, id"
         )
-        .bind(merchant_id)
+        .bind(merchant_id.as_str())
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;

@@ -4,6 +4,7 @@
 use crate::loyalty::apply_points;
 use crate::{SqlStore, amount, changed_one, col, db_err, named};
 use async_trait::async_trait;
+use palm_service::store::MerchantId;
 use palm_service::store::{
     CaptureMethod, Currency, EventRow, KeyedRequest, Page, PaymentRow, PaymentState, PaymentStore,
     PointsRow, RefundRow, RefundState, StoreResult,
@@ -18,7 +19,7 @@ const EVENT_COLUMNS: &str = "id, merchant_id, kind, object_id, payload, created"
 fn payment(r: &AnyRow) -> Result<PaymentRow, sqlx::Error> {
     Ok(PaymentRow {
         id: col(r, "id")?,
-        merchant_id: col(r, "merchant_id")?,
+        merchant_id: MerchantId::stored(col(r, "merchant_id")?),
         till_id: col(r, "till_id")?,
         amount: amount(r, "amount")?,
         tip: amount(r, "tip")?,
@@ -46,7 +47,7 @@ fn refund(r: &AnyRow) -> Result<RefundRow, sqlx::Error> {
     Ok(RefundRow {
         id: col(r, "id")?,
         payment_id: col(r, "payment_id")?,
-        merchant_id: col(r, "merchant_id")?,
+        merchant_id: MerchantId::stored(col(r, "merchant_id")?),
         amount: amount(r, "amount")?,
         status: named(r, "status", RefundState::parse)?,
         reason: col(r, "reason")?,
@@ -58,7 +59,7 @@ fn refund(r: &AnyRow) -> Result<RefundRow, sqlx::Error> {
 fn event(r: &AnyRow) -> Result<EventRow, sqlx::Error> {
     Ok(EventRow {
         id: col(r, "id")?,
-        merchant_id: col(r, "merchant_id")?,
+        merchant_id: MerchantId::stored(col(r, "merchant_id")?),
         kind: col(r, "kind")?,
         object_id: col(r, "object_id")?,
         payload: col(r, "payload")?,
@@ -70,7 +71,7 @@ fn event(r: &AnyRow) -> Result<EventRow, sqlx::Error> {
 async fn record_event(tx: &mut sqlx::AnyConnection, e: &EventRow) -> Result<(), sqlx::Error> {
     q!("INSERT INTO events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(&e.id)
-        .bind(&e.merchant_id)
+        .bind(e.merchant_id.as_str())
         .bind(&e.kind)
         .bind(&e.object_id)
         .bind(&e.payload)
@@ -84,7 +85,7 @@ async fn record_event(tx: &mut sqlx::AnyConnection, e: &EventRow) -> Result<(), 
     .bind(&e.id)
     .bind(e.created * 1000)
     .bind(e.created)
-    .bind(&e.merchant_id)
+    .bind(e.merchant_id.as_str())
     .execute(&mut *tx)
     .await?;
     Ok(())
@@ -171,7 +172,7 @@ impl PaymentStore for SqlStore {
             "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
         )
         .bind(&p.id)
-        .bind(&p.merchant_id)
+        .bind(p.merchant_id.as_str())
         .bind(&p.till_id)
         .bind(p.amount.minor_units())
         .bind(p.tip.minor_units())
@@ -200,9 +201,9 @@ impl PaymentStore for SqlStore {
         tx.commit().await.map_err(db_err)
     }
 
-    async fn payment(&self, merchant_id: &str, id: &str) -> StoreResult<Option<PaymentRow>> {
+    async fn payment(&self, merchant_id: &MerchantId, id: &str) -> StoreResult<Option<PaymentRow>> {
         let row = q!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE merchant_id = $1 AND id = $2")
-            .bind(merchant_id)
+            .bind(merchant_id.as_str())
             .bind(id)
             .fetch_optional(&self.pool)
             .await
@@ -251,9 +252,15 @@ impl PaymentStore for SqlStore {
         Ok(true)
     }
 
-    async fn payments(&self, merchant_id: &str, page: &Page) -> StoreResult<Vec<PaymentRow>> {
+    async fn payments(
+        &self,
+        merchant_id: &MerchantId,
+        page: &Page,
+    ) -> StoreResult<Vec<PaymentRow>> {
         let select = format!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE merchant_id = $1");
-        let rows = self.fetch_page(&select, "id", merchant_id, page).await?;
+        let rows = self
+            .fetch_page(&select, "id", merchant_id.as_str(), page)
+            .await?;
         rows.iter()
             .map(payment)
             .collect::<Result<_, _>>()
@@ -302,7 +309,7 @@ impl PaymentStore for SqlStore {
         q!("INSERT INTO refunds ({REFUND_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(&r.id)
             .bind(&r.payment_id)
-            .bind(&r.merchant_id)
+            .bind(r.merchant_id.as_str())
             .bind(r.amount.minor_units())
             .bind(r.status.as_str())
             .bind(&r.reason)
@@ -374,11 +381,15 @@ impl PaymentStore for SqlStore {
             .map_err(db_err)
     }
 
-    async fn events_of(&self, merchant_id: &str, object_id: &str) -> StoreResult<Vec<EventRow>> {
+    async fn events_of(
+        &self,
+        merchant_id: &MerchantId,
+        object_id: &str,
+    ) -> StoreResult<Vec<EventRow>> {
         let rows = q!(
             "SELECT {EVENT_COLUMNS} FROM events WHERE merchant_id = $1 AND object_id = $2 ORDER BY id"
         )
-        .bind(merchant_id)
+        .bind(merchant_id.as_str())
         .bind(object_id)
         .fetch_all(&self.pool)
         .await

@@ -2,6 +2,7 @@
 
 use crate::{SqlStore, col, db_err};
 use async_trait::async_trait;
+use palm_service::store::MerchantId;
 use palm_service::store::{AuditRow, DeletionRow, PrivacyStore, StoreResult};
 use sqlx::Executor;
 
@@ -27,17 +28,21 @@ impl PrivacyStore for SqlStore {
             .bind(d.attempts)
             .bind(i64::from(d.used))
             .bind(d.created)
-            .bind(&d.merchant_id)
+            .bind(d.merchant_id.as_str())
             .execute(&self.pool)
             .await
             .map_err(db_err)?;
         Ok(())
     }
 
-    async fn deletion(&self, merchant_id: &str, id: &str) -> StoreResult<Option<DeletionRow>> {
+    async fn deletion(
+        &self,
+        merchant_id: &MerchantId,
+        id: &str,
+    ) -> StoreResult<Option<DeletionRow>> {
         let row = sqlx::query("SELECT id, person_id, code_hash, expires, attempts, used, created, merchant_id FROM deletion_requests WHERE id = $1 AND merchant_id = $2")
             .bind(id)
-            .bind(merchant_id)
+            .bind(merchant_id.as_str())
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?;
@@ -50,7 +55,7 @@ impl PrivacyStore for SqlStore {
                 attempts: col(&r, "attempts")?,
                 used: col::<i64>(&r, "used")? != 0,
                 created: col(&r, "created")?,
-                merchant_id: col(&r, "merchant_id")?,
+                merchant_id: col(&r, "merchant_id").map(MerchantId::stored)?,
             })
         })
         .transpose()

@@ -2,6 +2,7 @@
 
 use crate::{SqlStore, changed_one, col, db_err};
 use async_trait::async_trait;
+use palm_service::store::MerchantId;
 use palm_service::store::{DeliveryRow, EndpointRow, EventRow, Page, StoreResult, WebhookStore};
 use sqlx::any::AnyRow;
 
@@ -12,7 +13,7 @@ fn endpoint(r: &AnyRow, prefix: &str) -> Result<EndpointRow, sqlx::Error> {
     let c = |n: &str| format!("{prefix}{n}");
     Ok(EndpointRow {
         id: col(r, &c("id"))?,
-        merchant_id: col(r, &c("merchant_id"))?,
+        merchant_id: col(r, &c("merchant_id")).map(MerchantId::stored)?,
         url: col(r, &c("url"))?,
         secret_sealed: col(r, &c("secret_sealed"))?,
         wrapped_key: col(r, &c("wrapped_key"))?,
@@ -26,7 +27,7 @@ fn delivery(r: &AnyRow) -> Result<DeliveryRow, sqlx::Error> {
         event_id: col(r, "event_id")?,
         event_type: col(r, "event_type")?,
         endpoint_id: col(r, "endpoint_id")?,
-        merchant_id: col(r, "merchant_id")?,
+        merchant_id: MerchantId::stored(col(r, "merchant_id")?),
         status: col(r, "status")?,
         attempts: col(r, "attempts")?,
         next_attempt: col(r, "next_attempt")?,
@@ -41,7 +42,7 @@ impl WebhookStore for SqlStore {
     async fn insert_endpoint(&self, e: &EndpointRow) -> StoreResult<()> {
         q!("INSERT INTO webhook_endpoints ({ENDPOINT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&e.id)
-            .bind(&e.merchant_id)
+            .bind(e.merchant_id.as_str())
             .bind(&e.url)
             .bind(&e.secret_sealed)
             .bind(&e.wrapped_key)
@@ -52,11 +53,11 @@ impl WebhookStore for SqlStore {
         Ok(())
     }
 
-    async fn endpoints(&self, merchant_id: &str) -> StoreResult<Vec<EndpointRow>> {
+    async fn endpoints(&self, merchant_id: &MerchantId) -> StoreResult<Vec<EndpointRow>> {
         let rows = q!(
             "SELECT {ENDPOINT_COLUMNS} FROM webhook_endpoints WHERE merchant_id = $1 ORDER BY id"
         )
-        .bind(merchant_id)
+        .bind(merchant_id.as_str())
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
@@ -87,7 +88,7 @@ impl WebhookStore for SqlStore {
             .map(|r| {
                 let ev = EventRow {
                     id: col(r, "ev_id")?,
-                    merchant_id: col(r, "ev_merchant_id")?,
+                    merchant_id: col(r, "ev_merchant_id").map(MerchantId::stored)?,
                     kind: col(r, "ev_kind")?,
                     object_id: col(r, "ev_object_id")?,
                     payload: col(r, "ev_payload")?,
@@ -115,11 +116,17 @@ impl WebhookStore for SqlStore {
         Ok(())
     }
 
-    async fn deliveries(&self, merchant_id: &str, page: &Page) -> StoreResult<Vec<DeliveryRow>> {
+    async fn deliveries(
+        &self,
+        merchant_id: &MerchantId,
+        page: &Page,
+    ) -> StoreResult<Vec<DeliveryRow>> {
         let select = format!(
             "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN events e ON e.id = d.event_id WHERE d.merchant_id = $1"
         );
-        let rows = self.fetch_page(&select, "d.id", merchant_id, page).await?;
+        let rows = self
+            .fetch_page(&select, "d.id", merchant_id.as_str(), page)
+            .await?;
         rows.iter()
             .map(delivery)
             .collect::<Result<_, _>>()
@@ -150,12 +157,17 @@ impl WebhookStore for SqlStore {
         .await
     }
 
-    async fn replay_delivery(&self, merchant_id: &str, id: &str, now: i64) -> StoreResult<bool> {
+    async fn replay_delivery(
+        &self,
+        merchant_id: &MerchantId,
+        id: &str,
+        now: i64,
+    ) -> StoreResult<bool> {
         let changed = sqlx::query(
             "UPDATE webhook_deliveries SET status = 'pending', next_attempt = $1 WHERE merchant_id = $2 AND id = $3",
         )
         .bind(now)
-        .bind(merchant_id)
+        .bind(merchant_id.as_str())
         .bind(id)
         .execute(&self.pool)
         .await

@@ -4,7 +4,7 @@
 //! states (new, in flight, answered, released and taken over, purged) the same way.
 
 use palm_service::store::{
-    Claim, IdempotencyStore, KeyHolder, MerchantRow, MerchantStore, Store, TillRow,
+    Claim, IdempotencyStore, KeyHolder, MerchantId, MerchantRow, MerchantStore, Store, TillRow,
 };
 use palm_store::SqlStore;
 
@@ -24,9 +24,13 @@ async fn backends(dir: &std::path::Path) -> Vec<(String, String)> {
     out
 }
 
+fn mer(id: &str) -> MerchantId {
+    MerchantId::stored(id.to_string())
+}
+
 fn merchant(id: &str) -> (MerchantRow, Vec<TillRow>) {
     let m = MerchantRow {
-        id: id.to_string(),
+        id: MerchantId::stored(id.to_string()),
         name: format!("shop {id}"),
         api_key_hash: format!("hash-of-key-{id}"),
         created: 1_800_000_000,
@@ -34,7 +38,7 @@ fn merchant(id: &str) -> (MerchantRow, Vec<TillRow>) {
     };
     let till = TillRow {
         id: format!("till_{id}"),
-        merchant_id: id.to_string(),
+        merchant_id: MerchantId::stored(id.to_string()),
         store_name: "Main Street".into(),
         name: "Till 1".into(),
         secret_hash: format!("hash-of-till-{id}"),
@@ -63,13 +67,23 @@ async fn both_backends_keep_tenants_apart_and_keys_in_order() {
         );
         assert_eq!(store.merchant_count().await.unwrap(), 2);
         let a = store.merchant_by_key("hash-of-key-mer_a").await.unwrap();
-        assert_eq!(a.map(|m| m.id).as_deref(), Some("mer_a"));
-        assert!(store.till("mer_a", "till_mer_a").await.unwrap().is_some());
+        assert_eq!(a.map(|m| m.id.to_string()).as_deref(), Some("mer_a"));
         assert!(
-            store.till("mer_b", "till_mer_a").await.unwrap().is_none(),
+            store
+                .till(&mer("mer_a"), "till_mer_a")
+                .await
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            store
+                .till(&mer("mer_b"), "till_mer_a")
+                .await
+                .unwrap()
+                .is_none(),
             "{backend}: a till is found only under its own merchant"
         );
-        assert_eq!(store.tills("mer_b").await.unwrap().len(), 1);
+        assert_eq!(store.tills(&mer("mer_b")).await.unwrap().len(), 1);
         assert!(
             store
                 .disable_merchant("mer_b", 1_800_000_100)

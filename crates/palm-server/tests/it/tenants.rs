@@ -69,9 +69,13 @@ async fn an_onboarded_merchant_works_until_disabled() {
         .unwrap();
     assert_eq!(merchants.len(), 2);
     assert!(
-        palm_service::merchants::disable(app.store().as_ref(), &other.merchant, 1_800_000_100)
-            .await
-            .unwrap()
+        palm_service::merchants::disable(
+            app.store().as_ref(),
+            other.merchant.as_str(),
+            1_800_000_100
+        )
+        .await
+        .unwrap()
     );
     let refused = app.get("/v1/payments", &other.api_key).await;
     assert_eq!(refused.status, 401, "{}", refused.body);
@@ -85,9 +89,13 @@ async fn an_onboarded_merchant_works_until_disabled() {
         200
     );
     assert!(
-        !palm_service::merchants::disable(app.store().as_ref(), &other.merchant, 1_800_000_200)
-            .await
-            .unwrap()
+        !palm_service::merchants::disable(
+            app.store().as_ref(),
+            other.merchant.as_str(),
+            1_800_000_200
+        )
+        .await
+        .unwrap()
     );
     app.server.shutdown().await;
 }
