@@ -4,6 +4,9 @@
 //! already computed. The frames' similarities are fused as `fuse_hands` fuses hands: each counts
 //! from `floor` up (the calibrated impostor tail's start) and the fused score is their mean.
 //!
+//! `fuse_hand_bursts` does the same with both hands: a hover is a burst of each hand, compared
+//! with each person's two enrolment captures.
+//!
 //! What this measures is an upper bound for a real scanner: a set's captures of one palm were
 //! taken apart (often in two sessions), so they disagree more than the frames of one hover,
 //! which share the pose and the light. `k = 1` is the same protocol with one frame, the baseline
@@ -15,7 +18,7 @@ use std::collections::BTreeMap;
 /// Enrolment-against-burst comparisons of a set.
 #[derive(Clone, Debug, Default)]
 pub struct FusedBursts {
-    /// Palms with an enrolment capture and at least one full burst.
+    /// Palms (people, for both hands) with an enrolment capture and at least one full burst.
     pub palms: usize,
     pub bursts: usize,
     /// Fused similarity of each burst against its own palm's enrolment (`None`: a frame or the
@@ -23,6 +26,20 @@ pub struct FusedBursts {
     pub genuine: Vec<Option<f64>>,
     /// The same against every other palm's enrolment.
     pub impostor: Vec<Option<f64>>,
+}
+
+/// What a hover is compared with: the enrolment capture of each hand (one or two), and the
+/// subject's bursts, each holding `k` frames of every one of those hands.
+struct Subject {
+    enrolment: Vec<usize>,
+    bursts: Vec<Vec<Vec<usize>>>,
+}
+
+/// A list of one hand's captures split into its enrolment (the first) and bursts of `k`.
+fn split(captures: &[usize], k: usize) -> Option<(usize, Vec<Vec<usize>>)> {
+    let (&enrolment, rest) = captures.split_first()?;
+    let bursts: Vec<Vec<usize>> = rest.chunks_exact(k).map(<[usize]>::to_vec).collect();
+    (!bursts.is_empty()).then_some((enrolment, bursts))
 }
 
 /// Compares every burst of `k` frames with every palm's enrolment capture. Captures of a palm
@@ -33,35 +50,85 @@ pub fn fuse_frames(set: &Dataset, scores: &PairScores, floor: f64, k: usize) -> 
     for (i, e) in set.entries.iter().enumerate() {
         palms.entry(e.palm.as_str()).or_default().push(i);
     }
-    // (enrolment index, bursts of that palm)
-    let palms: Vec<(usize, Vec<Vec<usize>>)> = palms
+    let subjects = palms
         .into_values()
         .filter_map(|captures| {
-            let (&enrolment, rest) = captures.split_first()?;
-            let bursts: Vec<Vec<usize>> = rest.chunks_exact(k).map(<[usize]>::to_vec).collect();
-            (!bursts.is_empty()).then_some((enrolment, bursts))
+            let (enrolment, bursts) = split(&captures, k)?;
+            Some(Subject {
+                enrolment: vec![enrolment],
+                bursts: bursts.into_iter().map(|b| vec![b]).collect(),
+            })
         })
         .collect();
+    compare(subjects, scores, floor)
+}
+
+/// Both hands and several frames: each person's first left and first right capture are their
+/// enrolment; a hover is `k` later frames of each hand (the i-th burst of the left hand with the
+/// i-th of the right), fused with every person's enrolment as the mean of its `2k` similarities,
+/// each counted from `floor`. `None` when the set does not say whose hand is whose.
+pub fn fuse_hand_bursts(
+    set: &Dataset,
+    scores: &PairScores,
+    floor: f64,
+    k: usize,
+) -> Option<FusedBursts> {
+    let k = k.max(1);
+    let mut people: BTreeMap<&str, (Vec<usize>, Vec<usize>)> = BTreeMap::new();
+    for (i, e) in set.entries.iter().enumerate() {
+        let (Some(person), Some(hand)) = (&e.person, &e.hand) else {
+            return None;
+        };
+        let hands = people.entry(person.as_str()).or_default();
+        match hand.to_ascii_lowercase().as_str() {
+            "l" | "left" => hands.0.push(i),
+            "r" | "right" => hands.1.push(i),
+            _ => {}
+        }
+    }
+    let subjects = people
+        .into_values()
+        .filter_map(|(left, right)| {
+            let ((left_enrolment, left_bursts), (right_enrolment, right_bursts)) =
+                (split(&left, k)?, split(&right, k)?);
+            Some(Subject {
+                enrolment: vec![left_enrolment, right_enrolment],
+                bursts: left_bursts
+                    .into_iter()
+                    .zip(right_bursts)
+                    .map(|(l, r)| vec![l, r])
+                    .collect(),
+            })
+        })
+        .collect();
+    Some(compare(subjects, scores, floor))
+}
+
+/// Every subject's bursts against every subject's enrolment.
+fn compare(subjects: Vec<Subject>, scores: &PairScores, floor: f64) -> FusedBursts {
     let score = |a: usize, b: usize| {
         let (i, j) = if a < b { (a, b) } else { (b, a) };
         scores.get(i, j)
     };
-    let fused = |enrolment: usize, burst: &[usize]| -> Option<f64> {
-        let mut sum = 0.0;
-        for &frame in burst {
-            sum += score(enrolment, frame)?.max(floor);
+    let fused = |enrolment: &[usize], burst: &[Vec<usize>]| -> Option<f64> {
+        let (mut sum, mut n) = (0.0, 0);
+        for (&enrolled, frames) in enrolment.iter().zip(burst) {
+            for &frame in frames {
+                sum += score(enrolled, frame)?.max(floor);
+                n += 1;
+            }
         }
-        Some(sum / burst.len() as f64)
+        Some(sum / n.max(1) as f64)
     };
     let mut out = FusedBursts {
-        palms: palms.len(),
-        bursts: palms.iter().map(|(_, b)| b.len()).sum(),
+        palms: subjects.len(),
+        bursts: subjects.iter().map(|s| s.bursts.len()).sum(),
         ..FusedBursts::default()
     };
-    for (owner, (_, bursts)) in palms.iter().enumerate() {
-        for burst in bursts {
-            for (other, (enrolment, _)) in palms.iter().enumerate() {
-                let s = fused(*enrolment, burst);
+    for (owner, subject) in subjects.iter().enumerate() {
+        for burst in &subject.bursts {
+            for (other, them) in subjects.iter().enumerate() {
+                let s = fused(&them.enrolment, burst);
                 if other == owner {
                     out.genuine.push(s);
                 } else {
@@ -129,5 +196,53 @@ mod tests {
         // k = 1 is one frame per attempt; a palm with too few captures for a burst is left out.
         assert_eq!(fuse_frames(&s, &scores, 0.0, 1).bursts, 8);
         assert_eq!(fuse_frames(&s, &scores, 0.0, 5).palms, 0);
+    }
+
+    #[test]
+    fn both_hands_bursts_pair_each_hand_with_its_own_enrolment() {
+        // Two people, each hand 1 + 2 captures: one hover of 2 frames a hand each.
+        let mut entries = Vec::new();
+        for person in ["a", "b"] {
+            for hand in ["l", "r"] {
+                for c in 0..3 {
+                    entries.push(Entry {
+                        path: format!("{person}{hand}/{c}.png"),
+                        palm: format!("{person}{hand}"),
+                        session: None,
+                        modality: None,
+                        sample: Some(c.to_string()),
+                        hand: Some(hand.into()),
+                        person: Some(person.into()),
+                    });
+                }
+            }
+        }
+        let s = Dataset {
+            root: ".".into(),
+            name: "t".into(),
+            entries,
+            problems: vec![],
+        };
+        let n = s.entries.len();
+        let mut scores = PairScores::new(n);
+        for (i, j) in PairScores::pairs(n) {
+            let (x, y) = (&s.entries[i], &s.entries[j]);
+            // Left hands match at 0.8, right hands at 0.6; across hands or people: 0.1.
+            let v = match (x.palm == y.palm, x.hand.as_deref()) {
+                (true, Some("l")) => 0.8,
+                (true, _) => 0.6,
+                _ => 0.1,
+            };
+            scores.set(i, j, Some(v));
+        }
+        let f = fuse_hand_bursts(&s, &scores, 0.2, 2).unwrap();
+        assert_eq!((f.palms, f.bursts), (2, 2));
+        assert!(f.genuine.iter().all(|g| (g.unwrap() - 0.7).abs() < 1e-12));
+        // Impostor frames count from the floor.
+        assert!(f.impostor.iter().all(|g| (g.unwrap() - 0.2).abs() < 1e-12));
+        // Without person and hand columns there is nothing to pair.
+        let mut unnamed = s.clone();
+        unnamed.entries[0].person = None;
+        assert!(fuse_hand_bursts(&unnamed, &scores, 0.2, 2).is_none());
     }
 }

@@ -13,7 +13,7 @@ mod metrics;
 mod scores;
 
 pub use dataset::{Dataset, Entry};
-pub use frames::{FusedBursts, fuse_frames};
+pub use frames::{FusedBursts, fuse_frames, fuse_hand_bursts};
 pub use fusion::{FusedPairs, fuse_hands};
 pub use metrics::{DetPoint, Verification, rank1, verification};
 pub use scores::{ScoreFileError, read_score_file};

@@ -20,7 +20,7 @@ mod persist;
 pub mod policy;
 mod protected;
 
-pub use policy::{Calibration, Policy, SHIPPED_CALIBRATION, Threshold};
+pub use policy::{Calibration, FUSED_CALIBRATIONS, Policy, SHIPPED_CALIBRATION, Serial, Threshold};
 pub use protected::ProtectedPalm;
 
 use coarse::CoarseCode;

@@ -15,6 +15,17 @@ use crate::IndexError;
 /// (`palmline eval ... --write-calibration crates/palm-index/calibration.txt`).
 pub const SHIPPED_CALIBRATION: &str = include_str!("../calibration.txt");
 
+/// Calibrations of fused evidence, measured on the sets with both hands (casia-ms, iitd-roi):
+/// `((hands, frames a hover), text)`, each written by `palmline eval
+/// ../shared/datasets/casia-ms ../shared/datasets/iitd-roi --fuse frames|hands --frames K
+/// --write-fused-calibration FILE` (docs/index-and-policy.md).
+pub const FUSED_CALIBRATIONS: &[((u8, u8), &str)] = &[
+    ((1, 1), include_str!("../calibrations/hands1-frames1.txt")),
+    ((1, 3), include_str!("../calibrations/hands1-frames3.txt")),
+    ((2, 1), include_str!("../calibrations/hands2-frames1.txt")),
+    ((2, 3), include_str!("../calibrations/hands2-frames3.txt")),
+];
+
 /// Impostor tail and genuine quantiles measured on real palms.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Calibration {
@@ -48,11 +59,15 @@ impl Calibration {
         }
         let mut imp = impostor.to_vec();
         imp.sort_by(f64::total_cmp);
-        let start_index = imp.len() * 99 / 100;
-        let tail_start = imp[start_index];
-        let excess: Vec<f64> = imp[start_index..].iter().map(|s| s - tail_start).collect();
-        let tail_scale = (excess.iter().sum::<f64>() / excess.len() as f64).max(1e-6);
-        let tail_share = (imp.len() - start_index) as f64 / imp.len() as f64;
+        // The tail is what lies strictly above the 99th percentile. Fused scores pile up at their
+        // floor (most impostor pairs are floored on every piece of evidence), so the percentile
+        // can fall on a run of equal values; counting those as zero excesses would shrink the
+        // scale and promise a thinner tail than the scores show.
+        let tail_start = imp[imp.len() * 99 / 100];
+        let above = imp.partition_point(|&s| s <= tail_start);
+        let excess: Vec<f64> = imp[above..].iter().map(|s| s - tail_start).collect();
+        let tail_scale = (excess.iter().sum::<f64>() / excess.len().max(1) as f64).max(1e-6);
+        let tail_share = (imp.len() - above).max(1) as f64 / imp.len() as f64;
         let mut sorted_genuine = genuine.to_vec();
         sorted_genuine.sort_by(f64::total_cmp);
         let genuine_quantiles = [0.001, 0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9]
@@ -74,6 +89,25 @@ impl Calibration {
             impostor_pairs: impostor.len() as u64,
             genuine_pairs: genuine.len() as u64,
         })
+    }
+
+    /// The model against the scores it was fitted on: for each false-match rate the scores can
+    /// show (at least ten impostor scores above it) inside the modelled tail, `(observed rate,
+    /// threshold at that rate in the scores, the model's rate at that threshold)`. A model rate
+    /// below the observed one promises more than the scores show.
+    pub fn tail_check(&self, impostor: &[f64]) -> Vec<(f64, f64, f64)> {
+        let mut imp = impostor.to_vec();
+        imp.sort_by(f64::total_cmp);
+        [1e-2, 1e-3, 1e-4, 1e-5, 1e-6]
+            .into_iter()
+            .filter(|&rate| imp.len() as f64 * rate >= 10.0)
+            .map(|rate| {
+                let at = imp[((imp.len() as f64 * (1.0 - rate)) as usize).min(imp.len() - 1)];
+                let observed = imp.len() - imp.partition_point(|&s| s < at);
+                (observed as f64 / imp.len() as f64, at, self.fmr(at))
+            })
+            .filter(|&(_, at, _)| at > self.tail_start)
+            .collect()
     }
 
     /// Modelled false match rate of one comparison at `threshold` (tail region only).
@@ -202,6 +236,49 @@ pub struct Threshold {
     pub needs_hint: bool,
 }
 
+/// The serial decision for one search: the first hand decides alone when it clears its
+/// threshold; otherwise the till asks for the other hand and both decide together.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Serial {
+    /// The first hand's threshold, under half the FPIR budget.
+    pub first: Threshold,
+    /// Both hands' fused threshold, under the other half.
+    pub both: Threshold,
+    /// Share of genuine attempts the first hand decides alone.
+    pub decided_first: f64,
+    /// Share of genuine attempts neither stage names: at most the smaller of the two stages'
+    /// own rates (a person is turned away only when both turn them away).
+    pub fnir: f64,
+    /// Chance of naming a wrong person at either stage (at most the sum of the two).
+    pub fpir: f64,
+    /// True when `fnir` is above the limit: a hint is still needed.
+    pub needs_hint: bool,
+}
+
+impl Serial {
+    /// The decision for `searched` palms with `first` (one hand) then `both` (two hands fused),
+    /// the target FPIR split evenly between the two stages.
+    pub fn new(first: &Policy, both: &Policy, searched: usize) -> Serial {
+        let half = |p: &Policy| Policy {
+            target_fpir: p.target_fpir / 2.0,
+            ..p.clone()
+        };
+        let (one, two) = (
+            half(first).threshold(searched),
+            half(both).threshold(searched),
+        );
+        let fnir = one.fnir.min(two.fnir);
+        Serial {
+            first: one,
+            both: two,
+            decided_first: 1.0 - one.fnir,
+            fnir,
+            fpir: one.fpir + two.fpir,
+            needs_hint: fnir > first.max_fnir,
+        }
+    }
+}
+
 impl Policy {
     pub fn new(calibration: Calibration) -> Policy {
         Policy {
@@ -286,6 +363,68 @@ mod tests {
             (t.similarity - 0.8763).abs() < 3e-3 && t.needs_hint,
             "{t:?}"
         );
+    }
+
+    /// Fused scores: 99.5% of impostor pairs sit exactly on the floor, the rest has an
+    /// exponential tail of scale 0.01 above it. The fit must see that tail (share 0.5%, scale
+    /// 0.01), not average in the floor's zeros, and its check must agree with the scores.
+    #[test]
+    fn a_tail_above_a_floor_of_tied_scores_keeps_its_scale() {
+        let n = 200_000;
+        let floor = 0.65;
+        let impostor: Vec<f64> = (0..n)
+            .map(|i| {
+                let u = (i as f64 + 0.5) / n as f64;
+                if u < 0.995 {
+                    floor
+                } else {
+                    floor - 0.01 * ((1.0 - u) / 0.005).ln()
+                }
+            })
+            .collect();
+        let genuine: Vec<f64> = (0..100).map(|i| 0.8 + 0.001 * i as f64).collect();
+        let c = Calibration::fit(1, &genuine, &impostor).unwrap();
+        assert_eq!(c.tail_start, floor);
+        assert!((c.tail_share - 0.005).abs() < 1e-4, "{}", c.tail_share);
+        assert!((c.tail_scale - 0.01).abs() < 5e-4, "{}", c.tail_scale);
+        let checks = c.tail_check(&impostor);
+        // 1e-2 falls on the floor, below the tail; 1e-5 is two scores: 1e-3 and 1e-4 are checked.
+        assert_eq!(checks.len(), 2, "{checks:?}");
+        for (observed, at, modelled) in checks {
+            assert!(
+                (modelled / observed - 1.0).abs() < 0.2,
+                "at {at}: observed {observed}, modelled {modelled}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_serial_decision_splits_the_budget_and_asks_the_second_hand_for_the_rest() {
+        let first = Policy::new(synthetic());
+        // Both hands: the same impostor tail, genuine scores higher (1.0 to 1.15).
+        let mut both = synthetic();
+        both.genuine_quantiles.iter_mut().for_each(|q| q.1 += 0.15);
+        let both = Policy::new(both);
+        let s = Serial::new(&first, &both, 100);
+        // Each stage works to half the budget: its threshold is higher than a lone stage's.
+        assert!(s.first.similarity > first.threshold(100).similarity);
+        assert!(
+            s.first.fpir <= 0.5e-6 * 1.0001 && s.fpir <= 1.0001e-6,
+            "{s:?}"
+        );
+        assert!((s.decided_first - (1.0 - s.first.fnir)).abs() < 1e-12);
+        assert!(s.fnir <= s.first.fnir && s.fnir <= s.both.fnir);
+        // The first hand alone turns away over 5% at 100 palms; the second hand rescues them.
+        assert!(s.first.needs_hint && !s.needs_hint, "{s:?}");
+        // Every shipped fused calibration reads, measured with the engine these were fitted for.
+        let shipped = Calibration::from_text(SHIPPED_CALIBRATION).unwrap();
+        for ((hands, frames), text) in FUSED_CALIBRATIONS {
+            let c = Calibration::from_text(text).unwrap();
+            assert_eq!(
+                c.fingerprint, shipped.fingerprint,
+                "{hands} hands, {frames} frames"
+            );
+        }
     }
 
     #[test]

@@ -58,12 +58,18 @@ pub struct EvalArgs {
     /// pairs each person's left and right captures of the same sample (sets with `person` and
     /// `hand` columns, such as casia-ms) and scores a pair by the mean of its two hands;
     /// `frames` compares each palm's first capture (its enrolment) with the later ones taken
-    /// `--frames` at a time as the frames of one hover.
+    /// `--frames` at a time as the frames of one hover; `hands` with `--frames` does that with
+    /// both hands (a hover of each against the person's two enrolment captures).
     #[arg(long, value_enum)]
     pub fuse: Option<crate::fuse::FuseBy>,
-    /// Frames in one hover for `--fuse frames`.
-    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u16).range(1..=20))]
-    pub frames: u16,
+    /// Frames in one hover: for `--fuse frames` (default 3), and for `--fuse hands` to compare
+    /// hovers of both hands instead of two-hand presentations.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=20))]
+    pub frames: Option<u16>,
+    /// Fit a calibration from the fused scores of every evaluated set (pooled; needs `--fuse`)
+    /// and write it here: what `palmline policy --hands --frames` decides with.
+    #[arg(long, value_name = "FILE", requires = "fuse")]
+    pub write_fused_calibration: Option<PathBuf>,
     /// Engine parameter overrides, e.g. `--param wavelength=11` (for tuning studies).
     #[arg(long = "param", value_name = "NAME=VALUE")]
     pub params: Vec<String>,
@@ -125,6 +131,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
             }
         };
         let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
+        let (mut fused_genuine, mut fused_impostor) = (Vec::new(), Vec::new());
         for dir in &args.sets {
             let subsets = match open_subsets(dir, args.modality.as_deref()) {
                 Ok(s) => s,
@@ -146,9 +153,13 @@ pub fn run(args: EvalArgs) -> Result<()> {
                     let how = crate::fuse::Fusion {
                         by,
                         floor: fusion_floor,
-                        frames: args.frames as usize,
+                        frames: args.frames.map(usize::from),
                     };
-                    reports.extend(crate::fuse::report(how, &set, &scores));
+                    if let Some(fused) = crate::fuse::report(how, &set, &scores) {
+                        fused_genuine.extend(fused.genuine.into_iter().flatten());
+                        fused_impostor.extend(fused.impostor.into_iter().flatten());
+                        reports.push(fused.report);
+                    }
                 }
                 if let Some(policy) = &policy {
                     reports.push(crate::identify::evaluate(
@@ -157,9 +168,17 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 }
             }
         }
-        if let Some(file) = &args.write_calibration {
-            let c =
-                palm_index::Calibration::fit(engine.params().fingerprint(), &genuine, &impostor)?;
+        let fingerprint = engine.params().fingerprint();
+        for (file, genuine, impostor) in [
+            (&args.write_calibration, &genuine, &impostor),
+            (
+                &args.write_fused_calibration,
+                &fused_genuine,
+                &fused_impostor,
+            ),
+        ] {
+            let Some(file) = file else { continue };
+            let c = palm_index::Calibration::fit(fingerprint, genuine, impostor)?;
             std::fs::write(file, c.to_text())
                 .with_context(|| format!("cannot write {}", file.display()))?;
             eprintln!(
@@ -168,6 +187,11 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 impostor.len(),
                 file.display()
             );
+            for (observed, at, modelled) in c.tail_check(impostor) {
+                eprintln!(
+                    "  tail check: {observed:.1e} of impostor scores reach {at:.4}; the model says {modelled:.1e}"
+                );
+            }
         }
     }
     let evaluated: Vec<&Report> = reports.iter().filter(|r| r.images > 0).collect();

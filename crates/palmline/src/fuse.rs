@@ -4,7 +4,12 @@
 //! (palm_eval::fuse_hands, each hand counted from the calibration's impostor tail start), with
 //! `presentations` and the two hands' score correlations. Frames: each palm's enrolment against
 //! bursts of `frames` later captures (palm_eval::fuse_frames), with `palms`, `bursts`, `frames`
-//! and the same protocol's one-frame figures (`one_frame`) to compare with.
+//! and the same protocol's one-frame figures (`one_frame`) to compare with. Hands with
+//! `--frames K`: each person's two enrolment captures against hovers of `K` frames of each hand
+//! (palm_eval::fuse_hand_bursts), with `people`, `bursts`, `frames` and `one_frame`.
+//!
+//! The fused scores of every set can be fitted into a calibration (`--write-fused-calibration`):
+//! what `palmline policy --hands --frames` decides with.
 
 use crate::figures::Report;
 use palm_eval::{Dataset, PairScores, verification};
@@ -25,40 +30,90 @@ pub enum FuseBy {
 pub struct Fusion {
     pub by: FuseBy,
     pub floor: f64,
-    pub frames: usize,
+    /// Frames a hover: `--fuse frames` takes 3 when absent; `--fuse hands` compares two-hand
+    /// presentations when absent and hovers of both hands when given.
+    pub frames: Option<usize>,
+}
+
+/// A set's fused report and the fused scores behind it (`None` where a side failed to acquire).
+pub struct Fused {
+    pub report: Report,
+    pub genuine: Vec<Option<f64>>,
+    pub impostor: Vec<Option<f64>>,
 }
 
 /// The fused report of a set, or `None` (said on stderr) when the set cannot be fused.
-pub fn report(how: Fusion, set: &Dataset, scores: &PairScores) -> Option<Report> {
-    match how.by {
-        FuseBy::Hands => hands(set, scores, how.floor),
-        FuseBy::Frames => frames(set, scores, how.floor, how.frames),
+pub fn report(how: Fusion, set: &Dataset, scores: &PairScores) -> Option<Fused> {
+    match (how.by, how.frames) {
+        (FuseBy::Hands, None) => hands(set, scores, how.floor),
+        (FuseBy::Hands, Some(k)) => bursts(set, scores, how.floor, k, true),
+        (FuseBy::Frames, k) => bursts(set, scores, how.floor, k.unwrap_or(3), false),
     }
 }
 
-fn frames(set: &Dataset, scores: &PairScores, floor: f64, k: usize) -> Option<Report> {
-    let fused = palm_eval::fuse_frames(set, scores, floor, k);
-    if fused.bursts == 0 {
+/// Hovers of `k` frames (of both hands with `both_hands`) against enrolments.
+fn bursts(
+    set: &Dataset,
+    scores: &PairScores,
+    floor: f64,
+    k: usize,
+    both_hands: bool,
+) -> Option<Fused> {
+    let fuse = |k| {
+        if both_hands {
+            palm_eval::fuse_hand_bursts(set, scores, floor, k)
+        } else {
+            Some(palm_eval::fuse_frames(set, scores, floor, k))
+        }
+    };
+    let Some(fused) = fuse(k) else {
         eprintln!(
-            "{}: no palm has {} captures after its first: nothing to fuse by frames",
-            set.name, k
+            "{}: the manifest has no person and hand columns: nothing to fuse by hands",
+            set.name
+        );
+        return None;
+    };
+    if fused.bursts == 0 {
+        let (what, by) = if both_hands {
+            ("person's hand", "hands")
+        } else {
+            ("palm", "frames")
+        };
+        eprintln!(
+            "{}: no {what} has {k} captures after its first: nothing to fuse by {by}",
+            set.name
         );
         return None;
     }
     let v = verification(&fused.genuine, &fused.impostor);
-    let one = palm_eval::fuse_frames(set, scores, floor, 1);
+    let one = fuse(1).unwrap_or_default();
     let one = verification(&one.genuine, &one.impostor);
+    let (by, subjects, what, name) = if both_hands {
+        (
+            "hands",
+            "people",
+            "each person's two enrolment captures against the mean of a hover's frames of both hands, each counted from the impostor tail start",
+            format!("{} (both hands, {k} frames a hover)", set.name),
+        )
+    } else {
+        (
+            "frames",
+            "palms",
+            "each palm's first capture against the mean of a hover's frames, each counted from the impostor tail start",
+            format!("{} ({k} frames a hover)", set.name),
+        )
+    };
     let json = crate::figures::with_verification(
         &v,
         json!({
         "set": set.name,
         "mode": "verify",
-        "fused_by": "frames",
-        "fusion": "each palm's first capture against the mean of a hover's frames, each counted from the impostor tail start",
+        "fused_by": by,
+        "fusion": what,
         "fusion_floor": floor,
         "frames": k,
         "images": set.entries.len(),
-        "palms": fused.palms,
+        subjects: fused.palms,
         "bursts": fused.bursts,
         "one_frame": {
             "eer": one.eer,
@@ -67,15 +122,19 @@ fn frames(set: &Dataset, scores: &PairScores, floor: f64, k: usize) -> Option<Re
         },
         }),
     );
-    Some(Report {
-        name: format!("{} ({k} frames a hover)", set.name),
-        images: set.entries.len(),
-        verification: Some(v),
-        json,
+    Some(Fused {
+        report: Report {
+            name,
+            images: set.entries.len(),
+            verification: Some(v),
+            json,
+        },
+        genuine: fused.genuine,
+        impostor: fused.impostor,
     })
 }
 
-fn hands(set: &Dataset, scores: &PairScores, floor: f64) -> Option<Report> {
+fn hands(set: &Dataset, scores: &PairScores, floor: f64) -> Option<Fused> {
     let Some(fused) = palm_eval::fuse_hands(set, scores, floor) else {
         eprintln!(
             "{}: the manifest has no person, hand and sample columns: nothing to fuse by hands",
@@ -114,11 +173,15 @@ fn hands(set: &Dataset, scores: &PairScores, floor: f64) -> Option<Report> {
         })),
         }),
     );
-    Some(Report {
-        name,
-        images: set.entries.len(),
-        verification: Some(v),
-        json,
+    Some(Fused {
+        report: Report {
+            name,
+            images: set.entries.len(),
+            verification: Some(v),
+            json,
+        },
+        genuine: fused.genuine,
+        impostor: fused.impostor,
     })
 }
 
@@ -126,10 +189,15 @@ fn hands(set: &Dataset, scores: &PairScores, floor: f64) -> Option<Report> {
 pub fn print(r: &Report) {
     let j = &r.json;
     println!("{}", r.name);
-    if j["fused_by"] == "frames" {
+    if j["frames"].is_number() {
+        let subjects = if j["fused_by"] == "hands" {
+            "people"
+        } else {
+            "palms"
+        };
         println!(
-            "  palms {}  bursts {}  genuine pairs {}  impostor pairs {}  (each frame from {:.4})",
-            j["palms"],
+            "  {subjects} {}  bursts {}  genuine pairs {}  impostor pairs {}  (each frame from {:.4})",
+            j[subjects],
             j["bursts"],
             j["genuine_pairs"],
             j["impostor_pairs"],

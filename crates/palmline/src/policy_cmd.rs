@@ -1,7 +1,11 @@
-//! `palmline policy`: the open-set thresholds the index would use at given gallery sizes.
+//! `palmline policy`: the open-set thresholds the index would use at given gallery sizes; with
+//! `--hands` / `--frames`, the same for fused evidence, and for two hands the serial decision
+//! (the first hand alone, then both for the attempts it leaves).
 
-use anyhow::Result;
+use anyhow::{Result, bail};
 use palm_engine::Engine;
+use palm_index::{Calibration, FUSED_CALIBRATIONS, Policy, Serial};
+use serde_json::json;
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -17,41 +21,173 @@ pub struct PolicyArgs {
     #[arg(long, default_value_t = 1e-6)]
     pub fpir: f64,
     /// Calibration file (default: the one shipped with palm-index).
-    #[arg(long)]
+    #[arg(long, conflicts_with_all = ["hands", "frames"])]
     pub calibration: Option<PathBuf>,
+    /// Hands a person presents: 1, or 2 for the serial decision (the first hand decides alone
+    /// when it can, the second is asked for the rest). Uses the shipped fused calibrations.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub hands: Option<u8>,
+    /// Frames in one hover (shipped fused calibrations: 1 and 3).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=20))]
+    pub frames: Option<u8>,
+    /// One JSON object per size instead of the table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 pub fn run(args: PolicyArgs) -> Result<()> {
     if !(args.fpir > 0.0 && args.fpir < 1.0) {
-        anyhow::bail!("--fpir must be between 0 and 1 (exclusive)");
+        bail!("--fpir must be between 0 and 1 (exclusive)");
+    }
+    if args.hands.is_some() || args.frames.is_some() {
+        return fused(&args, args.hands.unwrap_or(1), args.frames.unwrap_or(1));
     }
     let mut policy = crate::identify::policy(&Engine::default(), args.calibration.as_deref())?;
     policy.target_fpir = args.fpir;
-    let c = &policy.calibration;
+    if !args.json {
+        describe("calibration", &policy.calibration);
+        println!(
+            "{:>12}  {:>9}  {:>10}  {:>9}  {:>14}",
+            "palms", "threshold", "FMR", "FNIR", "decision"
+        );
+    }
+    for n in &args.sizes {
+        let t = policy.threshold(*n);
+        if args.json {
+            println!(
+                "{}",
+                json!({"palms": n, "hands": 1, "frames": 1, "threshold": t.similarity,
+                       "fmr": t.fmr, "fpir": t.fpir, "fnir": t.fnir, "needs_hint": t.needs_hint})
+            );
+            continue;
+        }
+        println!(
+            "{n:>12}  {:>9.4}  {:>10.2e}  {:>8.2}%  {:>14}",
+            t.similarity,
+            t.fmr,
+            t.fnir * 100.0,
+            decision(t.needs_hint)
+        );
+    }
+    Ok(())
+}
+
+fn decision(needs_hint: bool) -> &'static str {
+    if needs_hint {
+        "needs a hint"
+    } else {
+        "decides"
+    }
+}
+
+fn describe(what: &str, c: &Calibration) {
     println!(
-        "calibration: impostor tail from {:.4} ({:.2}% of {} pairs), scale {:.5}; {} genuine pairs",
+        "{what}: impostor tail from {:.4} ({:.3}% of {} pairs), scale {:.5}; {} genuine pairs",
         c.tail_start,
         c.tail_share * 100.0,
         c.impostor_pairs,
         c.tail_scale,
         c.genuine_pairs
     );
-    println!(
-        "{:>12}  {:>9}  {:>10}  {:>9}  {:>14}",
-        "palms", "threshold", "FMR", "FNIR", "decision"
-    );
-    for n in args.sizes {
-        let t = policy.threshold(n);
-        println!(
-            "{n:>12}  {:>9.4}  {:>10.2e}  {:>8.2}%  {:>14}",
-            t.similarity,
-            t.fmr,
-            t.fnir * 100.0,
-            if t.needs_hint {
-                "needs a hint"
+}
+
+/// A shipped fused calibration, checked against the engine it will judge.
+fn shipped(hands: u8, frames: u8) -> Result<Calibration> {
+    let Some((_, text)) = FUSED_CALIBRATIONS
+        .iter()
+        .find(|(key, _)| *key == (hands, frames))
+    else {
+        let have: Vec<String> = FUSED_CALIBRATIONS
+            .iter()
+            .map(|((h, f), _)| format!("--hands {h} --frames {f}"))
+            .collect();
+        bail!(
+            "no calibration is shipped for {hands} hand(s) and {frames} frame(s); shipped: {} \
+             (measure others with `palmline eval --fuse ... --write-fused-calibration`)",
+            have.join(", ")
+        );
+    };
+    let c = Calibration::from_text(text)?;
+    let engine = Engine::default().params().fingerprint();
+    if c.fingerprint != engine {
+        bail!(
+            "the shipped fused calibration was measured with engine parameters {:08x}, these are {engine:08x}",
+            c.fingerprint
+        );
+    }
+    Ok(c)
+}
+
+fn fused(args: &PolicyArgs, hands: u8, frames: u8) -> Result<()> {
+    let policy = |c: Calibration| Policy {
+        target_fpir: args.fpir,
+        ..Policy::new(c)
+    };
+    let first = policy(shipped(1, frames)?);
+    if hands == 1 {
+        if !args.json {
+            describe(&format!("one hand, {frames} frame(s)"), &first.calibration);
+            println!(
+                "{:>12}  {:>9}  {:>10}  {:>9}  {:>14}",
+                "people", "threshold", "FMR", "FNIR", "decision"
+            );
+        }
+        for n in &args.sizes {
+            let t = first.threshold(*n);
+            if args.json {
+                println!(
+                    "{}",
+                    json!({"palms": n, "hands": 1, "frames": frames, "threshold": t.similarity,
+                           "fmr": t.fmr, "fpir": t.fpir, "fnir": t.fnir, "needs_hint": t.needs_hint})
+                );
             } else {
-                "decides"
+                println!(
+                    "{n:>12}  {:>9.4}  {:>10.2e}  {:>8.2}%  {:>14}",
+                    t.similarity,
+                    t.fmr,
+                    t.fnir * 100.0,
+                    decision(t.needs_hint)
+                );
             }
+        }
+        return Ok(());
+    }
+    let both = policy(shipped(2, frames)?);
+    if !args.json {
+        describe(
+            &format!("first hand, {frames} frame(s)"),
+            &first.calibration,
+        );
+        describe(&format!("both hands, {frames} frame(s)"), &both.calibration);
+        println!(
+            "FPIR {:.0e} split evenly between the two stages; FNIR is at most the smaller stage's",
+            args.fpir
+        );
+        println!(
+            "{:>12}  {:>11}  {:>11}  {:>13}  {:>9}  {:>14}",
+            "people", "first hand", "both hands", "first decides", "FNIR", "decision"
+        );
+    }
+    for n in &args.sizes {
+        let s = Serial::new(&first, &both, *n);
+        if args.json {
+            println!(
+                "{}",
+                json!({"palms": n, "hands": 2, "frames": frames,
+                       "first_threshold": s.first.similarity, "both_threshold": s.both.similarity,
+                       "first_fnir": s.first.fnir, "both_fnir": s.both.fnir,
+                       "decided_by_first_hand": s.decided_first,
+                       "fpir": s.fpir, "fnir": s.fnir, "needs_hint": s.needs_hint})
+            );
+            continue;
+        }
+        println!(
+            "{n:>12}  {:>11.4}  {:>11.4}  {:>12.1}%  {:>8.2}%  {:>14}",
+            s.first.similarity,
+            s.both.similarity,
+            s.decided_first * 100.0,
+            s.fnir * 100.0,
+            decision(s.needs_hint)
         );
     }
     Ok(())

@@ -301,6 +301,54 @@ fn policy_prints_thresholds_that_rise_with_gallery_size() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("--fpir"));
 }
 
+/// Two hands decide serially: the first hand's threshold rises with the gallery, the share it
+/// decides alone falls, the FPIR budget holds, and the second hand leaves fewer turned away
+/// than the first hand alone would. Calibrations that are not shipped get a clear error.
+#[test]
+fn policy_for_two_hands_reports_the_serial_decision() {
+    let rows = |args: &[&str]| json_lines(&succeeded(args));
+    let serial = rows(&[
+        "policy",
+        "--hands",
+        "2",
+        "--frames",
+        "3",
+        "--sizes",
+        "100,1000000",
+        "--json",
+    ]);
+    assert_eq!(serial.len(), 2);
+    for r in &serial {
+        assert_eq!(
+            (r["hands"].as_u64(), r["frames"].as_u64()),
+            (Some(2), Some(3))
+        );
+        assert!(r["fpir"].as_f64().unwrap() <= 1.0001e-6, "{r}");
+        let fnir = r["fnir"].as_f64().unwrap();
+        assert!(
+            fnir <= r["first_fnir"].as_f64().unwrap() && fnir <= r["both_fnir"].as_f64().unwrap()
+        );
+        let decided = r["decided_by_first_hand"].as_f64().unwrap();
+        assert!((decided - (1.0 - r["first_fnir"].as_f64().unwrap())).abs() < 1e-9);
+    }
+    let (small, large) = (&serial[0], &serial[1]);
+    assert!(small["first_threshold"].as_f64() < large["first_threshold"].as_f64());
+    assert!(small["decided_by_first_hand"].as_f64() > large["decided_by_first_hand"].as_f64());
+    // One hand with the same frames, alone, at a million people.
+    let one = rows(&[
+        "policy", "--hands", "1", "--frames", "3", "--sizes", "1000000", "--json",
+    ]);
+    assert!(
+        one[0]["fnir"].as_f64() > large["fnir"].as_f64(),
+        "{one:?} vs {large}"
+    );
+    let out = palmline(&["policy", "--hands", "2", "--frames", "7"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--hands 2 --frames 3"));
+    let out = palmline(&["policy", "--hands", "3"]);
+    assert!(!out.status.success());
+}
+
 /// `palmline serve` as the README runs it: prints its URL and the demo credentials, answers,
 /// and stops cleanly on SIGTERM; `palmline keys rotate` then moves the data to a new master key.
 
@@ -359,6 +407,47 @@ fn eval_fuses_both_hands_of_each_person() {
         assert!(fused.get(key).is_some(), "missing {key}");
     }
     assert!(fused["eer"].as_f64().unwrap() <= lines[0]["eer"].as_f64().unwrap());
+
+    // Hovers of both hands: each person's first left and right capture enrol, the next two of
+    // each hand are one hover.
+    let set = dir.to_str().unwrap();
+    let out = succeeded(&["eval", set, "--fuse", "hands", "--frames", "2", "--json"]);
+    let hovers = &json_lines(&out)[1];
+    assert_eq!(
+        (hovers["fused_by"].as_str(), hovers["frames"].as_u64()),
+        (Some("hands"), Some(2))
+    );
+    assert_eq!(
+        (hovers["people"].as_u64(), hovers["bursts"].as_u64()),
+        (Some(3), Some(3))
+    );
+    assert_eq!(
+        (
+            hovers["genuine_pairs"].as_u64(),
+            hovers["impostor_pairs"].as_u64()
+        ),
+        (Some(3), Some(6))
+    );
+    // A calibration needs more than a toy set's scores: refused with the counts, nothing written.
+    let calibration = dir.join("fused.txt");
+    let out = palmline(&[
+        "eval",
+        set,
+        "--fuse",
+        "hands",
+        "--frames",
+        "2",
+        "--write-fused-calibration",
+        calibration.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("need at least 1000 impostor"));
+    assert!(!calibration.exists());
+    assert!(
+        !palmline(&["eval", set, "--write-fused-calibration", "x.txt"])
+            .status
+            .success()
+    );
 
     // Without person and hand columns there is nothing to fuse: said, and only one report.
     let plain = scratch("fuse-plain");
