@@ -308,6 +308,10 @@ pub struct PalmSubmission {
     /// this payment.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed_image: Option<SealedImage>,
+    /// Instead of `image`: the frames of one hover (three, base64 each), decided as one piece
+    /// of evidence, which names people a single frame would leave to a hint.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<String>,
     /// Last four digits of the person's phone, when the service asks for a hint (`needs_hint`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_last4: Option<String>,

@@ -415,6 +415,49 @@ impl Gallery {
         Ok((scored, searched.get()))
     }
 
+    /// A hover of several frames of one hand, decided as one piece of evidence: each frame is
+    /// ranked on its own, and every person among any frame's candidates is scored by the mean of
+    /// the frames' similarities to them, each counted from `floor` (a frame that did not rank
+    /// them counts as `floor`: it says nothing either way). `policy` must be calibrated on
+    /// scores fused the same way (`FUSED_CALIBRATIONS`), whose tail starts at that floor.
+    pub fn identify_burst(
+        &self,
+        frames: &[Template],
+        search: &Search,
+        policy: &Policy,
+    ) -> Result<Identification, IndexError> {
+        let floor = policy.calibration.tail_start as f32;
+        let wide = Search {
+            k: search.k.max(2),
+            ..*search
+        };
+        let mut fused: HashMap<Owner, (PalmId, f32, f32)> = HashMap::new();
+        let mut searched = 0;
+        for frame in frames {
+            let (candidates, n) = self.rank(frame, &wide)?;
+            searched = searched.max(n);
+            for c in candidates {
+                // (best palm, its best similarity, sum over frames of the floored similarity)
+                let entry = fused.entry(c.owner).or_insert((c.id, f32::MIN, 0.0));
+                if c.similarity > entry.1 {
+                    (entry.0, entry.1) = (c.id, c.similarity);
+                }
+                entry.2 += c.similarity.max(floor) - floor;
+            }
+        }
+        let n = frames.len().max(1) as f32;
+        let mut candidates: Vec<Candidate> = fused
+            .into_iter()
+            .map(|(owner, (id, _, excess))| Candidate {
+                id,
+                owner,
+                similarity: floor + excess / n,
+            })
+            .collect();
+        candidates.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then(a.id.cmp(&b.id)));
+        Ok(decide(candidates, searched, search, policy))
+    }
+
     /// Ranks and decides under the open-set policy.
     pub fn identify(
         &self,
@@ -429,31 +472,41 @@ impl Gallery {
                 ..*search
             },
         )?;
-        let threshold = policy.threshold(searched);
-        let t = threshold.similarity as f32;
-        let decision = if threshold.needs_hint && search.bucket.is_none() {
-            Decision::NeedsHint
-        } else {
-            match candidates.as_slice() {
-                [best, ..] if best.similarity < t => Decision::NoMatch,
-                [best, second, ..]
-                    if second.similarity >= t
-                        && best.similarity - second.similarity < policy.ambiguity_margin as f32 =>
-                {
-                    Decision::Ambiguous
-                }
-                [best, ..] => Decision::Match(best.id),
-                [] => Decision::NoMatch,
+        Ok(decide(candidates, searched, search, policy))
+    }
+}
+
+/// The open-set decision over ranked candidates (best first) of a search that covered
+/// `searched` palms.
+fn decide(
+    mut candidates: Vec<Candidate>,
+    searched: usize,
+    search: &Search,
+    policy: &Policy,
+) -> Identification {
+    let threshold = policy.threshold(searched);
+    let t = threshold.similarity as f32;
+    let decision = if threshold.needs_hint && search.bucket.is_none() {
+        Decision::NeedsHint
+    } else {
+        match candidates.as_slice() {
+            [best, ..] if best.similarity < t => Decision::NoMatch,
+            [best, second, ..]
+                if second.similarity >= t
+                    && best.similarity - second.similarity < policy.ambiguity_margin as f32 =>
+            {
+                Decision::Ambiguous
             }
-        };
-        let mut candidates = candidates;
-        candidates.truncate(search.k);
-        Ok(Identification {
-            candidates,
-            decision,
-            searched,
-            threshold,
-        })
+            [best, ..] => Decision::Match(best.id),
+            [] => Decision::NoMatch,
+        }
+    };
+    candidates.truncate(search.k);
+    Identification {
+        candidates,
+        decision,
+        searched,
+        threshold,
     }
 }
 

@@ -1,6 +1,10 @@
 //! Who a till's palm capture belongs to, under the open-set policy, and the first scan that
 //! confirms a sign-up made from phone photos.
 //!
+//! A capture is one frame, or a hover of [`BURST_FRAMES`] frames decided as one piece of
+//! evidence (`palm_index::Gallery::identify_burst`, under the fused calibration measured for
+//! that many frames: docs/index-and-policy.md).
+//!
 //! A phone sign-up is enrolled from pictures no till took (another camera, other light), so its
 //! first till capture is held to more than an ordinary scan: it must come with the last four
 //! digits of the phone (the search covers that bucket only), and when it matches, the capture is
@@ -10,8 +14,32 @@ use crate::domain::{bucket_of, owner_of};
 use crate::error::{Result, ServiceError};
 use crate::store::{PalmRow, PersonRow};
 use crate::{Service, decode_image, palm_error};
-use palm_engine::{InputKind, Template};
-use palm_index::{Decision, PalmId, Search};
+use palm_engine::{Engine, InputKind, Template};
+use palm_index::{Calibration, Decision, FUSED_CALIBRATIONS, PalmId, Policy, Search};
+
+/// Frames in one hover that the service decides on together.
+pub const BURST_FRAMES: usize = 3;
+
+/// The policy for a hover of [`BURST_FRAMES`] frames of one hand: the shipped fused
+/// calibration with `single`'s targets, if it was measured with `engine`'s parameters.
+pub(crate) fn burst_policy(engine: &Engine, single: &Policy) -> Option<Policy> {
+    let (_, text) = FUSED_CALIBRATIONS
+        .iter()
+        .find(|(key, _)| *key == (1, BURST_FRAMES as u8))?;
+    let calibration = Calibration::from_text(text)
+        .ok()
+        .filter(|c| c.fingerprint == engine.params().fingerprint())?;
+    Some(Policy {
+        calibration,
+        ..single.clone()
+    })
+}
+
+/// What a till sent: one frame, or the frames of one hover.
+pub(crate) enum Hover {
+    One(Vec<u8>),
+    Burst(Vec<Vec<u8>>),
+}
 
 /// What the engine and the index made of a capture.
 struct Probe {
@@ -34,6 +62,15 @@ impl Service {
         bytes: Vec<u8>,
         hint: Option<&str>,
     ) -> Result<PersonRow> {
+        self.identify_hover(Hover::One(bytes), hint).await
+    }
+
+    /// [`Service::identify`] on one frame or a burst.
+    pub(crate) async fn identify_hover(
+        &self,
+        hover: Hover,
+        hint: Option<&str>,
+    ) -> Result<PersonRow> {
         let bucket = match hint {
             Some(h) => Some(bucket_of(h.trim()).ok_or_else(|| {
                 ServiceError::invalid("invalid_hint", "phone_last4 must be four digits")
@@ -41,31 +78,64 @@ impl Service {
             })?),
             None => None,
         };
-        let (engine, gallery, policy) = (
-            self.engine.clone(),
-            self.gallery.clone(),
-            self.policy.clone(),
-        );
+        let (frames, policy, param) = match hover {
+            Hover::One(bytes) => (vec![bytes], self.policy.clone(), "image"),
+            Hover::Burst(frames) => {
+                if frames.len() != BURST_FRAMES {
+                    return Err(ServiceError::invalid(
+                        "invalid_frames",
+                        format!(
+                            "a hover is {BURST_FRAMES} frames; {} were sent",
+                            frames.len()
+                        ),
+                    )
+                    .with_param("frames"));
+                }
+                let policy = self.burst_policy.clone().ok_or_else(|| {
+                    ServiceError::invalid(
+                        "frames_unavailable",
+                        "this server's engine settings have no calibration for hovers of several frames; send one image",
+                    )
+                    .with_param("frames")
+                })?;
+                (frames, policy, "frames")
+            }
+        };
+        let (engine, gallery) = (self.engine.clone(), self.gallery.clone());
         let probe = self
             .engine_work(move || {
-                let extracted = engine
-                    .extract(&bytes, InputKind::Auto)
-                    .map_err(|e| palm_error(e, "image"))?;
+                let mut extracted = Vec::with_capacity(frames.len());
+                for bytes in &frames {
+                    extracted.push(
+                        engine
+                            .extract(bytes, InputKind::Auto)
+                            .map_err(|e| palm_error(e, param))?,
+                    );
+                }
                 let search = Search {
                     bucket,
                     ..Search::default()
                 };
-                let decision = gallery
-                    .identify(&extracted.template, &search, &policy)
-                    .map(|id| id.decision)
-                    .map_err(|e| {
-                        tracing::error!(error = %e, "index refused a probe");
-                        ServiceError::internal("the index refused the capture")
-                    })?;
+                let templates: Vec<Template> =
+                    extracted.iter().map(|e| e.template.clone()).collect();
+                let identified = if let [one] = templates.as_slice() {
+                    gallery.identify(one, &search, &policy)
+                } else {
+                    gallery.identify_burst(&templates, &search, &policy)
+                };
+                let decision = identified.map(|id| id.decision).map_err(|e| {
+                    tracing::error!(error = %e, "index refused a probe");
+                    ServiceError::internal("the index refused the capture")
+                })?;
+                // The best frame stands for the hover where a capture is kept (a first scan).
+                let best = extracted
+                    .into_iter()
+                    .max_by_key(|e| e.quality.score)
+                    .ok_or_else(|| ServiceError::internal("a hover without frames"))?;
                 Ok::<_, ServiceError>(Probe {
                     decision,
-                    enrol_grade: extracted.quality.enrol_rejection().is_none(),
-                    template: extracted.template,
+                    enrol_grade: best.quality.enrol_rejection().is_none(),
+                    template: best.template,
                 })
             })
             .await??;

@@ -16,7 +16,7 @@ pub mod domain;
 mod entry;
 pub mod error;
 pub mod idempotency;
-mod identify;
+pub mod identify;
 pub mod ids;
 mod invitations;
 mod loyalty;
@@ -132,6 +132,10 @@ pub struct Service {
     engine: Arc<Engine>,
     gallery: Arc<Gallery>,
     policy: Policy,
+    /// The decision for a hover of [`identify::BURST_FRAMES`] frames: the shipped fused
+    /// calibration, when it was measured with this engine's parameters (else bursts are
+    /// refused: their scores would be judged on another scale).
+    burst_policy: Option<Policy>,
     store: Arc<dyn Store>,
     processor: Arc<dyn Processor>,
     clock: Arc<dyn Clock>,
@@ -172,6 +176,7 @@ impl Service {
                 IndexConfig::default(),
                 current,
             )),
+            burst_policy: identify::burst_policy(&parts.engine, &parts.policy),
             engine: parts.engine,
             policy: parts.policy,
             store: parts.store,

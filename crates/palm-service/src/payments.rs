@@ -10,6 +10,7 @@
 
 use crate::domain::{check_text, new_id};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
+use crate::identify::Hover;
 use crate::ids::MerchantId;
 use crate::money::{Amount, Currency};
 use crate::payment_state::{CaptureMethod, PaymentState as S};
@@ -305,11 +306,27 @@ impl Service {
         if p.status != S::RequiresPalm {
             return Err(state_error(&p, &[S::RequiresPalm]));
         }
-        let bytes = self
-            .capture_bytes(&req.image, req.sealed_image.as_ref(), "payment", &p.id)
-            .await?;
+        let hover = if req.frames.is_empty() {
+            Hover::One(
+                self.capture_bytes(&req.image, req.sealed_image.as_ref(), "payment", &p.id)
+                    .await?,
+            )
+        } else if !req.image.is_empty() || req.sealed_image.is_some() {
+            return Err(ServiceError::invalid(
+                "image_and_frames",
+                "send image, sealed_image or frames, not more than one",
+            )
+            .with_param("frames"));
+        } else {
+            let frames = req.frames.iter().enumerate();
+            Hover::Burst(
+                frames
+                    .map(|(i, f)| crate::decode_image(f, &format!("frames[{i}]")))
+                    .collect::<Result<_>>()?,
+            )
+        };
         let person = self
-            .identify_bytes(bytes, req.phone_last4.as_deref())
+            .identify_hover(hover, req.phone_last4.as_deref())
             .await?;
         self.audit(&person.id, &till.id, "payment").await?;
         self.accept_invitations(&till.merchant_id, &person).await?;

@@ -183,6 +183,55 @@ async fn a_palm_pays_and_a_refund_returns_part_of_it() {
     assert_eq!(w.processor.charge_totals(), (1250, 250, 1));
 }
 
+/// A hover of three frames is decided as one: the person pays, a stranger's hover names nobody
+/// and charges nothing, and a hover of the wrong size or mixed with an image is refused by name.
+#[tokio::test]
+async fn a_hover_of_three_frames_pays_as_one_capture() {
+    let w = world().await;
+    w.sign_up(11, "+447700900011").await.unwrap();
+    w.sign_up(12, "+447700900012").await.unwrap();
+    let submit = async |payment: &str, body: Value| {
+        w.service.submit_palm(&w.till, payment, from(body)).await
+    };
+    let frames = |seed: u64| -> Vec<String> { (60..63).map(|k| palm(seed, k)).collect() };
+    let p = w.new_payment(700).await;
+    let paid = submit(&p.id, json!({"frames": frames(12), "phone_last4": "0012"}))
+        .await
+        .unwrap();
+    assert_eq!(paid.status, palm_api::PaymentStatus::Succeeded);
+    assert_eq!(paid.card.unwrap().last4, visa(12)[12..]);
+    assert_eq!(w.processor.charge_totals(), (700, 0, 1));
+
+    let q = w.new_payment(300).await;
+    let e = submit(&q.id, json!({"frames": frames(13), "phone_last4": "0012"}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "palm_not_recognised", "{e:?}");
+    let e = submit(&q.id, json!({"frames": frames(11)[..2]}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        (e.code, e.param.as_deref()),
+        ("invalid_frames", Some("frames"))
+    );
+    let e = submit(&q.id, json!({"frames": frames(11), "image": palm(11, 70)}))
+        .await
+        .unwrap_err();
+    assert_eq!(e.code, "image_and_frames");
+    let e = submit(
+        &q.id,
+        json!({"frames": [palm(11, 60), "not an image", palm(11, 61)]}),
+    )
+    .await
+    .unwrap_err();
+    assert_eq!(e.param.as_deref(), Some("frames[1]"), "{e:?}");
+    assert_eq!(
+        w.processor.charge_totals(),
+        (700, 0, 1),
+        "nothing else was charged"
+    );
+}
+
 /// Points count whole currency units: 100 cents of a euro, but every single yen (JPY has no
 /// minor unit).
 #[tokio::test]

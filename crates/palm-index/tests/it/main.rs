@@ -462,3 +462,52 @@ fn tempfile_dir(what: &str) -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// A hover of three frames is one decision: the enrolled person is named with the mean of the
+/// frames' similarities (each from the floor), a stranger's hover names nobody, and the fused
+/// score is what the frames' own searches say.
+#[test]
+fn a_burst_of_frames_decides_as_one() {
+    let g = gallery_of(100);
+    let policy = policy();
+    let floor = policy.calibration.tail_start as f32;
+    let engine = Engine::default();
+    let hover = |seed: u64| -> Vec<Template> {
+        (3..6)
+            .map(|k| {
+                let img = Identity::new(seed).render(ROI, Capture::new(k));
+                engine.template(&png_bytes(&img)).unwrap()
+            })
+            .collect()
+    };
+    // Palm 6 sits in bucket 2 (a quarter of the gallery; the synthetic calibration needs a hint
+    // for all 100).
+    let search = Search {
+        bucket: Some(2),
+        ..Search::default()
+    };
+    let frames = hover(7);
+    let burst = g.identify_burst(&frames, &search, &policy).unwrap();
+    assert_eq!(burst.decision, Decision::Match(PalmId(6)));
+    let expected: f32 = frames
+        .iter()
+        .map(|f| {
+            let (ranked, _) = g.rank(f, &search).unwrap();
+            ranked
+                .iter()
+                .find(|c| c.id == PalmId(6))
+                .map_or(floor, |c| c.similarity.max(floor))
+        })
+        .sum::<f32>()
+        / 3.0;
+    assert!((burst.candidates[0].similarity - expected).abs() < 1e-5);
+    assert_eq!(burst.searched, 25);
+    // Palm 140 was never enrolled.
+    let stranger = g.identify_burst(&hover(141), &search, &policy).unwrap();
+    assert_eq!(stranger.decision, Decision::NoMatch, "{stranger:?}");
+    // Without a bucket every frame searches the whole gallery.
+    let whole = g
+        .identify_burst(&frames, &Search::default(), &policy)
+        .unwrap();
+    assert_eq!(whole.searched, 100);
+}

@@ -218,6 +218,35 @@ async fn test_cards_decline_with_their_codes() {
     app.server.shutdown().await;
 }
 
+/// A scanner may send the frames of one hover instead of one image: the payment goes through
+/// on the fused decision; a hover of the wrong size is a 400 naming `frames`.
+#[tokio::test]
+async fn a_hover_of_frames_pays() {
+    let app = spawn().await;
+    let s = app.sign_up(31, "+447700900031", &visa(31)).await;
+    assert_eq!(s.status, 201, "{}", s.body);
+    let p = app.create_payment(450).await;
+    let id = p["id"].as_str().unwrap();
+    let path = format!("/v1/payments/{id}/palm");
+    let frames: Vec<String> = (40..43).map(|k| palm(31, k)).collect();
+    let short = app
+        .post(&path, &app.till_key(), &json!({"frames": frames[..1]}))
+        .await;
+    assert_eq!(short.status, 400, "{}", short.body);
+    assert_eq!(short.body["param"], "frames");
+    let paid = app
+        .post(
+            &path,
+            &app.till_key(),
+            &json!({"frames": frames, "phone_last4": "0031"}),
+        )
+        .await;
+    assert_eq!(paid.status, 200, "{}", paid.body);
+    assert_eq!(paid.body["status"], "succeeded");
+    assert_eq!(app.server.processor.charge_totals(), (450, 0, 1));
+    app.server.shutdown().await;
+}
+
 #[tokio::test]
 async fn manual_capture_cancel_and_card_choice() {
     let app = spawn().await;
