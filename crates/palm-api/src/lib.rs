@@ -312,6 +312,10 @@ pub struct PalmSubmission {
     /// of evidence, which names people a single frame would leave to a hint.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub frames: Vec<String>,
+    /// The frames of one hover, each sealed to the server's capture key (what a paired scanner
+    /// sends for a hover), bound to this payment.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sealed_frames: Vec<SealedImage>,
     /// Last four digits of the person's phone, when the service asks for a hint (`needs_hint`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_last4: Option<String>,

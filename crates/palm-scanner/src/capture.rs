@@ -226,8 +226,34 @@ impl Gesture {
     pub fn wait_for_palm(
         &self,
         source: &mut dyn Source,
-        mut guide: impl FnMut(&str),
+        guide: impl FnMut(&str),
     ) -> Result<Vec<u8>> {
+        let mut run = self.steady_run(source, guide)?;
+        let best = (0..run.len())
+            .max_by_key(|&i| run[i].template.quality)
+            .ok_or_else(|| ScannerError::Capture("no steady palm".into()))?;
+        let chosen = run.swap_remove(best);
+        wipe(&mut run);
+        Ok(chosen.frame.into_bytes())
+    }
+
+    /// The same wait, returning every one of the `steady_frames` still frames in the order they
+    /// were read: the frames of one hover, which the server decides on together.
+    pub fn wait_for_hover(
+        &self,
+        source: &mut dyn Source,
+        guide: impl FnMut(&str),
+    ) -> Result<Vec<Vec<u8>>> {
+        let run = self.steady_run(source, guide)?;
+        Ok(run.into_iter().map(|r| r.frame.into_bytes()).collect())
+    }
+
+    /// Frames read until `steady_frames` in a row hold an enrol-grade palm held still.
+    fn steady_run(
+        &self,
+        source: &mut dyn Source,
+        mut guide: impl FnMut(&str),
+    ) -> Result<Vec<Read>> {
         let mut run: Vec<Read> = Vec::new();
         for _ in 0..self.max_frames {
             let Some(mut frame) = source.next_frame()? else {
@@ -261,13 +287,8 @@ impl Gesture {
                 wipe(&mut run);
             }
             run.push(read);
-            if run.len() >= self.steady_frames {
-                let best = (0..run.len())
-                    .max_by_key(|&i| run[i].template.quality)
-                    .expect("a full run");
-                let chosen = run.swap_remove(best);
-                wipe(&mut run);
-                return Ok(chosen.frame.into_bytes());
+            if run.len() >= self.steady_frames.max(1) {
+                return Ok(run);
             }
         }
         wipe(&mut run);

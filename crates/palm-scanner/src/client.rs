@@ -207,15 +207,30 @@ impl Client {
     async fn send_sealed(
         &self,
         image: Vec<u8>,
-        (purpose, target): (&str, &str),
+        to: (&str, &str),
         path: &str,
         body: impl Fn(api::SealedImage) -> Value,
     ) -> Result<Reply> {
-        let image = Zeroizing::new(image);
+        self.send_sealed_frames(vec![image], to, path, |mut sealed| body(sealed.remove(0)))
+            .await
+    }
+
+    /// [`Client::send_sealed`] for the frames of one hover, each sealed on its own.
+    async fn send_sealed_frames(
+        &self,
+        frames: Vec<Vec<u8>>,
+        (purpose, target): (&str, &str),
+        path: &str,
+        body: impl Fn(Vec<api::SealedImage>) -> Value,
+    ) -> Result<Reply> {
+        let frames: Vec<Zeroizing<Vec<u8>>> = frames.into_iter().map(Zeroizing::new).collect();
         let mut refresh = false;
         loop {
             let key = self.current_capture_key(refresh).await?;
-            let sealed = self.seal_to(&image, &key, purpose, target)?;
+            let sealed = frames
+                .iter()
+                .map(|f| self.seal_to(f, &key, purpose, target))
+                .collect::<Result<Vec<_>>>()?;
             let reply = self.signed("POST", path, Some(&body(sealed))).await?;
             let key_replaced = reply.status == 400
                 && matches!(
@@ -266,6 +281,29 @@ impl Client {
             &format!("/v1/payments/{payment}/palm"),
             |sealed| {
                 let mut body = serde_json::json!({ "sealed_image": sealed });
+                if let Some(digits) = phone_last4 {
+                    body["phone_last4"] = digits.into();
+                }
+                body
+            },
+        )
+        .await
+    }
+
+    /// Submits the frames of one hover, each sealed, for a payment waiting at this device's till
+    /// (the server decides on them together).
+    pub async fn pay_hover(
+        &self,
+        payment: &str,
+        frames: Vec<Vec<u8>>,
+        phone_last4: Option<&str>,
+    ) -> Result<Reply> {
+        self.send_sealed_frames(
+            frames,
+            ("payment", payment),
+            &format!("/v1/payments/{payment}/palm"),
+            |sealed| {
+                let mut body = serde_json::json!({ "sealed_frames": sealed });
                 if let Some(digits) = phone_last4 {
                     body["phone_last4"] = digits.into();
                 }

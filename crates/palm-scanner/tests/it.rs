@@ -409,6 +409,20 @@ async fn signed_requests_are_checked_and_sealed_captures_pay_only_their_payment(
         "{}",
         plain.body
     );
+    // Nor are a hover's frames in the clear.
+    let frames = vec!["aGVsbG8="; 3];
+    let plain = device
+        .signed(
+            "POST",
+            &format!("/v1/payments/{p2}/palm"),
+            Some(&json!({ "frames": frames })),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (plain.status, code(&plain)),
+        (400, "sealed_capture_required")
+    );
 
     // A stranger's sealed palm is not recognised; sending the same sealed capture again is a
     // replay.
@@ -427,6 +441,16 @@ async fn signed_requests_are_checked_and_sealed_captures_pay_only_their_payment(
     // The convenience path: gesture, seal, signed submit.
     let paid = pay_hovering(&device, &p2, 501, 11).await;
     assert_eq!(paid.body["status"], "succeeded", "{}", paid.body);
+
+    // A hover: the gesture's three steady frames, each sealed, decided on together.
+    let p3 = w.payment(640).await;
+    let frames = Gesture::default()
+        .wait_for_hover(&mut Synthetic::new(501, 20, false, 5), |_| {})
+        .unwrap();
+    assert_eq!(frames.len(), 3);
+    let paid = device.pay_hover(&p3, frames, Some("0501")).await.unwrap();
+    assert_eq!(paid.body["status"], "succeeded", "{}", paid.body);
+    assert_eq!(paid.body["amount_captured"], 640);
 
     // Revoked: every signed request is refused from then on.
     let listed = w.get("/v1/devices", Some(&w.merchant_key())).await;

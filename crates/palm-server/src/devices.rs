@@ -139,8 +139,8 @@ impl FromRequestParts<AppState> for SignedDevice {
 }
 
 /// The `sealed_capture_required` answer, when a JSON body holds a palm picture in the clear
-/// (`image`, or a sign-up's captures) where only sealed captures are taken: from paired
-/// devices always, from tills when `plain_captures` is off.
+/// (`image`, a hover's `frames`, or a sign-up's captures) where only sealed captures are taken:
+/// from paired devices always, from tills when `plain_captures` is off.
 fn refuse_plain_image(body: &[u8], why: &str) -> Option<Response> {
     carries_plain_image(body).then(|| {
         AppError::new(
@@ -162,11 +162,16 @@ fn carries_plain_image(body: &[u8]) -> bool {
             .and_then(|i| i.as_str())
             .is_some_and(|i| !i.is_empty())
     };
+    let frame = |v: &serde_json::Value| v.as_str().is_some_and(|f| !f.is_empty());
     plain(&json)
         || json
             .get("captures")
             .and_then(|c| c.as_array())
             .is_some_and(|c| c.iter().any(plain))
+        || json
+            .get("frames")
+            .and_then(|f| f.as_array())
+            .is_some_and(|f| f.iter().any(frame))
 }
 
 #[utoipa::path(post, path = "/v1/devices/pairing_codes", request_body = CreatePairingCode,

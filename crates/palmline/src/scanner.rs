@@ -49,6 +49,10 @@ pub enum ScannerArgs {
         /// (built with `--features webcam`).
         #[arg(long)]
         source: String,
+        /// Frames of the steady hover to send: 3 (the server decides on them together) or 1
+        /// (the best of them alone).
+        #[arg(long, default_value_t = 3, value_parser = one_or_three())]
+        frames: u8,
         #[command(flatten)]
         dir: DeviceDir,
     },
@@ -144,11 +148,20 @@ pub fn run(args: ScannerArgs) -> Result<()> {
             payment,
             phone_last4,
             source,
+            frames,
             dir,
         } => {
             let client = device(&dir)?;
-            let frame = steady_palm(&source)?;
-            print(rt.block_on(client.pay(&payment, frame, phone_last4.as_deref()))?)
+            let hint = phone_last4.as_deref();
+            if frames == 1 {
+                let frame = steady_palm(&source)?;
+                return print(rt.block_on(client.pay(&payment, frame, hint))?);
+            }
+            let mut source = parse_source(&source)?;
+            eprintln!("hover your palm over the scanner...");
+            let hover =
+                Gesture::default().wait_for_hover(source.as_mut(), |g| eprintln!("  {g}"))?;
+            print(rt.block_on(client.pay_hover(&payment, hover, hint))?)
         }
         ScannerArgs::Sync { event, dir } => {
             let client = device(&dir)?;
@@ -201,4 +214,11 @@ pub fn run(args: ScannerArgs) -> Result<()> {
             result
         }
     }
+}
+
+/// `--frames`: one frame, or the three of a hover (what the server's fused decision is
+/// calibrated for).
+fn one_or_three() -> impl clap::builder::TypedValueParser<Value = u8> {
+    use clap::builder::TypedValueParser as _;
+    clap::builder::PossibleValuesParser::new(["1", "3"]).map(|s| if s == "1" { 1 } else { 3 })
 }

@@ -283,9 +283,43 @@ fn scanner_gate_pairs_syncs_decides_offline_and_uploads() {
             .unwrap()
     });
     assert_eq!(entries["data"][0]["reason"], "welcome");
+
+    // A scanner at the till pays with a hover: three steady frames, sealed, decided together.
+    let till_dir = scratch("scanner-till");
+    let t = till_dir.to_str().unwrap();
+    let code = post(
+        "/v1/devices/pairing_codes",
+        &key,
+        json!({"till": demo["tills"][0]["id"]}),
+    );
+    let code = code["code"].as_str().unwrap();
+    run(&[
+        "scanner", "pair", "--server", &base, "--code", code, "--dir", t,
+    ]);
+    let payment = post(
+        "/v1/payments",
+        &till,
+        json!({"amount": 1200, "currency": "usd"}),
+    );
+    let id = payment["id"].as_str().unwrap();
+    let paid = run(&[
+        "scanner",
+        "pay",
+        "--payment",
+        id,
+        "--source",
+        "synth:600:30",
+        "--phone-last4",
+        "6000",
+        "--dir",
+        t,
+    ]);
+    let paid: Value = serde_json::from_slice(&paid.stdout).unwrap();
+    assert_eq!(paid["status"], "succeeded", "{paid}");
     stop(server);
     let _ = std::fs::remove_dir_all(&dir);
     let _ = std::fs::remove_dir_all(&device_dir);
+    let _ = std::fs::remove_dir_all(&till_dir);
 }
 
 #[test]
