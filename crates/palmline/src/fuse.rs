@@ -42,6 +42,29 @@ pub struct Fused {
     pub impostor: Vec<Option<f64>>,
 }
 
+impl Fused {
+    fn new(
+        name: String,
+        set: &Dataset,
+        v: palm_eval::Verification,
+        json: serde_json::Value,
+        genuine: Vec<Option<f64>>,
+        impostor: Vec<Option<f64>>,
+    ) -> Fused {
+        let report = Report {
+            name,
+            images: set.entries.len(),
+            verification: Some(v),
+            json,
+        };
+        Fused {
+            report,
+            genuine,
+            impostor,
+        }
+    }
+}
+
 /// The fused report of a set, or `None` (said on stderr) when the set cannot be fused.
 pub fn report(how: Fusion, set: &Dataset, scores: &PairScores) -> Option<Fused> {
     match (how.by, how.frames) {
@@ -122,16 +145,14 @@ fn bursts(
         },
         }),
     );
-    Some(Fused {
-        report: Report {
-            name,
-            images: set.entries.len(),
-            verification: Some(v),
-            json,
-        },
-        genuine: fused.genuine,
-        impostor: fused.impostor,
-    })
+    Some(Fused::new(
+        name,
+        set,
+        v,
+        json,
+        fused.genuine,
+        fused.impostor,
+    ))
 }
 
 fn hands(set: &Dataset, scores: &PairScores, floor: f64) -> Option<Fused> {
@@ -173,16 +194,14 @@ fn hands(set: &Dataset, scores: &PairScores, floor: f64) -> Option<Fused> {
         })),
         }),
     );
-    Some(Fused {
-        report: Report {
-            name,
-            images: set.entries.len(),
-            verification: Some(v),
-            json,
-        },
-        genuine: fused.genuine,
-        impostor: fused.impostor,
-    })
+    Some(Fused::new(
+        name,
+        set,
+        v,
+        json,
+        fused.genuine,
+        fused.impostor,
+    ))
 }
 
 /// The human-readable lines of a fused report.

@@ -44,11 +44,17 @@ pub fn run(args: PolicyArgs) -> Result<()> {
     }
     let mut policy = crate::identify::policy(&Engine::default(), args.calibration.as_deref())?;
     policy.target_fpir = args.fpir;
+    one_stage(&policy, &args, "calibration", "palms", 1);
+    Ok(())
+}
+
+/// The table (or JSON lines) of a decision by one piece of evidence.
+fn one_stage(policy: &Policy, args: &PolicyArgs, what: &str, counted: &str, frames: u8) {
     if !args.json {
-        describe("calibration", &policy.calibration);
+        describe(what, &policy.calibration);
         println!(
-            "{:>12}  {:>9}  {:>10}  {:>9}  {:>14}",
-            "palms", "threshold", "FMR", "FNIR", "decision"
+            "{counted:>12}  {:>9}  {:>10}  {:>9}  {:>14}",
+            "threshold", "FMR", "FNIR", "decision"
         );
     }
     for n in &args.sizes {
@@ -56,7 +62,7 @@ pub fn run(args: PolicyArgs) -> Result<()> {
         if args.json {
             println!(
                 "{}",
-                json!({"palms": n, "hands": 1, "frames": 1, "threshold": t.similarity,
+                json!({"palms": n, "hands": 1, "frames": frames, "threshold": t.similarity,
                        "fmr": t.fmr, "fpir": t.fpir, "fnir": t.fnir, "needs_hint": t.needs_hint})
             );
             continue;
@@ -69,7 +75,6 @@ pub fn run(args: PolicyArgs) -> Result<()> {
             decision(t.needs_hint)
         );
     }
-    Ok(())
 }
 
 fn decision(needs_hint: bool) -> &'static str {
@@ -125,31 +130,8 @@ fn fused(args: &PolicyArgs, hands: u8, frames: u8) -> Result<()> {
     };
     let first = policy(shipped(1, frames)?);
     if hands == 1 {
-        if !args.json {
-            describe(&format!("one hand, {frames} frame(s)"), &first.calibration);
-            println!(
-                "{:>12}  {:>9}  {:>10}  {:>9}  {:>14}",
-                "people", "threshold", "FMR", "FNIR", "decision"
-            );
-        }
-        for n in &args.sizes {
-            let t = first.threshold(*n);
-            if args.json {
-                println!(
-                    "{}",
-                    json!({"palms": n, "hands": 1, "frames": frames, "threshold": t.similarity,
-                           "fmr": t.fmr, "fpir": t.fpir, "fnir": t.fnir, "needs_hint": t.needs_hint})
-                );
-            } else {
-                println!(
-                    "{n:>12}  {:>9.4}  {:>10.2e}  {:>8.2}%  {:>14}",
-                    t.similarity,
-                    t.fmr,
-                    t.fnir * 100.0,
-                    decision(t.needs_hint)
-                );
-            }
-        }
+        let what = format!("one hand, {frames} frame(s)");
+        one_stage(&first, args, &what, "people", frames);
         return Ok(());
     }
     let both = policy(shipped(2, frames)?);
