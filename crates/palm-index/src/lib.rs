@@ -426,36 +426,23 @@ impl Gallery {
         search: &Search,
         policy: &Policy,
     ) -> Result<Identification, IndexError> {
-        let floor = policy.calibration.tail_start as f32;
+        let ranked = self.rank_frames(frames, search)?;
+        Ok(fuse_ranked(&ranked, search, policy))
+    }
+
+    /// Each frame ranked on its own (at least two candidates a frame), with the palms each
+    /// search covered: what [`fuse_ranked`] decides on. A serial decision keeps the first
+    /// hand's rankings and ranks only the second hand's frames.
+    pub fn rank_frames(
+        &self,
+        frames: &[Template],
+        search: &Search,
+    ) -> Result<Vec<(Vec<Candidate>, usize)>, IndexError> {
         let wide = Search {
             k: search.k.max(2),
             ..*search
         };
-        let mut fused: HashMap<Owner, (PalmId, f32, f32)> = HashMap::new();
-        let mut searched = 0;
-        for frame in frames {
-            let (candidates, n) = self.rank(frame, &wide)?;
-            searched = searched.max(n);
-            for c in candidates {
-                // (best palm, its best similarity, sum over frames of the floored similarity)
-                let entry = fused.entry(c.owner).or_insert((c.id, f32::MIN, 0.0));
-                if c.similarity > entry.1 {
-                    (entry.0, entry.1) = (c.id, c.similarity);
-                }
-                entry.2 += c.similarity.max(floor) - floor;
-            }
-        }
-        let n = frames.len().max(1) as f32;
-        let mut candidates: Vec<Candidate> = fused
-            .into_iter()
-            .map(|(owner, (id, _, excess))| Candidate {
-                id,
-                owner,
-                similarity: floor + excess / n,
-            })
-            .collect();
-        candidates.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then(a.id.cmp(&b.id)));
-        Ok(decide(candidates, searched, search, policy))
+        frames.iter().map(|f| self.rank(f, &wide)).collect()
     }
 
     /// Ranks and decides under the open-set policy.
@@ -474,6 +461,40 @@ impl Gallery {
         )?;
         Ok(decide(candidates, searched, search, policy))
     }
+}
+
+/// The decision on a hover from its frames' rankings ([`Gallery::rank_frames`]): every person
+/// among any frame's candidates is scored by the mean over the frames of the similarity counted
+/// from the policy's tail start (a frame that did not rank them counts as that floor).
+pub fn fuse_ranked(
+    ranked: &[(Vec<Candidate>, usize)],
+    search: &Search,
+    policy: &Policy,
+) -> Identification {
+    let floor = policy.calibration.tail_start as f32;
+    // Per person: (best palm, its best similarity, sum over frames of the excess over the floor)
+    let mut fused: HashMap<Owner, (PalmId, f32, f32)> = HashMap::new();
+    for (candidates, _) in ranked {
+        for c in candidates {
+            let entry = fused.entry(c.owner).or_insert((c.id, f32::MIN, 0.0));
+            if c.similarity > entry.1 {
+                (entry.0, entry.1) = (c.id, c.similarity);
+            }
+            entry.2 += c.similarity.max(floor) - floor;
+        }
+    }
+    let n = ranked.len().max(1) as f32;
+    let mut candidates: Vec<Candidate> = fused
+        .into_iter()
+        .map(|(owner, (id, _, excess))| Candidate {
+            id,
+            owner,
+            similarity: floor + excess / n,
+        })
+        .collect();
+    candidates.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then(a.id.cmp(&b.id)));
+    let searched = ranked.iter().map(|(_, n)| *n).max().unwrap_or(0);
+    decide(candidates, searched, search, policy)
 }
 
 /// The open-set decision over ranked candidates (best first) of a search that covered

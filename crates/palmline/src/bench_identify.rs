@@ -30,9 +30,17 @@ pub struct IdentifyBenchArgs {
     /// Palms in the gallery (distractors plus the real palms).
     #[arg(long, default_value_t = 100_000)]
     pub gallery: usize,
-    /// Real palm set for genuine probes.
-    #[arg(long, default_value = "../shared/datasets/tongji-roi")]
-    pub set: PathBuf,
+    /// Real palm set for genuine probes (default ../shared/datasets/tongji-roi; with
+    /// `--hands 2`, ../shared/datasets/casia-ms in white light).
+    #[arg(long)]
+    pub set: Option<PathBuf>,
+    /// Only this modality of the set (manifest's `modality` column).
+    #[arg(long)]
+    pub modality: Option<String>,
+    /// 2: time the serial two-hand decision (a hover of three frames of one hand, then of the
+    /// other when the first cannot decide alone) instead of one-probe searches.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub hands: u8,
     /// Distinct synthetic identities behind the distractors.
     #[arg(long, default_value_t = 10_000)]
     pub identities: u64,
@@ -142,11 +150,31 @@ fn rss_bytes() -> Option<u64> {
 }
 
 pub fn run(args: IdentifyBenchArgs) -> Result<()> {
+    if args.hands == 2 {
+        let (set, modality) = match &args.set {
+            Some(set) => (set.clone(), args.modality.clone()),
+            None => (
+                PathBuf::from("../shared/datasets/casia-ms"),
+                Some(args.modality.clone().unwrap_or_else(|| "white".into())),
+            ),
+        };
+        return crate::bench_serial::run(
+            args.gallery,
+            &set,
+            modality.as_deref(),
+            args.identities,
+            args.json,
+        );
+    }
     let engine = Engine::default();
-    let set = palm_eval::Dataset::open(&args.set, None)
-        .with_context(|| format!("cannot read the probe set {}", args.set.display()))?;
+    let set_dir = args
+        .set
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("../shared/datasets/tongji-roi"));
+    let set = palm_eval::Dataset::open(&set_dir, args.modality.as_deref())
+        .with_context(|| format!("cannot read the probe set {}", set_dir.display()))?;
     if set.entries.is_empty() {
-        bail!("{} holds no images for genuine probes", args.set.display());
+        bail!("{} holds no images for genuine probes", set_dir.display());
     }
     let (gallery_idx, probe_idx) = set.gallery_split();
     let real = |i: usize| -> Option<Template> {

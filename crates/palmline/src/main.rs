@@ -3,6 +3,7 @@
 mod bench;
 mod bench_identify;
 mod bench_pay;
+mod bench_serial;
 mod crashtest;
 mod demo;
 mod eval;

@@ -368,12 +368,9 @@ fn synth_refuses_zero_palms_or_captures_with_a_clear_error() {
 /// fused verification beside the one-hand one; a set without person and hand columns is said to
 /// have nothing to fuse.
 
-#[test]
-fn eval_fuses_both_hands_of_each_person() {
-    let dir = scratch("fuse");
-    synth(&dir, &[]);
+/// Rewrites a synthetic set's manifest so palms 1-6 are three people's left and right hands.
+fn two_handed(dir: &std::path::Path) {
     let manifest = std::fs::read_to_string(dir.join("manifest.csv")).unwrap();
-    // Synthetic palms 1-6 become three people's left and right hands.
     let mut rows = vec!["path,palm,session,sample,hand,person".to_string()];
     for line in manifest.lines().skip(1) {
         let cols: Vec<&str> = line.split(',').collect();
@@ -386,6 +383,59 @@ fn eval_fuses_both_hands_of_each_person() {
         ));
     }
     std::fs::write(dir.join("manifest.csv"), rows.join("\n") + "\n").unwrap();
+}
+
+/// `bench identify --hands 2` times the serial decision for every person with an enrolment and a
+/// hover of three frames of each hand, and names nobody wrongly.
+#[test]
+fn bench_identify_times_the_serial_two_hand_decision() {
+    let dir = scratch("serial");
+    synth(&dir, &["--captures", "4"]);
+    two_handed(&dir);
+    let set = dir.to_str().unwrap();
+    let args = [
+        "bench",
+        "identify",
+        "--hands",
+        "2",
+        "--set",
+        set,
+        "--gallery",
+        "300",
+    ];
+    let out = succeeded(&[&args[..], &["--identities", "40", "--json"]].concat());
+    let r = &json_lines(&out)[0];
+    assert_eq!(
+        (r["people"].as_u64(), r["hands"].as_u64()),
+        (Some(3), Some(2))
+    );
+    assert_eq!(r["gallery"].as_u64(), Some(300));
+    assert_eq!(r["wrong_person"].as_u64(), Some(0), "{r}");
+    for key in ["decided_by_first_hand", "correct", "p50_ms", "p99_ms"] {
+        assert!(r[key].is_number(), "missing {key}: {r}");
+    }
+    // A set without both hands of anyone says what it needs.
+    let plain = scratch("serial-plain");
+    synth(&plain, &["--captures", "4"]);
+    let out = palmline(&[
+        "bench",
+        "identify",
+        "--hands",
+        "2",
+        "--set",
+        plain.to_str().unwrap(),
+    ]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("person and hand"));
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&plain).unwrap();
+}
+
+#[test]
+fn eval_fuses_both_hands_of_each_person() {
+    let dir = scratch("fuse");
+    synth(&dir, &[]);
+    two_handed(&dir);
     let out = succeeded(&["eval", dir.to_str().unwrap(), "--fuse", "hands", "--json"]);
     let lines = json_lines(&out);
     assert_eq!(lines.len(), 2);

@@ -38,15 +38,11 @@ pub fn json_lines(out: &Output) -> Vec<serde_json::Value> {
 }
 
 pub fn synth(dir: &Path, extra: &[&str]) {
-    let mut args = vec![
-        "synth",
-        "--out",
-        dir.to_str().unwrap(),
-        "--palms",
-        "6",
-        "--captures",
-        "3",
-    ];
+    let mut args = vec!["synth", "--out", dir.to_str().unwrap(), "--palms", "6"];
+    // Three captures a palm unless the caller says otherwise.
+    if !extra.contains(&"--captures") {
+        args.extend_from_slice(&["--captures", "3"]);
+    }
     args.extend_from_slice(extra);
     let out = palmline(&args);
     assert!(
