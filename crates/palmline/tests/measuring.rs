@@ -364,10 +364,6 @@ fn synth_refuses_zero_palms_or_captures_with_a_clear_error() {
     }
 }
 
-/// `eval --fuse hands` pairs each person's left and right captures of one sample and reports the
-/// fused verification beside the one-hand one; a set without person and hand columns is said to
-/// have nothing to fuse.
-
 /// Rewrites a synthetic set's manifest so palms 1-6 are three people's left and right hands.
 fn two_handed(dir: &std::path::Path) {
     let manifest = std::fs::read_to_string(dir.join("manifest.csv")).unwrap();
@@ -431,6 +427,9 @@ fn bench_identify_times_the_serial_two_hand_decision() {
     std::fs::remove_dir_all(&plain).unwrap();
 }
 
+/// `eval --fuse hands` pairs each person's left and right captures of one sample and reports the
+/// fused verification beside the one-hand one; a set without person and hand columns is said to
+/// have nothing to fuse.
 #[test]
 fn eval_fuses_both_hands_of_each_person() {
     let dir = scratch("fuse");
