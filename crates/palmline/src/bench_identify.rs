@@ -150,22 +150,6 @@ fn rss_bytes() -> Option<u64> {
 }
 
 pub fn run(args: IdentifyBenchArgs) -> Result<()> {
-    if args.hands == 2 {
-        let (set, modality) = match &args.set {
-            Some(set) => (set.clone(), args.modality.clone()),
-            None => (
-                PathBuf::from("../shared/datasets/casia-ms"),
-                Some(args.modality.clone().unwrap_or_else(|| "white".into())),
-            ),
-        };
-        return crate::bench_serial::run(
-            args.gallery,
-            &set,
-            modality.as_deref(),
-            args.identities,
-            args.json,
-        );
-    }
     let engine = Engine::default();
     let set_dir = args
         .set

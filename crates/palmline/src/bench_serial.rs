@@ -8,7 +8,7 @@
 //! The first hand's frame rankings are kept for the second stage, which ranks only the left
 //! hand's frames: the gallery is scanned once per frame, six times at most.
 
-use crate::bench_identify::Distractors;
+use crate::bench_identify::{Distractors, IdentifyBenchArgs};
 use crate::figures::percentile;
 use anyhow::{Context, Result, bail};
 use palm_engine::{Engine, Template};
@@ -19,7 +19,7 @@ use palm_index::{
 use rayon::prelude::*;
 use serde_json::json;
 use std::collections::BTreeMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 const FRAMES: usize = 3;
@@ -80,7 +80,25 @@ fn people(engine: &Engine, set: &palm_eval::Dataset) -> Vec<Person> {
         .collect()
 }
 
-pub fn run(
+/// `bench identify --hands 2`: the set defaults to casia-ms in white light.
+pub fn run(args: &IdentifyBenchArgs) -> Result<()> {
+    let (set, modality) = match &args.set {
+        Some(set) => (set.clone(), args.modality.clone()),
+        None => (
+            PathBuf::from("../shared/datasets/casia-ms"),
+            Some(args.modality.clone().unwrap_or_else(|| "white".into())),
+        ),
+    };
+    serial(
+        args.gallery,
+        &set,
+        modality.as_deref(),
+        args.identities,
+        args.json,
+    )
+}
+
+fn serial(
     gallery_size: usize,
     set_dir: &Path,
     modality: Option<&str>,
