@@ -82,6 +82,9 @@ impl Default for IndexConfig {
     }
 }
 
+/// People a hover's first frame ranks for its later frames (and a second hand's) to score.
+pub const HOVER_CANDIDATES: usize = 20;
+
 /// One ranked candidate.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Candidate {
@@ -415,11 +418,11 @@ impl Gallery {
         Ok((scored, searched.get()))
     }
 
-    /// A hover of several frames of one hand, decided as one piece of evidence: each frame is
-    /// ranked on its own, and every person among any frame's candidates is scored by the mean of
-    /// the frames' similarities to them, each counted from `floor` (a frame that did not rank
-    /// them counts as `floor`: it says nothing either way). `policy` must be calibrated on
-    /// scores fused the same way (`FUSED_CALIBRATIONS`), whose tail starts at that floor.
+    /// A hover of several frames of one hand, decided as one piece of evidence: the first frame
+    /// searches, the others are compared with the people it ranked ([`Gallery::rank_frames`]),
+    /// and every such person is scored by the mean of the frames' similarities to them, each
+    /// counted from the policy's tail start (the floor). `policy` must be calibrated on scores
+    /// fused the same way (`FUSED_CALIBRATIONS`), whose tail starts at that floor.
     pub fn identify_burst(
         &self,
         frames: &[Template],
@@ -430,19 +433,115 @@ impl Gallery {
         Ok(fuse_ranked(&ranked, search, policy))
     }
 
-    /// Each frame ranked on its own (at least two candidates a frame), with the palms each
-    /// search covered: what [`fuse_ranked`] decides on. A serial decision keeps the first
-    /// hand's rankings and ranks only the second hand's frames.
+    /// A hover's frames ranked for [`fuse_ranked`]: the first frame searches the gallery for its
+    /// [`HOVER_CANDIDATES`] best people, and the later frames are compared with those people's
+    /// palms only (one pass over the owners column, no search), each list with the palms the
+    /// search covered. A person the first frame did not rank cannot win, which can only lower
+    /// the fused impostor scores the calibration counted.
     pub fn rank_frames(
         &self,
         frames: &[Template],
         search: &Search,
     ) -> Result<Vec<(Vec<Candidate>, usize)>, IndexError> {
+        let Some((first, rest)) = searcher_first(frames) else {
+            return Ok(Vec::new());
+        };
         let wide = Search {
-            k: search.k.max(2),
+            k: search.k.max(HOVER_CANDIDATES),
             ..*search
         };
-        frames.iter().map(|f| self.rank(f, &wide)).collect()
+        let found = self.rank(first, &wide)?;
+        let owners: Vec<Owner> = found.0.iter().map(|c| c.owner).collect();
+        let searched = found.1;
+        let mut ranked = vec![found];
+        for frame in rest {
+            ranked.push((self.score_owners(frame, &owners, search)?, searched));
+        }
+        Ok(ranked)
+    }
+
+    /// Frames of a second hand for a hover already ranked (a serial decision): its first frame
+    /// searches too, so a person the first hand's search missed can still be found, and every
+    /// frame of it is compared with the palms of all the people either search ranked (the first
+    /// hand's frames count the floor for people only the second hand's search found).
+    pub fn rank_more(
+        &self,
+        ranked: &mut Vec<(Vec<Candidate>, usize)>,
+        frames: &[Template],
+        search: &Search,
+    ) -> Result<(), IndexError> {
+        let Some((first, rest)) = searcher_first(frames) else {
+            return Ok(());
+        };
+        let wide = Search {
+            k: search.k.max(HOVER_CANDIDATES),
+            ..*search
+        };
+        let found = self.rank(first, &wide)?;
+        let mut owners: Vec<Owner> = ranked
+            .first()
+            .into_iter()
+            .chain([&found])
+            .flat_map(|(c, _)| c.iter().map(|c| c.owner))
+            .collect();
+        owners.sort_unstable();
+        owners.dedup();
+        let searched = found.1;
+        // The searching frame is scored against every candidate too, not only its own.
+        ranked.push((self.score_owners(first, &owners, search)?, searched));
+        for frame in rest {
+            ranked.push((self.score_owners(frame, &owners, search)?, searched));
+        }
+        Ok(())
+    }
+
+    /// `probe` against every palm of `owners` (in the search's bucket): each owner's best palm,
+    /// best first.
+    pub fn score_owners(
+        &self,
+        probe: &Template,
+        owners: &[Owner],
+        search: &Search,
+    ) -> Result<Vec<Candidate>, IndexError> {
+        self.check(probe)?;
+        let protected_probe = self
+            .transform
+            .probe(probe, &self.params)
+            .map_err(|_| IndexError::WrongShape(probe.planes.len()))?;
+        // A 4096-bit filter turns away almost every palm with one bit test; the few it lets
+        // through are checked against the (short) owner list.
+        let slot = |o: Owner| ((o.0 ^ (o.0 >> 29)) % 4096) as usize;
+        let mut filter = [0u64; 64];
+        for &o in owners {
+            filter[slot(o) / 64] |= 1 << (slot(o) % 64);
+        }
+        let wanted =
+            |o: Owner| filter[slot(o) / 64] >> (slot(o) % 64) & 1 == 1 && owners.contains(&o);
+        let in_scope = |b: Bucket| search.bucket.is_none_or(|want| b == want);
+        let mut found: Vec<Candidate> = self
+            .shards
+            .par_iter()
+            .flat_map_iter(|s| {
+                let s = s.read().unwrap_or_else(|e| e.into_inner());
+                (0..s.ids.len())
+                    .filter(|&i| wanted(s.owners[i]) && in_scope(s.buckets[i]))
+                    .map(|i| Candidate {
+                        id: s.ids[i],
+                        owner: s.owners[i],
+                        similarity: protect::compare_rows(
+                            &protected_probe,
+                            &s.rows[i],
+                            &self.params,
+                        )
+                        .similarity,
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        found.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then(a.id.cmp(&b.id)));
+        let mut seen = std::collections::HashSet::new();
+        found.retain(|c| seen.insert(c.owner));
+        Ok(found)
     }
 
     /// Ranks and decides under the open-set policy.
@@ -461,6 +560,17 @@ impl Gallery {
         )?;
         Ok(decide(candidates, searched, search, policy))
     }
+}
+
+/// A hover's frames with the one that searches first: the best-quality frame (a blurred or
+/// partly covered frame is the likeliest to miss the person), then the others in their order.
+fn searcher_first(frames: &[Template]) -> Option<(&Template, Vec<&Template>)> {
+    let best = (0..frames.len()).max_by_key(|&i| (frames[i].quality, std::cmp::Reverse(i)))?;
+    let rest = (0..frames.len())
+        .filter(|&i| i != best)
+        .map(|i| &frames[i])
+        .collect();
+    Some((&frames[best], rest))
 }
 
 /// The decision on a hover from its frames' rankings ([`Gallery::rank_frames`]): every person

@@ -5,8 +5,9 @@
 //! can be, then three frames of the left hand, decided on the six frames together. Each stage
 //! works to half the FPIR target under the shipped fused calibrations (palm_index::Serial).
 //!
-//! The first hand's frame rankings are kept for the second stage, which ranks only the left
-//! hand's frames: the gallery is scanned once per frame, six times at most.
+//! The gallery is searched once per attempt, with the first frame; every later frame, of either
+//! hand, is compared with the palms of the people that search ranked (`Gallery::rank_frames`,
+//! `rank_more`).
 
 use crate::bench_identify::{Distractors, IdentifyBenchArgs};
 use crate::figures::percentile;
@@ -160,7 +161,7 @@ fn serial(
         if matches!(decision, Decision::Match(_)) {
             by_first += 1;
         } else {
-            ranked.extend(gallery.rank_frames(&person.hovers[1], &search)?);
+            gallery.rank_more(&mut ranked, &person.hovers[1], &search)?;
             decision = fuse_ranked(&ranked, &search, &both).decision;
         }
         latencies.push(t0.elapsed().as_secs_f64() * 1e3);

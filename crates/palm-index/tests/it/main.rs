@@ -505,6 +505,23 @@ fn a_burst_of_frames_decides_as_one() {
     // Palm 140 was never enrolled.
     let stranger = g.identify_burst(&hover(141), &search, &policy).unwrap();
     assert_eq!(stranger.decision, Decision::NoMatch, "{stranger:?}");
+    // The later frames are compared with the first frame's people only, exactly.
+    let owners = [Owner(20), Owner(6)];
+    let scored = g
+        .score_owners(&frames[1], &owners, &Search::default())
+        .unwrap();
+    let everyone = Search {
+        k: 100,
+        exhaustive: true,
+        ..Search::default()
+    };
+    let (all, _) = g.rank(&frames[1], &everyone).unwrap();
+    assert_eq!(scored.len(), 2);
+    assert_eq!(scored[0].owner, Owner(6), "{scored:?}");
+    for c in &scored {
+        let full = all.iter().find(|a| a.owner == c.owner).unwrap();
+        assert_eq!(c.similarity, full.similarity);
+    }
     // Without a bucket every frame searches the whole gallery.
     let whole = g
         .identify_burst(&frames, &Search::default(), &policy)
