@@ -82,7 +82,7 @@ impl Default for IndexConfig {
     }
 }
 
-/// People a hover's first frame ranks for its later frames (and a second hand's) to score.
+/// People a hover's searching frame ranks for its other frames (and a second hand's) to score.
 pub const HOVER_CANDIDATES: usize = 20;
 
 /// One ranked candidate.
@@ -418,7 +418,7 @@ impl Gallery {
         Ok((scored, searched.get()))
     }
 
-    /// A hover of several frames of one hand, decided as one piece of evidence: the first frame
+    /// A hover of several frames of one hand, decided as one piece of evidence: the best frame
     /// searches, the others are compared with the people it ranked ([`Gallery::rank_frames`]),
     /// and every such person is scored by the mean of the frames' similarities to them, each
     /// counted from the policy's tail start (the floor). `policy` must be calibrated on scores
@@ -433,10 +433,10 @@ impl Gallery {
         Ok(fuse_ranked(&ranked, search, policy))
     }
 
-    /// A hover's frames ranked for [`fuse_ranked`]: the first frame searches the gallery for its
-    /// [`HOVER_CANDIDATES`] best people, and the later frames are compared with those people's
-    /// palms only (one pass over the owners column, no search), each list with the palms the
-    /// search covered. A person the first frame did not rank cannot win, which can only lower
+    /// A hover's frames ranked for [`fuse_ranked`]: the best-quality frame searches the gallery
+    /// for its [`HOVER_CANDIDATES`] best people, and the other frames are compared with those
+    /// people's palms only (one pass over the owners column, no search), each list with the palms the
+    /// search covered. A person the search did not rank cannot win, which can only lower
     /// the fused impostor scores the calibration counted.
     pub fn rank_frames(
         &self,
@@ -460,7 +460,7 @@ impl Gallery {
         Ok(ranked)
     }
 
-    /// Frames of a second hand for a hover already ranked (a serial decision): its first frame
+    /// Frames of a second hand for a hover already ranked (a serial decision): its best frame
     /// searches too, so a person the first hand's search missed can still be found, and every
     /// frame of it is compared with the palms of all the people either search ranked (the first
     /// hand's frames count the floor for people only the second hand's search found).

@@ -5,9 +5,9 @@
 //! can be, then three frames of the left hand, decided on the six frames together. Each stage
 //! works to half the FPIR target under the shipped fused calibrations (palm_index::Serial).
 //!
-//! The gallery is searched once per attempt, with the first frame; every later frame, of either
-//! hand, is compared with the palms of the people that search ranked (`Gallery::rank_frames`,
-//! `rank_more`).
+//! The gallery is searched once per hand, with that hand's best frame; every other frame, of
+//! either hand, is compared with the palms of the people those searches ranked
+//! (`Gallery::rank_frames`, `rank_more`).
 
 use crate::bench_identify::{Distractors, IdentifyBenchArgs};
 use crate::figures::percentile;
