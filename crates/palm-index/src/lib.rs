@@ -435,60 +435,53 @@ impl Gallery {
 
     /// A hover's frames ranked for [`fuse_ranked`]: the best-quality frame searches the gallery
     /// for its [`HOVER_CANDIDATES`] best people, and the other frames are compared with those
-    /// people's palms only (one pass over the owners column, no search), each list with the palms the
-    /// search covered. A person the search did not rank cannot win, which can only lower
+    /// people's palms only (one pass over the owners column, no search), each list with the palms
+    /// the search covered. A person the search did not rank cannot win, which can only lower
     /// the fused impostor scores the calibration counted.
     pub fn rank_frames(
         &self,
         frames: &[Template],
         search: &Search,
     ) -> Result<Vec<(Vec<Candidate>, usize)>, IndexError> {
-        let Some((first, rest)) = searcher_first(frames) else {
-            return Ok(Vec::new());
-        };
-        let wide = Search {
-            k: search.k.max(HOVER_CANDIDATES),
-            ..*search
-        };
-        let found = self.rank(first, &wide)?;
-        let owners: Vec<Owner> = found.0.iter().map(|c| c.owner).collect();
-        let searched = found.1;
-        let mut ranked = vec![found];
-        for frame in rest {
-            ranked.push((self.score_owners(frame, &owners, search)?, searched));
-        }
+        let mut ranked = Vec::new();
+        self.rank_more(&mut ranked, frames, search)?;
         Ok(ranked)
     }
 
-    /// Frames of a second hand for a hover already ranked (a serial decision): its best frame
-    /// searches too, so a person the first hand's search missed can still be found, and every
-    /// frame of it is compared with the palms of all the people either search ranked (the first
-    /// hand's frames count the floor for people only the second hand's search found).
+    /// Frames of a second hand for a hover already ranked (a serial decision), or a hover's
+    /// first frames when `ranked` is empty: the best frame searches, so a person the first
+    /// hand's search missed can still be found, and every frame is compared with the palms of
+    /// all the people either search ranked (the first hand's frames count the floor for people
+    /// only the second hand's search found).
     pub fn rank_more(
         &self,
         ranked: &mut Vec<(Vec<Candidate>, usize)>,
         frames: &[Template],
         search: &Search,
     ) -> Result<(), IndexError> {
-        let Some((first, rest)) = searcher_first(frames) else {
+        let Some((best, rest)) = searcher_first(frames) else {
             return Ok(());
         };
         let wide = Search {
             k: search.k.max(HOVER_CANDIDATES),
             ..*search
         };
-        let found = self.rank(first, &wide)?;
+        let (found, searched) = self.rank(best, &wide)?;
         let mut owners: Vec<Owner> = ranked
             .first()
             .into_iter()
-            .chain([&found])
-            .flat_map(|(c, _)| c.iter().map(|c| c.owner))
+            .flat_map(|(c, _)| c)
+            .chain(&found)
+            .map(|c| c.owner)
             .collect();
         owners.sort_unstable();
         owners.dedup();
-        let searched = found.1;
-        // The searching frame is scored against every candidate too, not only its own.
-        ranked.push((self.score_owners(first, &owners, search)?, searched));
+        if ranked.is_empty() {
+            // Its own search already scored the searching frame against every candidate.
+            ranked.push((found, searched));
+        } else {
+            ranked.push((self.score_owners(best, &owners, search)?, searched));
+        }
         for frame in rest {
             ranked.push((self.score_owners(frame, &owners, search)?, searched));
         }

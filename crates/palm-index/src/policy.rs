@@ -26,6 +26,17 @@ pub const FUSED_CALIBRATIONS: &[((u8, u8), &str)] = &[
     ((2, 3), include_str!("../calibrations/hands2-frames3.txt")),
 ];
 
+impl Calibration {
+    /// The shipped calibration of fused evidence for `hands` hands of `frames` frames a hover;
+    /// `None` when none is shipped for that pair.
+    pub fn fused(hands: u8, frames: u8) -> Option<Result<Calibration, IndexError>> {
+        FUSED_CALIBRATIONS
+            .iter()
+            .find(|(key, _)| *key == (hands, frames))
+            .map(|(_, text)| Calibration::from_text(text))
+    }
+}
+
 /// Impostor tail and genuine quantiles measured on real palms.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Calibration {
@@ -418,13 +429,14 @@ mod tests {
         assert!(s.first.needs_hint && !s.needs_hint, "{s:?}");
         // Every shipped fused calibration reads, measured with the engine these were fitted for.
         let shipped = Calibration::from_text(SHIPPED_CALIBRATION).unwrap();
-        for ((hands, frames), text) in FUSED_CALIBRATIONS {
-            let c = Calibration::from_text(text).unwrap();
+        for ((hands, frames), _) in FUSED_CALIBRATIONS {
+            let c = Calibration::fused(*hands, *frames).unwrap().unwrap();
             assert_eq!(
                 c.fingerprint, shipped.fingerprint,
                 "{hands} hands, {frames} frames"
             );
         }
+        assert!(Calibration::fused(2, 7).is_none());
     }
 
     #[test]

@@ -14,8 +14,7 @@ use crate::figures::percentile;
 use anyhow::{Context, Result, bail};
 use palm_engine::{Engine, Template};
 use palm_index::{
-    Calibration, Decision, FUSED_CALIBRATIONS, Gallery, IndexConfig, Owner, PalmId, Policy, Search,
-    fuse_ranked,
+    Calibration, Decision, Gallery, IndexConfig, Owner, PalmId, Policy, Search, fuse_ranked,
 };
 use rayon::prelude::*;
 use serde_json::json;
@@ -32,13 +31,11 @@ struct Person {
 }
 
 fn policy(hands: u8, target_fpir: f64) -> Result<Policy> {
-    let (_, text) = FUSED_CALIBRATIONS
-        .iter()
-        .find(|(key, _)| *key == (hands, FRAMES as u8))
-        .context("no fused calibration shipped for this many frames")?;
+    let calibration = Calibration::fused(hands, FRAMES as u8)
+        .context("no fused calibration shipped for this many frames")??;
     Ok(Policy {
         target_fpir,
-        ..Policy::new(Calibration::from_text(text)?)
+        ..Policy::new(calibration)
     })
 }
 

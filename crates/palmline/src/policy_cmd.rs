@@ -98,10 +98,7 @@ fn describe(what: &str, c: &Calibration) {
 
 /// A shipped fused calibration, checked against the engine it will judge.
 fn shipped(hands: u8, frames: u8) -> Result<Calibration> {
-    let Some((_, text)) = FUSED_CALIBRATIONS
-        .iter()
-        .find(|(key, _)| *key == (hands, frames))
-    else {
+    let Some(calibration) = Calibration::fused(hands, frames) else {
         let have: Vec<String> = FUSED_CALIBRATIONS
             .iter()
             .map(|((h, f), _)| format!("--hands {h} --frames {f}"))
@@ -112,7 +109,7 @@ fn shipped(hands: u8, frames: u8) -> Result<Calibration> {
             have.join(", ")
         );
     };
-    let c = Calibration::from_text(text)?;
+    let c = calibration?;
     let engine = Engine::default().params().fingerprint();
     if c.fingerprint != engine {
         bail!(
