@@ -14,8 +14,9 @@ use crate::domain::{bucket_of, owner_of};
 use crate::error::{Result, ServiceError};
 use crate::store::{PalmRow, PersonRow};
 use crate::{Service, decode_image, palm_error};
+use palm_api as api;
 use palm_engine::{Engine, InputKind, Template};
-use palm_index::{Calibration, Decision, FUSED_CALIBRATIONS, PalmId, Policy, Search};
+use palm_index::{Calibration, Decision, PalmId, Policy, Search};
 
 /// Frames in one hover that the service decides on together.
 pub const BURST_FRAMES: usize = 3;
@@ -23,10 +24,7 @@ pub const BURST_FRAMES: usize = 3;
 /// The policy for a hover of [`BURST_FRAMES`] frames of one hand: the shipped fused
 /// calibration with `single`'s targets, if it was measured with `engine`'s parameters.
 pub(crate) fn burst_policy(engine: &Engine, single: &Policy) -> Option<Policy> {
-    let (_, text) = FUSED_CALIBRATIONS
-        .iter()
-        .find(|(key, _)| *key == (1, BURST_FRAMES as u8))?;
-    let calibration = Calibration::from_text(text)
+    let calibration = Calibration::fused(1, BURST_FRAMES as u8)?
         .ok()
         .filter(|c| c.fingerprint == engine.params().fingerprint())?;
     Some(Policy {
@@ -38,6 +36,8 @@ pub(crate) fn burst_policy(engine: &Engine, single: &Policy) -> Option<Policy> {
 /// What a till sent: one frame, or the frames of one hover.
 pub(crate) enum Hover {
     One(Vec<u8>),
+    /// Exactly [`BURST_FRAMES`] frames: made only by [`Service::hover`], which counts them
+    /// before any is decoded or opened.
     Burst(Vec<Vec<u8>>),
 }
 
@@ -50,6 +50,49 @@ struct Probe {
 }
 
 impl Service {
+    /// What a palm submission holds: one image (plain or sealed) or the frames of one hover
+    /// (plain or sealed), never more than one of these.
+    pub(crate) async fn hover(&self, req: &api::PalmSubmission, payment: &str) -> Result<Hover> {
+        let single = !req.image.is_empty() || req.sealed_image.is_some();
+        // Counted before any frame is decoded or opened.
+        let count = req.frames.len().max(req.sealed_frames.len());
+        if count > 0 && count != BURST_FRAMES {
+            return Err(ServiceError::invalid(
+                "invalid_frames",
+                format!("a hover is {BURST_FRAMES} frames; {count} were sent"),
+            )
+            .with_param("frames"));
+        }
+        match (req.frames.is_empty(), req.sealed_frames.is_empty()) {
+            (true, true) => Ok(Hover::One(
+                self.capture_bytes(&req.image, req.sealed_image.as_ref(), "payment", payment)
+                    .await?,
+            )),
+            (false, true) if !single => Ok(Hover::Burst(
+                req.frames
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| decode_image(f, &format!("frames[{i}]")))
+                    .collect::<Result<_>>()?,
+            )),
+            (true, false) if !single => {
+                let mut frames = Vec::with_capacity(req.sealed_frames.len());
+                for sealed in &req.sealed_frames {
+                    frames.push(
+                        self.capture_bytes("", Some(sealed), "payment", payment)
+                            .await?,
+                    );
+                }
+                Ok(Hover::Burst(frames))
+            }
+            _ => Err(ServiceError::invalid(
+                "image_and_frames",
+                "send one of image, sealed_image, frames or sealed_frames",
+            )
+            .with_param("frames")),
+        }
+    }
+
     /// Who the palm belongs to, under the open-set policy.
     pub(crate) async fn identify(&self, image: &str, hint: Option<&str>) -> Result<PersonRow> {
         self.identify_bytes(decode_image(image, "image")?, hint)
@@ -81,16 +124,6 @@ impl Service {
         let (frames, policy, param) = match hover {
             Hover::One(bytes) => (vec![bytes], self.policy.clone(), "image"),
             Hover::Burst(frames) => {
-                if frames.len() != BURST_FRAMES {
-                    return Err(ServiceError::invalid(
-                        "invalid_frames",
-                        format!(
-                            "a hover is {BURST_FRAMES} frames; {} were sent",
-                            frames.len()
-                        ),
-                    )
-                    .with_param("frames"));
-                }
                 let policy = self.burst_policy.clone().ok_or_else(|| {
                     ServiceError::invalid(
                         "frames_unavailable",
@@ -104,20 +137,19 @@ impl Service {
         let (engine, gallery) = (self.engine.clone(), self.gallery.clone());
         let probe = self
             .engine_work(move || {
-                let mut extracted = Vec::with_capacity(frames.len());
+                let mut templates = Vec::with_capacity(frames.len());
+                let mut enrol_grade = Vec::with_capacity(frames.len());
                 for bytes in &frames {
-                    extracted.push(
-                        engine
-                            .extract(bytes, InputKind::Auto)
-                            .map_err(|e| palm_error(e, param))?,
-                    );
+                    let extracted = engine
+                        .extract(bytes, InputKind::Auto)
+                        .map_err(|e| palm_error(e, param))?;
+                    enrol_grade.push(extracted.quality.enrol_rejection().is_none());
+                    templates.push(extracted.template);
                 }
                 let search = Search {
                     bucket,
                     ..Search::default()
                 };
-                let templates: Vec<Template> =
-                    extracted.iter().map(|e| e.template.clone()).collect();
                 let identified = if let [one] = templates.as_slice() {
                     gallery.identify(one, &search, &policy)
                 } else {
@@ -128,14 +160,14 @@ impl Service {
                     ServiceError::internal("the index refused the capture")
                 })?;
                 // The best frame stands for the hover where a capture is kept (a first scan).
-                let best = extracted
-                    .into_iter()
-                    .max_by_key(|e| e.quality.score)
+                // (A template's quality is its capture's quality score.)
+                let best = (0..templates.len())
+                    .max_by_key(|&i| templates[i].quality)
                     .ok_or_else(|| ServiceError::internal("a hover without frames"))?;
                 Ok::<_, ServiceError>(Probe {
                     decision,
-                    enrol_grade: best.quality.enrol_rejection().is_none(),
-                    template: best.template,
+                    enrol_grade: enrol_grade[best],
+                    template: templates.swap_remove(best),
                 })
             })
             .await??;

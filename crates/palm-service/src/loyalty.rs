@@ -252,8 +252,9 @@ impl Service {
             .with_param("reward"));
         }
         // The discount never takes the charge below one minor unit.
-        let one = Amount::parse(1, "discount", false)?;
-        p.discount = reward.discount.min((p.amount + p.tip).saturating_sub(one));
+        p.discount = reward
+            .discount
+            .min((p.amount + p.tip).saturating_sub(Amount::MINOR_UNIT));
         p.reward_id = Some(reward.id);
         Ok(())
     }

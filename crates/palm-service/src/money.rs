@@ -16,6 +16,8 @@ pub struct Amount(i64);
 
 impl Amount {
     pub const ZERO: Amount = Amount(0);
+    /// The smallest charge: one cent, one yen.
+    pub const MINOR_UNIT: Amount = Amount(1);
 
     /// What a caller sent for `param`: from 1 (or 0 with `allow_zero`) to [`MAX_AMOUNT`].
     pub fn parse(value: i64, param: &str, allow_zero: bool) -> Result<Amount> {

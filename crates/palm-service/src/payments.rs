@@ -10,7 +10,6 @@
 
 use crate::domain::{check_text, new_id};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
-use crate::identify::Hover;
 use crate::ids::MerchantId;
 use crate::money::{Amount, Currency};
 use crate::payment_state::{CaptureMethod, PaymentState as S};
@@ -329,52 +328,6 @@ impl Service {
         }
         let p = self.authorize(p, &person, &card).await?;
         self.payment_view(&p, &[]).await
-    }
-
-    /// What a palm submission holds: one image (plain or sealed) or the frames of one hover
-    /// (plain or sealed), never more than one of these.
-    async fn hover(&self, req: &api::PalmSubmission, payment: &str) -> Result<Hover> {
-        let single = !req.image.is_empty() || req.sealed_image.is_some();
-        // Counted before any frame is decoded or opened.
-        let count = req.frames.len().max(req.sealed_frames.len());
-        if count > 0 && count != crate::identify::BURST_FRAMES {
-            return Err(ServiceError::invalid(
-                "invalid_frames",
-                format!(
-                    "a hover is {} frames; {count} were sent",
-                    crate::identify::BURST_FRAMES
-                ),
-            )
-            .with_param("frames"));
-        }
-        match (req.frames.is_empty(), req.sealed_frames.is_empty()) {
-            (true, true) => Ok(Hover::One(
-                self.capture_bytes(&req.image, req.sealed_image.as_ref(), "payment", payment)
-                    .await?,
-            )),
-            (false, true) if !single => Ok(Hover::Burst(
-                req.frames
-                    .iter()
-                    .enumerate()
-                    .map(|(i, f)| crate::decode_image(f, &format!("frames[{i}]")))
-                    .collect::<Result<_>>()?,
-            )),
-            (true, false) if !single => {
-                let mut frames = Vec::with_capacity(req.sealed_frames.len());
-                for sealed in &req.sealed_frames {
-                    frames.push(
-                        self.capture_bytes("", Some(sealed), "payment", payment)
-                            .await?,
-                    );
-                }
-                Ok(Hover::Burst(frames))
-            }
-            _ => Err(ServiceError::invalid(
-                "image_and_frames",
-                "send one of image, sealed_image, frames or sealed_frames",
-            )
-            .with_param("frames")),
-        }
     }
 
     /// A payment as a till shows it: with the person's memberships and balances.

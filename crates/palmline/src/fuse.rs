@@ -138,11 +138,7 @@ fn bursts(
         "images": set.entries.len(),
         subjects: fused.palms,
         "bursts": fused.bursts,
-        "one_frame": {
-            "eer": one.eer,
-            "fnmr_at_fmr_1e3": one.fnmr_at_fmr[1],
-            "fnmr_at_fmr_1e4": one.fnmr_at_fmr[2],
-        },
+        "one_frame": rates(&one),
         }),
     );
     Some(Fused::new(
@@ -187,11 +183,7 @@ fn hands(set: &Dataset, scores: &PairScores, floor: f64) -> Option<Fused> {
         "presentations": fused.presentations,
         "impostor_hand_correlation": fused.impostor_hand_correlation,
         "genuine_hand_correlation": fused.genuine_hand_correlation,
-        "sum_rule": plain.map(|p| json!({
-            "eer": p.eer,
-            "fnmr_at_fmr_1e3": p.fnmr_at_fmr[1],
-            "fnmr_at_fmr_1e4": p.fnmr_at_fmr[2],
-        })),
+        "sum_rule": plain.as_ref().map(rates),
         }),
     );
     Some(Fused::new(
@@ -257,6 +249,16 @@ pub fn print(r: &Report) {
         corr("impostor_hand_correlation"),
         corr("genuine_hand_correlation")
     );
+}
+
+/// The rates a fused report compares itself with (`one_frame`, `sum_rule`), as `print_rates`
+/// reads them.
+fn rates(v: &palm_eval::Verification) -> serde_json::Value {
+    json!({
+        "eer": v.eer,
+        "fnmr_at_fmr_1e3": v.fnmr_at_fmr[1],
+        "fnmr_at_fmr_1e4": v.fnmr_at_fmr[2],
+    })
 }
 
 /// A comparison line: the EER and FNMR at FMR 1e-3 and 1e-4 of `rates` (`one_frame`, `sum_rule`).
