@@ -6,7 +6,8 @@ const REASONS = {
   needs_hint: "Please see staff", no_pass: "No ticket for this event", event_not_open: "Not open yet",
   event_over: "The event is over", already_inside: "Already inside", no_reentry: "No re-entry",
   venue_full: "The venue is full", age_not_verified: "Age check needed - please see staff",
-  not_inside: "Not checked in",
+  not_inside: "Not checked in", welcome_back: "Welcome back", card_declined: "Card declined - please see staff",
+  no_card: "No card on file - please see staff", card_unavailable: "Card check failed - try again",
 };
 PL.$("event").value = cfg.event || "";
 PL.$("event").onchange = () => PL.save({ event: PL.$("event").value.trim() });

@@ -8,6 +8,12 @@ const STATUS = {
   canceled: "Canceled", failed: "Declined",
 };
 
+// A walk-out trip's state in a merchant's words.
+const TRIP_STATUS = {
+  opening: "Entering", open: "Shopping", completing: "Charging", completed: "Done",
+  requires_action: "Needs you (card refused the basket)", declined: "Refused at the door",
+};
+
 function rows(tableId, items, cells) {
   const table = PL.$(tableId);
   const body = table.querySelector("tbody");
@@ -56,6 +62,16 @@ async function load() {
             await PL.api("POST", "/v1/payments/" + p.id + "/refunds", cfg.key, {});
           })
           : "",
+      ];
+    });
+    const trips = await PL.api("GET", "/v1/shopping_trips?limit=50", cfg.key);
+    rows("trips", trips.data, (t) => {
+      const status = document.createElement("span");
+      status.textContent = TRIP_STATUS[t.status] || t.status;
+      status.title = t.status + " - " + t.id + (t.decline_code ? " (" + t.decline_code + ")" : "");
+      return [
+        PL.when(t.opened), t.venue, String(t.party_size), status,
+        t.status === "open" ? "" : PL.money(t.total, t.currency), PL.money(t.charged, t.currency),
       ];
     });
     const programs = await PL.api("GET", "/v1/loyalty/programs", cfg.key);

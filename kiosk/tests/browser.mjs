@@ -1,6 +1,7 @@
 // The kiosk pages in a real browser (Debian's chromium, driven by playwright-core), against a
 // running `palmline serve`. Stories: sign up with uploaded synthetic palms and a test card, then
-// pay at a till and see the receipt; a declined card at sign-up; a palm at a venue gate.
+// pay at a till and see the receipt; a declined card at sign-up; a palm at a venue gate; a
+// walk-out trip's receipt page.
 //
 // Usage: node browser.mjs   with PALMLINE_URL, PALMLINE_DATA (the server's data directory, for
 // the demo credentials), PALMLINE_PALMS (a `palmline synth` folder), and optionally
@@ -82,6 +83,19 @@ async function story(name, fn) {
 // The link `palmline serve` prints: it hands the screens their credentials, the demo gate's too.
 const link = `${base}/#key=${demo.api_key}&till=${till.credential}&till_id=${till.id}`
   + `&gate=${demo.gate.credential}&event=${demo.gate.event}`;
+
+// The gate page: a capture of `palmId` per try (`ks`) until one is let in; the last reason.
+async function scanAtGate(page, palmId, ks) {
+  let reason = "";
+  for (const k of ks) {
+    await page.setInputFiles("#file", palm(palmId, k));
+    await page.waitForSelector("#panel:not(.hidden)");
+    reason = await page.getAttribute("#panel", "data-reason");
+    if (reason === "welcome") break;
+    await page.waitForSelector("#panel.hidden", { timeout: 8000 });
+  }
+  return reason;
+}
 
 // Nothing runs off the side of the page at this width (tables scroll inside their cards).
 async function fitsWidth(page, width) {
@@ -271,15 +285,7 @@ await story("the demo gate with its seeded credential: green for a pass holder, 
   await page.goto(`${base}/kiosk/gate.html`);
   assert.equal(await page.inputValue("#event"), demo.gate.event);
   assert.match(await page.textContent("label[for=event]"), /evn_/);
-  let reason = "";
-  for (const k of [4, 5]) {
-    await page.setInputFiles("#file", palm(palmIds[0], k));
-    await page.waitForSelector("#panel:not(.hidden)");
-    reason = await page.getAttribute("#panel", "data-reason");
-    if (reason === "welcome") break;
-    await page.waitForSelector("#panel.hidden", { timeout: 8000 });
-  }
-  assert.equal(reason, "welcome");
+  assert.equal(await scanAtGate(page, palmIds[0], [4, 5]), "welcome");
   assert.equal(await page.textContent("#verdict"), "GO");
   const green = await page.$eval("#panel", (el) => getComputedStyle(el).backgroundColor);
   assert.equal(green, "rgb(19, 115, 51)");
@@ -303,6 +309,53 @@ await story("the demo gate with its seeded credential: green for a pass holder, 
   const entries = await page.textContent("#entries tbody");
   assert.match(entries, /admitted: welcome/);
   assert.match(entries, /refused: palm_not_recognised/);
+});
+
+await story("a walk-out trip: a palm at the store's gate, the person's receipt link, a disputed line", async (page) => {
+  // The merchant opens a walk-out store; its gate page runs with that gate's credential and no event.
+  const store = await api("POST", "/v1/venues", demo.api_key, {
+    name: "Corner Grab", gates: [{ name: "Door" }], walk_out: { currency: "usd", hold: 5000, tax_rate_bps: 825 },
+  });
+  await page.goto(`${base}/kiosk/gate.html#gate=${store.gates[0].credential}`);
+  assert.equal(await page.inputValue("#event"), "");
+  assert.equal(await scanAtGate(page, palmIds[0], [4, 5, 3]), "welcome");
+  assert.equal(await page.textContent("#verdict"), "GO");
+  // The store's sensor system reports the basket; the person walks out.
+  const trips = await api("GET", "/v1/shopping_trips", demo.api_key);
+  const trip = trips.data.find((t) => t.status === "open");
+  assert.ok(trip, "the palm opened a trip");
+  for (const e of [
+    { id: "e1", kind: "take", product: "cola", name: "Cola 330 ml", quantity: 2, unit_price: 199 },
+    { id: "e2", kind: "take", product: "chips", name: "Salted chips", quantity: 1, unit_price: 349 },
+    { id: "e3", kind: "put_back", product: "cola", name: "Cola 330 ml", quantity: 1, unit_price: 199 },
+  ]) await api("POST", `/v1/shopping_trips/${trip.id}/events`, demo.api_key, e);
+  const done = await api("POST", `/v1/shopping_trips/${trip.id}/exit`, demo.api_key, {});
+  assert.equal(done.status, "completed");
+  // The receipt page from the person's link: the lines, the total, the card.
+  await page.goto(base + done.receipt_link);
+  await page.waitForSelector("#receipt-box:not(.hidden)");
+  assert.equal(await page.textContent("#store"), "Corner Grab");
+  const lines = await page.textContent("#lines");
+  assert.match(lines, /Cola 330 ml/);
+  assert.match(lines, /Salted chips/);
+  assert.match(await page.textContent("#totals"), /5\.93/);
+  assert.match(await page.textContent("#card"), /4242/);
+  await fitsWidth(page, 380);
+  // A line disputed: the store is asked, and the receipt shows it waiting.
+  await page.selectOption("#product", "chips");
+  await page.fill("#reason", "I never took chips");
+  await page.click("#dispute");
+  await page.waitForFunction(() => document.getElementById("sent").textContent !== "");
+  assert.match(await page.textContent("#sent"), /3\.78/);
+  assert.match(await page.textContent("#adjustments"), /Waiting for the store/);
+  // A link cut short opens nothing, and says so.
+  await page.goto(`${base}/kiosk/receipt.html#receipt=${trip.id}.00`);
+  await page.waitForFunction(() => document.getElementById("error").textContent !== "");
+  assert.match(await page.textContent("#error"), /No receipt for this link/);
+  // The merchant's dashboard lists the trip as done.
+  await page.goto(`${base}/kiosk/merchant.html#key=${demo.api_key}`);
+  await page.waitForSelector("#trips tbody tr");
+  assert.match(await page.textContent("#trips tbody"), /Done/);
 });
 
 await browser.close();

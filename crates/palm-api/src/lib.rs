@@ -7,9 +7,11 @@
 //! requests, and responses carry the brand and last four digits.
 
 mod devices;
+mod trips;
 mod venues;
 
 pub use devices::*;
+pub use trips::*;
 pub use venues::*;
 
 use serde::{Deserialize, Serialize};

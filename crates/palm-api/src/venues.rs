@@ -2,6 +2,7 @@
 //! palm is scanned at it.
 
 use crate::devices::SealedImage;
+use crate::trips::WalkOutSettings;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -21,6 +22,10 @@ pub struct GateInput {
 pub struct CreateVenue {
     pub name: String,
     pub gates: Vec<GateInput>,
+    /// A walk-out store: its gates open shopping trips (`POST /v1/shopping_trips`) instead of
+    /// checking event passes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub walk_out: Option<WalkOutSettings>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -40,6 +45,8 @@ pub struct Venue {
     pub id: String,
     pub name: String,
     pub gates: Vec<GateInfo>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub walk_out: Option<WalkOutSettings>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -124,6 +131,9 @@ pub struct AgeVerification {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct GateScan {
+    /// The event whose passes are checked; left out at a walk-out store's gate, where `in` opens
+    /// a shopping trip and `out` ends the person's open one.
+    #[serde(default)]
     pub event: String,
     /// The capture, base64; leave out when sending `sealed_image`.
     #[serde(default)]
@@ -145,9 +155,14 @@ pub struct GateDecision {
     pub allowed: bool,
     /// `welcome`, `goodbye`, or why not: `palm_not_recognised`, `needs_hint`, `no_pass`,
     /// `event_not_open`, `event_over`, `already_inside`, `no_reentry`, `venue_full`,
-    /// `age_not_verified`, `not_inside`.
+    /// `age_not_verified`, `not_inside`; at a walk-out store also `welcome_back` (a trip is
+    /// already open), `card_declined`, `no_card`, `card_unavailable` (the hold could not be
+    /// placed: the person pays at a till instead).
     pub reason: String,
     pub person: Option<String>,
+    /// At a walk-out store: the shopping trip the palm opened (or ended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trip: Option<String>,
 }
 
 /// One gate decision, as the merchant's records show it (`GET /v1/entries`).

@@ -228,6 +228,7 @@ impl OfflineGate {
             allowed,
             reason: reason.to_string(),
             person,
+            trip: None,
         })
     }
 

@@ -5,6 +5,7 @@ use crate::error::AppError;
 use crate::extract::{credential_scope, read_body};
 use crate::routes;
 use crate::state::AppState;
+use crate::trips;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request, State};
@@ -90,6 +91,31 @@ pub fn router(state: AppState) -> axum::Router {
         .route("/v1/age_verifications", post(routes::verify_age))
         .route("/v1/gate/scans", post(routes::gate_scan))
         .route("/v1/entries", get(routes::list_entries))
+        .route(
+            "/v1/shopping_trips",
+            post(trips::open_trip).get(trips::list_trips),
+        )
+        .route("/v1/shopping_trips/{id}", get(trips::get_trip))
+        .route("/v1/shopping_trips/{id}/events", post(trips::item_event))
+        .route("/v1/shopping_trips/{id}/exit", post(trips::exit_trip))
+        .route("/v1/shopping_trips/{id}/receipt", get(trips::receipt))
+        .route(
+            "/v1/shopping_trips/{id}/adjustments",
+            post(trips::request_adjustment),
+        )
+        .route(
+            "/v1/shopping_trips/{id}/adjustments/{adjustment}/accept",
+            post(trips::accept_adjustment),
+        )
+        .route(
+            "/v1/shopping_trips/{id}/adjustments/{adjustment}/reject",
+            post(trips::reject_adjustment),
+        )
+        .route("/v1/receipts/{token}", get(trips::receipt_by_token))
+        .route(
+            "/v1/receipts/{token}/adjustments",
+            post(trips::dispute_by_token),
+        )
         .route(
             "/v1/devices/pairing_codes",
             post(devices::create_pairing_code),
@@ -242,6 +268,7 @@ fn takes_palm(path: &str) -> bool {
             path,
             "/v1/loyalty/present"
                 | "/v1/gate/scans"
+                | "/v1/shopping_trips"
                 | "/v1/people/sessions"
                 | "/v1/people/deletions"
         )

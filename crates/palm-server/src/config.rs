@@ -33,6 +33,9 @@ pub struct Config {
     pub capture_key_overlap_s: i64,
     /// A payment left waiting for a palm or a confirmation this long is canceled (seconds).
     pub payment_expiry_s: i64,
+    /// A shopping trip with no item event this long is closed with its basket as it stands
+    /// (seconds; the merchant is told by the trip's webhook).
+    pub trip_timeout_s: i64,
     pub processor: ProcessorConfig,
     pub webhooks: WebhookConfig,
     pub limits: LimitsConfig,
@@ -140,6 +143,7 @@ impl Default for Config {
             housekeeping_interval_s: 5,
             capture_key_overlap_s: 86_400,
             payment_expiry_s: 15 * 60,
+            trip_timeout_s: 3 * 3600,
             processor: ProcessorConfig::default(),
             webhooks: WebhookConfig::default(),
             limits: LimitsConfig::default(),
@@ -194,6 +198,7 @@ impl Config {
                 "housekeeping_interval_s",
                 "capture_key_overlap_s",
                 "payment_expiry_s",
+                "trip_timeout_s",
                 "processor.latency_ms",
                 "processor.timeout_ms",
                 "processor.outcome_wait_ms",
@@ -211,6 +216,12 @@ impl Config {
             return Err(format!(
                 "configuration: payment_expiry_s is {}; a shopper needs at least 60 seconds to pay",
                 self.payment_expiry_s
+            ));
+        }
+        if self.trip_timeout_s < 60 {
+            return Err(format!(
+                "configuration: trip_timeout_s is {}; a shopping trip needs at least 60 seconds",
+                self.trip_timeout_s
             ));
         }
         Ok(self)

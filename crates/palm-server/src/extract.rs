@@ -320,3 +320,14 @@ pub(crate) fn page(query: Option<String>) -> Result<Page, AppError> {
         starting_after: params.starting_after,
     })
 }
+
+/// A body that may be left out entirely (then every field takes its default).
+pub(crate) fn optional_body<T: Default + serde::de::DeserializeOwned>(
+    body: &axum::body::Bytes,
+) -> Result<T, AppError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        Ok(T::default())
+    } else {
+        parse_json(body)
+    }
+}

@@ -49,6 +49,16 @@ const FILES: &[(&str, &str, &str)] = &[
         include_str!("../../../kiosk/gate.js"),
     ),
     (
+        "receipt.html",
+        "text/html; charset=utf-8",
+        include_str!("../../../kiosk/receipt.html"),
+    ),
+    (
+        "receipt.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../../kiosk/receipt.js"),
+    ),
+    (
         "merchant.html",
         "text/html; charset=utf-8",
         include_str!("../../../kiosk/merchant.html"),

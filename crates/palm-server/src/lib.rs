@@ -21,6 +21,7 @@ pub mod sender;
 pub mod server;
 pub mod sms;
 pub mod state;
+pub mod trips;
 
 pub use config::Config;
 pub use palm_service::merchants::MerchantCredentials;

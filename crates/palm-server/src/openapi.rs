@@ -3,7 +3,7 @@
 //! device signatures), and the error answers the server gives (400, 401, 403, 404, 409, 413,
 //! 415, 422, 429, 503; each an `ApiError`).
 
-use crate::{accuracy, devices, routes};
+use crate::{accuracy, devices, routes, trips};
 use utoipa::openapi::path::{Operation, Parameter, ParameterBuilder, ParameterIn};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder};
 use utoipa::openapi::security::{SecurityRequirement, SecurityScheme};
@@ -18,6 +18,8 @@ const PUBLIC: &[(&str, &str)] = &[
     ("get", "/v1/retention_policy"),
     ("get", "/v1/capture_keys"),
     ("post", "/v1/devices"),
+    ("get", "/v1/receipts/{token}"),
+    ("post", "/v1/receipts/{token}/adjustments"),
 ];
 
 /// Operations a paired device may call too, signing as its till or gate.
@@ -36,6 +38,7 @@ const DEVICE_TOO: &[(&str, &str)] = &[
     ("post", "/v1/loyalty/present"),
     ("post", "/v1/gate/scans"),
     ("post", "/v1/gate/entries"),
+    ("post", "/v1/shopping_trips"),
 ];
 
 /// Operations only a paired device calls (signed requests, no bearer secret).
@@ -224,6 +227,17 @@ fn declare_id(op: &mut Operation) {
         routes::verify_age,
         routes::gate_scan,
         routes::list_entries,
+        trips::open_trip,
+        trips::list_trips,
+        trips::get_trip,
+        trips::item_event,
+        trips::exit_trip,
+        trips::receipt,
+        trips::request_adjustment,
+        trips::accept_adjustment,
+        trips::reject_adjustment,
+        trips::receipt_by_token,
+        trips::dispute_by_token,
         devices::create_pairing_code,
         devices::register_device,
         devices::list_devices,

@@ -2,7 +2,7 @@
 //! and returning the wire type. The OpenAPI document is generated from these functions.
 
 use crate::error::AppError;
-use crate::extract::{ApiJson, Gate, Merchant, MerchantOrTill, Person, Till, page};
+use crate::extract::{ApiJson, Gate, Merchant, MerchantOrTill, Person, Till, optional_body, page};
 use crate::state::AppState;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -14,17 +14,6 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 type ApiResult<T> = Result<T, AppError>;
-
-/// A body that may be left out entirely (then every field takes its default).
-fn optional_body<T: Default + serde::de::DeserializeOwned>(
-    body: &axum::body::Bytes,
-) -> ApiResult<T> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        Ok(T::default())
-    } else {
-        crate::extract::parse_json(body)
-    }
-}
 
 #[utoipa::path(get, path = "/healthz", responses((status = 200, body = Health)))]
 pub async fn healthz(State(s): State<AppState>) -> ApiResult<Json<Health>> {
@@ -528,13 +517,9 @@ pub async fn gate_scan(
     Gate(g): Gate,
     ApiJson(req): ApiJson<GateScan>,
 ) -> ApiResult<axum::response::Response> {
-    let decision = s.service.gate_scan(&g, req).await?;
-    let missed = decision.reason == "palm_not_recognised";
-    let mut response = axum::response::IntoResponse::into_response(Json(decision));
-    if missed {
-        response.extensions_mut().insert(crate::error::PalmMissed);
-    }
-    Ok(response)
+    Ok(crate::trips::gate_answer(
+        s.service.gate_scan(&g, req).await?,
+    ))
 }
 
 #[utoipa::path(get, path = "/v1/entries", params(("limit" = Option<i64>, Query), ("starting_after" = Option<String>, Query)),

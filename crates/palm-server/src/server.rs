@@ -209,6 +209,7 @@ pub async fn build_service(
                 retention_s: config.retention_days * 86_400,
                 capture_key_overlap_s: config.capture_key_overlap_s,
                 payment_expiry_s: config.payment_expiry_s,
+                trip_timeout_s: config.trip_timeout_s,
                 engine_workers: config.limits.engine_workers,
                 engine_queue_wait: Duration::from_millis(config.limits.engine_queue_ms),
                 ..ServiceConfig::default()
@@ -258,6 +259,11 @@ async fn housekeeping(service: Arc<Service>, every: Duration, mut stop: watch::R
             Ok(n) => tracing::info!(settled = n, "reconciled payments"),
             Err(e) => tracing::warn!(error = %e, "reconciliation failed"),
         }
+        match service.settle_trips().await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(moved = n, "shopping trips settled or timed out"),
+            Err(e) => tracing::warn!(error = %e, "shopping trip settlement failed"),
+        }
         match service.expire_abandoned_payments().await {
             Ok(0) => {}
             Ok(n) => tracing::info!(canceled = n, "abandoned payments canceled"),
@@ -303,6 +309,7 @@ async fn demo_merchant(service: &Service, data_dir: &Path) -> Result<Option<Demo
                     name: "Main door".into(),
                     age_restricted: false,
                 }],
+                walk_out: None,
             },
         )
         .await?;

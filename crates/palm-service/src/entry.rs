@@ -29,11 +29,7 @@ pub(crate) fn one_of(value: &str, allowed: &[&str], param: &str) -> Result<Strin
 }
 
 fn decision(allowed: bool, reason: &str, person: Option<&PersonRow>) -> api::GateDecision {
-    api::GateDecision {
-        allowed,
-        reason: reason.to_string(),
-        person: person.map(|p| p.id.clone()),
-    }
+    crate::trips::decision(allowed, reason, person, None)
 }
 
 impl Service {
@@ -74,11 +70,18 @@ impl Service {
             });
             gates.push(gate);
         }
-        self.store.insert_venue(&venue, &gates).await?;
+        let walk_out = match &req.walk_out {
+            Some(w) => Some(self.new_walk_out(merchant_id, &venue.id, &venue.name, w)?),
+            None => None,
+        };
+        self.store
+            .insert_venue(&venue, &gates, walk_out.as_ref())
+            .await?;
         Ok(api::Venue {
             id: venue.id,
             name: venue.name,
             gates: shown,
+            walk_out: req.walk_out,
         })
     }
 
@@ -194,6 +197,16 @@ impl Service {
 
     /// A palm at a gate: the decision, recorded whatever it is.
     pub async fn gate_scan(&self, gate: &GateRow, req: api::GateScan) -> Result<api::GateDecision> {
+        if req.event.is_empty() {
+            return match self.gate_walk_out(gate).await? {
+                Some(walk_out) => self.walk_out_scan(gate, &walk_out, req).await,
+                None => Err(ServiceError::invalid(
+                    "event_required",
+                    "name the event whose passes this gate checks",
+                )
+                .with_param("event")),
+            };
+        }
         let event = self
             .store
             .event(&gate.merchant_id, &req.event)

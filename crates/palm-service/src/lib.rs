@@ -9,7 +9,9 @@
 //! handed straight to the processor).
 
 mod access;
+mod adjustments;
 pub mod answers;
+mod basket;
 pub mod clock;
 pub mod devices;
 pub mod domain;
@@ -29,9 +31,13 @@ mod payments;
 mod people;
 mod privacy;
 pub mod processor;
+mod receipts;
 mod refunds;
 mod signup;
 pub mod store;
+mod trip_money;
+pub mod trip_store;
+mod trips;
 mod views;
 pub mod webhooks;
 
@@ -42,7 +48,6 @@ pub use palms::LoadReport;
 pub use privacy::{DevPhoneChannel, PhoneChannel};
 pub use processor::{Processor, SimulatedConfig, SimulatedProcessor, VERIFIES_THEN_DECLINES};
 pub use signup::{CONSENT_TEXT, CONSENT_VERSION};
-pub use store::Store;
 pub use webhooks::{WebhookSender, sign_payload, verify_signature};
 
 use palm_engine::Engine;
@@ -92,6 +97,9 @@ pub struct ServiceConfig {
     /// canceled (a shopper walked away, a till page was reloaded): nothing was charged, and the
     /// till's POS sees `canceled` instead of a payment open for ever.
     pub payment_expiry_s: i64,
+    /// A shopping trip with no item event for this long is closed with its basket as it stands
+    /// (a shopper left without the exit seeing them); the merchant is told by its webhook.
+    pub trip_timeout_s: i64,
 }
 
 impl Default for ServiceConfig {
@@ -108,6 +116,7 @@ impl Default for ServiceConfig {
             engine_workers: 0,
             engine_queue_wait: Duration::from_secs(5),
             payment_expiry_s: 15 * 60,
+            trip_timeout_s: 3 * 3600,
         }
     }
 }
@@ -367,4 +376,24 @@ fn palm_error(e: palm_engine::Error, param: &str) -> ServiceError {
         _ => ServiceError::internal("the palm engine failed"),
     };
     err.with_param(param)
+}
+
+/// Everything the service needs from storage.
+#[async_trait::async_trait]
+pub trait Store:
+    store::MerchantStore
+    + store::PeopleStore
+    + store::PaymentStore
+    + store::WebhookStore
+    + store::IdempotencyStore
+    + store::PrivacyStore
+    + store::LoyaltyStore
+    + store::EntryStore
+    + store::DeviceStore
+    + store::InvitationStore
+    + trip_store::TripStore
+{
+    /// `sqlite` or `postgres`.
+    fn backend(&self) -> &'static str;
+    async fn ping(&self) -> store::StoreResult<()>;
 }

@@ -46,6 +46,17 @@ impl Service {
         kind: &str,
         data: impl serde::Serialize,
     ) -> Result<EventRow> {
+        self.object_event(&p.merchant_id, &p.id, kind, data)
+    }
+
+    /// An event about any of a merchant's objects (a payment, a shopping trip).
+    pub(crate) fn object_event(
+        &self,
+        merchant_id: &MerchantId,
+        object_id: &str,
+        kind: &str,
+        data: impl serde::Serialize,
+    ) -> Result<EventRow> {
         let id = new_id("evt");
         let created = self.now_s();
         // The wire types always serialise; an event is never stored empty if one ever did not.
@@ -59,16 +70,16 @@ impl Service {
         .map_err(unwritable)?;
         Ok(EventRow {
             id,
-            merchant_id: p.merchant_id.clone(),
+            merchant_id: merchant_id.clone(),
             kind: kind.to_string(),
-            object_id: p.id.clone(),
+            object_id: object_id.to_string(),
             payload,
             created,
         })
     }
 
     /// Writes a change if the payment is still in state `from`, with its event.
-    async fn save(&self, p: &mut PaymentRow, from: S, event: &str) -> Result<()> {
+    pub(crate) async fn save(&self, p: &mut PaymentRow, from: S, event: &str) -> Result<()> {
         self.save_with(p, from, event, &[]).await
     }
 
@@ -162,33 +173,23 @@ impl Service {
             .till(merchant_id, &till_id)
             .await?
             .ok_or_else(|| ServiceError::not_found("till").with_param("till"))?;
-        let now = self.now_s();
+        let capture_method = match req.capture_method {
+            Some(api::CaptureMethod::Manual) => CaptureMethod::Manual,
+            _ => CaptureMethod::Automatic,
+        };
         let p = PaymentRow {
-            id: new_id("pay"),
-            merchant_id: merchant_id.clone(),
-            till_id: till.id,
-            amount,
             tip,
-            currency,
             reference,
-            capture_method: match req.capture_method {
-                Some(api::CaptureMethod::Manual) => CaptureMethod::Manual,
-                _ => CaptureMethod::Automatic,
-            },
-            status: S::RequiresPalm,
-            person_id: None,
-            card_id: None,
-            card_brand: None,
-            card_last4: None,
-            charge_ref: None,
-            attempt_key: None,
-            decline_code: None,
-            amount_captured: Amount::ZERO,
-            amount_refunded: Amount::ZERO,
-            discount: Amount::ZERO,
-            reward_id: None,
-            created: now,
-            updated: now,
+            ..PaymentRow::new(
+                new_id("pay"),
+                merchant_id.clone(),
+                till.id,
+                amount,
+                currency,
+                capture_method,
+                S::RequiresPalm,
+                self.now_s(),
+            )
         };
         self.store
             .insert_payment(
@@ -273,7 +274,7 @@ impl Service {
         Ok(p)
     }
 
-    fn pick_card<'a>(
+    pub(crate) fn pick_card<'a>(
         &self,
         person: &PersonRow,
         cards: &'a [CardRow],
@@ -372,7 +373,7 @@ impl Service {
     /// Sends the authorisation and records the outcome. On a processor timeout the payment stays
     /// `processing` until the outcome is known: it is never sent with a new key, so never charged
     /// twice.
-    async fn authorize(
+    pub(crate) async fn authorize(
         &self,
         mut p: PaymentRow,
         person: &PersonRow,
@@ -744,11 +745,11 @@ pub(crate) fn recorded<'a>(
     })
 }
 
-fn operation_key(p: &PaymentRow, operation: &str) -> String {
+pub(crate) fn operation_key(p: &PaymentRow, operation: &str) -> String {
     format!("{}:{operation}", p.id)
 }
 
-fn processor_unknown() -> ServiceError {
+pub(crate) fn processor_unknown() -> ServiceError {
     ServiceError::new(
         ErrorKind::Unavailable,
         "processor_timeout",

@@ -207,6 +207,13 @@ impl Service {
     /// Deletes a person now, or, while a payment of theirs is in flight, takes their palms out of
     /// the index at once and leaves the rest to the deletion job. True when deleted now.
     async fn delete_or_defer(&self, person_id: &str, actor: &str, purpose: &str) -> Result<bool> {
+        // A shopping trip in progress is closed with its basket as it stands and charged; until
+        // that is done (a slow processor), the deletion waits like one for a payment.
+        for trip in self.store.live_trips_of(person_id).await? {
+            if trip.status == crate::trip_store::TripState::Open {
+                let _ = self.close_trip(trip, "deletion").await;
+            }
+        }
         if self.store.payments_in_flight(person_id).await? == 0 {
             self.delete_person(person_id, actor, purpose).await?;
             return Ok(true);

@@ -65,6 +65,14 @@ pub trait Processor: Send + Sync {
         charge: &str,
         amount: Amount,
     ) -> Result<Outcome, ProcessorError>;
+    /// Raise a held charge to `new_total` (more than it holds now): an incremental
+    /// authorisation, for a basket that outgrew its hold.
+    async fn increment(
+        &self,
+        idempotency_key: &str,
+        charge: &str,
+        new_total: Amount,
+    ) -> Result<Outcome, ProcessorError>;
     /// Release a held charge.
     async fn void(&self, idempotency_key: &str, charge: &str) -> Result<Outcome, ProcessorError>;
     async fn refund(
@@ -87,6 +95,11 @@ pub const TEST_CARDS: &[(&str, &str)] = &[
     ("4000000000000119", "processing_error"),
     (VERIFIES_THEN_DECLINES, "card_declined"),
 ];
+
+/// A test card that is approved for holds and charges but refuses to raise a hold (an
+/// incremental authorisation is declined `insufficient_funds`): a walk-out basket larger than its
+/// hold ends `requires_action`.
+pub const HOLDS_ONLY: &str = "4000000000000259";
 
 /// A test card that passes the verification at sign-up (a zero-amount authorisation) and is
 /// declined for every payment: the way to see a decline at the till.
@@ -113,6 +126,9 @@ pub struct Charge {
     pub captured: i64,
     pub refunded: i64,
     pub voided: bool,
+    /// The card refuses incremental authorisations ([`HOLDS_ONLY`]).
+    #[serde(default)]
+    pub fixed: bool,
 }
 
 /// One completed call as the journal keeps it: its key, request digest and outcome, the state
@@ -320,6 +336,7 @@ impl Processor for SimulatedProcessor {
             .map_or("approved", |(_, v)| *v);
         // The ledger, like a network's, counts in minor units.
         let (amount, capture) = (a.amount.minor_units(), a.capture);
+        let fixed = digits == HOLDS_ONLY;
         let digest = format!(
             "auth:{}:{}:{}:{}",
             a.card.last4(),
@@ -347,6 +364,7 @@ impl Processor for SimulatedProcessor {
                     captured: if capture { amount } else { 0 },
                     refunded: 0,
                     voided: false,
+                    fixed,
                 },
             );
             (outcome, Some(reference))
@@ -368,6 +386,27 @@ impl Processor for SimulatedProcessor {
                     approved(l, "cap")
                 }
                 _ => declined("invalid_capture"),
+            };
+            (outcome, Some(charge))
+        })
+        .await
+    }
+
+    async fn increment(
+        &self,
+        key: &str,
+        charge: &str,
+        new_total: Amount,
+    ) -> Result<Outcome, ProcessorError> {
+        let (charge, total) = (charge.to_string(), new_total.minor_units());
+        self.once(key, format!("increment:{charge}:{total}"), move |l| {
+            let outcome = match l.charges.get_mut(&charge) {
+                Some(c) if c.fixed => declined("insufficient_funds"),
+                Some(c) if !c.voided && c.captured == 0 && total > c.authorized => {
+                    c.authorized = total;
+                    approved(l, "inc")
+                }
+                _ => declined("invalid_increment"),
             };
             (outcome, Some(charge))
         })
@@ -480,6 +519,48 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_hold_is_raised_once_per_key_and_never_on_a_holds_only_card() {
+        let p = SimulatedProcessor::new(SimulatedConfig {
+            latency: Duration::from_millis(1),
+        });
+        let hold = |key, card| {
+            let mut a = auth(key, card, 5000);
+            a.capture = false;
+            a
+        };
+        let ok: CardNumber = "4242424242424242".parse().unwrap();
+        let Outcome::Approved { reference } = p.authorize(&hold("h1", &ok)).await.unwrap() else {
+            panic!("approved card declined")
+        };
+        let raised = p.increment("i1", &reference, minor(7000)).await.unwrap();
+        assert!(matches!(raised, Outcome::Approved { .. }));
+        assert_eq!(
+            p.increment("i1", &reference, minor(7000)).await.unwrap(),
+            raised
+        );
+        assert_eq!(p.charges()[&reference].authorized, 7000);
+        // Not a raise: refused.
+        assert_eq!(
+            p.increment("i2", &reference, minor(6000)).await.unwrap(),
+            declined("invalid_increment")
+        );
+        assert!(matches!(
+            p.capture("c1", &reference, minor(6900)).await.unwrap(),
+            Outcome::Approved { .. }
+        ));
+        let fixed: CardNumber = HOLDS_ONLY.parse().unwrap();
+        let Outcome::Approved { reference } = p.authorize(&hold("h2", &fixed)).await.unwrap()
+        else {
+            panic!("a holds-only card refused a hold")
+        };
+        assert_eq!(
+            p.increment("i3", &reference, minor(6000)).await.unwrap(),
+            declined("insufficient_funds")
+        );
+        assert_eq!(p.charges()[&reference].authorized, 5000);
+    }
+
+    #[tokio::test]
     async fn the_journal_keeps_charges_outcomes_and_numbering_across_restarts() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("ledger.jsonl");
@@ -510,7 +591,8 @@ mod tests {
                 authorized: 500,
                 captured: 500,
                 refunded: 200,
-                voided: false
+                voided: false,
+                fixed: false
             }
         );
         assert!(matches!(

@@ -6,6 +6,7 @@
 //! payment cannot both win. Secrets arrive already sealed or hashed: a store sees ciphertext,
 //! keyed fingerprints and hashes only.
 
+pub use crate::Store;
 use crate::error::StoreError;
 pub use crate::ids::MerchantId;
 pub use crate::money::{Amount, Currency};
@@ -131,6 +132,44 @@ pub struct PaymentRow {
 }
 
 impl PaymentRow {
+    /// A new payment of `amount` at a till, not yet paid by anyone.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        id: String,
+        merchant_id: MerchantId,
+        till_id: String,
+        amount: Amount,
+        currency: Currency,
+        capture_method: CaptureMethod,
+        status: PaymentState,
+        now: i64,
+    ) -> PaymentRow {
+        PaymentRow {
+            id,
+            merchant_id,
+            till_id,
+            amount,
+            tip: Amount::ZERO,
+            currency,
+            reference: None,
+            capture_method,
+            status,
+            person_id: None,
+            card_id: None,
+            card_brand: None,
+            card_last4: None,
+            charge_ref: None,
+            attempt_key: None,
+            decline_code: None,
+            amount_captured: Amount::ZERO,
+            amount_refunded: Amount::ZERO,
+            discount: Amount::ZERO,
+            reward_id: None,
+            created: now,
+            updated: now,
+        }
+    }
+
     /// What the card is charged: amount + tip - discount.
     pub fn charge_amount(&self) -> Amount {
         (self.amount + self.tip).saturating_sub(self.discount)
@@ -520,7 +559,8 @@ pub trait PrivacyStore: Send + Sync {
     ) -> StoreResult<Option<DeletionRow>>;
     /// Records a confirmation attempt (attempts, used) if the request is still unused.
     async fn update_deletion(&self, d: &DeletionRow) -> StoreResult<bool>;
-    /// The person's payments whose outcome is not yet known (`processing`).
+    /// The person's payments whose outcome is not yet known (`processing`), and shopping trips
+    /// still holding money on their card (`opening`, `open`, `completing`).
     async fn payments_in_flight(&self, person_id: &str) -> StoreResult<i64>;
     /// Marks a person for deletion once their payments in flight settle; the index load skips them.
     async fn mark_deletion_pending(&self, person_id: &str, now: i64) -> StoreResult<()>;
@@ -563,6 +603,25 @@ pub struct VenueRow {
     pub merchant_id: MerchantId,
     pub name: String,
     pub created: i64,
+}
+
+/// A walk-out store's settings; its trips' holds are payments at its own till (`till_id`, a till
+/// whose credential nobody holds).
+#[derive(Debug, Clone, PartialEq)]
+pub struct WalkOutRow {
+    pub venue_id: String,
+    pub merchant_id: MerchantId,
+    pub till_id: String,
+    pub currency: Currency,
+    pub hold: Amount,
+    pub tax_rate_bps: i64,
+}
+
+/// What `insert_venue` also writes for a walk-out store.
+#[derive(Debug, Clone)]
+pub struct NewWalkOut {
+    pub settings: WalkOutRow,
+    pub till: TillRow,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -625,7 +684,13 @@ pub struct AgeRow {
 
 #[async_trait]
 pub trait EntryStore: Send + Sync {
-    async fn insert_venue(&self, v: &VenueRow, gates: &[GateRow]) -> StoreResult<()>;
+    /// A venue, its gates and, for a walk-out store, its settings and till.
+    async fn insert_venue(
+        &self,
+        v: &VenueRow,
+        gates: &[GateRow],
+        walk_out: Option<&NewWalkOut>,
+    ) -> StoreResult<()>;
     async fn gate_by_secret(&self, secret_hash: &str) -> StoreResult<Option<GateRow>>;
     async fn venue(&self, merchant_id: &MerchantId, id: &str) -> StoreResult<Option<VenueRow>>;
     async fn insert_event(&self, e: &VenueEventRow) -> StoreResult<()>;
@@ -754,23 +819,4 @@ pub trait InvitationStore: Send + Sync {
     async fn accept_invitation(&self, id: &str, accepted: &Accepted) -> StoreResult<bool>;
     /// Forgets invitations made before `before`; returns how many.
     async fn purge_invitations(&self, before: i64) -> StoreResult<u64>;
-}
-
-/// Everything the service needs from storage.
-#[async_trait]
-pub trait Store:
-    MerchantStore
-    + PeopleStore
-    + PaymentStore
-    + WebhookStore
-    + IdempotencyStore
-    + PrivacyStore
-    + LoyaltyStore
-    + EntryStore
-    + DeviceStore
-    + InvitationStore
-{
-    /// `sqlite` or `postgres`.
-    fn backend(&self) -> &'static str;
-    async fn ping(&self) -> StoreResult<()>;
 }

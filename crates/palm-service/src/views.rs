@@ -107,3 +107,28 @@ pub fn refund(r: &RefundRow) -> api::Refund {
         created: r.created,
     }
 }
+
+pub fn basket_line(l: &crate::basket::Line) -> api::BasketLine {
+    api::BasketLine {
+        product: l.product.clone(),
+        name: l.name.clone(),
+        quantity: l.quantity,
+        unit_price: l.unit_price.minor_units(),
+        amount: l.amount.minor_units(),
+        confidence: l.confidence,
+    }
+}
+
+pub fn adjustment(a: &crate::trip_store::AdjustmentRow) -> api::Adjustment {
+    api::Adjustment {
+        id: a.id.clone(),
+        trip: a.trip_id.clone(),
+        product: a.product.clone(),
+        quantity: a.quantity,
+        amount: a.amount.minor_units(),
+        reason: a.reason.clone(),
+        status: a.status.clone(),
+        refund: a.refund_id.clone(),
+        created: a.created,
+    }
+}

@@ -4,7 +4,8 @@ use crate::{SqlStore, col, db_err};
 use async_trait::async_trait;
 use palm_service::store::MerchantId;
 use palm_service::store::{
-    AgeRow, EntryRow, EntryStore, GateRow, Page, PassRow, StoreResult, VenueEventRow, VenueRow,
+    AgeRow, EntryRow, EntryStore, GateRow, NewWalkOut, Page, PassRow, StoreResult, VenueEventRow,
+    VenueRow,
 };
 use sqlx::any::AnyRow;
 
@@ -81,7 +82,12 @@ fn event(r: &AnyRow) -> Result<VenueEventRow, sqlx::Error> {
 
 #[async_trait]
 impl EntryStore for SqlStore {
-    async fn insert_venue(&self, v: &VenueRow, gates: &[GateRow]) -> StoreResult<()> {
+    async fn insert_venue(
+        &self,
+        v: &VenueRow,
+        gates: &[GateRow],
+        walk_out: Option<&NewWalkOut>,
+    ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         sqlx::query("INSERT INTO venues (id, merchant_id, name, created) VALUES ($1, $2, $3, $4)")
             .bind(&v.id)
@@ -99,6 +105,28 @@ impl EntryStore for SqlStore {
                 .bind(&g.name)
                 .bind(i64::from(g.age_restricted))
                 .bind(&g.secret_hash)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+        }
+        if let Some(w) = walk_out {
+            let (till, s) = (&w.till, &w.settings);
+            sqlx::query("INSERT INTO tills (id, merchant_id, store_name, name, secret_hash) VALUES ($1, $2, $3, $4, $5)")
+                .bind(&till.id)
+                .bind(till.merchant_id.as_str())
+                .bind(&till.store_name)
+                .bind(&till.name)
+                .bind(&till.secret_hash)
+                .execute(&mut *tx)
+                .await
+                .map_err(db_err)?;
+            sqlx::query("INSERT INTO walk_out_venues (venue_id, merchant_id, till_id, currency, hold, tax_rate_bps) VALUES ($1, $2, $3, $4, $5, $6)")
+                .bind(&s.venue_id)
+                .bind(s.merchant_id.as_str())
+                .bind(&s.till_id)
+                .bind(s.currency.as_str())
+                .bind(s.hold.minor_units())
+                .bind(s.tax_rate_bps)
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;

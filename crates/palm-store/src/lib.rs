@@ -23,6 +23,7 @@ mod merchants;
 mod payments;
 mod people;
 mod privacy;
+mod trips;
 mod webhooks;
 
 use async_trait::async_trait;

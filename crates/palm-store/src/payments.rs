@@ -68,7 +68,10 @@ fn event(r: &AnyRow) -> Result<EventRow, sqlx::Error> {
 }
 
 /// The event and its outbox rows, inside the caller's transaction.
-async fn record_event(tx: &mut sqlx::AnyConnection, e: &EventRow) -> Result<(), sqlx::Error> {
+pub(crate) async fn record_event(
+    tx: &mut sqlx::AnyConnection,
+    e: &EventRow,
+) -> Result<(), sqlx::Error> {
     q!("INSERT INTO events ({EVENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(&e.id)
         .bind(e.merchant_id.as_str())
@@ -88,6 +91,42 @@ async fn record_event(tx: &mut sqlx::AnyConnection, e: &EventRow) -> Result<(), 
     .bind(e.merchant_id.as_str())
     .execute(&mut *tx)
     .await?;
+    Ok(())
+}
+
+/// A new payment, inside the caller's transaction.
+pub(crate) async fn insert_payment_in(
+    tx: &mut sqlx::AnyConnection,
+    p: &PaymentRow,
+) -> StoreResult<()> {
+    q!(
+            "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
+        )
+        .bind(&p.id)
+        .bind(p.merchant_id.as_str())
+        .bind(&p.till_id)
+        .bind(p.amount.minor_units())
+        .bind(p.tip.minor_units())
+        .bind(p.currency.as_str())
+        .bind(&p.reference)
+        .bind(p.capture_method.as_str())
+        .bind(p.status.as_str())
+        .bind(&p.person_id)
+        .bind(&p.card_id)
+        .bind(&p.card_brand)
+        .bind(&p.card_last4)
+        .bind(&p.charge_ref)
+        .bind(&p.attempt_key)
+        .bind(&p.decline_code)
+        .bind(p.amount_captured.minor_units())
+        .bind(p.amount_refunded.minor_units())
+        .bind(p.created)
+        .bind(p.updated)
+        .bind(p.discount.minor_units())
+        .bind(&p.reward_id)
+        .execute(&mut *tx)
+        .await
+        .map_err(db_err)?;
     Ok(())
 }
 
@@ -168,34 +207,7 @@ impl PaymentStore for SqlStore {
         origin: Option<&KeyedRequest>,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        q!(
-            "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
-        )
-        .bind(&p.id)
-        .bind(p.merchant_id.as_str())
-        .bind(&p.till_id)
-        .bind(p.amount.minor_units())
-        .bind(p.tip.minor_units())
-        .bind(p.currency.as_str())
-        .bind(&p.reference)
-        .bind(p.capture_method.as_str())
-        .bind(p.status.as_str())
-        .bind(&p.person_id)
-        .bind(&p.card_id)
-        .bind(&p.card_brand)
-        .bind(&p.card_last4)
-        .bind(&p.charge_ref)
-        .bind(&p.attempt_key)
-        .bind(&p.decline_code)
-        .bind(p.amount_captured.minor_units())
-        .bind(p.amount_refunded.minor_units())
-        .bind(p.created)
-        .bind(p.updated)
-        .bind(p.discount.minor_units())
-        .bind(&p.reward_id)
-        .execute(&mut *tx)
-        .await
-        .map_err(db_err)?;
+        insert_payment_in(&mut tx, p).await?;
         record_event(&mut tx, e).await.map_err(db_err)?;
         record_origin(&mut tx, origin, &p.id).await?;
         tx.commit().await.map_err(db_err)
@@ -220,7 +232,7 @@ impl PaymentStore for SqlStore {
     ) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let changed = sqlx::query(
-            "UPDATE payments SET tip = $1, status = $2, person_id = $3, card_id = $4, card_brand = $5, card_last4 = $6, charge_ref = $7, attempt_key = $8, decline_code = $9, amount_captured = $10, updated = $11, discount = $12, reward_id = $13 WHERE id = $14 AND status = $15",
+            "UPDATE payments SET tip = $1, status = $2, person_id = $3, card_id = $4, card_brand = $5, card_last4 = $6, charge_ref = $7, attempt_key = $8, decline_code = $9, amount_captured = $10, updated = $11, discount = $12, reward_id = $13, amount = $16 WHERE id = $14 AND status = $15",
         )
         .bind(p.tip.minor_units())
         .bind(p.status.as_str())
@@ -237,6 +249,8 @@ impl PaymentStore for SqlStore {
         .bind(&p.reward_id)
         .bind(&p.id)
         .bind(from.as_str())
+        // Raised only by an incremental authorisation (a walk-out basket above its hold).
+        .bind(p.amount.minor_units())
         .execute(&mut *tx)
         .await
         .map_err(db_err)?

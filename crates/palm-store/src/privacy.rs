@@ -78,7 +78,7 @@ impl PrivacyStore for SqlStore {
 
     async fn payments_in_flight(&self, person_id: &str) -> StoreResult<i64> {
         let r = sqlx::query(
-            "SELECT COUNT(*) AS n FROM payments WHERE person_id = $1 AND status = 'processing'",
+            "SELECT (SELECT COUNT(*) FROM payments WHERE person_id = $1 AND status = 'processing') + (SELECT COUNT(*) FROM shopping_trips WHERE person_id = $1 AND status IN ('opening', 'open', 'completing')) AS n",
         )
         .bind(person_id)
         .fetch_one(&self.pool)

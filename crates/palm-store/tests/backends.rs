@@ -8,14 +8,15 @@ use palm_service::store::{
 };
 use palm_store::SqlStore;
 
-/// Every backend this run can reach, each on a fresh database.
-async fn backends(dir: &std::path::Path) -> Vec<(String, String)> {
+/// Every backend this run can reach, each on a fresh database (`test` names it: tests run at
+/// once, each on its own).
+async fn backends(dir: &std::path::Path, test: &str) -> Vec<(String, String)> {
     let mut out = vec![(
         "sqlite".to_string(),
         SqlStore::sqlite_url(&dir.join("palmline.db")),
     )];
     if let Ok(admin) = std::env::var("PALMLINE_TEST_POSTGRES") {
-        let suffix = format!("store_{}", std::process::id());
+        let suffix = format!("store_{test}_{}", std::process::id());
         let url = palm_store::create_test_database(&admin, &suffix)
             .await
             .expect("PALMLINE_TEST_POSTGRES must reach a PostgreSQL server");
@@ -49,7 +50,7 @@ fn merchant(id: &str) -> (MerchantRow, Vec<TillRow>) {
 #[tokio::test]
 async fn both_backends_keep_tenants_apart_and_keys_in_order() {
     let dir = tempfile::tempdir().unwrap();
-    for (backend, url) in backends(dir.path()).await {
+    for (backend, url) in backends(dir.path(), "tenants").await {
         // Opening twice runs the migrations twice: the second finds nothing to do.
         drop(SqlStore::open(&url).await.unwrap());
         let store = SqlStore::open(&url).await.unwrap();
@@ -138,5 +139,221 @@ async fn both_backends_keep_tenants_apart_and_keys_in_order() {
         assert_eq!(claim("k2", "h2", "run-1").await, Claim::Resumed);
         assert_eq!(store.purge_keys(1_800_000_001).await.unwrap(), 2);
         assert_eq!(claim("k1", "h1", "run-4").await, Claim::New, "{backend}");
+    }
+}
+
+mod trips {
+    use super::*;
+    use palm_service::store::{
+        Amount, CaptureMethod, Currency, EntryStore, EventRow, GateRow, NewWalkOut, PaymentRow,
+        PaymentState, PaymentStore, VenueRow, WalkOutRow,
+    };
+    use palm_service::trip_store::{
+        EventAdded, ItemEventRow, ItemKind, TripRow, TripState, TripStore,
+    };
+
+    fn hold(id: &str) -> PaymentRow {
+        PaymentRow {
+            person_id: Some("per_1".into()),
+            ..PaymentRow::new(
+                id.into(),
+                mer("mer_a"),
+                "till_walk".into(),
+                Amount::stored(5000).unwrap(),
+                Currency::USD,
+                CaptureMethod::Manual,
+                PaymentState::RequiresConfirmation,
+                1,
+            )
+        }
+    }
+
+    fn trip(id: &str, payment: &str) -> TripRow {
+        TripRow {
+            id: id.into(),
+            merchant_id: mer("mer_a"),
+            venue_id: "ven_walk".into(),
+            gate_id: "gate_walk".into(),
+            person_id: Some("per_1".into()),
+            party_size: 1,
+            status: TripState::Opening,
+            payment_id: payment.into(),
+            currency: Currency::USD,
+            hold: Amount::stored(5000).unwrap(),
+            tax_rate_bps: 0,
+            subtotal: Amount::ZERO,
+            tax: Amount::ZERO,
+            total: Amount::ZERO,
+            charged: Amount::ZERO,
+            opened: 1,
+            closed: None,
+            closed_by: None,
+            decline_code: None,
+            updated: 1,
+        }
+    }
+
+    fn created(id: &str, object: &str) -> EventRow {
+        EventRow {
+            id: id.into(),
+            merchant_id: mer("mer_a"),
+            kind: "payment.created".into(),
+            object_id: object.into(),
+            payload: "{}".into(),
+            created: 1,
+        }
+    }
+
+    fn item(id: &str) -> ItemEventRow {
+        ItemEventRow {
+            trip_id: "trip_1".into(),
+            event_id: id.into(),
+            kind: ItemKind::Take,
+            product: "cola".into(),
+            name: "Cola".into(),
+            quantity: 2,
+            unit_price: Amount::stored(199).unwrap(),
+            confidence: 0.875,
+            occurred_ms: 1000,
+            received: 2,
+        }
+    }
+
+    #[tokio::test]
+    async fn both_backends_keep_one_live_trip_and_close_the_basket_at_exit() {
+        let dir = tempfile::tempdir().unwrap();
+        for (backend, url) in backends(dir.path(), "trips").await {
+            let store = SqlStore::open(&url).await.unwrap();
+            let (m, tills) = merchant("mer_a");
+            store.insert_merchant(&m, &tills).await.unwrap();
+            let venue = VenueRow {
+                id: "ven_walk".into(),
+                merchant_id: mer("mer_a"),
+                name: "Corner".into(),
+                created: 1,
+            };
+            let gate = GateRow {
+                id: "gate_walk".into(),
+                venue_id: venue.id.clone(),
+                merchant_id: mer("mer_a"),
+                name: "Door".into(),
+                age_restricted: false,
+                secret_hash: "hash-of-gate".into(),
+            };
+            let walk_out = NewWalkOut {
+                settings: WalkOutRow {
+                    venue_id: venue.id.clone(),
+                    merchant_id: mer("mer_a"),
+                    till_id: "till_walk".into(),
+                    currency: Currency::USD,
+                    hold: Amount::stored(5000).unwrap(),
+                    tax_rate_bps: 825,
+                },
+                till: TillRow {
+                    id: "till_walk".into(),
+                    merchant_id: mer("mer_a"),
+                    store_name: "Corner".into(),
+                    name: "walk-out".into(),
+                    secret_hash: "hash-of-walk-out-till".into(),
+                },
+            };
+            store
+                .insert_venue(&venue, &[gate], Some(&walk_out))
+                .await
+                .unwrap();
+            let settings = store.walk_out(&mer("mer_a"), "ven_walk").await.unwrap();
+            assert_eq!(settings, Some(walk_out.settings.clone()), "{backend}");
+            assert_eq!(
+                store.walk_out(&mer("mer_b"), "ven_walk").await.unwrap(),
+                None
+            );
+
+            store
+                .insert_trip(
+                    &trip("trip_1", "pay_1"),
+                    &hold("pay_1"),
+                    &created("evt_1", "pay_1"),
+                )
+                .await
+                .unwrap();
+            // A second live trip of the same person at the same store: refused, nothing written.
+            let twice = store
+                .insert_trip(
+                    &trip("trip_2", "pay_2"),
+                    &hold("pay_2"),
+                    &created("evt_2", "pay_2"),
+                )
+                .await;
+            assert!(
+                matches!(&twice, Err(palm_service::StoreError::Duplicate(r)) if r == "one_live_trip"),
+                "{backend}: {twice:?}"
+            );
+            assert!(
+                store
+                    .payment(&mer("mer_a"), "pay_2")
+                    .await
+                    .unwrap()
+                    .is_none(),
+                "{backend}"
+            );
+
+            // Events only while open; a resend finds the first.
+            assert_eq!(
+                store.add_item_event(&item("e1")).await.unwrap(),
+                EventAdded::TripNotOpen
+            );
+            let mut open = trip("trip_1", "pay_1");
+            open.status = TripState::Open;
+            assert!(
+                store
+                    .update_trip(&open, TripState::Opening, None)
+                    .await
+                    .unwrap()
+            );
+            assert!(
+                !store
+                    .update_trip(&open, TripState::Opening, None)
+                    .await
+                    .unwrap()
+            );
+            assert_eq!(
+                store.add_item_event(&item("e1")).await.unwrap(),
+                EventAdded::Added
+            );
+            let mut other = item("e1");
+            other.quantity = 9;
+            assert_eq!(
+                store.add_item_event(&other).await.unwrap(),
+                EventAdded::Duplicate(item("e1")),
+                "{backend}"
+            );
+            let mut closing = open.clone();
+            closing.status = TripState::Completing;
+            assert!(
+                store
+                    .update_trip(&closing, TripState::Open, None)
+                    .await
+                    .unwrap()
+            );
+            assert_eq!(
+                store.add_item_event(&item("e2")).await.unwrap(),
+                EventAdded::TripNotOpen
+            );
+            assert_eq!(store.item_events("trip_1").await.unwrap(), vec![item("e1")]);
+            // Once it is no longer live, the person may open another.
+            store
+                .insert_trip(
+                    &trip("trip_2", "pay_2"),
+                    &hold("pay_2"),
+                    &created("evt_2", "pay_2"),
+                )
+                .await
+                .unwrap();
+            assert_eq!(
+                store.live_trips_of("per_1").await.unwrap().len(),
+                2,
+                "{backend}"
+            );
+        }
     }
 }

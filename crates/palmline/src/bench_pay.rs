@@ -76,6 +76,23 @@ pub(crate) fn card_number(i: usize) -> String {
 pub(crate) struct ChildServer(pub(crate) std::process::Child);
 
 impl ChildServer {
+    /// `palmline serve` on `data_dir` (and `database`, if given) on a free port, its output piped
+    /// for [`ChildServer::wait_until_serving`].
+    pub(crate) fn start(data_dir: &std::path::Path, database: Option<&str>) -> Result<ChildServer> {
+        let mut cmd = Command::new(std::env::current_exe()?);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(data_dir)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit());
+        if let Some(db) = database {
+            cmd.args(["--database", db]);
+        }
+        Ok(ChildServer(
+            cmd.spawn().context("cannot start palmline serve")?,
+        ))
+    }
+
     /// Reads the server's output (a pipe) until it says where it serves; returns that base URL
     /// and keeps draining the output so the server never blocks on a full pipe.
     pub(crate) fn wait_until_serving(&mut self) -> Result<String> {
@@ -125,18 +142,8 @@ pub fn run(args: PayBenchArgs) -> Result<()> {
     let seeded = args.people - args.signups;
     let seed_s = rt.block_on(seed(&config, seeded, args.identities))?;
 
-    let exe = std::env::current_exe()?;
-    let mut cmd = Command::new(exe);
-    cmd.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&dir)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
-    if let Some(db) = &args.database {
-        cmd.args(["--database", db]);
-    }
     let start = Instant::now();
-    let mut child = ChildServer(cmd.spawn().context("cannot start palmline serve")?);
+    let mut child = ChildServer::start(&dir, args.database.as_deref())?;
     let base = child.wait_until_serving()?;
     let load_s = start.elapsed().as_secs_f64();
     let creds: palm_server::DemoCredentials = serde_json::from_slice(
@@ -297,7 +304,7 @@ struct Report {
     gate_admitted: usize,
 }
 
-async fn post(
+pub(crate) async fn post(
     client: &reqwest::Client,
     url: String,
     key: &str,

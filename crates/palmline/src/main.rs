@@ -18,6 +18,7 @@ mod plot;
 mod policy_cmd;
 mod scanner;
 mod serve;
+mod simulate_store;
 mod synth;
 
 use clap::{Parser, Subcommand};
@@ -61,6 +62,9 @@ enum Command {
     /// The scanner device: pair with a till or gate, then pay or pass a gate by palm.
     #[command(subcommand)]
     Scanner(scanner::ScannerArgs),
+    /// Simulate a whole deployment and check it: `palmline simulate store` (walk-out shopping).
+    #[command(subcommand)]
+    Simulate(simulate_store::SimulateArgs),
     /// Print the HTTP API's OpenAPI 3.1 description (what the server serves at /openapi.json).
     Openapi,
     /// Money under `kill -9`: concurrent payments, captures and refunds while the server is
@@ -90,6 +94,7 @@ fn main() -> anyhow::Result<()> {
         Command::Keys(args) => serve::keys(args),
         Command::Merchants(args) => merchants::run(args),
         Command::Scanner(args) => scanner::run(args),
+        Command::Simulate(args) => simulate_store::run(args),
     }
 }
 

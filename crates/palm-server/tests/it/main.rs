@@ -11,6 +11,7 @@ mod privacy;
 mod protection;
 mod recovery;
 mod tenants;
+mod trips;
 
 use common::*;
 use serde_json::json;
@@ -62,6 +63,7 @@ async fn health_openapi_and_consent() {
                 "/v1/capture_keys",
             ]
             .contains(&path.as_str())
+                || path.starts_with("/v1/receipts/")
                 || (path == "/v1/devices" && method == "post");
             if !public {
                 assert!(

@@ -1,0 +1,531 @@
+//! Walk-out shopping: a palm at a walk-out store's entry gate opens a shopping trip with a hold on
+//! the person's card; the store's own sensor system reports what they take and put back; at the
+//! exit the basket is totalled and charged (`trip_money.rs`), and the receipt is ready.
+//!
+//! States: `opening -> open -> completing -> completed | requires_action`, or `opening ->
+//! declined` when the hold is refused. Every change is a compare-and-set on the state; the basket
+//! is frozen by the move to `completing`, which waits for any event being written (the store locks
+//! the trip row for both).
+
+use crate::basket::Basket;
+use crate::domain::{check_text, new_id};
+use crate::error::{ErrorKind, Result, ServiceError, StoreError};
+use crate::ids::MerchantId;
+use crate::money::{Amount, Currency};
+use crate::payment_state::{CaptureMethod, PaymentState};
+use crate::store::{GateRow, NewWalkOut, Page, PaymentRow, PersonRow, TillRow, WalkOutRow};
+use crate::trip_store::{EventAdded, ItemEventRow, ItemKind, TripRow, TripState};
+use crate::{Service, domain::new_secret, domain::secret_hash};
+use palm_api as api;
+
+/// Most people one palm brings in.
+const MAX_PARTY: i64 = 10;
+/// Most of one product in one event.
+const MAX_QUANTITY: i64 = 1000;
+/// Most item events one trip takes (a basket of hundreds of products, each taken and put back
+/// a few times).
+const MAX_EVENTS: usize = 5000;
+/// Highest tax rate a store may set: 50%.
+const MAX_TAX_BPS: i64 = 5000;
+
+pub(crate) fn decision(
+    allowed: bool,
+    reason: &str,
+    person: Option<&PersonRow>,
+    trip: Option<&str>,
+) -> api::GateDecision {
+    api::GateDecision {
+        allowed,
+        reason: reason.to_string(),
+        person: person.map(|p| p.id.clone()),
+        trip: trip.map(str::to_string),
+    }
+}
+
+impl Service {
+    /// The walk-out part of a new venue: its settings checked, and the till its holds are
+    /// payments at (a till whose credential is never shown, so nothing else can use it).
+    pub(crate) fn new_walk_out(
+        &self,
+        merchant_id: &MerchantId,
+        venue_id: &str,
+        venue_name: &str,
+        s: &api::WalkOutSettings,
+    ) -> Result<NewWalkOut> {
+        let currency = Currency::parse(&s.currency)?;
+        let hold = Amount::parse(s.hold, "walk_out.hold", false)?;
+        if !(0..=MAX_TAX_BPS).contains(&s.tax_rate_bps) {
+            return Err(ServiceError::invalid(
+                "invalid_tax_rate",
+                format!("walk_out.tax_rate_bps must be from 0 to {MAX_TAX_BPS} (50%)"),
+            )
+            .with_param("walk_out.tax_rate_bps"));
+        }
+        let till = TillRow {
+            id: new_id("till"),
+            merchant_id: merchant_id.clone(),
+            store_name: venue_name.to_string(),
+            name: "walk-out".into(),
+            secret_hash: secret_hash(&new_secret("tk")?),
+        };
+        Ok(NewWalkOut {
+            settings: WalkOutRow {
+                venue_id: venue_id.to_string(),
+                merchant_id: merchant_id.clone(),
+                till_id: till.id.clone(),
+                currency,
+                hold,
+                tax_rate_bps: s.tax_rate_bps,
+            },
+            till,
+        })
+    }
+
+    /// The gate's venue's walk-out settings, if it is a walk-out store.
+    pub(crate) async fn gate_walk_out(&self, gate: &GateRow) -> Result<Option<WalkOutRow>> {
+        Ok(self
+            .store
+            .walk_out(&gate.merchant_id, &gate.venue_id)
+            .await?)
+    }
+
+    /// `POST /v1/shopping_trips`: a palm at a walk-out store's entry gate.
+    pub async fn open_trip(&self, gate: &GateRow, req: api::OpenTrip) -> Result<api::GateDecision> {
+        let walk_out = self.gate_walk_out(gate).await?.ok_or_else(|| {
+            ServiceError::conflict(
+                "not_walk_out",
+                "this gate's venue is not a walk-out store; scan at /v1/gate/scans",
+            )
+        })?;
+        let party = party_size(req.party_size)?;
+        let bytes = self
+            .capture_bytes(
+                &req.image,
+                req.sealed_image.as_ref(),
+                "shopping_trip",
+                &gate.id,
+            )
+            .await?;
+        self.enter_store(gate, &walk_out, bytes, req.phone_last4.as_deref(), party)
+            .await
+    }
+
+    /// A gate scan at a walk-out store: `in` opens a trip, `out` ends the person's open one.
+    pub(crate) async fn walk_out_scan(
+        &self,
+        gate: &GateRow,
+        walk_out: &WalkOutRow,
+        req: api::GateScan,
+    ) -> Result<api::GateDecision> {
+        let leaving = match req.direction.as_deref().unwrap_or("in") {
+            "in" => false,
+            "out" => true,
+            _ => {
+                return Err(
+                    ServiceError::invalid("invalid_direction", "direction is in or out")
+                        .with_param("direction"),
+                );
+            }
+        };
+        let bytes = self
+            .capture_bytes(
+                &req.image,
+                req.sealed_image.as_ref(),
+                "gate_scan",
+                &format!("{}/", gate.id),
+            )
+            .await?;
+        let hint = req.phone_last4.as_deref();
+        if !leaving {
+            return self.enter_store(gate, walk_out, bytes, hint, 1).await;
+        }
+        let person = match self.identify_bytes(bytes, hint).await {
+            Ok(p) => p,
+            Err(e) if matches!(e.kind, ErrorKind::Palm | ErrorKind::NotRecognised) => {
+                return Ok(decision(false, e.code, None, None));
+            }
+            Err(e) => return Err(e),
+        };
+        let Some(trip) = self.store.live_trip(&gate.venue_id, &person.id).await? else {
+            return Ok(decision(true, "goodbye", Some(&person), None));
+        };
+        if trip.status == TripState::Open {
+            self.close_trip(trip.clone(), "gate").await?;
+        }
+        Ok(decision(true, "goodbye", Some(&person), Some(&trip.id)))
+    }
+
+    async fn enter_store(
+        &self,
+        gate: &GateRow,
+        walk_out: &WalkOutRow,
+        bytes: Vec<u8>,
+        hint: Option<&str>,
+        party_size: i64,
+    ) -> Result<api::GateDecision> {
+        let person = match self.identify_bytes(bytes, hint).await {
+            Ok(p) => p,
+            Err(e) if matches!(e.kind, ErrorKind::Palm | ErrorKind::NotRecognised) => {
+                return Ok(decision(false, e.code, None, None));
+            }
+            Err(e) => return Err(e),
+        };
+        self.audit(&person.id, &gate.id, "shopping_trip").await?;
+        if let Some(live) = self.store.live_trip(&gate.venue_id, &person.id).await? {
+            return Ok(welcome_back(&person, &live));
+        }
+        let cards = self.store.cards_of(&person.id).await?;
+        let card = match self.pick_card(&person, &cards, None) {
+            Ok(c) => c.clone(),
+            Err(e) => return Ok(decision(false, e.code, Some(&person), None)),
+        };
+        let now = self.now_s();
+        let trip_id = new_id("trip");
+        let hold = PaymentRow {
+            reference: Some(format!("shopping trip {trip_id}")),
+            person_id: Some(person.id.clone()),
+            ..PaymentRow::new(
+                new_id("pay"),
+                walk_out.merchant_id.clone(),
+                walk_out.till_id.clone(),
+                walk_out.hold,
+                walk_out.currency,
+                CaptureMethod::Manual,
+                PaymentState::RequiresConfirmation,
+                now,
+            )
+        };
+        let mut trip = TripRow {
+            id: trip_id,
+            merchant_id: walk_out.merchant_id.clone(),
+            venue_id: gate.venue_id.clone(),
+            gate_id: gate.id.clone(),
+            person_id: Some(person.id.clone()),
+            party_size,
+            status: TripState::Opening,
+            payment_id: hold.id.clone(),
+            currency: walk_out.currency,
+            hold: walk_out.hold,
+            tax_rate_bps: walk_out.tax_rate_bps,
+            subtotal: Amount::ZERO,
+            tax: Amount::ZERO,
+            total: Amount::ZERO,
+            charged: Amount::ZERO,
+            opened: now,
+            closed: None,
+            closed_by: None,
+            decline_code: None,
+            updated: now,
+        };
+        let created =
+            self.payment_event(&hold, "payment.created", crate::views::payment(&hold, &[]))?;
+        match self.store.insert_trip(&trip, &hold, &created).await {
+            Err(StoreError::Duplicate(rule)) if rule.contains("one_live_trip") => {
+                // The same person entering twice at once: the other scan opened it.
+                if let Some(live) = self.store.live_trip(&gate.venue_id, &person.id).await? {
+                    return Ok(welcome_back(&person, &live));
+                }
+                return Err(ServiceError::conflict(
+                    "trip_changed",
+                    "another scan changed this person's trip; scan again",
+                ));
+            }
+            other => other?,
+        }
+        self.webhook_wake.notify_one();
+        let paid = self.authorize(hold, &person, &card).await?;
+        let (to, answer) = match paid.status {
+            PaymentState::RequiresCapture => (
+                TripState::Open,
+                decision(true, "welcome", Some(&person), Some(&trip.id)),
+            ),
+            PaymentState::Failed => {
+                trip.decline_code = paid.decline_code.clone();
+                (
+                    TripState::Declined,
+                    decision(false, "card_declined", Some(&person), Some(&trip.id)),
+                )
+            }
+            // The processor has not answered: the gate stays closed; the reconciler releases
+            // the hold if it was placed after all (`settle_trips`).
+            _ => {
+                return Ok(decision(
+                    false,
+                    "card_unavailable",
+                    Some(&person),
+                    Some(&trip.id),
+                ));
+            }
+        };
+        trip.status = to;
+        trip.updated = self.now_s();
+        if !self
+            .store
+            .update_trip(&trip, TripState::Opening, None)
+            .await?
+        {
+            return Err(ServiceError::conflict(
+                "trip_changed",
+                "the trip was changed by another request; fetch it",
+            ));
+        }
+        Ok(answer)
+    }
+
+    pub(crate) async fn load_trip(&self, merchant_id: &MerchantId, id: &str) -> Result<TripRow> {
+        self.store
+            .trip(merchant_id, id)
+            .await?
+            .ok_or_else(|| ServiceError::not_found("shopping trip"))
+    }
+
+    /// A trip with its basket as it stands (frozen once the trip has left `open`).
+    pub async fn trip(&self, merchant_id: &MerchantId, id: &str) -> Result<api::ShoppingTrip> {
+        let t = self.load_trip(merchant_id, id).await?;
+        self.trip_view(&t).await
+    }
+
+    pub(crate) async fn trip_view(&self, t: &TripRow) -> Result<api::ShoppingTrip> {
+        let events = self.store.item_events(&t.id).await?;
+        let mut view = trip_summary(t);
+        if t.status == TripState::Completed {
+            view.receipt_link = Some(format!(
+                "/kiosk/receipt.html#receipt={}",
+                self.receipt_token(&t.id)
+            ));
+        }
+        // A basket too large for one payment shows no lines: the trip (`requires_action`,
+        // `basket_too_large`) says why.
+        if let Ok(b) = Basket::from_events(&events, t.tax_rate_bps) {
+            view.basket = b.lines.iter().map(crate::views::basket_line).collect();
+            if t.status == TripState::Open {
+                // The running totals; frozen into the trip at exit.
+                view.subtotal = b.subtotal.minor_units();
+                view.tax = b.tax.minor_units();
+                view.total = b.total.minor_units();
+            }
+        }
+        Ok(view)
+    }
+
+    /// The merchant's trips, newest first (without their baskets: fetch one for that).
+    pub async fn trips(
+        &self,
+        merchant_id: &MerchantId,
+        page: &Page,
+    ) -> Result<api::List<api::ShoppingTrip>> {
+        crate::paged(
+            page,
+            async |pg| self.store.trips(merchant_id, pg).await,
+            trip_summary,
+        )
+        .await
+    }
+
+    /// `POST /v1/shopping_trips/{id}/events`: an item taken or put back.
+    pub async fn record_item_event(
+        &self,
+        merchant_id: &MerchantId,
+        trip_id: &str,
+        req: api::ItemEvent,
+    ) -> Result<api::ItemEventRecorded> {
+        let trip = self.load_trip(merchant_id, trip_id).await?;
+        let row = self.item_event_row(&trip, &req)?;
+        if trip.status != TripState::Open {
+            return Err(trip_closed(&trip));
+        }
+        let known = self.store.item_events(&trip.id).await?;
+        if let Some(before) = known.iter().find(|e| e.event_id == row.event_id) {
+            return self.resent(&trip, before, &row).await;
+        }
+        if known.len() >= MAX_EVENTS {
+            return Err(ServiceError::conflict(
+                "too_many_events",
+                format!("a trip takes at most {MAX_EVENTS} item events"),
+            ));
+        }
+        if let Some(other) = known
+            .iter()
+            .find(|e| e.product == row.product && e.unit_price != row.unit_price)
+        {
+            return Err(ServiceError::conflict(
+                "price_mismatch",
+                format!(
+                    "product {} has unit_price {} in this trip already",
+                    other.product,
+                    other.unit_price.minor_units()
+                ),
+            )
+            .with_param("unit_price"));
+        }
+        match self.store.add_item_event(&row).await? {
+            EventAdded::Added => Ok(api::ItemEventRecorded {
+                event: item_event_view(&row),
+                duplicate: false,
+                trip: self.trip_view(&trip).await?,
+            }),
+            EventAdded::Duplicate(before) => self.resent(&trip, &before, &row).await,
+            EventAdded::TripNotOpen => {
+                let now = self.load_trip(merchant_id, trip_id).await?;
+                Err(trip_closed(&now))
+            }
+        }
+    }
+
+    /// An event id seen before: the same event again is answered as recorded; another event
+    /// under the same id is refused.
+    async fn resent(
+        &self,
+        trip: &TripRow,
+        before: &ItemEventRow,
+        now: &ItemEventRow,
+    ) -> Result<api::ItemEventRecorded> {
+        let same = ItemEventRow {
+            received: before.received,
+            occurred_ms: before.occurred_ms,
+            ..now.clone()
+        };
+        if same != *before {
+            return Err(ServiceError::conflict(
+                "event_id_reused",
+                "another event was recorded under this id",
+            )
+            .with_param("id"));
+        }
+        Ok(api::ItemEventRecorded {
+            event: item_event_view(before),
+            duplicate: true,
+            trip: self.trip_view(trip).await?,
+        })
+    }
+
+    fn item_event_row(&self, trip: &TripRow, e: &api::ItemEvent) -> Result<ItemEventRow> {
+        let kind = ItemKind::parse(&e.kind).ok_or_else(|| {
+            ServiceError::invalid("invalid_value", "kind must be one of: take, put_back")
+                .with_param("kind")
+        })?;
+        if !(1..=MAX_QUANTITY).contains(&e.quantity) {
+            return Err(ServiceError::invalid(
+                "invalid_quantity",
+                format!("quantity must be from 1 to {MAX_QUANTITY}"),
+            )
+            .with_param("quantity"));
+        }
+        let confidence = e.confidence.unwrap_or(1.0);
+        if !(0.0..=1.0).contains(&confidence) {
+            return Err(ServiceError::invalid(
+                "invalid_confidence",
+                "confidence must be from 0 to 1",
+            )
+            .with_param("confidence"));
+        }
+        let received = self.now_s();
+        let occurred_ms = e.occurred_ms.unwrap_or(received * 1000);
+        if occurred_ms < 0 {
+            return Err(ServiceError::invalid(
+                "invalid_time",
+                "occurred_ms must be Unix milliseconds",
+            )
+            .with_param("occurred_ms"));
+        }
+        Ok(ItemEventRow {
+            trip_id: trip.id.clone(),
+            event_id: check_text(&e.id, "id", 100)?,
+            kind,
+            product: check_text(&e.product, "product", 100)?,
+            name: check_text(&e.name, "name", 200)?,
+            quantity: e.quantity,
+            unit_price: Amount::parse(e.unit_price, "unit_price", true)?,
+            confidence,
+            occurred_ms,
+            received,
+        })
+    }
+
+    /// `POST /v1/shopping_trips/{id}/exit`: the store's system saw the shopper leave. Exiting a
+    /// trip that already left `open` answers the trip as it stands.
+    pub async fn exit_trip(&self, merchant_id: &MerchantId, id: &str) -> Result<api::ShoppingTrip> {
+        let t = self.load_trip(merchant_id, id).await?;
+        let t = match t.status {
+            TripState::Open => self.close_trip(t, "exit").await?,
+            TripState::Completing => self.settle_trip(t).await?,
+            TripState::Opening | TripState::Declined => {
+                return Err(ServiceError::conflict(
+                    "trip_not_open",
+                    format!("the trip is {}; it never opened", t.status.as_str()),
+                ));
+            }
+            _ => t,
+        };
+        self.trip_view(&t).await
+    }
+}
+
+fn welcome_back(person: &PersonRow, live: &TripRow) -> api::GateDecision {
+    if live.status == TripState::Open {
+        decision(true, "welcome_back", Some(person), Some(&live.id))
+    } else {
+        // Its hold is still being placed by another scan.
+        decision(false, "card_unavailable", Some(person), Some(&live.id))
+    }
+}
+
+fn party_size(requested: Option<i64>) -> Result<i64> {
+    let n = requested.unwrap_or(1);
+    if !(1..=MAX_PARTY).contains(&n) {
+        return Err(ServiceError::invalid(
+            "invalid_party_size",
+            format!("party_size must be from 1 to {MAX_PARTY}"),
+        )
+        .with_param("party_size"));
+    }
+    Ok(n)
+}
+
+fn trip_closed(t: &TripRow) -> ServiceError {
+    ServiceError::conflict(
+        "trip_closed",
+        format!(
+            "the trip is {}; item events are taken only while it is open",
+            t.status.as_str()
+        ),
+    )
+}
+
+fn item_event_view(e: &ItemEventRow) -> api::ItemEvent {
+    api::ItemEvent {
+        id: e.event_id.clone(),
+        kind: e.kind.as_str().to_string(),
+        product: e.product.clone(),
+        name: e.name.clone(),
+        quantity: e.quantity,
+        unit_price: e.unit_price.minor_units(),
+        confidence: Some(e.confidence),
+        occurred_ms: Some(e.occurred_ms),
+    }
+}
+
+/// A trip without its basket's lines.
+pub(crate) fn trip_summary(t: &TripRow) -> api::ShoppingTrip {
+    api::ShoppingTrip {
+        id: t.id.clone(),
+        venue: t.venue_id.clone(),
+        gate: t.gate_id.clone(),
+        person: t.person_id.clone(),
+        party_size: t.party_size,
+        status: t.status.as_str().to_string(),
+        currency: t.currency.as_str().to_string(),
+        hold: t.hold.minor_units(),
+        basket: vec![],
+        subtotal: t.subtotal.minor_units(),
+        tax: t.tax.minor_units(),
+        total: t.total.minor_units(),
+        charged: t.charged.minor_units(),
+        payment: t.payment_id.clone(),
+        opened: t.opened,
+        closed: t.closed,
+        closed_by: t.closed_by.clone(),
+        decline_code: t.decline_code.clone(),
+        receipt_link: None,
+    }
+}
