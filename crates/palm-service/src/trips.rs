@@ -331,12 +331,14 @@ impl Service {
     ) -> Result<api::ItemEventRecorded> {
         let trip = self.load_trip(merchant_id, trip_id).await?;
         let row = self.item_event_row(&trip, &req)?;
-        if trip.status != TripState::Open {
-            return Err(trip_closed(&trip));
-        }
         let known = self.store.item_events(&trip.id).await?;
+        // A resend is answered as recorded even after the exit (the store's system may not have
+        // heard the first answer); a new event then is refused.
         if let Some(before) = known.iter().find(|e| e.event_id == row.event_id) {
             return self.resent(&trip, before, &row).await;
+        }
+        if trip.status != TripState::Open {
+            return Err(trip_closed(&trip));
         }
         if known.len() >= MAX_EVENTS {
             return Err(ServiceError::conflict(

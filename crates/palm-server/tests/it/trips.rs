@@ -189,6 +189,14 @@ async fn a_trip_from_entry_to_receipt() {
     let late = send_event(&app, &trip, &item("e9", "take", "gum", 1, 100, 9_000)).await;
     assert_eq!(late.status, 409, "{}", late.body);
     assert_eq!(late.body["code"], "trip_closed");
+    // A resend the store's system makes after the exit is still answered as recorded.
+    let resent = send_event(&app, &trip, &events[2]).await;
+    assert_eq!(
+        (resent.status, &resent.body["duplicate"]),
+        (200, &json!(true)),
+        "{}",
+        resent.body
+    );
 
     let receipt = app
         .get(&format!("/v1/shopping_trips/{trip}/receipt"), &mk)
