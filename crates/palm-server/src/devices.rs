@@ -17,7 +17,7 @@ use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use palm_api::*;
-use palm_service::store::DeviceRow;
+use palm_service::device_store::DeviceRow;
 use palm_service::{ErrorKind, SignedRequest};
 
 type ApiResult<T> = Result<T, AppError>;

@@ -10,9 +10,10 @@ use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use palm_service::ErrorKind;
+use palm_service::device_store::DeviceRow;
 use palm_service::domain::secret_hash;
 use palm_service::store::MerchantId;
-use palm_service::store::{DeviceRow, MerchantRow, Page, PersonRow, TillRow};
+use palm_service::store::{MerchantRow, Page, PersonRow, TillRow};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use utoipa::ToSchema;
@@ -104,7 +105,7 @@ async fn credential<T>(
 }
 
 /// The device that signed this request, if one did (checked by `devices::device_auth`).
-pub(crate) fn signed_device(parts: &Parts) -> Option<palm_service::store::DeviceRow> {
+pub(crate) fn signed_device(parts: &Parts) -> Option<DeviceRow> {
     parts.extensions.get::<DeviceAuth>().map(|d| d.0.clone())
 }
 

@@ -3,10 +3,10 @@
 //! tampered and revoked refused), and captures sealed to the server's capture keys (HPKE, bound
 //! to their payment or gate scan, each nonce opened once; a retired key only for its overlap).
 
+use crate::device_store::{DeviceRow, PairingRow};
 use crate::domain::{new_id, secret_hash};
 use crate::error::{ErrorKind, Result, ServiceError};
 use crate::ids::MerchantId;
-use crate::store::{DeviceRow, PairingRow};
 use crate::{Service, decode_image};
 use palm_api as api;
 use palm_vault::device::{self, SealKey, Sealed};

@@ -13,6 +13,7 @@ mod adjustments;
 pub mod answers;
 mod basket;
 pub mod clock;
+pub mod device_store;
 pub mod devices;
 pub mod domain;
 mod entry;
@@ -389,7 +390,7 @@ pub trait Store:
     + store::PrivacyStore
     + store::LoyaltyStore
     + store::EntryStore
-    + store::DeviceStore
+    + device_store::DeviceStore
     + store::InvitationStore
     + trip_store::TripStore
 {

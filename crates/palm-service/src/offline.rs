@@ -6,11 +6,12 @@
 //! end and can be revoked; a gate learns of a revocation the next time it is online.
 
 use crate::Service;
+use crate::device_store::{AllowListRow, DeviceRow};
 use crate::devices::b64;
 use crate::domain::new_id;
 use crate::error::{ErrorKind, Result, ServiceError};
 use crate::ids::MerchantId;
-use crate::store::{AllowListRow, DeviceRow, EntryRow, GateRow};
+use crate::store::{EntryRow, GateRow};
 use palm_api as api;
 use palm_engine::protect::Transform;
 use palm_index::{Gallery, IndexConfig};

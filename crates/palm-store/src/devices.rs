@@ -3,10 +3,9 @@
 use crate::entry::{GATE_COLUMNS, gate};
 use crate::{SqlStore, col, db_err};
 use async_trait::async_trait;
+use palm_service::device_store::{AllowListRow, DeviceRow, DeviceStore, PairingRow};
 use palm_service::store::MerchantId;
-use palm_service::store::{
-    AllowListRow, DeviceRow, DeviceStore, GateRow, Page, PairingRow, StoreResult,
-};
+use palm_service::store::{GateRow, Page, StoreResult};
 use sqlx::any::AnyRow;
 
 const DEVICE_COLUMNS: &str =
