@@ -786,3 +786,57 @@ async fn a_gate_decides_offline_from_its_sealed_allow_list_and_uploads_when_back
     assert_eq!(offline, 5, "{}", listed.body);
     w.server.shutdown().await;
 }
+
+#[tokio::test]
+async fn a_gate_device_at_a_walk_out_store_opens_and_ends_trips_with_sealed_palms() {
+    let w = World::start().await;
+    let mk = w.merchant_key();
+    w.sign_up(504, "+15550100504", "4242424242424242").await;
+    let store = w
+        .post(
+            "/v1/venues",
+            &mk,
+            &json!({"name": "Grab", "gates": [{"name": "Door"}],
+                "walk_out": {"currency": "usd", "hold": 2000}}),
+        )
+        .await;
+    assert_eq!(store.status, 201, "{}", store.body);
+    let gate = store.body["gates"][0]["id"].as_str().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let device = w.paired_device(json!({"gate": gate}), dir.path()).await;
+    // No event at a walk-out store: `in` opens a trip, sealed to this gate.
+    // A palm not read is hovered again, as at a real gate.
+    let mut d = device.gate_scan("", hover(504, 6), "in").await.unwrap();
+    for k in 7..12 {
+        if d.body["reason"] != "palm_not_recognised" {
+            break;
+        }
+        d = device.gate_scan("", hover(504, k), "in").await.unwrap();
+    }
+    assert_eq!(d.status, 200, "{}", d.body);
+    assert_eq!(d.body["reason"], "welcome", "{}", d.body);
+    let trip = d.body["trip"].as_str().unwrap().to_string();
+    let t = w
+        .get(&format!("/v1/shopping_trips/{trip}"), Some(&mk))
+        .await;
+    assert_eq!(t.body["status"], "open", "{}", t.body);
+    let mut out = device.gate_scan("", hover(504, 12), "out").await.unwrap();
+    for k in 13..18 {
+        if out.body["reason"] != "palm_not_recognised" {
+            break;
+        }
+        out = device.gate_scan("", hover(504, k), "out").await.unwrap();
+    }
+    assert_eq!(
+        (&out.body["reason"], &out.body["trip"]),
+        (&json!("goodbye"), &json!(trip))
+    );
+    let t = w
+        .get(&format!("/v1/shopping_trips/{trip}"), Some(&mk))
+        .await;
+    assert_eq!(
+        (&t.body["status"], &t.body["charged"]),
+        (&json!("completed"), &json!(0))
+    );
+    w.server.shutdown().await;
+}

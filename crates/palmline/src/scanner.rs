@@ -68,8 +68,9 @@ pub enum ScannerArgs {
     /// Wait for a steady palm at this device's gate. When the server cannot be reached, the gate
     /// decides from its synced allow-list and queues the decision for `scanner sync`.
     Gate {
-        /// The event (`evn_...`) the gate admits to.
-        #[arg(long)]
+        /// The event (`evn_...`) the gate admits to; left out at a walk-out store's gate, where
+        /// `in` opens a shopping trip and `out` ends it.
+        #[arg(long, default_value = "")]
         event: String,
         /// `in` or `out`.
         #[arg(long, default_value = "in")]
@@ -193,6 +194,12 @@ pub fn run(args: ScannerArgs) -> Result<()> {
             let mut frame = steady_palm(&source)?;
             let online = rt.block_on(client.gate_scan(&event, frame.clone(), &direction));
             let result = match online {
+                Err(palm_scanner::ScannerError::Network(why)) if event.is_empty() => {
+                    // A trip needs a hold on the person's card: nothing to decide offline.
+                    Err(anyhow::anyhow!(
+                        "server unreachable ({why}); a walk-out store's gate cannot open trips offline"
+                    ))
+                }
                 Err(palm_scanner::ScannerError::Network(why)) => {
                     eprintln!("server unreachable ({why}); deciding offline");
                     let paired = client.paired().context("not paired")?;
