@@ -1,6 +1,6 @@
 "use strict";
 let consentVersion = null;
-const captures = []; // base64 images, in memory only
+const captures = []; // {hand, image (base64)}, in memory only
 const camera = new Camera(PL.$("video"));
 
 // What a refused sign-up says, in a shopper's words, next to the field it is about. The API's
@@ -65,30 +65,42 @@ function step(id) {
   });
 }
 
-// Thumbnails of the captures, each with a Remove button; the list is redrawn from `captures`.
+// Thumbnails of the captures (labelled with their hand), each with a Remove button; the list is
+// redrawn from `captures`.
 function drawCaptures() {
   const box = PL.$("thumbs");
   box.textContent = "";
-  captures.forEach((b64, i) => {
+  captures.forEach((c, i) => {
     const item = document.createElement("div");
     item.className = "thumb";
     const img = document.createElement("img");
-    img.src = "data:image/png;base64," + b64;
-    img.alt = "photo " + (i + 1);
+    img.src = "data:image/png;base64," + c.image;
+    img.alt = c.hand + " hand, photo " + (i + 1);
+    const label = document.createElement("small");
+    label.textContent = c.hand === "left" ? "Left" : "Right";
     const remove = document.createElement("button");
     remove.className = "secondary remove";
     remove.textContent = "Remove";
     remove.setAttribute("aria-label", "Remove photo " + (i + 1));
     remove.onclick = () => { captures.splice(i, 1); PL.text("palm-error", ""); drawCaptures(); };
-    item.append(img, remove);
+    item.append(img, label, remove);
     box.appendChild(item);
   });
+  const of = (hand) => captures.filter((c) => c.hand === hand).length;
+  // Once one hand is done, the other is asked for (optional): both hands let a person pay with
+  // the palm alone among many people.
+  const firstDone = of("right") >= 2 && of("left") === 0;
+  PL.show("other-hand", firstDone);
   if (captures.length >= 2) step("step-send");
 }
 
-function addCapture(b64) {
-  if (captures.length >= 5) { PL.text("palm-error", "Five photos are enough: remove one to add another."); return; }
-  captures.push(b64);
+function addCapture(image) {
+  const hand = PL.$("hand").value;
+  if (captures.filter((c) => c.hand === hand).length >= 5) {
+    PL.text("palm-error", "Five photos of a hand are enough: remove one to add another.");
+    return;
+  }
+  captures.push({ hand, image });
   drawCaptures();
 }
 
@@ -121,6 +133,12 @@ PL.$("submit").onclick = () => PL.busy(["submit"], async () => {
   const cfg = PL.config();
   if (!PL.$("consent").checked) { PL.text("error", PLAIN.consent_required); return; }
   if (captures.length < 2) { PL.text("palm-error", "Add at least two photos of your palm."); return; }
+  for (const hand of ["left", "right"]) {
+    if (captures.filter((c) => c.hand === hand).length === 1) {
+      PL.text("palm-error", "Add at least two photos of your " + hand + " hand, or remove its one photo.");
+      return;
+    }
+  }
   const body = {
     phone: PL.$("phone").value.trim(),
     card: {
@@ -130,7 +148,7 @@ PL.$("submit").onclick = () => PL.busy(["submit"], async () => {
       holder_name: PL.$("holder").value.trim(),
     },
     consent: { accepted: true, text_version: consentVersion },
-    captures: captures.map((image) => ({ hand: "right", image })),
+    captures: captures.map((c) => ({ hand: c.hand, image: c.image })),
     source: PL.$("from-phone").checked ? "phone" : "scanner",
   };
   const cvc = PL.$("cvc").value.trim();
@@ -147,7 +165,8 @@ PL.$("submit").onclick = () => PL.busy(["submit"], async () => {
     const next = r.person.status === "pending_first_scan"
       ? " - to finish, hover your palm at a till at your first payment and give the last four digits of your phone."
       : " - hover your palm at the till to pay.";
-    PL.text("done-detail", "Card " + PL.card(r.person.cards[0]) + next);
+    const hands = r.person.hands.length === 2 ? "Both hands" : (r.person.hands[0] === "left" ? "Left hand" : "Right hand");
+    PL.text("done-detail", hands + ", card " + PL.card(r.person.cards[0]) + next);
     PL.show("done", true);
     PL.show("submit", false);
     PL.show("next", true);

@@ -358,4 +358,20 @@ await story("a walk-out trip: a palm at the store's gate, the person's receipt l
   assert.match(await page.textContent("#trips tbody"), /Done/);
 });
 
+await story("sign up with both hands: the other hand is asked for once the first is done", async (page) => {
+  await page.goto(link);
+  await signUp(page, { phone: "+15550107004", card: "4111 1111 1111 1111", palmId: palmIds[4] });
+  assert.ok(await page.isVisible("#other-hand"), "the left hand is asked for");
+  await page.selectOption("#hand", "left");
+  // Another synthetic identity stands in for the same person's left hand.
+  await page.setInputFiles("#files", [1, 2, 3].map((k) => palm(palmIds[5], k)));
+  await page.waitForSelector("#thumbs .thumb:nth-child(6)");
+  await page.uncheck("#from-phone");
+  assert.ok(await page.isHidden("#other-hand"));
+  assert.match(await page.textContent("#thumbs"), /Left/);
+  await page.click("#submit");
+  await page.waitForSelector("#done:not(.hidden)");
+  assert.match(await page.textContent("#done-detail"), /Both hands/);
+});
+
 await browser.close();
