@@ -320,6 +320,14 @@ pub struct PalmSubmission {
     /// sends for a hover), bound to this payment.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub sealed_frames: Vec<SealedImage>,
+    /// With `frames`: three frames of the person's other hand, when the service asked for it
+    /// (`needs_second_hand`: the first hand alone could not name anyone among this many
+    /// people). Both hovers are then decided as one piece of evidence.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub second_hand_frames: Vec<String>,
+    /// With `sealed_frames`: the other hand's frames, sealed as they are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sealed_second_hand_frames: Vec<SealedImage>,
     /// Last four digits of the person's phone, when the service asks for a hint (`needs_hint`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_last4: Option<String>,

@@ -139,7 +139,7 @@ impl FromRequestParts<AppState> for SignedDevice {
 }
 
 /// The `sealed_capture_required` answer, when a JSON body holds a palm picture in the clear
-/// (`image`, a hover's `frames`, or a sign-up's captures) where only sealed captures are taken:
+/// (`image`, a hover's `frames` or `second_hand_frames`, or a sign-up's captures) where only sealed captures are taken:
 /// from paired devices always, from tills when `plain_captures` is off.
 fn refuse_plain_image(body: &[u8], why: &str) -> Option<Response> {
     carries_plain_image(body).then(|| {
@@ -168,10 +168,11 @@ fn carries_plain_image(body: &[u8]) -> bool {
             .get("captures")
             .and_then(|c| c.as_array())
             .is_some_and(|c| c.iter().any(plain))
-        || json
-            .get("frames")
-            .and_then(|f| f.as_array())
-            .is_some_and(|f| f.iter().any(frame))
+        || ["frames", "second_hand_frames"].iter().any(|field| {
+            json.get(field)
+                .and_then(|f| f.as_array())
+                .is_some_and(|f| f.iter().any(frame))
+        })
 }
 
 #[utoipa::path(post, path = "/v1/devices/pairing_codes", request_body = CreatePairingCode,

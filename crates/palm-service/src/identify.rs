@@ -24,7 +24,13 @@ pub const BURST_FRAMES: usize = 3;
 /// The policy for a hover of [`BURST_FRAMES`] frames of one hand: the shipped fused
 /// calibration with `single`'s targets, if it was measured with `engine`'s parameters.
 pub(crate) fn burst_policy(engine: &Engine, single: &Policy) -> Option<Policy> {
-    let calibration = Calibration::fused(1, BURST_FRAMES as u8)?
+    fused_policy(engine, single, 1)
+}
+
+/// The shipped fused calibration for hovers of `hands` hands with `single`'s targets, if it was
+/// measured with `engine`'s parameters.
+fn fused_policy(engine: &Engine, single: &Policy, hands: u8) -> Option<Policy> {
+    let calibration = Calibration::fused(hands, BURST_FRAMES as u8)?
         .ok()
         .filter(|c| c.fingerprint == engine.params().fingerprint())?;
     Some(Policy {
@@ -33,12 +39,31 @@ pub(crate) fn burst_policy(engine: &Engine, single: &Policy) -> Option<Policy> {
     })
 }
 
+/// The serial decision's stages, as `palm_index::Serial` sets them: the first hand's hover, then
+/// both hands' hovers fused, each working to half of `single`'s FPIR target (so the two
+/// together stay within it).
+pub(crate) fn serial_policies(engine: &Engine, single: &Policy) -> Option<(Policy, Policy)> {
+    let half = |p: Policy| Policy {
+        target_fpir: p.target_fpir / 2.0,
+        ..p
+    };
+    // The first hand never asks for a hint: a hover it cannot name goes to the second hand.
+    let first = Policy {
+        max_fnir: 1.0,
+        ..half(fused_policy(engine, single, 1)?)
+    };
+    Some((first, half(fused_policy(engine, single, 2)?)))
+}
+
 /// What a till sent: one frame, or the frames of one hover.
 pub(crate) enum Hover {
     One(Vec<u8>),
     /// Exactly [`BURST_FRAMES`] frames: made only by [`Service::hover`], which counts them
     /// before any is decoded or opened.
     Burst(Vec<Vec<u8>>),
+    /// A hover of each hand (the second sent when the service asked for it), [`BURST_FRAMES`]
+    /// frames each.
+    TwoHands(Vec<Vec<u8>>, Vec<Vec<u8>>),
 }
 
 /// What the engine and the index made of a capture.
@@ -63,6 +88,57 @@ impl Service {
             )
             .with_param("frames"));
         }
+        let second = req
+            .second_hand_frames
+            .len()
+            .max(req.sealed_second_hand_frames.len());
+        let mixed = (!req.second_hand_frames.is_empty() && req.frames.is_empty())
+            || (!req.sealed_second_hand_frames.is_empty() && req.sealed_frames.is_empty());
+        if second > 0 && (second != BURST_FRAMES || count == 0 || mixed) {
+            return Err(ServiceError::invalid(
+                "invalid_second_hand",
+                format!(
+                    "the other hand is {BURST_FRAMES} frames, sent with the first hand's frames \
+                     (second_hand_frames with frames, sealed_second_hand_frames with sealed_frames)"
+                ),
+            )
+            .with_param("second_hand_frames"));
+        }
+        let first = self.hover_frames(req, single, payment).await?;
+        let plain = &req.second_hand_frames;
+        let sealed = &req.sealed_second_hand_frames;
+        match (first, plain.is_empty(), sealed.is_empty()) {
+            (first, true, true) => Ok(first),
+            (Hover::Burst(first), false, true) if !req.frames.is_empty() => {
+                let other = plain
+                    .iter()
+                    .enumerate()
+                    .map(|(i, f)| decode_image(f, &format!("second_hand_frames[{i}]")))
+                    .collect::<Result<_>>()?;
+                Ok(Hover::TwoHands(first, other))
+            }
+            (Hover::Burst(first), true, false) if !req.sealed_frames.is_empty() => {
+                let mut other = Vec::with_capacity(sealed.len());
+                for s in sealed {
+                    other.push(self.capture_bytes("", Some(s), "payment", payment).await?);
+                }
+                Ok(Hover::TwoHands(first, other))
+            }
+            _ => Err(ServiceError::invalid(
+                "invalid_second_hand",
+                "send second_hand_frames with frames, or sealed_second_hand_frames with sealed_frames",
+            )
+            .with_param("second_hand_frames")),
+        }
+    }
+
+    /// The first (or only) hand's part of a submission.
+    async fn hover_frames(
+        &self,
+        req: &api::PalmSubmission,
+        single: bool,
+        payment: &str,
+    ) -> Result<Hover> {
         match (req.frames.is_empty(), req.sealed_frames.is_empty()) {
             (true, true) => Ok(Hover::One(
                 self.capture_bytes(&req.image, req.sealed_image.as_ref(), "payment", payment)
@@ -121,19 +197,31 @@ impl Service {
             })?),
             None => None,
         };
-        let (frames, policy, param) = match hover {
-            Hover::One(bytes) => (vec![bytes], self.policy.clone(), "image"),
+        let unavailable = || {
+            ServiceError::invalid(
+                "frames_unavailable",
+                "this server's engine settings have no calibration for hovers of several frames; send one image",
+            )
+            .with_param("frames")
+        };
+        // The second hand is asked for only where both stages are calibrated and no hint
+        // narrows the search already.
+        let serial = self.serial_policies.clone().filter(|_| bucket.is_none());
+        let (frames, other, policy, param) = match hover {
+            Hover::One(bytes) => (vec![bytes], vec![], self.policy.clone(), "image"),
             Hover::Burst(frames) => {
-                let policy = self.burst_policy.clone().ok_or_else(|| {
-                    ServiceError::invalid(
-                        "frames_unavailable",
-                        "this server's engine settings have no calibration for hovers of several frames; send one image",
-                    )
-                    .with_param("frames")
-                })?;
-                (frames, policy, "frames")
+                let policy = match &serial {
+                    Some((first, _)) => first.clone(),
+                    None => self.burst_policy.clone().ok_or_else(unavailable)?,
+                };
+                (frames, vec![], policy, "frames")
+            }
+            Hover::TwoHands(first, other) => {
+                let (_, both) = self.serial_policies.clone().ok_or_else(unavailable)?;
+                (first, other, both, "frames")
             }
         };
+        let ask_second_hand = serial.is_some() && other.is_empty() && frames.len() > 1;
         let (engine, gallery) = (self.engine.clone(), self.gallery.clone());
         let probe = self
             .engine_work(move || {
@@ -146,14 +234,30 @@ impl Service {
                     enrol_grade.push(extracted.quality.enrol_rejection().is_none());
                     templates.push(extracted.template);
                 }
+                let mut second = Vec::with_capacity(other.len());
+                for bytes in &other {
+                    let extracted = engine
+                        .extract(bytes, InputKind::Auto)
+                        .map_err(|e| palm_error(e, "second_hand_frames"))?;
+                    second.push(extracted.template);
+                }
                 let search = Search {
                     bucket,
                     ..Search::default()
                 };
-                let identified = if let [one] = templates.as_slice() {
-                    gallery.identify(one, &search, &policy)
-                } else {
-                    gallery.identify_burst(&templates, &search, &policy)
+                let identified = match (templates.as_slice(), second.is_empty()) {
+                    ([one], true) => gallery.identify(one, &search, &policy),
+                    (_, true) => gallery.identify_burst(&templates, &search, &policy),
+                    // Both hands: the second hand's frames are compared with the people the
+                    // first hand ranked, and searched for their own best people too.
+                    (_, false) => {
+                        gallery
+                            .rank_frames(&templates, &search)
+                            .and_then(|mut ranked| {
+                                gallery.rank_more(&mut ranked, &second, &search)?;
+                                Ok(palm_index::fuse_ranked(&ranked, &search, &policy))
+                            })
+                    }
                 };
                 let decision = identified.map(|id| id.decision).map_err(|e| {
                     tracing::error!(error = %e, "index refused a probe");
@@ -202,6 +306,11 @@ impl Service {
                 self.store.touch_person(&person.id, self.now_s()).await?;
                 Ok(person)
             }
+            Decision::NoMatch if ask_second_hand => Err(ServiceError::palm(
+                "needs_second_hand",
+                "the first hand alone names no one: hover the other hand and send its frames as second_hand_frames together with these frames (or send phone_last4)",
+            )
+            .with_param("second_hand_frames")),
             Decision::NoMatch => Err(not_recognised()),
             Decision::Ambiguous => Err(ServiceError::palm(
                 "palm_ambiguous",

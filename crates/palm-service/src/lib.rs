@@ -146,6 +146,9 @@ pub struct Service {
     /// calibration, when it was measured with this engine's parameters (else bursts are
     /// refused: their scores would be judged on another scale).
     burst_policy: Option<Policy>,
+    /// The serial decision's two stages (the first hand's hover, then both hands' hovers fused),
+    /// each with half the FPIR budget, when both fused calibrations match this engine.
+    serial_policies: Option<(Policy, Policy)>,
     store: Arc<dyn Store>,
     processor: Arc<dyn Processor>,
     clock: Arc<dyn Clock>,
@@ -187,6 +190,7 @@ impl Service {
                 current,
             )),
             burst_policy: identify::burst_policy(&parts.engine, &parts.policy),
+            serial_policies: identify::serial_policies(&parts.engine, &parts.policy),
             engine: parts.engine,
             policy: parts.policy,
             store: parts.store,

@@ -4,6 +4,7 @@ mod bad_input;
 mod common;
 mod entry;
 mod first_scan;
+mod hands;
 mod limits;
 mod loyalty;
 mod payments;
