@@ -313,6 +313,36 @@ impl Client {
         .await
     }
 
+    /// Both hands' hovers, when the server asked for the other hand (`needs_second_hand`): the
+    /// first hover's frames are sealed again (each sealed capture opens once) beside the other
+    /// hand's.
+    pub async fn pay_two_hovers(
+        &self,
+        payment: &str,
+        first: Vec<Vec<u8>>,
+        other: Vec<Vec<u8>>,
+        phone_last4: Option<&str>,
+    ) -> Result<Reply> {
+        let split = first.len();
+        self.send_sealed_frames(
+            first.into_iter().chain(other).collect(),
+            ("payment", payment),
+            &format!("/v1/payments/{payment}/palm"),
+            |mut sealed| {
+                let second = sealed.split_off(split);
+                let mut body = serde_json::json!({
+                    "sealed_frames": sealed,
+                    "sealed_second_hand_frames": second,
+                });
+                if let Some(digits) = phone_last4 {
+                    body["phone_last4"] = digits.into();
+                }
+                body
+            },
+        )
+        .await
+    }
+
     /// Submits a sealed capture at this device's gate.
     pub async fn gate_scan(&self, event: &str, image: Vec<u8>, direction: &str) -> Result<Reply> {
         let gate = self

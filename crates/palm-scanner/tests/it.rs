@@ -452,6 +452,33 @@ async fn signed_requests_are_checked_and_sealed_captures_pay_only_their_payment(
     assert_eq!(paid.body["status"], "succeeded", "{}", paid.body);
     assert_eq!(paid.body["amount_captured"], 640);
 
+    // A stranger's hover names no one: the server asks for the other hand, whose sealed hover
+    // goes with the first one's (sealed again: each sealed frame opens once), and the two
+    // together still name no one.
+    let p4 = w.payment(700).await;
+    let stranger = |seed| {
+        Gesture::default()
+            .wait_for_hover(&mut Synthetic::new(seed, 20, false, 5), |_| {})
+            .unwrap()
+    };
+    let asked = device.pay_hover(&p4, stranger(778), None).await.unwrap();
+    assert_eq!(
+        (asked.status, code(&asked)),
+        (422, "needs_second_hand"),
+        "{}",
+        asked.body
+    );
+    let both = device
+        .pay_two_hovers(&p4, stranger(778), stranger(779), None)
+        .await
+        .unwrap();
+    assert_eq!(
+        (both.status, code(&both)),
+        (422, "palm_not_recognised"),
+        "{}",
+        both.body
+    );
+
     // Revoked: every signed request is refused from then on.
     let listed = w.get("/v1/devices", Some(&w.merchant_key())).await;
     assert_eq!(listed.body["data"][0]["id"], json!(id));

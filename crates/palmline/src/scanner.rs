@@ -53,6 +53,11 @@ pub enum ScannerArgs {
         /// (the best of them alone).
         #[arg(long, default_value_t = 3, value_parser = one_or_three())]
         frames: u8,
+        /// Where the person's other hand is read from when the server asks for it
+        /// (`needs_second_hand`: the first hand's hover named no one); the same forms as
+        /// `--source`. Without it that answer is printed for the till to act on.
+        #[arg(long)]
+        other_hand_source: Option<String>,
         #[command(flatten)]
         dir: DeviceDir,
     },
@@ -108,6 +113,13 @@ fn steady_palm(source: &str) -> Result<Vec<u8>> {
     Ok(Gesture::default().wait_for_palm(source.as_mut(), |g| eprintln!("  {g}"))?)
 }
 
+/// The frames of one steady hover from `source`, after telling the person what to do.
+fn steady_hover(source: &str, ask: &str) -> Result<Vec<Vec<u8>>> {
+    let mut source = parse_source(source)?;
+    eprintln!("{ask}");
+    Ok(Gesture::default().wait_for_hover(source.as_mut(), |g| eprintln!("  {g}"))?)
+}
+
 fn print(reply: palm_scanner::Reply) -> Result<()> {
     println!("{}", serde_json::to_string_pretty(&reply.body)?);
     if reply.status >= 400 {
@@ -150,6 +162,7 @@ pub fn run(args: ScannerArgs) -> Result<()> {
             phone_last4,
             source,
             frames,
+            other_hand_source,
             dir,
         } => {
             let client = device(&dir)?;
@@ -158,11 +171,15 @@ pub fn run(args: ScannerArgs) -> Result<()> {
                 let frame = steady_palm(&source)?;
                 return print(rt.block_on(client.pay(&payment, frame, hint))?);
             }
-            let mut source = parse_source(&source)?;
-            eprintln!("hover your palm over the scanner...");
-            let hover =
-                Gesture::default().wait_for_hover(source.as_mut(), |g| eprintln!("  {g}"))?;
-            print(rt.block_on(client.pay_hover(&payment, hover, hint))?)
+            let hover = steady_hover(&source, "hover your palm over the scanner...")?;
+            let reply = rt.block_on(client.pay_hover(&payment, hover.clone(), hint))?;
+            match other_hand_source {
+                Some(other) if reply.body["code"] == "needs_second_hand" => {
+                    let second = steady_hover(&other, "now hover your other hand...")?;
+                    print(rt.block_on(client.pay_two_hovers(&payment, hover, second, hint))?)
+                }
+                _ => print(reply),
+            }
         }
         ScannerArgs::Sync { event, dir } => {
             let client = device(&dir)?;
