@@ -12,14 +12,9 @@ use crate::domain::{check_text, new_id};
 use crate::error::{Result, ServiceError, StoreError};
 use crate::ids::MerchantId;
 use crate::money::Amount;
-use crate::trip_store::{AdjustmentRow, TripState};
+use crate::trip_store::{AdjustmentRow, AdjustmentState as A, TripState};
 use crate::views;
 use palm_api as api;
-
-const REQUESTED: &str = "requested";
-const ACCEPTING: &str = "accepting";
-const ACCEPTED: &str = "accepted";
-const REJECTED: &str = "rejected";
 
 /// The refund reason that names the adjustment it pays.
 fn refund_reason(a: &AdjustmentRow) -> String {
@@ -59,7 +54,7 @@ impl Service {
         let existing = self.store.adjustments(&t.id).await?;
         let disputed: i64 = existing
             .iter()
-            .filter(|a| a.product == line.product && a.status != REJECTED)
+            .filter(|a| a.product == line.product && a.status != A::Rejected)
             .map(|a| a.quantity)
             .sum();
         let open = line.quantity - disputed;
@@ -85,7 +80,7 @@ impl Service {
             quantity,
             amount,
             reason,
-            status: REQUESTED.into(),
+            status: A::Requested,
             refund_id: None,
             created: self.now_s(),
         };
@@ -116,22 +111,22 @@ impl Service {
             .into_iter()
             .find(|a| a.id == id)
             .ok_or_else(|| ServiceError::not_found("adjustment"))?;
-        match (a.status.as_str(), accept) {
-            (REQUESTED, false) => {
-                a.status = REJECTED.into();
-                self.moved(&a, REQUESTED).await?;
+        match (a.status, accept) {
+            (A::Requested, false) => {
+                a.status = A::Rejected;
+                self.moved(&a, A::Requested).await?;
                 return Ok(views::adjustment(&a));
             }
-            (REQUESTED, true) => {
-                a.status = ACCEPTING.into();
-                self.moved(&a, REQUESTED).await?;
+            (A::Requested, true) => {
+                a.status = A::Accepting;
+                self.moved(&a, A::Requested).await?;
             }
-            (ACCEPTING, true) => {}
-            (ACCEPTED, true) | (REJECTED, false) => return Ok(views::adjustment(&a)),
+            (A::Accepting, true) => {}
+            (A::Accepted, true) | (A::Rejected, false) => return Ok(views::adjustment(&a)),
             (now, _) => {
                 return Err(ServiceError::conflict(
                     "adjustment_decided",
-                    format!("the adjustment is {now} already"),
+                    format!("the adjustment is {} already", now.as_str()),
                 ));
             }
         }
@@ -154,12 +149,12 @@ impl Service {
             }
         };
         a.refund_id = (!refund_id.is_empty()).then_some(refund_id);
-        a.status = ACCEPTED.into();
-        self.moved(&a, ACCEPTING).await?;
+        a.status = A::Accepted;
+        self.moved(&a, A::Accepting).await?;
         Ok(views::adjustment(&a))
     }
 
-    async fn moved(&self, a: &AdjustmentRow, from: &str) -> Result<()> {
+    async fn moved(&self, a: &AdjustmentRow, from: A) -> Result<()> {
         if self.store.update_adjustment(a, from).await? {
             return Ok(());
         }

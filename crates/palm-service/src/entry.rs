@@ -8,7 +8,7 @@
 
 use crate::Service;
 use crate::domain::{Phone, check_text, new_id, new_secret, secret_hash};
-use crate::error::{ErrorKind, Result, ServiceError};
+use crate::error::{Result, ServiceError};
 use crate::ids::MerchantId;
 use crate::store::{AgeRow, EntryRow, GateRow, PersonRow, VenueEventRow, VenueRow};
 use palm_api as api;
@@ -235,14 +235,12 @@ impl Service {
                 &format!("{}/{}", gate.id, event.id),
             )
             .await?;
-        let person = match self.identify_bytes(bytes, req.phone_last4.as_deref()).await {
+        let person = match self.gate_person(bytes, req.phone_last4.as_deref()).await? {
             Ok(p) => p,
-            Err(e) if matches!(e.kind, ErrorKind::Palm | ErrorKind::NotRecognised) => {
-                let d = decision(false, e.code, None);
-                self.record(gate, &event, None, direction, &d).await?;
-                return Ok(d);
+            Err(red) => {
+                self.record(gate, &event, None, direction, &red).await?;
+                return Ok(red);
             }
-            Err(e) => return Err(e),
         };
         self.audit(&person.id, &gate.id, "entry").await?;
         self.accept_invitations(&gate.merchant_id, &person).await?;

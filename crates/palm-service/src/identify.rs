@@ -2,8 +2,9 @@
 //! confirms a sign-up made from phone photos.
 //!
 //! A capture is one frame, or a hover of [`BURST_FRAMES`] frames decided as one piece of
-//! evidence (`palm_index::Gallery::identify_burst`, under the fused calibration measured for
-//! that many frames: docs/index-and-policy.md).
+//! evidence (`Gallery::rank_frames` then `fuse_ranked`, as `identify_burst` does, under the
+//! fused calibration measured for that many frames: docs/index-and-policy.md); a hover of the
+//! other hand, when asked for, joins the same ranking (`rank_more`) under the two-hand one.
 //!
 //! A phone sign-up is enrolled from pictures no till took (another camera, other light), so its
 //! first till capture is held to more than an ordinary scan: it must come with the last four
@@ -225,39 +226,39 @@ impl Service {
         let (engine, gallery) = (self.engine.clone(), self.gallery.clone());
         let probe = self
             .engine_work(move || {
-                let mut templates = Vec::with_capacity(frames.len());
-                let mut enrol_grade = Vec::with_capacity(frames.len());
-                for bytes in &frames {
-                    let extracted = engine
-                        .extract(bytes, InputKind::Auto)
-                        .map_err(|e| palm_error(e, param))?;
-                    enrol_grade.push(extracted.quality.enrol_rejection().is_none());
-                    templates.push(extracted.template);
-                }
-                let mut second = Vec::with_capacity(other.len());
-                for bytes in &other {
-                    let extracted = engine
-                        .extract(bytes, InputKind::Auto)
-                        .map_err(|e| palm_error(e, "second_hand_frames"))?;
-                    second.push(extracted.template);
-                }
+                // Each frame's template, and whether its capture is good enough to enrol.
+                let read = |frames: &[Vec<u8>], param: &str| {
+                    frames
+                        .iter()
+                        .map(|bytes| {
+                            let extracted = engine
+                                .extract(bytes, InputKind::Auto)
+                                .map_err(|e| palm_error(e, param))?;
+                            let enrol_grade = extracted.quality.enrol_rejection().is_none();
+                            Ok((extracted.template, enrol_grade))
+                        })
+                        .collect::<Result<Vec<_>>>()
+                };
+                let (mut templates, enrol_grade): (Vec<Template>, Vec<bool>) =
+                    read(&frames, param)?.into_iter().unzip();
+                let second: Vec<Template> = read(&other, "second_hand_frames")?
+                    .into_iter()
+                    .map(|(t, _)| t)
+                    .collect();
                 let search = Search {
                     bucket,
                     ..Search::default()
                 };
-                let identified = match (templates.as_slice(), second.is_empty()) {
-                    ([one], true) => gallery.identify(one, &search, &policy),
-                    (_, true) => gallery.identify_burst(&templates, &search, &policy),
-                    // Both hands: the second hand's frames are compared with the people the
-                    // first hand ranked, and searched for their own best people too.
-                    (_, false) => {
-                        gallery
-                            .rank_frames(&templates, &search)
-                            .and_then(|mut ranked| {
-                                gallery.rank_more(&mut ranked, &second, &search)?;
-                                Ok(palm_index::fuse_ranked(&ranked, &search, &policy))
-                            })
-                    }
+                let identified = match templates.as_slice() {
+                    [one] => gallery.identify(one, &search, &policy),
+                    // A hover, and the other hand's when sent: its frames are compared with the
+                    // people the first hand ranked, and search for their own best people too.
+                    _ => gallery
+                        .rank_frames(&templates, &search)
+                        .and_then(|mut ranked| {
+                            gallery.rank_more(&mut ranked, &second, &search)?;
+                            Ok(palm_index::fuse_ranked(&ranked, &search, &policy))
+                        }),
                 };
                 let decision = identified.map(|id| id.decision).map_err(|e| {
                     tracing::error!(error = %e, "index refused a probe");

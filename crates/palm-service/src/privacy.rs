@@ -211,7 +211,11 @@ impl Service {
         // that is done (a slow processor), the deletion waits like one for a payment.
         for trip in self.store.live_trips_of(person_id).await? {
             if trip.status == crate::trip_store::TripState::Open {
-                let _ = self.close_trip(trip, "deletion").await;
+                let id = trip.id.clone();
+                if let Err(e) = self.close_trip(trip, "deletion").await {
+                    // The trip stays `completing`; housekeeping settles it and the deletion waits.
+                    tracing::warn!(trip = %id, error = %e, "a deleted person's trip is not settled yet");
+                }
             }
         }
         if self.store.payments_in_flight(person_id).await? == 0 {

@@ -7,6 +7,7 @@
 use crate::Service;
 use crate::basket::Basket;
 use crate::error::{ErrorKind, Result, ServiceError};
+use crate::money::Amount;
 use crate::payment_state::PaymentState;
 use crate::payments::{operation_key, processor_unknown, recorded};
 use crate::processor::Outcome;
@@ -68,16 +69,19 @@ impl Service {
                 }
             }
         }
-        let p = match p.status {
+        // What the card was charged: nothing for an empty basket, the basket once captured, or
+        // what an earlier run (or the payments' reconciler) captured.
+        t.charged = match p.status {
             PaymentState::RequiresCapture if t.total.is_zero() => {
-                self.cancel_payment(&t.merchant_id, &p.id, None).await?
+                self.cancel_payment(&t.merchant_id, &p.id, None).await?;
+                Amount::ZERO
             }
             PaymentState::RequiresCapture => {
                 let capture = api::CapturePayment {
                     amount: Some(t.total.minor_units()),
                 };
                 match self.capture_payment(&t.merchant_id, &p.id, capture).await {
-                    Ok(p) => p,
+                    Ok(_) => t.total,
                     Err(e) if e.kind == ErrorKind::Card => {
                         let code = e.decline_code.clone().unwrap_or_else(|| e.code.to_string());
                         return self.needs_action(t, &code).await;
@@ -85,11 +89,9 @@ impl Service {
                     Err(e) => return Err(e),
                 }
             }
-            // Settled by an earlier run (or the payments' reconciler).
-            PaymentState::Succeeded | PaymentState::Canceled => crate::views::payment(&p, &[]),
+            PaymentState::Succeeded | PaymentState::Canceled => p.amount_captured,
             _ => return self.needs_action(t, "hold_unavailable").await,
         };
-        t.charged = crate::money::Amount::stored(p.amount_captured).unwrap_or_default();
         self.finish_trip(t, TripState::Completed).await
     }
 

@@ -133,6 +133,42 @@ pub enum EventAdded {
     TripNotOpen,
 }
 
+/// Where a disputed receipt line stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AdjustmentState {
+    /// Waiting for the merchant.
+    Requested,
+    /// Accepted; the refund is being made.
+    Accepting,
+    /// Refunded.
+    Accepted,
+    Rejected,
+}
+
+impl AdjustmentState {
+    pub const ALL: [AdjustmentState; 4] = [
+        AdjustmentState::Requested,
+        AdjustmentState::Accepting,
+        AdjustmentState::Accepted,
+        AdjustmentState::Rejected,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AdjustmentState::Requested => "requested",
+            AdjustmentState::Accepting => "accepting",
+            AdjustmentState::Accepted => "accepted",
+            AdjustmentState::Rejected => "rejected",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<AdjustmentState> {
+        AdjustmentState::ALL
+            .into_iter()
+            .find(|s| s.as_str() == name)
+    }
+}
+
 /// A disputed receipt line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AdjustmentRow {
@@ -146,8 +182,7 @@ pub struct AdjustmentRow {
     pub quantity: i64,
     pub amount: Amount,
     pub reason: String,
-    /// `requested`, `accepted` or `rejected`.
-    pub status: String,
+    pub status: AdjustmentState,
     pub refund_id: Option<String>,
     pub created: i64,
 }
@@ -202,5 +237,9 @@ pub trait TripStore: Send + Sync {
     async fn insert_adjustment(&self, a: &AdjustmentRow) -> StoreResult<()>;
     async fn adjustments(&self, trip_id: &str) -> StoreResult<Vec<AdjustmentRow>>;
     /// Writes the adjustment if its status is still `from`.
-    async fn update_adjustment(&self, a: &AdjustmentRow, from: &str) -> StoreResult<bool>;
+    async fn update_adjustment(
+        &self,
+        a: &AdjustmentRow,
+        from: AdjustmentState,
+    ) -> StoreResult<bool>;
 }

@@ -43,6 +43,22 @@ pub(crate) fn decision(
 }
 
 impl Service {
+    /// The person a gate's capture belongs to, or the red decision the gate shows when the palm
+    /// names no one (a decision, not an error: anything about the person is an answer).
+    pub(crate) async fn gate_person(
+        &self,
+        bytes: Vec<u8>,
+        hint: Option<&str>,
+    ) -> Result<std::result::Result<PersonRow, api::GateDecision>> {
+        match self.identify_bytes(bytes, hint).await {
+            Ok(p) => Ok(Ok(p)),
+            Err(e) if matches!(e.kind, ErrorKind::Palm | ErrorKind::NotRecognised) => {
+                Ok(Err(decision(false, e.code, None, None)))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// The walk-out part of a new venue: its settings checked, and the till its holds are
     /// payments at (a till whose credential is never shown, so nothing else can use it).
     pub(crate) fn new_walk_out(
@@ -139,12 +155,9 @@ impl Service {
         if !leaving {
             return self.enter_store(gate, walk_out, bytes, hint, 1).await;
         }
-        let person = match self.identify_bytes(bytes, hint).await {
+        let person = match self.gate_person(bytes, hint).await? {
             Ok(p) => p,
-            Err(e) if matches!(e.kind, ErrorKind::Palm | ErrorKind::NotRecognised) => {
-                return Ok(decision(false, e.code, None, None));
-            }
-            Err(e) => return Err(e),
+            Err(red) => return Ok(red),
         };
         let Some(trip) = self.store.live_trip(&gate.venue_id, &person.id).await? else {
             return Ok(decision(true, "goodbye", Some(&person), None));
@@ -163,12 +176,9 @@ impl Service {
         hint: Option<&str>,
         party_size: i64,
     ) -> Result<api::GateDecision> {
-        let person = match self.identify_bytes(bytes, hint).await {
+        let person = match self.gate_person(bytes, hint).await? {
             Ok(p) => p,
-            Err(e) if matches!(e.kind, ErrorKind::Palm | ErrorKind::NotRecognised) => {
-                return Ok(decision(false, e.code, None, None));
-            }
-            Err(e) => return Err(e),
+            Err(red) => return Ok(red),
         };
         self.audit(&person.id, &gate.id, "shopping_trip").await?;
         if let Some(live) = self.store.live_trip(&gate.venue_id, &person.id).await? {
@@ -287,6 +297,11 @@ impl Service {
 
     pub(crate) async fn trip_view(&self, t: &TripRow) -> Result<api::ShoppingTrip> {
         let events = self.store.item_events(&t.id).await?;
+        Ok(self.view_of(t, &events))
+    }
+
+    /// A trip with the basket its item events make.
+    fn view_of(&self, t: &TripRow, events: &[ItemEventRow]) -> api::ShoppingTrip {
         let mut view = trip_summary(t);
         if t.status == TripState::Completed {
             view.receipt_link = Some(format!(
@@ -296,7 +311,7 @@ impl Service {
         }
         // A basket too large for one payment shows no lines: the trip (`requires_action`,
         // `basket_too_large`) says why.
-        if let Ok(b) = Basket::from_events(&events, t.tax_rate_bps) {
+        if let Ok(b) = Basket::from_events(events, t.tax_rate_bps) {
             view.basket = b.lines.iter().map(crate::views::basket_line).collect();
             if t.status == TripState::Open {
                 // The running totals; frozen into the trip at exit.
@@ -305,7 +320,7 @@ impl Service {
                 view.total = b.total.minor_units();
             }
         }
-        Ok(view)
+        view
     }
 
     /// The merchant's trips, newest first (without their baskets: fetch one for that).
@@ -331,11 +346,16 @@ impl Service {
     ) -> Result<api::ItemEventRecorded> {
         let trip = self.load_trip(merchant_id, trip_id).await?;
         let row = self.item_event_row(&trip, &req)?;
-        let known = self.store.item_events(&trip.id).await?;
+        let mut known = self.store.item_events(&trip.id).await?;
         // A resend is answered as recorded even after the exit (the store's system may not have
         // heard the first answer); a new event then is refused.
         if let Some(before) = known.iter().find(|e| e.event_id == row.event_id) {
-            return self.resent(&trip, before, &row).await;
+            same_event(before, &row)?;
+            return Ok(api::ItemEventRecorded {
+                event: item_event_view(before),
+                duplicate: true,
+                trip: self.view_of(&trip, &known),
+            });
         }
         if trip.status != TripState::Open {
             return Err(trip_closed(&trip));
@@ -361,44 +381,29 @@ impl Service {
             .with_param("unit_price"));
         }
         match self.store.add_item_event(&row).await? {
-            EventAdded::Added => Ok(api::ItemEventRecorded {
-                event: item_event_view(&row),
-                duplicate: false,
-                trip: self.trip_view(&trip).await?,
-            }),
-            EventAdded::Duplicate(before) => self.resent(&trip, &before, &row).await,
+            EventAdded::Added => {
+                let event = item_event_view(&row);
+                known.push(row);
+                Ok(api::ItemEventRecorded {
+                    event,
+                    duplicate: false,
+                    trip: self.view_of(&trip, &known),
+                })
+            }
+            // Recorded by a request racing this one: its basket is read again.
+            EventAdded::Duplicate(before) => {
+                same_event(&before, &row)?;
+                Ok(api::ItemEventRecorded {
+                    event: item_event_view(&before),
+                    duplicate: true,
+                    trip: self.trip_view(&trip).await?,
+                })
+            }
             EventAdded::TripNotOpen => {
                 let now = self.load_trip(merchant_id, trip_id).await?;
                 Err(trip_closed(&now))
             }
         }
-    }
-
-    /// An event id seen before: the same event again is answered as recorded; another event
-    /// under the same id is refused.
-    async fn resent(
-        &self,
-        trip: &TripRow,
-        before: &ItemEventRow,
-        now: &ItemEventRow,
-    ) -> Result<api::ItemEventRecorded> {
-        let same = ItemEventRow {
-            received: before.received,
-            occurred_ms: before.occurred_ms,
-            ..now.clone()
-        };
-        if same != *before {
-            return Err(ServiceError::conflict(
-                "event_id_reused",
-                "another event was recorded under this id",
-            )
-            .with_param("id"));
-        }
-        Ok(api::ItemEventRecorded {
-            event: item_event_view(before),
-            duplicate: true,
-            trip: self.trip_view(trip).await?,
-        })
     }
 
     fn item_event_row(&self, trip: &TripRow, e: &api::ItemEvent) -> Result<ItemEventRow> {
@@ -482,6 +487,24 @@ fn party_size(requested: Option<i64>) -> Result<i64> {
         .with_param("party_size"));
     }
     Ok(n)
+}
+
+/// An event id seen before: the same event again is answered as recorded (whenever it arrives);
+/// another event under the same id is refused.
+fn same_event(before: &ItemEventRow, now: &ItemEventRow) -> Result<()> {
+    let same = ItemEventRow {
+        received: before.received,
+        occurred_ms: before.occurred_ms,
+        ..now.clone()
+    };
+    if same != *before {
+        return Err(ServiceError::conflict(
+            "event_id_reused",
+            "another event was recorded under this id",
+        )
+        .with_param("id"));
+    }
+    Ok(())
 }
 
 fn trip_closed(t: &TripRow) -> ServiceError {

@@ -127,7 +127,7 @@ pub fn adjustment(a: &crate::trip_store::AdjustmentRow) -> api::Adjustment {
         quantity: a.quantity,
         amount: a.amount.minor_units(),
         reason: a.reason.clone(),
-        status: a.status.clone(),
+        status: a.status.as_str().to_string(),
         refund: a.refund_id.clone(),
         created: a.created,
     }

@@ -225,6 +225,17 @@ pub(crate) fn named<T>(
     })
 }
 
+/// Every row read with `read`; the first that does not decode fails the whole read.
+pub(crate) fn read_rows<T>(
+    rows: &[sqlx::any::AnyRow],
+    read: fn(&sqlx::any::AnyRow) -> Result<T, sqlx::Error>,
+) -> StoreResult<Vec<T>> {
+    rows.iter()
+        .map(read)
+        .collect::<Result<_, _>>()
+        .map_err(db_err)
+}
+
 /// A column holding a sum of money; a negative one is a decode error.
 pub(crate) fn amount(
     r: &sqlx::any::AnyRow,

@@ -1,6 +1,6 @@
 //! Loyalty programs, rewards, memberships and the points ledger.
 
-use crate::{SqlStore, amount, col, db_err, named};
+use crate::{SqlStore, amount, col, db_err, named, read_rows};
 use async_trait::async_trait;
 use palm_service::StoreError;
 use palm_service::store::MerchantId;
@@ -138,10 +138,7 @@ impl LoyaltyStore for SqlStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_err)?;
-        rows.iter()
-            .map(reward)
-            .collect::<Result<_, _>>()
-            .map_err(db_err)
+        read_rows(&rows, reward)
     }
 
     async fn reward(&self, id: &str) -> StoreResult<Option<RewardRow>> {
@@ -171,10 +168,7 @@ impl LoyaltyStore for SqlStore {
         let select =
             format!("SELECT {MEMBERSHIP_COLUMNS} FROM memberships m WHERE m.program_id = $1");
         let rows = self.fetch_page(&select, "m.id", program_id, page).await?;
-        rows.iter()
-            .map(membership)
-            .collect::<Result<_, _>>()
-            .map_err(db_err)
+        read_rows(&rows, membership)
     }
 
     async fn memberships_of(
@@ -190,10 +184,7 @@ impl LoyaltyStore for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        rows.iter()
-            .map(membership)
-            .collect::<Result<_, _>>()
-            .map_err(db_err)
+        read_rows(&rows, membership)
     }
 
     async fn points_of(&self, source_id: &str) -> StoreResult<Vec<PointsRow>> {

@@ -1,6 +1,6 @@
 //! Merchants, tills, and idempotency keys.
 
-use crate::{SqlStore, changed_one, col, db_err};
+use crate::{SqlStore, changed_one, col, db_err, read_rows};
 use async_trait::async_trait;
 use palm_service::store::MerchantId;
 use palm_service::store::{
@@ -84,10 +84,7 @@ impl MerchantStore for SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        rows.iter()
-            .map(merchant)
-            .collect::<Result<_, _>>()
-            .map_err(db_err)
+        read_rows(&rows, merchant)
     }
 
     async fn disable_merchant(&self, id: &str, now: i64) -> StoreResult<bool> {
@@ -127,10 +124,7 @@ impl MerchantStore for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        rows.iter()
-            .map(till)
-            .collect::<Result<_, _>>()
-            .map_err(db_err)
+        read_rows(&rows, till)
     }
 
     async fn merchant_count(&self) -> StoreResult<i64> {

@@ -2,7 +2,7 @@
 //! deliveries (one per endpoint of the merchant: the outbox) commit together.
 
 use crate::loyalty::apply_points;
-use crate::{SqlStore, amount, changed_one, col, db_err, named};
+use crate::{SqlStore, amount, changed_one, col, db_err, named, read_rows};
 use async_trait::async_trait;
 use palm_service::store::MerchantId;
 use palm_service::store::{
@@ -275,10 +275,7 @@ impl PaymentStore for SqlStore {
         let rows = self
             .fetch_page(&select, "id", merchant_id.as_str(), page)
             .await?;
-        rows.iter()
-            .map(payment)
-            .collect::<Result<_, _>>()
-            .map_err(db_err)
+        read_rows(&rows, payment)
     }
 
     async fn stale_payments(
@@ -294,10 +291,7 @@ impl PaymentStore for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        rows.iter()
-            .map(payment)
-            .collect::<Result<_, _>>()
-            .map_err(db_err)
+        read_rows(&rows, payment)
     }
 
     async fn reserve_refund(
@@ -375,10 +369,7 @@ impl PaymentStore for SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        rows.iter()
-            .map(refund)
-            .collect::<Result<_, _>>()
-            .map_err(db_err)
+        read_rows(&rows, refund)
     }
 
     async fn stale_refunds(&self, created_before: i64) -> StoreResult<Vec<RefundRow>> {
@@ -389,10 +380,7 @@ impl PaymentStore for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        rows.iter()
-            .map(refund)
-            .collect::<Result<_, _>>()
-            .map_err(db_err)
+        read_rows(&rows, refund)
     }
 
     async fn events_of(
@@ -408,9 +396,6 @@ impl PaymentStore for SqlStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        rows.iter()
-            .map(event)
-            .collect::<Result<_, _>>()
-            .map_err(db_err)
+        read_rows(&rows, event)
     }
 }

@@ -1,6 +1,6 @@
 //! People, their palms, cards, consents and sessions.
 
-use crate::{SqlStore, changed_one, col, db_err};
+use crate::{SqlStore, changed_one, col, db_err, read_rows};
 use async_trait::async_trait;
 use palm_service::store::{
     CardRow, NewPerson, OwnedPalm, PalmRow, PeopleStore, PersonRow, SessionRow, StoreResult,
@@ -170,10 +170,7 @@ impl PeopleStore for SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        rows.iter()
-            .map(palm)
-            .collect::<Result<_, _>>()
-            .map_err(db_err)
+        read_rows(&rows, palm)
     }
 
     async fn replace_palm_template(
@@ -239,10 +236,7 @@ impl PeopleStore for SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        rows.iter()
-            .map(card)
-            .collect::<Result<_, _>>()
-            .map_err(db_err)
+        read_rows(&rows, card)
     }
 
     async fn cards_by_fingerprint(&self, fingerprint: &str) -> StoreResult<Vec<CardRow>> {
@@ -251,10 +245,7 @@ impl PeopleStore for SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        rows.iter()
-            .map(card)
-            .collect::<Result<_, _>>()
-            .map_err(db_err)
+        read_rows(&rows, card)
     }
 
     async fn insert_card(&self, c: &CardRow, make_default: bool) -> StoreResult<()> {

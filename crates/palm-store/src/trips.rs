@@ -4,14 +4,15 @@
 //! either waits for the event or makes it see the trip closed.
 
 use crate::payments::{insert_payment_in, record_event};
-use crate::{SqlStore, amount, col, db_err, named};
+use crate::{SqlStore, amount, col, db_err, named, read_rows};
 use async_trait::async_trait;
 use palm_service::StoreError;
 use palm_service::store::{
     Currency, EventRow, MerchantId, Page, PaymentRow, StoreResult, WalkOutRow,
 };
 use palm_service::trip_store::{
-    AdjustmentRow, EventAdded, ItemEventRow, ItemKind, TripRow, TripState, TripStore,
+    AdjustmentRow, AdjustmentState, EventAdded, ItemEventRow, ItemKind, TripRow, TripState,
+    TripStore,
 };
 use sqlx::any::AnyRow;
 
@@ -70,17 +71,10 @@ fn adjustment(r: &AnyRow) -> Result<AdjustmentRow, sqlx::Error> {
         quantity: col(r, "quantity")?,
         amount: amount(r, "amount")?,
         reason: col(r, "reason")?,
-        status: col(r, "status")?,
+        status: named(r, "status", AdjustmentState::parse)?,
         refund_id: col(r, "refund_id")?,
         created: col(r, "created")?,
     })
-}
-
-fn rows<T>(rows: &[AnyRow], read: fn(&AnyRow) -> Result<T, sqlx::Error>) -> StoreResult<Vec<T>> {
-    rows.iter()
-        .map(read)
-        .collect::<Result<_, _>>()
-        .map_err(db_err)
 }
 
 /// A unique violation in `insert_trip` can only be the rule of one live trip per person and
@@ -179,7 +173,7 @@ impl TripStore for SqlStore {
         let found = self
             .fetch_page(&select, "id", merchant_id.as_str(), page)
             .await?;
-        rows(&found, trip)
+        read_rows(&found, trip)
     }
 
     async fn live_trip(&self, venue_id: &str, person_id: &str) -> StoreResult<Option<TripRow>> {
@@ -198,7 +192,7 @@ impl TripStore for SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        rows(&found, trip)
+        read_rows(&found, trip)
     }
 
     async fn update_trip(
@@ -285,7 +279,7 @@ impl TripStore for SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        rows(&found, item)
+        read_rows(&found, item)
     }
 
     async fn stale_trips(
@@ -301,7 +295,7 @@ impl TripStore for SqlStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        rows(&found, trip)
+        read_rows(&found, trip)
     }
 
     async fn insert_adjustment(&self, a: &AdjustmentRow) -> StoreResult<()> {
@@ -314,7 +308,7 @@ impl TripStore for SqlStore {
             .bind(a.quantity)
             .bind(a.amount.minor_units())
             .bind(&a.reason)
-            .bind(&a.status)
+            .bind(a.status.as_str())
             .bind(&a.refund_id)
             .bind(a.created)
             .execute(&self.pool)
@@ -330,17 +324,21 @@ impl TripStore for SqlStore {
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_err)?;
-        rows(&found, adjustment)
+        read_rows(&found, adjustment)
     }
 
-    async fn update_adjustment(&self, a: &AdjustmentRow, from: &str) -> StoreResult<bool> {
+    async fn update_adjustment(
+        &self,
+        a: &AdjustmentRow,
+        from: AdjustmentState,
+    ) -> StoreResult<bool> {
         crate::changed_one(
             &self.pool,
             sqlx::query("UPDATE trip_adjustments SET status = $1, refund_id = $2 WHERE id = $3 AND status = $4")
-                .bind(&a.status)
+                .bind(a.status.as_str())
                 .bind(&a.refund_id)
                 .bind(&a.id)
-                .bind(from),
+                .bind(from.as_str()),
         )
         .await
     }

@@ -1,6 +1,6 @@
 //! Webhook endpoints and the delivery outbox.
 
-use crate::{SqlStore, changed_one, col, db_err};
+use crate::{SqlStore, changed_one, col, db_err, read_rows};
 use async_trait::async_trait;
 use palm_service::store::MerchantId;
 use palm_service::store::{DeliveryRow, EndpointRow, EventRow, Page, StoreResult, WebhookStore};
@@ -127,10 +127,7 @@ impl WebhookStore for SqlStore {
         let rows = self
             .fetch_page(&select, "d.id", merchant_id.as_str(), page)
             .await?;
-        rows.iter()
-            .map(delivery)
-            .collect::<Result<_, _>>()
-            .map_err(db_err)
+        read_rows(&rows, delivery)
     }
 
     async fn endpoint_keys(&self) -> StoreResult<Vec<(String, Vec<u8>)>> {
