@@ -20,7 +20,7 @@ cargo build --release --bin palmline
 palmline="${CARGO_TARGET_DIR:-target}/release/palmline"
 
 work="$(mktemp -d)"
-"$palmline" synth --out "$work/palms" --palms 6 --captures 5 --seed 600 >/dev/null
+"$palmline" synth --out "$work/palms" --palms 8 --captures 5 --seed 600 >/dev/null
 # The dashboard's accuracy report: the real development sets when ../shared is here.
 sets=("$work/palms")
 if [ -d ../shared/datasets/tongji-roi ]; then sets=(../shared/datasets/tongji-roi ../shared/datasets/coep-hands); fi

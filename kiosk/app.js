@@ -102,6 +102,15 @@ class Camera {
     canvas.getContext("2d").drawImage(this.video, 0, 0, canvas.width, canvas.height);
     return canvas.toDataURL("image/png").split(",")[1];
   }
+  // The frames of one hover: `count` captures a little apart, as a scanner's burst.
+  async burst(count, gapMs = 120) {
+    const frames = [];
+    for (let i = 0; i < count; i++) {
+      if (i) await new Promise((r) => setTimeout(r, gapMs));
+      frames.push(this.capture());
+    }
+    return frames;
+  }
   stop() {
     if (this.stream) this.stream.getTracks().forEach((t) => t.stop());
     this.stream = null;

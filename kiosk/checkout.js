@@ -2,12 +2,17 @@
 const cfg = PL.config();
 const camera = new Camera(PL.$("video"));
 let payment = null;
-let lastImage = null; // kept only while the phone hint is asked for
+// What the last palm request sent (one image, or a hover's frames and perhaps the other hand's),
+// kept only while the till asks for more: the other hand, then the phone hint.
+let pending = null;
+let awaitingOtherHand = false;
 let till = null; // this till's name, store and merchant, for the receipt
 
 // Every control that sends a request is disabled while one is in flight: a double click
 // creates one payment, and a second Confirm never races the first.
 const CONTROLS = ["start", "snap", "file", "hint-go", "confirm", "cancel"];
+// Frames in one hover: what the service decides as one piece of evidence.
+const HOVER_FRAMES = 3;
 
 function fail(e) {
   const code = e.body && e.body.code;
@@ -22,7 +27,8 @@ function fail(e) {
 // The end of a payment: one result panel, the Next customer button, nothing else.
 function finish(result) {
   camera.stop();
-  lastImage = null;
+  pending = null;
+  askOtherHand(false);
   PL.text("error", "");
   for (const id of ["palm-box", "confirm-box", "cancel", "hint-box"]) PL.show(id, false);
   PL.show(result, true);
@@ -56,12 +62,28 @@ function receipt(p) {
   finish("receipt");
 }
 
-async function submit(image, hint) {
+// The till asks for the other hand: the first hover is kept and the next one is sent beside it.
+function askOtherHand(on) {
+  awaitingOtherHand = on;
+  PL.show("other-hand", on);
+  PL.text("palm-ask", on ? "Now hover your other hand." : "Hover your palm over the scanner.");
+}
+
+// A hover (`frames`: three captures of one presentation) or a single capture (`frames` of one).
+function hover(frames) {
+  if (awaitingOtherHand) return submit({ ...pending, second_hand_frames: frames });
+  askOtherHand(false);
+  return submit(frames.length === 1 ? { image: frames[0] } : { frames });
+}
+
+async function submit(palm, hint) {
   PL.text("error", "");
-  const body = { image, confirm: false };
+  const body = { ...palm, confirm: false };
   if (hint) body.phone_last4 = hint;
   try {
     const p = await PL.api("POST", "/v1/payments/" + payment.id + "/palm", cfg.till, body);
+    pending = null;
+    askOtherHand(false);
     if (p.status === "requires_confirmation") {
       const box = PL.$("cards");
       box.textContent = "";
@@ -80,7 +102,16 @@ async function submit(image, hint) {
     }
   } catch (e) {
     const code = e.body && e.body.code;
-    if (code === "needs_hint") { lastImage = image; PL.show("hint-box", true); PL.text("error", e.message); return; }
+    if (code === "needs_second_hand") {
+      pending = palm;
+      askOtherHand(true);
+      PL.text("error", "Your first hand was not enough to find you among everyone here.");
+      return;
+    }
+    if (code === "needs_hint") { pending = palm; askOtherHand(false); PL.show("hint-box", true); PL.text("error", e.message); return; }
+    // Any other answer ends this attempt: the next hover starts afresh.
+    pending = null;
+    askOtherHand(false);
     fail(e);
   }
 }
@@ -99,13 +130,22 @@ PL.$("start").onclick = () => PL.busy(CONTROLS, async () => {
   if (!till) till = await PL.api("GET", "/v1/till", cfg.till).catch(() => null);
 });
 PL.cameraButton(camera, "camera", "camera-box", "error");
-PL.$("snap").onclick = () => PL.busy(CONTROLS, () => submit(camera.capture()));
+PL.$("snap").onclick = () => PL.busy(CONTROLS, async () => hover(await camera.burst(HOVER_FRAMES)));
+// One photo, or the frames of one hover (a scanner's burst saved as files).
 PL.$("file").onchange = (ev) => {
-  const file = ev.target.files[0];
-  ev.target.value = ""; // the same photo may be chosen again
-  if (file) PL.busy(CONTROLS, async () => submit(await PL.fileToBase64(file)));
+  const files = [...ev.target.files];
+  ev.target.value = ""; // the same photos may be chosen again
+  if (!files.length) return;
+  const wanted = awaitingOtherHand ? [HOVER_FRAMES] : [1, HOVER_FRAMES];
+  if (!wanted.includes(files.length)) {
+    PL.text("error", awaitingOtherHand
+      ? "Choose the " + HOVER_FRAMES + " frames of the other hand's hover."
+      : "Choose one photo, or the " + HOVER_FRAMES + " frames of one hover.");
+    return;
+  }
+  PL.busy(CONTROLS, async () => hover(await Promise.all(files.map(PL.fileToBase64))));
 };
-PL.$("hint-go").onclick = () => PL.busy(CONTROLS, () => submit(lastImage, PL.$("hint").value.trim()));
+PL.$("hint-go").onclick = () => PL.busy(CONTROLS, () => submit(pending, PL.$("hint").value.trim()));
 PL.$("confirm").onclick = () => PL.busy(CONTROLS, async () => {
   PL.text("error", "");
   const chosen = document.querySelector("input[name=card]:checked");

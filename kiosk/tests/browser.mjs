@@ -1,7 +1,7 @@
 // The kiosk pages in a real browser (Debian's chromium, driven by playwright-core), against a
 // running `palmline serve`. Stories: sign up with uploaded synthetic palms and a test card, then
 // pay at a till and see the receipt; a declined card at sign-up; a palm at a venue gate; a
-// walk-out trip's receipt page.
+// walk-out trip's receipt page; both hands at sign-up; a hover at a till, and the other hand asked for.
 //
 // Usage: node browser.mjs   with PALMLINE_URL, PALMLINE_DATA (the server's data directory, for
 // the demo credentials), PALMLINE_PALMS (a `palmline synth` folder), and optionally
@@ -372,6 +372,38 @@ await story("sign up with both hands: the other hand is asked for once the first
   await page.click("#submit");
   await page.waitForSelector("#done:not(.hidden)");
   assert.match(await page.textContent("#done-detail"), /Both hands/);
+});
+
+// A hover: three frames of one presentation, chosen together as a scanner's burst saves them.
+async function hoverAtTill(page, palmId, ks) {
+  await page.setInputFiles("#file", ks.map((k) => palm(palmId, k)));
+}
+
+await story("pay with a hover; a stranger's hover is asked for the other hand, then refused", async (page) => {
+  await page.goto(link);
+  await page.goto(`${base}/kiosk/checkout.html`);
+  await page.fill("#amount", "4.00");
+  await page.click("#start");
+  await page.waitForSelector("#palm-box:not(.hidden)");
+  // Nobody signed these palms up: the first hand names no one, so the till asks for the other.
+  await hoverAtTill(page, palmIds[6], [1, 2, 3]);
+  await page.waitForSelector("#other-hand:not(.hidden)");
+  assert.match(await page.textContent("#palm-ask"), /other hand/);
+  assert.match(await page.textContent("#error"), /first hand was not enough/);
+  // A single photo is not a hover of the other hand.
+  await page.setInputFiles("#file", palm(palmIds[7], 1));
+  await page.waitForFunction(() => /frames of the other hand/.test(document.getElementById("error").textContent));
+  await hoverAtTill(page, palmIds[7], [1, 2, 3]);
+  await page.waitForFunction(() => /no enrolled palm matches/.test(document.getElementById("error").textContent));
+  assert.ok(await page.isHidden("#other-hand"), "the next hover starts afresh");
+  assert.ok(await page.isHidden("#confirm-box"));
+  // The person who signed up with both hands pays with a hover of the right hand.
+  await hoverAtTill(page, palmIds[4], [3, 4, 5]);
+  await page.waitForSelector("#confirm-box:not(.hidden)", { timeout: 20000 });
+  assert.match(await page.textContent("#cards"), /VISA .*1111/);
+  await page.click("#confirm");
+  await page.waitForSelector("#receipt:not(.hidden)", { timeout: 20000 });
+  assert.equal((await page.textContent("#r-total")).replace(/\s/g, ""), "$4.00");
 });
 
 await browser.close();

@@ -126,7 +126,7 @@ pub fn fuse_hands(set: &Dataset, scores: &PairScores, floor: f64) -> Option<Fuse
 }
 
 /// Pearson's correlation of the pairs' two values.
-fn correlation(pairs: &[(f64, f64)]) -> Option<f64> {
+pub(crate) fn correlation(pairs: &[(f64, f64)]) -> Option<f64> {
     if pairs.len() < 3 {
         return None;
     }

@@ -6,12 +6,14 @@
 //! `None` where an image yielded no template (a failure to acquire, which then fails every genuine
 //! comparison it takes part in and never falsely matches).
 
+mod bands;
 mod dataset;
 mod frames;
 mod fusion;
 mod metrics;
 mod scores;
 
+pub use bands::{BandCorrelation, FusedBands, fuse_bands};
 pub use dataset::{Dataset, Entry};
 pub use frames::{FusedBursts, fuse_frames, fuse_hand_bursts};
 pub use fusion::{FusedPairs, fuse_hands};

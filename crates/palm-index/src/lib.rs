@@ -20,7 +20,10 @@ mod persist;
 pub mod policy;
 mod protected;
 
-pub use policy::{Calibration, FUSED_CALIBRATIONS, Policy, SHIPPED_CALIBRATION, Serial, Threshold};
+pub use policy::{
+    Calibration, FUSED_CALIBRATIONS, Policy, SHIPPED_CALIBRATION, Serial, TWO_BAND_CALIBRATION,
+    Threshold,
+};
 pub use protected::ProtectedPalm;
 
 use coarse::CoarseCode;

@@ -26,6 +26,12 @@ pub const FUSED_CALIBRATIONS: &[((u8, u8), &str)] = &[
     ((2, 3), include_str!("../calibrations/hands2-frames3.txt")),
 ];
 
+/// The calibration of one hand's capture in two light bands (visible light and near infrared at
+/// 850 nm, fused as `palm_eval::fuse_bands` does), measured on casia-ms's white and 850 nm images:
+/// `palmline eval ../shared/datasets/casia-ms --fuse bands --bands white,850nm
+/// --write-fused-calibration FILE`.
+pub const TWO_BAND_CALIBRATION: &str = include_str!("../calibrations/hands1-frames1-bands2.txt");
+
 impl Calibration {
     /// The shipped calibration of fused evidence for `hands` hands of `frames` frames a hover;
     /// `None` when none is shipped for that pair.
@@ -436,6 +442,8 @@ mod tests {
                 "{hands} hands, {frames} frames"
             );
         }
+        let bands = Calibration::from_text(TWO_BAND_CALIBRATION).unwrap();
+        assert_eq!(bands.fingerprint, shipped.fingerprint, "two bands");
         assert!(Calibration::fused(2, 7).is_none());
     }
 

@@ -59,13 +59,19 @@ pub struct EvalArgs {
     /// `hand` columns, such as casia-ms) and scores a pair by the mean of its two hands;
     /// `frames` compares each palm's first capture (its enrolment) with the later ones taken
     /// `--frames` at a time as the frames of one hover; `hands` with `--frames` does that with
-    /// both hands (a hover of each against the person's two enrolment captures).
+    /// both hands (a hover of each against the person's two enrolment captures); `bands` joins
+    /// each capture's images in the set's light bands (`--bands`; sets with `modality`, `person`
+    /// and `hand` columns, such as casia-ms) and scores a pair by the mean of its bands.
     #[arg(long, value_enum)]
     pub fuse: Option<crate::fuse::FuseBy>,
     /// Frames in one hover: for `--fuse frames` (default 3), and for `--fuse hands` to compare
     /// hovers of both hands instead of two-hand presentations.
     #[arg(long, value_parser = clap::value_parser!(u16).range(1..=20))]
     pub frames: Option<u16>,
+    /// The bands `--fuse bands` fuses (manifest `modality` names, comma-separated, e.g.
+    /// `white,940nm`); default: every band of the set.
+    #[arg(long, value_delimiter = ',', conflicts_with = "modality")]
+    pub bands: Vec<String>,
     /// Fit a calibration from the fused scores of every evaluated set (pooled; needs `--fuse`)
     /// and write it here: what `palmline policy --hands --frames` decides with.
     #[arg(long, value_name = "FILE", requires = "fuse")]
@@ -140,7 +146,13 @@ pub fn run(args: EvalArgs) -> Result<()> {
                     continue;
                 }
             };
+            let by_bands = args.fuse == Some(crate::fuse::FuseBy::Bands);
+            let mut bands = Vec::new();
             for set in subsets {
+                let band = set.modalities().join("+");
+                if by_bands && !args.bands.is_empty() && !args.bands.contains(&band) {
+                    continue;
+                }
                 let (report, scores, templates) = evaluate_set(&engine, &set, transform.as_ref());
                 if let Some(file) = &args.write_scores {
                     write_scores(file, &set, &scores, reports.is_empty())?;
@@ -149,7 +161,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 genuine.extend(g.into_iter().flatten());
                 impostor.extend(i.into_iter().flatten());
                 reports.push(report);
-                if let Some(by) = args.fuse {
+                if let Some(by) = args.fuse.filter(|_| !by_bands) {
                     let how = crate::fuse::Fusion {
                         by,
                         floor: fusion_floor,
@@ -166,6 +178,14 @@ pub fn run(args: EvalArgs) -> Result<()> {
                         &engine, &set, &templates, policy,
                     )?);
                 }
+                if by_bands {
+                    bands.push((set, scores));
+                }
+            }
+            if by_bands && let Some(fused) = crate::fuse::bands(dir, &bands, fusion_floor) {
+                fused_genuine.extend(fused.genuine.into_iter().flatten());
+                fused_impostor.extend(fused.impostor.into_iter().flatten());
+                reports.push(fused.report);
             }
         }
         let fingerprint = engine.params().fingerprint();

@@ -1,4 +1,4 @@
-//! `palmline eval --fuse hands|frames`: verification of fused evidence, reported with the same
+//! `palmline eval --fuse hands|frames|bands`: verification of fused evidence, reported with the same
 //! keys as a one-hand verification plus `fused_by` and `fusion_floor`. Hands: two-hand
 //! presentations, each pair scored by the fused similarity of its two hands
 //! (palm_eval::fuse_hands, each hand counted from the calibration's impostor tail start), with
@@ -6,7 +6,9 @@
 //! bursts of `frames` later captures (palm_eval::fuse_frames), with `palms`, `bursts`, `frames`
 //! and the same protocol's one-frame figures (`one_frame`) to compare with. Hands with
 //! `--frames K`: each person's two enrolment captures against hovers of `K` frames of each hand
-//! (palm_eval::fuse_hand_bursts), with `people`, `bursts`, `frames` and `one_frame`.
+//! (palm_eval::fuse_hand_bursts), with `people`, `bursts`, `frames` and `one_frame`. Bands: each
+//! capture's images in several light bands (palm_eval::fuse_bands), with `bands`,
+//! `presentations` and each two bands' impostor score correlation.
 //!
 //! The fused scores of every set can be fitted into a calibration (`--write-fused-calibration`):
 //! what `palmline policy --hands --frames` decides with.
@@ -22,6 +24,9 @@ pub enum FuseBy {
     Hands,
     /// Several frames of one hover of a palm, against its enrolment capture.
     Frames,
+    /// A capture's images in several light bands (sets with `modality`, `person` and `hand`
+    /// columns, such as casia-ms).
+    Bands,
 }
 
 /// How to fuse: over what, from which floor (where each piece of evidence starts: the
@@ -71,7 +76,60 @@ pub fn report(how: Fusion, set: &Dataset, scores: &PairScores) -> Option<Fused> 
         (FuseBy::Hands, None) => hands(set, scores, how.floor),
         (FuseBy::Hands, Some(k)) => bursts(set, scores, how.floor, k, true),
         (FuseBy::Frames, k) => bursts(set, scores, how.floor, k.unwrap_or(3), false),
+        // Bands join several subsets of a set: `bands` below.
+        (FuseBy::Bands, _) => None,
     }
+}
+
+/// The fused report of a set's bands (`subsets`: one per band, with its pair scores), or `None`
+/// (said on stderr) when they cannot be fused.
+pub fn bands(
+    dir: &std::path::Path,
+    subsets: &[(Dataset, PairScores)],
+    floor: f64,
+) -> Option<Fused> {
+    let parts: Vec<(&Dataset, &PairScores)> = subsets.iter().map(|(d, s)| (d, s)).collect();
+    let Some(fused) = palm_eval::fuse_bands(&parts, floor) else {
+        eprintln!(
+            "{}: fusing bands needs two bands or more and manifest person, hand and sample columns",
+            dir.display()
+        );
+        return None;
+    };
+    // The set's own name, as its subsets' names begin (`casia-ms/white`).
+    let name = subsets.first().map_or_else(
+        || dir.display().to_string(),
+        |(d, _)| d.name.split('/').next().unwrap_or(&d.name).to_string(),
+    );
+    let v = verification(&fused.genuine, &fused.impostor);
+    let json = crate::figures::with_verification(
+        &v,
+        json!({
+        "set": name,
+        "mode": "verify",
+        "fused_by": "bands",
+        "fusion": "mean of the bands' similarities of one capture, each counted from the impostor tail start",
+        "fusion_floor": floor,
+        "bands": fused.bands,
+        "images": subsets.iter().map(|(d, _)| d.entries.len()).sum::<usize>(),
+        "presentations": fused.presentations,
+        "impostor_band_correlations": fused.impostor_correlations.iter().map(|c| json!({
+            "bands": [c.bands.0, c.bands.1],
+            "impostor": c.impostor,
+        })).collect::<Vec<_>>(),
+        }),
+    );
+    let report = Report {
+        name: format!("{name} (bands {})", fused.bands.join(" + ")),
+        images: subsets.iter().map(|(d, _)| d.entries.len()).sum(),
+        verification: Some(v),
+        json,
+    };
+    Some(Fused {
+        report,
+        genuine: fused.genuine,
+        impostor: fused.impostor,
+    })
 }
 
 /// Hovers of `k` frames (of both hands with `both_hands`) against enrolments.
@@ -200,6 +258,31 @@ fn hands(set: &Dataset, scores: &PairScores, floor: f64) -> Option<Fused> {
 pub fn print(r: &Report) {
     let j = &r.json;
     println!("{}", r.name);
+    if j["fused_by"] == "bands" {
+        println!(
+            "  presentations {}  genuine pairs {}  impostor pairs {}  (fused: mean of the bands, each from {:.4})",
+            j["presentations"],
+            j["genuine_pairs"],
+            j["impostor_pairs"],
+            j["fusion_floor"].as_f64().unwrap_or(f64::NAN)
+        );
+        print_rates("fused", j);
+        for c in j["impostor_band_correlations"]
+            .as_array()
+            .into_iter()
+            .flatten()
+        {
+            println!(
+                "  impostor score correlation {} / {}: {}",
+                c["bands"][0].as_str().unwrap_or("?"),
+                c["bands"][1].as_str().unwrap_or("?"),
+                c["impostor"]
+                    .as_f64()
+                    .map_or("n/a".to_string(), |v| format!("{v:.3}"))
+            );
+        }
+        return;
+    }
     if j["frames"].is_number() {
         let subjects = if j["fused_by"] == "hands" {
             "people"

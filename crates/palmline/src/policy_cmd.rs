@@ -4,7 +4,7 @@
 
 use anyhow::{Result, bail};
 use palm_engine::Engine;
-use palm_index::{Calibration, FUSED_CALIBRATIONS, Policy, Serial};
+use palm_index::{Calibration, FUSED_CALIBRATIONS, Policy, Serial, TWO_BAND_CALIBRATION};
 use serde_json::json;
 use std::path::PathBuf;
 
@@ -21,7 +21,7 @@ pub struct PolicyArgs {
     #[arg(long, default_value_t = 1e-6)]
     pub fpir: f64,
     /// Calibration file (default: the one shipped with palm-index).
-    #[arg(long, conflicts_with_all = ["hands", "frames"])]
+    #[arg(long, conflicts_with_all = ["hands", "frames", "bands"])]
     pub calibration: Option<PathBuf>,
     /// Hands a person presents: 1, or 2 for the serial decision (the first hand decides alone
     /// when it can, the second is asked for the rest). Uses the shipped fused calibrations.
@@ -30,6 +30,10 @@ pub struct PolicyArgs {
     /// Frames in one hover (shipped fused calibrations: 1 and 3).
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=20))]
     pub frames: Option<u8>,
+    /// Light bands of one capture: 2 is visible light and near infrared (850 nm) fused, for a
+    /// scanner with both (shipped calibration: one hand, one frame).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
+    pub bands: Option<u8>,
     /// One JSON object per size instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -39,17 +43,45 @@ pub fn run(args: PolicyArgs) -> Result<()> {
     if !(args.fpir > 0.0 && args.fpir < 1.0) {
         bail!("--fpir must be between 0 and 1 (exclusive)");
     }
+    if args.bands == Some(2) {
+        if args.hands.unwrap_or(1) != 1 || args.frames.unwrap_or(1) != 1 {
+            bail!(
+                "two bands are calibrated for one hand and one frame only (--hands 1 --frames 1); \
+                 measure others with `palmline eval --fuse bands --write-fused-calibration`"
+            );
+        }
+        let c = checked(Calibration::from_text(TWO_BAND_CALIBRATION)?)?;
+        let policy = Policy {
+            target_fpir: args.fpir,
+            ..Policy::new(c)
+        };
+        one_stage(
+            &policy,
+            &args,
+            "one hand, visible and near-infrared bands",
+            "people",
+            (1, 2),
+        );
+        return Ok(());
+    }
     if args.hands.is_some() || args.frames.is_some() {
         return fused(&args, args.hands.unwrap_or(1), args.frames.unwrap_or(1));
     }
     let mut policy = crate::identify::policy(&Engine::default(), args.calibration.as_deref())?;
     policy.target_fpir = args.fpir;
-    one_stage(&policy, &args, "calibration", "palms", 1);
+    one_stage(&policy, &args, "calibration", "palms", (1, 1));
     Ok(())
 }
 
-/// The table (or JSON lines) of a decision by one piece of evidence.
-fn one_stage(policy: &Policy, args: &PolicyArgs, what: &str, counted: &str, frames: u8) {
+/// The table (or JSON lines) of a decision by one piece of evidence (of one hand, `frames` a
+/// hover and `bands` light bands).
+fn one_stage(
+    policy: &Policy,
+    args: &PolicyArgs,
+    what: &str,
+    counted: &str,
+    (frames, bands): (u8, u8),
+) {
     if !args.json {
         describe(what, &policy.calibration);
         println!(
@@ -62,7 +94,7 @@ fn one_stage(policy: &Policy, args: &PolicyArgs, what: &str, counted: &str, fram
         if args.json {
             println!(
                 "{}",
-                json!({"palms": n, "hands": 1, "frames": frames, "threshold": t.similarity,
+                json!({"palms": n, "hands": 1, "frames": frames, "bands": bands, "threshold": t.similarity,
                        "fmr": t.fmr, "fpir": t.fpir, "fnir": t.fnir, "needs_hint": t.needs_hint})
             );
             continue;
@@ -109,7 +141,11 @@ fn shipped(hands: u8, frames: u8) -> Result<Calibration> {
             have.join(", ")
         );
     };
-    let c = calibration?;
+    checked(calibration?)
+}
+
+/// A shipped calibration, refused when it was measured with other engine parameters.
+fn checked(c: Calibration) -> Result<Calibration> {
     let engine = Engine::default().params().fingerprint();
     if c.fingerprint != engine {
         bail!(
@@ -128,7 +164,7 @@ fn fused(args: &PolicyArgs, hands: u8, frames: u8) -> Result<()> {
     let first = policy(shipped(1, frames)?);
     if hands == 1 {
         let what = format!("one hand, {frames} frame(s)");
-        one_stage(&first, args, &what, "people", frames);
+        one_stage(&first, args, &what, "people", (frames, 1));
         return Ok(());
     }
     let both = policy(shipped(2, frames)?);

@@ -349,6 +349,25 @@ fn policy_for_two_hands_reports_the_serial_decision() {
     assert!(!out.status.success());
 }
 
+/// Two light bands of one capture (visible and near infrared) name people a single visible
+/// capture leaves to a hint, under the same FPIR; bands are calibrated for one hand and frame.
+#[test]
+fn policy_for_two_bands_decides_with_their_calibration() {
+    let rows = |args: &[&str]| json_lines(&succeeded(args));
+    let sizes = ["--sizes", "1,1000000", "--json"];
+    let bands = rows(&[&["policy", "--bands", "2"][..], &sizes].concat());
+    let visible = rows(&[&["policy", "--hands", "1", "--frames", "1"][..], &sizes].concat());
+    assert_eq!(bands.len(), 2);
+    for (b, v) in bands.iter().zip(&visible) {
+        assert_eq!(b["bands"], 2);
+        assert!(b["fpir"].as_f64().unwrap() <= 1.0001e-6, "{b}");
+        assert!(b["fnir"].as_f64() < v["fnir"].as_f64(), "{b} vs {v}");
+    }
+    let out = palmline(&["policy", "--bands", "2", "--hands", "2"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("one hand and one frame"));
+}
+
 /// `palmline serve` as the README runs it: prints its URL and the demo credentials, answers,
 /// and stops cleanly on SIGTERM; `palmline keys rotate` then moves the data to a new master key.
 
@@ -509,6 +528,63 @@ fn eval_fuses_both_hands_of_each_person() {
     assert!(!bad.status.success());
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&plain).unwrap();
+}
+
+/// Rewrites a synthetic set's manifest as two light bands of three people's right hands: palms
+/// 1-3 are the white-light images, palms 4-6 the near-infrared ones of the same captures.
+fn two_banded(dir: &std::path::Path) {
+    let manifest = std::fs::read_to_string(dir.join("manifest.csv")).unwrap();
+    let mut rows = vec!["path,palm,session,sample,hand,modality,person".to_string()];
+    for line in manifest.lines().skip(1) {
+        let cols: Vec<&str> = line.split(',').collect();
+        let palm: u32 = cols[1].trim_start_matches('s').parse().unwrap();
+        let (person, band) = ((palm - 1) % 3 + 1, if palm <= 3 { "white" } else { "nir" });
+        let sample = cols[0].rsplit('/').next().unwrap();
+        rows.push(format!(
+            "{},{},1,{sample},r,{band},p{person}",
+            cols[0], cols[1]
+        ));
+    }
+    std::fs::write(dir.join("manifest.csv"), rows.join("\n") + "\n").unwrap();
+}
+
+/// `eval --fuse bands` joins each capture's images in the asked bands and reports the fused
+/// verification after each band's own; one band, or a set without the columns, is said to have
+/// nothing to fuse.
+#[test]
+fn eval_fuses_the_light_bands_of_a_capture() {
+    let dir = scratch("bands");
+    synth(&dir, &[]); // 6 palms x 3 captures
+    two_banded(&dir);
+    let set = dir.to_str().unwrap();
+    let out = succeeded(&["eval", set, "--fuse", "bands", "--json"]);
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 3, "each band, then the fused report");
+    let fused = &lines[2];
+    assert_eq!(fused["fused_by"], "bands");
+    assert_eq!(fused["presentations"], 9);
+    assert_eq!(fused["genuine_pairs"], 9);
+    assert_eq!(fused["impostor_pairs"], 27);
+    assert_eq!(fused["images"], 18);
+    assert_eq!(fused["bands"].as_array().unwrap().len(), 2);
+    assert!(fused["impostor_band_correlations"][0]["impostor"].is_number());
+    let worst = lines[..2]
+        .iter()
+        .map(|l| l["eer"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert!(fused["eer"].as_f64().unwrap() <= worst);
+    // One band asked for: evaluated, nothing to fuse.
+    let out = palmline(&["eval", set, "--fuse", "bands", "--bands", "white", "--json"]);
+    assert!(out.status.success());
+    assert_eq!(json_lines(&out).len(), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("two bands or more"));
+    // --bands names modalities; --modality picks one: not both.
+    assert!(
+        !palmline(&["eval", set, "--bands", "white", "--modality", "nir"])
+            .status
+            .success()
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
