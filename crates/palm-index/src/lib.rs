@@ -27,7 +27,7 @@ pub use policy::{
 pub use protected::ProtectedPalm;
 
 use coarse::CoarseCode;
-use palm_engine::protect::{self, ProtectedRows, Transform};
+use palm_engine::protect::{self, ProtectedProbe, ProtectedRows, Transform};
 use palm_engine::{Params, Template};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -344,15 +344,30 @@ impl Gallery {
         probe: &Template,
         search: &Search,
     ) -> Result<(Vec<Candidate>, usize), IndexError> {
+        let protected_probe = self.protect_probe(probe)?;
+        self.rank_protected(probe, &protected_probe, search)
+    }
+
+    /// A probe checked against the gallery's engine and made ready to compare with its
+    /// protected rows (every shift and warp: the costly part of a small search).
+    fn protect_probe(&self, probe: &Template) -> Result<ProtectedProbe, IndexError> {
         self.check(probe)?;
+        self.transform
+            .probe(probe, &self.params)
+            .map_err(|_| IndexError::WrongShape(probe.planes.len()))
+    }
+
+    /// [`Gallery::rank`] with the probe already protected.
+    fn rank_protected(
+        &self,
+        probe: &Template,
+        protected_probe: &ProtectedProbe,
+        search: &Search,
+    ) -> Result<(Vec<Candidate>, usize), IndexError> {
         let bucket = search.bucket.unwrap_or(NO_BUCKET);
         let in_scope = |b: Bucket| search.bucket.is_none() || b == bucket;
-        let protected_probe = self
-            .transform
-            .probe(probe, &self.params)
-            .map_err(|_| IndexError::WrongShape(probe.planes.len()))?;
         let full = |rows: &ProtectedRows| {
-            protect::compare_rows(&protected_probe, rows, &self.params).similarity
+            protect::compare_rows(protected_probe, rows, &self.params).similarity
         };
         let searched = AtomicCount::default();
         let mut scored: Vec<Candidate> = if search.exhaustive {
@@ -385,7 +400,9 @@ impl Gallery {
                     let s = s.read().unwrap_or_else(|e| e.into_inner());
                     let mut scores = Vec::with_capacity(s.coarse.len());
                     coarse::scan(&codes, &s.coarse, &mut scores);
-                    let keep = shortlist.div_ceil(self.shards.len()).max(search.k);
+                    // The shortlist is spread over the shards: a wide search (a hover's 20
+                    // people) re-ranks no more codes than a plain one, only keeps more of them.
+                    let keep = shortlist.div_ceil(self.shards.len());
                     // The shard's `keep` lowest scores, kept sorted in a small array: most codes
                     // are rejected by one comparison with the current worst.
                     let mut near: Vec<(u32, usize)> = Vec::with_capacity(keep + 1);
@@ -452,10 +469,12 @@ impl Gallery {
     }
 
     /// Frames of a second hand for a hover already ranked (a serial decision), or a hover's
-    /// first frames when `ranked` is empty: the best frame searches, so a person the first
-    /// hand's search missed can still be found, and every frame is compared with the palms of
-    /// all the people either search ranked (the first hand's frames count the floor for people
-    /// only the second hand's search found).
+    /// first frames when `ranked` is empty. A first hover's best frame searches the gallery for
+    /// its [`HOVER_CANDIDATES`] best people and its other frames are compared with their palms;
+    /// a second hand searches nothing: all its frames are compared with the palms of the people
+    /// the first hover's search ranked, so the fused decision never scans the gallery twice (a
+    /// person the first search missed is not found, and falls back to a hint, never to a
+    /// wrong name).
     pub fn rank_more(
         &self,
         ranked: &mut Vec<(Vec<Candidate>, usize)>,
@@ -465,29 +484,31 @@ impl Gallery {
         let Some((best, rest)) = searcher_first(frames) else {
             return Ok(());
         };
-        let wide = Search {
-            k: search.k.max(HOVER_CANDIDATES),
-            ..*search
+        // Each frame is protected once, the frames side by side (a protected probe holds every
+        // shift and warp: it costs more than comparing it with a few dozen people).
+        let order: Vec<&Template> = std::iter::once(best).chain(rest).collect();
+        let probes: Vec<ProtectedProbe> = order
+            .par_iter()
+            .map(|f| self.protect_probe(f))
+            .collect::<Result<_, _>>()?;
+        let (scored, searched) = match ranked.first() {
+            Some((_, searched)) => (&probes[..], *searched),
+            None => {
+                let wide = Search {
+                    k: search.k.max(HOVER_CANDIDATES),
+                    ..*search
+                };
+                // Its own search scores the searching frame against every candidate.
+                let (found, searched) = self.rank_protected(best, &probes[0], &wide)?;
+                ranked.push((found, searched));
+                (&probes[1..], searched)
+            }
         };
-        let (found, searched) = self.rank(best, &wide)?;
-        let mut owners: Vec<Owner> = ranked
-            .first()
-            .into_iter()
-            .flat_map(|(c, _)| c)
-            .chain(&found)
-            .map(|c| c.owner)
-            .collect();
+        let mut owners: Vec<Owner> = ranked[0].0.iter().map(|c| c.owner).collect();
         owners.sort_unstable();
         owners.dedup();
-        if ranked.is_empty() {
-            // Its own search already scored the searching frame against every candidate.
-            ranked.push((found, searched));
-        } else {
-            ranked.push((self.score_owners(best, &owners, search)?, searched));
-        }
-        for frame in rest {
-            ranked.push((self.score_owners(frame, &owners, search)?, searched));
-        }
+        let lists = self.score_owners_protected(scored, &owners, search);
+        ranked.extend(lists.into_iter().map(|l| (l, searched)));
         Ok(())
     }
 
@@ -499,11 +520,22 @@ impl Gallery {
         owners: &[Owner],
         search: &Search,
     ) -> Result<Vec<Candidate>, IndexError> {
-        self.check(probe)?;
-        let protected_probe = self
-            .transform
-            .probe(probe, &self.params)
-            .map_err(|_| IndexError::WrongShape(probe.planes.len()))?;
+        let probe = self.protect_probe(probe)?;
+        let mut lists = self.score_owners_protected(std::slice::from_ref(&probe), owners, search);
+        Ok(lists.pop().unwrap_or_default())
+    }
+
+    /// Each of `probes` against every palm of `owners`, in one pass over the owners column: a
+    /// list per probe, each owner's best palm, best first.
+    fn score_owners_protected(
+        &self,
+        probes: &[ProtectedProbe],
+        owners: &[Owner],
+        search: &Search,
+    ) -> Vec<Vec<Candidate>> {
+        if probes.is_empty() {
+            return Vec::new();
+        }
         // A 4096-bit filter turns away almost every palm with one bit test; the few it lets
         // through are checked against the (short) owner list.
         let slot = |o: Owner| ((o.0 ^ (o.0 >> 29)) % 4096) as usize;
@@ -514,30 +546,43 @@ impl Gallery {
         let wanted =
             |o: Owner| filter[slot(o) / 64] >> (slot(o) % 64) & 1 == 1 && owners.contains(&o);
         let in_scope = |b: Bucket| search.bucket.is_none_or(|want| b == want);
-        let mut found: Vec<Candidate> = self
+        // (probe, candidate) pairs from every shard.
+        let found: Vec<(usize, Candidate)> = self
             .shards
             .par_iter()
             .flat_map_iter(|s| {
                 let s = s.read().unwrap_or_else(|e| e.into_inner());
-                (0..s.ids.len())
-                    .filter(|&i| wanted(s.owners[i]) && in_scope(s.buckets[i]))
-                    .map(|i| Candidate {
-                        id: s.ids[i],
-                        owner: s.owners[i],
-                        similarity: protect::compare_rows(
-                            &protected_probe,
-                            &s.rows[i],
-                            &self.params,
-                        )
-                        .similarity,
-                    })
-                    .collect::<Vec<_>>()
+                let mut out = Vec::new();
+                for i in 0..s.ids.len() {
+                    if !(wanted(s.owners[i]) && in_scope(s.buckets[i])) {
+                        continue;
+                    }
+                    for (p, probe) in probes.iter().enumerate() {
+                        let similarity =
+                            protect::compare_rows(probe, &s.rows[i], &self.params).similarity;
+                        out.push((
+                            p,
+                            Candidate {
+                                id: s.ids[i],
+                                owner: s.owners[i],
+                                similarity,
+                            },
+                        ));
+                    }
+                }
+                out
             })
             .collect();
-        found.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then(a.id.cmp(&b.id)));
-        let mut seen = std::collections::HashSet::new();
-        found.retain(|c| seen.insert(c.owner));
-        Ok(found)
+        let mut lists = vec![Vec::new(); probes.len()];
+        for (p, c) in found {
+            lists[p].push(c);
+        }
+        for list in &mut lists {
+            list.sort_by(|a, b| b.similarity.total_cmp(&a.similarity).then(a.id.cmp(&b.id)));
+            let mut seen = std::collections::HashSet::new();
+            list.retain(|c: &Candidate| seen.insert(c.owner));
+        }
+        lists
     }
 
     /// Ranks and decides under the open-set policy.

@@ -251,8 +251,9 @@ impl Service {
                 };
                 let identified = match templates.as_slice() {
                     [one] => gallery.identify(one, &search, &policy),
-                    // A hover, and the other hand's when sent: its frames are compared with the
-                    // people the first hand ranked, and search for their own best people too.
+                    // A hover, and the other hand's when sent: the other hand's frames are
+                    // compared with the people the first hand's search ranked (no second scan;
+                    // someone that search missed falls back to the phone digits).
                     _ => gallery
                         .rank_frames(&templates, &search)
                         .and_then(|mut ranked| {

@@ -5,9 +5,9 @@
 //! can be, then three frames of the left hand, decided on the six frames together. Each stage
 //! works to half the FPIR target under the shipped fused calibrations (palm_index::Serial).
 //!
-//! The gallery is searched once per hand, with that hand's best frame; every other frame, of
-//! either hand, is compared with the palms of the people those searches ranked
-//! (`Gallery::rank_frames`, `rank_more`).
+//! The gallery is searched once, with the first hand's best frame; every other frame, of either
+//! hand, is compared with the palms of the people that search ranked (`Gallery::rank_frames`,
+//! `rank_more`): the second hand scans nothing.
 
 use crate::bench_identify::{Distractors, IdentifyBenchArgs};
 use crate::figures::percentile;
@@ -23,6 +23,8 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 const FRAMES: usize = 3;
+/// Times each attempt is timed.
+const ROUNDS: usize = 5;
 
 /// One person of the probe set: enrolment and hover templates of each hand.
 struct Person {
@@ -150,22 +152,29 @@ fn serial(
     let search = Search::default();
     let (mut latencies, mut first_latencies) = (Vec::new(), Vec::new());
     let (mut by_first, mut correct, mut wrong, mut undecided) = (0, 0, 0, 0);
-    for (p, person) in people.iter().enumerate() {
-        let t0 = Instant::now();
-        let mut ranked = gallery.rank_frames(&person.hovers[0], &search)?;
-        let mut decision = fuse_ranked(&ranked, &search, &first).decision;
-        first_latencies.push(t0.elapsed().as_secs_f64() * 1e3);
-        if matches!(decision, Decision::Match(_)) {
-            by_first += 1;
-        } else {
-            gallery.rank_more(&mut ranked, &person.hovers[1], &search)?;
-            decision = fuse_ranked(&ranked, &search, &both).decision;
-        }
-        latencies.push(t0.elapsed().as_secs_f64() * 1e3);
-        match decision {
-            Decision::Match(PalmId(id)) if id / 2 == p as u64 => correct += 1,
-            Decision::Match(_) => wrong += 1,
-            _ => undecided += 1,
+    // Every attempt is timed ROUNDS times (the decisions are the same each time): 47 people
+    // alone would make the p99 the single slowest attempt.
+    for round in 0..ROUNDS {
+        for (p, person) in people.iter().enumerate() {
+            let t0 = Instant::now();
+            let mut ranked = gallery.rank_frames(&person.hovers[0], &search)?;
+            let mut decision = fuse_ranked(&ranked, &search, &first).decision;
+            first_latencies.push(t0.elapsed().as_secs_f64() * 1e3);
+            let alone = matches!(decision, Decision::Match(_));
+            if !alone {
+                gallery.rank_more(&mut ranked, &person.hovers[1], &search)?;
+                decision = fuse_ranked(&ranked, &search, &both).decision;
+            }
+            latencies.push(t0.elapsed().as_secs_f64() * 1e3);
+            if round > 0 {
+                continue;
+            }
+            by_first += usize::from(alone);
+            match decision {
+                Decision::Match(PalmId(id)) if id / 2 == p as u64 => correct += 1,
+                Decision::Match(_) => wrong += 1,
+                _ => undecided += 1,
+            }
         }
     }
     latencies.sort_by(f64::total_cmp);
@@ -184,6 +193,7 @@ fn serial(
         "p50_ms": percentile(&latencies, 0.5),
         "p99_ms": percentile(&latencies, 0.99),
         "first_hand_p50_ms": percentile(&first_latencies, 0.5),
+        "attempts_timed": latencies.len(),
         "threads": rayon::current_num_threads(),
     });
     if as_json {

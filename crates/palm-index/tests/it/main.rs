@@ -528,3 +528,42 @@ fn a_burst_of_frames_decides_as_one() {
         .unwrap();
     assert_eq!(whole.searched, 100);
 }
+
+/// A second hand's hover scans nothing: its frames are compared with exactly the people the
+/// first hover's search ranked, with the similarities a direct comparison gives.
+#[test]
+fn a_second_hand_is_compared_with_the_first_hands_people_only() {
+    let g = gallery_of(100);
+    let engine = Engine::default();
+    let hover = |seed: u64| -> Vec<Template> {
+        (3..6)
+            .map(|k| {
+                let img = Identity::new(seed).render(ROI, Capture::new(k));
+                engine.template(&png_bytes(&img)).unwrap()
+            })
+            .collect()
+    };
+    let search = Search::default();
+    let mut ranked = g.rank_frames(&hover(141), &search).unwrap();
+    assert_eq!(ranked.len(), 3);
+    let mut people: Vec<Owner> = ranked[0].0.iter().map(|c| c.owner).collect();
+    people.sort_unstable();
+    assert_eq!(people.len(), palm_index::HOVER_CANDIDATES);
+    let second = hover(7);
+    g.rank_more(&mut ranked, &second, &search).unwrap();
+    assert_eq!(ranked.len(), 6);
+    // One list per frame (best-quality frame first), each what a direct comparison gives.
+    let direct: Vec<Vec<palm_index::Candidate>> = second
+        .iter()
+        .map(|f| g.score_owners(f, &people, &search).unwrap())
+        .collect();
+    for (list, searched) in &ranked[3..] {
+        assert_eq!(*searched, 100, "counted as the first search's scope");
+        assert_eq!(list.len(), people.len());
+        assert!(
+            list.iter().all(|c| people.binary_search(&c.owner).is_ok()),
+            "only the first search's people"
+        );
+        assert!(direct.contains(list), "{list:?}");
+    }
+}
