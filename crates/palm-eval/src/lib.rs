@@ -8,6 +8,7 @@
 
 mod bands;
 mod dataset;
+mod enrolment;
 mod frames;
 mod fusion;
 mod metrics;
@@ -15,6 +16,7 @@ mod scores;
 
 pub use bands::{BandCorrelation, FusedBands, fuse_bands};
 pub use dataset::{Dataset, Entry};
+pub use enrolment::{EnrolledPairs, enrol_best};
 pub use frames::{FusedBursts, fuse_frames, fuse_hand_bursts};
 pub use fusion::{FusedPairs, fuse_hands};
 pub use metrics::{DetPoint, Verification, rank1, verification};

@@ -72,6 +72,9 @@ pub struct EvalArgs {
     /// `white,940nm`); default: every band of the set.
     #[arg(long, value_delimiter = ',', conflicts_with = "modality")]
     pub bands: Vec<String>,
+    /// Templates kept per palm for `--fuse templates` (1-3, default 2).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..=3))]
+    pub templates: Option<u16>,
     /// Fit a calibration from the fused scores of every evaluated set (pooled; needs `--fuse`)
     /// and write it here: what `palmline policy --hands --frames` decides with.
     #[arg(long, value_name = "FILE", requires = "fuse")]
@@ -166,6 +169,7 @@ pub fn run(args: EvalArgs) -> Result<()> {
                         by,
                         floor: fusion_floor,
                         frames: args.frames.map(usize::from),
+                        templates: args.templates.map(usize::from),
                     };
                     if let Some(fused) = crate::fuse::report(how, &set, &scores) {
                         fused_genuine.extend(fused.genuine.into_iter().flatten());

@@ -1,4 +1,4 @@
-//! `palmline eval --fuse hands|frames|bands`: verification of fused evidence, reported with the same
+//! `palmline eval --fuse hands|frames|bands|templates`: verification of fused evidence, reported with the same
 //! keys as a one-hand verification plus `fused_by` and `fusion_floor`. Hands: two-hand
 //! presentations, each pair scored by the fused similarity of its two hands
 //! (palm_eval::fuse_hands, each hand counted from the calibration's impostor tail start), with
@@ -8,7 +8,9 @@
 //! `--frames K`: each person's two enrolment captures against hovers of `K` frames of each hand
 //! (palm_eval::fuse_hand_bursts), with `people`, `bursts`, `frames` and `one_frame`. Bands: each
 //! capture's images in several light bands (palm_eval::fuse_bands), with `bands`,
-//! `presentations` and each two bands' impostor score correlation.
+//! `presentations` and each two bands' impostor score correlation. Templates: each palm's best
+//! `--templates` of its first three captures enrolled (palm_eval::enrol_best), with `palms`,
+//! `probes` and the one-template figures (`one_template`).
 //!
 //! The fused scores of every set can be fitted into a calibration (`--write-fused-calibration`):
 //! what `palmline policy --hands --frames` decides with.
@@ -27,7 +29,13 @@ pub enum FuseBy {
     /// A capture's images in several light bands (sets with `modality`, `person` and `hand`
     /// columns, such as casia-ms).
     Bands,
+    /// Several enrolled templates of a palm: the best `--templates` of its first three
+    /// captures (a sign-up's), each later capture scored by its best against them.
+    Templates,
 }
+
+/// Captures a sign-up offers per hand in the `templates` protocol (the kiosk takes three).
+pub const OFFERED_CAPTURES: usize = 3;
 
 /// How to fuse: over what, from which floor (where each piece of evidence starts: the
 /// calibration's impostor tail start), and how many frames make a hover.
@@ -38,6 +46,8 @@ pub struct Fusion {
     /// Frames a hover: `--fuse frames` takes 3 when absent; `--fuse hands` compares two-hand
     /// presentations when absent and hovers of both hands when given.
     pub frames: Option<usize>,
+    /// Templates kept per palm for `templates` (default 2).
+    pub templates: Option<usize>,
 }
 
 /// A set's fused report and the fused scores behind it (`None` where a side failed to acquire).
@@ -78,7 +88,45 @@ pub fn report(how: Fusion, set: &Dataset, scores: &PairScores) -> Option<Fused> 
         (FuseBy::Frames, k) => bursts(set, scores, how.floor, k.unwrap_or(3), false),
         // Bands join several subsets of a set: `bands` below.
         (FuseBy::Bands, _) => None,
+        (FuseBy::Templates, _) => templates(set, scores, how.templates.unwrap_or(2)),
     }
+}
+
+/// Each palm's best `keep` of its first captures enrolled, later captures scored by their best
+/// against them, beside the same protocol with one template.
+fn templates(set: &Dataset, scores: &PairScores, keep: usize) -> Option<Fused> {
+    let kept = palm_eval::enrol_best(set, scores, OFFERED_CAPTURES, keep);
+    if kept.probes == 0 {
+        eprintln!(
+            "{}: no palm has a capture after its first {OFFERED_CAPTURES}: nothing to fuse by templates",
+            set.name
+        );
+        return None;
+    }
+    let v = verification(&kept.genuine, &kept.impostor);
+    let one = palm_eval::enrol_best(set, scores, OFFERED_CAPTURES, 1);
+    let one = verification(&one.genuine, &one.impostor);
+    let keep = keep.min(OFFERED_CAPTURES);
+    let json = crate::figures::with_verification(
+        &v,
+        json!({
+        "set": set.name,
+        "mode": "verify",
+        "fused_by": "templates",
+        "fusion": "each probe's best similarity to the palm's templates: the best-agreeing of its first captures",
+        "templates": keep,
+        "offered": OFFERED_CAPTURES,
+        "images": set.entries.len(),
+        "palms": kept.palms,
+        "probes": kept.probes,
+        "one_template": rates(&one),
+        }),
+    );
+    let name = format!(
+        "{} ({keep} of {OFFERED_CAPTURES} captures enrolled)",
+        set.name
+    );
+    Some(Fused::new(name, set, v, json, kept.genuine, kept.impostor))
 }
 
 /// The fused report of a set's bands (`subsets`: one per band, with its pair scores), or `None`
@@ -258,6 +306,15 @@ fn hands(set: &Dataset, scores: &PairScores, floor: f64) -> Option<Fused> {
 pub fn print(r: &Report) {
     let j = &r.json;
     println!("{}", r.name);
+    if j["fused_by"] == "templates" {
+        println!(
+            "  palms {}  probes {}  genuine pairs {}  impostor pairs {}",
+            j["palms"], j["probes"], j["genuine_pairs"], j["impostor_pairs"]
+        );
+        print_rates(&format!("{} templates", j["templates"]), j);
+        print_rates("one template, same protocol", &j["one_template"]);
+        return;
+    }
     if j["fused_by"] == "bands" {
         println!(
             "  presentations {}  genuine pairs {}  impostor pairs {}  (fused: mean of the bands, each from {:.4})",

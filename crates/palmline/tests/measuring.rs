@@ -587,6 +587,60 @@ fn eval_fuses_the_light_bands_of_a_capture() {
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
+/// `eval --fuse templates` enrols each palm's best K of its first three captures and scores the
+/// later ones by their best against them, beside the one-template figures; K outside 1-3 is
+/// refused.
+#[test]
+fn eval_keeps_several_templates_of_each_palm() {
+    let dir = scratch("templates");
+    synth(&dir, &["--captures", "5"]); // 6 palms: 3 offered + 2 probes each
+    let set = dir.to_str().unwrap();
+    let out = succeeded(&[
+        "eval",
+        set,
+        "--fuse",
+        "templates",
+        "--templates",
+        "3",
+        "--json",
+    ]);
+    let lines = json_lines(&out);
+    assert_eq!(lines.len(), 2);
+    let kept = &lines[1];
+    assert_eq!(kept["fused_by"], "templates");
+    assert_eq!(
+        (kept["templates"].as_u64(), kept["offered"].as_u64()),
+        (Some(3), Some(3))
+    );
+    assert_eq!(
+        (kept["palms"].as_u64(), kept["probes"].as_u64()),
+        (Some(6), Some(12))
+    );
+    assert_eq!(kept["genuine_pairs"], 12);
+    assert_eq!(kept["impostor_pairs"], 60);
+    assert!(kept["eer"].as_f64().unwrap() <= kept["one_template"]["eer"].as_f64().unwrap());
+    assert!(
+        !palmline(&["eval", set, "--fuse", "templates", "--templates", "4"])
+            .status
+            .success()
+    );
+    // Too few captures to probe with: said, and no fused report.
+    let few = scratch("templates-few");
+    synth(&few, &[]);
+    let out = palmline(&[
+        "eval",
+        few.to_str().unwrap(),
+        "--fuse",
+        "templates",
+        "--json",
+    ]);
+    assert!(out.status.success());
+    assert_eq!(json_lines(&out).len(), 1);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("nothing to fuse by templates"));
+    std::fs::remove_dir_all(&dir).unwrap();
+    std::fs::remove_dir_all(&few).unwrap();
+}
+
 #[test]
 fn eval_fuses_the_frames_of_a_hover() {
     let dir = scratch("frames");
