@@ -202,6 +202,30 @@ fn scan_folders(root: &Path) -> std::io::Result<(Vec<Entry>, Vec<String>)> {
     Ok((entries, Vec::new()))
 }
 
+/// A test set of `palms` palms with `captures` captures each and no other columns.
+#[cfg(test)]
+pub(crate) fn plain_set(palms: usize, captures: usize) -> Dataset {
+    let entries = (0..palms)
+        .flat_map(|p| {
+            (0..captures).map(move |c| Entry {
+                path: format!("p{p}/{c}.png"),
+                palm: format!("p{p}"),
+                session: None,
+                modality: None,
+                sample: None,
+                hand: None,
+                person: None,
+            })
+        })
+        .collect();
+    Dataset {
+        root: ".".into(),
+        name: "t".into(),
+        entries,
+        problems: vec![],
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

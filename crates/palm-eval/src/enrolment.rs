@@ -96,29 +96,7 @@ pub fn enrol_best(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Entry;
-
-    fn set(palms: usize, captures: usize) -> Dataset {
-        let entries = (0..palms)
-            .flat_map(|p| {
-                (0..captures).map(move |c| Entry {
-                    path: format!("p{p}/{c}.png"),
-                    palm: format!("p{p}"),
-                    session: None,
-                    modality: None,
-                    sample: None,
-                    hand: None,
-                    person: None,
-                })
-            })
-            .collect();
-        Dataset {
-            root: ".".into(),
-            name: "t".into(),
-            entries,
-            problems: vec![],
-        }
-    }
+    use crate::dataset::plain_set as set;
 
     #[test]
     fn the_best_agreeing_captures_are_kept_and_a_probe_takes_its_best_template() {

@@ -144,28 +144,7 @@ fn compare(subjects: Vec<Subject>, scores: &PairScores, floor: f64) -> FusedBurs
 mod tests {
     use super::*;
     use crate::Entry;
-
-    fn set(palms: usize, captures: usize) -> Dataset {
-        let entries = (0..palms)
-            .flat_map(|p| {
-                (0..captures).map(move |c| Entry {
-                    path: format!("p{p}/{c}.png"),
-                    palm: format!("p{p}"),
-                    session: None,
-                    modality: None,
-                    sample: None,
-                    hand: None,
-                    person: None,
-                })
-            })
-            .collect();
-        Dataset {
-            root: ".".into(),
-            name: "t".into(),
-            entries,
-            problems: vec![],
-        }
-    }
+    use crate::dataset::plain_set as set;
 
     #[test]
     fn bursts_follow_the_enrolment_and_are_fused_by_their_mean() {

@@ -463,6 +463,17 @@ fn tempfile_dir(what: &str) -> std::path::PathBuf {
     dir
 }
 
+/// Three later captures of a synthetic palm, as the frames of one hover.
+fn hover(seed: u64) -> Vec<Template> {
+    let engine = Engine::default();
+    (3..6)
+        .map(|k| {
+            let img = Identity::new(seed).render(ROI, Capture::new(k));
+            engine.template(&png_bytes(&img)).unwrap()
+        })
+        .collect()
+}
+
 /// A hover of three frames is one decision: the enrolled person is named with the mean of the
 /// frames' similarities (each from the floor), a stranger's hover names nobody, and the fused
 /// score is what the frames' own searches say.
@@ -471,15 +482,6 @@ fn a_burst_of_frames_decides_as_one() {
     let g = gallery_of(100);
     let policy = policy();
     let floor = policy.calibration.tail_start as f32;
-    let engine = Engine::default();
-    let hover = |seed: u64| -> Vec<Template> {
-        (3..6)
-            .map(|k| {
-                let img = Identity::new(seed).render(ROI, Capture::new(k));
-                engine.template(&png_bytes(&img)).unwrap()
-            })
-            .collect()
-    };
     // Palm 6 sits in bucket 2 (a quarter of the gallery; the synthetic calibration needs a hint
     // for all 100).
     let search = Search {
@@ -534,15 +536,6 @@ fn a_burst_of_frames_decides_as_one() {
 #[test]
 fn a_second_hand_is_compared_with_the_first_hands_people_only() {
     let g = gallery_of(100);
-    let engine = Engine::default();
-    let hover = |seed: u64| -> Vec<Template> {
-        (3..6)
-            .map(|k| {
-                let img = Identity::new(seed).render(ROI, Capture::new(k));
-                engine.template(&png_bytes(&img)).unwrap()
-            })
-            .collect()
-    };
     let search = Search::default();
     let mut ranked = g.rank_frames(&hover(141), &search).unwrap();
     assert_eq!(ranked.len(), 3);
