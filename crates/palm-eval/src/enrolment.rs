@@ -48,10 +48,6 @@ pub fn enrol_best(
     keep: usize,
 ) -> EnrolledPairs {
     let (offered, keep) = (offered.max(1), keep.clamp(1, offered.max(1)));
-    let score = |a: usize, b: usize| {
-        let (i, j) = if a < b { (a, b) } else { (b, a) };
-        scores.get(i, j)
-    };
     let mut palms: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
     for (i, e) in set.entries.iter().enumerate() {
         palms.entry(e.palm.as_str()).or_default().push(i);
@@ -63,34 +59,27 @@ pub fn enrol_best(
         .map(|c| {
             let (first, rest) = c.split_at(offered);
             // A capture that failed to acquire agrees with nothing.
-            let templates = best_agreeing(first, keep, |a, b| score(a, b).unwrap_or(0.0));
+            let templates = best_agreeing(first, keep, |a, b| scores.get(a, b).unwrap_or(0.0));
             (templates, rest.to_vec())
         })
         .collect();
     let best = |templates: &[usize], probe: usize| -> Option<f64> {
         templates
             .iter()
-            .filter_map(|&t| score(t, probe))
+            .filter_map(|&t| scores.get(t, probe))
             .max_by(f64::total_cmp)
     };
-    let mut out = EnrolledPairs {
+    let (genuine, impostor) = crate::against_every_enrolment(
+        &enrolled,
+        |(_, probes)| probes,
+        |(templates, _), &probe| best(templates, probe),
+    );
+    EnrolledPairs {
         palms: enrolled.len(),
         probes: enrolled.iter().map(|(_, p)| p.len()).sum(),
-        ..EnrolledPairs::default()
-    };
-    for (owner, (_, probes)) in enrolled.iter().enumerate() {
-        for &probe in probes {
-            for (other, (templates, _)) in enrolled.iter().enumerate() {
-                let s = best(templates, probe);
-                if other == owner {
-                    out.genuine.push(s);
-                } else {
-                    out.impostor.push(s);
-                }
-            }
-        }
+        genuine,
+        impostor,
     }
-    out
 }
 
 #[cfg(test)]

@@ -106,38 +106,27 @@ pub fn fuse_hand_bursts(
 
 /// Every subject's bursts against every subject's enrolment.
 fn compare(subjects: Vec<Subject>, scores: &PairScores, floor: f64) -> FusedBursts {
-    let score = |a: usize, b: usize| {
-        let (i, j) = if a < b { (a, b) } else { (b, a) };
-        scores.get(i, j)
-    };
     let fused = |enrolment: &[usize], burst: &[Vec<usize>]| -> Option<f64> {
         let (mut sum, mut n) = (0.0, 0);
         for (&enrolled, frames) in enrolment.iter().zip(burst) {
             for &frame in frames {
-                sum += score(enrolled, frame)?.max(floor);
+                sum += scores.get(enrolled, frame)?.max(floor);
                 n += 1;
             }
         }
         Some(sum / n.max(1) as f64)
     };
-    let mut out = FusedBursts {
+    let (genuine, impostor) = crate::against_every_enrolment(
+        &subjects,
+        |s| &s.bursts,
+        |them, burst| fused(&them.enrolment, burst),
+    );
+    FusedBursts {
         palms: subjects.len(),
         bursts: subjects.iter().map(|s| s.bursts.len()).sum(),
-        ..FusedBursts::default()
-    };
-    for (owner, subject) in subjects.iter().enumerate() {
-        for burst in &subject.bursts {
-            for (other, them) in subjects.iter().enumerate() {
-                let s = fused(&them.enrolment, burst);
-                if other == owner {
-                    out.genuine.push(s);
-                } else {
-                    out.impostor.push(s);
-                }
-            }
-        }
+        genuine,
+        impostor,
     }
-    out
 }
 
 #[cfg(test)]

@@ -86,10 +86,6 @@ fn presentations(set: &Dataset) -> Option<Vec<Presentation<'_>>> {
 /// person and hand columns (nothing to fuse).
 pub fn fuse_hands(set: &Dataset, scores: &PairScores, floor: f64) -> Option<FusedPairs> {
     let p = presentations(set)?;
-    let score = |a: usize, b: usize| {
-        let (i, j) = if a < b { (a, b) } else { (b, a) };
-        scores.get(i, j)
-    };
     let mut out = FusedPairs {
         presentations: p.len(),
         ..FusedPairs::default()
@@ -98,8 +94,8 @@ pub fn fuse_hands(set: &Dataset, scores: &PairScores, floor: f64) -> Option<Fuse
     for a in 0..p.len() {
         for b in a + 1..p.len() {
             let (x, y) = (p[a], p[b]);
-            let left = score(x.left, y.left);
-            let right = score(x.right, y.right);
+            let left = scores.get(x.left, y.left);
+            let right = scores.get(x.right, y.right);
             let fused = match (left, right) {
                 (Some(l), Some(r)) => Some((l.max(floor) + r.max(floor)) / 2.0),
                 _ => None,

@@ -22,6 +22,30 @@ pub use fusion::{FusedPairs, fuse_hands};
 pub use metrics::{DetPoint, Verification, rank1, verification};
 pub use scores::{ScoreFileError, read_score_file};
 
+/// Every subject's attempts against every subject's enrolment, split into genuine (its own) and
+/// impostor scores: the protocols that enrol one part of a palm's captures and probe with the
+/// rest (frames of a hover, several enrolled templates) share it.
+pub(crate) fn against_every_enrolment<'s, S, A: 's>(
+    subjects: &'s [S],
+    attempts: impl Fn(&'s S) -> &'s [A],
+    score: impl Fn(&'s S, &'s A) -> Option<f64>,
+) -> (Vec<Option<f64>>, Vec<Option<f64>>) {
+    let (mut genuine, mut impostor) = (Vec::new(), Vec::new());
+    for (owner, subject) in subjects.iter().enumerate() {
+        for attempt in attempts(subject) {
+            for (other, them) in subjects.iter().enumerate() {
+                let s = score(them, attempt);
+                if other == owner {
+                    genuine.push(s);
+                } else {
+                    impostor.push(s);
+                }
+            }
+        }
+    }
+    (genuine, impostor)
+}
+
 /// Similarities of every pair `i < j` of a set's images, in row-major upper-triangle order.
 #[derive(Clone, Debug)]
 pub struct PairScores {

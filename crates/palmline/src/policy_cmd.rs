@@ -50,11 +50,10 @@ pub fn run(args: PolicyArgs) -> Result<()> {
                  measure others with `palmline eval --fuse bands --write-fused-calibration`"
             );
         }
-        let c = checked(Calibration::from_text(TWO_BAND_CALIBRATION)?)?;
-        let policy = Policy {
-            target_fpir: args.fpir,
-            ..Policy::new(c)
-        };
+        let policy = at_fpir(
+            checked(Calibration::from_text(TWO_BAND_CALIBRATION)?)?,
+            args.fpir,
+        );
         one_stage(
             &policy,
             &args,
@@ -144,6 +143,14 @@ fn shipped(hands: u8, frames: u8) -> Result<Calibration> {
     checked(calibration?)
 }
 
+/// The policy of a calibration at the FPIR asked for.
+fn at_fpir(c: Calibration, target_fpir: f64) -> Policy {
+    Policy {
+        target_fpir,
+        ..Policy::new(c)
+    }
+}
+
 /// A shipped calibration, refused when it was measured with other engine parameters.
 fn checked(c: Calibration) -> Result<Calibration> {
     let engine = Engine::default().params().fingerprint();
@@ -157,17 +164,13 @@ fn checked(c: Calibration) -> Result<Calibration> {
 }
 
 fn fused(args: &PolicyArgs, hands: u8, frames: u8) -> Result<()> {
-    let policy = |c: Calibration| Policy {
-        target_fpir: args.fpir,
-        ..Policy::new(c)
-    };
-    let first = policy(shipped(1, frames)?);
+    let first = at_fpir(shipped(1, frames)?, args.fpir);
     if hands == 1 {
         let what = format!("one hand, {frames} frame(s)");
         one_stage(&first, args, &what, "people", (frames, 1));
         return Ok(());
     }
-    let both = policy(shipped(2, frames)?);
+    let both = at_fpir(shipped(2, frames)?, args.fpir);
     if !args.json {
         describe(
             &format!("first hand, {frames} frame(s)"),
