@@ -125,6 +125,43 @@ impl Engine {
     /// [`Engine::extract`] on pixels a camera already delivered (no encode/decode round trip);
     /// the same size limits apply.
     pub fn extract_pixels(&self, rgb: &RgbImage, kind: InputKind) -> Result<Extraction, Error> {
+        self.extract_following(rgb, kind, None)
+    }
+
+    /// The frames of one hover (one hand held still over the camera, in the order taken), each
+    /// to its extraction. The first full-hand frame is read as any photo is; each later one
+    /// where the frame before left the hand (`hand::palm_roi_following`: one landmark reading,
+    /// no palm detection, so a three-frame hover costs about half of three photos), and afresh
+    /// where the hand is no longer there. A frame that fails does not stop the others.
+    pub fn extract_hover<B: AsRef<[u8]>>(
+        &self,
+        frames: &[B],
+        kind: InputKind,
+    ) -> Vec<Result<Extraction, Error>> {
+        let mut previous: Option<HandGeometry> = None;
+        frames
+            .iter()
+            .map(|bytes| {
+                let extraction = decode::decode(bytes.as_ref())
+                    .and_then(|rgb| self.extract_following(&rgb, kind, previous.as_ref()));
+                if let Ok(Extraction {
+                    hand: Some(geometry),
+                    ..
+                }) = &extraction
+                {
+                    previous = Some(geometry.clone());
+                }
+                extraction
+            })
+            .collect()
+    }
+
+    fn extract_following(
+        &self,
+        rgb: &RgbImage,
+        kind: InputKind,
+        previous: Option<&HandGeometry>,
+    ) -> Result<Extraction, Error> {
         decode::check_size(rgb.width(), rgb.height())?;
         let kind = match kind {
             InputKind::Auto if rgb.width().max(rgb.height()) <= self.params.roi_max_side => {
@@ -135,7 +172,10 @@ impl Engine {
         };
         let (roi, geometry) = match kind {
             InputKind::FullHand => {
-                let (roi, geometry) = hand::palm_roi(rgb, &self.params)?;
+                let (roi, geometry) = match previous {
+                    Some(previous) => hand::palm_roi_following(rgb, &self.params, previous)?,
+                    None => hand::palm_roi(rgb, &self.params)?,
+                };
                 (roi, Some(geometry))
             }
             _ => (roi::from_crop(&roi::to_gray(rgb), &self.params), None),

@@ -20,7 +20,7 @@ mod crop;
 mod models;
 
 pub use crop::Region;
-pub use models::{Error, HandModels, upright};
+pub use models::{Error, HandModels, region_around, upright};
 
 /// A point in source-image pixels (x right, y down).
 pub type Point = (f32, f32);

@@ -197,14 +197,21 @@ pub fn hand_region(palm: &PalmDetection) -> Region {
 /// points up, around the box of the palm and the fingers' lower joints, moved a tenth towards the
 /// fingers and doubled.
 pub fn landmark_region(hand: &HandLandmarks) -> Region {
+    region_around(|i| hand.at(i))
+}
+
+/// [`landmark_region`] from a hand's 21 points as image points (`at(i)` is landmark `i`): where
+/// the landmark model reads the hand in the next frame of a hover (MediaPipe's tracking step),
+/// without running the palm detector again.
+pub fn region_around(at: impl Fn(usize) -> Point) -> Region {
     const POINTS: [usize; 12] = [0, 1, 2, 3, 5, 6, 9, 10, 13, 14, 17, 18];
-    let rotation = upright(hand.at(0), hand.at(9));
+    let rotation = upright(at(0), at(9));
     let (sin, cos) = rotation.sin_cos();
     // Coordinates along the crop's own axes.
     let (ax, ay) = ((cos, sin), (-sin, cos));
     let (mut lo, mut hi) = ((f32::MAX, f32::MAX), (f32::MIN, f32::MIN));
     for i in POINTS {
-        let p = hand.at(i);
+        let p = at(i);
         let (u, v) = (p.0 * ax.0 + p.1 * ax.1, p.0 * ay.0 + p.1 * ay.1);
         lo = (lo.0.min(u), lo.1.min(v));
         hi = (hi.0.max(u), hi.1.max(v));

@@ -226,14 +226,15 @@ impl Service {
         let (engine, gallery) = (self.engine.clone(), self.gallery.clone());
         let probe = self
             .engine_work(move || {
-                // Each frame's template, and whether its capture is good enough to enrol.
+                // Each frame's template, and whether its capture is good enough to enrol. The
+                // frames of a hover are read as one: each later frame where the one before left
+                // the hand.
                 let read = |frames: &[Vec<u8>], param: &str| {
-                    frames
-                        .iter()
-                        .map(|bytes| {
-                            let extracted = engine
-                                .extract(bytes, InputKind::Auto)
-                                .map_err(|e| palm_error(e, param))?;
+                    engine
+                        .extract_hover(frames, InputKind::Auto)
+                        .into_iter()
+                        .map(|extracted| {
+                            let extracted = extracted.map_err(|e| palm_error(e, param))?;
                             let enrol_grade = extracted.quality.enrol_rejection().is_none();
                             Ok((extracted.template, enrol_grade))
                         })

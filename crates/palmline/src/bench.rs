@@ -138,6 +138,7 @@ fn engine(engine: Engine, as_json: bool, camera: &[Vec<u8>]) -> Result<()> {
         }
     }
     let camera_ms = crate::figures::median(camera_ms);
+    let hover = hover(&engine, camera)?;
     // Every pair of prepared templates, for about a second: ROI templates, then full-hand ones.
     // Probes are also tried warped (zoomed ROIs, turned hands; see palm_engine's `warp`) when a
     // pair scores above `warp_floor`, so these rates hold for searches, where most pairs are
@@ -221,6 +222,10 @@ fn engine(engine: Engine, as_json: bool, camera: &[Vec<u8>]) -> Result<()> {
                 "extract_full_hand_ms_median": hand_ms,
                 "landmarks_ms_median": landmarks_ms,
                 "extract_camera_ms_median": camera_ms,
+                "extract_hover_ms_median": hover.ms,
+                "hover_followed_frames": hover.followed,
+                "hover_followed_similarity_min": hover.agreement_min,
+                "hover_followed_similarity_median": hover.agreement_median,
                 "matches_per_sec_per_core": per_sec,
                 "full_hand_matches_per_sec_per_core": hand_per_sec,
                 "genuine_matches_per_sec_per_core": genuine_per_sec,
@@ -255,6 +260,18 @@ fn engine(engine: Engine, as_json: bool, camera: &[Vec<u8>]) -> Result<()> {
             ),
             None => println!("  camera photo to template    skipped (no --camera-set photos)"),
         }
+        if let (Some(ms), Some(min), Some(median)) =
+            (hover.ms, hover.agreement_min, hover.agreement_median)
+        {
+            println!(
+                "  3-frame hover to templates  {ms:.2} ms (median; each photo, then moved 1% and 2%)"
+            );
+            println!(
+                "    {} later frames followed: similarity to the same frame read afresh median \
+                 {median:.3}, lowest {min:.3}",
+                hover.followed
+            );
+        }
         println!(
             "  matches per second          {per_sec:.0} (shift search over +-{} cells)",
             engine.params().max_shift
@@ -274,6 +291,62 @@ fn engine(engine: Engine, as_json: bool, camera: &[Vec<u8>]) -> Result<()> {
         );
     }
     Ok(())
+}
+
+/// A hover of three frames made of each camera photo (the photo, then the picture moved by 1%
+/// and 2% of its width and half that down: a hand drifting between frames), all three read as
+/// the service reads a hover (`Engine::extract_hover`): median milliseconds for the three, over
+/// the photos whose three frames all give a template, and how the followed frames' templates
+/// agree with the same frames read afresh.
+fn hover(engine: &Engine, camera: &[Vec<u8>]) -> Result<Hover> {
+    let (mut ms, mut agreement) = (Vec::new(), Vec::new());
+    for bytes in camera {
+        let Ok(rgb) = palm_engine::decode(bytes) else {
+            continue;
+        };
+        let mut frames = vec![bytes.clone()];
+        for step in [1, 2] {
+            let dx = i64::from(rgb.width()) * step / 100;
+            let mut moved = image::RgbImage::new(rgb.width(), rgb.height());
+            image::imageops::replace(&mut moved, &rgb, dx, dx / 2);
+            let mut jpeg = Vec::new();
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90)
+                .encode_image(&moved)?;
+            frames.push(jpeg);
+        }
+        let t = Instant::now();
+        let read = engine.extract_hover(black_box(&frames), InputKind::FullHand);
+        let elapsed = t.elapsed().as_secs_f64() * 1e3;
+        if read.iter().all(Result::is_ok) {
+            ms.push(elapsed);
+        }
+        // How close a followed frame's template comes to the same frame read afresh.
+        for (bytes, followed) in frames.iter().zip(&read).skip(1) {
+            if let (Ok(followed), Ok(afresh)) =
+                (followed, engine.extract(bytes, InputKind::FullHand))
+                && followed.hand.as_ref().is_some_and(|h| h.followed)
+            {
+                agreement.push(engine.similarity(&followed.template, &afresh.template)? as f64);
+            }
+        }
+    }
+    agreement.sort_by(f64::total_cmp);
+    Ok(Hover {
+        ms: crate::figures::median(ms),
+        followed: agreement.len(),
+        agreement_min: agreement.first().copied(),
+        agreement_median: crate::figures::median(agreement),
+    })
+}
+
+/// What `hover` measured.
+struct Hover {
+    ms: Option<f64>,
+    /// Later frames read where the frame before left the hand.
+    followed: usize,
+    /// Their templates' similarity to the same frames read afresh.
+    agreement_min: Option<f64>,
+    agreement_median: Option<f64>,
 }
 
 /// Comparisons per second: `pass` (which returns how many it made) run over and over for about

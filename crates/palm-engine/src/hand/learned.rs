@@ -87,6 +87,25 @@ pub fn from_outline(
     judge(vec![hand], p)
 }
 
+/// The next frame of a hover: the landmark model reads the crop the previous frame's landmarks
+/// frame (`previous`: its 21 image points), as MediaPipe follows a hand through a video, with no
+/// palm detection and one reading instead of two. `Nothing` when that crop holds no hand any
+/// more (the hand moved away: the caller looks for it afresh).
+pub fn follow(rgb: &RgbImage, p: &Params, previous: &[(f32, f32)]) -> Result<Found, Rejection> {
+    if previous.len() != 21 {
+        return Ok(Found::Nothing);
+    }
+    let models = HandModels::get().map_err(|_| Rejection::NoHand)?;
+    let region = palm_hands::region_around(|i| previous[i]);
+    let hand = models
+        .landmarks_in(rgb, region, 0.0)
+        .map_err(|_| Rejection::NoHand)?;
+    if hand.presence < palm_hands::MIN_PRESENCE {
+        return Ok(Found::Nothing);
+    }
+    judge(vec![hand], p)
+}
+
 /// What the hands found in a picture make of it: the one open palm's frame, or why there is none.
 fn judge(mut hands: Vec<HandLandmarks>, p: &Params) -> Result<Found, Rejection> {
     if hands.len() > 1 {

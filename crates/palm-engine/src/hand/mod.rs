@@ -55,6 +55,9 @@ pub struct HandGeometry {
     /// Corners of the ROI square in the source image, clockwise from its top-left.
     pub roi_corners: [(f32, f32); 4],
     pub hand: Hand,
+    /// The landmarks were read where the hover's previous frame left the hand
+    /// ([`palm_roi_following`]), without the palm detector.
+    pub followed: bool,
 }
 
 /// The segmented hand at working resolution, and working pixels per source pixel's inverse.
@@ -95,6 +98,35 @@ pub fn palm_roi(rgb: &RgbImage, p: &Params) -> Result<(Roi, HandGeometry), Rejec
         } => learned_roi(rgb, p, frame, hand, &landmarks),
         learned::Found::Nothing => outline_roi(rgb, p, outline),
     }
+}
+
+/// [`palm_roi`] for a later frame of a hover, where the hand was in the frame before: the landmark
+/// model reads it from the crop the previous frame's landmarks frame (one reading, no detector:
+/// about a third of the work), and the whole search runs only where that crop lost the hand or
+/// holds the other hand. A frame the outline reader framed is no guide: searched afresh.
+pub fn palm_roi_following(
+    rgb: &RgbImage,
+    p: &Params,
+    previous: &HandGeometry,
+) -> Result<(Roi, HandGeometry), Rejection> {
+    if previous.method == FrameMethod::Landmarks
+        && let learned::Found::Palm {
+            frame,
+            hand,
+            landmarks,
+        } = learned::follow(rgb, p, &previous.landmarks)?
+        && hand == previous.hand
+    {
+        let (roi, geometry) = learned_roi(rgb, p, frame, hand, &landmarks)?;
+        return Ok((
+            roi,
+            HandGeometry {
+                followed: true,
+                ..geometry
+            },
+        ));
+    }
+    palm_roi(rgb, p)
 }
 
 /// What the outline reader sees of a hand, in source pixels (the mask at working resolution).
@@ -149,6 +181,7 @@ fn learned_roi(
         landmarks: (0..21).map(|i| landmarks.at(i)).collect(),
         roi_corners: frame.corners(),
         hand,
+        followed: false,
     };
     Ok((roi, geometry))
 }
@@ -180,6 +213,7 @@ fn outline_roi(rgb: &RgbImage, p: &Params, o: Outline) -> Result<(Roi, HandGeome
         valleys: o.valleys,
         landmarks: Vec::new(),
         hand: o.hand,
+        followed: false,
     };
     Ok((roi, geometry))
 }

@@ -4,10 +4,11 @@ use palm_engine::{Engine, ErrorKind, FrameMethod, Hand, InputKind, Params, Rejec
 use palm_synth::{Capture, Identity, Scene, Side, png_bytes};
 
 mod formats;
+mod hover;
 mod protect;
 
 pub(crate) const ROI: Scene = Scene::Roi { size: 150 };
-const HAND: Scene = Scene::Hand {
+pub(crate) const HAND: Scene = Scene::Hand {
     width: 640,
     height: 480,
 };
