@@ -138,22 +138,18 @@ impl Engine {
         frames: &[B],
         kind: InputKind,
     ) -> Vec<Result<Extraction, Error>> {
-        let mut previous: Option<HandGeometry> = None;
-        frames
-            .iter()
-            .map(|bytes| {
-                let extraction = decode::decode(bytes.as_ref())
-                    .and_then(|rgb| self.extract_following(&rgb, kind, previous.as_ref()));
-                if let Ok(Extraction {
-                    hand: Some(geometry),
-                    ..
-                }) = &extraction
-                {
-                    previous = Some(geometry.clone());
-                }
-                extraction
-            })
-            .collect()
+        let mut read: Vec<Result<Extraction, Error>> = Vec::with_capacity(frames.len());
+        for bytes in frames {
+            // Where the last frame that found the hand left it.
+            let previous = read
+                .iter()
+                .rev()
+                .find_map(|r| r.as_ref().ok()?.hand.as_ref());
+            let extraction = decode::decode(bytes.as_ref())
+                .and_then(|rgb| self.extract_following(&rgb, kind, previous));
+            read.push(extraction);
+        }
+        read
     }
 
     fn extract_following(
