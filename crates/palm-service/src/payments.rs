@@ -12,7 +12,7 @@ use crate::domain::{check_text, new_id};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
 use crate::ids::MerchantId;
 use crate::money::{Amount, Currency};
-use crate::payment_state::{CaptureMethod, PaymentState as S};
+use crate::payment_state::{Authorisation, CaptureMethod, PaymentState as S, PaymentStatus};
 use crate::processor::{Authorization, Lookup, Outcome, ProcessorError};
 use crate::store::{
     CardRow, EventRow, KeyedRequest, Page, PaymentRow, PersonRow, PointsRow, TillRow,
@@ -187,7 +187,7 @@ impl Service {
                 amount,
                 currency,
                 capture_method,
-                S::RequiresPalm,
+                PaymentStatus::RequiresPalm,
                 self.now_s(),
             )
         };
@@ -222,7 +222,7 @@ impl Service {
         id: &str,
     ) -> Result<api::Payment> {
         let p = self.load_payment(merchant_id, id).await?;
-        if p.status == S::Processing {
+        if p.status.state() == S::Processing {
             return Err(processor_unknown());
         }
         self.payment_view(&p, &[]).await
@@ -303,7 +303,7 @@ impl Service {
         req: api::PalmSubmission,
     ) -> Result<api::Payment> {
         let p = self.till_payment(till, id).await?;
-        if p.status != S::RequiresPalm {
+        if p.status != PaymentStatus::RequiresPalm {
             return Err(state_error(&p, &[S::RequiresPalm]));
         }
         let hover = self.hover(&req, &p.id).await?;
@@ -322,7 +322,7 @@ impl Service {
         }
         if req.confirm == Some(false) {
             attach(&mut p, &person, &card);
-            p.status = S::RequiresConfirmation;
+            p.status = PaymentStatus::RequiresConfirmation;
             self.save(&mut p, S::RequiresPalm, "payment.requires_confirmation")
                 .await?;
             return self.payment_view(&p, &cards).await;
@@ -348,10 +348,10 @@ impl Service {
         req: api::ConfirmPayment,
     ) -> Result<api::Payment> {
         let mut p = self.till_payment(till, id).await?;
-        if p.status != S::RequiresConfirmation {
+        if p.status != PaymentStatus::RequiresConfirmation {
             return Err(state_error(&p, &[S::RequiresConfirmation]));
         }
-        let person_id = recorded(&p, "person", &p.person_id)?;
+        let person_id = identified_person(&p)?;
         let person =
             self.store.person(person_id).await?.ok_or_else(|| {
                 ServiceError::conflict("person_gone", "the person has left Palmline")
@@ -379,10 +379,12 @@ impl Service {
         person: &PersonRow,
         card: &CardRow,
     ) -> Result<PaymentRow> {
-        let from = p.status;
+        let from = p.status.state();
         attach(&mut p, person, card);
-        p.status = S::Processing;
-        p.attempt_key = Some(format!("{}:authorize", p.id));
+        let attempt_key = format!("{}:authorize", p.id);
+        p.status = PaymentStatus::Processing {
+            attempt_key: attempt_key.clone(),
+        };
         // The reward's points are taken as the payment goes to the processor (given back if it
         // fails), so two payments cannot spend the same points.
         let points = self.payment_points(&p, "redemption").await?;
@@ -398,9 +400,8 @@ impl Service {
         let expiry = format!("{}/{}", card.exp_month, card.exp_year)
             .parse()
             .map_err(|_| ServiceError::internal("a stored card expiry could not be read"))?;
-        let attempt_key = recorded(&p, "authorisation key", &p.attempt_key)?;
         let auth = Authorization {
-            idempotency_key: attempt_key,
+            idempotency_key: &attempt_key,
             card: &number,
             expiry,
             cvv: None,
@@ -409,39 +410,47 @@ impl Service {
             capture: p.capture_method == CaptureMethod::Automatic,
         };
         let outcome = self
-            .call_processor(attempt_key, || self.processor.authorize(&auth))
+            .call_processor(&attempt_key, || self.processor.authorize(&auth))
             .await?;
         drop(number);
         match outcome {
-            Some(o) => self.settle_authorization(p, o).await,
+            Some(o) => self.settle_authorization(p, attempt_key, o).await,
             None => Ok(p),
         }
     }
 
+    /// Records the processor's answer to the authorisation sent under `attempt_key` (the key of
+    /// the payment's `processing` status).
     async fn settle_authorization(
         &self,
         mut p: PaymentRow,
+        attempt_key: String,
         outcome: Outcome,
     ) -> Result<PaymentRow> {
         let event = match outcome {
             Outcome::Approved { reference } => {
-                p.charge_ref = Some(reference);
+                let granted = Authorisation {
+                    attempt_key,
+                    charge_ref: reference,
+                };
                 if p.capture_method == CaptureMethod::Automatic {
-                    p.status = S::Succeeded;
+                    p.status = PaymentStatus::Succeeded(granted);
                     p.amount_captured = p.charge_amount();
                     "payment.succeeded"
                 } else {
-                    p.status = S::RequiresCapture;
+                    p.status = PaymentStatus::RequiresCapture(granted);
                     "payment.requires_capture"
                 }
             }
             Outcome::Declined { code } => {
-                p.status = S::Failed;
-                p.decline_code = Some(code);
+                p.status = PaymentStatus::Failed {
+                    attempt_key,
+                    decline_code: code,
+                };
                 "payment.failed"
             }
         };
-        let points = match p.status {
+        let points = match p.status.state() {
             S::Succeeded => self.payment_points(&p, "accrual").await?,
             S::Failed => self.payment_points(&p, "redemption_reversal").await?,
             _ => vec![],
@@ -505,13 +514,18 @@ impl Service {
             .stale_payments(S::Processing, stale_before)
             .await?
         {
-            let Ok(key) = recorded(&p, "authorisation key", &p.attempt_key) else {
+            let PaymentStatus::Processing { attempt_key } = &p.status else {
                 continue;
             };
-            let Some(outcome) = self.settled_outcome(key).await else {
+            let attempt_key = attempt_key.clone();
+            let Some(outcome) = self.settled_outcome(&attempt_key).await else {
                 continue;
             };
-            if self.settle_authorization(p, outcome).await.is_ok() {
+            if self
+                .settle_authorization(p, attempt_key, outcome)
+                .await
+                .is_ok()
+            {
                 settled += 1;
             }
         }
@@ -565,16 +579,16 @@ impl Service {
         req: api::CapturePayment,
     ) -> Result<api::Payment> {
         let p = self.load_payment(merchant_id, id).await?;
-        if p.status != S::RequiresCapture {
+        let PaymentStatus::RequiresCapture(granted) = &p.status else {
             return Err(state_error(&p, &[S::RequiresCapture]));
-        }
+        };
+        let charge = granted.charge_ref.clone();
         let amount = Amount::part_of(req.amount, p.charge_amount(), |total| {
             format!("capture amount must be from 1 to the authorised {total}")
         })?;
         let operation = format!("capture:{amount}");
         self.claim_operation(&p, &operation).await?;
         let key = operation_key(&p, &operation);
-        let charge = recorded(&p, "charge reference", &p.charge_ref)?.to_string();
         match self
             .call_processor(&key, || self.processor.capture(&key, &charge, amount))
             .await?
@@ -598,9 +612,12 @@ impl Service {
         let capture = operation.strip_prefix("capture:");
         match outcome {
             Outcome::Approved { .. } => {
+                let PaymentStatus::RequiresCapture(granted) = p.status.clone() else {
+                    return Err(state_error(&p, &[S::RequiresCapture]));
+                };
                 let (event, points) = match capture {
                     Some(amount) => {
-                        p.status = S::Succeeded;
+                        p.status = PaymentStatus::Succeeded(granted);
                         p.amount_captured = amount
                             .parse()
                             .ok()
@@ -616,7 +633,7 @@ impl Service {
                         )
                     }
                     None => {
-                        p.status = S::Canceled;
+                        p.status = PaymentStatus::Canceled(Some(granted));
                         let points = self.payment_points(&p, "redemption_reversal").await?;
                         ("payment.canceled", points)
                     }
@@ -657,7 +674,7 @@ impl Service {
             return Ok(());
         }
         let now = self.load_payment(&p.merchant_id, &p.id).await?;
-        if now.status != S::RequiresCapture {
+        if now.status.state() != S::RequiresCapture {
             return Err(state_error(&now, &[S::RequiresCapture]));
         }
         Err(ServiceError::conflict(
@@ -674,7 +691,7 @@ impl Service {
         let mut canceled = 0;
         for status in [S::RequiresPalm, S::RequiresConfirmation] {
             for mut p in self.store.stale_payments(status, before).await? {
-                p.status = S::Canceled;
+                p.status = PaymentStatus::Canceled(None);
                 if self.save(&mut p, status, "payment.canceled").await.is_ok() {
                     canceled += 1;
                 }
@@ -694,11 +711,11 @@ impl Service {
             Some(t) => self.till_payment(t, id).await?,
             None => self.load_payment(merchant_id, id).await?,
         };
-        let from = p.status;
-        if from == S::RequiresCapture {
+        let from = p.status.state();
+        if let PaymentStatus::RequiresCapture(granted) = &p.status {
+            let charge = granted.charge_ref.clone();
             self.claim_operation(&p, "void").await?;
             let key = operation_key(&p, "void");
-            let charge = recorded(&p, "charge reference", &p.charge_ref)?.to_string();
             return match self
                 .call_processor(&key, || self.processor.void(&key, &charge))
                 .await?
@@ -716,7 +733,7 @@ impl Service {
                 &[S::RequiresPalm, S::RequiresConfirmation, S::RequiresCapture],
             ));
         }
-        p.status = S::Canceled;
+        p.status = PaymentStatus::Canceled(None);
         self.save(&mut p, from, "payment.canceled").await?;
         Ok(views::payment(&p, &[]))
     }
@@ -729,22 +746,18 @@ fn attach(p: &mut PaymentRow, person: &PersonRow, card: &CardRow) {
     p.card_last4 = Some(card.last4.clone());
 }
 
-/// The processor's idempotency key of an operation on a payment: one per payment and operation
-/// (`capture:<amount>`, `void`), so a retry gets the first outcome and a capture of another
-/// amount after a refusal is a new call, not a reused key.
-/// A value a payment in its state must have recorded (its person once identified, its charge
-/// reference once authorised): missing, it is an internal error, never an empty string sent on.
-pub(crate) fn recorded<'a>(
-    p: &PaymentRow,
-    what: &str,
-    value: &'a Option<String>,
-) -> Result<&'a str> {
-    value.as_deref().ok_or_else(|| {
-        tracing::error!(payment = %p.id, status = %p.status, what, "payment lacks a recorded value");
+/// The person a payment past `requires_palm` must have recorded: missing, it is an internal
+/// error, never an empty id looked up.
+fn identified_person(p: &PaymentRow) -> Result<&str> {
+    p.person_id.as_deref().ok_or_else(|| {
+        tracing::error!(payment = %p.id, status = %p.status, "payment lacks its person");
         ServiceError::internal("the payment's record is incomplete")
     })
 }
 
+/// The processor's idempotency key of an operation on a payment: one per payment and operation
+/// (`capture:<amount>`, `void`), so a retry gets the first outcome and a capture of another
+/// amount after a refusal is a new call, not a reused key.
 pub(crate) fn operation_key(p: &PaymentRow, operation: &str) -> String {
     format!("{}:{operation}", p.id)
 }

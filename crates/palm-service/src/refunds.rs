@@ -6,8 +6,8 @@ use crate::domain::{check_text, new_id};
 use crate::error::{Result, ServiceError};
 use crate::ids::MerchantId;
 use crate::money::Amount;
-use crate::payment_state::{PaymentState as S, RefundState};
-use crate::payments::{recorded, state_error};
+use crate::payment_state::{PaymentState as S, PaymentStatus, RefundState};
+use crate::payments::state_error;
 use crate::processor::Outcome;
 use crate::store::{KeyedRequest, PaymentRow, RefundRow};
 use crate::{Service, views};
@@ -28,9 +28,10 @@ impl Service {
                 return Ok(views::refund(r));
             }
         }
-        if p.status != S::Succeeded {
+        let PaymentStatus::Succeeded(captured) = &p.status else {
             return Err(state_error(&p, &[S::Succeeded]));
-        }
+        };
+        let charge = captured.charge_ref.clone();
         let left = p.amount_captured.saturating_sub(p.amount_refunded);
         let amount = Amount::part_of(req.amount, left, |left| {
             format!("refund amount must be from 1 to the {left} not yet refunded")
@@ -55,7 +56,6 @@ impl Service {
                 "another refund took what was left to refund; fetch the payment",
             ));
         }
-        let charge = recorded(&p, "charge reference", &p.charge_ref)?.to_string();
         let outcome = self
             .call_processor(&r.id, || self.processor.refund(&r.id, &charge, amount))
             .await?;

@@ -10,7 +10,9 @@ pub use crate::Store;
 use crate::error::StoreError;
 pub use crate::ids::MerchantId;
 pub use crate::money::{Amount, Currency};
-pub use crate::payment_state::{CaptureMethod, PaymentState, RefundState};
+pub use crate::payment_state::{
+    Authorisation, CaptureMethod, PaymentState, PaymentStatus, RefundState,
+};
 use async_trait::async_trait;
 
 pub type StoreResult<T> = Result<T, StoreError>;
@@ -111,17 +113,12 @@ pub struct PaymentRow {
     pub currency: Currency,
     pub reference: Option<String>,
     pub capture_method: CaptureMethod,
-    pub status: PaymentState,
+    pub status: PaymentStatus,
     pub person_id: Option<String>,
     pub card_id: Option<String>,
     /// Brand and last four of the card used, kept for the receipt after the card is removed.
     pub card_brand: Option<String>,
     pub card_last4: Option<String>,
-    /// The processor's charge reference once authorised.
-    pub charge_ref: Option<String>,
-    /// Idempotency key of the authorisation in flight (or last sent).
-    pub attempt_key: Option<String>,
-    pub decline_code: Option<String>,
     pub amount_captured: Amount,
     pub amount_refunded: Amount,
     /// Taken off by a loyalty reward before the card is charged (never all of it).
@@ -141,7 +138,7 @@ impl PaymentRow {
         amount: Amount,
         currency: Currency,
         capture_method: CaptureMethod,
-        status: PaymentState,
+        status: PaymentStatus,
         now: i64,
     ) -> PaymentRow {
         PaymentRow {
@@ -158,9 +155,6 @@ impl PaymentRow {
             card_id: None,
             card_brand: None,
             card_last4: None,
-            charge_ref: None,
-            attempt_key: None,
-            decline_code: None,
             amount_captured: Amount::ZERO,
             amount_refunded: Amount::ZERO,
             discount: Amount::ZERO,

@@ -8,8 +8,8 @@ use crate::Service;
 use crate::basket::Basket;
 use crate::error::{ErrorKind, Result, ServiceError};
 use crate::money::Amount;
-use crate::payment_state::PaymentState;
-use crate::payments::{operation_key, processor_unknown, recorded};
+use crate::payment_state::{PaymentState, PaymentStatus};
+use crate::payments::{operation_key, processor_unknown};
 use crate::processor::Outcome;
 use crate::trip_store::{TripRow, TripState};
 use crate::trips::trip_summary;
@@ -51,11 +51,13 @@ impl Service {
         t.tax = basket.tax;
         t.total = basket.total;
         let mut p = self.load_payment(&t.merchant_id, &t.payment_id).await?;
-        if p.status == PaymentState::RequiresCapture && t.total > p.charge_amount() {
+        if let PaymentStatus::RequiresCapture(hold) = &p.status
+            && t.total > p.charge_amount()
+        {
             // Raise the hold first: an incremental authorisation for the whole basket.
             let total = t.total;
             let key = operation_key(&p, &format!("increment:{total}"));
-            let charge = recorded(&p, "charge reference", &p.charge_ref)?.to_string();
+            let charge = hold.charge_ref.clone();
             match self
                 .call_processor(&key, || self.processor.increment(&key, &charge, total))
                 .await?
@@ -71,7 +73,7 @@ impl Service {
         }
         // What the card was charged: nothing for an empty basket, the basket once captured, or
         // what an earlier run (or the payments' reconciler) captured.
-        t.charged = match p.status {
+        t.charged = match p.status.state() {
             PaymentState::RequiresCapture if t.total.is_zero() => {
                 self.cancel_payment(&t.merchant_id, &p.id, None).await?;
                 Amount::ZERO
@@ -171,13 +173,18 @@ impl Service {
     /// released and the trip declined.
     async fn turn_away(&self, mut t: TripRow) -> Result<()> {
         let p = self.load_payment(&t.merchant_id, &t.payment_id).await?;
-        match p.status {
+        match p.status.state() {
             PaymentState::RequiresCapture => {
                 self.cancel_payment(&t.merchant_id, &p.id, None).await?;
                 t.decline_code = Some("processing_error".into());
             }
             PaymentState::Failed | PaymentState::Canceled => {
-                t.decline_code = p.decline_code.clone().or(Some("processing_error".into()));
+                t.decline_code = Some(
+                    p.status
+                        .decline_code()
+                        .unwrap_or("processing_error")
+                        .to_string(),
+                );
             }
             _ => {
                 return Err(ServiceError::conflict(

@@ -12,7 +12,7 @@ use crate::domain::{check_text, new_id};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
 use crate::ids::MerchantId;
 use crate::money::{Amount, Currency};
-use crate::payment_state::{CaptureMethod, PaymentState};
+use crate::payment_state::{CaptureMethod, PaymentStatus};
 use crate::store::{GateRow, NewWalkOut, Page, PaymentRow, PersonRow, TillRow, WalkOutRow};
 use crate::trip_store::{EventAdded, ItemEventRow, ItemKind, TripRow, TripState};
 use crate::{Service, domain::new_secret, domain::secret_hash};
@@ -201,7 +201,7 @@ impl Service {
                 walk_out.hold,
                 walk_out.currency,
                 CaptureMethod::Manual,
-                PaymentState::RequiresConfirmation,
+                PaymentStatus::RequiresConfirmation,
                 now,
             )
         };
@@ -244,13 +244,13 @@ impl Service {
         }
         self.webhook_wake.notify_one();
         let paid = self.authorize(hold, &person, &card).await?;
-        let (to, answer) = match paid.status {
-            PaymentState::RequiresCapture => (
+        let (to, answer) = match &paid.status {
+            PaymentStatus::RequiresCapture(_) => (
                 TripState::Open,
                 decision(true, "welcome", Some(&person), Some(&trip.id)),
             ),
-            PaymentState::Failed => {
-                trip.decline_code = paid.decline_code.clone();
+            PaymentStatus::Failed { decline_code, .. } => {
+                trip.decline_code = Some(decline_code.clone());
                 (
                     TripState::Declined,
                     decision(false, "card_declined", Some(&person), Some(&trip.id)),

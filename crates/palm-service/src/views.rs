@@ -65,7 +65,7 @@ pub fn payment_status(s: PaymentState) -> api::PaymentStatus {
 pub fn payment(p: &PaymentRow, choices: &[CardRow]) -> api::Payment {
     api::Payment {
         id: p.id.clone(),
-        status: payment_status(p.status),
+        status: payment_status(p.status.state()),
         amount: p.amount.minor_units(),
         tip: p.tip.minor_units(),
         amount_total: p.charge_amount().minor_units(),
@@ -90,7 +90,7 @@ pub fn payment(p: &PaymentRow, choices: &[CardRow]) -> api::Payment {
             _ => None,
         },
         card_choices: choices.iter().map(card_summary).collect(),
-        decline_code: p.decline_code.clone(),
+        decline_code: p.status.decline_code().map(str::to_string),
         memberships: vec![],
         created: p.created,
         updated: p.updated,

@@ -6,8 +6,8 @@ use crate::{SqlStore, amount, changed_one, col, db_err, named, read_rows};
 use async_trait::async_trait;
 use palm_service::store::MerchantId;
 use palm_service::store::{
-    CaptureMethod, Currency, EventRow, KeyedRequest, Page, PaymentRow, PaymentState, PaymentStore,
-    PointsRow, RefundRow, RefundState, StoreResult,
+    CaptureMethod, Currency, EventRow, KeyedRequest, Page, PaymentRow, PaymentState, PaymentStatus,
+    PaymentStore, PointsRow, RefundRow, RefundState, StoreResult,
 };
 use sqlx::any::AnyRow;
 
@@ -26,20 +26,33 @@ fn payment(r: &AnyRow) -> Result<PaymentRow, sqlx::Error> {
         currency: named(r, "currency", Currency::stored)?,
         reference: col(r, "reference")?,
         capture_method: named(r, "capture_method", CaptureMethod::parse)?,
-        status: named(r, "status", PaymentState::parse)?,
+        status: status(r)?,
         person_id: col(r, "person_id")?,
         card_id: col(r, "card_id")?,
         card_brand: col(r, "card_brand")?,
         card_last4: col(r, "card_last4")?,
-        charge_ref: col(r, "charge_ref")?,
-        attempt_key: col(r, "attempt_key")?,
-        decline_code: col(r, "decline_code")?,
         amount_captured: amount(r, "amount_captured")?,
         amount_refunded: amount(r, "amount_refunded")?,
         created: col(r, "created")?,
         updated: col(r, "updated")?,
         discount: amount(r, "discount")?,
         reward_id: col(r, "reward_id")?,
+    })
+}
+
+/// A payment's status from its state and the values that state records; a row whose values do
+/// not fit its state is refused like an unknown state.
+fn status(r: &AnyRow) -> Result<PaymentStatus, sqlx::Error> {
+    let state = named(r, "status", PaymentState::parse)?;
+    PaymentStatus::from_stored(
+        state,
+        col(r, "attempt_key")?,
+        col(r, "charge_ref")?,
+        col(r, "decline_code")?,
+    )
+    .ok_or_else(|| sqlx::Error::ColumnDecode {
+        index: "status".to_string(),
+        source: format!("a {state} payment with values that state cannot have").into(),
     })
 }
 
@@ -110,14 +123,14 @@ pub(crate) async fn insert_payment_in(
         .bind(p.currency.as_str())
         .bind(&p.reference)
         .bind(p.capture_method.as_str())
-        .bind(p.status.as_str())
+        .bind(p.status.state().as_str())
         .bind(&p.person_id)
         .bind(&p.card_id)
         .bind(&p.card_brand)
         .bind(&p.card_last4)
-        .bind(&p.charge_ref)
-        .bind(&p.attempt_key)
-        .bind(&p.decline_code)
+        .bind(p.status.charge_ref())
+        .bind(p.status.attempt_key())
+        .bind(p.status.decline_code())
         .bind(p.amount_captured.minor_units())
         .bind(p.amount_refunded.minor_units())
         .bind(p.created)
@@ -235,14 +248,14 @@ impl PaymentStore for SqlStore {
             "UPDATE payments SET tip = $1, status = $2, person_id = $3, card_id = $4, card_brand = $5, card_last4 = $6, charge_ref = $7, attempt_key = $8, decline_code = $9, amount_captured = $10, updated = $11, discount = $12, reward_id = $13, amount = $16 WHERE id = $14 AND status = $15",
         )
         .bind(p.tip.minor_units())
-        .bind(p.status.as_str())
+        .bind(p.status.state().as_str())
         .bind(&p.person_id)
         .bind(&p.card_id)
         .bind(&p.card_brand)
         .bind(&p.card_last4)
-        .bind(&p.charge_ref)
-        .bind(&p.attempt_key)
-        .bind(&p.decline_code)
+        .bind(p.status.charge_ref())
+        .bind(p.status.attempt_key())
+        .bind(p.status.decline_code())
         .bind(p.amount_captured.minor_units())
         .bind(p.updated)
         .bind(p.discount.minor_units())

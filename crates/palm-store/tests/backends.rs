@@ -4,7 +4,8 @@
 //! states (new, in flight, answered, released and taken over, purged) the same way.
 
 use palm_service::store::{
-    Claim, IdempotencyStore, KeyHolder, MerchantId, MerchantRow, MerchantStore, Store, TillRow,
+    Amount, CaptureMethod, Claim, Currency, EventRow, IdempotencyStore, KeyHolder, MerchantId,
+    MerchantRow, MerchantStore, PaymentRow, PaymentStatus, Store, TillRow,
 };
 use palm_store::SqlStore;
 
@@ -27,6 +28,32 @@ async fn backends(dir: &std::path::Path, test: &str) -> Vec<(String, String)> {
 
 fn mer(id: &str) -> MerchantId {
     MerchantId::stored(id.to_string())
+}
+
+/// A manual-capture payment of merchant `mer_a` in dollars, as first written.
+fn manual_payment(id: &str, till: &str, cents: i64, status: PaymentStatus) -> PaymentRow {
+    PaymentRow::new(
+        id.into(),
+        mer("mer_a"),
+        till.into(),
+        Amount::stored(cents).unwrap(),
+        Currency::USD,
+        CaptureMethod::Manual,
+        status,
+        1,
+    )
+}
+
+/// The `payment.created` event written with a payment of merchant `mer_a`.
+fn created(id: &str, object: &str) -> EventRow {
+    EventRow {
+        id: id.into(),
+        merchant_id: mer("mer_a"),
+        kind: "payment.created".into(),
+        object_id: object.into(),
+        payload: "{}".into(),
+        created: 1,
+    }
 }
 
 fn merchant(id: &str) -> (MerchantRow, Vec<TillRow>) {
@@ -145,8 +172,7 @@ async fn both_backends_keep_tenants_apart_and_keys_in_order() {
 mod trips {
     use super::*;
     use palm_service::store::{
-        Amount, CaptureMethod, Currency, EntryStore, EventRow, GateRow, NewWalkOut, PaymentRow,
-        PaymentState, PaymentStore, VenueRow, WalkOutRow,
+        EntryStore, GateRow, NewWalkOut, PaymentStore, VenueRow, WalkOutRow,
     };
     use palm_service::trip_store::{
         EventAdded, ItemEventRow, ItemKind, TripRow, TripState, TripStore,
@@ -155,16 +181,7 @@ mod trips {
     fn hold(id: &str) -> PaymentRow {
         PaymentRow {
             person_id: Some("per_1".into()),
-            ..PaymentRow::new(
-                id.into(),
-                mer("mer_a"),
-                "till_walk".into(),
-                Amount::stored(5000).unwrap(),
-                Currency::USD,
-                CaptureMethod::Manual,
-                PaymentState::RequiresConfirmation,
-                1,
-            )
+            ..manual_payment(id, "till_walk", 5000, PaymentStatus::RequiresConfirmation)
         }
     }
 
@@ -190,17 +207,6 @@ mod trips {
             closed_by: None,
             decline_code: None,
             updated: 1,
-        }
-    }
-
-    fn created(id: &str, object: &str) -> EventRow {
-        EventRow {
-            id: id.into(),
-            merchant_id: mer("mer_a"),
-            kind: "payment.created".into(),
-            object_id: object.into(),
-            payload: "{}".into(),
-            created: 1,
         }
     }
 
@@ -353,6 +359,79 @@ mod trips {
                 store.live_trips_of("per_1").await.unwrap().len(),
                 2,
                 "{backend}"
+            );
+        }
+    }
+}
+
+mod payments {
+    use super::*;
+    use palm_service::store::{Authorisation, PaymentState, PaymentStore};
+
+    fn payment(id: &str) -> PaymentRow {
+        manual_payment(id, "till_mer_a", 1250, PaymentStatus::RequiresPalm)
+    }
+
+    /// A payment's status is written and read back with what its state records (the attempt's
+    /// key, the charge reference, the decline code); a row whose values do not fit its state
+    /// (an authorisation without its charge reference) is refused, never read as a payment
+    /// that could be captured with an empty reference.
+    #[tokio::test]
+    async fn both_backends_keep_what_each_payment_state_records() {
+        let dir = tempfile::tempdir().unwrap();
+        for (backend, url) in backends(dir.path(), "payments").await {
+            let store = SqlStore::open(&url).await.unwrap();
+            let (m, tills) = merchant("mer_a");
+            store.insert_merchant(&m, &tills).await.unwrap();
+            let granted = Authorisation {
+                attempt_key: "pay_1:authorize".into(),
+                charge_ref: "ch_1".into(),
+            };
+            let mut p = payment("pay_1");
+            store
+                .insert_payment(&p, &created("evt_1", "pay_1"), None)
+                .await
+                .unwrap();
+            for next in [
+                PaymentStatus::Processing {
+                    attempt_key: granted.attempt_key.clone(),
+                },
+                PaymentStatus::RequiresCapture(granted.clone()),
+                PaymentStatus::Canceled(Some(granted.clone())),
+            ] {
+                let from = p.status.state();
+                p.status = next;
+                assert!(store.update_payment(&p, from, None, &[]).await.unwrap());
+                let back = store.payment(&mer("mer_a"), "pay_1").await.unwrap();
+                assert_eq!(back.as_ref(), Some(&p), "{backend}");
+            }
+
+            let mut failed = payment("pay_2");
+            store
+                .insert_payment(&failed, &created("evt_2", "pay_2"), None)
+                .await
+                .unwrap();
+            failed.status = PaymentStatus::Failed {
+                attempt_key: "pay_2:authorize".into(),
+                decline_code: "insufficient_funds".into(),
+            };
+            assert!(
+                store
+                    .update_payment(&failed, PaymentState::RequiresPalm, None, &[])
+                    .await
+                    .unwrap()
+            );
+            let back = store.payment(&mer("mer_a"), "pay_2").await.unwrap();
+            assert_eq!(back.map(|p| p.status), Some(failed.status), "{backend}");
+
+            // An authorised payment whose charge reference went missing.
+            sqlx::query("UPDATE payments SET status = 'requires_capture', charge_ref = NULL WHERE id = 'pay_2'")
+                .execute(store.pool())
+                .await
+                .unwrap();
+            assert!(
+                store.payment(&mer("mer_a"), "pay_2").await.is_err(),
+                "{backend}: a requires_capture payment without its charge reference is refused"
             );
         }
     }
