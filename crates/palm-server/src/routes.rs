@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::{Extension, Json};
 use palm_api::*;
 use palm_service::store::KeyedRequest;
-use palm_service::store::MerchantId;
+use palm_service::store::{MerchantId, PaymentId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -68,7 +68,7 @@ async fn moved(
     s: &AppState,
     origin: Option<Extension<KeyedRequest>>,
     merchant_id: &MerchantId,
-    id: &str,
+    id: &PaymentId,
     result: palm_service::Result<Payment>,
 ) -> ApiResult<Json<Payment>> {
     match result {
@@ -98,6 +98,7 @@ pub async fn get_payment(
     auth: MerchantOrTill,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Payment>> {
+    let id = PaymentId::new(id);
     Ok(Json(s.service.payment(auth.merchant_id(), &id).await?))
 }
 
@@ -110,6 +111,7 @@ pub async fn submit_palm(
     origin: Option<Extension<KeyedRequest>>,
     ApiJson(req): ApiJson<PalmSubmission>,
 ) -> ApiResult<Json<Payment>> {
+    let id = PaymentId::new(id);
     let result = s.service.submit_palm(&t, &id, req).await;
     moved(&s, origin, &t.merchant_id, &id, result).await
 }
@@ -123,6 +125,7 @@ pub async fn confirm_payment(
     origin: Option<Extension<KeyedRequest>>,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Payment>> {
+    let id = PaymentId::new(id);
     let req = optional_body(&body)?;
     let result = s.service.confirm_payment(&t, &id, req).await;
     moved(&s, origin, &t.merchant_id, &id, result).await
@@ -137,6 +140,7 @@ pub async fn capture_payment(
     origin: Option<Extension<KeyedRequest>>,
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Payment>> {
+    let id = PaymentId::new(id);
     let req = optional_body(&body)?;
     let result = s.service.capture_payment(&m.id, &id, req).await;
     moved(&s, origin, &m.id, &id, result).await
@@ -149,6 +153,7 @@ pub async fn cancel_payment(
     Path(id): Path<String>,
     origin: Option<Extension<KeyedRequest>>,
 ) -> ApiResult<Json<Payment>> {
+    let id = PaymentId::new(id);
     let result = s
         .service
         .cancel_payment(auth.merchant_id(), &id, auth.till())
@@ -165,6 +170,7 @@ pub async fn create_refund(
     origin: Option<Extension<KeyedRequest>>,
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<Refund>)> {
+    let id = PaymentId::new(id);
     let req = optional_body(&body)?;
     let origin = origin.map(|Extension(o)| o);
     Ok((
@@ -183,6 +189,7 @@ pub async fn list_refunds(
     Merchant(m): Merchant,
     Path(id): Path<String>,
 ) -> ApiResult<Json<List<Refund>>> {
+    let id = PaymentId::new(id);
     let data = s.service.refunds(&m.id, &id).await?;
     Ok(Json(List {
         data,
@@ -196,6 +203,7 @@ pub async fn payment_events(
     Merchant(m): Merchant,
     Path(id): Path<String>,
 ) -> ApiResult<Json<List<Event>>> {
+    let id = PaymentId::new(id);
     let data = s.service.payment_events(&m.id, &id).await?;
     Ok(Json(List {
         data,

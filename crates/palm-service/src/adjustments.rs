@@ -69,7 +69,7 @@ impl Service {
         let price = quantity * line.unit_price.minor_units();
         // The line's share of the charge, never more than is left of it to give back.
         let amount = Amount::stored(price + tax_on(price, t.tax_rate_bps))
-            .unwrap_or_default()
+            .ok_or_else(|| ServiceError::internal("a receipt line's price came out negative"))?
             .min(t.charged);
         let a = AdjustmentRow {
             id: new_id("adj"),

@@ -1,8 +1,10 @@
-//! The tenant key as a type. Every query of a merchant's data takes a [`MerchantId`], and one is
+//! Identifiers as types. Every query of a merchant's data takes a [`MerchantId`], and one is
 //! made only by creating a merchant or by reading a stored row (the merchant an authenticated
 //! credential belongs to, or the owner of a till, gate or device), never from text a caller sent:
-//! a handler cannot scope a query by an identifier someone typed, and a merchant id cannot be
-//! passed where a person's or a payment's is meant.
+//! a handler cannot scope a query by an identifier someone typed. A payment's and a person's ids
+//! ([`PaymentId`], [`PersonId`]) may come from a caller (a URL names the payment); their types
+//! keep one kind of id from being passed where another is meant (a person's id where the
+//! payment's belongs, or either as a merchant's).
 
 use crate::domain::new_id;
 
@@ -44,3 +46,60 @@ impl PartialEq<str> for MerchantId {
         self.0 == other
     }
 }
+
+/// A record's id that callers may name: made new (with its kind's prefix), or taken as given
+/// from a caller or a stored row (whether such a record exists, and is the caller's merchant's,
+/// is the store's answer to the query that takes it).
+macro_rules! record_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            #[doc = concat!("A new id (`", $prefix, "_...`).")]
+            pub fn generate() -> $name {
+                $name(new_id($prefix))
+            }
+
+            /// The id as a caller or a stored row names it.
+            pub fn new(id: impl Into<String>) -> $name {
+                $name(id.into())
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl std::fmt::Debug for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.0 == other
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+    };
+}
+
+record_id!(
+    /// A payment's id (`pay_...`).
+    PaymentId,
+    "pay"
+);

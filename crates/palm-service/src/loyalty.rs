@@ -276,7 +276,7 @@ impl Service {
         let entry = |m: &MembershipRow, points: i64| PointsRow {
             id: new_id("pts"),
             membership_id: m.id.clone(),
-            source_id: p.id.clone(),
+            source_id: p.id.to_string(),
             kind: kind.to_string(),
             points,
             created: now,
@@ -327,7 +327,7 @@ impl Service {
         let now = self.now_s();
         Ok(self
             .store
-            .points_of(&p.id)
+            .points_of(p.id.as_str())
             .await?
             .into_iter()
             .filter(|e| e.kind == "accrual")

@@ -10,7 +10,7 @@
 
 use crate::domain::{check_text, new_id};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
-use crate::ids::MerchantId;
+use crate::ids::{MerchantId, PaymentId};
 use crate::money::{Amount, Currency};
 use crate::payment_state::{Authorisation, CaptureMethod, PaymentState as S, PaymentStatus};
 use crate::processor::{Authorization, Lookup, Outcome, ProcessorError};
@@ -46,7 +46,7 @@ impl Service {
         kind: &str,
         data: impl serde::Serialize,
     ) -> Result<EventRow> {
-        self.object_event(&p.merchant_id, &p.id, kind, data)
+        self.object_event(&p.merchant_id, p.id.as_str(), kind, data)
     }
 
     /// An event about any of a merchant's objects (a payment, a shopping trip).
@@ -120,7 +120,7 @@ impl Service {
     pub(crate) async fn load_payment(
         &self,
         merchant_id: &MerchantId,
-        id: &str,
+        id: &PaymentId,
     ) -> Result<PaymentRow> {
         self.store
             .payment(merchant_id, id)
@@ -139,7 +139,7 @@ impl Service {
         origin: Option<&KeyedRequest>,
     ) -> Result<api::Payment> {
         if let Some(id) = self.created_before(origin).await? {
-            return self.payment(merchant_id, &id).await;
+            return self.payment(merchant_id, &PaymentId::new(id)).await;
         }
         let till_id = match (by_till, &req.till) {
             (Some(own), Some(named)) if *named != own.id => {
@@ -181,7 +181,7 @@ impl Service {
             tip,
             reference,
             ..PaymentRow::new(
-                new_id("pay"),
+                PaymentId::generate(),
                 merchant_id.clone(),
                 till.id,
                 amount,
@@ -219,7 +219,7 @@ impl Service {
     pub async fn payment_outcome(
         &self,
         merchant_id: &MerchantId,
-        id: &str,
+        id: &PaymentId,
     ) -> Result<api::Payment> {
         let p = self.load_payment(merchant_id, id).await?;
         if p.status.state() == S::Processing {
@@ -228,7 +228,7 @@ impl Service {
         self.payment_view(&p, &[]).await
     }
 
-    pub async fn payment(&self, merchant_id: &MerchantId, id: &str) -> Result<api::Payment> {
+    pub async fn payment(&self, merchant_id: &MerchantId, id: &PaymentId) -> Result<api::Payment> {
         Ok(views::payment(
             &self.load_payment(merchant_id, id).await?,
             &[],
@@ -251,10 +251,10 @@ impl Service {
     pub async fn payment_events(
         &self,
         merchant_id: &MerchantId,
-        id: &str,
+        id: &PaymentId,
     ) -> Result<Vec<api::Event>> {
         self.load_payment(merchant_id, id).await?;
-        let rows = self.store.events_of(merchant_id, id).await?;
+        let rows = self.store.events_of(merchant_id, id.as_str()).await?;
         Ok(rows
             .iter()
             .filter_map(|e| serde_json::from_str(&e.payload).ok())
@@ -262,7 +262,7 @@ impl Service {
     }
 
     /// A till's payment: it must exist for the till's merchant and belong to that till.
-    async fn till_payment(&self, till: &TillRow, id: &str) -> Result<PaymentRow> {
+    async fn till_payment(&self, till: &TillRow, id: &PaymentId) -> Result<PaymentRow> {
         let p = self.load_payment(&till.merchant_id, id).await?;
         if p.till_id != till.id {
             return Err(ServiceError::new(
@@ -299,14 +299,14 @@ impl Service {
     pub async fn submit_palm(
         &self,
         till: &TillRow,
-        id: &str,
+        id: &PaymentId,
         req: api::PalmSubmission,
     ) -> Result<api::Payment> {
         let p = self.till_payment(till, id).await?;
         if p.status != PaymentStatus::RequiresPalm {
             return Err(state_error(&p, &[S::RequiresPalm]));
         }
-        let hover = self.hover(&req, &p.id).await?;
+        let hover = self.hover(&req, p.id.as_str()).await?;
         let person = self
             .identify_hover(hover, req.phone_last4.as_deref())
             .await?;
@@ -344,7 +344,7 @@ impl Service {
     pub async fn confirm_payment(
         &self,
         till: &TillRow,
-        id: &str,
+        id: &PaymentId,
         req: api::ConfirmPayment,
     ) -> Result<api::Payment> {
         let mut p = self.till_payment(till, id).await?;
@@ -575,7 +575,7 @@ impl Service {
     pub async fn capture_payment(
         &self,
         merchant_id: &MerchantId,
-        id: &str,
+        id: &PaymentId,
         req: api::CapturePayment,
     ) -> Result<api::Payment> {
         let p = self.load_payment(merchant_id, id).await?;
@@ -704,7 +704,7 @@ impl Service {
     pub async fn cancel_payment(
         &self,
         merchant_id: &MerchantId,
-        id: &str,
+        id: &PaymentId,
         till: Option<&TillRow>,
     ) -> Result<api::Payment> {
         let mut p = match till {

@@ -30,7 +30,9 @@ impl Service {
             .venue(merchant_id, &t.venue_id)
             .await?
             .map(|v| v.name)
-            .unwrap_or_default();
+            // Venues are never deleted and a trip's venue is a foreign key: a missing one is a
+            // damaged store, not a receipt without a name.
+            .ok_or_else(|| ServiceError::internal("the trip's venue is missing"))?;
         let view = self.trip_view(&t).await?;
         let adjustments = self.store.adjustments(&t.id).await?;
         Ok(api::Receipt {

@@ -4,7 +4,7 @@
 
 use crate::domain::{check_text, new_id};
 use crate::error::{Result, ServiceError};
-use crate::ids::MerchantId;
+use crate::ids::{MerchantId, PaymentId};
 use crate::money::Amount;
 use crate::payment_state::{PaymentState as S, PaymentStatus, RefundState};
 use crate::payments::state_error;
@@ -17,7 +17,7 @@ impl Service {
     pub async fn refund_payment(
         &self,
         merchant_id: &MerchantId,
-        id: &str,
+        id: &PaymentId,
         req: api::CreateRefund,
         origin: Option<&KeyedRequest>,
     ) -> Result<api::Refund> {
@@ -96,7 +96,11 @@ impl Service {
         Ok(view)
     }
 
-    pub async fn refunds(&self, merchant_id: &MerchantId, id: &str) -> Result<Vec<api::Refund>> {
+    pub async fn refunds(
+        &self,
+        merchant_id: &MerchantId,
+        id: &PaymentId,
+    ) -> Result<Vec<api::Refund>> {
         self.load_payment(merchant_id, id).await?;
         Ok(self
             .store

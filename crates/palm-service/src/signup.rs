@@ -328,25 +328,27 @@ impl Service {
         }
 
         let programs = self.store.programs(merchant_id).await?;
+        let mut joins = Vec::with_capacity(req.memberships.len());
         for (i, join) in req.memberships.iter().enumerate() {
-            if !programs
-                .iter()
-                .any(|p| Some(&p.id) == join.program.as_ref())
-            {
-                return Err(ServiceError::not_found("loyalty program")
-                    .with_param(format!("memberships[{i}].program")));
+            match join.program.as_deref() {
+                Some(program) if programs.iter().any(|p| p.id == program) => {
+                    joins.push((program, join))
+                }
+                _ => {
+                    return Err(ServiceError::not_found("loyalty program")
+                        .with_param(format!("memberships[{i}].program")));
+                }
             }
         }
         let pending = req.source == api::CaptureSource::Phone;
         let person = self.enrol(&phone, &card, &chosen, true, pending).await?;
         self.audit(&person.id, actor, "enrolment").await?;
         let mut memberships = vec![];
-        for join in &req.memberships {
-            let program = join.program.clone().unwrap_or_default();
+        for (program, join) in joins {
             // The person is enrolled whatever happens here: a taken member number leaves that
             // one membership out, and the response shows which were joined.
             match self
-                .join_program(merchant_id, &program, &person.id, join)
+                .join_program(merchant_id, program, &person.id, join)
                 .await
             {
                 Ok(m) => memberships.push(m),

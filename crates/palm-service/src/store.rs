@@ -8,7 +8,7 @@
 
 pub use crate::Store;
 use crate::error::StoreError;
-pub use crate::ids::MerchantId;
+pub use crate::ids::{MerchantId, PaymentId};
 pub use crate::money::{Amount, Currency};
 pub use crate::payment_state::{
     Authorisation, CaptureMethod, PaymentState, PaymentStatus, RefundState,
@@ -105,7 +105,7 @@ pub struct NewPerson {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PaymentRow {
-    pub id: String,
+    pub id: PaymentId,
     pub merchant_id: MerchantId,
     pub till_id: String,
     pub amount: Amount,
@@ -132,7 +132,7 @@ impl PaymentRow {
     /// A new payment of `amount` at a till, not yet paid by anyone.
     #[allow(clippy::too_many_arguments)]
     pub fn new(
-        id: String,
+        id: PaymentId,
         merchant_id: MerchantId,
         till_id: String,
         amount: Amount,
@@ -173,7 +173,7 @@ impl PaymentRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RefundRow {
     pub id: String,
-    pub payment_id: String,
+    pub payment_id: PaymentId,
     pub merchant_id: MerchantId,
     pub amount: Amount,
     pub status: RefundState,
@@ -414,7 +414,11 @@ pub trait PaymentStore: Send + Sync {
         event: &EventRow,
         origin: Option<&KeyedRequest>,
     ) -> StoreResult<()>;
-    async fn payment(&self, merchant_id: &MerchantId, id: &str) -> StoreResult<Option<PaymentRow>>;
+    async fn payment(
+        &self,
+        merchant_id: &MerchantId,
+        id: &PaymentId,
+    ) -> StoreResult<Option<PaymentRow>>;
     /// Writes `p` if the stored payment still has status `from`, with its event and webhook
     /// deliveries in the same transaction; false if the status had changed.
     /// `points` are applied in the same transaction (a balance may not go below zero: that
@@ -449,7 +453,7 @@ pub trait PaymentStore: Send + Sync {
         event: &EventRow,
         points: &[PointsRow],
     ) -> StoreResult<()>;
-    async fn refunds_of(&self, payment_id: &str) -> StoreResult<Vec<RefundRow>>;
+    async fn refunds_of(&self, payment_id: &PaymentId) -> StoreResult<Vec<RefundRow>>;
     /// Refunds still `pending` since before `created_before` (for the reconciler).
     async fn stale_refunds(&self, created_before: i64) -> StoreResult<Vec<RefundRow>>;
     async fn events_of(
@@ -461,7 +465,7 @@ pub trait PaymentStore: Send + Sync {
     /// this same one, for a retry); false when another operation holds it or the status moved.
     async fn claim_operation(
         &self,
-        id: &str,
+        id: &PaymentId,
         status: PaymentState,
         operation: &str,
         now: i64,
@@ -474,7 +478,7 @@ pub trait PaymentStore: Send + Sync {
         claimed_before: i64,
     ) -> StoreResult<Vec<(PaymentRow, String)>>;
     /// Releases a claim the processor refused (the payment stays where it was).
-    async fn release_operation(&self, id: &str, operation: &str) -> StoreResult<()>;
+    async fn release_operation(&self, id: &PaymentId, operation: &str) -> StoreResult<()>;
 }
 
 #[async_trait]

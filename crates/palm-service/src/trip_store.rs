@@ -3,7 +3,7 @@
 //! transaction per method, compare-and-set on a trip's state.
 
 use crate::error::StoreError;
-use crate::ids::MerchantId;
+use crate::ids::{MerchantId, PaymentId};
 use crate::money::{Amount, Currency};
 use crate::store::{EventRow, Page, PaymentRow, WalkOutRow};
 use async_trait::async_trait;
@@ -70,7 +70,7 @@ pub struct TripRow {
     pub person_id: Option<String>,
     pub party_size: i64,
     pub status: TripState,
-    pub payment_id: String,
+    pub payment_id: PaymentId,
     pub currency: Currency,
     pub hold: Amount,
     pub tax_rate_bps: i64,

@@ -10,7 +10,7 @@
 use crate::basket::Basket;
 use crate::domain::{check_text, new_id};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
-use crate::ids::MerchantId;
+use crate::ids::{MerchantId, PaymentId};
 use crate::money::{Amount, Currency};
 use crate::payment_state::{CaptureMethod, PaymentStatus};
 use crate::store::{GateRow, NewWalkOut, Page, PaymentRow, PersonRow, TillRow, WalkOutRow};
@@ -195,7 +195,7 @@ impl Service {
             reference: Some(format!("shopping trip {trip_id}")),
             person_id: Some(person.id.clone()),
             ..PaymentRow::new(
-                new_id("pay"),
+                PaymentId::generate(),
                 walk_out.merchant_id.clone(),
                 walk_out.till_id.clone(),
                 walk_out.hold,
@@ -546,7 +546,7 @@ pub(crate) fn trip_summary(t: &TripRow) -> api::ShoppingTrip {
         tax: t.tax.minor_units(),
         total: t.total.minor_units(),
         charged: t.charged.minor_units(),
-        payment: t.payment_id.clone(),
+        payment: t.payment_id.to_string(),
         opened: t.opened,
         closed: t.closed,
         closed_by: t.closed_by.clone(),

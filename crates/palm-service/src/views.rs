@@ -64,7 +64,7 @@ pub fn payment_status(s: PaymentState) -> api::PaymentStatus {
 
 pub fn payment(p: &PaymentRow, choices: &[CardRow]) -> api::Payment {
     api::Payment {
-        id: p.id.clone(),
+        id: p.id.to_string(),
         status: payment_status(p.status.state()),
         amount: p.amount.minor_units(),
         tip: p.tip.minor_units(),
@@ -100,7 +100,7 @@ pub fn payment(p: &PaymentRow, choices: &[CardRow]) -> api::Payment {
 pub fn refund(r: &RefundRow) -> api::Refund {
     api::Refund {
         id: r.id.clone(),
-        payment: r.payment_id.clone(),
+        payment: r.payment_id.to_string(),
         amount: r.amount.minor_units(),
         status: r.status.as_str().to_string(),
         reason: r.reason.clone(),

@@ -9,7 +9,7 @@ use palm_engine::protect::Transform;
 use palm_index::{Calibration, Policy, SHIPPED_CALIBRATION};
 use palm_service::idempotency::Keyed;
 use palm_service::merchants::{self, MerchantCredentials};
-use palm_service::store::{Page, TillRow};
+use palm_service::store::{Page, PaymentId, TillRow};
 use palm_service::{
     Clock, DevPhoneChannel, ErrorKind, KeySource, ManualClock, Parts, Service, ServiceConfig,
     ServiceError, SimulatedConfig, SimulatedProcessor,
@@ -137,7 +137,7 @@ impl World {
             }
             match self
                 .service
-                .submit_palm(&self.till, payment, from(body))
+                .submit_palm(&self.till, &PaymentId::new(payment), from(body))
                 .await
             {
                 Ok(p) => return p,
@@ -166,17 +166,31 @@ async fn a_palm_pays_and_a_refund_returns_part_of_it() {
 
     let refund = w
         .service
-        .refund_payment(&w.shop.merchant, &p.id, from(json!({"amount": 250})), None)
+        .refund_payment(
+            &w.shop.merchant,
+            &PaymentId::new(&p.id),
+            from(json!({"amount": 250})),
+            None,
+        )
         .await
         .unwrap();
     assert_eq!(refund.status, "succeeded");
     assert_eq!(w.processor.charge_totals(), (1250, 250, 1));
-    let after = w.service.payment(&w.shop.merchant, &p.id).await.unwrap();
+    let after = w
+        .service
+        .payment(&w.shop.merchant, &PaymentId::new(&p.id))
+        .await
+        .unwrap();
     assert_eq!(after.amount_refunded, 250);
     // More than what is left is refused, and nothing moves.
     let e = w
         .service
-        .refund_payment(&w.shop.merchant, &p.id, from(json!({"amount": 1001})), None)
+        .refund_payment(
+            &w.shop.merchant,
+            &PaymentId::new(&p.id),
+            from(json!({"amount": 1001})),
+            None,
+        )
         .await
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::Invalid, "{e:?}");
@@ -191,7 +205,9 @@ async fn a_hover_of_three_frames_pays_as_one_capture() {
     w.sign_up(11, "+447700900011").await.unwrap();
     w.sign_up(12, "+447700900012").await.unwrap();
     let submit = async |payment: &str, body: Value| {
-        w.service.submit_palm(&w.till, payment, from(body)).await
+        w.service
+            .submit_palm(&w.till, &PaymentId::new(payment), from(body))
+            .await
     };
     let frames = |seed: u64| -> Vec<String> { (60..63).map(|k| palm(seed, k)).collect() };
     let p = w.new_payment(700).await;
@@ -287,11 +303,20 @@ async fn another_merchant_cannot_see_or_refund_a_payment() {
         .create_merchant("Rival", "High Street", &["Front".into()])
         .await
         .unwrap();
-    let e = w.service.payment(&other.merchant, &p.id).await.unwrap_err();
+    let e = w
+        .service
+        .payment(&other.merchant, &PaymentId::new(&p.id))
+        .await
+        .unwrap_err();
     assert_eq!(e.kind, ErrorKind::NotFound);
     let e = w
         .service
-        .refund_payment(&other.merchant, &p.id, from(json!({})), None)
+        .refund_payment(
+            &other.merchant,
+            &PaymentId::new(&p.id),
+            from(json!({})),
+            None,
+        )
         .await
         .unwrap_err();
     assert_eq!(e.kind, ErrorKind::NotFound);
@@ -428,7 +453,11 @@ async fn a_palm_nobody_enrolled_is_not_recognised_and_nothing_is_charged() {
     for k in 50..53 {
         let e = w
             .service
-            .submit_palm(&w.till, &p.id, from(json!({"image": palm(99, k)})))
+            .submit_palm(
+                &w.till,
+                &PaymentId::new(&p.id),
+                from(json!({"image": palm(99, k)})),
+            )
             .await
             .unwrap_err();
         assert!(
@@ -440,7 +469,11 @@ async fn a_palm_nobody_enrolled_is_not_recognised_and_nothing_is_charged() {
         }
     }
     assert_eq!(w.processor.charge_totals(), (0, 0, 0));
-    let still = w.service.payment(&w.shop.merchant, &p.id).await.unwrap();
+    let still = w
+        .service
+        .payment(&w.shop.merchant, &PaymentId::new(&p.id))
+        .await
+        .unwrap();
     assert_eq!(still.status, palm_api::PaymentStatus::RequiresPalm);
 }
 
@@ -467,7 +500,11 @@ async fn the_card_that_verifies_then_declines_signs_up_and_is_declined_at_the_ti
     for k in 50..56 {
         match w
             .service
-            .submit_palm(&w.till, &p.id, from(json!({"image": palm(41, k)})))
+            .submit_palm(
+                &w.till,
+                &PaymentId::new(&p.id),
+                from(json!({"image": palm(41, k)})),
+            )
             .await
         {
             Ok(paid) => {

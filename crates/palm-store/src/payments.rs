@@ -4,11 +4,11 @@
 use crate::loyalty::apply_points;
 use crate::{SqlStore, amount, changed_one, col, db_err, named, read_rows};
 use async_trait::async_trait;
-use palm_service::store::MerchantId;
 use palm_service::store::{
     CaptureMethod, Currency, EventRow, KeyedRequest, Page, PaymentRow, PaymentState, PaymentStatus,
     PaymentStore, PointsRow, RefundRow, RefundState, StoreResult,
 };
+use palm_service::store::{MerchantId, PaymentId};
 use sqlx::any::AnyRow;
 
 const PAYMENT_COLUMNS: &str = "id, merchant_id, till_id, amount, tip, currency, reference, capture_method, status, person_id, card_id, card_brand, card_last4, charge_ref, attempt_key, decline_code, amount_captured, amount_refunded, created, updated, discount, reward_id";
@@ -18,7 +18,7 @@ const EVENT_COLUMNS: &str = "id, merchant_id, kind, object_id, payload, created"
 
 fn payment(r: &AnyRow) -> Result<PaymentRow, sqlx::Error> {
     Ok(PaymentRow {
-        id: col(r, "id")?,
+        id: PaymentId::new(col::<String>(r, "id")?),
         merchant_id: MerchantId::stored(col(r, "merchant_id")?),
         till_id: col(r, "till_id")?,
         amount: amount(r, "amount")?,
@@ -59,7 +59,7 @@ fn status(r: &AnyRow) -> Result<PaymentStatus, sqlx::Error> {
 fn refund(r: &AnyRow) -> Result<RefundRow, sqlx::Error> {
     Ok(RefundRow {
         id: col(r, "id")?,
-        payment_id: col(r, "payment_id")?,
+        payment_id: PaymentId::new(col::<String>(r, "payment_id")?),
         merchant_id: MerchantId::stored(col(r, "merchant_id")?),
         amount: amount(r, "amount")?,
         status: named(r, "status", RefundState::parse)?,
@@ -115,7 +115,7 @@ pub(crate) async fn insert_payment_in(
     q!(
             "INSERT INTO payments ({PAYMENT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22)"
         )
-        .bind(&p.id)
+        .bind(p.id.as_str())
         .bind(p.merchant_id.as_str())
         .bind(&p.till_id)
         .bind(p.amount.minor_units())
@@ -166,7 +166,7 @@ async fn record_origin(
 impl PaymentStore for SqlStore {
     async fn claim_operation(
         &self,
-        id: &str,
+        id: &PaymentId,
         status: PaymentState,
         operation: &str,
         now: i64,
@@ -177,7 +177,7 @@ impl PaymentStore for SqlStore {
                 "UPDATE payments SET operation = $1, operation_since = $4 WHERE id = $2 AND status = $3 AND (operation IS NULL OR operation = $1)",
             )
             .bind(operation)
-            .bind(id)
+            .bind(id.as_str())
             .bind(status.as_str())
             .bind(now),
         )
@@ -203,9 +203,9 @@ impl PaymentStore for SqlStore {
             .map_err(db_err)
     }
 
-    async fn release_operation(&self, id: &str, operation: &str) -> StoreResult<()> {
+    async fn release_operation(&self, id: &PaymentId, operation: &str) -> StoreResult<()> {
         sqlx::query("UPDATE payments SET operation = NULL WHERE id = $1 AND operation = $2")
-            .bind(id)
+            .bind(id.as_str())
             .bind(operation)
             .execute(&self.pool)
             .await
@@ -222,14 +222,18 @@ impl PaymentStore for SqlStore {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         insert_payment_in(&mut tx, p).await?;
         record_event(&mut tx, e).await.map_err(db_err)?;
-        record_origin(&mut tx, origin, &p.id).await?;
+        record_origin(&mut tx, origin, p.id.as_str()).await?;
         tx.commit().await.map_err(db_err)
     }
 
-    async fn payment(&self, merchant_id: &MerchantId, id: &str) -> StoreResult<Option<PaymentRow>> {
+    async fn payment(
+        &self,
+        merchant_id: &MerchantId,
+        id: &PaymentId,
+    ) -> StoreResult<Option<PaymentRow>> {
         let row = q!("SELECT {PAYMENT_COLUMNS} FROM payments WHERE merchant_id = $1 AND id = $2")
             .bind(merchant_id.as_str())
-            .bind(id)
+            .bind(id.as_str())
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?;
@@ -260,7 +264,7 @@ impl PaymentStore for SqlStore {
         .bind(p.updated)
         .bind(p.discount.minor_units())
         .bind(&p.reward_id)
-        .bind(&p.id)
+        .bind(p.id.as_str())
         .bind(from.as_str())
         // Raised only by an incremental authorisation (a walk-out basket above its hold).
         .bind(p.amount.minor_units())
@@ -319,7 +323,7 @@ impl PaymentStore for SqlStore {
         )
         .bind(r.amount.minor_units())
         .bind(now)
-        .bind(&r.payment_id)
+        .bind(r.payment_id.as_str())
         .execute(&mut *tx)
         .await
         .map_err(db_err)?
@@ -329,7 +333,7 @@ impl PaymentStore for SqlStore {
         }
         q!("INSERT INTO refunds ({REFUND_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(&r.id)
-            .bind(&r.payment_id)
+            .bind(r.payment_id.as_str())
             .bind(r.merchant_id.as_str())
             .bind(r.amount.minor_units())
             .bind(r.status.as_str())
@@ -364,7 +368,7 @@ impl PaymentStore for SqlStore {
         if changed == 1 && r.status == RefundState::Failed {
             sqlx::query("UPDATE payments SET amount_refunded = amount_refunded - $1 WHERE id = $2")
                 .bind(r.amount.minor_units())
-                .bind(&r.payment_id)
+                .bind(r.payment_id.as_str())
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
@@ -376,9 +380,9 @@ impl PaymentStore for SqlStore {
         tx.commit().await.map_err(db_err)
     }
 
-    async fn refunds_of(&self, payment_id: &str) -> StoreResult<Vec<RefundRow>> {
+    async fn refunds_of(&self, payment_id: &PaymentId) -> StoreResult<Vec<RefundRow>> {
         let rows = q!("SELECT {REFUND_COLUMNS} FROM refunds WHERE payment_id = $1 ORDER BY id")
-            .bind(payment_id)
+            .bind(payment_id.as_str())
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;

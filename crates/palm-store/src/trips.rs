@@ -8,7 +8,7 @@ use crate::{SqlStore, amount, col, db_err, named, read_rows};
 use async_trait::async_trait;
 use palm_service::StoreError;
 use palm_service::store::{
-    Currency, EventRow, MerchantId, Page, PaymentRow, StoreResult, WalkOutRow,
+    Currency, EventRow, MerchantId, Page, PaymentId, PaymentRow, StoreResult, WalkOutRow,
 };
 use palm_service::trip_store::{
     AdjustmentRow, AdjustmentState, EventAdded, ItemEventRow, ItemKind, TripRow, TripState,
@@ -30,7 +30,7 @@ fn trip(r: &AnyRow) -> Result<TripRow, sqlx::Error> {
         person_id: col(r, "person_id")?,
         party_size: col(r, "party_size")?,
         status: named(r, "status", TripState::parse)?,
-        payment_id: col(r, "payment_id")?,
+        payment_id: PaymentId::new(col::<String>(r, "payment_id")?),
         currency: named(r, "currency", Currency::stored)?,
         hold: amount(r, "hold")?,
         tax_rate_bps: col(r, "tax_rate_bps")?,
@@ -128,7 +128,7 @@ impl TripStore for SqlStore {
             .bind(&t.person_id)
             .bind(t.party_size)
             .bind(t.status.as_str())
-            .bind(&t.payment_id)
+            .bind(t.payment_id.as_str())
             .bind(t.currency.as_str())
             .bind(t.hold.minor_units())
             .bind(t.tax_rate_bps)

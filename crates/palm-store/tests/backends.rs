@@ -5,7 +5,7 @@
 
 use palm_service::store::{
     Amount, CaptureMethod, Claim, Currency, EventRow, IdempotencyStore, KeyHolder, MerchantId,
-    MerchantRow, MerchantStore, PaymentRow, PaymentStatus, Store, TillRow,
+    MerchantRow, MerchantStore, PaymentId, PaymentRow, PaymentStatus, Store, TillRow,
 };
 use palm_store::SqlStore;
 
@@ -33,7 +33,7 @@ fn mer(id: &str) -> MerchantId {
 /// A manual-capture payment of merchant `mer_a` in dollars, as first written.
 fn manual_payment(id: &str, till: &str, cents: i64, status: PaymentStatus) -> PaymentRow {
     PaymentRow::new(
-        id.into(),
+        PaymentId::new(id),
         mer("mer_a"),
         till.into(),
         Amount::stored(cents).unwrap(),
@@ -194,7 +194,7 @@ mod trips {
             person_id: Some("per_1".into()),
             party_size: 1,
             status: TripState::Opening,
-            payment_id: payment.into(),
+            payment_id: PaymentId::new(payment),
             currency: Currency::USD,
             hold: Amount::stored(5000).unwrap(),
             tax_rate_bps: 0,
@@ -296,7 +296,7 @@ mod trips {
             );
             assert!(
                 store
-                    .payment(&mer("mer_a"), "pay_2")
+                    .payment(&mer("mer_a"), &PaymentId::new("pay_2"))
                     .await
                     .unwrap()
                     .is_none(),
@@ -402,7 +402,10 @@ mod payments {
                 let from = p.status.state();
                 p.status = next;
                 assert!(store.update_payment(&p, from, None, &[]).await.unwrap());
-                let back = store.payment(&mer("mer_a"), "pay_1").await.unwrap();
+                let back = store
+                    .payment(&mer("mer_a"), &PaymentId::new("pay_1"))
+                    .await
+                    .unwrap();
                 assert_eq!(back.as_ref(), Some(&p), "{backend}");
             }
 
@@ -421,7 +424,10 @@ mod payments {
                     .await
                     .unwrap()
             );
-            let back = store.payment(&mer("mer_a"), "pay_2").await.unwrap();
+            let back = store
+                .payment(&mer("mer_a"), &PaymentId::new("pay_2"))
+                .await
+                .unwrap();
             assert_eq!(back.map(|p| p.status), Some(failed.status), "{backend}");
 
             // An authorised payment whose charge reference went missing.
@@ -430,7 +436,10 @@ mod payments {
                 .await
                 .unwrap();
             assert!(
-                store.payment(&mer("mer_a"), "pay_2").await.is_err(),
+                store
+                    .payment(&mer("mer_a"), &PaymentId::new("pay_2"))
+                    .await
+                    .is_err(),
                 "{backend}: a requires_capture payment without its charge reference is refused"
             );
         }
