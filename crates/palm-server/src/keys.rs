@@ -8,7 +8,7 @@
 //! the overlap period after it). Every key file is 32 random bytes, mode 0600, in a 0700 folder.
 
 use palm_engine::protect::Transform;
-use palm_service::store::Store;
+use palm_service::store::{PersonId, Store};
 use palm_service::{CaptureKey, KeySource};
 use palm_vault::device::SealKey;
 use palm_vault::{
@@ -287,7 +287,9 @@ pub async fn rotate(data_dir: &Path, store: &dyn Store) -> Result<RotationReport
             let Some((last, _)) = page.last() else { break };
             after = last.clone();
             report.people_rewrapped += rewrap_rows(&ring, page, async |id, old, new| {
-                store.replace_wrapped_key(id, old, new).await
+                store
+                    .replace_wrapped_key(&PersonId::new(id), old, new)
+                    .await
             })
             .await?;
         }

@@ -68,13 +68,6 @@ impl std::fmt::Debug for Phone {
     }
 }
 
-/// The index's owner of a person's palms (their palms never compete in one decision). Owners
-/// are recomputed whenever the index is built, never stored, so a process-stable hash serves.
-pub fn owner_of(person_id: &str) -> palm_index::Owner {
-    use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
-    palm_index::Owner(BuildHasherDefault::<DefaultHasher>::default().hash_one(person_id))
-}
-
 /// Four digits to a bucket; `None` for anything else.
 pub fn bucket_of(last4: &str) -> Option<u16> {
     (last4.len() == 4 && last4.bytes().all(|b| b.is_ascii_digit()))

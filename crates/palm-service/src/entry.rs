@@ -184,7 +184,7 @@ impl Service {
                 id: e.id.clone(),
                 event: e.event_id.clone(),
                 gate: e.gate_id.clone(),
-                person: e.person_id.clone(),
+                person: e.person_id.as_ref().map(String::from),
                 direction: e.direction.clone(),
                 allowed: e.allowed,
                 reason: e.reason.clone(),

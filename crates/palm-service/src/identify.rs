@@ -11,7 +11,7 @@
 //! digits of the phone (the search covers that bucket only), and when it matches, the capture is
 //! kept as a second template of the hand, so later scans compare till to till.
 
-use crate::domain::{bucket_of, owner_of};
+use crate::domain::bucket_of;
 use crate::error::{Result, ServiceError};
 use crate::store::{PalmRow, PersonRow};
 use crate::{Service, decode_image, palm_error};
@@ -360,7 +360,7 @@ impl Service {
             return Ok(person);
         }
         if let Err(e) = self.gallery.insert_for(
-            owner_of(&person.id),
+            person.id.owner(),
             PalmId(id as u64),
             bucket_of(&person.phone_last4),
             &protected,

@@ -4,7 +4,25 @@
 //! a handler cannot scope a query by an identifier someone typed. A payment's and a person's ids
 //! ([`PaymentId`], [`PersonId`]) may come from a caller (a URL names the payment); their types
 //! keep one kind of id from being passed where another is meant (a person's id where the
-//! payment's belongs, or either as a merchant's).
+//! payment's belongs, or either as a merchant's):
+//!
+//! ```
+//! use palm_service::ids::PaymentId;
+//! fn refund(_: &PaymentId) {}
+//! refund(&PaymentId::new("pay_1"));
+//! ```
+//!
+//! ```compile_fail
+//! use palm_service::ids::{PaymentId, PersonId};
+//! fn refund(_: &PaymentId) {}
+//! refund(&PersonId::new("per_1")); // a person's id is not a payment's
+//! ```
+//!
+//! ```compile_fail
+//! use palm_service::ids::{MerchantId, PersonId};
+//! fn merchants_payments(_: &MerchantId) {}
+//! merchants_payments(&PersonId::new("per_1").into()); // nor a merchant's
+//! ```
 
 use crate::domain::new_id;
 
@@ -95,6 +113,18 @@ macro_rules! record_id {
                 id.0
             }
         }
+
+        impl From<String> for $name {
+            fn from(id: String) -> $name {
+                $name(id)
+            }
+        }
+
+        impl From<&$name> for String {
+            fn from(id: &$name) -> String {
+                id.0.clone()
+            }
+        }
     };
 }
 
@@ -103,3 +133,19 @@ record_id!(
     PaymentId,
     "pay"
 );
+
+record_id!(
+    /// A person's id (`per_...`).
+    PersonId,
+    "per"
+);
+
+impl PersonId {
+    /// The index's owner of this person's palms (their palms never compete in one decision).
+    /// Owners are recomputed whenever the index is built, never stored, so a process-stable
+    /// hash serves.
+    pub fn owner(&self) -> palm_index::Owner {
+        use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
+        palm_index::Owner(BuildHasherDefault::<DefaultHasher>::default().hash_one(&self.0))
+    }
+}

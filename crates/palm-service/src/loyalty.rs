@@ -6,7 +6,7 @@
 use crate::Service;
 use crate::domain::{check_text, new_id};
 use crate::error::{Result, ServiceError, StoreError};
-use crate::ids::MerchantId;
+use crate::ids::{MerchantId, PersonId};
 use crate::money::{Amount, Currency};
 use crate::store::{MembershipRow, Page, PaymentRow, PointsRow, ProgramRow, RewardRow, TillRow};
 use palm_api as api;
@@ -17,7 +17,7 @@ fn membership_view(m: &MembershipRow) -> api::Membership {
         program: m.program_id.clone(),
         member_number: m.member_number.clone(),
         balance: m.balance,
-        person: m.person_id.clone(),
+        person: m.person_id.to_string(),
         created: m.created,
     }
 }
@@ -121,11 +121,10 @@ impl Service {
         &self,
         merchant_id: &MerchantId,
         program_id: &str,
-        person_id: &str,
+        person_id: &PersonId,
         req: &api::JoinProgram,
     ) -> Result<api::Membership> {
         let program = self.program(merchant_id, program_id).await?;
-        let person_id = person_id.to_string();
         let member_number = match &req.member_number {
             Some(n) => check_text(n, "member_number", 40)?,
             None => random_member_number()?,
@@ -133,7 +132,7 @@ impl Service {
         let m = MembershipRow {
             id: new_id("mem"),
             program_id: program.id,
-            person_id,
+            person_id: person_id.clone(),
             member_number,
             balance: 0,
             created: self.now_s(),
@@ -176,7 +175,7 @@ impl Service {
     pub(crate) async fn memberships_view(
         &self,
         merchant_id: &MerchantId,
-        person_id: &str,
+        person_id: &PersonId,
     ) -> Result<Vec<api::Membership>> {
         Ok(self
             .store
@@ -211,7 +210,7 @@ impl Service {
             }
         }
         Ok(api::LoyaltyPresentation {
-            person: person.id,
+            person: person.id.into(),
             memberships: memberships.iter().map(membership_view).collect(),
             rewards_available,
         })
@@ -222,7 +221,7 @@ impl Service {
     pub(crate) async fn apply_reward(
         &self,
         p: &mut PaymentRow,
-        person_id: &str,
+        person_id: &PersonId,
         reward_id: &str,
     ) -> Result<()> {
         let invalid = || {

@@ -10,7 +10,7 @@ use crate::device_store::{AllowListRow, DeviceRow};
 use crate::devices::b64;
 use crate::domain::new_id;
 use crate::error::{ErrorKind, Result, ServiceError};
-use crate::ids::MerchantId;
+use crate::ids::{MerchantId, PersonId};
 use crate::store::{EntryRow, GateRow};
 use palm_api as api;
 use palm_engine::protect::Transform;
@@ -77,7 +77,7 @@ impl Service {
             self.audit(&person.id, &device.id, "entry_allow_list")
                 .await?;
             entries.push(api::AllowListEntry {
-                person: person.id.clone(),
+                person: person.id.to_string(),
                 kind: pass.kind.clone(),
                 age_verified: self
                     .store
@@ -251,7 +251,8 @@ impl Service {
                 .with_param(param("decided_at")));
             }
             // Offline, a gate knows only the people on its list: the event's pass holders.
-            if let Some(person) = &e.person
+            let person = e.person.as_deref().map(PersonId::new);
+            if let Some(person) = &person
                 && self.store.pass(&event.id, person).await?.is_none()
             {
                 return Err(ServiceError::invalid(
@@ -264,7 +265,7 @@ impl Service {
                 id: e.id.clone(),
                 event_id: event.id,
                 gate_id: gate.id.clone(),
-                person_id: e.person.clone(),
+                person_id: person,
                 direction: e.direction.clone(),
                 allowed: e.allowed,
                 reason: e.reason.clone(),

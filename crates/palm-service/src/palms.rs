@@ -141,7 +141,7 @@ impl Service {
         let bucket = domain::bucket_of(&owned.phone_last4);
         self.gallery
             .insert_for(
-                domain::owner_of(&owned.palm.person_id),
+                owned.palm.person_id.owner(),
                 PalmId(owned.palm.id as u64),
                 bucket,
                 palm,

@@ -10,7 +10,7 @@
 
 use crate::domain::{check_text, new_id};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
-use crate::ids::{MerchantId, PaymentId};
+use crate::ids::{MerchantId, PaymentId, PersonId};
 use crate::money::{Amount, Currency};
 use crate::payment_state::{Authorisation, CaptureMethod, PaymentState as S, PaymentStatus};
 use crate::processor::{Authorization, Lookup, Outcome, ProcessorError};
@@ -748,8 +748,8 @@ fn attach(p: &mut PaymentRow, person: &PersonRow, card: &CardRow) {
 
 /// The person a payment past `requires_palm` must have recorded: missing, it is an internal
 /// error, never an empty id looked up.
-fn identified_person(p: &PaymentRow) -> Result<&str> {
-    p.person_id.as_deref().ok_or_else(|| {
+fn identified_person(p: &PaymentRow) -> Result<&PersonId> {
+    p.person_id.as_ref().ok_or_else(|| {
         tracing::error!(payment = %p.id, status = %p.status, "payment lacks its person");
         ServiceError::internal("the payment's record is incomplete")
     })

@@ -154,7 +154,10 @@ impl Service {
         let phone = Phone::parse(raw)?;
         let key = self.data_key(&person.wrapped_key)?;
         let updated = PersonRow {
-            phone_sealed: key.seal(phone.as_str().as_bytes(), &context("phone", &person.id))?,
+            phone_sealed: key.seal(
+                phone.as_str().as_bytes(),
+                &context("phone", person.id.as_str()),
+            )?,
             phone_fingerprint: self.phone_fingerprint(&phone),
             phone_last4: phone.last4().to_string(),
             ..person.clone()
@@ -173,7 +176,7 @@ impl Service {
             let template = self.open_palm(&key, &palm)?;
             self.gallery.remove(PalmId(palm.id as u64));
             if let Err(e) = self.gallery.insert_for(
-                crate::domain::owner_of(&person.id),
+                person.id.owner(),
                 PalmId(palm.id as u64),
                 Some(phone.bucket()),
                 &template,

@@ -8,6 +8,7 @@
 use crate::Service;
 use crate::domain::{Phone, new_id, secret_hash};
 use crate::error::{ErrorKind, Result, ServiceError};
+use crate::ids::PersonId;
 use crate::store::{AuditRow, DeletionRow, TillRow};
 use async_trait::async_trait;
 use palm_api as api;
@@ -64,24 +65,29 @@ fn code_hash(request_id: &str, code: &str) -> String {
 
 impl Service {
     /// Appends to the audit log; a failure is logged, never hidden from the caller's result.
-    pub(crate) async fn audit(&self, person_id: &str, actor: &str, purpose: &str) -> Result<()> {
+    pub(crate) async fn audit(
+        &self,
+        person_id: &PersonId,
+        actor: &str,
+        purpose: &str,
+    ) -> Result<()> {
         self.store
             .insert_audit(&self.audit_row(person_id, actor, purpose))
             .await?;
         Ok(())
     }
 
-    fn audit_row(&self, person_id: &str, actor: &str, purpose: &str) -> AuditRow {
+    fn audit_row(&self, person_id: &PersonId, actor: &str, purpose: &str) -> AuditRow {
         AuditRow {
             id: new_id("aud"),
-            person_id: person_id.to_string(),
+            person_id: person_id.clone(),
             actor: actor.to_string(),
             purpose: purpose.to_string(),
             created: self.now_s(),
         }
     }
 
-    pub async fn audit_export(&self, person_id: &str) -> Result<Vec<api::AuditEntry>> {
+    pub async fn audit_export(&self, person_id: &PersonId) -> Result<Vec<api::AuditEntry>> {
         Ok(self
             .store
             .audit_of(person_id)
@@ -206,7 +212,12 @@ impl Service {
 
     /// Deletes a person now, or, while a payment of theirs is in flight, takes their palms out of
     /// the index at once and leaves the rest to the deletion job. True when deleted now.
-    async fn delete_or_defer(&self, person_id: &str, actor: &str, purpose: &str) -> Result<bool> {
+    async fn delete_or_defer(
+        &self,
+        person_id: &PersonId,
+        actor: &str,
+        purpose: &str,
+    ) -> Result<bool> {
         // A shopping trip in progress is closed with its basket as it stands and charged; until
         // that is done (a slow processor), the deletion waits like one for a payment.
         for trip in self.store.live_trips_of(person_id).await? {
@@ -231,7 +242,7 @@ impl Service {
         Ok(false)
     }
 
-    async fn delete_person(&self, person_id: &str, actor: &str, purpose: &str) -> Result<()> {
+    async fn delete_person(&self, person_id: &PersonId, actor: &str, purpose: &str) -> Result<()> {
         let audit = self.audit_row(person_id, actor, purpose);
         for palm in self.store.delete_person(person_id, &audit).await? {
             self.gallery.remove(PalmId(palm as u64));

@@ -1,8 +1,8 @@
 //! Sign-up: palm captures + card + phone + consent in, one enrolled person out, all or nothing.
 
-use crate::domain::{Phone, check_text, new_id, owner_of};
+use crate::domain::{Phone, check_text, new_id};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
-use crate::ids::MerchantId;
+use crate::ids::{MerchantId, PersonId};
 use crate::money::{Amount, Currency};
 use crate::store::{CardRow, ConsentRow, NewPerson, PalmRow, PersonRow};
 use crate::{Service, context, decode_image, palm_error, views};
@@ -109,12 +109,12 @@ impl Service {
     pub(crate) fn card_row(
         &self,
         key: &palm_vault::DataKey,
-        person_id: &str,
+        person_id: &PersonId,
         card: &CardDetails,
     ) -> Result<CardRow> {
         let id = new_id("card");
         Ok(CardRow {
-            person_id: person_id.to_string(),
+            person_id: person_id.clone(),
             brand: card.number.brand().name().to_string(),
             last4: card.number.last4().to_string(),
             exp_month: i64::from(card.expiry.month),
@@ -342,13 +342,14 @@ impl Service {
         }
         let pending = req.source == api::CaptureSource::Phone;
         let person = self.enrol(&phone, &card, &chosen, true, pending).await?;
-        self.audit(&person.id, actor, "enrolment").await?;
+        let person_id = PersonId::new(&person.id);
+        self.audit(&person_id, actor, "enrolment").await?;
         let mut memberships = vec![];
         for (program, join) in joins {
             // The person is enrolled whatever happens here: a taken member number leaves that
             // one membership out, and the response shows which were joined.
             match self
-                .join_program(merchant_id, program, &person.id, join)
+                .join_program(merchant_id, program, &person_id, join)
                 .await
             {
                 Ok(m) => memberships.push(m),
@@ -408,7 +409,7 @@ impl Service {
 
         self.verify_card(card).await?;
         let now = self.now_s();
-        let person_id = new_id("per");
+        let person_id = PersonId::generate();
         let (key, wrapped) = self.new_data_key()?;
         let card_row = self.card_row(&key, &person_id, card)?;
         let mut palms = Vec::new();
@@ -427,7 +428,10 @@ impl Service {
         }
         let person = PersonRow {
             id: person_id.clone(),
-            phone_sealed: key.seal(phone.as_str().as_bytes(), &context("phone", &person_id))?,
+            phone_sealed: key.seal(
+                phone.as_str().as_bytes(),
+                &context("phone", person_id.as_str()),
+            )?,
             phone_fingerprint,
             phone_last4: phone.last4().to_string(),
             wrapped_key: wrapped.0,
@@ -459,7 +463,7 @@ impl Service {
         }
         for (palm, t) in palms.iter().zip(&protected) {
             if let Err(e) = self.gallery.insert_for(
-                owner_of(&person_id),
+                person_id.owner(),
                 PalmId(palm.id as u64),
                 Some(phone.bucket()),
                 t,

@@ -8,7 +8,7 @@
 
 pub use crate::Store;
 use crate::error::StoreError;
-pub use crate::ids::{MerchantId, PaymentId};
+pub use crate::ids::{MerchantId, PaymentId, PersonId};
 pub use crate::money::{Amount, Currency};
 pub use crate::payment_state::{
     Authorisation, CaptureMethod, PaymentState, PaymentStatus, RefundState,
@@ -38,7 +38,7 @@ pub struct TillRow {
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct PersonRow {
-    pub id: String,
+    pub id: PersonId,
     /// The phone number sealed under the person's data key.
     pub phone_sealed: Vec<u8>,
     /// Keyed fingerprint of the phone number, for lookup and uniqueness.
@@ -57,7 +57,7 @@ pub struct PersonRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConsentRow {
     pub id: String,
-    pub person_id: String,
+    pub person_id: PersonId,
     pub text_version: String,
     pub accepted_at: i64,
 }
@@ -66,7 +66,7 @@ pub struct ConsentRow {
 pub struct PalmRow {
     /// The index's palm id.
     pub id: i64,
-    pub person_id: String,
+    pub person_id: PersonId,
     pub hand: String,
     pub template_sealed: Vec<u8>,
     pub created: i64,
@@ -75,7 +75,7 @@ pub struct PalmRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct CardRow {
     pub id: String,
-    pub person_id: String,
+    pub person_id: PersonId,
     pub brand: String,
     pub last4: String,
     pub exp_month: i64,
@@ -114,7 +114,7 @@ pub struct PaymentRow {
     pub reference: Option<String>,
     pub capture_method: CaptureMethod,
     pub status: PaymentStatus,
-    pub person_id: Option<String>,
+    pub person_id: Option<PersonId>,
     pub card_id: Option<String>,
     /// Brand and last four of the card used, kept for the receipt after the card is removed.
     pub card_brand: Option<String>,
@@ -222,14 +222,14 @@ pub struct DeliveryRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SessionRow {
     pub token_hash: String,
-    pub person_id: String,
+    pub person_id: PersonId,
     pub expires: i64,
 }
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeletionRow {
     pub id: String,
-    pub person_id: String,
+    pub person_id: PersonId,
     /// SHA-256 of the request id and the code sent to the person's phone.
     pub code_hash: String,
     pub expires: i64,
@@ -244,7 +244,7 @@ pub struct DeletionRow {
 #[derive(Debug, Clone, PartialEq)]
 pub struct AuditRow {
     pub id: String,
-    pub person_id: String,
+    pub person_id: PersonId,
     pub actor: String,
     pub purpose: String,
     pub created: i64,
@@ -276,7 +276,7 @@ pub struct RewardRow {
 pub struct MembershipRow {
     pub id: String,
     pub program_id: String,
-    pub person_id: String,
+    pub person_id: PersonId,
     pub member_number: String,
     pub balance: i64,
     pub created: i64,
@@ -353,12 +353,12 @@ pub trait MerchantStore: Send + Sync {
 #[async_trait]
 pub trait PeopleStore: Send + Sync {
     async fn insert_person(&self, p: &NewPerson) -> StoreResult<()>;
-    async fn person(&self, id: &str) -> StoreResult<Option<PersonRow>>;
+    async fn person(&self, id: &PersonId) -> StoreResult<Option<PersonRow>>;
     async fn person_by_phone(&self, phone_fingerprint: &str) -> StoreResult<Option<PersonRow>>;
     async fn person_of_palm(&self, palm_id: i64) -> StoreResult<Option<PersonRow>>;
     /// Palms with what the index needs of their owner, by ascending id after `after`.
     async fn palms_page(&self, after: i64, limit: i64) -> StoreResult<Vec<OwnedPalm>>;
-    async fn palms_of(&self, person_id: &str) -> StoreResult<Vec<PalmRow>>;
+    async fn palms_of(&self, person_id: &PersonId) -> StoreResult<Vec<PalmRow>>;
     /// Replaces a palm's sealed template if it is still `old` (compare-and-set); false when the
     /// palm is gone or was changed meanwhile.
     async fn replace_palm_template(
@@ -369,22 +369,22 @@ pub trait PeopleStore: Send + Sync {
     ) -> StoreResult<bool>;
     /// Ends a phone sign-up's wait: clears `pending_since` and adds the till capture's palm, in
     /// one transaction; false (and nothing written) when the person was not pending.
-    async fn confirm_first_scan(&self, person_id: &str, palm: &PalmRow) -> StoreResult<bool>;
+    async fn confirm_first_scan(&self, person_id: &PersonId, palm: &PalmRow) -> StoreResult<bool>;
     async fn update_phone(&self, person: &PersonRow) -> StoreResult<()>;
-    async fn touch_person(&self, person_id: &str, now: i64) -> StoreResult<()>;
+    async fn touch_person(&self, person_id: &PersonId, now: i64) -> StoreResult<()>;
 
-    async fn cards_of(&self, person_id: &str) -> StoreResult<Vec<CardRow>>;
+    async fn cards_of(&self, person_id: &PersonId) -> StoreResult<Vec<CardRow>>;
     async fn cards_by_fingerprint(&self, fingerprint: &str) -> StoreResult<Vec<CardRow>>;
     /// Adds a card; when `make_default`, it becomes the person's default in the same transaction.
     async fn insert_card(&self, card: &CardRow, make_default: bool) -> StoreResult<()>;
     /// Removes a card and sets the person's default to `new_default`; false if no such card.
     async fn delete_card(
         &self,
-        person_id: &str,
+        person_id: &PersonId,
         card_id: &str,
         new_default: Option<&str>,
     ) -> StoreResult<bool>;
-    async fn set_default_card(&self, person_id: &str, card_id: &str) -> StoreResult<bool>;
+    async fn set_default_card(&self, person_id: &PersonId, card_id: &str) -> StoreResult<bool>;
 
     async fn insert_session(&self, s: &SessionRow) -> StoreResult<()>;
     async fn session(&self, token_hash: &str) -> StoreResult<Option<SessionRow>>;
@@ -398,7 +398,7 @@ pub trait PeopleStore: Send + Sync {
     /// Replaces a wrapped key if it is still `old`; false if it changed meanwhile.
     async fn replace_wrapped_key(
         &self,
-        person_id: &str,
+        person_id: &PersonId,
         old: &[u8],
         new: &[u8],
     ) -> StoreResult<bool>;
@@ -559,18 +559,18 @@ pub trait PrivacyStore: Send + Sync {
     async fn update_deletion(&self, d: &DeletionRow) -> StoreResult<bool>;
     /// The person's payments whose outcome is not yet known (`processing`), and shopping trips
     /// still holding money on their card (`opening`, `open`, `completing`).
-    async fn payments_in_flight(&self, person_id: &str) -> StoreResult<i64>;
+    async fn payments_in_flight(&self, person_id: &PersonId) -> StoreResult<i64>;
     /// Marks a person for deletion once their payments in flight settle; the index load skips them.
-    async fn mark_deletion_pending(&self, person_id: &str, now: i64) -> StoreResult<()>;
-    async fn pending_deletions(&self) -> StoreResult<Vec<String>>;
+    async fn mark_deletion_pending(&self, person_id: &PersonId, now: i64) -> StoreResult<()>;
+    async fn pending_deletions(&self) -> StoreResult<Vec<PersonId>>;
     /// Deletes the person, their palms, cards, consents and sessions, and with the person row
     /// their wrapped data key (crypto-shredding), writing `audit` in the same transaction.
     /// Returns the deleted palm ids.
-    async fn delete_person(&self, person_id: &str, audit: &AuditRow) -> StoreResult<Vec<i64>>;
+    async fn delete_person(&self, person_id: &PersonId, audit: &AuditRow) -> StoreResult<Vec<i64>>;
     /// People whose last use is before `before`, oldest first.
-    async fn people_unused_since(&self, before: i64, limit: i64) -> StoreResult<Vec<String>>;
+    async fn people_unused_since(&self, before: i64, limit: i64) -> StoreResult<Vec<PersonId>>;
     async fn insert_audit(&self, a: &AuditRow) -> StoreResult<()>;
-    async fn audit_of(&self, person_id: &str) -> StoreResult<Vec<AuditRow>>;
+    async fn audit_of(&self, person_id: &PersonId) -> StoreResult<Vec<AuditRow>>;
     /// Makes deleted rows unrecoverable from the database files where the backend allows it.
     async fn compact(&self) -> StoreResult<()>;
 }
@@ -589,7 +589,7 @@ pub trait LoyaltyStore: Send + Sync {
     async fn memberships_of(
         &self,
         merchant_id: &MerchantId,
-        person_id: &str,
+        person_id: &PersonId,
     ) -> StoreResult<Vec<MembershipRow>>;
     /// Ledger entries from a payment or refund.
     async fn points_of(&self, source_id: &str) -> StoreResult<Vec<PointsRow>>;
@@ -649,7 +649,7 @@ pub struct VenueEventRow {
 pub struct PassRow {
     pub id: String,
     pub event_id: String,
-    pub person_id: String,
+    pub person_id: PersonId,
     pub kind: String,
     pub created: i64,
 }
@@ -660,7 +660,7 @@ pub struct EntryRow {
     pub id: String,
     pub event_id: String,
     pub gate_id: String,
-    pub person_id: Option<String>,
+    pub person_id: Option<PersonId>,
     /// `in`, `out` or `area` (an age-restricted area inside the venue).
     pub direction: String,
     pub allowed: bool,
@@ -674,7 +674,7 @@ pub struct EntryRow {
 pub struct AgeRow {
     /// The merchant whose staff checked the document; the check counts at its gates only.
     pub merchant_id: MerchantId,
-    pub person_id: String,
+    pub person_id: PersonId,
     pub verified_by: String,
     pub document_type: String,
     pub verified_at: i64,
@@ -694,7 +694,7 @@ pub trait EntryStore: Send + Sync {
     async fn insert_event(&self, e: &VenueEventRow) -> StoreResult<()>;
     async fn event(&self, merchant_id: &MerchantId, id: &str)
     -> StoreResult<Option<VenueEventRow>>;
-    async fn pass(&self, event_id: &str, person_id: &str) -> StoreResult<Option<PassRow>>;
+    async fn pass(&self, event_id: &str, person_id: &PersonId) -> StoreResult<Option<PassRow>>;
     /// Every pass of the event.
     async fn passes(&self, event_id: &str) -> StoreResult<Vec<PassRow>>;
     /// Records a decision a gate made offline, once per id; an allowed crossing moves the
@@ -706,12 +706,12 @@ pub trait EntryStore: Send + Sync {
     /// The merchant's gate decisions, paged by id (descending).
     async fn entries(&self, merchant_id: &MerchantId, page: &Page) -> StoreResult<Vec<EntryRow>>;
     /// The person's allowed `in` and `out` crossings at the event.
-    async fn crossings(&self, event_id: &str, person_id: &str) -> StoreResult<(i64, i64)>;
+    async fn crossings(&self, event_id: &str, person_id: &PersonId) -> StoreResult<(i64, i64)>;
     async fn set_age_verified(&self, a: &AgeRow) -> StoreResult<()>;
     async fn age_verified(
         &self,
         merchant_id: &MerchantId,
-        person_id: &str,
+        person_id: &PersonId,
     ) -> StoreResult<Option<AgeRow>>;
 }
 

@@ -3,7 +3,7 @@
 //! transaction per method, compare-and-set on a trip's state.
 
 use crate::error::StoreError;
-use crate::ids::{MerchantId, PaymentId};
+use crate::ids::{MerchantId, PaymentId, PersonId};
 use crate::money::{Amount, Currency};
 use crate::store::{EventRow, Page, PaymentRow, WalkOutRow};
 use async_trait::async_trait;
@@ -67,7 +67,7 @@ pub struct TripRow {
     pub merchant_id: MerchantId,
     pub venue_id: String,
     pub gate_id: String,
-    pub person_id: Option<String>,
+    pub person_id: Option<PersonId>,
     pub party_size: i64,
     pub status: TripState,
     pub payment_id: PaymentId,
@@ -210,9 +210,10 @@ pub trait TripStore: Send + Sync {
     /// The merchant's trips, paged by id (descending).
     async fn trips(&self, merchant_id: &MerchantId, page: &Page) -> StoreResult<Vec<TripRow>>;
     /// The person's trip at the venue that is `opening` or `open`, if any.
-    async fn live_trip(&self, venue_id: &str, person_id: &str) -> StoreResult<Option<TripRow>>;
+    async fn live_trip(&self, venue_id: &str, person_id: &PersonId)
+    -> StoreResult<Option<TripRow>>;
     /// Every trip of the person that is `opening`, `open` or `completing`, at any store.
-    async fn live_trips_of(&self, person_id: &str) -> StoreResult<Vec<TripRow>>;
+    async fn live_trips_of(&self, person_id: &PersonId) -> StoreResult<Vec<TripRow>>;
     /// Writes the trip if it is still in state `from`, with an event (a webhook) if given.
     async fn update_trip(
         &self,

@@ -37,7 +37,7 @@ pub(crate) fn decision(
     api::GateDecision {
         allowed,
         reason: reason.to_string(),
-        person: person.map(|p| p.id.clone()),
+        person: person.map(|p| p.id.to_string()),
         trip: trip.map(str::to_string),
     }
 }
@@ -536,7 +536,7 @@ pub(crate) fn trip_summary(t: &TripRow) -> api::ShoppingTrip {
         id: t.id.clone(),
         venue: t.venue_id.clone(),
         gate: t.gate_id.clone(),
-        person: t.person_id.clone(),
+        person: t.person_id.as_ref().map(String::from),
         party_size: t.party_size,
         status: t.status.as_str().to_string(),
         currency: t.currency.as_str().to_string(),

@@ -26,7 +26,7 @@ pub fn card_summary(c: &CardRow) -> api::CardSummary {
 
 pub fn person(p: &PersonRow, hands: Vec<api::Hand>, cards: &[CardRow]) -> api::Person {
     api::Person {
-        id: p.id.clone(),
+        id: p.id.to_string(),
         phone_last4: p.phone_last4.clone(),
         hands,
         cards: cards
@@ -80,7 +80,7 @@ pub fn payment(p: &PaymentRow, choices: &[CardRow]) -> api::Payment {
         },
         amount_captured: p.amount_captured.minor_units(),
         amount_refunded: p.amount_refunded.minor_units(),
-        person: p.person_id.clone(),
+        person: p.person_id.as_ref().map(String::from),
         card: match (&p.card_id, &p.card_brand, &p.card_last4) {
             (Some(id), Some(brand), Some(last4)) => Some(api::CardSummary {
                 id: id.clone(),

@@ -9,7 +9,7 @@ use palm_engine::protect::Transform;
 use palm_index::{Calibration, Policy, SHIPPED_CALIBRATION};
 use palm_service::idempotency::Keyed;
 use palm_service::merchants::{self, MerchantCredentials};
-use palm_service::store::{Page, PaymentId, TillRow};
+use palm_service::store::{Page, PaymentId, PersonId, TillRow};
 use palm_service::{
     Clock, DevPhoneChannel, ErrorKind, KeySource, ManualClock, Parts, Service, ServiceConfig,
     ServiceError, SimulatedConfig, SimulatedProcessor,
@@ -266,7 +266,12 @@ async fn points_are_earned_per_whole_unit_of_each_currency() {
     let person = w.hover(&first.id, 9, "+447700900009").await.person.unwrap();
     let join = from(json!({}));
     w.service
-        .join_program(&w.shop.merchant, &program.id, &person, &join)
+        .join_program(
+            &w.shop.merchant,
+            &program.id,
+            &PersonId::new(&person),
+            &join,
+        )
         .await
         .unwrap();
     let balance = async || {

@@ -1,12 +1,12 @@
 //! Venues, gates, events, passes, entry records and age verification.
 
-use crate::{SqlStore, col, db_err};
+use crate::{SqlStore, col, db_err, id_col, maybe_id_col};
 use async_trait::async_trait;
-use palm_service::store::MerchantId;
 use palm_service::store::{
     AgeRow, EntryRow, EntryStore, GateRow, NewWalkOut, Page, PassRow, StoreResult, VenueEventRow,
     VenueRow,
 };
+use palm_service::store::{MerchantId, PersonId};
 use sqlx::any::AnyRow;
 
 const EVENT_COLUMNS: &str =
@@ -18,7 +18,7 @@ fn pass(r: &AnyRow) -> Result<PassRow, sqlx::Error> {
     Ok(PassRow {
         id: col(r, "id")?,
         event_id: col(r, "event_id")?,
-        person_id: col(r, "person_id")?,
+        person_id: id_col(r, "person_id")?,
         kind: col(r, "kind")?,
         created: col(r, "created")?,
     })
@@ -40,7 +40,7 @@ async fn insert_entry(
         .bind(&e.id)
         .bind(&e.event_id)
         .bind(&e.gate_id)
-        .bind(&e.person_id)
+        .bind(e.person_id.as_ref().map(PersonId::as_str))
         .bind(&e.direction)
         .bind(i64::from(e.allowed))
         .bind(&e.reason)
@@ -197,10 +197,10 @@ impl EntryStore for SqlStore {
         row.map(|r| event(&r)).transpose().map_err(db_err)
     }
 
-    async fn pass(&self, event_id: &str, person_id: &str) -> StoreResult<Option<PassRow>> {
+    async fn pass(&self, event_id: &str, person_id: &PersonId) -> StoreResult<Option<PassRow>> {
         let row = q!("SELECT {PASS_COLUMNS} FROM passes WHERE event_id = $1 AND person_id = $2")
             .bind(event_id)
-            .bind(person_id)
+            .bind(person_id.as_str())
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?;
@@ -281,7 +281,7 @@ impl EntryStore for SqlStore {
                     id: col(r, "id")?,
                     event_id: col(r, "event_id")?,
                     gate_id: col(r, "gate_id")?,
-                    person_id: col(r, "person_id")?,
+                    person_id: maybe_id_col(r, "person_id")?,
                     direction: col(r, "direction")?,
                     allowed: col::<i64>(r, "allowed")? != 0,
                     reason: col(r, "reason")?,
@@ -293,10 +293,10 @@ impl EntryStore for SqlStore {
             .map_err(db_err)
     }
 
-    async fn crossings(&self, event_id: &str, person_id: &str) -> StoreResult<(i64, i64)> {
+    async fn crossings(&self, event_id: &str, person_id: &PersonId) -> StoreResult<(i64, i64)> {
         let r = sqlx::query("SELECT COALESCE(SUM(CASE WHEN direction = 'in' THEN 1 ELSE 0 END), 0) AS ins, COALESCE(SUM(CASE WHEN direction = 'out' THEN 1 ELSE 0 END), 0) AS outs FROM entries WHERE event_id = $1 AND person_id = $2 AND allowed = 1")
             .bind(event_id)
-            .bind(person_id)
+            .bind(person_id.as_str())
             .fetch_one(&self.pool)
             .await
             .map_err(db_err)?;
@@ -308,7 +308,7 @@ impl EntryStore for SqlStore {
 
     async fn set_age_verified(&self, a: &AgeRow) -> StoreResult<()> {
         sqlx::query("INSERT INTO merchant_age_verifications (merchant_id, person_id, verified_by, document_type, verified_at) VALUES ($5, $1, $2, $3, $4) ON CONFLICT (merchant_id, person_id) DO UPDATE SET verified_by = $2, document_type = $3, verified_at = $4")
-            .bind(&a.person_id)
+            .bind(a.person_id.as_str())
             .bind(&a.verified_by)
             .bind(&a.document_type)
             .bind(a.verified_at)
@@ -322,18 +322,18 @@ impl EntryStore for SqlStore {
     async fn age_verified(
         &self,
         merchant_id: &MerchantId,
-        person_id: &str,
+        person_id: &PersonId,
     ) -> StoreResult<Option<AgeRow>> {
         let row = sqlx::query("SELECT merchant_id, person_id, verified_by, document_type, verified_at FROM merchant_age_verifications WHERE merchant_id = $1 AND person_id = $2")
             .bind(merchant_id.as_str())
-            .bind(person_id)
+            .bind(person_id.as_str())
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?;
         row.map(|r| {
             Ok(AgeRow {
                 merchant_id: col(&r, "merchant_id").map(MerchantId::stored)?,
-                person_id: col(&r, "person_id")?,
+                person_id: id_col(&r, "person_id")?,
                 verified_by: col(&r, "verified_by")?,
                 document_type: col(&r, "document_type")?,
                 verified_at: col(&r, "verified_at")?,

@@ -81,7 +81,7 @@ impl InvitationStore for SqlStore {
             )
             .bind(&m.id)
             .bind(&m.program_id)
-            .bind(&m.person_id)
+            .bind(m.person_id.as_str())
             .bind(&m.member_number)
             .bind(m.balance)
             .bind(m.created),
@@ -90,7 +90,7 @@ impl InvitationStore for SqlStore {
             )
             .bind(&p.id)
             .bind(&p.event_id)
-            .bind(&p.person_id)
+            .bind(p.person_id.as_str())
             .bind(&p.kind)
             .bind(p.created),
         }

@@ -256,6 +256,22 @@ where
     row.try_get(name)
 }
 
+/// A text column read as one of the service's id types (`PersonId`, `PaymentId`).
+pub(crate) fn id_col<T: From<String>>(
+    row: &sqlx::any::AnyRow,
+    name: &str,
+) -> Result<T, sqlx::Error> {
+    col::<String>(row, name).map(T::from)
+}
+
+/// A nullable text column read as one of the service's id types.
+pub(crate) fn maybe_id_col<T: From<String>>(
+    row: &sqlx::any::AnyRow,
+    name: &str,
+) -> Result<Option<T>, sqlx::Error> {
+    Ok(col::<Option<String>>(row, name)?.map(T::from))
+}
+
 /// For test suites that run on PostgreSQL (`PALMLINE_TEST_POSTGRES` names an admin URL): a new,
 /// empty database beside the admin one, named with `suffix`; returns its URL. The admin
 /// database itself is never migrated.

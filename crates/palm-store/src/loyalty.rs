@@ -1,12 +1,12 @@
 //! Loyalty programs, rewards, memberships and the points ledger.
 
-use crate::{SqlStore, amount, col, db_err, named, read_rows};
+use crate::{SqlStore, amount, col, db_err, id_col, named, read_rows};
 use async_trait::async_trait;
 use palm_service::StoreError;
-use palm_service::store::MerchantId;
 use palm_service::store::{
     Currency, LoyaltyStore, MembershipRow, Page, PointsRow, ProgramRow, RewardRow, StoreResult,
 };
+use palm_service::store::{MerchantId, PersonId};
 use sqlx::any::AnyRow;
 
 const MEMBERSHIP_COLUMNS: &str =
@@ -17,7 +17,7 @@ fn membership(r: &AnyRow) -> Result<MembershipRow, sqlx::Error> {
     Ok(MembershipRow {
         id: col(r, "id")?,
         program_id: col(r, "program_id")?,
-        person_id: col(r, "person_id")?,
+        person_id: id_col(r, "person_id")?,
         member_number: col(r, "member_number")?,
         balance: col(r, "balance")?,
         created: col(r, "created")?,
@@ -154,7 +154,7 @@ impl LoyaltyStore for SqlStore {
         sqlx::query("INSERT INTO memberships (id, program_id, person_id, member_number, balance, created) VALUES ($1, $2, $3, $4, $5, $6)")
             .bind(&m.id)
             .bind(&m.program_id)
-            .bind(&m.person_id)
+            .bind(m.person_id.as_str())
             .bind(&m.member_number)
             .bind(m.balance)
             .bind(m.created)
@@ -174,13 +174,13 @@ impl LoyaltyStore for SqlStore {
     async fn memberships_of(
         &self,
         merchant_id: &MerchantId,
-        person_id: &str,
+        person_id: &PersonId,
     ) -> StoreResult<Vec<MembershipRow>> {
         let rows = q!(
             "SELECT {MEMBERSHIP_COLUMNS} FROM memberships m JOIN loyalty_programs p ON p.id = m.program_id WHERE p.merchant_id = $1 AND m.person_id = $2 ORDER BY m.id"
         )
         .bind(merchant_id.as_str())
-        .bind(person_id)
+        .bind(person_id.as_str())
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;

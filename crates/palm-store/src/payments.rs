@@ -2,13 +2,13 @@
 //! deliveries (one per endpoint of the merchant: the outbox) commit together.
 
 use crate::loyalty::apply_points;
-use crate::{SqlStore, amount, changed_one, col, db_err, named, read_rows};
+use crate::{SqlStore, amount, changed_one, col, db_err, id_col, maybe_id_col, named, read_rows};
 use async_trait::async_trait;
 use palm_service::store::{
     CaptureMethod, Currency, EventRow, KeyedRequest, Page, PaymentRow, PaymentState, PaymentStatus,
     PaymentStore, PointsRow, RefundRow, RefundState, StoreResult,
 };
-use palm_service::store::{MerchantId, PaymentId};
+use palm_service::store::{MerchantId, PaymentId, PersonId};
 use sqlx::any::AnyRow;
 
 const PAYMENT_COLUMNS: &str = "id, merchant_id, till_id, amount, tip, currency, reference, capture_method, status, person_id, card_id, card_brand, card_last4, charge_ref, attempt_key, decline_code, amount_captured, amount_refunded, created, updated, discount, reward_id";
@@ -18,7 +18,7 @@ const EVENT_COLUMNS: &str = "id, merchant_id, kind, object_id, payload, created"
 
 fn payment(r: &AnyRow) -> Result<PaymentRow, sqlx::Error> {
     Ok(PaymentRow {
-        id: PaymentId::new(col::<String>(r, "id")?),
+        id: id_col(r, "id")?,
         merchant_id: MerchantId::stored(col(r, "merchant_id")?),
         till_id: col(r, "till_id")?,
         amount: amount(r, "amount")?,
@@ -27,7 +27,7 @@ fn payment(r: &AnyRow) -> Result<PaymentRow, sqlx::Error> {
         reference: col(r, "reference")?,
         capture_method: named(r, "capture_method", CaptureMethod::parse)?,
         status: status(r)?,
-        person_id: col(r, "person_id")?,
+        person_id: maybe_id_col(r, "person_id")?,
         card_id: col(r, "card_id")?,
         card_brand: col(r, "card_brand")?,
         card_last4: col(r, "card_last4")?,
@@ -59,7 +59,7 @@ fn status(r: &AnyRow) -> Result<PaymentStatus, sqlx::Error> {
 fn refund(r: &AnyRow) -> Result<RefundRow, sqlx::Error> {
     Ok(RefundRow {
         id: col(r, "id")?,
-        payment_id: PaymentId::new(col::<String>(r, "payment_id")?),
+        payment_id: id_col(r, "payment_id")?,
         merchant_id: MerchantId::stored(col(r, "merchant_id")?),
         amount: amount(r, "amount")?,
         status: named(r, "status", RefundState::parse)?,
@@ -124,7 +124,7 @@ pub(crate) async fn insert_payment_in(
         .bind(&p.reference)
         .bind(p.capture_method.as_str())
         .bind(p.status.state().as_str())
-        .bind(&p.person_id)
+        .bind(p.person_id.as_ref().map(PersonId::as_str))
         .bind(&p.card_id)
         .bind(&p.card_brand)
         .bind(&p.card_last4)
@@ -253,7 +253,7 @@ impl PaymentStore for SqlStore {
         )
         .bind(p.tip.minor_units())
         .bind(p.status.state().as_str())
-        .bind(&p.person_id)
+        .bind(p.person_id.as_ref().map(PersonId::as_str))
         .bind(&p.card_id)
         .bind(&p.card_brand)
         .bind(&p.card_last4)

@@ -1,9 +1,10 @@
 //! People, their palms, cards, consents and sessions.
 
-use crate::{SqlStore, changed_one, col, db_err, read_rows};
+use crate::{SqlStore, changed_one, col, db_err, id_col, read_rows};
 use async_trait::async_trait;
 use palm_service::store::{
-    CardRow, NewPerson, OwnedPalm, PalmRow, PeopleStore, PersonRow, SessionRow, StoreResult,
+    CardRow, NewPerson, OwnedPalm, PalmRow, PeopleStore, PersonId, PersonRow, SessionRow,
+    StoreResult,
 };
 use sqlx::any::AnyRow;
 
@@ -13,7 +14,7 @@ const CARD_COLUMNS: &str = "id, person_id, brand, last4, exp_month, exp_year, nu
 
 fn person(r: &AnyRow) -> Result<PersonRow, sqlx::Error> {
     Ok(PersonRow {
-        id: col(r, "id")?,
+        id: id_col(r, "id")?,
         phone_sealed: col(r, "phone_sealed")?,
         phone_fingerprint: col(r, "phone_fingerprint")?,
         phone_last4: col(r, "phone_last4")?,
@@ -28,7 +29,7 @@ fn person(r: &AnyRow) -> Result<PersonRow, sqlx::Error> {
 fn palm(r: &AnyRow) -> Result<PalmRow, sqlx::Error> {
     Ok(PalmRow {
         id: col(r, "id")?,
-        person_id: col(r, "person_id")?,
+        person_id: id_col(r, "person_id")?,
         hand: col(r, "hand")?,
         template_sealed: col(r, "template_sealed")?,
         created: col(r, "created")?,
@@ -38,7 +39,7 @@ fn palm(r: &AnyRow) -> Result<PalmRow, sqlx::Error> {
 fn card(r: &AnyRow) -> Result<CardRow, sqlx::Error> {
     Ok(CardRow {
         id: col(r, "id")?,
-        person_id: col(r, "person_id")?,
+        person_id: id_col(r, "person_id")?,
         brand: col(r, "brand")?,
         last4: col(r, "last4")?,
         exp_month: col(r, "exp_month")?,
@@ -53,7 +54,7 @@ fn card(r: &AnyRow) -> Result<CardRow, sqlx::Error> {
 async fn insert_card_in(tx: &mut sqlx::AnyConnection, c: &CardRow) -> Result<(), sqlx::Error> {
     q!("INSERT INTO cards ({CARD_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)")
         .bind(&c.id)
-        .bind(&c.person_id)
+        .bind(c.person_id.as_str())
         .bind(&c.brand)
         .bind(&c.last4)
         .bind(c.exp_month)
@@ -70,7 +71,7 @@ async fn insert_card_in(tx: &mut sqlx::AnyConnection, c: &CardRow) -> Result<(),
 async fn insert_palm_in(tx: &mut sqlx::AnyConnection, p: &PalmRow) -> Result<(), sqlx::Error> {
     q!("INSERT INTO palms ({PALM_COLUMNS}) VALUES ($1, $2, $3, $4, $5)")
         .bind(p.id)
-        .bind(&p.person_id)
+        .bind(p.person_id.as_str())
         .bind(&p.hand)
         .bind(&p.template_sealed)
         .bind(p.created)
@@ -96,7 +97,7 @@ impl PeopleStore for SqlStore {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let p = &n.person;
         sqlx::query("INSERT INTO people (id, phone_sealed, phone_fingerprint, phone_last4, wrapped_key, default_card, created, last_used, pending_since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-            .bind(&p.id)
+            .bind(p.id.as_str())
             .bind(&p.phone_sealed)
             .bind(&p.phone_fingerprint)
             .bind(&p.phone_last4)
@@ -110,7 +111,7 @@ impl PeopleStore for SqlStore {
             .map_err(db_err)?;
         sqlx::query("INSERT INTO consents (id, person_id, text_version, accepted_at) VALUES ($1, $2, $3, $4)")
             .bind(&n.consent.id)
-            .bind(&n.consent.person_id)
+            .bind(n.consent.person_id.as_str())
             .bind(&n.consent.text_version)
             .bind(n.consent.accepted_at)
             .execute(&mut *tx)
@@ -123,8 +124,8 @@ impl PeopleStore for SqlStore {
         tx.commit().await.map_err(db_err)
     }
 
-    async fn person(&self, id: &str) -> StoreResult<Option<PersonRow>> {
-        self.one_person("p.id = $1", id).await
+    async fn person(&self, id: &PersonId) -> StoreResult<Option<PersonRow>> {
+        self.one_person("p.id = $1", id.as_str()).await
     }
 
     async fn person_by_phone(&self, phone_fingerprint: &str) -> StoreResult<Option<PersonRow>> {
@@ -164,9 +165,9 @@ impl PeopleStore for SqlStore {
             .map_err(db_err)
     }
 
-    async fn palms_of(&self, person_id: &str) -> StoreResult<Vec<PalmRow>> {
+    async fn palms_of(&self, person_id: &PersonId) -> StoreResult<Vec<PalmRow>> {
         let rows = q!("SELECT {PALM_COLUMNS} FROM palms WHERE person_id = $1 ORDER BY hand")
-            .bind(person_id)
+            .bind(person_id.as_str())
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
@@ -191,12 +192,12 @@ impl PeopleStore for SqlStore {
         Ok(r.rows_affected() == 1)
     }
 
-    async fn confirm_first_scan(&self, person_id: &str, palm: &PalmRow) -> StoreResult<bool> {
+    async fn confirm_first_scan(&self, person_id: &PersonId, palm: &PalmRow) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let r = sqlx::query(
             "UPDATE people SET pending_since = NULL WHERE id = $1 AND pending_since IS NOT NULL",
         )
-        .bind(person_id)
+        .bind(person_id.as_str())
         .execute(&mut *tx)
         .await
         .map_err(db_err)?;
@@ -213,26 +214,26 @@ impl PeopleStore for SqlStore {
             .bind(&p.phone_sealed)
             .bind(&p.phone_fingerprint)
             .bind(&p.phone_last4)
-            .bind(&p.id)
+            .bind(p.id.as_str())
             .execute(&self.pool)
             .await
             .map_err(db_err)?;
         Ok(())
     }
 
-    async fn touch_person(&self, person_id: &str, now: i64) -> StoreResult<()> {
+    async fn touch_person(&self, person_id: &PersonId, now: i64) -> StoreResult<()> {
         sqlx::query("UPDATE people SET last_used = $1 WHERE id = $2")
             .bind(now)
-            .bind(person_id)
+            .bind(person_id.as_str())
             .execute(&self.pool)
             .await
             .map_err(db_err)?;
         Ok(())
     }
 
-    async fn cards_of(&self, person_id: &str) -> StoreResult<Vec<CardRow>> {
+    async fn cards_of(&self, person_id: &PersonId) -> StoreResult<Vec<CardRow>> {
         let rows = q!("SELECT {CARD_COLUMNS} FROM cards WHERE person_id = $1 ORDER BY id")
-            .bind(person_id)
+            .bind(person_id.as_str())
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
@@ -254,7 +255,7 @@ impl PeopleStore for SqlStore {
         if make_default {
             sqlx::query("UPDATE people SET default_card = $1 WHERE id = $2")
                 .bind(&c.id)
-                .bind(&c.person_id)
+                .bind(c.person_id.as_str())
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
@@ -264,14 +265,14 @@ impl PeopleStore for SqlStore {
 
     async fn delete_card(
         &self,
-        person_id: &str,
+        person_id: &PersonId,
         card_id: &str,
         new_default: Option<&str>,
     ) -> StoreResult<bool> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let deleted = sqlx::query("DELETE FROM cards WHERE id = $1 AND person_id = $2")
             .bind(card_id)
-            .bind(person_id)
+            .bind(person_id.as_str())
             .execute(&mut *tx)
             .await
             .map_err(db_err)?
@@ -281,7 +282,7 @@ impl PeopleStore for SqlStore {
         }
         sqlx::query("UPDATE people SET default_card = $1 WHERE id = $2")
             .bind(new_default)
-            .bind(person_id)
+            .bind(person_id.as_str())
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
@@ -289,12 +290,12 @@ impl PeopleStore for SqlStore {
         Ok(true)
     }
 
-    async fn set_default_card(&self, person_id: &str, card_id: &str) -> StoreResult<bool> {
+    async fn set_default_card(&self, person_id: &PersonId, card_id: &str) -> StoreResult<bool> {
         let changed = sqlx::query(
             "UPDATE people SET default_card = $1 WHERE id = $2 AND EXISTS (SELECT 1 FROM cards WHERE cards.id = $1 AND cards.person_id = $2)",
         )
         .bind(card_id)
-        .bind(person_id)
+        .bind(person_id.as_str())
         .execute(&self.pool)
         .await
         .map_err(db_err)?
@@ -305,7 +306,7 @@ impl PeopleStore for SqlStore {
     async fn insert_session(&self, s: &SessionRow) -> StoreResult<()> {
         sqlx::query("INSERT INTO sessions (token_hash, person_id, expires) VALUES ($1, $2, $3)")
             .bind(&s.token_hash)
-            .bind(&s.person_id)
+            .bind(s.person_id.as_str())
             .bind(s.expires)
             .execute(&self.pool)
             .await
@@ -324,7 +325,7 @@ impl PeopleStore for SqlStore {
         row.map(|r| {
             Ok(SessionRow {
                 token_hash: col(&r, "token_hash")?,
-                person_id: col(&r, "person_id")?,
+                person_id: id_col(&r, "person_id")?,
                 expires: col(&r, "expires")?,
             })
         })
@@ -352,7 +353,7 @@ impl PeopleStore for SqlStore {
 
     async fn replace_wrapped_key(
         &self,
-        person_id: &str,
+        person_id: &PersonId,
         old: &[u8],
         new: &[u8],
     ) -> StoreResult<bool> {
@@ -360,7 +361,7 @@ impl PeopleStore for SqlStore {
             &self.pool,
             sqlx::query("UPDATE people SET wrapped_key = $1 WHERE id = $2 AND wrapped_key = $3")
                 .bind(new)
-                .bind(person_id)
+                .bind(person_id.as_str())
                 .bind(old),
         )
         .await

@@ -1,9 +1,9 @@
 //! Deletion requests, deleting a person, retention, and the audit log.
 
-use crate::{SqlStore, col, db_err};
+use crate::{SqlStore, col, db_err, id_col};
 use async_trait::async_trait;
-use palm_service::store::MerchantId;
 use palm_service::store::{AuditRow, DeletionRow, PrivacyStore, StoreResult};
+use palm_service::store::{MerchantId, PersonId};
 use sqlx::Executor;
 
 /// The `id` column of every row.
@@ -17,12 +17,20 @@ where
         .map_err(db_err)
 }
 
+/// The `id` column of every row, as people's ids.
+fn person_ids(rows: &[sqlx::any::AnyRow]) -> StoreResult<Vec<PersonId>> {
+    rows.iter()
+        .map(|r| id_col(r, "id"))
+        .collect::<Result<_, _>>()
+        .map_err(db_err)
+}
+
 #[async_trait]
 impl PrivacyStore for SqlStore {
     async fn insert_deletion(&self, d: &DeletionRow) -> StoreResult<()> {
         sqlx::query("INSERT INTO deletion_requests (id, person_id, code_hash, expires, attempts, used, created, merchant_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
             .bind(&d.id)
-            .bind(&d.person_id)
+            .bind(d.person_id.as_str())
             .bind(&d.code_hash)
             .bind(d.expires)
             .bind(d.attempts)
@@ -49,7 +57,7 @@ impl PrivacyStore for SqlStore {
         row.map(|r| {
             Ok(DeletionRow {
                 id: col(&r, "id")?,
-                person_id: col(&r, "person_id")?,
+                person_id: id_col(&r, "person_id")?,
                 code_hash: col(&r, "code_hash")?,
                 expires: col(&r, "expires")?,
                 attempts: col(&r, "attempts")?,
@@ -76,53 +84,53 @@ impl PrivacyStore for SqlStore {
         Ok(changed == 1)
     }
 
-    async fn payments_in_flight(&self, person_id: &str) -> StoreResult<i64> {
+    async fn payments_in_flight(&self, person_id: &PersonId) -> StoreResult<i64> {
         let r = sqlx::query(
             "SELECT (SELECT COUNT(*) FROM payments WHERE person_id = $1 AND status = 'processing') + (SELECT COUNT(*) FROM shopping_trips WHERE person_id = $1 AND status IN ('opening', 'open', 'completing')) AS n",
         )
-        .bind(person_id)
+        .bind(person_id.as_str())
         .fetch_one(&self.pool)
         .await
         .map_err(db_err)?;
         col(&r, "n").map_err(db_err)
     }
 
-    async fn mark_deletion_pending(&self, person_id: &str, now: i64) -> StoreResult<()> {
+    async fn mark_deletion_pending(&self, person_id: &PersonId, now: i64) -> StoreResult<()> {
         sqlx::query("UPDATE people SET deletion_requested = $1 WHERE id = $2")
             .bind(now)
-            .bind(person_id)
+            .bind(person_id.as_str())
             .execute(&self.pool)
             .await
             .map_err(db_err)?;
         Ok(())
     }
 
-    async fn pending_deletions(&self) -> StoreResult<Vec<String>> {
+    async fn pending_deletions(&self) -> StoreResult<Vec<PersonId>> {
         let rows =
             sqlx::query("SELECT id FROM people WHERE deletion_requested IS NOT NULL ORDER BY id")
                 .fetch_all(&self.pool)
                 .await
                 .map_err(db_err)?;
-        ids(&rows)
+        person_ids(&rows)
     }
 
-    async fn delete_person(&self, person_id: &str, audit: &AuditRow) -> StoreResult<Vec<i64>> {
+    async fn delete_person(&self, person_id: &PersonId, audit: &AuditRow) -> StoreResult<Vec<i64>> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
         let palm_rows = sqlx::query("SELECT id FROM palms WHERE person_id = $1")
-            .bind(person_id)
+            .bind(person_id.as_str())
             .fetch_all(&mut *tx)
             .await
             .map_err(db_err)?;
         let palms: Vec<i64> = ids(&palm_rows)?;
         for table in ["palms", "cards", "sessions", "consents"] {
             q!("DELETE FROM {table} WHERE person_id = $1")
-                .bind(person_id)
+                .bind(person_id.as_str())
                 .execute(&mut *tx)
                 .await
                 .map_err(db_err)?;
         }
         sqlx::query("DELETE FROM people WHERE id = $1")
-            .bind(person_id)
+            .bind(person_id.as_str())
             .execute(&mut *tx)
             .await
             .map_err(db_err)?;
@@ -131,14 +139,14 @@ impl PrivacyStore for SqlStore {
         Ok(palms)
     }
 
-    async fn people_unused_since(&self, before: i64, limit: i64) -> StoreResult<Vec<String>> {
+    async fn people_unused_since(&self, before: i64, limit: i64) -> StoreResult<Vec<PersonId>> {
         let rows = sqlx::query("SELECT id FROM people WHERE last_used < $1 AND deletion_requested IS NULL ORDER BY last_used LIMIT $2")
             .bind(before)
             .bind(limit)
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
-        ids(&rows)
+        person_ids(&rows)
     }
 
     async fn insert_audit(&self, a: &AuditRow) -> StoreResult<()> {
@@ -146,9 +154,9 @@ impl PrivacyStore for SqlStore {
         insert_audit_in(&mut conn, a).await.map_err(db_err)
     }
 
-    async fn audit_of(&self, person_id: &str) -> StoreResult<Vec<AuditRow>> {
+    async fn audit_of(&self, person_id: &PersonId) -> StoreResult<Vec<AuditRow>> {
         let rows = sqlx::query("SELECT id, person_id, actor, purpose, created FROM audit_log WHERE person_id = $1 ORDER BY id")
-            .bind(person_id)
+            .bind(person_id.as_str())
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;
@@ -156,7 +164,7 @@ impl PrivacyStore for SqlStore {
             .map(|r| {
                 Ok(AuditRow {
                     id: col(r, "id")?,
-                    person_id: col(r, "person_id")?,
+                    person_id: id_col(r, "person_id")?,
                     actor: col(r, "actor")?,
                     purpose: col(r, "purpose")?,
                     created: col(r, "created")?,
@@ -182,7 +190,7 @@ impl PrivacyStore for SqlStore {
 async fn insert_audit_in(conn: &mut sqlx::AnyConnection, a: &AuditRow) -> Result<(), sqlx::Error> {
     sqlx::query("INSERT INTO audit_log (id, person_id, actor, purpose, created) VALUES ($1, $2, $3, $4, $5)")
         .bind(&a.id)
-        .bind(&a.person_id)
+        .bind(a.person_id.as_str())
         .bind(&a.actor)
         .bind(&a.purpose)
         .bind(a.created)

@@ -4,11 +4,11 @@
 //! either waits for the event or makes it see the trip closed.
 
 use crate::payments::{insert_payment_in, record_event};
-use crate::{SqlStore, amount, col, db_err, named, read_rows};
+use crate::{SqlStore, amount, col, db_err, id_col, maybe_id_col, named, read_rows};
 use async_trait::async_trait;
 use palm_service::StoreError;
 use palm_service::store::{
-    Currency, EventRow, MerchantId, Page, PaymentId, PaymentRow, StoreResult, WalkOutRow,
+    Currency, EventRow, MerchantId, Page, PaymentRow, PersonId, StoreResult, WalkOutRow,
 };
 use palm_service::trip_store::{
     AdjustmentRow, AdjustmentState, EventAdded, ItemEventRow, ItemKind, TripRow, TripState,
@@ -27,10 +27,10 @@ fn trip(r: &AnyRow) -> Result<TripRow, sqlx::Error> {
         merchant_id: MerchantId::stored(col(r, "merchant_id")?),
         venue_id: col(r, "venue_id")?,
         gate_id: col(r, "gate_id")?,
-        person_id: col(r, "person_id")?,
+        person_id: maybe_id_col(r, "person_id")?,
         party_size: col(r, "party_size")?,
         status: named(r, "status", TripState::parse)?,
-        payment_id: PaymentId::new(col::<String>(r, "payment_id")?),
+        payment_id: id_col(r, "payment_id")?,
         currency: named(r, "currency", Currency::stored)?,
         hold: amount(r, "hold")?,
         tax_rate_bps: col(r, "tax_rate_bps")?,
@@ -125,7 +125,7 @@ impl TripStore for SqlStore {
             .bind(t.merchant_id.as_str())
             .bind(&t.venue_id)
             .bind(&t.gate_id)
-            .bind(&t.person_id)
+            .bind(t.person_id.as_ref().map(PersonId::as_str))
             .bind(t.party_size)
             .bind(t.status.as_str())
             .bind(t.payment_id.as_str())
@@ -176,19 +176,23 @@ impl TripStore for SqlStore {
         read_rows(&found, trip)
     }
 
-    async fn live_trip(&self, venue_id: &str, person_id: &str) -> StoreResult<Option<TripRow>> {
+    async fn live_trip(
+        &self,
+        venue_id: &str,
+        person_id: &PersonId,
+    ) -> StoreResult<Option<TripRow>> {
         let row = q!("SELECT {TRIP_COLUMNS} FROM shopping_trips WHERE venue_id = $1 AND person_id = $2 AND status IN ('opening', 'open')")
             .bind(venue_id)
-            .bind(person_id)
+            .bind(person_id.as_str())
             .fetch_optional(&self.pool)
             .await
             .map_err(db_err)?;
         row.as_ref().map(trip).transpose().map_err(db_err)
     }
 
-    async fn live_trips_of(&self, person_id: &str) -> StoreResult<Vec<TripRow>> {
+    async fn live_trips_of(&self, person_id: &PersonId) -> StoreResult<Vec<TripRow>> {
         let found = q!("SELECT {TRIP_COLUMNS} FROM shopping_trips WHERE person_id = $1 AND status IN ('opening', 'open', 'completing') ORDER BY id")
-            .bind(person_id)
+            .bind(person_id.as_str())
             .fetch_all(&self.pool)
             .await
             .map_err(db_err)?;

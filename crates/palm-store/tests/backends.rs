@@ -5,7 +5,7 @@
 
 use palm_service::store::{
     Amount, CaptureMethod, Claim, Currency, EventRow, IdempotencyStore, KeyHolder, MerchantId,
-    MerchantRow, MerchantStore, PaymentId, PaymentRow, PaymentStatus, Store, TillRow,
+    MerchantRow, MerchantStore, PaymentId, PaymentRow, PaymentStatus, PersonId, Store, TillRow,
 };
 use palm_store::SqlStore;
 
@@ -180,7 +180,7 @@ mod trips {
 
     fn hold(id: &str) -> PaymentRow {
         PaymentRow {
-            person_id: Some("per_1".into()),
+            person_id: Some(PersonId::new("per_1")),
             ..manual_payment(id, "till_walk", 5000, PaymentStatus::RequiresConfirmation)
         }
     }
@@ -191,7 +191,7 @@ mod trips {
             merchant_id: mer("mer_a"),
             venue_id: "ven_walk".into(),
             gate_id: "gate_walk".into(),
-            person_id: Some("per_1".into()),
+            person_id: Some(PersonId::new("per_1")),
             party_size: 1,
             status: TripState::Opening,
             payment_id: PaymentId::new(payment),
@@ -356,7 +356,11 @@ mod trips {
                 .await
                 .unwrap();
             assert_eq!(
-                store.live_trips_of("per_1").await.unwrap().len(),
+                store
+                    .live_trips_of(&PersonId::new("per_1"))
+                    .await
+                    .unwrap()
+                    .len(),
                 2,
                 "{backend}"
             );

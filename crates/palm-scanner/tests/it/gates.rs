@@ -3,6 +3,7 @@
 //! store's gate opening and ending shopping trips.
 
 use super::*;
+use palm_service::store::PersonId;
 
 #[tokio::test]
 async fn a_gate_device_scans_sealed_palms_and_cannot_act_as_a_till() {
@@ -170,7 +171,13 @@ async fn a_gate_decides_offline_from_its_sealed_allow_list_and_uploads_when_back
     let again = device.upload_queue(dir.path()).await.unwrap();
     assert_eq!(again.recorded, 0);
     let store = w.server.service.store();
-    assert_eq!(store.crossings(&eid, &holder).await.unwrap(), (1, 1));
+    assert_eq!(
+        store
+            .crossings(&eid, &PersonId::new(&holder))
+            .await
+            .unwrap(),
+        (1, 1)
+    );
     // Online, the server applies the uploaded history: no re-entry for this event.
     let online = device.gate_scan(&eid, hover(511, 6), "in").await.unwrap();
     assert_eq!(online.body["reason"], "no_reentry", "{}", online.body);
@@ -244,7 +251,13 @@ async fn a_gate_decides_offline_from_its_sealed_allow_list_and_uploads_when_back
         .await
         .unwrap();
     assert_eq!((bad.status, code(&bad)), (400, "too_many_entries"));
-    assert_eq!(store.crossings(&eid, &holder).await.unwrap(), (1, 1));
+    assert_eq!(
+        store
+            .crossings(&eid, &PersonId::new(&holder))
+            .await
+            .unwrap(),
+        (1, 1)
+    );
     // What the gate uploaded is listed as its claim.
     let listed = w.get("/v1/entries?limit=100", Some(&mk)).await;
     let offline = listed.body["data"]

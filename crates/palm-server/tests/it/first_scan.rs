@@ -2,6 +2,7 @@
 //! digits, matches, and is kept as a second template of the hand.
 
 use crate::common::*;
+use palm_service::store::PersonId;
 use serde_json::{Value, json};
 
 fn palm_count(counts: &[(String, i64)]) -> i64 {
@@ -38,7 +39,7 @@ async fn scan_with(
 
 async fn pending(app: &TestApp, person: &str) -> bool {
     app.store()
-        .person(person)
+        .person(&PersonId::new(person))
         .await
         .unwrap()
         .unwrap()

@@ -3,6 +3,7 @@
 
 use crate::common::*;
 use palm_service::ManualClock;
+use palm_service::store::PersonId;
 use serde_json::json;
 use std::sync::Arc;
 
@@ -59,8 +60,17 @@ async fn delete_me_with_palm_and_phone_code_shreds_everything() {
     assert_eq!(purposes, ["enrolment", "payment", "person_session"]);
     assert_eq!(audit.body["data"][1]["actor"], app.till().0.as_str());
 
-    let person = app.store().person(&person_id).await.unwrap().unwrap();
-    let template = app.store().palms_of(&person_id).await.unwrap()[0]
+    let person = app
+        .store()
+        .person(&PersonId::new(&person_id))
+        .await
+        .unwrap()
+        .unwrap();
+    let template = app
+        .store()
+        .palms_of(&PersonId::new(&person_id))
+        .await
+        .unwrap()[0]
         .template_sealed
         .clone();
     if let Some(raw) = raw_database(&app) {
@@ -148,7 +158,11 @@ async fn delete_me_with_palm_and_phone_code_shreds_everything() {
         );
     }
     // The deletion is in the audit log, kept without the person.
-    let log = app.store().audit_of(&person_id).await.unwrap();
+    let log = app
+        .store()
+        .audit_of(&PersonId::new(&person_id))
+        .await
+        .unwrap();
     assert_eq!(log.last().unwrap().purpose, "deletion");
     app.server.shutdown().await;
 }

@@ -9,18 +9,29 @@ use palm_index::ProtectedPalm;
 use palm_server::keys::DataDirKeys;
 use palm_service::KeySource;
 use palm_service::store::PalmRow;
+use palm_service::store::PersonId;
 use palm_vault::WrappedKey;
 
 /// The decrypted stored bytes of a person's only palm, and its row.
 async fn stored_palm(app: &TestApp, person: &str) -> (Vec<u8>, PalmRow) {
     let (keys, _) = DataDirKeys::open(&app.config.data_dir).unwrap();
-    let owner = app.store().person(person).await.unwrap().unwrap();
+    let owner = app
+        .store()
+        .person(&PersonId::new(person))
+        .await
+        .unwrap()
+        .unwrap();
     let data_key = keys
         .load()
         .unwrap()
         .unwrap(&WrappedKey(owner.wrapped_key))
         .unwrap();
-    let palm = app.store().palms_of(person).await.unwrap().remove(0);
+    let palm = app
+        .store()
+        .palms_of(&PersonId::new(person))
+        .await
+        .unwrap()
+        .remove(0);
     let bytes = data_key
         .open(
             &palm.template_sealed,
@@ -86,7 +97,12 @@ async fn palms_are_stored_protected_and_renewal_reprotects_them() {
         .unprotect(&ProtectedPalm::from_bytes(&bytes).unwrap().template)
         .unwrap();
     let (keys, _) = DataDirKeys::open(&app.config.data_dir).unwrap();
-    let owner = app.store().person(&pb).await.unwrap().unwrap();
+    let owner = app
+        .store()
+        .person(&PersonId::new(&pb))
+        .await
+        .unwrap()
+        .unwrap();
     let data_key = keys
         .load()
         .unwrap()

@@ -2,6 +2,7 @@
 //! deletion request, and a disabled merchant's credentials are refused.
 
 use crate::common::*;
+use palm_service::store::PersonId;
 use serde_json::json;
 
 #[tokio::test]
@@ -134,14 +135,14 @@ async fn an_age_check_counts_for_its_merchant_only_and_reveals_no_enrolment() {
     let store = app.store();
     assert!(
         store
-            .age_verified(&other.merchant, &person)
+            .age_verified(&other.merchant, &PersonId::new(&person))
             .await
             .unwrap()
             .is_some()
     );
     assert!(
         store
-            .age_verified(&app.demo.merchant, &person)
+            .age_verified(&app.demo.merchant, &PersonId::new(&person))
             .await
             .unwrap()
             .is_none()
