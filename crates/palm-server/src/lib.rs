@@ -22,6 +22,7 @@ pub mod server;
 pub mod sms;
 pub mod state;
 pub mod trips;
+pub mod wire;
 
 pub use config::Config;
 pub use palm_service::merchants::MerchantCredentials;

@@ -4,6 +4,7 @@
 use crate::error::AppError;
 use crate::extract::{ApiJson, Gate, Merchant, MerchantOrTill, Person, Till, optional_body, page};
 use crate::state::AppState;
+use crate::wire;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::{Extension, Json};
@@ -56,7 +57,12 @@ pub async fn create_payment(
     let origin = origin.map(|Extension(o)| o);
     let payment = s
         .service
-        .create_payment(auth.merchant_id(), auth.till(), req, origin.as_ref())
+        .create_payment(
+            auth.merchant_id(),
+            auth.till(),
+            wire::new_payment(req)?,
+            origin.as_ref(),
+        )
         .await?;
     Ok((StatusCode::CREATED, Json(payment)))
 }
@@ -126,7 +132,7 @@ pub async fn confirm_payment(
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Payment>> {
     let id = PaymentId::new(id);
-    let req = optional_body(&body)?;
+    let req = wire::confirmation(optional_body(&body)?)?;
     let result = s.service.confirm_payment(&t, &id, req).await;
     moved(&s, origin, &t.merchant_id, &id, result).await
 }
@@ -141,8 +147,8 @@ pub async fn capture_payment(
     body: axum::body::Bytes,
 ) -> ApiResult<Json<Payment>> {
     let id = PaymentId::new(id);
-    let req = optional_body(&body)?;
-    let result = s.service.capture_payment(&m.id, &id, req).await;
+    let amount = wire::capture(optional_body(&body)?);
+    let result = s.service.capture_payment(&m.id, &id, amount).await;
     moved(&s, origin, &m.id, &id, result).await
 }
 
@@ -171,7 +177,7 @@ pub async fn create_refund(
     body: axum::body::Bytes,
 ) -> ApiResult<(StatusCode, Json<Refund>)> {
     let id = PaymentId::new(id);
-    let req = optional_body(&body)?;
+    let req = wire::new_refund(optional_body(&body)?)?;
     let origin = origin.map(|Extension(o)| o);
     Ok((
         StatusCode::CREATED,

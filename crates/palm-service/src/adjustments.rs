@@ -12,6 +12,7 @@ use crate::domain::{check_text, new_id};
 use crate::error::{Result, ServiceError, StoreError};
 use crate::ids::MerchantId;
 use crate::money::Amount;
+use crate::payment_input::{NewRefund, Part};
 use crate::trip_store::{AdjustmentRow, AdjustmentState as A, TripState};
 use crate::views;
 use palm_api as api;
@@ -139,8 +140,8 @@ impl Service {
             Some(r) => r.id.clone(),
             None if a.amount.is_zero() => String::new(),
             None => {
-                let refund = api::CreateRefund {
-                    amount: Some(a.amount.minor_units()),
+                let refund = NewRefund {
+                    amount: Part::exactly(a.amount),
                     reason: Some(reason),
                 };
                 self.refund_payment(merchant_id, &t.payment_id, refund, None)

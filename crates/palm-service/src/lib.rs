@@ -27,6 +27,7 @@ pub mod merchants;
 pub mod money;
 pub mod offline;
 mod palms;
+pub mod payment_input;
 pub mod payment_state;
 mod payments;
 mod people;

@@ -8,10 +8,11 @@
 //! written with its event (and webhook deliveries) in one transaction, guarded by the state it
 //! expects, so two racing requests cannot both move a payment.
 
-use crate::domain::{check_text, new_id};
+use crate::domain::new_id;
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
 use crate::ids::{MerchantId, PaymentId, PersonId};
-use crate::money::{Amount, Currency};
+use crate::money::Amount;
+use crate::payment_input::{Confirmation, NewPayment, Part};
 use crate::payment_state::{Authorisation, CaptureMethod, PaymentState as S, PaymentStatus};
 use crate::processor::{Authorization, Lookup, Outcome, ProcessorError};
 use crate::store::{
@@ -135,7 +136,7 @@ impl Service {
         &self,
         merchant_id: &MerchantId,
         by_till: Option<&TillRow>,
-        req: api::CreatePayment,
+        req: NewPayment,
         origin: Option<&KeyedRequest>,
     ) -> Result<api::Payment> {
         if let Some(id) = self.created_before(origin).await? {
@@ -160,33 +161,21 @@ impl Service {
                 .with_param("till"));
             }
         };
-        let amount = Amount::parse(req.amount, "amount", false)?;
-        let tip = Amount::parse(req.tip.unwrap_or(0), "tip", true)?;
-        Amount::parse((amount + tip).minor_units(), "amount", false)?;
-        let currency = Currency::parse(&req.currency)?;
-        let reference = match &req.reference {
-            Some(r) => Some(check_text(r, "reference", 200)?),
-            None => None,
-        };
         let till = self
             .store
             .till(merchant_id, &till_id)
             .await?
             .ok_or_else(|| ServiceError::not_found("till").with_param("till"))?;
-        let capture_method = match req.capture_method {
-            Some(api::CaptureMethod::Manual) => CaptureMethod::Manual,
-            _ => CaptureMethod::Automatic,
-        };
         let p = PaymentRow {
-            tip,
-            reference,
+            tip: req.tip,
+            reference: req.reference,
             ..PaymentRow::new(
                 PaymentId::generate(),
                 merchant_id.clone(),
                 till.id,
-                amount,
-                currency,
-                capture_method,
+                req.amount,
+                req.currency,
+                req.capture_method,
                 PaymentStatus::RequiresPalm,
                 self.now_s(),
             )
@@ -345,7 +334,7 @@ impl Service {
         &self,
         till: &TillRow,
         id: &PaymentId,
-        req: api::ConfirmPayment,
+        req: Confirmation,
     ) -> Result<api::Payment> {
         let mut p = self.till_payment(till, id).await?;
         if p.status != PaymentStatus::RequiresConfirmation {
@@ -360,7 +349,7 @@ impl Service {
         let wanted = req.card.as_deref().or(p.card_id.as_deref());
         let card = self.pick_card(&person, &cards, wanted)?.clone();
         if let Some(tip) = req.tip {
-            p.tip = Amount::parse(tip, "tip", true)?;
+            p.tip = tip;
             Amount::parse((p.amount + p.tip).minor_units(), "tip", false)?;
         }
         if let Some(reward) = &req.reward {
@@ -576,14 +565,14 @@ impl Service {
         &self,
         merchant_id: &MerchantId,
         id: &PaymentId,
-        req: api::CapturePayment,
+        amount: Part,
     ) -> Result<api::Payment> {
         let p = self.load_payment(merchant_id, id).await?;
         let PaymentStatus::RequiresCapture(granted) = &p.status else {
             return Err(state_error(&p, &[S::RequiresCapture]));
         };
         let charge = granted.charge_ref.clone();
-        let amount = Amount::part_of(req.amount, p.charge_amount(), |total| {
+        let amount = amount.of(p.charge_amount(), |total| {
             format!("capture amount must be from 1 to the authorised {total}")
         })?;
         let operation = format!("capture:{amount}");

@@ -2,10 +2,10 @@
 //! exceed what was captured), then sent to the processor under the refund's own id; an answer
 //! that does not come in time leaves the refund `pending` for the reconciler (payments.rs).
 
-use crate::domain::{check_text, new_id};
+use crate::domain::new_id;
 use crate::error::{Result, ServiceError};
 use crate::ids::{MerchantId, PaymentId};
-use crate::money::Amount;
+use crate::payment_input::NewRefund;
 use crate::payment_state::{PaymentState as S, PaymentStatus, RefundState};
 use crate::payments::state_error;
 use crate::processor::Outcome;
@@ -18,7 +18,7 @@ impl Service {
         &self,
         merchant_id: &MerchantId,
         id: &PaymentId,
-        req: api::CreateRefund,
+        req: NewRefund,
         origin: Option<&KeyedRequest>,
     ) -> Result<api::Refund> {
         let p = self.load_payment(merchant_id, id).await?;
@@ -33,20 +33,16 @@ impl Service {
         };
         let charge = captured.charge_ref.clone();
         let left = p.amount_captured.saturating_sub(p.amount_refunded);
-        let amount = Amount::part_of(req.amount, left, |left| {
+        let amount = req.amount.of(left, |left| {
             format!("refund amount must be from 1 to the {left} not yet refunded")
         })?;
-        let reason = match &req.reason {
-            Some(r) => Some(check_text(r, "reason", 200)?),
-            None => None,
-        };
         let mut r = RefundRow {
             id: new_id("re"),
             payment_id: p.id.clone(),
             merchant_id: merchant_id.clone(),
             amount,
             status: RefundState::Pending,
-            reason,
+            reason: req.reason,
             processor_ref: None,
             created: self.now_s(),
         };

@@ -8,12 +8,12 @@ use crate::Service;
 use crate::basket::Basket;
 use crate::error::{ErrorKind, Result, ServiceError};
 use crate::money::Amount;
+use crate::payment_input::Part;
 use crate::payment_state::{PaymentState, PaymentStatus};
 use crate::payments::{operation_key, processor_unknown};
 use crate::processor::Outcome;
 use crate::trip_store::{TripRow, TripState};
 use crate::trips::trip_summary;
-use palm_api as api;
 
 /// How many stale trips one housekeeping round looks at per state.
 const SETTLE_BATCH: i64 = 200;
@@ -79,10 +79,10 @@ impl Service {
                 Amount::ZERO
             }
             PaymentState::RequiresCapture => {
-                let capture = api::CapturePayment {
-                    amount: Some(t.total.minor_units()),
-                };
-                match self.capture_payment(&t.merchant_id, &p.id, capture).await {
+                match self
+                    .capture_payment(&t.merchant_id, &p.id, Part::exactly(t.total))
+                    .await
+                {
                     Ok(_) => t.total,
                     Err(e) if e.kind == ErrorKind::Card => {
                         let code = e.decline_code.clone().unwrap_or_else(|| e.code.to_string());

@@ -9,6 +9,7 @@ use palm_engine::protect::Transform;
 use palm_index::{Calibration, Policy, SHIPPED_CALIBRATION};
 use palm_service::idempotency::Keyed;
 use palm_service::merchants::{self, MerchantCredentials};
+use palm_service::payment_input::{NewPayment, NewRefund};
 use palm_service::store::{Page, PaymentId, PersonId, TillRow};
 use palm_service::{
     Clock, DevPhoneChannel, ErrorKind, KeySource, ManualClock, Parts, Service, ServiceConfig,
@@ -120,7 +121,9 @@ impl World {
     }
 
     async fn new_payment_in(&self, amount: i64, currency: &str) -> palm_api::Payment {
-        let req = from(json!({"amount": amount, "currency": currency, "till": self.till.id}));
+        let req = NewPayment::new(amount, None, currency)
+            .unwrap()
+            .at_till(Some(self.till.id.clone()));
         self.service
             .create_payment(&self.shop.merchant, None, req, None)
             .await
@@ -169,7 +172,7 @@ async fn a_palm_pays_and_a_refund_returns_part_of_it() {
         .refund_payment(
             &w.shop.merchant,
             &PaymentId::new(&p.id),
-            from(json!({"amount": 250})),
+            NewRefund::new(Some(250), None).unwrap(),
             None,
         )
         .await
@@ -188,7 +191,7 @@ async fn a_palm_pays_and_a_refund_returns_part_of_it() {
         .refund_payment(
             &w.shop.merchant,
             &PaymentId::new(&p.id),
-            from(json!({"amount": 1001})),
+            NewRefund::new(Some(1001), None).unwrap(),
             None,
         )
         .await
@@ -319,7 +322,7 @@ async fn another_merchant_cannot_see_or_refund_a_payment() {
         .refund_payment(
             &other.merchant,
             &PaymentId::new(&p.id),
-            from(json!({})),
+            NewRefund::default(),
             None,
         )
         .await
@@ -397,23 +400,39 @@ async fn a_keyed_request_runs_once_and_its_retries_get_the_first_answer() {
 #[tokio::test]
 async fn bad_input_gets_typed_errors_and_writes_nothing() {
     let w = world().await;
-    let bad_amount = from(json!({"amount": -5, "currency": "eur", "till": w.till.id}));
-    let e = w
-        .service
-        .create_payment(&w.shop.merchant, None, bad_amount, None)
-        .await
-        .unwrap_err();
+    // A payment's sums and currency are checked before any use case can be asked.
+    let e = NewPayment::new(-5, None, "eur").unwrap_err();
     assert_eq!(
         (e.kind, e.param.as_deref()),
         (ErrorKind::Invalid, Some("amount"))
     );
-    let bad_currency = from(json!({"amount": 5, "currency": "euro", "till": w.till.id}));
+    let e = NewPayment::new(5, None, "euro").unwrap_err();
+    assert_eq!(
+        (e.kind, e.param.as_deref()),
+        (ErrorKind::Invalid, Some("currency"))
+    );
+    // A till the merchant does not have is refused, and no payment is written.
+    let elsewhere = NewPayment::new(5, None, "eur")
+        .unwrap()
+        .at_till(Some("till_nowhere".into()));
     let e = w
         .service
-        .create_payment(&w.shop.merchant, None, bad_currency, None)
+        .create_payment(&w.shop.merchant, None, elsewhere, None)
         .await
         .unwrap_err();
-    assert_eq!(e.kind, ErrorKind::Invalid);
+    assert_eq!(e.kind, ErrorKind::NotFound);
+    let listed = w
+        .service
+        .payments(
+            &w.shop.merchant,
+            &Page {
+                limit: 10,
+                starting_after: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert!(listed.data.is_empty(), "{:?}", listed.data);
     // A sign-up whose card fails the Luhn check enrols nobody, so the palm stays unknown.
     let mut bad_card = visa(12);
     bad_card.pop();

@@ -171,13 +171,8 @@ async fn a_gate_decides_offline_from_its_sealed_allow_list_and_uploads_when_back
     let again = device.upload_queue(dir.path()).await.unwrap();
     assert_eq!(again.recorded, 0);
     let store = w.server.service.store();
-    assert_eq!(
-        store
-            .crossings(&eid, &PersonId::new(&holder))
-            .await
-            .unwrap(),
-        (1, 1)
-    );
+    let holder_id = PersonId::new(&holder);
+    assert_eq!(store.crossings(&eid, &holder_id).await.unwrap(), (1, 1));
     // Online, the server applies the uploaded history: no re-entry for this event.
     let online = device.gate_scan(&eid, hover(511, 6), "in").await.unwrap();
     assert_eq!(online.body["reason"], "no_reentry", "{}", online.body);
@@ -251,13 +246,7 @@ async fn a_gate_decides_offline_from_its_sealed_allow_list_and_uploads_when_back
         .await
         .unwrap();
     assert_eq!((bad.status, code(&bad)), (400, "too_many_entries"));
-    assert_eq!(
-        store
-            .crossings(&eid, &PersonId::new(&holder))
-            .await
-            .unwrap(),
-        (1, 1)
-    );
+    assert_eq!(store.crossings(&eid, &holder_id).await.unwrap(), (1, 1));
     // What the gate uploaded is listed as its claim.
     let listed = w.get("/v1/entries?limit=100", Some(&mk)).await;
     let offline = listed.body["data"]

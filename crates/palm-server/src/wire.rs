@@ -1,0 +1,34 @@
+//! The wire requests (`palm_api`) mapped to the service's own: the one place where what a
+//! caller sent becomes checked domain values (sums as amounts, a currency, a capture method).
+//! A value that is wrong on its own is refused here, naming its field; one that is wrong only
+//! against a stored record (a capture above the authorisation) is refused by the use case.
+
+use palm_api::CreateRefund;
+use palm_api::{CaptureMethod as WireCapture, CapturePayment, ConfirmPayment, CreatePayment};
+use palm_service::Result;
+use palm_service::payment_input::{Confirmation, NewPayment, NewRefund, Part};
+use palm_service::payment_state::CaptureMethod;
+
+pub fn new_payment(req: CreatePayment) -> Result<NewPayment> {
+    let capture = match req.capture_method {
+        Some(WireCapture::Manual) => CaptureMethod::Manual,
+        Some(WireCapture::Automatic) | None => CaptureMethod::Automatic,
+    };
+    Ok(NewPayment::new(req.amount, req.tip, &req.currency)?
+        .at_till(req.till)
+        .with_reference(req.reference.as_deref())?
+        .captured(capture))
+}
+
+pub fn confirmation(req: ConfirmPayment) -> Result<Confirmation> {
+    Confirmation::new(req.card, req.tip, req.reward)
+}
+
+/// How much of the authorisation to capture (checked against it by the use case).
+pub fn capture(req: CapturePayment) -> Part {
+    Part::asked(req.amount)
+}
+
+pub fn new_refund(req: CreateRefund) -> Result<NewRefund> {
+    NewRefund::new(req.amount, req.reason.as_deref())
+}
