@@ -276,13 +276,21 @@ impl Serial {
     /// The decision for `searched` palms with `first` (one hand) then `both` (two hands fused),
     /// the target FPIR split evenly between the two stages.
     pub fn new(first: &Policy, both: &Policy, searched: usize) -> Serial {
-        let half = |p: &Policy| Policy {
-            target_fpir: p.target_fpir / 2.0,
+        Serial::split(first, both, searched, 0.5)
+    }
+
+    /// The same with `first_share` (between 0 and 1, exclusive) of the target FPIR given to the
+    /// first hand and the rest to both hands: a larger share lets the first hand decide more
+    /// attempts alone and leaves both hands a higher threshold.
+    pub fn split(first: &Policy, both: &Policy, searched: usize, first_share: f64) -> Serial {
+        let share = first_share.clamp(1e-9, 1.0 - 1e-9);
+        let part = |p: &Policy, share: f64| Policy {
+            target_fpir: p.target_fpir * share,
             ..p.clone()
         };
         let (one, two) = (
-            half(first).threshold(searched),
-            half(both).threshold(searched),
+            part(first, share).threshold(searched),
+            part(both, 1.0 - share).threshold(searched),
         );
         let fnir = one.fnir.min(two.fnir);
         Serial {
@@ -431,6 +439,12 @@ mod tests {
         );
         assert!((s.decided_first - (1.0 - s.first.fnir)).abs() < 1e-12);
         assert!(s.fnir <= s.first.fnir && s.fnir <= s.both.fnir);
+        // More of the budget to the first hand: it decides more alone, both hands fewer.
+        let leaning = Serial::split(&first, &both, 100, 0.9);
+        assert!(leaning.first.similarity < s.first.similarity, "{leaning:?}");
+        assert!(leaning.both.similarity > s.both.similarity, "{leaning:?}");
+        assert!(leaning.decided_first >= s.decided_first && leaning.fpir <= 1.0001e-6);
+        assert_eq!(Serial::split(&first, &both, 100, 0.5), s);
         // The first hand alone turns away over 5% at 100 palms; the second hand rescues them.
         assert!(s.first.needs_hint && !s.needs_hint, "{s:?}");
         // Every shipped fused calibration reads, measured with the engine these were fitted for.

@@ -34,6 +34,10 @@ pub struct PolicyArgs {
     /// scanner with both (shipped calibration: one hand, one frame).
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=2))]
     pub bands: Option<u8>,
+    /// With `--hands 2`: the share of the FPIR budget given to the first hand alone (the rest
+    /// goes to both hands together). Default 0.5.
+    #[arg(long)]
+    pub first_share: Option<f64>,
     /// One JSON object per size instead of the table.
     #[arg(long)]
     pub json: bool,
@@ -42,6 +46,14 @@ pub struct PolicyArgs {
 pub fn run(args: PolicyArgs) -> Result<()> {
     if !(args.fpir > 0.0 && args.fpir < 1.0) {
         bail!("--fpir must be between 0 and 1 (exclusive)");
+    }
+    if let Some(share) = args.first_share {
+        if args.hands != Some(2) {
+            bail!("--first-share splits the serial decision's budget: it needs --hands 2");
+        }
+        if !(share > 0.0 && share < 1.0) {
+            bail!("--first-share must be between 0 and 1 (exclusive)");
+        }
     }
     if args.bands == Some(2) {
         if args.hands.unwrap_or(1) != 1 || args.frames.unwrap_or(1) != 1 {
@@ -171,6 +183,7 @@ fn fused(args: &PolicyArgs, hands: u8, frames: u8) -> Result<()> {
         return Ok(());
     }
     let both = at_fpir(shipped(2, frames)?, args.fpir);
+    let first_share = args.first_share.unwrap_or(0.5);
     if !args.json {
         describe(
             &format!("first hand, {frames} frame(s)"),
@@ -178,8 +191,11 @@ fn fused(args: &PolicyArgs, hands: u8, frames: u8) -> Result<()> {
         );
         describe(&format!("both hands, {frames} frame(s)"), &both.calibration);
         println!(
-            "FPIR {:.0e} split evenly between the two stages; FNIR is at most the smaller stage's",
-            args.fpir
+            "FPIR {:.0e} split {:.0}/{:.0} between the first hand and both hands; FNIR is at most \
+             the smaller stage's",
+            args.fpir,
+            first_share * 100.0,
+            (1.0 - first_share) * 100.0
         );
         println!(
             "{:>12}  {:>11}  {:>11}  {:>13}  {:>9}  {:>14}",
@@ -187,14 +203,14 @@ fn fused(args: &PolicyArgs, hands: u8, frames: u8) -> Result<()> {
         );
     }
     for n in &args.sizes {
-        let s = Serial::new(&first, &both, *n);
+        let s = Serial::split(&first, &both, *n, first_share);
         if args.json {
             println!(
                 "{}",
                 json!({"palms": n, "hands": 2, "frames": frames,
                        "first_threshold": s.first.similarity, "both_threshold": s.both.similarity,
                        "first_fnir": s.first.fnir, "both_fnir": s.both.fnir,
-                       "decided_by_first_hand": s.decided_first,
+                       "decided_by_first_hand": s.decided_first, "first_share": first_share,
                        "fpir": s.fpir, "fnir": s.fnir, "needs_hint": s.needs_hint})
             );
             continue;

@@ -342,6 +342,28 @@ fn policy_for_two_hands_reports_the_serial_decision() {
         one[0]["fnir"].as_f64() > large["fnir"].as_f64(),
         "{one:?} vs {large}"
     );
+    // Giving the first hand more of the budget lets it decide more alone, under the same FPIR.
+    let leaning = rows(&[
+        "policy",
+        "--hands",
+        "2",
+        "--frames",
+        "3",
+        "--sizes",
+        "1000000",
+        "--first-share",
+        "0.9",
+        "--json",
+    ]);
+    assert_eq!(leaning[0]["first_share"].as_f64(), Some(0.9));
+    assert!(leaning[0]["fpir"].as_f64().unwrap() <= 1.0001e-6);
+    assert!(leaning[0]["decided_by_first_hand"].as_f64() > large["decided_by_first_hand"].as_f64());
+    let out = palmline(&["policy", "--hands", "2", "--first-share", "1"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--first-share"));
+    let out = palmline(&["policy", "--hands", "1", "--first-share", "0.7"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--hands 2"));
     let out = palmline(&["policy", "--hands", "2", "--frames", "7"]);
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--hands 2 --frames 3"));
