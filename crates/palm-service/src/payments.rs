@@ -244,10 +244,16 @@ impl Service {
     ) -> Result<Vec<api::Event>> {
         self.load_payment(merchant_id, id).await?;
         let rows = self.store.events_of(merchant_id, id.as_str()).await?;
-        Ok(rows
-            .iter()
-            .filter_map(|e| serde_json::from_str(&e.payload).ok())
-            .collect())
+        // Every event was written from a wire type; one that does not read back is a damaged
+        // store, reported as such rather than left out of the history.
+        rows.iter()
+            .map(|e| {
+                serde_json::from_str(&e.payload).map_err(|_| {
+                    tracing::error!(event = %e.id, "a stored event could not be read");
+                    ServiceError::internal("a stored event could not be read")
+                })
+            })
+            .collect()
     }
 
     /// A till's payment: it must exist for the till's merchant and belong to that till.

@@ -680,3 +680,27 @@ async fn a_payment_abandoned_at_the_till_is_canceled_after_the_expiry() {
     assert_eq!(late.status, 409, "{}", late.body);
     assert_eq!(app.server.processor.charge_totals(), (0, 0, 0));
 }
+
+/// A payment's history never leaves out an event it cannot read: a damaged stored event is a
+/// server error, not a shorter history.
+#[tokio::test]
+async fn a_damaged_event_is_an_error_not_a_gap_in_the_history() {
+    let app = spawn().await;
+    let p = app.create_payment(300).await;
+    let id = p["id"].as_str().unwrap();
+    let path = format!("/v1/payments/{id}/events");
+    let before = app.get(&path, &app.merchant_key()).await;
+    assert_eq!(before.status, 200, "{}", before.body);
+    assert_eq!(before.body["data"].as_array().unwrap().len(), 1);
+    let store = palm_store::SqlStore::open(&app.config.database_url())
+        .await
+        .unwrap();
+    sqlx::query("UPDATE events SET payload = 'not json' WHERE object_id = $1")
+        .bind(id)
+        .execute(store.pool())
+        .await
+        .unwrap();
+    let after = app.get(&path, &app.merchant_key()).await;
+    assert_eq!(after.status, 500, "{}", after.body);
+    assert_eq!(after.body["code"], "internal_error");
+}
