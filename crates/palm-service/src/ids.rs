@@ -41,50 +41,13 @@ impl MerchantId {
     pub fn stored(id: String) -> MerchantId {
         MerchantId(id)
     }
-
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
 }
 
-impl std::fmt::Debug for MerchantId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::fmt::Display for MerchantId {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl PartialEq<str> for MerchantId {
-    fn eq(&self, other: &str) -> bool {
-        self.0 == other
-    }
-}
-
-/// A record's id that callers may name: made new (with its kind's prefix), or taken as given
-/// from a caller or a stored row (whether such a record exists, and is the caller's merchant's,
-/// is the store's answer to the query that takes it).
-macro_rules! record_id {
-    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
-        $(#[$doc])*
-        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub struct $name(String);
-
+/// What every id type is as text: read as its bare id, printed (and debug-printed) as it, and
+/// compared with it.
+macro_rules! text_id {
+    ($name:ident) => {
         impl $name {
-            #[doc = concat!("A new id (`", $prefix, "_...`).")]
-            pub fn generate() -> $name {
-                $name(new_id($prefix))
-            }
-
-            /// The id as a caller or a stored row names it.
-            pub fn new(id: impl Into<String>) -> $name {
-                $name(id.into())
-            }
-
             pub fn as_str(&self) -> &str {
                 &self.0
             }
@@ -107,6 +70,33 @@ macro_rules! record_id {
                 self.0 == other
             }
         }
+    };
+}
+
+text_id!(MerchantId);
+
+/// A record's id that callers may name: made new (with its kind's prefix), or taken as given
+/// from a caller or a stored row (whether such a record exists, and is the caller's merchant's,
+/// is the store's answer to the query that takes it).
+macro_rules! record_id {
+    ($(#[$doc:meta])* $name:ident, $prefix:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub struct $name(String);
+
+        impl $name {
+            #[doc = concat!("A new id (`", $prefix, "_...`).")]
+            pub fn generate() -> $name {
+                $name(new_id($prefix))
+            }
+
+            /// The id as a caller or a stored row names it.
+            pub fn new(id: impl Into<String>) -> $name {
+                $name(id.into())
+            }
+        }
+
+        text_id!($name);
 
         impl From<$name> for String {
             fn from(id: $name) -> String {

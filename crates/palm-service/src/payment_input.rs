@@ -48,10 +48,9 @@ impl NewPayment {
 
     /// With the merchant's reference, checked.
     pub fn with_reference(self, reference: Option<&str>) -> Result<NewPayment> {
-        let reference = match reference {
-            Some(r) => Some(check_text(r, "reference", 200)?),
-            None => None,
-        };
+        let reference = reference
+            .map(|r| check_text(r, "reference", 200))
+            .transpose()?;
         Ok(NewPayment { reference, ..self })
     }
 

@@ -19,10 +19,10 @@ where
 
 /// The `id` column of every row, as people's ids.
 fn person_ids(rows: &[sqlx::any::AnyRow]) -> StoreResult<Vec<PersonId>> {
-    rows.iter()
-        .map(|r| id_col(r, "id"))
-        .collect::<Result<_, _>>()
-        .map_err(db_err)
+    Ok(ids::<String>(rows)?
+        .into_iter()
+        .map(PersonId::from)
+        .collect())
 }
 
 #[async_trait]

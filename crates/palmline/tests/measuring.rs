@@ -307,16 +307,8 @@ fn policy_prints_thresholds_that_rise_with_gallery_size() {
 #[test]
 fn policy_for_two_hands_reports_the_serial_decision() {
     let rows = |args: &[&str]| json_lines(&succeeded(args));
-    let serial = rows(&[
-        "policy",
-        "--hands",
-        "2",
-        "--frames",
-        "3",
-        "--sizes",
-        "100,1000000",
-        "--json",
-    ]);
+    let two_hands = ["policy", "--hands", "2", "--frames", "3", "--json"];
+    let serial = rows(&[&two_hands[..], &["--sizes", "100,1000000"]].concat());
     assert_eq!(serial.len(), 2);
     for r in &serial {
         assert_eq!(
@@ -343,18 +335,13 @@ fn policy_for_two_hands_reports_the_serial_decision() {
         "{one:?} vs {large}"
     );
     // Giving the first hand more of the budget lets it decide more alone, under the same FPIR.
-    let leaning = rows(&[
-        "policy",
-        "--hands",
-        "2",
-        "--frames",
-        "3",
-        "--sizes",
-        "1000000",
-        "--first-share",
-        "0.9",
-        "--json",
-    ]);
+    let leaning = rows(
+        &[
+            &two_hands[..],
+            &["--sizes", "1000000", "--first-share", "0.9"],
+        ]
+        .concat(),
+    );
     assert_eq!(leaning[0]["first_share"].as_f64(), Some(0.9));
     assert!(leaning[0]["fpir"].as_f64().unwrap() <= 1.0001e-6);
     assert!(leaning[0]["decided_by_first_hand"].as_f64() > large["decided_by_first_hand"].as_f64());
