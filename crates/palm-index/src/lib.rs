@@ -17,6 +17,7 @@
 
 pub mod coarse;
 mod persist;
+pub mod placement;
 pub mod policy;
 mod protected;
 

@@ -278,6 +278,9 @@ async fn housekeeping(service: Arc<Service>, every: Duration, mut stop: watch::R
         if let Err(e) = service.purge_nonces().await {
             tracing::warn!(error = %e, "nonce expiry failed");
         }
+        if let Err(e) = service.prune_palm_feed().await {
+            tracing::warn!(error = %e, "palm feed pruning failed");
+        }
     }
 }
 

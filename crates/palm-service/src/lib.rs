@@ -26,6 +26,7 @@ mod loyalty;
 pub mod merchants;
 pub mod money;
 pub mod offline;
+pub mod palm_feed;
 mod palms;
 pub mod payment_input;
 pub mod payment_state;
@@ -398,6 +399,7 @@ pub trait Store:
     + device_store::DeviceStore
     + store::InvitationStore
     + trip_store::TripStore
+    + palm_feed::PalmFeedStore
 {
     /// `sqlite` or `postgres`.
     fn backend(&self) -> &'static str;

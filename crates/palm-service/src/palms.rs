@@ -113,7 +113,12 @@ impl Service {
                 let (sealed, protected) = self.seal_palm(&key, owned.palm.id, &plain)?;
                 if self
                     .store
-                    .replace_palm_template(owned.palm.id, &owned.palm.template_sealed, &sealed)
+                    .replace_palm_template(
+                        owned.palm.id,
+                        &owned.palm.template_sealed,
+                        &sealed,
+                        self.now_s(),
+                    )
                     .await?
                 {
                     self.index(&owned, &protected)?;

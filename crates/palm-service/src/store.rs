@@ -359,13 +359,15 @@ pub trait PeopleStore: Send + Sync {
     /// Palms with what the index needs of their owner, by ascending id after `after`.
     async fn palms_page(&self, after: i64, limit: i64) -> StoreResult<Vec<OwnedPalm>>;
     async fn palms_of(&self, person_id: &PersonId) -> StoreResult<Vec<PalmRow>>;
-    /// Replaces a palm's sealed template if it is still `old` (compare-and-set); false when the
-    /// palm is gone or was changed meanwhile.
+    /// Replaces a palm's sealed template if it is still `old` (compare-and-set), raising its
+    /// version and recording the change in the palm feed; false when the palm is gone,
+    /// tombstoned or was changed meanwhile.
     async fn replace_palm_template(
         &self,
         palm_id: i64,
         old: &[u8],
         new: &[u8],
+        now: i64,
     ) -> StoreResult<bool>;
     /// Ends a phone sign-up's wait: clears `pending_since` and adds the till capture's palm, in
     /// one transaction; false (and nothing written) when the person was not pending.
@@ -560,7 +562,8 @@ pub trait PrivacyStore: Send + Sync {
     /// The person's payments whose outcome is not yet known (`processing`), and shopping trips
     /// still holding money on their card (`opening`, `open`, `completing`).
     async fn payments_in_flight(&self, person_id: &PersonId) -> StoreResult<i64>;
-    /// Marks a person for deletion once their payments in flight settle; the index load skips them.
+    /// Marks a person for deletion once their payments in flight settle, and tombstones their
+    /// palms in the palm feed in the same transaction; the index load skips them.
     async fn mark_deletion_pending(&self, person_id: &PersonId, now: i64) -> StoreResult<()>;
     async fn pending_deletions(&self) -> StoreResult<Vec<PersonId>>;
     /// Deletes the person, their palms, cards, consents and sessions, and with the person row

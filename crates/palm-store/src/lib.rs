@@ -20,6 +20,7 @@ mod entry;
 mod invitations;
 mod loyalty;
 mod merchants;
+mod palm_feed;
 mod payments;
 mod people;
 mod privacy;
@@ -114,7 +115,9 @@ impl SqlStore {
             .run(&pool)
             .await
             .map_err(|e| StoreError::Backend(format!("migration failed: {e}")))?;
-        Ok(SqlStore { pool, backend })
+        let store = SqlStore { pool, backend };
+        store.place_unplaced_palms().await?;
+        Ok(store)
     }
 
     /// The URL of a SQLite file.

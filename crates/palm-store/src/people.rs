@@ -1,5 +1,6 @@
 //! People, their palms, cards, consents and sessions.
 
+use crate::palm_feed::{OWNED_PALM_COLUMNS, insert_palm_in, owned_palm, replace_template_in};
 use crate::{SqlStore, changed_one, col, db_err, id_col, read_rows};
 use async_trait::async_trait;
 use palm_service::store::{
@@ -26,7 +27,7 @@ fn person(r: &AnyRow) -> Result<PersonRow, sqlx::Error> {
     })
 }
 
-fn palm(r: &AnyRow) -> Result<PalmRow, sqlx::Error> {
+pub(crate) fn palm(r: &AnyRow) -> Result<PalmRow, sqlx::Error> {
     Ok(PalmRow {
         id: col(r, "id")?,
         person_id: id_col(r, "person_id")?,
@@ -63,18 +64,6 @@ async fn insert_card_in(tx: &mut sqlx::AnyConnection, c: &CardRow) -> Result<(),
         .bind(&c.holder_sealed)
         .bind(&c.fingerprint)
         .bind(c.created)
-        .execute(tx)
-        .await?;
-    Ok(())
-}
-
-async fn insert_palm_in(tx: &mut sqlx::AnyConnection, p: &PalmRow) -> Result<(), sqlx::Error> {
-    q!("INSERT INTO palms ({PALM_COLUMNS}) VALUES ($1, $2, $3, $4, $5)")
-        .bind(p.id)
-        .bind(p.person_id.as_str())
-        .bind(&p.hand)
-        .bind(&p.template_sealed)
-        .bind(p.created)
         .execute(tx)
         .await?;
     Ok(())
@@ -145,24 +134,15 @@ impl PeopleStore for SqlStore {
     }
 
     async fn palms_page(&self, after: i64, limit: i64) -> StoreResult<Vec<OwnedPalm>> {
-        let rows = sqlx::query(
-            "SELECT palms.id, palms.person_id, palms.hand, palms.template_sealed, palms.created, p.wrapped_key, p.phone_last4 FROM palms JOIN people p ON p.id = palms.person_id WHERE palms.id > $1 AND p.deletion_requested IS NULL ORDER BY palms.id LIMIT $2",
+        let rows = q!(
+            "SELECT {OWNED_PALM_COLUMNS} FROM palms JOIN people p ON p.id = palms.person_id WHERE palms.id > $1 AND palms.deleted IS NULL AND p.deletion_requested IS NULL ORDER BY palms.id LIMIT $2"
         )
         .bind(after)
         .bind(limit)
         .fetch_all(&self.pool)
         .await
         .map_err(db_err)?;
-        rows.iter()
-            .map(|r| {
-                Ok(OwnedPalm {
-                    palm: palm(r)?,
-                    wrapped_key: col(r, "wrapped_key")?,
-                    phone_last4: col(r, "phone_last4")?,
-                })
-            })
-            .collect::<Result<_, sqlx::Error>>()
-            .map_err(db_err)
+        read_rows(&rows, owned_palm)
     }
 
     async fn palms_of(&self, person_id: &PersonId) -> StoreResult<Vec<PalmRow>> {
@@ -179,17 +159,14 @@ impl PeopleStore for SqlStore {
         palm_id: i64,
         old: &[u8],
         new: &[u8],
+        now: i64,
     ) -> StoreResult<bool> {
-        let r = sqlx::query(
-            "UPDATE palms SET template_sealed = $1 WHERE id = $2 AND template_sealed = $3",
-        )
-        .bind(new)
-        .bind(palm_id)
-        .bind(old)
-        .execute(&self.pool)
-        .await
-        .map_err(db_err)?;
-        Ok(r.rows_affected() == 1)
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let replaced = replace_template_in(&mut tx, palm_id, old, new, now)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)?;
+        Ok(replaced)
     }
 
     async fn confirm_first_scan(&self, person_id: &PersonId, palm: &PalmRow) -> StoreResult<bool> {

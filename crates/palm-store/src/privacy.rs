@@ -1,5 +1,6 @@
 //! Deletion requests, deleting a person, retention, and the audit log.
 
+use crate::palm_feed::tombstone_palms_in;
 use crate::{SqlStore, col, db_err, id_col};
 use async_trait::async_trait;
 use palm_service::store::{AuditRow, DeletionRow, PrivacyStore, StoreResult};
@@ -96,13 +97,17 @@ impl PrivacyStore for SqlStore {
     }
 
     async fn mark_deletion_pending(&self, person_id: &PersonId, now: i64) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
         sqlx::query("UPDATE people SET deletion_requested = $1 WHERE id = $2")
             .bind(now)
             .bind(person_id.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        Ok(())
+        tombstone_palms_in(&mut tx, person_id, now)
+            .await
+            .map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
     }
 
     async fn pending_deletions(&self) -> StoreResult<Vec<PersonId>> {
@@ -122,6 +127,10 @@ impl PrivacyStore for SqlStore {
             .await
             .map_err(db_err)?;
         let palms: Vec<i64> = ids(&palm_rows)?;
+        // Palms not yet tombstoned (no deferral came first) leave the feed with this commit.
+        tombstone_palms_in(&mut tx, person_id, audit.created)
+            .await
+            .map_err(db_err)?;
         for table in ["palms", "cards", "sessions", "consents"] {
             q!("DELETE FROM {table} WHERE person_id = $1")
                 .bind(person_id.as_str())

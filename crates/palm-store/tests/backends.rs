@@ -1,11 +1,16 @@
 //! The store on both databases: SQLite always, PostgreSQL too when `PALMLINE_TEST_POSTGRES` names
 //! an admin URL (`.ci/run` sets it). The same checks run on each: migrations apply once and again
 //! without harm, rows are scoped to their merchant, and idempotency keys move through their
-//! states (new, in flight, answered, released and taken over, purged) the same way.
+//! states (new, in flight, answered, released and taken over, purged) the same way, and every palm
+//! change enters the palm feed (shard, version, tombstone, outbox) in its own transaction.
 
+use palm_index::placement::{ShardSet, virtual_shard};
+use palm_service::palm_feed::{PalmFeedStore, PalmOp};
 use palm_service::store::{
-    Amount, CaptureMethod, Claim, Currency, EventRow, IdempotencyStore, KeyHolder, MerchantId,
-    MerchantRow, MerchantStore, PaymentId, PaymentRow, PaymentStatus, PersonId, Store, TillRow,
+    Amount, AuditRow, CaptureMethod, CardRow, Claim, ConsentRow, Currency, EventRow,
+    IdempotencyStore, KeyHolder, MerchantId, MerchantRow, MerchantStore, NewPerson, PalmRow,
+    PaymentId, PaymentRow, PaymentStatus, PeopleStore, PersonId, PersonRow, PrivacyStore, Store,
+    TillRow,
 };
 use palm_store::SqlStore;
 
@@ -447,5 +452,247 @@ mod payments {
                 "{backend}: a requires_capture payment without its charge reference is refused"
             );
         }
+    }
+}
+
+/// A person with one palm per hand, as a sign-up writes them.
+fn signed_up(person: &str, palm_ids: [i64; 2], at: i64) -> NewPerson {
+    let id = PersonId::new(person);
+    NewPerson {
+        person: PersonRow {
+            id: id.clone(),
+            phone_sealed: vec![1, 2, 3],
+            phone_fingerprint: format!("fp-{person}"),
+            phone_last4: "1234".into(),
+            wrapped_key: vec![4, 5, 6],
+            default_card: None,
+            created: at,
+            last_used: at,
+            pending_since: None,
+        },
+        consent: ConsentRow {
+            id: format!("con_{person}"),
+            person_id: id.clone(),
+            text_version: "1".into(),
+            accepted_at: at,
+        },
+        palms: palm_ids
+            .iter()
+            .zip(["left", "right"])
+            .map(|(palm, hand)| PalmRow {
+                id: *palm,
+                person_id: id.clone(),
+                hand: hand.into(),
+                template_sealed: vec![*palm as u8; 8],
+                created: at,
+            })
+            .collect(),
+        card: CardRow {
+            id: format!("card_{person}"),
+            person_id: id,
+            brand: "visa".into(),
+            last4: "4242".into(),
+            exp_month: 12,
+            exp_year: 2030,
+            number_sealed: vec![7],
+            holder_sealed: vec![8],
+            fingerprint: format!("card-fp-{person}"),
+            created: at,
+        },
+    }
+}
+
+/// What the feed holds, as (palm, version, op) in outbox order.
+async fn feed(store: &SqlStore) -> Vec<(i64, i64, PalmOp)> {
+    let changes = store.unpublished_palm_changes(100).await.unwrap();
+    for c in &changes {
+        assert_eq!(c.shard, virtual_shard(c.palm_id as u64), "placed by id");
+        assert_eq!(c.message_id(), format!("{}:{}", c.palm_id, c.version));
+    }
+    changes
+        .iter()
+        .map(|c| (c.palm_id, c.version, c.op))
+        .collect()
+}
+
+#[tokio::test]
+async fn every_palm_change_enters_the_feed_with_its_commit() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, url) in backends(dir.path(), "palm_feed").await {
+        let store = SqlStore::open(&url).await.unwrap();
+        let (ann, bob) = (PersonId::new("per_ann"), PersonId::new("per_bob"));
+        store
+            .insert_person(&signed_up("per_ann", [11, 12], 100))
+            .await
+            .unwrap();
+        store
+            .insert_person(&signed_up("per_bob", [21, 22], 100))
+            .await
+            .unwrap();
+        // A sign-up refused by the database (the same palm id again) leaves no change behind.
+        assert!(
+            store
+                .insert_person(&signed_up("per_eve", [11, 31], 100))
+                .await
+                .is_err()
+        );
+        use PalmOp::{Delete, Upsert};
+        let enrolled = vec![
+            (11, 1, Upsert),
+            (12, 1, Upsert),
+            (21, 1, Upsert),
+            (22, 1, Upsert),
+        ];
+        assert_eq!(feed(&store).await, enrolled, "{backend}");
+
+        // A renewed template raises the palm's version; a stale compare-and-set changes nothing.
+        assert!(
+            store
+                .replace_palm_template(11, &[11; 8], &[99; 8], 200)
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .replace_palm_template(11, &[11; 8], &[98; 8], 200)
+                .await
+                .unwrap()
+        );
+        // A deletion waiting for a payment tombstones the palms at once ...
+        store.mark_deletion_pending(&ann, 300).await.unwrap();
+        // ... and finishing it records nothing more for them; bob's palms leave with his row.
+        let audit = |p: &PersonId| AuditRow {
+            id: format!("aud_{p}"),
+            person_id: p.clone(),
+            actor: "test".into(),
+            purpose: "deletion".into(),
+            created: 400,
+        };
+        assert_eq!(
+            store.delete_person(&ann, &audit(&ann)).await.unwrap().len(),
+            2
+        );
+        assert_eq!(
+            store.delete_person(&bob, &audit(&bob)).await.unwrap().len(),
+            2
+        );
+        let mut expected = enrolled.clone();
+        expected.extend([(11, 2, Upsert), (11, 3, Delete), (12, 2, Delete)]);
+        expected.extend([(21, 2, Delete), (22, 2, Delete)]);
+        assert_eq!(feed(&store).await, expected, "{backend}");
+
+        // The relay marks what it published; only published rows are pruned unless asked.
+        let first: Vec<i64> = store
+            .unpublished_palm_changes(4)
+            .await
+            .unwrap()
+            .iter()
+            .map(|c| c.seq)
+            .collect();
+        assert_eq!(
+            store
+                .mark_palm_changes_published(&first, 500)
+                .await
+                .unwrap(),
+            4
+        );
+        assert_eq!(
+            store
+                .mark_palm_changes_published(&first, 501)
+                .await
+                .unwrap(),
+            0,
+            "once"
+        );
+        assert_eq!(feed(&store).await, expected[4..].to_vec(), "{backend}");
+        assert_eq!(store.prune_palm_changes(150, false).await.unwrap(), 4);
+        assert_eq!(store.prune_palm_changes(150, false).await.unwrap(), 0);
+        assert_eq!(store.prune_palm_changes(1_000, true).await.unwrap(), 5);
+        assert!(feed(&store).await.is_empty());
+    }
+}
+
+#[tokio::test]
+async fn matchers_load_live_palms_of_their_shards_only() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, url) in backends(dir.path(), "placed_palms").await {
+        let store = SqlStore::open(&url).await.unwrap();
+        let people: Vec<(String, [i64; 2])> = (0..20)
+            .map(|i| (format!("per_{i}"), [1_000 + 2 * i, 1_001 + 2 * i]))
+            .collect();
+        for (person, palms) in &people {
+            store
+                .insert_person(&signed_up(person, *palms, 100))
+                .await
+                .unwrap();
+        }
+        store
+            .mark_deletion_pending(&PersonId::new("per_0"), 200)
+            .await
+            .unwrap();
+        let lower = ShardSet::parse("0-127").unwrap().shards();
+        let upper = ShardSet::parse("128-255").unwrap().shards();
+        let mut seen = Vec::new();
+        for half in [&lower, &upper] {
+            // Read in pages of three, the way a matcher walks millions.
+            let mut after = i64::MIN;
+            loop {
+                let page = store.placed_palms_page(half, after, 3).await.unwrap();
+                let Some(last) = page.last() else { break };
+                after = last.owned.palm.id;
+                for p in page {
+                    assert!(
+                        half.contains(&p.shard),
+                        "{backend}: palm {} in shard {}",
+                        p.owned.palm.id,
+                        p.shard
+                    );
+                    assert_eq!(p.version, 1);
+                    seen.push(p.owned.palm.id);
+                }
+            }
+        }
+        seen.sort();
+        let live: Vec<i64> = (1_002..1_040).collect();
+        assert_eq!(
+            seen, live,
+            "{backend}: each live palm once; the deleted person's none"
+        );
+        assert!(
+            store
+                .placed_palms_page(&[], i64::MIN, 10)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+    }
+}
+
+#[tokio::test]
+async fn palms_from_before_the_feed_are_placed_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, url) in backends(dir.path(), "placement").await {
+        let store = SqlStore::open(&url).await.unwrap();
+        store
+            .insert_person(&signed_up("per_old", [7, 8], 100))
+            .await
+            .unwrap();
+        // As the 0015 migration leaves a palm written by an older release.
+        sqlx::query("UPDATE palms SET shard = -1")
+            .execute(store.pool())
+            .await
+            .unwrap();
+        drop(store);
+        let store = SqlStore::open(&url).await.unwrap();
+        let page = store
+            .placed_palms_page(&ShardSet::all().shards(), i64::MIN, 10)
+            .await
+            .unwrap();
+        let placed: Vec<(i64, u16)> = page.iter().map(|p| (p.owned.palm.id, p.shard)).collect();
+        assert_eq!(
+            placed,
+            vec![(7, virtual_shard(7)), (8, virtual_shard(8))],
+            "{backend}"
+        );
     }
 }

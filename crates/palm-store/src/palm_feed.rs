@@ -1,0 +1,228 @@
+//! The palm change feed (see `palm_service::palm_feed`): palms' shard, version and tombstone, and
+//! the outbox rows written in the same transaction as each change.
+
+use crate::{SqlStore, col, db_err};
+use async_trait::async_trait;
+use palm_service::palm_feed::{PalmChange, PalmFeedStore, PalmOp, PlacedPalm, shard_of};
+use palm_service::store::{OwnedPalm, PalmRow, PersonId, StoreResult};
+use sqlx::any::AnyRow;
+
+/// The palm and owner columns the index needs, over `palms` joined with `people p`.
+pub(crate) const OWNED_PALM_COLUMNS: &str = "palms.id, palms.person_id, palms.hand, palms.template_sealed, palms.created, palms.shard, palms.version, p.wrapped_key, p.phone_last4";
+
+pub(crate) fn owned_palm(r: &AnyRow) -> Result<OwnedPalm, sqlx::Error> {
+    Ok(OwnedPalm {
+        palm: crate::people::palm(r)?,
+        wrapped_key: col(r, "wrapped_key")?,
+        phone_last4: col(r, "phone_last4")?,
+    })
+}
+
+fn shard_col(r: &AnyRow) -> Result<u16, sqlx::Error> {
+    let shard: i64 = col(r, "shard")?;
+    u16::try_from(shard).map_err(|_| sqlx::Error::ColumnDecode {
+        index: "shard".into(),
+        source: format!("{shard} is not a virtual shard").into(),
+    })
+}
+
+fn change(r: &AnyRow) -> Result<PalmChange, sqlx::Error> {
+    let op: String = col(r, "op")?;
+    Ok(PalmChange {
+        seq: col(r, "seq")?,
+        palm_id: col(r, "palm_id")?,
+        shard: shard_col(r)?,
+        version: col(r, "version")?,
+        op: PalmOp::parse(&op).ok_or_else(|| sqlx::Error::ColumnDecode {
+            index: "op".into(),
+            source: format!("{op:?} is not a palm change").into(),
+        })?,
+        created: col(r, "created")?,
+    })
+}
+
+/// Writes a palm (version 1, placed in its virtual shard) and its `upsert` outbox row.
+pub(crate) async fn insert_palm_in(
+    tx: &mut sqlx::AnyConnection,
+    p: &PalmRow,
+) -> Result<(), sqlx::Error> {
+    let shard = i64::from(shard_of(p.id));
+    sqlx::query("INSERT INTO palms (id, person_id, hand, template_sealed, created, shard, version) VALUES ($1, $2, $3, $4, $5, $6, 1)")
+        .bind(p.id)
+        .bind(p.person_id.as_str())
+        .bind(&p.hand)
+        .bind(&p.template_sealed)
+        .bind(p.created)
+        .bind(shard)
+        .execute(&mut *tx)
+        .await?;
+    record_in(tx, p.id, shard, 1, PalmOp::Upsert, p.created).await
+}
+
+async fn record_in(
+    tx: &mut sqlx::AnyConnection,
+    palm_id: i64,
+    shard: i64,
+    version: i64,
+    op: PalmOp,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO palm_outbox (palm_id, shard, version, op, created) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(palm_id)
+    .bind(shard)
+    .bind(version)
+    .bind(op.as_str())
+    .bind(now)
+    .execute(tx)
+    .await?;
+    Ok(())
+}
+
+/// Raises the version of one live palm (compare-and-set on its sealed template when `old` is
+/// given, setting `new` as its template) and records the change; false when nothing matched.
+pub(crate) async fn replace_template_in(
+    tx: &mut sqlx::AnyConnection,
+    palm_id: i64,
+    old: &[u8],
+    new: &[u8],
+    now: i64,
+) -> Result<bool, sqlx::Error> {
+    let row = sqlx::query("UPDATE palms SET template_sealed = $1, version = version + 1 WHERE id = $2 AND template_sealed = $3 AND deleted IS NULL RETURNING shard, version")
+        .bind(new)
+        .bind(palm_id)
+        .bind(old)
+        .fetch_optional(&mut *tx)
+        .await?;
+    let Some(row) = row else { return Ok(false) };
+    let (shard, version): (i64, i64) = (col(&row, "shard")?, col(&row, "version")?);
+    record_in(tx, palm_id, shard, version, PalmOp::Upsert, now).await?;
+    Ok(true)
+}
+
+/// Tombstones every live palm of a person at `now` and records each as deleted; returns their
+/// ids. Run in the transaction that starts or finishes the person's deletion.
+pub(crate) async fn tombstone_palms_in(
+    tx: &mut sqlx::AnyConnection,
+    person_id: &PersonId,
+    now: i64,
+) -> Result<Vec<i64>, sqlx::Error> {
+    let rows = sqlx::query("UPDATE palms SET deleted = $1, version = version + 1 WHERE person_id = $2 AND deleted IS NULL RETURNING id, shard, version")
+        .bind(now)
+        .bind(person_id.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+    let mut ids = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let (id, shard, version) = (col(r, "id")?, col(r, "shard")?, col(r, "version")?);
+        record_in(tx, id, shard, version, PalmOp::Delete, now).await?;
+        ids.push(id);
+    }
+    Ok(ids)
+}
+
+impl SqlStore {
+    /// Places palms written before the feed existed (shard -1) in their virtual shards: SQL
+    /// cannot compute the placement, so the first open after the migration does it, in pages.
+    pub(crate) async fn place_unplaced_palms(&self) -> StoreResult<u64> {
+        let mut placed = 0;
+        loop {
+            let rows = sqlx::query("SELECT id FROM palms WHERE shard < 0 LIMIT 1000")
+                .fetch_all(&self.pool)
+                .await
+                .map_err(db_err)?;
+            if rows.is_empty() {
+                return Ok(placed);
+            }
+            let mut tx = self.pool.begin().await.map_err(db_err)?;
+            for r in &rows {
+                let id: i64 = col(r, "id").map_err(db_err)?;
+                sqlx::query("UPDATE palms SET shard = $1 WHERE id = $2")
+                    .bind(i64::from(shard_of(id)))
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db_err)?;
+            }
+            tx.commit().await.map_err(db_err)?;
+            placed += rows.len() as u64;
+        }
+    }
+}
+
+#[async_trait]
+impl PalmFeedStore for SqlStore {
+    async fn unpublished_palm_changes(&self, limit: i64) -> StoreResult<Vec<PalmChange>> {
+        let rows = sqlx::query("SELECT seq, palm_id, shard, version, op, created FROM palm_outbox WHERE published IS NULL ORDER BY seq LIMIT $1")
+            .bind(limit)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db_err)?;
+        crate::read_rows(&rows, change)
+    }
+
+    async fn mark_palm_changes_published(&self, seqs: &[i64], now: i64) -> StoreResult<u64> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
+        let mut marked = 0;
+        for seq in seqs {
+            marked += sqlx::query(
+                "UPDATE palm_outbox SET published = $1 WHERE seq = $2 AND published IS NULL",
+            )
+            .bind(now)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await
+            .map_err(db_err)?
+            .rows_affected();
+        }
+        tx.commit().await.map_err(db_err)?;
+        Ok(marked)
+    }
+
+    async fn prune_palm_changes(&self, before: i64, unpublished_too: bool) -> StoreResult<u64> {
+        let published_only = if unpublished_too {
+            ""
+        } else {
+            " AND published IS NOT NULL"
+        };
+        Ok(
+            q!("DELETE FROM palm_outbox WHERE created < $1{published_only}")
+                .bind(before)
+                .execute(&self.pool)
+                .await
+                .map_err(db_err)?
+                .rows_affected(),
+        )
+    }
+
+    async fn placed_palms_page(
+        &self,
+        shards: &[u16],
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<PlacedPalm>> {
+        if shards.is_empty() {
+            return Ok(vec![]);
+        }
+        // One bound parameter per shard: sqlx's `Any` driver has no arrays.
+        let slots: Vec<String> = (0..shards.len()).map(|i| format!("${}", i + 3)).collect();
+        let slots = slots.join(", ");
+        let mut query = q!(
+            "SELECT {OWNED_PALM_COLUMNS} FROM palms JOIN people p ON p.id = palms.person_id WHERE palms.id > $1 AND palms.deleted IS NULL AND p.deletion_requested IS NULL AND palms.shard IN ({slots}) ORDER BY palms.id LIMIT $2"
+        )
+        .bind(after)
+        .bind(limit);
+        for shard in shards {
+            query = query.bind(i64::from(*shard));
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(db_err)?;
+        crate::read_rows(&rows, |r| {
+            Ok(PlacedPalm {
+                owned: owned_palm(r)?,
+                shard: shard_col(r)?,
+                version: col(r, "version")?,
+            })
+        })
+    }
+}
