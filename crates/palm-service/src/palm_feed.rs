@@ -87,6 +87,9 @@ pub trait PalmFeedStore: Send + Sync {
         after: i64,
         limit: i64,
     ) -> StoreResult<Vec<PlacedPalm>>;
+    /// One live palm (as `placed_palms_page` would list it); `None` once tombstoned or erased.
+    /// A consumer fetches an upserted palm here rather than carrying templates on the stream.
+    async fn placed_palm(&self, palm_id: i64) -> StoreResult<Option<PlacedPalm>>;
 }
 
 /// The virtual shard of a stored palm id (ids are non-negative; see `signup::random_palm_id`).

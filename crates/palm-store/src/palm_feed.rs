@@ -1,7 +1,7 @@
 //! The palm change feed (see `palm_service::palm_feed`): palms' shard, version and tombstone, and
 //! the outbox rows written in the same transaction as each change.
 
-use crate::{SqlStore, col, db_err};
+use crate::{SqlStore, col, db_err, id_col};
 use async_trait::async_trait;
 use palm_service::palm_feed::{PalmChange, PalmFeedStore, PalmOp, PlacedPalm, shard_of};
 use palm_service::store::{OwnedPalm, PalmRow, PersonId, StoreResult};
@@ -10,9 +10,20 @@ use sqlx::any::AnyRow;
 /// The palm and owner columns the index needs, over `palms` joined with `people p`.
 pub(crate) const OWNED_PALM_COLUMNS: &str = "palms.id, palms.person_id, palms.hand, palms.template_sealed, palms.created, palms.shard, palms.version, p.wrapped_key, p.phone_last4";
 
+/// A `palms` row.
+pub(crate) fn palm(r: &AnyRow) -> Result<PalmRow, sqlx::Error> {
+    Ok(PalmRow {
+        id: col(r, "id")?,
+        person_id: id_col(r, "person_id")?,
+        hand: col(r, "hand")?,
+        template_sealed: col(r, "template_sealed")?,
+        created: col(r, "created")?,
+    })
+}
+
 pub(crate) fn owned_palm(r: &AnyRow) -> Result<OwnedPalm, sqlx::Error> {
     Ok(OwnedPalm {
-        palm: crate::people::palm(r)?,
+        palm: palm(r)?,
         wrapped_key: col(r, "wrapped_key")?,
         phone_last4: col(r, "phone_last4")?,
     })
@@ -217,12 +228,25 @@ impl PalmFeedStore for SqlStore {
             query = query.bind(i64::from(*shard));
         }
         let rows = query.fetch_all(&self.pool).await.map_err(db_err)?;
-        crate::read_rows(&rows, |r| {
-            Ok(PlacedPalm {
-                owned: owned_palm(r)?,
-                shard: shard_col(r)?,
-                version: col(r, "version")?,
-            })
-        })
+        crate::read_rows(&rows, placed)
     }
+
+    async fn placed_palm(&self, palm_id: i64) -> StoreResult<Option<PlacedPalm>> {
+        let row = q!(
+            "SELECT {OWNED_PALM_COLUMNS} FROM palms JOIN people p ON p.id = palms.person_id WHERE palms.id = $1 AND palms.deleted IS NULL AND p.deletion_requested IS NULL"
+        )
+        .bind(palm_id)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_err)?;
+        row.map(|r| placed(&r)).transpose().map_err(db_err)
+    }
+}
+
+fn placed(r: &AnyRow) -> Result<PlacedPalm, sqlx::Error> {
+    Ok(PlacedPalm {
+        owned: owned_palm(r)?,
+        shard: shard_col(r)?,
+        version: col(r, "version")?,
+    })
 }

@@ -1,6 +1,6 @@
 //! People, their palms, cards, consents and sessions.
 
-use crate::palm_feed::{OWNED_PALM_COLUMNS, insert_palm_in, owned_palm, replace_template_in};
+use crate::palm_feed::{OWNED_PALM_COLUMNS, insert_palm_in, owned_palm, palm, replace_template_in};
 use crate::{SqlStore, changed_one, col, db_err, id_col, read_rows};
 use async_trait::async_trait;
 use palm_service::store::{
@@ -24,16 +24,6 @@ fn person(r: &AnyRow) -> Result<PersonRow, sqlx::Error> {
         created: col(r, "created")?,
         last_used: col(r, "last_used")?,
         pending_since: col(r, "pending_since")?,
-    })
-}
-
-pub(crate) fn palm(r: &AnyRow) -> Result<PalmRow, sqlx::Error> {
-    Ok(PalmRow {
-        id: col(r, "id")?,
-        person_id: id_col(r, "person_id")?,
-        hand: col(r, "hand")?,
-        template_sealed: col(r, "template_sealed")?,
-        created: col(r, "created")?,
     })
 }
 

@@ -21,6 +21,9 @@ const ALLOWED: &[(&str, &[&str])] = &[
         &["palm-api", "palm-engine", "palm-index", "palm-vault"],
     ),
     ("palm-store", &["palm-service"]),
+    // The distributed gallery: the service's storage seam and the index's placement; it knows
+    // nothing of HTTP or of which database is behind the seam.
+    ("palm-grid", &["palm-index", "palm-service"]),
     (
         "palm-server",
         &[
