@@ -11,8 +11,14 @@
 //! an upsert's palm is read back from the database, so replaying, re-delivering or reordering
 //! changes of one palm cannot leave a stale or deleted palm behind.
 //!
+//! Searches go the other way ([`gateway`], [`matcher`]): the gateway sends a sealed probe to
+//! every shard set over NATS request/reply, one replica of each set answers with its best
+//! people, and the gateway merges them and decides for the whole gallery's size.
+//!
 //! Nothing here is needed on one machine: `palmline serve` keeps its in-process index.
 
+pub mod gateway;
+pub mod matcher;
 pub mod relay;
 pub mod replica;
 
@@ -34,6 +40,11 @@ pub const DUPLICATE_WINDOW: Duration = Duration::from_secs(600);
 /// The subject of a virtual shard's changes.
 pub fn shard_subject(shard: u16) -> String {
     format!("palms.{shard}")
+}
+
+/// The subject a shard set's replicas answer searches on (and their queue group).
+pub fn search_subject(set: &str) -> String {
+    format!("palmline.search.{set}")
 }
 
 /// What goes wrong talking to NATS or the database.
@@ -78,13 +89,17 @@ impl ChangeMessage {
 }
 
 /// Connects to a NATS server (`nats://host:port`).
-pub async fn connect(url: &str) -> Result<jetstream::Context, GridError> {
-    let client = async_nats::ConnectOptions::new()
+pub async fn connect_client(url: &str) -> Result<async_nats::Client, GridError> {
+    async_nats::ConnectOptions::new()
         .name("palmline")
         .connect(url)
         .await
-        .map_err(GridError::nats)?;
-    Ok(jetstream::new(client))
+        .map_err(GridError::nats)
+}
+
+/// Connects to a NATS server's JetStream.
+pub async fn connect(url: &str) -> Result<jetstream::Context, GridError> {
+    Ok(jetstream::new(connect_client(url).await?))
 }
 
 /// The palm stream, created on first use: file storage, one subject per virtual shard.

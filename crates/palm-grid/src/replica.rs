@@ -19,81 +19,75 @@ use std::sync::{Arc, RwLock};
 /// Palms read from the database per page while loading.
 const LOAD_PAGE: i64 = 5000;
 
-/// What a replica holds of one palm: the palm at its version, or a tombstone.
-#[derive(Clone, Debug)]
-enum Held {
-    Live(Box<PlacedPalm>),
-    Gone { version: i64 },
+/// What a copy does with the palms it takes: a matcher indexes them ([`crate::matcher`]);
+/// anything else that wants the shards' palms can hold them its own way.
+pub trait Holder: Send + Sync + 'static {
+    /// Takes a palm (new, or a newer version of one held).
+    fn hold(&self, palm: &PlacedPalm) -> Result<(), GridError>;
+    /// Lets a palm go (deleted, or a newer version could not be taken).
+    fn release(&self, palm_id: i64);
 }
 
-impl Held {
-    fn version(&self) -> i64 {
-        match self {
-            Held::Live(p) => p.version,
-            Held::Gone { version } => *version,
-        }
-    }
-}
-
-/// The palms of a shard set, by id, with the versions they are at.
-#[derive(Debug)]
+/// The palms of a shard set: for each palm seen, the version it is at and whether it is live.
 pub struct ShardCopy {
     shards: ShardSet,
-    palms: HashMap<i64, Held>,
+    versions: HashMap<i64, (i64, bool)>,
+    holder: Arc<dyn Holder>,
 }
 
 impl ShardCopy {
-    pub fn new(shards: ShardSet) -> ShardCopy {
+    pub fn new(shards: ShardSet, holder: Arc<dyn Holder>) -> ShardCopy {
         ShardCopy {
             shards,
-            palms: HashMap::new(),
+            versions: HashMap::new(),
+            holder,
         }
     }
 
-    /// Takes a palm at its version unless a newer version (live or deleted) is held. Palms of
-    /// other shards are ignored. True when the copy changed.
-    pub fn put(&mut self, palm: PlacedPalm) -> bool {
-        if !self.shards.contains(palm.shard)
-            || self.held_version(palm.owned.palm.id) >= palm.version
-        {
+    /// Takes a palm at its version unless a newer version (live or deleted) is known. Palms of
+    /// other shards are ignored. True when the copy changed. A palm the holder cannot take (its
+    /// template does not open) is logged and held as gone at that version.
+    pub fn put(&mut self, palm: &PlacedPalm) -> bool {
+        let id = palm.owned.palm.id;
+        if !self.shards.contains(palm.shard) || self.version(id) >= palm.version {
             return false;
         }
-        self.palms
-            .insert(palm.owned.palm.id, Held::Live(Box::new(palm)));
+        let live = match self.holder.hold(palm) {
+            Ok(()) => true,
+            Err(e) => {
+                tracing::error!(palm = id, error = %e, "palm not held; it cannot be found here");
+                self.holder.release(id);
+                false
+            }
+        };
+        self.versions.insert(id, (palm.version, live));
         true
     }
 
-    /// Drops a palm as of `version` unless a newer version is held. True when the copy changed.
+    /// Drops a palm as of `version` unless a newer version is known. True when the copy changed.
     pub fn remove(&mut self, palm_id: i64, shard: u16, version: i64) -> bool {
-        if !self.shards.contains(shard) || self.held_version(palm_id) >= version {
+        if !self.shards.contains(shard) || self.version(palm_id) >= version {
             return false;
         }
-        self.palms.insert(palm_id, Held::Gone { version });
+        self.holder.release(palm_id);
+        self.versions.insert(palm_id, (version, false));
         true
     }
 
-    fn held_version(&self, palm_id: i64) -> i64 {
-        self.palms.get(&palm_id).map_or(0, Held::version)
+    fn version(&self, palm_id: i64) -> i64 {
+        self.versions.get(&palm_id).map_or(0, |v| v.0)
     }
 
     /// The live palms' ids, ascending.
     pub fn live_ids(&self) -> Vec<i64> {
         let mut ids: Vec<i64> = self
-            .palms
+            .versions
             .iter()
-            .filter(|(_, h)| matches!(h, Held::Live(_)))
+            .filter(|(_, (_, live))| *live)
             .map(|(id, _)| *id)
             .collect();
         ids.sort_unstable();
         ids
-    }
-
-    /// A live palm as held.
-    pub fn palm(&self, palm_id: i64) -> Option<&PlacedPalm> {
-        match self.palms.get(&palm_id) {
-            Some(Held::Live(p)) => Some(p),
-            _ => None,
-        }
     }
 
     pub fn shards(&self) -> &ShardSet {
@@ -116,6 +110,7 @@ impl Replica {
         store: Arc<dyn PalmFeedStore>,
         js: &jetstream::Context,
         shards: ShardSet,
+        holder: Arc<dyn Holder>,
     ) -> Result<Replica, GridError> {
         let mut stream = palm_stream(js).await?;
         let position = stream
@@ -124,14 +119,14 @@ impl Replica {
             .map_err(GridError::nats)?
             .state
             .last_sequence;
-        let mut copy = ShardCopy::new(shards);
+        let mut copy = ShardCopy::new(shards, holder);
         let wanted = copy.shards().shards();
         let mut after = i64::MIN;
         loop {
             let page = store.placed_palms_page(&wanted, after, LOAD_PAGE).await?;
             let Some(last) = page.last() else { break };
             after = last.owned.palm.id;
-            for palm in page {
+            for palm in &page {
                 copy.put(palm);
             }
         }
@@ -236,7 +231,7 @@ async fn apply(
         // newer version than the message's is fine; a palm already gone is a deletion).
         PalmOp::Upsert => match store.placed_palm(change.palm).await? {
             Some(palm) => {
-                write().put(palm);
+                write().put(&palm);
             }
             None => {
                 write().remove(change.palm, change.shard, change.version);

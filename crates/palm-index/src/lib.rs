@@ -649,9 +649,10 @@ pub fn fuse_ranked(
     decide(candidates, searched, search, policy)
 }
 
-/// The open-set decision over ranked candidates (best first) of a search that covered
-/// `searched` palms.
-fn decide(
+/// The open-set decision over candidates ranked best first, one per owner, among `searched`
+/// palms: what [`Gallery::identify`] concludes, and what a gateway concludes over the merged
+/// rankings of several galleries (the threshold is then the whole gallery's).
+pub fn decide(
     mut candidates: Vec<Candidate>,
     searched: usize,
     search: &Search,

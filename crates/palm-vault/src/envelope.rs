@@ -75,6 +75,11 @@ fn open_with(key: &[u8; 32], sealed: &[u8], context: &[u8]) -> Result<Vec<u8>, V
 pub struct DataKey([u8; 32]);
 
 impl DataKey {
+    /// A key kept outside the key ring, read from its own key file (the palm grid's probe key).
+    pub fn from_secret(secret: &[u8; 32]) -> DataKey {
+        DataKey(*secret)
+    }
+
     pub fn seal(&self, plaintext: &[u8], context: &[u8]) -> Result<Vec<u8>, VaultError> {
         seal_with(&self.0, plaintext, context)
     }

@@ -23,7 +23,10 @@ const ALLOWED: &[(&str, &[&str])] = &[
     ("palm-store", &["palm-service"]),
     // The distributed gallery: the service's storage seam and the index's placement; it knows
     // nothing of HTTP or of which database is behind the seam.
-    ("palm-grid", &["palm-index", "palm-service"]),
+    (
+        "palm-grid",
+        &["palm-engine", "palm-index", "palm-service", "palm-vault"],
+    ),
     (
         "palm-server",
         &[
