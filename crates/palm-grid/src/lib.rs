@@ -18,6 +18,7 @@
 //! Nothing here is needed on one machine: `palmline serve` keeps its in-process index.
 
 pub mod gateway;
+pub mod local;
 pub mod matcher;
 pub mod relay;
 pub mod replica;

@@ -5,7 +5,9 @@
 //! renewed every palm, then they are destroyed), and the capture keys `keys/capture-<id>.key`
 //! that devices seal captures to (X25519; the highest id is current; an older key has a
 //! `capture-<id>.retired` file with the Unix time it was replaced, and opens captures only for
-//! the overlap period after it). Every key file is 32 random bytes, mode 0600, in a 0700 folder.
+//! the overlap period after it), and the palm grid's probe key `keys/grid-probe.key` (matchers
+//! and gateways of a distributed gallery seal probes with it). Every key file is 32 random
+//! bytes, mode 0600, in a 0700 folder.
 
 use palm_engine::protect::Transform;
 use palm_service::store::{PersonId, Store};
@@ -95,6 +97,14 @@ impl DataDirKeys {
 }
 
 impl DataDirKeys {
+    /// The key the palm grid seals probes with between gateway and matchers
+    /// (`keys/grid-probe.key`, created on first use). Every process of a grid reads the same
+    /// key folder (deployed to each host like the master keys).
+    pub fn grid_probe_key(&self) -> Result<palm_vault::DataKey, VaultError> {
+        let secret = load_or_create_key(&self.dir.join("grid-probe.key"))?;
+        Ok(palm_vault::DataKey::from_secret(&secret))
+    }
+
     /// The template-protection transforms, oldest first (the last is current).
     pub fn transforms(&self) -> Result<Vec<Transform>, VaultError> {
         transform_ids(&self.dir)?

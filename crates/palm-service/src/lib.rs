@@ -47,7 +47,7 @@ pub mod webhooks;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use devices::{CaptureKey, SignedRequest};
 pub use error::{ErrorKind, Result, ServiceError, StoreError};
-pub use palms::LoadReport;
+pub use palms::{LoadReport, open_protected_palm};
 pub use privacy::{DevPhoneChannel, PhoneChannel};
 pub use processor::{Processor, SimulatedConfig, SimulatedProcessor, VERIFIES_THEN_DECLINES};
 pub use signup::{CONSENT_TEXT, CONSENT_VERSION};

@@ -56,6 +56,21 @@ fn open_stored(key: &DataKey, palm: &PalmRow) -> Result<Stored> {
         .map_err(invalid)
 }
 
+/// A stored palm opened with its owner's data key, if it is under transform `transform_id`
+/// (the current one): how a matcher process of the palm grid reads the palms it holds.
+pub fn open_protected_palm(
+    key: &DataKey,
+    palm: &PalmRow,
+    transform_id: u32,
+) -> Result<ProtectedPalm> {
+    match open_stored(key, palm)? {
+        Stored::Protected(p) if p.transform() == transform_id => Ok(*p),
+        _ => Err(ServiceError::internal(
+            "a stored palm is not under the current transform",
+        )),
+    }
+}
+
 impl Service {
     /// A template's stored form for palm `palm_id`: protected, then sealed under the data key.
     pub(crate) fn seal_palm(
@@ -77,12 +92,7 @@ impl Service {
 
     /// A stored palm under the current transform (as every palm is once the index is loaded).
     pub(crate) fn open_palm(&self, key: &DataKey, palm: &PalmRow) -> Result<ProtectedPalm> {
-        match open_stored(key, palm)? {
-            Stored::Protected(p) if p.transform() == self.gallery.transform_id() => Ok(*p),
-            _ => Err(ServiceError::internal(
-                "a stored palm is not under the current transform",
-            )),
-        }
+        open_protected_palm(key, palm, self.gallery.transform_id())
     }
 
     /// Loads every enrolled palm into the index, renewing those under an older transform.

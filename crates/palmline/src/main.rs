@@ -9,6 +9,7 @@ mod demo;
 mod eval;
 mod figures;
 mod fuse;
+mod grid;
 mod identify;
 mod inspect;
 mod landmarks;
@@ -67,6 +68,12 @@ enum Command {
     Simulate(simulate_store::SimulateArgs),
     /// Print the HTTP API's OpenAPI 3.1 description (what the server serves at /openapi.json).
     Openapi,
+    /// Publish the database's palm changes to NATS JetStream, for the matchers of a gallery
+    /// spread over machines (a deployment without matchers needs no relay).
+    Relay(grid::RelayArgs),
+    /// Hold one shard set of the gallery (loaded from the database, kept current from NATS) and
+    /// answer the searches a gateway sends it.
+    Matcher(grid::MatcherArgs),
     /// Money under `kill -9`: concurrent payments, captures and refunds while the server is
     /// killed and restarted; checks the processor's ledger against the service's records.
     Crashtest(crashtest::CrashTestArgs),
@@ -74,7 +81,10 @@ enum Command {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    if !matches!(cli.command, Command::Serve(_) | Command::Scanner(_)) {
+    if !matches!(
+        cli.command,
+        Command::Serve(_) | Command::Scanner(_) | Command::Relay(_) | Command::Matcher(_)
+    ) {
         stop_quietly_when_the_reader_leaves();
     }
     match cli.command {
@@ -87,6 +97,8 @@ fn main() -> anyhow::Result<()> {
         Command::Policy(args) => policy_cmd::run(args),
         Command::Serve(args) => serve::serve(args),
         Command::Crashtest(args) => crashtest::run(args),
+        Command::Relay(args) => grid::relay(args),
+        Command::Matcher(args) => grid::matcher(args),
         Command::Openapi => {
             println!("{}", palm_server::openapi::document().to_pretty_json()?);
             Ok(())

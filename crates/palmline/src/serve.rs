@@ -167,7 +167,7 @@ fn first_accuracy_report(dir: &std::path::Path) -> Result<()> {
 }
 
 /// Registers the Ctrl-C and SIGTERM handlers now and returns a future that ends on either.
-fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
+pub(crate) fn shutdown_signal() -> Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         .context("cannot listen for SIGTERM")?;

@@ -54,6 +54,7 @@ const ALLOWED: &[(&str, &[&str])] = &[
             "palm-api",
             "palm-engine",
             "palm-eval",
+            "palm-grid",
             "palm-hands",
             "palm-index",
             "palm-scanner",

@@ -6,67 +6,24 @@
 mod replication;
 mod search;
 
+use palm_grid::local::LocalNats;
 use palm_service::store::{
     AuditRow, CardRow, ConsentRow, NewPerson, PalmRow, PersonId, PersonRow, PrivacyStore,
 };
 use palm_store::SqlStore;
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
-/// A nats-server with JetStream in a temporary directory, killed on drop.
-pub struct Nats {
-    child: Child,
-    pub url: String,
-    _dir: tempfile::TempDir,
-}
-
-impl Drop for Nats {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-pub async fn nats() -> Option<Nats> {
-    let required = std::env::var("PALMLINE_TEST_NATS").is_ok();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let dir = tempfile::tempdir().unwrap();
-    let spawned = Command::new("nats-server")
-        .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
-        .arg(dir.path())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    let child = match spawned {
-        Ok(c) => c,
-        Err(e) if !required => {
-            eprintln!("skipped: nats-server is not installed ({e}); .ci/run installs it");
-            return None;
+/// A local nats-server, or `None` (the suite is skipped) when it is not installed and
+/// `PALMLINE_TEST_NATS` does not require it.
+pub fn nats() -> Option<LocalNats> {
+    match LocalNats::start() {
+        Ok(server) => Some(server),
+        Err(e) if std::env::var("PALMLINE_TEST_NATS").is_err() => {
+            eprintln!("skipped: {e}; .ci/run installs nats-server");
+            None
         }
-        Err(e) => panic!("PALMLINE_TEST_NATS is set but nats-server cannot start: {e}"),
-    };
-    let server = Nats {
-        child,
-        url: format!("nats://127.0.0.1:{port}"),
-        _dir: dir,
-    };
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while tokio::net::TcpStream::connect(("127.0.0.1", port))
-        .await
-        .is_err()
-    {
-        assert!(
-            Instant::now() < deadline,
-            "nats-server did not start listening"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
+        Err(e) => panic!("PALMLINE_TEST_NATS is set: {e}"),
     }
-    Some(server)
 }
 
 /// The store on every database this run reaches; `test` names the PostgreSQL database.

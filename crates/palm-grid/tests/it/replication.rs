@@ -66,10 +66,10 @@ fn expected(people: impl IntoIterator<Item = i64>, set: &ShardSet) -> Vec<i64> {
 
 #[tokio::test]
 async fn replicas_follow_enrolment_renewal_deletion_and_restart() {
-    let Some(server) = nats().await else { return };
+    let Some(server) = nats() else { return };
     let dir = tempfile::tempdir().unwrap();
     for (backend, store) in stores(dir.path(), "replication").await {
-        let js = palm_grid::connect(&server.url).await.unwrap();
+        let js = palm_grid::connect(server.url()).await.unwrap();
         // A fresh stream per backend: the same palm ids are written to each database.
         let _ = js.delete_stream(palm_grid::STREAM).await;
         let feed: Arc<dyn PalmFeedStore> = store.clone();

@@ -104,12 +104,12 @@ async fn matcher(
 
 #[tokio::test]
 async fn gateway_finds_mates_across_sets_and_never_decides_on_part_of_the_gallery() {
-    let Some(server) = nats().await else { return };
+    let Some(server) = nats() else { return };
     let policy = policy();
     let key = Arc::new(DataKey::from_secret(&[9; 32]));
     let dir = tempfile::tempdir().unwrap();
     for (backend, store) in stores(dir.path(), "search").await {
-        let js = palm_grid::connect(&server.url).await.unwrap();
+        let js = palm_grid::connect(server.url()).await.unwrap();
         let _ = js.delete_stream(palm_grid::STREAM).await;
         let protector = gallery();
         let stored = |palm: i64| {
@@ -128,10 +128,10 @@ async fn gateway_finds_mates_across_sets_and_never_decides_on_part_of_the_galler
         let feed: Arc<dyn PalmFeedStore> = store.clone();
         let relay = Relay::new(feed.clone(), js.clone()).await.unwrap();
         relay.catch_up(10).await.unwrap();
-        let a1 = matcher(&feed, &server.url, "a", "0-127", &key).await;
-        let a2 = matcher(&feed, &server.url, "a", "0-127", &key).await;
-        let b1 = matcher(&feed, &server.url, "b", "128-255", &key).await;
-        let b2 = matcher(&feed, &server.url, "b", "128-255", &key).await;
+        let a1 = matcher(&feed, server.url(), "a", "0-127", &key).await;
+        let a2 = matcher(&feed, server.url(), "a", "0-127", &key).await;
+        let b1 = matcher(&feed, server.url(), "b", "128-255", &key).await;
+        let b2 = matcher(&feed, server.url(), "b", "128-255", &key).await;
         assert_eq!(
             a1.palms() + b1.palms(),
             2 * PEOPLE as usize,
@@ -144,7 +144,7 @@ async fn gateway_finds_mates_across_sets_and_never_decides_on_part_of_the_galler
                 && b1.palms() == b2.palms()
         );
 
-        let client = palm_grid::connect_client(&server.url).await.unwrap();
+        let client = palm_grid::connect_client(server.url()).await.unwrap();
         let gateway = Gateway::new(client, vec!["a".into(), "b".into()], key.clone());
         let search = Search::default();
         let decide = |probe: &Template| {

@@ -116,14 +116,14 @@ async fn palms_are_stored_protected_and_renewal_reprotects_them() {
         .unwrap();
     assert!(
         app.store()
-            .replace_palm_template(row.id, &row.template_sealed, &legacy)
+            .replace_palm_template(row.id, &row.template_sealed, &legacy, 1)
             .await
             .unwrap()
     );
     // A compare-and-set against a stale value changes nothing.
     assert!(
         !app.store()
-            .replace_palm_template(row.id, &row.template_sealed, &legacy)
+            .replace_palm_template(row.id, &row.template_sealed, &legacy, 1)
             .await
             .unwrap()
     );
