@@ -196,6 +196,15 @@ impl Matcher {
         self.index.len()
     }
 
+    /// Whether a palm is searchable here.
+    pub fn holds(&self, palm_id: i64) -> bool {
+        self.index
+            .people
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&palm_id)
+    }
+
     /// Stops answering and following (shutdown, or a test killing a replica).
     pub fn stop(self) {
         self.responder.abort();

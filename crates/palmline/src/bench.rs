@@ -41,6 +41,7 @@ pub fn run(args: BenchArgs) -> Result<()> {
             json,
             &camera_photos(&camera_set),
         ),
+        BenchArgs::Identify(a) if a.distributed => crate::bench_grid::run(&a),
         BenchArgs::Identify(a) if a.hands == 2 => crate::bench_serial::run(&a),
         BenchArgs::Identify(a) => crate::bench_identify::run(a),
         BenchArgs::Pay(a) => crate::bench_pay::run(a),

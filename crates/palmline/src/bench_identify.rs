@@ -50,6 +50,23 @@ pub struct IdentifyBenchArgs {
     /// Print the figures as one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+    /// Search through the palm grid instead of one in-process index: the palms go into a
+    /// database, a local nats-server carries them to matchers, a gateway scatters each search
+    /// (needs Debian's nats-server).
+    #[arg(long)]
+    pub distributed: bool,
+    /// With --distributed: shard sets the virtual shards are split over.
+    #[arg(long, default_value_t = 2)]
+    pub sets: usize,
+    /// With --distributed: matcher replicas per set.
+    #[arg(long, default_value_t = 2)]
+    pub replicas: usize,
+    /// With --distributed: the database (default: a SQLite file in a temporary folder).
+    #[arg(long)]
+    pub database: Option<String>,
+    /// With --distributed: people deleted one at a time to time their deletion's propagation.
+    #[arg(long, default_value_t = 20)]
+    pub deletions: usize,
 }
 
 const PLANES: usize = 6;
@@ -149,8 +166,14 @@ fn rss_bytes() -> Option<u64> {
     Some(statm.split_whitespace().nth(1)?.parse::<u64>().ok()? * 4096)
 }
 
-pub fn run(args: IdentifyBenchArgs) -> Result<()> {
-    let engine = Engine::default();
+/// The real palms of a bench: the probe set, each palm's first image to enrol, the rest to search.
+pub(crate) struct Genuine {
+    pub set: palm_eval::Dataset,
+    pub enrolled: Vec<(usize, Template)>,
+    pub probes: Vec<(usize, Template)>,
+}
+
+pub(crate) fn genuine(engine: &Engine, args: &IdentifyBenchArgs) -> Result<Genuine> {
     let set_dir = args
         .set
         .clone()
@@ -174,6 +197,20 @@ pub fn run(args: IdentifyBenchArgs) -> Result<()> {
         .par_iter()
         .filter_map(|&i| Some((i, real(i)?)))
         .collect();
+    Ok(Genuine {
+        set,
+        enrolled,
+        probes,
+    })
+}
+
+pub fn run(args: IdentifyBenchArgs) -> Result<()> {
+    let engine = Engine::default();
+    let Genuine {
+        set,
+        enrolled,
+        probes,
+    } = genuine(&engine, &args)?;
 
     let source = Distractors::new(&engine, args.identities);
     let distractors = args.gallery.saturating_sub(enrolled.len());

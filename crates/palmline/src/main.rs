@@ -1,6 +1,7 @@
 //! `palmline`: the one binary users run. Each subcommand lives in its own module.
 
 mod bench;
+mod bench_grid;
 mod bench_identify;
 mod bench_pay;
 mod bench_serial;
