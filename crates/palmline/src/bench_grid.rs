@@ -37,6 +37,9 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+/// Sign-ups written at once while the gallery is loaded.
+const WRITERS: usize = 16;
+
 /// Palm ids: real palms by their set index from 1, distractors from a billion.
 const DISTRACTOR_IDS: i64 = 1_000_000_000;
 
@@ -138,13 +141,26 @@ pub fn run(args: &IdentifyBenchArgs) -> Result<()> {
             bar.inc(1);
             Ok(person(name, palm, protected.to_bytes()))
         };
+        // Sign-ups are written as the service writes them, one transaction each; several at
+        // once, so a server database (PostgreSQL's pool) works on them in parallel (SQLite's one
+        // connection takes them in turn).
+        let mut pending = tokio::task::JoinSet::new();
+        let mut add = async |p: NewPerson| -> Result<()> {
+            let store = store.clone();
+            pending.spawn(async move { store.insert_person(&p).await });
+            if pending.len() >= WRITERS {
+                pending.join_next().await.context("a writer task")???;
+            }
+            Ok(())
+        };
         for (i, t) in &enrolled {
-            let p = write(format!("per_e{i}"), *i as i64 + 1, t)?;
-            store.insert_person(&p).await?;
+            add(write(format!("per_e{i}"), *i as i64 + 1, t)?).await?;
         }
         for n in 0..distractors {
-            let p = write(format!("per_d{n}"), DISTRACTOR_IDS + n as i64, &source.get(n))?;
-            store.insert_person(&p).await?;
+            add(write(format!("per_d{n}"), DISTRACTOR_IDS + n as i64, &source.get(n))?).await?;
+        }
+        while let Some(done) = pending.join_next().await {
+            done??;
         }
         bar.finish_and_clear();
         // The matchers load these from the database; only later changes go over the stream.
