@@ -120,14 +120,15 @@ impl Replica {
             .state
             .last_sequence;
         let mut copy = ShardCopy::new(shards, holder);
-        let wanted = copy.shards().shards();
-        let mut after = i64::MIN;
-        loop {
-            let page = store.placed_palms_page(&wanted, after, LOAD_PAGE).await?;
-            let Some(last) = page.last() else { break };
-            after = last.owned.palm.id;
-            for palm in &page {
-                copy.put(palm);
+        for shard in copy.shards().shards() {
+            let mut after = i64::MIN;
+            loop {
+                let page = store.placed_palms_page(shard, after, LOAD_PAGE).await?;
+                let Some(last) = page.last() else { break };
+                after = last.owned.palm.id;
+                for palm in &page {
+                    copy.put(palm);
+                }
             }
         }
         tracing::info!(

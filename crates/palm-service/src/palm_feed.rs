@@ -79,11 +79,11 @@ pub trait PalmFeedStore: Send + Sync {
     /// Forgets published outbox rows written before `before`, and unpublished ones too when
     /// `unpublished_too` (a deployment without a relay, where nobody will read them).
     async fn prune_palm_changes(&self, before: i64, unpublished_too: bool) -> StoreResult<u64>;
-    /// Live palms (not tombstoned, owner not being deleted) of the given virtual shards, by
-    /// ascending id after `after`: how a matcher loads its part of the gallery.
+    /// Live palms (not tombstoned, owner not being deleted) of one virtual shard, by ascending
+    /// id after `after`: how a matcher loads its part of the gallery, shard by shard.
     async fn placed_palms_page(
         &self,
-        shards: &[u16],
+        shard: u16,
         after: i64,
         limit: i64,
     ) -> StoreResult<Vec<PlacedPalm>>;

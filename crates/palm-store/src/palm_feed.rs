@@ -209,25 +209,21 @@ impl PalmFeedStore for SqlStore {
 
     async fn placed_palms_page(
         &self,
-        shards: &[u16],
+        shard: u16,
         after: i64,
         limit: i64,
     ) -> StoreResult<Vec<PlacedPalm>> {
-        if shards.is_empty() {
-            return Ok(vec![]);
-        }
-        // One bound parameter per shard: sqlx's `Any` driver has no arrays.
-        let slots: Vec<String> = (0..shards.len()).map(|i| format!("${}", i + 3)).collect();
-        let slots = slots.join(", ");
-        let mut query = q!(
-            "SELECT {OWNED_PALM_COLUMNS} FROM palms JOIN people p ON p.id = palms.person_id WHERE palms.id > $1 AND palms.deleted IS NULL AND p.deletion_requested IS NULL AND palms.shard IN ({slots}) ORDER BY palms.id LIMIT $2"
+        // One shard at a time, in id order: the (shard, id) index serves each page directly
+        // (a page over many shards at once sorted every matching row again for each page).
+        let rows = q!(
+            "SELECT {OWNED_PALM_COLUMNS} FROM palms JOIN people p ON p.id = palms.person_id WHERE palms.shard = $1 AND palms.id > $2 AND palms.deleted IS NULL AND p.deletion_requested IS NULL ORDER BY palms.id LIMIT $3"
         )
+        .bind(i64::from(shard))
         .bind(after)
-        .bind(limit);
-        for shard in shards {
-            query = query.bind(i64::from(*shard));
-        }
-        let rows = query.fetch_all(&self.pool).await.map_err(db_err)?;
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_err)?;
         crate::read_rows(&rows, placed)
     }
 
