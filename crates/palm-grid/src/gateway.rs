@@ -12,6 +12,7 @@ use base64::Engine as _;
 use futures_util::future::join_all;
 use palm_engine::Template;
 use palm_index::{Candidate, Decision, Owner, PalmId, Policy, Search, Threshold};
+use palm_service::palm_feed::PalmFeedStore;
 use palm_vault::DataKey;
 use std::sync::Arc;
 use std::time::Duration;
@@ -97,6 +98,28 @@ impl Gateway {
             return Ok(GridOutcome::TryAgain { missing });
         }
         Ok(decide(merged, searched, search, policy))
+    }
+
+    /// [`Gateway::identify`], then the winner re-checked in the database before anything is
+    /// done in their name: a palm tombstoned (its owner's deletion has started) or erased since
+    /// the matchers last heard is no match at once, whatever the matchers still hold. That makes
+    /// a deletion effective at its commit, not when the stream has reached every matcher.
+    pub async fn identify_checked(
+        &self,
+        probe: &Template,
+        search: &Search,
+        policy: &Policy,
+        store: &dyn PalmFeedStore,
+    ) -> Result<GridOutcome, GridError> {
+        let mut outcome = self.identify(probe, search, policy).await?;
+        if let GridOutcome::Decided { decision, .. } = &mut outcome
+            && let GridDecision::Match { palm, .. } = decision
+            && store.placed_palm(*palm).await?.is_none()
+        {
+            tracing::info!(palm = *palm, "a matched palm is no longer live: no match");
+            *decision = GridDecision::NoMatch;
+        }
+        Ok(outcome)
     }
 
     /// One set's answer, asking up to `attempts` times; `None` when it never came.

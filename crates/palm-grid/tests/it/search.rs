@@ -13,7 +13,7 @@ use palm_grid::relay::Relay;
 use palm_index::placement::ShardSet;
 use palm_index::{Calibration, Gallery, IndexConfig, PalmId, Policy, ProtectedPalm, Search};
 use palm_service::palm_feed::PalmFeedStore;
-use palm_service::store::PeopleStore;
+use palm_service::store::{PeopleStore, PersonId, PrivacyStore};
 use palm_synth::{Capture, Identity, Scene, png_bytes};
 use palm_vault::DataKey;
 use std::sync::{Arc, OnceLock};
@@ -218,6 +218,31 @@ async fn gateway_finds_mates_across_sets_and_never_decides_on_part_of_the_galler
             "{backend}: {found} of 80 palms named their person"
         );
 
+        // A deletion is effective at its commit: before the relay has published it, the
+        // matchers still rank the person first, and the re-check in the database says no match.
+        store
+            .mark_deletion_pending(&PersonId::new("per_6"), 2)
+            .await
+            .unwrap();
+        let probe = &captures(6)[1];
+        assert_eq!(
+            matched(&decide(probe).await).map(|m| m.0).as_deref(),
+            Some("per_6")
+        );
+        let checked = gateway
+            .identify_checked(probe, &search, &policy, store.as_ref())
+            .await
+            .unwrap();
+        assert!(
+            matched(&checked).is_none(),
+            "{backend}: re-checked: {checked:?}"
+        );
+        let unaffected = gateway
+            .identify_checked(&captures(7)[1], &search, &policy, store.as_ref())
+            .await
+            .unwrap();
+        assert_eq!(matched(&unaffected).map(|m| m.0).as_deref(), Some("per_7"));
+
         // A deleted person is found nowhere once the deletion has reached the matchers.
         delete(&store, 5).await;
         relay.catch_up(20).await.unwrap();
@@ -226,7 +251,7 @@ async fn gateway_finds_mates_across_sets_and_never_decides_on_part_of_the_galler
             &[a1.replica(), a2.replica(), b1.replica(), b2.replica()],
         )
         .await;
-        for identity in [5, 105] {
+        for identity in [5, 105, 6, 106] {
             let outcome = decide(&captures(identity)[1]).await;
             assert!(
                 matched(&outcome).is_none(),
