@@ -175,17 +175,14 @@ fn decide(
         .collect();
     let decided = palm_index::decide(candidates, searched, search, policy);
     let decision = match decided.decision {
-        Decision::Match(palm) => {
-            let person = merged
-                .iter()
-                .find(|r| r.palm as u64 == palm.0)
-                .map(|r| r.person.clone())
-                .unwrap_or_default();
-            GridDecision::Match {
-                palm: palm.0 as i64,
-                person,
-            }
-        }
+        // The decision names the merged list's best palm, so the lookup always finds it.
+        Decision::Match(palm) => match merged.iter().find(|r| r.palm as u64 == palm.0) {
+            Some(r) => GridDecision::Match {
+                palm: r.palm,
+                person: r.person.clone(),
+            },
+            None => GridDecision::NoMatch,
+        },
         Decision::NoMatch => GridDecision::NoMatch,
         Decision::Ambiguous => GridDecision::Ambiguous,
         Decision::NeedsHint => GridDecision::NeedsHint,

@@ -78,6 +78,11 @@ impl ShardCopy {
         self.versions.get(&palm_id).map_or(0, |v| v.0)
     }
 
+    /// How many palms are live here.
+    pub fn live(&self) -> usize {
+        self.versions.values().filter(|(_, live)| *live).count()
+    }
+
     /// The live palms' ids, ascending.
     pub fn live_ids(&self) -> Vec<i64> {
         let mut ids: Vec<i64> = self
@@ -132,7 +137,7 @@ impl Replica {
             }
         }
         tracing::info!(
-            palms = copy.live_ids().len(),
+            palms = copy.live(),
             shards = %copy.shards(),
             position,
             "replica loaded; following the palm stream"

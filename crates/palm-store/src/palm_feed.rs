@@ -10,6 +10,10 @@ use sqlx::any::AnyRow;
 /// The palm and owner columns the index needs, over `palms` joined with `people p`.
 pub(crate) const OWNED_PALM_COLUMNS: &str = "palms.id, palms.person_id, palms.hand, palms.template_sealed, palms.created, palms.shard, palms.version, p.wrapped_key, p.phone_last4";
 
+/// Palms that can be searched, with their owners: not tombstoned, owner not being deleted. The
+/// index's load and the matchers' loads and reads all select from here, so they agree on it.
+pub(crate) const LIVE_PALMS: &str = "FROM palms JOIN people p ON p.id = palms.person_id WHERE palms.deleted IS NULL AND p.deletion_requested IS NULL";
+
 /// A `palms` row.
 pub(crate) fn palm(r: &AnyRow) -> Result<PalmRow, sqlx::Error> {
     Ok(PalmRow {
@@ -91,8 +95,8 @@ async fn record_in(
     Ok(())
 }
 
-/// Raises the version of one live palm (compare-and-set on its sealed template when `old` is
-/// given, setting `new` as its template) and records the change; false when nothing matched.
+/// Sets `new` as one live palm's sealed template if it is still `old` (compare-and-set), raises
+/// its version and records the change; false when nothing matched.
 pub(crate) async fn replace_template_in(
     tx: &mut sqlx::AnyConnection,
     palm_id: i64,
@@ -216,7 +220,7 @@ impl PalmFeedStore for SqlStore {
         // One shard at a time, in id order: the (shard, id) index serves each page directly
         // (a page over many shards at once sorted every matching row again for each page).
         let rows = q!(
-            "SELECT {OWNED_PALM_COLUMNS} FROM palms JOIN people p ON p.id = palms.person_id WHERE palms.shard = $1 AND palms.id > $2 AND palms.deleted IS NULL AND p.deletion_requested IS NULL ORDER BY palms.id LIMIT $3"
+            "SELECT {OWNED_PALM_COLUMNS} {LIVE_PALMS} AND palms.shard = $1 AND palms.id > $2 ORDER BY palms.id LIMIT $3"
         )
         .bind(i64::from(shard))
         .bind(after)
@@ -228,13 +232,11 @@ impl PalmFeedStore for SqlStore {
     }
 
     async fn placed_palm(&self, palm_id: i64) -> StoreResult<Option<PlacedPalm>> {
-        let row = q!(
-            "SELECT {OWNED_PALM_COLUMNS} FROM palms JOIN people p ON p.id = palms.person_id WHERE palms.id = $1 AND palms.deleted IS NULL AND p.deletion_requested IS NULL"
-        )
-        .bind(palm_id)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_err)?;
+        let row = q!("SELECT {OWNED_PALM_COLUMNS} {LIVE_PALMS} AND palms.id = $1")
+            .bind(palm_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db_err)?;
         row.map(|r| placed(&r)).transpose().map_err(db_err)
     }
 }

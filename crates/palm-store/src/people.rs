@@ -1,6 +1,8 @@
 //! People, their palms, cards, consents and sessions.
 
-use crate::palm_feed::{OWNED_PALM_COLUMNS, insert_palm_in, owned_palm, palm, replace_template_in};
+use crate::palm_feed::{
+    LIVE_PALMS, OWNED_PALM_COLUMNS, insert_palm_in, owned_palm, palm, replace_template_in,
+};
 use crate::{SqlStore, changed_one, col, db_err, id_col, read_rows};
 use async_trait::async_trait;
 use palm_service::store::{
@@ -125,7 +127,7 @@ impl PeopleStore for SqlStore {
 
     async fn palms_page(&self, after: i64, limit: i64) -> StoreResult<Vec<OwnedPalm>> {
         let rows = q!(
-            "SELECT {OWNED_PALM_COLUMNS} FROM palms JOIN people p ON p.id = palms.person_id WHERE palms.id > $1 AND palms.deleted IS NULL AND p.deletion_requested IS NULL ORDER BY palms.id LIMIT $2"
+            "SELECT {OWNED_PALM_COLUMNS} {LIVE_PALMS} AND palms.id > $1 ORDER BY palms.id LIMIT $2"
         )
         .bind(after)
         .bind(limit)

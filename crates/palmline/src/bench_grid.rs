@@ -26,12 +26,12 @@ use palm_index::placement::{ShardSet, VIRTUAL_SHARDS};
 use palm_index::{
     Calibration, Gallery, IndexConfig, PalmId, Policy, ProtectedPalm, SHIPPED_CALIBRATION, Search,
 };
-use palm_service::Store;
 use palm_service::palm_feed::{PalmFeedStore, PlacedPalm};
 use palm_service::store::{
     AuditRow, CardRow, ConsentRow, NewPerson, PalmRow, PeopleStore, PersonId, PersonRow,
     PrivacyStore,
 };
+use palm_service::{Clock, Store};
 use palm_store::SqlStore;
 use serde_json::json;
 use std::sync::Arc;
@@ -170,7 +170,11 @@ pub fn run(args: &IdentifyBenchArgs) -> Result<()> {
         let js = palm_grid::connect(nats.url()).await?;
         let relay = Relay::new(feed.clone(), js).await?;
         let (stop_relay, stopped) = tokio::sync::watch::channel(false);
-        let relaying = tokio::spawn(relay.run(Duration::from_millis(5), || 0, stopped));
+        let relaying = tokio::spawn(relay.run(
+            Duration::from_millis(5),
+            || palm_service::SystemClock.now_s(),
+            stopped,
+        ));
         let probe_key = Arc::new(palm_vault::DataKey::from_secret(&rand::random()));
         let start = Instant::now();
         let mut matchers = Vec::new();

@@ -9,8 +9,8 @@ use palm_grid::relay::Relay;
 use palm_index::placement::ShardSet;
 use palm_index::{Gallery, IndexConfig};
 use palm_server::keys::DataDirKeys;
-use palm_service::KeySource;
 use palm_service::palm_feed::{PalmFeedStore, PlacedPalm};
+use palm_service::{Clock, KeySource, SystemClock};
 use palm_store::SqlStore;
 use palm_vault::WrappedKey;
 use std::sync::Arc;
@@ -44,22 +44,10 @@ pub struct MatcherArgs {
 }
 
 async fn open_store(args: &ConfigArgs) -> Result<Arc<SqlStore>> {
-    let config = args.load()?;
-    let url = config.database_url();
-    let store = SqlStore::open(&url)
+    let store = SqlStore::open(&args.load()?.database_url())
         .await
-        .with_context(|| format!("cannot open the database {}", redact(&url)))?;
+        .context("cannot open the database")?;
     Ok(Arc::new(store))
-}
-
-/// A database URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}://...{}", &url[..scheme], &url[at..])
-        }
-        _ => url.to_string(),
-    }
 }
 
 pub fn relay(args: RelayArgs) -> Result<()> {
@@ -75,7 +63,7 @@ pub fn relay(args: RelayArgs) -> Result<()> {
         let (tell, stopped) = tokio::sync::watch::channel(false);
         let running = tokio::spawn(relay.run(
             Duration::from_millis(args.interval_ms.max(10)),
-            unix_now,
+            || SystemClock.now_s(),
             stopped,
         ));
         stop.await;
@@ -135,10 +123,4 @@ pub fn matcher(args: MatcherArgs) -> Result<()> {
         matcher.stop();
         Ok(())
     })
-}
-
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64)
 }
