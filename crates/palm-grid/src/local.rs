@@ -12,8 +12,26 @@ pub struct LocalNats {
 }
 
 impl LocalNats {
-    /// Starts `nats-server` on a free loopback port and waits until it listens.
+    /// Starts `nats-server` on a free loopback port and waits until it answers as NATS. The
+    /// port is free when picked but may be taken before the server binds it (tests run side
+    /// by side), so a server that exits is started again on another port, and readiness is
+    /// NATS's own greeting, not just something listening there.
     pub fn start() -> Result<LocalNats, GridError> {
+        let mut last = None;
+        for _ in 0..5 {
+            match LocalNats::start_once()? {
+                Some(server) => return Ok(server),
+                None => last = Some("exited at start (its port was taken?)"),
+            }
+        }
+        Err(GridError::Nats(format!(
+            "nats-server: {}",
+            last.unwrap_or("did not start")
+        )))
+    }
+
+    /// One try: the server, or `None` when it exited before it was ready.
+    fn start_once() -> Result<Option<LocalNats>, GridError> {
         let failed = |why: String| GridError::Nats(format!("nats-server: {why}"));
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
@@ -31,19 +49,22 @@ impl LocalNats {
                     "cannot start it ({e}); install Debian's nats-server"
                 ))
             })?;
-        let server = LocalNats {
+        let mut server = LocalNats {
             child,
             url: format!("nats://127.0.0.1:{port}"),
             _dir: dir,
         };
         let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        while !greets(port) {
+            if let Ok(Some(_)) = server.child.try_wait() {
+                return Ok(None);
+            }
             if Instant::now() > deadline {
                 return Err(failed("did not listen within 10 s".into()));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
-        Ok(server)
+        Ok(Some(server))
     }
 
     pub fn url(&self) -> &str {
@@ -56,4 +77,15 @@ impl Drop for LocalNats {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Whether a NATS server answers on `port`: it greets every new connection with `INFO {...}`.
+fn greets(port: u16) -> bool {
+    use std::io::Read;
+    let Ok(mut stream) = std::net::TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(500)));
+    let mut greeting = [0u8; 5];
+    stream.read_exact(&mut greeting).is_ok() && &greeting == b"INFO "
 }

@@ -264,15 +264,16 @@ fn eval_identify_and_bench_identify_report_their_keys() {
 
 #[test]
 fn a_report_piped_into_a_reader_that_leaves_ends_without_a_panic() {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_palmline"))
+    // The reader leaves before the first line is written, as `| head -0` would. Its end of
+    // the pipe is closed before the child starts, so no write can slip into the pipe first.
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = Command::new(env!("CARGO_BIN_EXE_palmline"))
         .args(["policy", "--sizes", "1,10,100,1000,10000,100000,1000000"])
-        .stdout(std::process::Stdio::piped())
+        .stdout(writer)
         .stderr(std::process::Stdio::piped())
-        .spawn()
+        .output()
         .unwrap();
-    // The reader leaves before the first line is written, as `| head -0` would.
-    drop(child.stdout.take());
-    let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("panicked"), "{stderr}");
     assert!(!out.status.success());
