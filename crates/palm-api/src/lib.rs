@@ -517,6 +517,12 @@ pub struct DeletionResult {
     /// `deleted`, or `pending` while a payment of theirs is still in flight (then deleted by a
     /// background job; their palm stops working at once).
     pub status: String,
+    /// Every copy of the palm gallery has dropped their palms: at once on one machine; in a
+    /// deployment with matcher processes, when every matcher said so within a few seconds.
+    /// False only means some matcher had not answered yet: their palms match no one already
+    /// (every match is checked against the database), and matchers drop them as the palm
+    /// stream reaches them.
+    pub erased_everywhere: bool,
 }
 
 /// One read of the person's biometric data.

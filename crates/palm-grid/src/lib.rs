@@ -43,6 +43,21 @@ pub fn shard_subject(shard: u16) -> String {
     format!("palms.{shard}")
 }
 
+/// Checks a shard set's name: it becomes a token of a NATS subject, so letters, digits, `-`
+/// and `_` only (a `.` or `*` would widen the subject to other sets).
+pub fn check_set_name(set: &str) -> Result<(), GridError> {
+    let fits = !set.is_empty()
+        && set.len() <= 64
+        && set
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if fits {
+        Ok(())
+    } else {
+        Err(GridError::BadSetName(set.to_string()))
+    }
+}
+
 /// The subject a shard set's replicas answer searches on (and their queue group).
 pub fn search_subject(set: &str) -> String {
     format!("palmline.search.{set}")
@@ -55,6 +70,8 @@ pub enum GridError {
     Nats(String),
     #[error("database: {0}")]
     Store(#[from] palm_service::StoreError),
+    #[error("{0:?} is not a shard set's name: 1 to 64 letters, digits, - or _")]
+    BadSetName(String),
     #[error("a message on the palm stream is not a palm change: {0}")]
     BadMessage(String),
 }

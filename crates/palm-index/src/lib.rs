@@ -521,9 +521,25 @@ impl Gallery {
         owners: &[Owner],
         search: &Search,
     ) -> Result<Vec<Candidate>, IndexError> {
-        let probe = self.protect_probe(probe)?;
-        let mut lists = self.score_owners_protected(std::slice::from_ref(&probe), owners, search);
+        let mut lists = self.score_owners_each(std::slice::from_ref(probe), owners, search)?;
         Ok(lists.pop().unwrap_or_default())
+    }
+
+    /// Each of `probes` against every palm of `owners` (in the search's bucket), in one pass:
+    /// a list per probe, each owner's best palm, best first. What [`Gallery::rank_more`] does
+    /// for a second hand, for a gallery split over processes whose first ranking was merged
+    /// elsewhere.
+    pub fn score_owners_each(
+        &self,
+        probes: &[Template],
+        owners: &[Owner],
+        search: &Search,
+    ) -> Result<Vec<Vec<Candidate>>, IndexError> {
+        let probes: Vec<ProtectedProbe> = probes
+            .par_iter()
+            .map(|f| self.protect_probe(f))
+            .collect::<Result<_, _>>()?;
+        Ok(self.score_owners_protected(&probes, owners, search))
     }
 
     /// Each of `probes` against every palm of `owners`, in one pass over the owners column: a
@@ -606,7 +622,8 @@ impl Gallery {
 
 /// A hover's frames with the one that searches first: the best-quality frame (a blurred or
 /// partly covered frame is the likeliest to miss the person), then the others in their order.
-fn searcher_first(frames: &[Template]) -> Option<(&Template, Vec<&Template>)> {
+/// (Public so a gallery split over processes ranks a hover in the same order.)
+pub fn searcher_first(frames: &[Template]) -> Option<(&Template, Vec<&Template>)> {
     let best = (0..frames.len()).max_by_key(|&i| (frames[i].quality, std::cmp::Reverse(i)))?;
     let rest = (0..frames.len())
         .filter(|&i| i != best)

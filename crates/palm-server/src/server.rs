@@ -10,8 +10,8 @@ use anyhow::{Context, Result};
 use palm_engine::Engine;
 use palm_index::{Calibration, Policy, SHIPPED_CALIBRATION};
 use palm_service::{
-    Clock, DevPhoneChannel, Parts, PhoneChannel, Service, ServiceConfig, SimulatedConfig,
-    SimulatedProcessor, SystemClock,
+    Clock, DevPhoneChannel, Parts, PhoneChannel, RemoteGallery, Service, ServiceConfig,
+    SimulatedConfig, SimulatedProcessor, SystemClock,
 };
 use palm_store::SqlStore;
 use std::net::SocketAddr;
@@ -78,6 +78,16 @@ impl Server {
     }
 
     pub async fn start_with_clock(config: &Config, clock: Arc<dyn Clock>) -> Result<Server> {
+        Server::start_with(config, clock, None).await
+    }
+
+    /// [`Server::start_with_clock`], searching palms through `remote_gallery` (matcher
+    /// processes, the distributed mode) instead of an index of its own when one is given.
+    pub async fn start_with(
+        config: &Config,
+        clock: Arc<dyn Clock>,
+        remote_gallery: Option<Arc<dyn RemoteGallery>>,
+    ) -> Result<Server> {
         let phone = Arc::new(DevPhoneChannel::default());
         let channel: Arc<dyn PhoneChannel> = match config.phone.channel.as_str() {
             "development" => {
@@ -92,7 +102,7 @@ impl Server {
             ),
             other => anyhow::bail!("phone.channel {other:?}: use \"development\" or \"http\""),
         };
-        let (service, processor) = build_service(config, clock, channel).await?;
+        let (service, processor) = build_service(config, clock, channel, remote_gallery).await?;
         let demo = if config.demo {
             demo_merchant(&service, &config.data_dir).await?
         } else {
@@ -162,6 +172,7 @@ pub async fn build_service(
     config: &Config,
     clock: Arc<dyn Clock>,
     phone: Arc<dyn PhoneChannel>,
+    remote_gallery: Option<Arc<dyn RemoteGallery>>,
 ) -> Result<(Arc<Service>, Arc<SimulatedProcessor>)> {
     create_private_dir(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
@@ -201,6 +212,7 @@ pub async fn build_service(
             transforms,
             fingerprinter,
             phone,
+            remote_gallery,
             config: ServiceConfig {
                 processor_timeout: Duration::from_millis(config.processor.timeout_ms),
                 outcome_wait: Duration::from_millis(config.processor.outcome_wait_ms),

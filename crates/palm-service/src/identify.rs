@@ -13,6 +13,7 @@
 
 use crate::domain::bucket_of;
 use crate::error::{Result, ServiceError};
+use crate::remote::{decide_ranked, rank_locally};
 use crate::store::{PalmRow, PersonRow};
 use crate::{Service, decode_image, palm_error};
 use palm_api as api;
@@ -223,8 +224,15 @@ impl Service {
             }
         };
         let ask_second_hand = serial.is_some() && other.is_empty() && frames.len() > 1;
-        let (engine, gallery) = (self.engine.clone(), self.gallery.clone());
-        let probe = self
+        let search = Search {
+            bucket,
+            // One frame's list must hold a runner-up for the ambiguity rule.
+            k: Search::default().k.max(2),
+            ..Search::default()
+        };
+        let local = self.indexes_locally().then(|| self.gallery.clone());
+        let engine = self.engine.clone();
+        let read = self
             .engine_work(move || {
                 // Each frame's template, and whether its capture is good enough to enrol. The
                 // frames of a hover are read as one: each later frame where the one before left
@@ -240,44 +248,43 @@ impl Service {
                         })
                         .collect::<Result<Vec<_>>>()
                 };
-                let (mut templates, enrol_grade): (Vec<Template>, Vec<bool>) =
+                let (templates, enrol_grade): (Vec<Template>, Vec<bool>) =
                     read(&frames, param)?.into_iter().unzip();
                 let second: Vec<Template> = read(&other, "second_hand_frames")?
                     .into_iter()
                     .map(|(t, _)| t)
                     .collect();
-                let search = Search {
-                    bucket,
-                    ..Search::default()
+                // On one machine the search is engine work too, in the same slot. A hover's
+                // other frames, and the other hand's when sent, are compared with the people the
+                // best frame's search ranked (no second scan; someone that search missed falls
+                // back to the phone digits).
+                let ranked = match &local {
+                    Some(gallery) => Some(
+                        rank_locally(gallery, &templates, &second, &search).map_err(|e| {
+                            tracing::error!(error = %e, "index refused a probe");
+                            ServiceError::internal("the index refused the capture")
+                        })?,
+                    ),
+                    None => None,
                 };
-                let identified = match templates.as_slice() {
-                    [one] => gallery.identify(one, &search, &policy),
-                    // A hover, and the other hand's when sent: the other hand's frames are
-                    // compared with the people the first hand's search ranked (no second scan;
-                    // someone that search missed falls back to the phone digits).
-                    _ => gallery
-                        .rank_frames(&templates, &search)
-                        .and_then(|mut ranked| {
-                            gallery.rank_more(&mut ranked, &second, &search)?;
-                            Ok(palm_index::fuse_ranked(&ranked, &search, &policy))
-                        }),
-                };
-                let decision = identified.map(|id| id.decision).map_err(|e| {
-                    tracing::error!(error = %e, "index refused a probe");
-                    ServiceError::internal("the index refused the capture")
-                })?;
-                // The best frame stands for the hover where a capture is kept (a first scan).
-                // (A template's quality is its capture's quality score.)
-                let best = (0..templates.len())
-                    .max_by_key(|&i| templates[i].quality)
-                    .ok_or_else(|| ServiceError::internal("a hover without frames"))?;
-                Ok::<_, ServiceError>(Probe {
-                    decision,
-                    enrol_grade: enrol_grade[best],
-                    template: templates.swap_remove(best),
-                })
+                Ok::<_, ServiceError>((templates, second, enrol_grade, ranked))
             })
             .await??;
+        let (mut templates, second, enrol_grade, ranked) = read;
+        let ranked = match ranked {
+            Some(ranked) => ranked,
+            None => self.rank_remotely(&templates, &second, &search).await?,
+        };
+        // The best frame stands for the hover where a capture is kept (a first scan).
+        // (A template's quality is its capture's quality score.)
+        let best = (0..templates.len())
+            .max_by_key(|&i| templates[i].quality)
+            .ok_or_else(|| ServiceError::internal("a hover without frames"))?;
+        let probe = Probe {
+            decision: decide_ranked(&ranked, &search, &policy),
+            enrol_grade: enrol_grade[best],
+            template: templates.swap_remove(best),
+        };
         let not_recognised = || {
             ServiceError::not_recognised("no enrolled palm matches; scan again or pay another way")
         };
@@ -359,15 +366,7 @@ impl Service {
             // Another till confirmed it meanwhile; this capture is not needed.
             return Ok(person);
         }
-        if let Err(e) = self.gallery.insert_for(
-            person.id.owner(),
-            PalmId(id as u64),
-            bucket_of(&person.phone_last4),
-            &protected,
-        ) {
-            // The palm is stored; the index is rebuilt from the store at the next start.
-            tracing::error!(error = %e, "first-scan palm not indexed");
-        }
+        self.index_stored_palm(&person.id, id, bucket_of(&person.phone_last4), &protected);
         tracing::info!(person = %person.id, "phone sign-up confirmed by a till capture");
         Ok(PersonRow {
             pending_since: None,

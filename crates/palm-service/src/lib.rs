@@ -36,6 +36,7 @@ mod privacy;
 pub mod processor;
 mod receipts;
 mod refunds;
+pub mod remote;
 mod signup;
 pub mod store;
 mod trip_money;
@@ -50,6 +51,7 @@ pub use error::{ErrorKind, Result, ServiceError, StoreError};
 pub use palms::{LoadReport, open_protected_palm};
 pub use privacy::{DevPhoneChannel, PhoneChannel};
 pub use processor::{Processor, SimulatedConfig, SimulatedProcessor, VERIFIES_THEN_DECLINES};
+pub use remote::{RemoteGallery, RemoteRanking};
 pub use signup::{CONSENT_TEXT, CONSENT_VERSION};
 pub use webhooks::{WebhookSender, sign_payload, verify_signature};
 
@@ -138,11 +140,16 @@ pub struct Parts {
     pub fingerprinter: Fingerprinter,
     pub phone: Arc<dyn PhoneChannel>,
     pub config: ServiceConfig,
+    /// Matcher processes that search the gallery in this process's place (the distributed
+    /// mode); `None` on one machine, where this process loads every palm into its own index.
+    pub remote_gallery: Option<Arc<dyn RemoteGallery>>,
 }
 
 pub struct Service {
     engine: Arc<Engine>,
+    /// This process's index; empty when `remote` searches instead.
     gallery: Arc<Gallery>,
+    remote: Option<Arc<dyn RemoteGallery>>,
     policy: Policy,
     /// The decision for a hover of [`identify::BURST_FRAMES`] frames: the shipped fused
     /// calibration, when it was measured with this engine's parameters (else bursts are
@@ -191,6 +198,7 @@ impl Service {
                 IndexConfig::default(),
                 current,
             )),
+            remote: parts.remote_gallery,
             burst_policy: identify::burst_policy(&parts.engine, &parts.policy),
             serial_policies: identify::serial_policies(&parts.engine, &parts.policy),
             engine: parts.engine,

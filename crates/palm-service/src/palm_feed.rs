@@ -104,11 +104,12 @@ pub const PALM_FEED_KEEP_S: i64 = 86_400;
 impl crate::Service {
     /// Forgets outbox rows older than [`PALM_FEED_KEEP_S`] (housekeeping). On one machine no
     /// relay reads the outbox (the in-process index is updated directly), so unpublished rows
-    /// go too.
+    /// go too; where matcher processes search, a change the relay has not published yet stays
+    /// (the relay may be down, and the change must still reach them).
     pub async fn prune_palm_feed(&self) -> crate::Result<u64> {
         Ok(self
             .store
-            .prune_palm_changes(self.now_s() - PALM_FEED_KEEP_S, true)
+            .prune_palm_changes(self.now_s() - PALM_FEED_KEEP_S, self.indexes_locally())
             .await?)
     }
 }

@@ -153,6 +153,10 @@ impl Service {
     }
 
     fn index(&self, owned: &OwnedPalm, palm: &ProtectedPalm) -> Result<()> {
+        if !self.indexes_locally() {
+            // Matcher processes load it themselves; this process only renews old transforms.
+            return Ok(());
+        }
         let bucket = domain::bucket_of(&owned.phone_last4);
         self.gallery
             .insert_for(

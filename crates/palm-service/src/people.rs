@@ -162,7 +162,7 @@ impl Service {
             phone_last4: phone.last4().to_string(),
             ..person.clone()
         };
-        match self.store.update_phone(&updated).await {
+        match self.store.update_phone(&updated, self.now_s()).await {
             Err(StoreError::Duplicate(_)) => {
                 return Err(ServiceError::conflict(
                     "phone_in_use",
@@ -175,14 +175,7 @@ impl Service {
         for palm in self.store.palms_of(&person.id).await? {
             let template = self.open_palm(&key, &palm)?;
             self.gallery.remove(PalmId(palm.id as u64));
-            if let Err(e) = self.gallery.insert_for(
-                person.id.owner(),
-                PalmId(palm.id as u64),
-                Some(phone.bucket()),
-                &template,
-            ) {
-                tracing::error!(error = %e, "palm not re-indexed after a phone change");
-            }
+            self.index_stored_palm(&person.id, palm.id, Some(phone.bucket()), &template);
         }
         self.person_view(&updated).await
     }

@@ -196,6 +196,13 @@ impl Service {
                 ServiceError::invalid("invalid_code", "the code is not right").with_param("code"),
             );
         }
+        let palms: Vec<i64> = self
+            .store
+            .palms_of(&request.person_id)
+            .await?
+            .iter()
+            .map(|p| p.id)
+            .collect();
         let status = if self
             .delete_or_defer(&request.person_id, &till.id, "deletion")
             .await?
@@ -207,6 +214,9 @@ impl Service {
         Ok(api::DeletionResult {
             id: id.to_string(),
             status: status.into(),
+            // Either way the palms are tombstoned or gone in the database by now, so the
+            // matchers are told (through the palm feed) to drop them.
+            erased_everywhere: self.erased_everywhere(&palms).await,
         })
     }
 

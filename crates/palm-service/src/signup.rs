@@ -8,7 +8,7 @@ use crate::store::{CardRow, ConsentRow, NewPerson, PalmRow, PersonRow};
 use crate::{Service, context, decode_image, palm_error, views};
 use palm_api as api;
 use palm_engine::{DEFAULT_THRESHOLD, Template};
-use palm_index::{PalmId, Search};
+use palm_index::Search;
 use palm_vault::{Brand, CardError, CardNumber, Cvv, Expiry};
 
 /// The consent text's version; sign-ups must quote it. Change both together.
@@ -377,7 +377,7 @@ impl Service {
         let _one_at_a_time = self.signup_lock.lock().await;
         if check_palms {
             for (h, t) in chosen {
-                self.refuse_enrolled(t, h.as_str())?;
+                self.refuse_enrolled(t, h.as_str()).await?;
             }
         }
         let phone_fingerprint = self.phone_fingerprint(phone);
@@ -462,15 +462,7 @@ impl Service {
             other => other?,
         }
         for (palm, t) in palms.iter().zip(&protected) {
-            if let Err(e) = self.gallery.insert_for(
-                person_id.owner(),
-                PalmId(palm.id as u64),
-                Some(phone.bucket()),
-                t,
-            ) {
-                // The person is stored; the index is rebuilt from the store at the next start.
-                tracing::error!(error = %e, "enrolled palm not indexed");
-            }
+            self.index_stored_palm(&person_id, palm.id, Some(phone.bucket()), t);
         }
         let hands: Vec<api::Hand> = chosen.iter().map(|(h, _)| *h).collect();
         tracing::info!(person = %person_id, hands = hands.len(), "person enrolled");
@@ -492,15 +484,12 @@ impl Service {
     }
 
     /// Refuses a palm that already identifies someone across the whole gallery.
-    fn refuse_enrolled(&self, t: &Template, hand: &str) -> Result<()> {
+    async fn refuse_enrolled(&self, t: &Template, hand: &str) -> Result<()> {
         let search = Search {
             k: 1,
             ..Search::default()
         };
-        let (best, searched) = self.gallery.rank(t, &search).map_err(|e| {
-            tracing::error!(error = %e, "index refused a template");
-            ServiceError::internal("the index refused the template")
-        })?;
+        let (best, searched) = self.rank_one(t, &search).await?;
         let threshold = self.policy.threshold(searched).similarity as f32;
         if best.first().is_some_and(|c| c.similarity >= threshold) {
             return Err(ServiceError::conflict(

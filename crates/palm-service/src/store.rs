@@ -372,7 +372,10 @@ pub trait PeopleStore: Send + Sync {
     /// Ends a phone sign-up's wait: clears `pending_since` and adds the till capture's palm, in
     /// one transaction; false (and nothing written) when the person was not pending.
     async fn confirm_first_scan(&self, person_id: &PersonId, palm: &PalmRow) -> StoreResult<bool>;
-    async fn update_phone(&self, person: &PersonRow) -> StoreResult<()>;
+    /// Sets a person's phone, and raises the version of each of their live palms with a change
+    /// in the palm feed (a palm's search bucket is its phone's last four digits), in one
+    /// transaction.
+    async fn update_phone(&self, person: &PersonRow, now: i64) -> StoreResult<()>;
     async fn touch_person(&self, person_id: &PersonId, now: i64) -> StoreResult<()>;
 
     async fn cards_of(&self, person_id: &PersonId) -> StoreResult<Vec<CardRow>>;

@@ -55,6 +55,7 @@ async fn world() -> World {
         transforms: vec![Transform::new(1, [0x22; 32])],
         fingerprinter: Fingerprinter::new([0x33; 32]),
         phone: Arc::new(DevPhoneChannel::default()),
+        remote_gallery: None,
         config: ServiceConfig::default(),
     })
     .await

@@ -116,6 +116,24 @@ pub(crate) async fn replace_template_in(
     Ok(true)
 }
 
+/// Raises the version of every live palm of a person and records each as changed (what the
+/// matchers hold of a palm besides its template, the search bucket, changed with the phone).
+pub(crate) async fn renew_palms_in(
+    tx: &mut sqlx::AnyConnection,
+    person_id: &PersonId,
+    now: i64,
+) -> Result<(), sqlx::Error> {
+    let rows = sqlx::query("UPDATE palms SET version = version + 1 WHERE person_id = $1 AND deleted IS NULL RETURNING id, shard, version")
+        .bind(person_id.as_str())
+        .fetch_all(&mut *tx)
+        .await?;
+    for r in &rows {
+        let (id, shard, version) = (col(r, "id")?, col(r, "shard")?, col(r, "version")?);
+        record_in(tx, id, shard, version, PalmOp::Upsert, now).await?;
+    }
+    Ok(())
+}
+
 /// Tombstones every live palm of a person at `now` and records each as deleted; returns their
 /// ids. Run in the transaction that starts or finishes the person's deletion.
 pub(crate) async fn tombstone_palms_in(

@@ -1,7 +1,8 @@
 //! People, their palms, cards, consents and sessions.
 
 use crate::palm_feed::{
-    LIVE_PALMS, OWNED_PALM_COLUMNS, insert_palm_in, owned_palm, palm, replace_template_in,
+    LIVE_PALMS, OWNED_PALM_COLUMNS, insert_palm_in, owned_palm, palm, renew_palms_in,
+    replace_template_in,
 };
 use crate::{SqlStore, changed_one, col, db_err, id_col, read_rows};
 use async_trait::async_trait;
@@ -116,7 +117,7 @@ impl PeopleStore for SqlStore {
 
     async fn person_of_palm(&self, palm_id: i64) -> StoreResult<Option<PersonRow>> {
         let row = q!(
-            "SELECT {PERSON_COLUMNS} FROM people p JOIN palms ON palms.person_id = p.id WHERE palms.id = $1"
+            "SELECT {PERSON_COLUMNS} FROM people p JOIN palms ON palms.person_id = p.id WHERE palms.id = $1 AND palms.deleted IS NULL AND p.deletion_requested IS NULL"
         )
         .bind(palm_id)
         .fetch_optional(&self.pool)
@@ -178,16 +179,18 @@ impl PeopleStore for SqlStore {
         Ok(true)
     }
 
-    async fn update_phone(&self, p: &PersonRow) -> StoreResult<()> {
+    async fn update_phone(&self, p: &PersonRow, now: i64) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_err)?;
         sqlx::query("UPDATE people SET phone_sealed = $1, phone_fingerprint = $2, phone_last4 = $3 WHERE id = $4")
             .bind(&p.phone_sealed)
             .bind(&p.phone_fingerprint)
             .bind(&p.phone_last4)
             .bind(p.id.as_str())
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await
             .map_err(db_err)?;
-        Ok(())
+        renew_palms_in(&mut tx, &p.id, now).await.map_err(db_err)?;
+        tx.commit().await.map_err(db_err)
     }
 
     async fn touch_person(&self, person_id: &PersonId, now: i64) -> StoreResult<()> {

@@ -558,8 +558,20 @@ async fn every_palm_change_enters_the_feed_with_its_commit() {
                 .await
                 .unwrap()
         );
-        // A deletion waiting for a payment tombstones the palms at once ...
+        // A new phone moves ann's palms to another search bucket: each palm's version rises.
+        let mut row = store.person(&ann).await.unwrap().unwrap();
+        row.phone_last4 = "9999".into();
+        store.update_phone(&row, 250).await.unwrap();
+        let named = |palm| {
+            let store = &store;
+            async move { store.person_of_palm(palm).await.unwrap().map(|p| p.id) }
+        };
+        assert_eq!(named(12).await, Some(ann.clone()), "{backend}");
+        // A deletion waiting for a payment tombstones the palms at once (a match on them names
+        // no one from then on) ...
         store.mark_deletion_pending(&ann, 300).await.unwrap();
+        assert_eq!(named(12).await, None, "{backend}");
+        assert_eq!(named(21).await, Some(bob.clone()), "{backend}");
         // ... and finishing it records nothing more for them; bob's palms leave with his row.
         let audit = |p: &PersonId| AuditRow {
             id: format!("aud_{p}"),
@@ -577,7 +589,8 @@ async fn every_palm_change_enters_the_feed_with_its_commit() {
             2
         );
         let mut expected = enrolled.clone();
-        expected.extend([(11, 2, Upsert), (11, 3, Delete), (12, 2, Delete)]);
+        expected.extend([(11, 2, Upsert), (11, 3, Upsert), (12, 2, Upsert)]);
+        expected.extend([(11, 4, Delete), (12, 3, Delete)]);
         expected.extend([(21, 2, Delete), (22, 2, Delete)]);
         assert_eq!(feed(&store).await, expected, "{backend}");
 
@@ -607,7 +620,7 @@ async fn every_palm_change_enters_the_feed_with_its_commit() {
         assert_eq!(feed(&store).await, expected[4..].to_vec(), "{backend}");
         assert_eq!(store.prune_palm_changes(150, false).await.unwrap(), 4);
         assert_eq!(store.prune_palm_changes(150, false).await.unwrap(), 0);
-        assert_eq!(store.prune_palm_changes(1_000, true).await.unwrap(), 5);
+        assert_eq!(store.prune_palm_changes(1_000, true).await.unwrap(), 7);
         assert!(feed(&store).await.is_empty());
     }
 }

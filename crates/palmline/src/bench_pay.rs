@@ -252,6 +252,7 @@ async fn seed(config: &Config, count: usize, identities: u64) -> Result<f64> {
         config,
         Arc::new(palm_service::SystemClock),
         Arc::new(palm_service::DevPhoneChannel::default()),
+        None,
     )
     .await?;
     let start = Instant::now();

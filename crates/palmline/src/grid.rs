@@ -77,6 +77,7 @@ pub fn matcher(args: MatcherArgs) -> Result<()> {
     let config = args.config.load()?;
     palm_server::init_logging(&config.log_format);
     let shards = ShardSet::parse(&args.shards)?;
+    palm_grid::check_set_name(&args.set).context("--set")?;
     let (keys, _) = DataDirKeys::open(&config.data_dir).context("cannot open the key folder")?;
     let transform = keys
         .transforms()?

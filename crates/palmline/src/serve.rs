@@ -3,6 +3,7 @@
 use anyhow::{Context, Result};
 use palm_server::{Config, Server};
 use std::path::PathBuf;
+use std::sync::Arc;
 
 /// Where the configuration comes from; flags override the file and the environment.
 #[derive(clap::Args, Clone)]
@@ -41,6 +42,16 @@ pub struct ServeArgs {
     /// Do not create the demo merchant on a fresh database.
     #[arg(long)]
     pub no_demo: bool,
+    /// Search palms through matcher processes reached at this NATS server (the distributed
+    /// mode; with --grid-sets) instead of an index in this process. Palms reach the matchers
+    /// from the database's palm feed through `palmline relay`.
+    #[arg(long, requires = "grid_sets")]
+    pub nats: Option<String>,
+    /// The shard sets whose matchers together hold every virtual shard, e.g. a,b (as their
+    /// `palmline matcher --set` names them). A search asks every set and decides only when all
+    /// answered.
+    #[arg(long, requires = "nats", value_delimiter = ',')]
+    pub grid_sets: Vec<String>,
 }
 
 #[derive(clap::Subcommand)]
@@ -78,7 +89,13 @@ pub fn serve(args: ServeArgs) -> Result<()> {
         // server at once, and a SIGTERM that arrives before the handler exists kills the process
         // without its graceful shutdown.
         let stop = shutdown_signal()?;
-        let server = Server::start(&config).await?;
+        let remote = match &args.nats {
+            Some(url) => Some(gateway(&config, url, &args.grid_sets).await?),
+            None => None,
+        };
+        let distributed = remote.is_some();
+        let server =
+            Server::start_with(&config, Arc::new(palm_service::SystemClock), remote).await?;
         if server.demo.is_some() {
             let dir = config.data_dir.join("accuracy");
             if let Err(e) = tokio::task::spawn_blocking(move || first_accuracy_report(&dir)).await? {
@@ -86,11 +103,19 @@ pub fn serve(args: ServeArgs) -> Result<()> {
             }
         }
         println!("Palmline is serving on http://{}", server.addr);
-        println!(
-            "  database: {}, {} palms enrolled",
-            server.service.store().backend(),
-            server.service.palms()
-        );
+        if distributed {
+            println!(
+                "  database: {}, palms searched by the matchers of sets {}",
+                server.service.store().backend(),
+                args.grid_sets.join(",")
+            );
+        } else {
+            println!(
+                "  database: {}, {} palms enrolled",
+                server.service.store().backend(),
+                server.service.palms()
+            );
+        }
         println!("  API: http://{}/openapi.json", server.addr);
         if let Some(demo) = &server.demo {
             println!("  demo merchant API key: {}", demo.api_key);
@@ -223,4 +248,28 @@ pub fn keys(args: KeysArgs) -> Result<()> {
         );
         Ok(())
     })
+}
+
+/// The gateway `palmline serve --nats URL --grid-sets a,b` searches through: probes sealed
+/// under the grid's probe key from the shared key folder.
+async fn gateway(
+    config: &palm_server::Config,
+    nats: &str,
+    sets: &[String],
+) -> Result<Arc<dyn palm_service::RemoteGallery>> {
+    for set in sets {
+        palm_grid::check_set_name(set).context("--grid-sets")?;
+    }
+    anyhow::ensure!(!sets.is_empty(), "--grid-sets names no set");
+    let (keys, _) = palm_server::keys::DataDirKeys::open(&config.data_dir)
+        .context("cannot open the key folder")?;
+    let probe_key = Arc::new(keys.grid_probe_key()?);
+    let client = palm_grid::connect_client(nats)
+        .await
+        .with_context(|| format!("cannot reach NATS at {nats}"))?;
+    Ok(Arc::new(palm_grid::gateway::Gateway::new(
+        client,
+        sets.to_vec(),
+        probe_key,
+    )))
 }

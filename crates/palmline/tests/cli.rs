@@ -394,3 +394,32 @@ fn crashtest_kills_the_server_and_money_still_adds_up() {
     assert_eq!(report[0]["failures"], serde_json::json!([]));
     assert_eq!(report[0]["payments"], 12);
 }
+
+#[test]
+fn serve_refuses_a_grid_it_cannot_name() {
+    let dir = scratch("grid-flags");
+    let data = dir.to_str().unwrap();
+    // --nats names no sets: refused by the flags, before anything starts.
+    let out = palmline(&["serve", "--data-dir", data, "--nats", "nats://127.0.0.1:1"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("--grid-sets"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A set name that would widen the search subject to other sets.
+    let out = palmline(&[
+        "serve",
+        "--data-dir",
+        data,
+        "--nats",
+        "nats://127.0.0.1:1",
+        "--grid-sets",
+        "a,b.*",
+    ]);
+    assert!(!out.status.success());
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert!(said.contains("not a shard set's name"), "{said}");
+    assert!(!said.contains("panicked"), "{said}");
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -58,6 +58,69 @@ fn started(args: &[&str], dir: &Path) -> (Running, String) {
     (Running(child), line)
 }
 
+/// A loopback nats-server, or `None` (the test is skipped) when it is not installed and
+/// `PALMLINE_TEST_NATS` does not require it.
+fn local_nats() -> Option<LocalNats> {
+    match LocalNats::start() {
+        Ok(n) => Some(n),
+        Err(e) if std::env::var("PALMLINE_TEST_NATS").is_err() => {
+            eprintln!("skipped: {e}; .ci/run installs nats-server");
+            None
+        }
+        Err(e) => panic!("PALMLINE_TEST_NATS is set: {e}"),
+    }
+}
+
+/// Whether the matchers of sets a and b, asked through a gateway of the test's own (so no
+/// till is locked out by palms that match no one yet), name someone for capture 4 of
+/// `identity`; `until` says whether to wait for a match or for none.
+fn wait_for_match(dir: &Path, url: &str, identity: u64, until: bool) -> bool {
+    let (keys, _) = palm_server::keys::DataDirKeys::open(dir).unwrap();
+    let probe_key = Arc::new(keys.grid_probe_key().unwrap());
+    let policy = Policy::new(Calibration::from_text(SHIPPED_CALIBRATION).unwrap());
+    let probe = palm_engine::Engine::default()
+        .template(&image(identity, 4))
+        .unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let client = palm_grid::connect_client(url).await.unwrap();
+        let gateway = Gateway::new(client, vec!["a".into(), "b".into()], probe_key);
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let o = gateway.identify(&probe, &Search::default(), &policy).await;
+            let matched = matches!(
+                o,
+                Ok(GridOutcome::Decided {
+                    decision: GridDecision::Match { .. },
+                    ..
+                })
+            );
+            if matched == until || Instant::now() > deadline {
+                return matched;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+}
+
+/// `palmline relay` and a matcher for each of sets a (shards 0-127) and b (128-255), with what
+/// each matcher said when it was ready.
+fn relay_and_matchers(dir: &Path, url: &str) -> (Running, [(Running, String); 2]) {
+    let (relay, _) = started(&["relay", "--nats", url, "--interval-ms", "20"], dir);
+    let matcher = |set: &str, shards: &str| {
+        started(
+            &["matcher", "--nats", url, "--set", set, "--shards", shards],
+            dir,
+        )
+    };
+    (relay, [matcher("a", "0-127"), matcher("b", "128-255")])
+}
+
+/// The demo merchant's credentials the service wrote on its first start.
+fn demo(dir: &Path) -> Value {
+    serde_json::from_slice(&std::fs::read(dir.join("demo-credentials.json")).unwrap()).unwrap()
+}
+
 fn image(identity: u64, k: u64) -> Vec<u8> {
     png_bytes(&Identity::new(identity).render(Scene::Roi { size: 128 }, Capture::new(k)))
 }
@@ -110,33 +173,15 @@ fn serve(dir: &Path) -> (Running, String) {
 
 #[test]
 fn relay_and_matcher_processes_find_people_signed_up_at_the_service() {
-    let nats = match LocalNats::start() {
-        Ok(n) => n,
-        Err(e) if std::env::var("PALMLINE_TEST_NATS").is_err() => {
-            eprintln!("skipped: {e}; .ci/run installs nats-server");
-            return;
-        }
-        Err(e) => panic!("PALMLINE_TEST_NATS is set: {e}"),
-    };
+    let Some(nats) = local_nats() else { return };
     let dir = scratch("grid-processes");
     let (server, base) = serve(&dir);
-    let demo: Value =
-        serde_json::from_slice(&std::fs::read(dir.join("demo-credentials.json")).unwrap()).unwrap();
+    let demo = demo(&dir);
     let till = demo["tills"][0]["credential"].as_str().unwrap().to_string();
     let first = sign_up(&base, &till, 700);
 
     let url = nats.url();
-    let (_relay, _) = started(&["relay", "--nats", url, "--interval-ms", "20"], &dir);
-    let (_a, said_a) = started(
-        &["matcher", "--nats", url, "--set", "a", "--shards", "0-127"],
-        &dir,
-    );
-    let (_b, said_b) = started(
-        &[
-            "matcher", "--nats", url, "--set", "b", "--shards", "128-255",
-        ],
-        &dir,
-    );
+    let (_relay, [(_a, said_a), (_b, said_b)]) = relay_and_matchers(&dir, url);
     let held = |said: &str| -> usize {
         let after = said.split(" holds ").nth(1).expect(said);
         after.split(' ').next().unwrap().parse().unwrap()
@@ -183,4 +228,166 @@ fn relay_and_matcher_processes_find_people_signed_up_at_the_service() {
     assert_eq!(named(&outcome), Some(second), "{outcome:?}");
     assert_eq!(named(&identify(700)), Some(first), "the first still found");
     drop(server);
+}
+
+/// A POST with a bearer credential; the status and the JSON body.
+fn post(url: &str, bearer: &str, body: &Value) -> (u16, Value) {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    palm_server::sender::install_tls_provider();
+    rt.block_on(async {
+        let r = reqwest::Client::new()
+            .post(url)
+            .bearer_auth(bearer)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    })
+}
+
+#[test]
+fn a_service_in_the_distributed_mode_pays_through_the_matchers() {
+    let Some(nats) = local_nats() else { return };
+    let url = nats.url();
+    let dir = scratch("grid-serve");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let base = format!("http://{listen}");
+    let (server, _) = started(
+        &[
+            "serve",
+            "--listen",
+            &listen,
+            "--nats",
+            url,
+            "--grid-sets",
+            "a,b",
+        ],
+        &dir,
+    );
+    let (_relay, [_a, (b, _)]) = relay_and_matchers(&dir, url);
+    let demo = demo(&dir);
+    let till = demo["tills"][0]["credential"].as_str().unwrap().to_string();
+    let till_id = demo["tills"][0]["id"].as_str().unwrap().to_string();
+    let merchant = demo["api_key"].as_str().unwrap().to_string();
+    // The sign-up's duplicate check searches through the matchers too.
+    let person = sign_up(&base, &till, 710);
+    let pay = |capture: u64| {
+        let (status, payment) = post(
+            &format!("{base}/v1/payments"),
+            &merchant,
+            &json!({"amount": 1250, "currency": "usd", "till": till_id}),
+        );
+        assert_eq!(status, 201, "{payment}");
+        let id = payment["id"].as_str().unwrap().to_string();
+        let image = base64::engine::general_purpose::STANDARD.encode(image(710, capture));
+        let (status, body) = post(
+            &format!("{base}/v1/payments/{id}/palm"),
+            &till,
+            &json!({ "image": image }),
+        );
+        (status, body, id)
+    };
+    // The palm reaches the matchers through the relay and the stream.
+    assert!(
+        wait_for_match(&dir, url, 710, true),
+        "never reached the matchers"
+    );
+    let (status, paid, _) = pay(4);
+    assert_eq!(status, 200, "{paid}");
+    assert_eq!(paid["status"], "succeeded", "{paid}");
+    assert_eq!(paid["person"], person.as_str(), "{paid}");
+
+    // A whole set gone: the service answers try_again (503) and names no one; the payment
+    // still waits for a palm.
+    drop(b);
+    let (status, refused, id) = pay(5);
+    assert_eq!(status, 503, "{refused}");
+    assert_eq!(refused["code"], "try_again", "{refused}");
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let payment: Value = rt.block_on(async {
+        reqwest::Client::new()
+            .get(format!("{base}/v1/payments/{id}"))
+            .bearer_auth(&merchant)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
+    });
+    assert_eq!(payment["status"], "requires_palm", "{payment}");
+    drop(server);
+}
+
+#[test]
+fn a_deletion_reports_when_every_matcher_has_dropped_the_palms() {
+    let Some(nats) = local_nats() else { return };
+    let url = nats.url();
+    let dir = scratch("grid-erasure");
+    palm_server::keys::create_private_dir(&dir).unwrap();
+    let (keys, _) = palm_server::keys::DataDirKeys::open(&dir).unwrap();
+    let probe_key = Arc::new(keys.grid_probe_key().unwrap());
+    // The service in this process (so the test reads the development phone channel's codes),
+    // searching through the matchers; the relay and the matchers are processes.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let config = palm_server::Config {
+        data_dir: dir.clone(),
+        listen: "127.0.0.1:0".into(),
+        ..palm_server::Config::default()
+    };
+    let server = rt.block_on(async {
+        let client = palm_grid::connect_client(url).await.unwrap();
+        let gateway = Gateway::new(client, vec!["a".into(), "b".into()], probe_key);
+        palm_server::Server::start_with(
+            &config,
+            Arc::new(palm_service::SystemClock),
+            Some(Arc::new(gateway)),
+        )
+        .await
+        .unwrap()
+    });
+    let base = format!("http://{}", server.addr);
+    let (_relay, _matchers) = relay_and_matchers(&dir, url);
+    let demo = demo(&dir);
+    let till = demo["tills"][0]["credential"].as_str().unwrap().to_string();
+    sign_up(&base, &till, 720);
+    sign_up(&base, &till, 721);
+    assert!(
+        wait_for_match(&dir, url, 720, true),
+        "never reached the matchers"
+    );
+
+    // The person asks for deletion with their palm (found through the matchers) and phone.
+    let phone = "+15550100720";
+    let image = base64::engine::general_purpose::STANDARD.encode(image(720, 5));
+    let (status, asked) = post(
+        &format!("{base}/v1/people/deletions"),
+        &till,
+        &json!({"phone": phone, "image": image}),
+    );
+    assert_eq!(status, 201, "{asked}");
+    let id = asked["id"].as_str().unwrap();
+    let code = server.phone.last_code(phone).expect("a code was sent");
+    let (status, done) = post(
+        &format!("{base}/v1/people/deletions/{id}/confirm"),
+        &till,
+        &json!({ "code": code }),
+    );
+    assert_eq!(status, 200, "{done}");
+    assert_eq!(done["status"], "deleted", "{done}");
+    // Reported once every matcher said it holds none of the palms (the relay publishes every
+    // 20 ms here): so no matcher names them any more.
+    assert_eq!(done["erased_everywhere"], true, "{done}");
+    assert!(!wait_for_match(&dir, url, 720, false), "still found");
+    assert!(
+        wait_for_match(&dir, url, 721, true),
+        "the other person is still found"
+    );
+    rt.block_on(server.shutdown());
 }

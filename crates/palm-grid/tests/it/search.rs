@@ -1,7 +1,8 @@
 //! Search by scatter-gather: two shard sets of two matcher replicas each, a gateway that merges
 //! their answers. It must find mates across sets with the top-1 of one exhaustive search over
 //! everyone, lose a deleted person everywhere, decide the same with a replica killed, and answer
-//! `try_again` (never a person) when a whole set is gone.
+//! `try_again` (never a person) when a whole set is gone; and rank a hover of each hand exactly
+//! as one index holding everyone ranks it.
 
 use crate::replication::settled;
 use crate::{delete, nats, person_with, stores};
@@ -11,9 +12,12 @@ use palm_grid::gateway::{Gateway, GridDecision, GridOutcome};
 use palm_grid::matcher::{IndexHolder, Matcher};
 use palm_grid::relay::Relay;
 use palm_index::placement::ShardSet;
-use palm_index::{Calibration, Gallery, IndexConfig, PalmId, Policy, ProtectedPalm, Search};
+use palm_index::{
+    Calibration, Candidate, Gallery, IndexConfig, PalmId, Policy, ProtectedPalm, Search,
+};
 use palm_service::palm_feed::PalmFeedStore;
 use palm_service::store::{PeopleStore, PersonId, PrivacyStore};
+use palm_service::{RemoteGallery, RemoteRanking};
 use palm_synth::{Capture, Identity, Scene, png_bytes};
 use palm_vault::DataKey;
 use std::sync::{Arc, OnceLock};
@@ -78,6 +82,29 @@ fn policy() -> Policy {
     Policy::new(Calibration::fit(engine.params().fingerprint(), &genuine, &impostor).unwrap())
 }
 
+/// Signs up every person, their palms stored protected as the matchers hold them, and returns
+/// one index holding everyone, each palm owned by its person as the service's own index owns
+/// it: the reference a search over the sets must equal.
+async fn enrol_everyone(store: &palm_store::SqlStore) -> Gallery {
+    let protector = gallery();
+    let stored = |palm: i64| {
+        let t = &captures(identity_of(palm))[0];
+        protector.protect(t).unwrap().to_bytes()
+    };
+    let everyone = gallery();
+    for n in 1..=PEOPLE {
+        store.insert_person(&person_with(n, stored)).await.unwrap();
+        let owner = PersonId::new(format!("per_{n}")).owner();
+        for palm in [10 * n, 10 * n + 1] {
+            let p = ProtectedPalm::from_bytes(&stored(palm)).unwrap();
+            everyone
+                .insert_for(owner, PalmId(palm as u64), None, &p)
+                .unwrap();
+        }
+    }
+    everyone
+}
+
 async fn matcher(
     feed: &Arc<dyn PalmFeedStore>,
     url: &str,
@@ -111,20 +138,8 @@ async fn gateway_finds_mates_across_sets_and_never_decides_on_part_of_the_galler
     for (backend, store) in stores(dir.path(), "search").await {
         let js = palm_grid::connect(server.url()).await.unwrap();
         let _ = js.delete_stream(palm_grid::STREAM).await;
-        let protector = gallery();
-        let stored = |palm: i64| {
-            let t = &captures(identity_of(palm))[0];
-            protector.protect(t).unwrap().to_bytes()
-        };
         // The reference: one gallery with everyone, searched exhaustively.
-        let everyone = gallery();
-        for n in 1..=PEOPLE {
-            store.insert_person(&person_with(n, stored)).await.unwrap();
-            for palm in [10 * n, 10 * n + 1] {
-                let p = ProtectedPalm::from_bytes(&stored(palm)).unwrap();
-                everyone.insert(PalmId(palm as u64), None, &p).unwrap();
-            }
-        }
+        let everyone = enrol_everyone(&store).await;
         let feed: Arc<dyn PalmFeedStore> = store.clone();
         let relay = Relay::new(feed.clone(), js.clone()).await.unwrap();
         relay.catch_up(10).await.unwrap();
@@ -245,12 +260,27 @@ async fn gateway_finds_mates_across_sets_and_never_decides_on_part_of_the_galler
 
         // A deleted person is found nowhere once the deletion has reached the matchers.
         delete(&store, 5).await;
+        // The erasure is complete only once every matcher following the stream says it holds
+        // none of the palms: before the relay publishes it, each palm sits in its set's two
+        // replicas.
+        let before = gateway.erased(&[50, 51]).await.unwrap();
+        assert_eq!(
+            (before.matchers, before.answered, before.holding),
+            (4, 4, 4),
+            "{backend}"
+        );
+        assert!(!before.complete());
         relay.catch_up(20).await.unwrap();
         settled(
             &js,
             &[a1.replica(), a2.replica(), b1.replica(), b2.replica()],
         )
         .await;
+        let after = gateway.erased(&[50, 51]).await.unwrap();
+        assert!(
+            after.complete() && after.answered == 4,
+            "{backend}: {after:?}"
+        );
         for identity in [5, 105, 6, 106] {
             let outcome = decide(&captures(identity)[1]).await;
             assert!(
@@ -282,4 +312,102 @@ async fn gateway_finds_mates_across_sets_and_never_decides_on_part_of_the_galler
         );
         a2.stop();
     }
+}
+
+/// Three frames of a hand's hover (captures other than the two above).
+fn hover(identity: u64) -> Vec<Template> {
+    let engine = Engine::default();
+    let hand = Identity::new(identity);
+    (3..=5)
+        .map(|k| {
+            let png = png_bytes(&hand.render(Scene::Roi { size: 128 }, Capture::new(k)));
+            engine.template(&png).expect("synthetic palm")
+        })
+        .collect()
+}
+
+/// A ranking as (palm, similarity) lists, for comparing two of them.
+fn palms_and_scores(ranking: &[(Vec<Candidate>, usize)]) -> Vec<Vec<(u64, f32)>> {
+    ranking
+        .iter()
+        .map(|(list, _)| list.iter().map(|c| (c.id.0, c.similarity)).collect())
+        .collect()
+}
+
+#[tokio::test]
+async fn hovers_and_second_hands_rank_over_the_sets_as_over_one_index() {
+    let Some(server) = nats() else { return };
+    let policy = policy();
+    let key = Arc::new(DataKey::from_secret(&[9; 32]));
+    let dir = tempfile::tempdir().unwrap();
+    let (_, store) = stores(dir.path(), "hovers").await.swap_remove(0);
+    let js = palm_grid::connect(server.url()).await.unwrap();
+    let _ = js.delete_stream(palm_grid::STREAM).await;
+    let everyone = enrol_everyone(&store).await;
+    let feed: Arc<dyn PalmFeedStore> = store.clone();
+    Relay::new(feed.clone(), js.clone())
+        .await
+        .unwrap()
+        .catch_up(10)
+        .await
+        .unwrap();
+    let a = matcher(&feed, server.url(), "a", "0-127", &key).await;
+    let b = matcher(&feed, server.url(), "b", "128-255", &key).await;
+    assert!(a.palms() > 0 && b.palms() > 0, "both sets hold palms");
+    let client = palm_grid::connect_client(server.url()).await.unwrap();
+    let gateway = Gateway::new(client, vec!["a".into(), "b".into()], key.clone());
+    // Exhaustive on both sides: the coarse stage's shortlist is per index, so a set (half the
+    // palms) lets more through than the one index would.
+    let search = Search {
+        exhaustive: true,
+        ..Search::default()
+    };
+    let remote = |frames: Vec<Template>, second: Vec<Template>| {
+        let gateway = gateway.clone();
+        async move {
+            match RemoteGallery::rank_hover(&gateway, &frames, &second, &search)
+                .await
+                .unwrap()
+            {
+                RemoteRanking::Ranked(ranking) => ranking,
+                other => panic!("every set answers: {other:?}"),
+            }
+        }
+    };
+    for n in [1u64, 2, 9, 17, 30] {
+        let (left, right) = (hover(n), hover(100 + n));
+        // One hand's hover: the best frame's search, then the other frames' scores.
+        let reference = everyone.rank_frames(&left, &search).unwrap();
+        let merged = remote(left.clone(), vec![]).await;
+        assert_eq!(palms_and_scores(&merged), palms_and_scores(&reference));
+        assert_eq!(merged[0].1, 2 * PEOPLE as usize, "the whole gallery's size");
+        // Both hands: the right hand's palm sits in either set, the left's search in both.
+        let mut reference = reference;
+        everyone.rank_more(&mut reference, &right, &search).unwrap();
+        let merged = remote(left, right).await;
+        assert_eq!(reference.len(), 6);
+        assert_eq!(palms_and_scores(&merged), palms_and_scores(&reference));
+        // So the fused decision is the one index's, and it names the person.
+        let fused = palm_index::fuse_ranked(&merged, &search, &policy);
+        assert_eq!(
+            fused.decision,
+            palm_index::fuse_ranked(&reference, &search, &policy).decision
+        );
+        // (The palm named is the person's best scoring, of either hand.)
+        assert!(
+            matches!(fused.decision, palm_index::Decision::Match(PalmId(p)) if p / 10 == n),
+            "person {n}: {:?}",
+            fused.decision
+        );
+    }
+    // A lost set: nothing is ranked, so nothing can be decided.
+    b.stop();
+    let lost = RemoteGallery::rank_hover(&gateway, &hover(1), &[], &search)
+        .await
+        .unwrap();
+    assert!(
+        matches!(&lost, RemoteRanking::Incomplete { missing } if missing == &["b".to_string()]),
+        "{lost:?}"
+    );
+    a.stop();
 }

@@ -111,6 +111,10 @@ async fn delete_me_with_palm_and_phone_code_shreds_everything() {
         .await;
     assert_eq!(done.status, 200, "{}", done.body);
     assert_eq!(done.body["status"], "deleted");
+    assert_eq!(
+        done.body["erased_everywhere"], true,
+        "one machine: out of the index at once"
+    );
     let replay = app
         .post(
             &format!("/v1/people/deletions/{id}/confirm"),
