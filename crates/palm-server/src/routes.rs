@@ -365,7 +365,11 @@ pub async fn request_deletion(
 ) -> ApiResult<(StatusCode, Json<DeletionRequest>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.service.request_deletion(&t, req).await?),
+        Json(wire::deletion_request(
+            s.service
+                .request_deletion(&t, &req.image, &req.phone)
+                .await?,
+        )),
     ))
 }
 
@@ -377,7 +381,9 @@ pub async fn confirm_deletion(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ConfirmDeletion>,
 ) -> ApiResult<Json<DeletionResult>> {
-    Ok(Json(s.service.confirm_deletion(&t, &id, &req.code).await?))
+    Ok(Json(wire::deletion_result(
+        s.service.confirm_deletion(&t, &id, &req.code).await?,
+    )))
 }
 
 #[utoipa::path(get, path = "/v1/me/audit", responses((status = 200, body = List<AuditEntry>)))]
@@ -385,7 +391,13 @@ pub async fn audit_export(
     State(s): State<AppState>,
     Person(p): Person,
 ) -> ApiResult<Json<List<AuditEntry>>> {
-    let data = s.service.audit_export(&p.id).await?;
+    let data = s
+        .service
+        .audit_export(&p.id)
+        .await?
+        .into_iter()
+        .map(wire::audit_entry)
+        .collect();
     Ok(Json(List {
         data,
         has_more: false,
@@ -394,7 +406,7 @@ pub async fn audit_export(
 
 #[utoipa::path(get, path = "/v1/retention_policy", responses((status = 200, body = RetentionPolicy)))]
 pub async fn retention_policy(State(s): State<AppState>) -> Json<RetentionPolicy> {
-    Json(s.service.retention_policy())
+    Json(wire::retention_policy(s.service.retention_policy()))
 }
 
 #[utoipa::path(post, path = "/v1/loyalty/programs", request_body = CreateProgram, responses((status = 201, body = Program)))]

@@ -2,12 +2,14 @@
 //! caller sent becomes checked domain values (sums as amounts, a currency, a capture method).
 //! A value that is wrong on its own is refused here, naming its field; one that is wrong only
 //! against a stored record (a capture above the authorisation) is refused by the use case.
+//! And the service's own answers mapped to wire views where a use case has its own (privacy).
 
 use palm_api::CreateRefund;
 use palm_api::{CaptureMethod as WireCapture, CapturePayment, ConfirmPayment, CreatePayment};
 use palm_service::Result;
 use palm_service::payment_input::{Confirmation, NewPayment, NewRefund, Part};
 use palm_service::payment_state::CaptureMethod;
+use palm_service::privacy;
 
 pub fn new_payment(req: CreatePayment) -> Result<NewPayment> {
     let capture = match req.capture_method {
@@ -31,4 +33,35 @@ pub fn capture(req: CapturePayment) -> Part {
 
 pub fn new_refund(req: CreateRefund) -> Result<NewRefund> {
     NewRefund::new(req.amount, req.reason.as_deref())
+}
+
+pub fn audit_entry(a: privacy::AuditEntry) -> palm_api::AuditEntry {
+    palm_api::AuditEntry {
+        id: a.id,
+        actor: a.actor,
+        purpose: a.purpose,
+        created: a.created,
+    }
+}
+
+pub fn retention_policy(p: privacy::RetentionPolicy) -> palm_api::RetentionPolicy {
+    palm_api::RetentionPolicy {
+        biometric_retention_days: p.retention_days,
+        policy: p.text,
+    }
+}
+
+pub fn deletion_request(d: privacy::DeletionAsked) -> palm_api::DeletionRequest {
+    palm_api::DeletionRequest {
+        id: d.id,
+        expires: d.expires,
+    }
+}
+
+pub fn deletion_result(d: privacy::DeletionOutcome) -> palm_api::DeletionResult {
+    palm_api::DeletionResult {
+        id: d.id,
+        status: d.status.as_str().into(),
+        erased_everywhere: d.erased_everywhere,
+    }
 }

@@ -32,7 +32,7 @@ pub mod payment_input;
 pub mod payment_state;
 mod payments;
 mod people;
-mod privacy;
+pub mod privacy;
 pub mod processor;
 mod receipts;
 mod refunds;

@@ -11,9 +11,62 @@ use crate::error::{ErrorKind, Result, ServiceError};
 use crate::ids::PersonId;
 use crate::store::{AuditRow, DeletionRow, TillRow};
 use async_trait::async_trait;
-use palm_api as api;
 use palm_index::PalmId;
 use std::sync::Mutex;
+
+/// One read of a person's biometric data, as their audit export lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditEntry {
+    pub id: String,
+    /// The till, merchant or job that read it.
+    pub actor: String,
+    /// `enrolment`, `payment`, `person_session`, `deletion_request`, `deletion`, `retention`.
+    pub purpose: String,
+    pub created: i64,
+}
+
+/// The published biometric data retention policy.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetentionPolicy {
+    pub retention_days: i64,
+    /// The policy in words, for people.
+    pub text: String,
+}
+
+/// A deletion asked for: the code sent to the person's phone is good until `expires`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeletionAsked {
+    pub id: String,
+    pub expires: i64,
+}
+
+/// Where a confirmed deletion stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeletionStatus {
+    /// Gone now.
+    Deleted,
+    /// A payment of theirs is still in flight: their palms match no one already, and the rest
+    /// goes when it settles (the deletion job).
+    Pending,
+}
+
+impl DeletionStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DeletionStatus::Deleted => "deleted",
+            DeletionStatus::Pending => "pending",
+        }
+    }
+}
+
+/// A confirmed deletion.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeletionOutcome {
+    pub id: String,
+    pub status: DeletionStatus,
+    /// Every copy of the gallery has dropped the palms (see [`Service::erased_everywhere`]).
+    pub erased_everywhere: bool,
+}
 
 /// How codes reach people's phones (an SMS gateway in production).
 #[async_trait]
@@ -87,13 +140,13 @@ impl Service {
         }
     }
 
-    pub async fn audit_export(&self, person_id: &PersonId) -> Result<Vec<api::AuditEntry>> {
+    pub async fn audit_export(&self, person_id: &PersonId) -> Result<Vec<AuditEntry>> {
         Ok(self
             .store
             .audit_of(person_id)
             .await?
             .into_iter()
-            .map(|a| api::AuditEntry {
+            .map(|a| AuditEntry {
                 id: a.id,
                 actor: a.actor,
                 purpose: a.purpose,
@@ -102,11 +155,11 @@ impl Service {
             .collect())
     }
 
-    pub fn retention_policy(&self) -> api::RetentionPolicy {
+    pub fn retention_policy(&self) -> RetentionPolicy {
         let days = self.config.retention_s / 86_400;
-        api::RetentionPolicy {
-            biometric_retention_days: days,
-            policy: format!(
+        RetentionPolicy {
+            retention_days: days,
+            text: format!(
                 "Palm templates are kept, encrypted, only while the person uses Palmline. They are \
                  destroyed when the person deletes their profile, or automatically {days} days \
                  after their last use. Palm images are never stored."
@@ -114,13 +167,15 @@ impl Service {
         }
     }
 
-    /// Step one of "delete me": palm + phone at a till; sends a code to the phone.
+    /// Step one of "delete me": palm (a base64 image) + phone at a till; sends a code to the
+    /// phone.
     pub async fn request_deletion(
         &self,
         till: &TillRow,
-        req: api::CreateDeletion,
-    ) -> Result<api::DeletionRequest> {
-        let (phone, person) = self.identify_with_phone(&req.image, &req.phone).await?;
+        image: &str,
+        phone: &str,
+    ) -> Result<DeletionAsked> {
+        let (phone, person) = self.identify_with_phone(image, phone).await?;
         let mut digits = [0u8; 4];
         getrandom::fill(&mut digits)
             .map_err(|_| ServiceError::internal("the random source failed"))?;
@@ -148,7 +203,7 @@ impl Service {
                 "the code could not be sent; try again later",
             )
         })?;
-        Ok(api::DeletionRequest { id, expires })
+        Ok(DeletionAsked { id, expires })
     }
 
     /// Step two: the code from the phone. Deletes at once, or as soon as the person's payments
@@ -158,7 +213,7 @@ impl Service {
         till: &TillRow,
         id: &str,
         code: &str,
-    ) -> Result<api::DeletionResult> {
+    ) -> Result<DeletionOutcome> {
         let mut request = self
             .store
             .deletion(&till.merchant_id, id)
@@ -207,13 +262,13 @@ impl Service {
             .delete_or_defer(&request.person_id, &till.id, "deletion")
             .await?
         {
-            "deleted"
+            DeletionStatus::Deleted
         } else {
-            "pending"
+            DeletionStatus::Pending
         };
-        Ok(api::DeletionResult {
+        Ok(DeletionOutcome {
             id: id.to_string(),
-            status: status.into(),
+            status,
             // Either way the palms are tombstoned or gone in the database by now, so the
             // matchers are told (through the palm feed) to drop them.
             erased_everywhere: self.erased_everywhere(&palms).await,

@@ -1,7 +1,8 @@
 //! The use cases without HTTP: palm-service driven directly on a real SQLite store (palm-store),
 //! the simulated processor and a clock the test moves. These pin the rules where they live: a
 //! payment by palm and its refund, one merchant unable to reach another's payments, idempotent
-//! retries answered with the first answer, and typed errors for bad input.
+//! retries answered with the first answer, typed errors for bad input, and a deletion by palm
+//! and phone code.
 
 use base64::Engine as _;
 use palm_engine::Engine;
@@ -10,6 +11,7 @@ use palm_index::{Calibration, Policy, SHIPPED_CALIBRATION};
 use palm_service::idempotency::Keyed;
 use palm_service::merchants::{self, MerchantCredentials};
 use palm_service::payment_input::{NewPayment, NewRefund};
+use palm_service::privacy::DeletionStatus;
 use palm_service::store::{Page, PaymentId, PersonId, TillRow};
 use palm_service::{
     Clock, DevPhoneChannel, ErrorKind, KeySource, ManualClock, Parts, Service, ServiceConfig,
@@ -32,6 +34,7 @@ impl KeySource for FixedKeys {
 struct World {
     service: Service,
     processor: Arc<SimulatedProcessor>,
+    phone: Arc<DevPhoneChannel>,
     shop: MerchantCredentials,
     till: TillRow,
     _dir: tempfile::TempDir,
@@ -45,6 +48,7 @@ async fn world() -> World {
     let processor = Arc::new(SimulatedProcessor::new(SimulatedConfig {
         latency: Duration::from_millis(1),
     }));
+    let phone = Arc::new(DevPhoneChannel::default());
     let service = Service::start(Parts {
         engine: Arc::new(Engine::default()),
         policy: Policy::new(Calibration::from_text(SHIPPED_CALIBRATION).unwrap()),
@@ -54,7 +58,7 @@ async fn world() -> World {
         keys: Arc::new(FixedKeys),
         transforms: vec![Transform::new(1, [0x22; 32])],
         fingerprinter: Fingerprinter::new([0x33; 32]),
-        phone: Arc::new(DevPhoneChannel::default()),
+        phone: phone.clone(),
         remote_gallery: None,
         config: ServiceConfig::default(),
     })
@@ -77,6 +81,7 @@ async fn world() -> World {
     World {
         service,
         processor,
+        phone,
         shop,
         till,
         _dir: dir,
@@ -548,4 +553,64 @@ async fn the_card_that_verifies_then_declines_signs_up_and_is_declined_at_the_ti
     assert_eq!(status, palm_api::PaymentStatus::Failed);
     assert_eq!(code.as_deref(), Some("card_declined"));
     assert_eq!(w.processor.charge_totals(), (0, 0, 0));
+}
+
+#[tokio::test]
+async fn a_deletion_by_palm_and_code_leaves_the_palm_matching_no_one() {
+    let w = world().await;
+    let phone = "+447700900007";
+    w.sign_up(7, phone).await.unwrap();
+    w.sign_up(8, "+447700900008").await.unwrap();
+    // Hovered until read, as a person at a till would.
+    let mut asked = None;
+    for k in 50..56 {
+        match w
+            .service
+            .request_deletion(&w.till, &palm(7, k), phone)
+            .await
+        {
+            Ok(a) => {
+                asked = Some((a, k));
+                break;
+            }
+            Err(e) if e.code == "palm_not_recognised" => {}
+            Err(e) => panic!("{e:?}"),
+        }
+    }
+    let (asked, read) = asked.expect("person 7 was never recognised");
+    let code = w.phone.last_code(phone).expect("a code was sent");
+    let wrong = w
+        .service
+        .confirm_deletion(&w.till, &asked.id, "000000x")
+        .await
+        .unwrap_err();
+    assert_eq!(wrong.code, "invalid_code");
+    let done = w
+        .service
+        .confirm_deletion(&w.till, &asked.id, &code)
+        .await
+        .unwrap();
+    assert_eq!(
+        (done.status, done.erased_everywhere),
+        (DeletionStatus::Deleted, true),
+        "one machine: gone from the index at once"
+    );
+    assert_eq!(done.status.as_str(), "deleted");
+    // The very picture that named them names no one now; the other person still pays.
+    let p = w.new_payment(500).await;
+    let e = w
+        .service
+        .submit_palm(
+            &w.till,
+            &PaymentId::new(&p.id),
+            from(json!({"image": palm(7, read)})),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e.kind, ErrorKind::NotRecognised | ErrorKind::Palm),
+        "{e:?}"
+    );
+    let paid = w.hover(&p.id, 8, "+447700900008").await;
+    assert_eq!(paid.status, palm_api::PaymentStatus::Succeeded);
 }
