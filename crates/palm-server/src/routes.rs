@@ -259,7 +259,7 @@ pub async fn create_webhook_endpoint(
 ) -> ApiResult<(StatusCode, Json<WebhookEndpoint>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.service.create_endpoint(&m.id, req).await?),
+        Json(s.service.create_endpoint(&m.id, &req.url).await?),
     ))
 }
 

@@ -4,6 +4,7 @@
 use crate::error::{AppError, PalmMissed};
 use crate::extract::{ApiJson, Gate, Merchant, optional_body, page};
 use crate::state::AppState;
+use crate::wire;
 use axum::Json;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
@@ -105,7 +106,11 @@ pub async fn request_adjustment(
 ) -> ApiResult<(StatusCode, Json<Adjustment>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.service.request_adjustment(&m.id, &id, req).await?),
+        Json(
+            s.service
+                .request_adjustment(&m.id, &id, wire::disputed_line(req))
+                .await?,
+        ),
     ))
 }
 
@@ -169,6 +174,10 @@ pub async fn dispute_by_token(
 ) -> ApiResult<(StatusCode, Json<Adjustment>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.service.dispute_by_token(&token, req).await?),
+        Json(
+            s.service
+                .dispute_by_token(&token, wire::disputed_line(req))
+                .await?,
+        ),
     ))
 }

@@ -7,6 +7,7 @@
 use palm_api::CreateRefund;
 use palm_api::{CaptureMethod as WireCapture, CapturePayment, ConfirmPayment, CreatePayment};
 use palm_service::Result;
+use palm_service::adjustments::DisputedLine;
 use palm_service::payment_input::{Confirmation, NewPayment, NewRefund, Part};
 use palm_service::payment_state::CaptureMethod;
 use palm_service::privacy;
@@ -33,6 +34,14 @@ pub fn capture(req: CapturePayment) -> Part {
 
 pub fn new_refund(req: CreateRefund) -> Result<NewRefund> {
     NewRefund::new(req.amount, req.reason.as_deref())
+}
+
+pub fn disputed_line(req: palm_api::CreateAdjustment) -> DisputedLine {
+    DisputedLine {
+        product: req.product,
+        quantity: req.quantity,
+        reason: req.reason,
+    }
 }
 
 pub fn audit_entry(a: privacy::AuditEntry) -> palm_api::AuditEntry {

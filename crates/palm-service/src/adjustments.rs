@@ -17,6 +17,15 @@ use crate::trip_store::{AdjustmentRow, AdjustmentState as A, TripState};
 use crate::views;
 use palm_api as api;
 
+/// A receipt line disputed: which product, how many of the receipt's quantity (all when not
+/// said), and why in the person's words.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DisputedLine {
+    pub product: String,
+    pub quantity: Option<i64>,
+    pub reason: String,
+}
+
 /// The refund reason that names the adjustment it pays.
 fn refund_reason(a: &AdjustmentRow) -> String {
     format!("adjustment {}", a.id)
@@ -28,7 +37,7 @@ impl Service {
         &self,
         merchant_id: &MerchantId,
         trip_id: &str,
-        req: api::CreateAdjustment,
+        req: DisputedLine,
     ) -> Result<api::Adjustment> {
         let t = self.load_trip(merchant_id, trip_id).await?;
         if t.status != TripState::Completed {

@@ -9,7 +9,7 @@
 //! handed straight to the processor).
 
 mod access;
-mod adjustments;
+pub mod adjustments;
 pub mod answers;
 mod basket;
 pub mod clock;

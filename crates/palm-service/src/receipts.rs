@@ -82,7 +82,7 @@ impl Service {
     pub async fn dispute_by_token(
         &self,
         token: &str,
-        req: api::CreateAdjustment,
+        req: crate::adjustments::DisputedLine,
     ) -> Result<api::Adjustment> {
         let t = self.trip_by_token(token).await?;
         if t.status != TripState::Completed {

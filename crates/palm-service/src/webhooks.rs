@@ -97,9 +97,9 @@ impl Service {
     pub async fn create_endpoint(
         &self,
         merchant_id: &MerchantId,
-        req: api::CreateWebhookEndpoint,
+        url: &str,
     ) -> Result<api::WebhookEndpoint> {
-        let url = req.url.trim();
+        let url = url.trim();
         let valid = (url.starts_with("http://") || url.starts_with("https://"))
             && url.len() <= 2000
             && !url.chars().any(|c| c.is_whitespace() || c.is_control());
