@@ -417,7 +417,11 @@ pub async fn create_program(
 ) -> ApiResult<(StatusCode, Json<Program>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.service.create_program(&m.id, req).await?),
+        Json(
+            s.service
+                .create_program(&m.id, wire::new_program(req)?)
+                .await?,
+        ),
     ))
 }
 
@@ -442,7 +446,11 @@ pub async fn create_reward(
 ) -> ApiResult<(StatusCode, Json<Reward>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.service.create_reward(&m.id, &id, req).await?),
+        Json(
+            s.service
+                .create_reward(&m.id, &id, wire::new_reward(req)?)
+                .await?,
+        ),
     ))
 }
 
@@ -458,7 +466,16 @@ pub async fn add_member(
 ) -> ApiResult<(StatusCode, Json<Invitation>)> {
     Ok((
         StatusCode::ACCEPTED,
-        Json(s.service.invite_member(&m.id, &id, &req).await?),
+        Json(
+            s.service
+                .invite_member(
+                    &m.id,
+                    &id,
+                    req.phone.as_deref(),
+                    req.member_number.as_deref(),
+                )
+                .await?,
+        ),
     ))
 }
 
@@ -480,7 +497,11 @@ pub async fn present_loyalty(
     Till(t): Till,
     ApiJson(req): ApiJson<PresentLoyalty>,
 ) -> ApiResult<Json<LoyaltyPresentation>> {
-    Ok(Json(s.service.present_loyalty(&t, req).await?))
+    Ok(Json(
+        s.service
+            .present_loyalty(&t, &req.image, req.phone_last4.as_deref())
+            .await?,
+    ))
 }
 
 #[utoipa::path(post, path = "/v1/venues", request_body = CreateVenue, responses((status = 201, body = Venue)))]

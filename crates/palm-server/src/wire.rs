@@ -8,6 +8,7 @@ use palm_api::CreateRefund;
 use palm_api::{CaptureMethod as WireCapture, CapturePayment, ConfirmPayment, CreatePayment};
 use palm_service::Result;
 use palm_service::adjustments::DisputedLine;
+use palm_service::loyalty::{NewProgram, NewReward};
 use palm_service::payment_input::{Confirmation, NewPayment, NewRefund, Part};
 use palm_service::payment_state::CaptureMethod;
 use palm_service::privacy;
@@ -34,6 +35,14 @@ pub fn capture(req: CapturePayment) -> Part {
 
 pub fn new_refund(req: CreateRefund) -> Result<NewRefund> {
     NewRefund::new(req.amount, req.reason.as_deref())
+}
+
+pub fn new_program(req: palm_api::CreateProgram) -> Result<NewProgram> {
+    NewProgram::new(&req.name, req.points_per_unit)
+}
+
+pub fn new_reward(req: palm_api::CreateReward) -> Result<NewReward> {
+    NewReward::new(&req.name, req.points_cost, req.discount, &req.currency)
 }
 
 pub fn disputed_line(req: palm_api::CreateAdjustment) -> DisputedLine {

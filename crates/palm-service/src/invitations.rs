@@ -22,20 +22,20 @@ impl Service {
         &self,
         merchant_id: &MerchantId,
         program_id: &str,
-        req: &api::JoinProgram,
+        phone: Option<&str>,
+        member_number: Option<&str>,
     ) -> Result<api::Invitation> {
         let program = self.program(merchant_id, program_id).await?;
-        let phone = req.phone.as_deref().ok_or_else(|| {
+        let phone = phone.ok_or_else(|| {
             ServiceError::invalid(
                 "phone_required",
                 "give the phone number the person enrolled with",
             )
             .with_param("phone")
         })?;
-        let number = match &req.member_number {
-            Some(n) => Some(check_text(n, "member_number", 40)?),
-            None => None,
-        };
+        let number = member_number
+            .map(|n| check_text(n, "member_number", 40))
+            .transpose()?;
         self.invite(merchant_id, "membership", &program.id, phone, number)
             .await
     }

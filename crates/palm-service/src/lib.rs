@@ -22,7 +22,7 @@ pub mod idempotency;
 pub mod identify;
 pub mod ids;
 mod invitations;
-mod loyalty;
+pub mod loyalty;
 pub mod merchants;
 pub mod money;
 pub mod offline;

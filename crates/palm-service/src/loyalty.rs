@@ -33,6 +33,53 @@ fn reward_view(r: &RewardRow) -> api::Reward {
     }
 }
 
+/// A loyalty program a merchant asks for, checked: a printable name of at most 100 characters,
+/// 1 to 1000 points per whole currency unit charged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewProgram {
+    pub name: String,
+    pub points_per_unit: i64,
+}
+
+impl NewProgram {
+    pub fn new(name: &str, points_per_unit: i64) -> Result<NewProgram> {
+        let name = check_text(name, "name", 100)?;
+        if !(1..=1000).contains(&points_per_unit) {
+            return Err(ServiceError::invalid(
+                "invalid_points",
+                "points_per_unit must be from 1 to 1000",
+            )
+            .with_param("points_per_unit"));
+        }
+        Ok(NewProgram {
+            name,
+            points_per_unit,
+        })
+    }
+}
+
+/// A reward of a program, checked: its cost in points and its discount bounded like amounts, a
+/// currency the service takes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewReward {
+    pub name: String,
+    pub points_cost: i64,
+    pub discount: Amount,
+    pub currency: Currency,
+}
+
+impl NewReward {
+    pub fn new(name: &str, points_cost: i64, discount: i64, currency: &str) -> Result<NewReward> {
+        Ok(NewReward {
+            name: check_text(name, "name", 100)?,
+            // Points are bounded like amounts.
+            points_cost: Amount::parse(points_cost, "points_cost", false)?.minor_units(),
+            discount: Amount::parse(discount, "discount", false)?,
+            currency: Currency::parse(currency)?,
+        })
+    }
+}
+
 pub(crate) fn random_member_number() -> Result<String> {
     let mut b = [0u8; 4];
     getrandom::fill(&mut b).map_err(|_| ServiceError::internal("the random source failed"))?;
@@ -43,20 +90,12 @@ impl Service {
     pub async fn create_program(
         &self,
         merchant_id: &MerchantId,
-        req: api::CreateProgram,
+        req: NewProgram,
     ) -> Result<api::Program> {
-        let name = check_text(&req.name, "name", 100)?;
-        if !(1..=1000).contains(&req.points_per_unit) {
-            return Err(ServiceError::invalid(
-                "invalid_points",
-                "points_per_unit must be from 1 to 1000",
-            )
-            .with_param("points_per_unit"));
-        }
         let p = ProgramRow {
             id: new_id("prog"),
             merchant_id: merchant_id.clone(),
-            name,
+            name: req.name,
             points_per_unit: req.points_per_unit,
             created: self.now_s(),
         };
@@ -98,17 +137,16 @@ impl Service {
         &self,
         merchant_id: &MerchantId,
         program_id: &str,
-        req: api::CreateReward,
+        req: NewReward,
     ) -> Result<api::Reward> {
         let program = self.program(merchant_id, program_id).await?;
         let r = RewardRow {
             id: new_id("rwd"),
             program_id: program.id,
-            name: check_text(&req.name, "name", 100)?,
-            // Points are bounded like amounts.
-            points_cost: Amount::parse(req.points_cost, "points_cost", false)?.minor_units(),
-            discount: Amount::parse(req.discount, "discount", false)?,
-            currency: Currency::parse(&req.currency)?,
+            name: req.name,
+            points_cost: req.points_cost,
+            discount: req.discount,
+            currency: req.currency,
             created: self.now_s(),
         };
         self.store.insert_reward(&r).await?;
@@ -122,10 +160,10 @@ impl Service {
         merchant_id: &MerchantId,
         program_id: &str,
         person_id: &PersonId,
-        req: &api::JoinProgram,
+        member_number: Option<&str>,
     ) -> Result<api::Membership> {
         let program = self.program(merchant_id, program_id).await?;
-        let member_number = match &req.member_number {
+        let member_number = match member_number {
             Some(n) => check_text(n, "member_number", 40)?,
             None => random_member_number()?,
         };
@@ -190,11 +228,10 @@ impl Service {
     pub async fn present_loyalty(
         &self,
         till: &TillRow,
-        req: api::PresentLoyalty,
+        image: &str,
+        phone_last4: Option<&str>,
     ) -> Result<api::LoyaltyPresentation> {
-        let person = self
-            .identify(&req.image, req.phone_last4.as_deref())
-            .await?;
+        let person = self.identify(image, phone_last4).await?;
         self.audit(&person.id, &till.id, "loyalty").await?;
         self.accept_invitations(&till.merchant_id, &person).await?;
         let memberships = self

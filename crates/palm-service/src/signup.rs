@@ -349,7 +349,12 @@ impl Service {
             // The person is enrolled whatever happens here: a taken member number leaves that
             // one membership out, and the response shows which were joined.
             match self
-                .join_program(merchant_id, program, &person_id, join)
+                .join_program(
+                    merchant_id,
+                    program,
+                    &person_id,
+                    join.member_number.as_deref(),
+                )
                 .await
             {
                 Ok(m) => memberships.push(m),

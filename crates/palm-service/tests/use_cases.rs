@@ -9,6 +9,7 @@ use palm_engine::Engine;
 use palm_engine::protect::Transform;
 use palm_index::{Calibration, Policy, SHIPPED_CALIBRATION};
 use palm_service::idempotency::Keyed;
+use palm_service::loyalty::{NewProgram, NewReward};
 use palm_service::merchants::{self, MerchantCredentials};
 use palm_service::payment_input::{NewPayment, NewRefund};
 use palm_service::privacy::DeletionStatus;
@@ -265,22 +266,13 @@ async fn points_are_earned_per_whole_unit_of_each_currency() {
     w.sign_up(9, "+447700900009").await.unwrap();
     let program = w
         .service
-        .create_program(
-            &w.shop.merchant,
-            from(json!({"name": "Stamps", "points_per_unit": 2})),
-        )
+        .create_program(&w.shop.merchant, NewProgram::new("Stamps", 2).unwrap())
         .await
         .unwrap();
     let first = w.new_payment(100).await;
     let person = w.hover(&first.id, 9, "+447700900009").await.person.unwrap();
-    let join = from(json!({}));
     w.service
-        .join_program(
-            &w.shop.merchant,
-            &program.id,
-            &PersonId::new(&person),
-            &join,
-        )
+        .join_program(&w.shop.merchant, &program.id, &PersonId::new(&person), None)
         .await
         .unwrap();
     let balance = async || {
@@ -613,4 +605,31 @@ async fn a_deletion_by_palm_and_code_leaves_the_palm_matching_no_one() {
     );
     let paid = w.hover(&p.id, 8, "+447700900008").await;
     assert_eq!(paid.status, palm_api::PaymentStatus::Succeeded);
+}
+
+#[test]
+fn loyalty_requests_are_checked_before_any_use_case_runs() {
+    let refused = |e: ServiceError| (e.code, e.param);
+    assert_eq!(
+        refused(NewProgram::new("Stamps", 0).unwrap_err()),
+        ("invalid_points", Some("points_per_unit".to_string()))
+    );
+    assert_eq!(
+        NewProgram::new("Stamps", 1000).unwrap().points_per_unit,
+        1000
+    );
+    assert_eq!(
+        refused(NewReward::new("5 off", 200, -1, "usd").unwrap_err()).1,
+        Some("discount".to_string())
+    );
+    assert_eq!(
+        refused(NewReward::new("5 off", 0, 500, "usd").unwrap_err()).1,
+        Some("points_cost".to_string())
+    );
+    assert_eq!(
+        refused(NewReward::new("5 off", 200, 500, "xyz").unwrap_err()).1,
+        Some("currency".to_string())
+    );
+    let reward = NewReward::new("5 off", 200, 500, "usd").unwrap();
+    assert_eq!(reward.discount.minor_units(), 500);
 }
