@@ -525,7 +525,11 @@ pub async fn create_event(
 ) -> ApiResult<(StatusCode, Json<VenueEvent>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.service.create_event(&m.id, &id, req).await?),
+        Json(
+            s.service
+                .create_event(&m.id, &id, wire::new_event(req)?)
+                .await?,
+        ),
     ))
 }
 
@@ -553,7 +557,7 @@ pub async fn verify_age(
 ) -> ApiResult<(StatusCode, Json<AgeVerification>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.service.verify_age(&m.id, req).await?),
+        Json(s.service.verify_age(&m.id, wire::age_check(req)?).await?),
     ))
 }
 

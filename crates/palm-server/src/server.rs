@@ -9,6 +9,7 @@ use crate::state::AppState;
 use anyhow::{Context, Result};
 use palm_engine::Engine;
 use palm_index::{Calibration, Policy, SHIPPED_CALIBRATION};
+use palm_service::entry::NewEvent;
 use palm_service::{
     Clock, DevPhoneChannel, Parts, PhoneChannel, RemoteGallery, Service, ServiceConfig,
     SimulatedConfig, SimulatedProcessor, SystemClock,
@@ -333,13 +334,7 @@ async fn demo_merchant(service: &Service, data_dir: &Path) -> Result<Option<Demo
         .create_event(
             &shop.merchant,
             &venue.id,
-            palm_api::CreateEvent {
-                name: "Demo evening".into(),
-                starts: now - 60,
-                ends: now + 365 * 86_400,
-                capacity: 1000,
-                reentry: true,
-            },
+            NewEvent::new("Demo evening", now - 60, now + 365 * 86_400, 1000)?.with_reentry(true),
         )
         .await?;
     let gate = venue.gates.into_iter().next().and_then(|g| {

@@ -8,6 +8,7 @@ use palm_api::CreateRefund;
 use palm_api::{CaptureMethod as WireCapture, CapturePayment, ConfirmPayment, CreatePayment};
 use palm_service::Result;
 use palm_service::adjustments::DisputedLine;
+use palm_service::entry::{AgeCheck, NewEvent};
 use palm_service::loyalty::{NewProgram, NewReward};
 use palm_service::payment_input::{Confirmation, NewPayment, NewRefund, Part};
 use palm_service::payment_state::CaptureMethod;
@@ -43,6 +44,14 @@ pub fn new_program(req: palm_api::CreateProgram) -> Result<NewProgram> {
 
 pub fn new_reward(req: palm_api::CreateReward) -> Result<NewReward> {
     NewReward::new(&req.name, req.points_cost, req.discount, &req.currency)
+}
+
+pub fn new_event(req: palm_api::CreateEvent) -> Result<NewEvent> {
+    Ok(NewEvent::new(&req.name, req.starts, req.ends, req.capacity)?.with_reentry(req.reentry))
+}
+
+pub fn age_check(req: palm_api::VerifyAge) -> Result<AgeCheck> {
+    AgeCheck::new(&req.phone, &req.document_type, &req.verified_by)
 }
 
 pub fn disputed_line(req: palm_api::CreateAdjustment) -> DisputedLine {

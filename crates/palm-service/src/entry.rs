@@ -16,6 +16,69 @@ use palm_api as api;
 pub(crate) const PASS_KINDS: [&str; 3] = ["ticket", "membership", "staff"];
 const DOCUMENT_TYPES: [&str; 3] = ["passport", "driving_licence", "national_id"];
 
+/// An event a venue asks for, checked: a printable name, doors that close after they open, a
+/// capacity from 1 to 1,000,000.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewEvent {
+    pub name: String,
+    /// Doors open and close (Unix seconds).
+    pub starts: i64,
+    pub ends: i64,
+    pub capacity: i64,
+    /// May someone who left come back in?
+    pub reentry: bool,
+}
+
+impl NewEvent {
+    pub fn new(name: &str, starts: i64, ends: i64, capacity: i64) -> Result<NewEvent> {
+        if ends <= starts {
+            return Err(
+                ServiceError::invalid("invalid_times", "ends must be after starts")
+                    .with_param("ends"),
+            );
+        }
+        if !(1..=1_000_000).contains(&capacity) {
+            return Err(ServiceError::invalid(
+                "invalid_capacity",
+                "capacity must be from 1 to 1,000,000",
+            )
+            .with_param("capacity"));
+        }
+        Ok(NewEvent {
+            name: check_text(name, "name", 100)?,
+            starts,
+            ends,
+            capacity,
+            reentry: false,
+        })
+    }
+
+    /// People who left may come back in.
+    pub fn with_reentry(self, reentry: bool) -> NewEvent {
+        NewEvent { reentry, ..self }
+    }
+}
+
+/// Staff's record that they checked a person's ID document (the document is never sent).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AgeCheck {
+    pub phone: Phone,
+    /// `passport`, `driving_licence` or `national_id`.
+    pub document_type: String,
+    /// The staff member who checked it (at most 100 characters).
+    pub verified_by: String,
+}
+
+impl AgeCheck {
+    pub fn new(phone: &str, document_type: &str, verified_by: &str) -> Result<AgeCheck> {
+        Ok(AgeCheck {
+            phone: Phone::parse(phone)?,
+            document_type: one_of(document_type, &DOCUMENT_TYPES, "document_type")?,
+            verified_by: check_text(verified_by, "verified_by", 100)?,
+        })
+    }
+}
+
 pub(crate) fn one_of(value: &str, allowed: &[&str], param: &str) -> Result<String> {
     if allowed.contains(&value) {
         Ok(value.to_string())
@@ -89,31 +152,18 @@ impl Service {
         &self,
         merchant_id: &MerchantId,
         venue_id: &str,
-        req: api::CreateEvent,
+        req: NewEvent,
     ) -> Result<api::VenueEvent> {
         let venue = self
             .store
             .venue(merchant_id, venue_id)
             .await?
             .ok_or_else(|| ServiceError::not_found("venue"))?;
-        if req.ends <= req.starts {
-            return Err(
-                ServiceError::invalid("invalid_times", "ends must be after starts")
-                    .with_param("ends"),
-            );
-        }
-        if !(1..=1_000_000).contains(&req.capacity) {
-            return Err(ServiceError::invalid(
-                "invalid_capacity",
-                "capacity must be from 1 to 1,000,000",
-            )
-            .with_param("capacity"));
-        }
         let e = VenueEventRow {
             id: new_id("evn"),
             venue_id: venue.id,
             merchant_id: merchant_id.clone(),
-            name: check_text(&req.name, "name", 100)?,
+            name: req.name,
             starts: req.starts,
             ends: req.ends,
             capacity: req.capacity,
@@ -139,18 +189,14 @@ impl Service {
     pub async fn verify_age(
         &self,
         merchant_id: &MerchantId,
-        req: api::VerifyAge,
+        req: AgeCheck,
     ) -> Result<api::AgeVerification> {
-        let phone = Phone::parse(&req.phone)?;
-        let verified_by = format!(
-            "{merchant_id}/{}",
-            check_text(&req.verified_by, "verified_by", 100)?
-        );
-        let document_type = one_of(&req.document_type, &DOCUMENT_TYPES, "document_type")?;
+        let verified_by = format!("{merchant_id}/{}", req.verified_by);
+        let document_type = req.document_type;
         let verified_at = self.now_s();
         if let Some(person) = self
             .store
-            .person_by_phone(&self.phone_fingerprint(&phone))
+            .person_by_phone(&self.phone_fingerprint(&req.phone))
             .await?
         {
             self.store

@@ -16,7 +16,7 @@ pub mod clock;
 pub mod device_store;
 pub mod devices;
 pub mod domain;
-mod entry;
+pub mod entry;
 pub mod error;
 pub mod idempotency;
 pub mod identify;

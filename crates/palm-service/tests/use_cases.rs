@@ -8,6 +8,7 @@ use base64::Engine as _;
 use palm_engine::Engine;
 use palm_engine::protect::Transform;
 use palm_index::{Calibration, Policy, SHIPPED_CALIBRATION};
+use palm_service::entry::{AgeCheck, NewEvent};
 use palm_service::idempotency::Keyed;
 use palm_service::loyalty::{NewProgram, NewReward};
 use palm_service::merchants::{self, MerchantCredentials};
@@ -632,4 +633,28 @@ fn loyalty_requests_are_checked_before_any_use_case_runs() {
     );
     let reward = NewReward::new("5 off", 200, 500, "usd").unwrap();
     assert_eq!(reward.discount.minor_units(), 500);
+}
+
+#[test]
+fn event_and_age_check_requests_are_checked_before_any_use_case_runs() {
+    let refused = |e: ServiceError| (e.code, e.param);
+    assert_eq!(
+        refused(NewEvent::new("Gig", 100, 100, 10).unwrap_err()),
+        ("invalid_times", Some("ends".to_string()))
+    );
+    assert_eq!(
+        refused(NewEvent::new("Gig", 100, 200, 0).unwrap_err()),
+        ("invalid_capacity", Some("capacity".to_string()))
+    );
+    let event = NewEvent::new("Gig", 100, 200, 10)
+        .unwrap()
+        .with_reentry(true);
+    assert!(event.reentry && event.capacity == 10);
+    assert_eq!(
+        refused(AgeCheck::new("+447700900007", "library_card", "Sam").unwrap_err()).1,
+        Some("document_type".to_string())
+    );
+    assert!(AgeCheck::new("not a phone", "passport", "Sam").is_err());
+    let check = AgeCheck::new("+447700900007", "passport", "Sam").unwrap();
+    assert_eq!(check.document_type, "passport");
 }
