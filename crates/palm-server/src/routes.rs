@@ -512,7 +512,7 @@ pub async fn create_venue(
 ) -> ApiResult<(StatusCode, Json<Venue>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.service.create_venue(&m.id, req).await?),
+        Json(s.service.create_venue(&m.id, wire::new_venue(req)?).await?),
     ))
 }
 

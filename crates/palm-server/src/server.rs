@@ -9,7 +9,7 @@ use crate::state::AppState;
 use anyhow::{Context, Result};
 use palm_engine::Engine;
 use palm_index::{Calibration, Policy, SHIPPED_CALIBRATION};
-use palm_service::entry::NewEvent;
+use palm_service::entry::{NewEvent, NewVenue};
 use palm_service::{
     Clock, DevPhoneChannel, Parts, PhoneChannel, RemoteGallery, Service, ServiceConfig,
     SimulatedConfig, SimulatedProcessor, SystemClock,
@@ -319,14 +319,7 @@ async fn demo_merchant(service: &Service, data_dir: &Path) -> Result<Option<Demo
     let venue = service
         .create_venue(
             &shop.merchant,
-            palm_api::CreateVenue {
-                name: "Demo Hall".into(),
-                gates: vec![palm_api::GateInput {
-                    name: "Main door".into(),
-                    age_restricted: false,
-                }],
-                walk_out: None,
-            },
+            NewVenue::new("Demo Hall", vec![("Main door".into(), false)])?,
         )
         .await?;
     let now = service.now_s();

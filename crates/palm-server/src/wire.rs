@@ -8,7 +8,7 @@ use palm_api::CreateRefund;
 use palm_api::{CaptureMethod as WireCapture, CapturePayment, ConfirmPayment, CreatePayment};
 use palm_service::Result;
 use palm_service::adjustments::DisputedLine;
-use palm_service::entry::{AgeCheck, NewEvent};
+use palm_service::entry::{AgeCheck, NewEvent, NewVenue, WalkOut};
 use palm_service::loyalty::{NewProgram, NewReward};
 use palm_service::payment_input::{Confirmation, NewPayment, NewRefund, Part};
 use palm_service::payment_state::CaptureMethod;
@@ -44,6 +44,19 @@ pub fn new_program(req: palm_api::CreateProgram) -> Result<NewProgram> {
 
 pub fn new_reward(req: palm_api::CreateReward) -> Result<NewReward> {
     NewReward::new(&req.name, req.points_cost, req.discount, &req.currency)
+}
+
+pub fn new_venue(req: palm_api::CreateVenue) -> Result<NewVenue> {
+    let gates = req
+        .gates
+        .into_iter()
+        .map(|g| (g.name, g.age_restricted))
+        .collect();
+    let walk_out = req
+        .walk_out
+        .map(|w| WalkOut::new(&w.currency, w.hold, w.tax_rate_bps))
+        .transpose()?;
+    Ok(NewVenue::new(&req.name, gates)?.with_walk_out(walk_out))
 }
 
 pub fn new_event(req: palm_api::CreateEvent) -> Result<NewEvent> {

@@ -10,11 +10,93 @@ use crate::Service;
 use crate::domain::{Phone, check_text, new_id, new_secret, secret_hash};
 use crate::error::{Result, ServiceError};
 use crate::ids::MerchantId;
+use crate::money::{Amount, Currency};
 use crate::store::{AgeRow, EntryRow, GateRow, PersonRow, VenueEventRow, VenueRow};
 use palm_api as api;
 
 pub(crate) const PASS_KINDS: [&str; 3] = ["ticket", "membership", "staff"];
 const DOCUMENT_TYPES: [&str; 3] = ["passport", "driving_licence", "national_id"];
+
+/// A venue a merchant asks for, checked: a printable name, 1 to 100 gates each with one.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewVenue {
+    pub name: String,
+    pub gates: Vec<NewGate>,
+    /// A walk-out store: its gates open shopping trips instead of checking event passes.
+    pub walk_out: Option<WalkOut>,
+}
+
+/// A gate of a new venue.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewGate {
+    pub name: String,
+    /// An age-restricted area's gate admits only people staff have age-verified.
+    pub age_restricted: bool,
+}
+
+impl NewVenue {
+    /// `gates` as (name, age restricted).
+    pub fn new(name: &str, gates: Vec<(String, bool)>) -> Result<NewVenue> {
+        let name = check_text(name, "name", 100)?;
+        if gates.is_empty() || gates.len() > 100 {
+            return Err(
+                ServiceError::invalid("gate_count", "a venue has 1 to 100 gates")
+                    .with_param("gates"),
+            );
+        }
+        let gates = gates
+            .into_iter()
+            .enumerate()
+            .map(|(i, (name, age_restricted))| {
+                Ok(NewGate {
+                    name: check_text(&name, &format!("gates[{i}].name"), 100)?,
+                    age_restricted,
+                })
+            })
+            .collect::<Result<_>>()?;
+        Ok(NewVenue {
+            name,
+            gates,
+            walk_out: None,
+        })
+    }
+
+    /// A walk-out store (or not).
+    pub fn with_walk_out(self, walk_out: Option<WalkOut>) -> NewVenue {
+        NewVenue { walk_out, ..self }
+    }
+}
+
+/// A walk-out store's settings, checked: the currency of its prices, the hold put on a card
+/// at entry, the sales tax on the basket (0 to 50%, in basis points; 0 when prices include it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WalkOut {
+    pub currency: Currency,
+    pub hold: Amount,
+    pub tax_rate_bps: i64,
+}
+
+impl WalkOut {
+    pub fn new(currency: &str, hold: i64, tax_rate_bps: i64) -> Result<WalkOut> {
+        let currency = Currency::parse(currency)?;
+        let hold = Amount::parse(hold, "walk_out.hold", false)?;
+        if !(0..=MAX_TAX_BPS).contains(&tax_rate_bps) {
+            return Err(ServiceError::invalid(
+                "invalid_tax_rate",
+                format!("walk_out.tax_rate_bps must be from 0 to {MAX_TAX_BPS} (50%)"),
+            )
+            .with_param("walk_out.tax_rate_bps"));
+        }
+        Ok(WalkOut {
+            currency,
+            hold,
+            tax_rate_bps,
+        })
+    }
+}
+
+/// Highest tax rate a store may set: 50%.
+const MAX_TAX_BPS: i64 = 5000;
 
 /// An event a venue asks for, checked: a printable name, doors that close after they open, a
 /// capacity from 1 to 1,000,000.
@@ -99,29 +181,23 @@ impl Service {
     pub async fn create_venue(
         &self,
         merchant_id: &MerchantId,
-        req: api::CreateVenue,
+        req: NewVenue,
     ) -> Result<api::Venue> {
         let venue = VenueRow {
             id: new_id("ven"),
             merchant_id: merchant_id.clone(),
-            name: check_text(&req.name, "name", 100)?,
+            name: req.name,
             created: self.now_s(),
         };
-        if req.gates.is_empty() || req.gates.len() > 100 {
-            return Err(
-                ServiceError::invalid("gate_count", "a venue has 1 to 100 gates")
-                    .with_param("gates"),
-            );
-        }
         let mut gates = vec![];
         let mut shown = vec![];
-        for (i, g) in req.gates.iter().enumerate() {
+        for g in req.gates {
             let credential = new_secret("gk")?;
             let gate = GateRow {
                 id: new_id("gate"),
                 venue_id: venue.id.clone(),
                 merchant_id: merchant_id.clone(),
-                name: check_text(&g.name, &format!("gates[{i}].name"), 100)?,
+                name: g.name,
                 age_restricted: g.age_restricted,
                 secret_hash: secret_hash(&credential),
             };
@@ -144,7 +220,11 @@ impl Service {
             id: venue.id,
             name: venue.name,
             gates: shown,
-            walk_out: req.walk_out,
+            walk_out: req.walk_out.map(|w| api::WalkOutSettings {
+                currency: w.currency.to_string(),
+                hold: w.hold.minor_units(),
+                tax_rate_bps: w.tax_rate_bps,
+            }),
         })
     }
 

@@ -11,7 +11,7 @@ use crate::basket::Basket;
 use crate::domain::{check_text, new_id};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
 use crate::ids::{MerchantId, PaymentId};
-use crate::money::{Amount, Currency};
+use crate::money::Amount;
 use crate::payment_state::{CaptureMethod, PaymentStatus};
 use crate::store::{GateRow, NewWalkOut, Page, PaymentRow, PersonRow, TillRow, WalkOutRow};
 use crate::trip_store::{EventAdded, ItemEventRow, ItemKind, TripRow, TripState};
@@ -25,8 +25,6 @@ const MAX_QUANTITY: i64 = 1000;
 /// Most item events one trip takes (a basket of hundreds of products, each taken and put back
 /// a few times).
 const MAX_EVENTS: usize = 5000;
-/// Highest tax rate a store may set: 50%.
-const MAX_TAX_BPS: i64 = 5000;
 
 pub(crate) fn decision(
     allowed: bool,
@@ -66,17 +64,8 @@ impl Service {
         merchant_id: &MerchantId,
         venue_id: &str,
         venue_name: &str,
-        s: &api::WalkOutSettings,
+        s: &crate::entry::WalkOut,
     ) -> Result<NewWalkOut> {
-        let currency = Currency::parse(&s.currency)?;
-        let hold = Amount::parse(s.hold, "walk_out.hold", false)?;
-        if !(0..=MAX_TAX_BPS).contains(&s.tax_rate_bps) {
-            return Err(ServiceError::invalid(
-                "invalid_tax_rate",
-                format!("walk_out.tax_rate_bps must be from 0 to {MAX_TAX_BPS} (50%)"),
-            )
-            .with_param("walk_out.tax_rate_bps"));
-        }
         let till = TillRow {
             id: new_id("till"),
             merchant_id: merchant_id.clone(),
@@ -89,8 +78,8 @@ impl Service {
                 venue_id: venue_id.to_string(),
                 merchant_id: merchant_id.clone(),
                 till_id: till.id.clone(),
-                currency,
-                hold,
+                currency: s.currency,
+                hold: s.hold,
                 tax_rate_bps: s.tax_rate_bps,
             },
             till,

@@ -8,7 +8,7 @@ use base64::Engine as _;
 use palm_engine::Engine;
 use palm_engine::protect::Transform;
 use palm_index::{Calibration, Policy, SHIPPED_CALIBRATION};
-use palm_service::entry::{AgeCheck, NewEvent};
+use palm_service::entry::{AgeCheck, NewEvent, NewVenue, WalkOut};
 use palm_service::idempotency::Keyed;
 use palm_service::loyalty::{NewProgram, NewReward};
 use palm_service::merchants::{self, MerchantCredentials};
@@ -636,7 +636,7 @@ fn loyalty_requests_are_checked_before_any_use_case_runs() {
 }
 
 #[test]
-fn event_and_age_check_requests_are_checked_before_any_use_case_runs() {
+fn venue_event_and_age_check_requests_are_checked_before_any_use_case_runs() {
     let refused = |e: ServiceError| (e.code, e.param);
     assert_eq!(
         refused(NewEvent::new("Gig", 100, 100, 10).unwrap_err()),
@@ -657,4 +657,32 @@ fn event_and_age_check_requests_are_checked_before_any_use_case_runs() {
     assert!(AgeCheck::new("not a phone", "passport", "Sam").is_err());
     let check = AgeCheck::new("+447700900007", "passport", "Sam").unwrap();
     assert_eq!(check.document_type, "passport");
+    assert_eq!(
+        refused(NewVenue::new("Hall", vec![]).unwrap_err()),
+        ("gate_count", Some("gates".to_string()))
+    );
+    assert_eq!(
+        refused(
+            NewVenue::new("Hall", vec![("Door".into(), false), ("\u{7}".into(), true)])
+                .unwrap_err()
+        )
+        .1,
+        Some("gates[1].name".to_string())
+    );
+    assert_eq!(
+        refused(WalkOut::new("usd", 5000, 5001).unwrap_err()),
+        (
+            "invalid_tax_rate",
+            Some("walk_out.tax_rate_bps".to_string())
+        )
+    );
+    assert_eq!(
+        refused(WalkOut::new("usd", -1, 0).unwrap_err()).1,
+        Some("walk_out.hold".to_string())
+    );
+    let venue = NewVenue::new("Hall", vec![("Door".into(), true)])
+        .unwrap()
+        .with_walk_out(Some(WalkOut::new("USD", 5000, 825).unwrap()));
+    assert!(venue.gates[0].age_restricted);
+    assert_eq!(venue.walk_out.unwrap().currency.to_string(), "usd");
 }
