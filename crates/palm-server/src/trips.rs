@@ -66,7 +66,11 @@ pub async fn item_event(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ItemEvent>,
 ) -> ApiResult<Json<ItemEventRecorded>> {
-    Ok(Json(s.service.record_item_event(&m.id, &id, req).await?))
+    Ok(Json(
+        s.service
+            .record_item_event(&m.id, &id, wire::item_report(req)?)
+            .await?,
+    ))
 }
 
 /// The shopper left: the basket is frozen, totalled and charged; the answer is the trip

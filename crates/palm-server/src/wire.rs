@@ -13,6 +13,7 @@ use palm_service::loyalty::{NewProgram, NewReward};
 use palm_service::payment_input::{Confirmation, NewPayment, NewRefund, Part};
 use palm_service::payment_state::CaptureMethod;
 use palm_service::privacy;
+use palm_service::trips::ItemReport;
 
 pub fn new_payment(req: CreatePayment) -> Result<NewPayment> {
     let capture = match req.capture_method {
@@ -65,6 +66,12 @@ pub fn new_event(req: palm_api::CreateEvent) -> Result<NewEvent> {
 
 pub fn age_check(req: palm_api::VerifyAge) -> Result<AgeCheck> {
     AgeCheck::new(&req.phone, &req.document_type, &req.verified_by)
+}
+
+pub fn item_report(req: palm_api::ItemEvent) -> Result<ItemReport> {
+    ItemReport::new(&req.id, &req.kind, &req.product, &req.name)?
+        .counted(req.quantity, req.unit_price)?
+        .sensed(req.confidence, req.occurred_ms)
 }
 
 pub fn disputed_line(req: palm_api::CreateAdjustment) -> DisputedLine {

@@ -41,7 +41,7 @@ mod signup;
 pub mod store;
 mod trip_money;
 pub mod trip_store;
-mod trips;
+pub mod trips;
 mod views;
 pub mod webhooks;
 

@@ -26,6 +26,84 @@ const MAX_QUANTITY: i64 = 1000;
 /// a few times).
 const MAX_EVENTS: usize = 5000;
 
+/// An item taken or put back, as a store's sensor system reports it, checked.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ItemReport {
+    /// The store system's id for the event (1 to 100 characters).
+    pub id: String,
+    pub kind: ItemKind,
+    pub product: String,
+    /// The name the receipt shows.
+    pub name: String,
+    pub quantity: i64,
+    pub unit_price: Amount,
+    /// The sensor's confidence, 0 to 1.
+    pub confidence: f64,
+    /// When it happened (Unix milliseconds); when it arrived if not said.
+    pub occurred_ms: Option<i64>,
+}
+
+impl ItemReport {
+    /// What happened to which product: `kind` is `take` or `put_back`. One of it at no price,
+    /// fully sure, now, until [`ItemReport::counted`] and [`ItemReport::sensed`] say otherwise.
+    pub fn new(id: &str, kind: &str, product: &str, name: &str) -> Result<ItemReport> {
+        let kind = ItemKind::parse(kind).ok_or_else(|| {
+            ServiceError::invalid("invalid_value", "kind must be one of: take, put_back")
+                .with_param("kind")
+        })?;
+        Ok(ItemReport {
+            id: check_text(id, "id", 100)?,
+            kind,
+            product: check_text(product, "product", 100)?,
+            name: check_text(name, "name", 200)?,
+            quantity: 1,
+            unit_price: Amount::ZERO,
+            confidence: 1.0,
+            occurred_ms: None,
+        })
+    }
+
+    /// How many (1 to 1000) at what price of one (minor units of the store's currency).
+    pub fn counted(self, quantity: i64, unit_price: i64) -> Result<ItemReport> {
+        if !(1..=MAX_QUANTITY).contains(&quantity) {
+            return Err(ServiceError::invalid(
+                "invalid_quantity",
+                format!("quantity must be from 1 to {MAX_QUANTITY}"),
+            )
+            .with_param("quantity"));
+        }
+        Ok(ItemReport {
+            quantity,
+            unit_price: Amount::parse(unit_price, "unit_price", true)?,
+            ..self
+        })
+    }
+
+    /// The sensor's confidence (default 1) and when it happened (default: on arrival).
+    pub fn sensed(self, confidence: Option<f64>, occurred_ms: Option<i64>) -> Result<ItemReport> {
+        let confidence = confidence.unwrap_or(1.0);
+        if !(0.0..=1.0).contains(&confidence) {
+            return Err(ServiceError::invalid(
+                "invalid_confidence",
+                "confidence must be from 0 to 1",
+            )
+            .with_param("confidence"));
+        }
+        if occurred_ms.is_some_and(|ms| ms < 0) {
+            return Err(ServiceError::invalid(
+                "invalid_time",
+                "occurred_ms must be Unix milliseconds",
+            )
+            .with_param("occurred_ms"));
+        }
+        Ok(ItemReport {
+            confidence,
+            occurred_ms,
+            ..self
+        })
+    }
+}
+
 pub(crate) fn decision(
     allowed: bool,
     reason: &str,
@@ -331,7 +409,7 @@ impl Service {
         &self,
         merchant_id: &MerchantId,
         trip_id: &str,
-        req: api::ItemEvent,
+        req: ItemReport,
     ) -> Result<api::ItemEventRecorded> {
         let trip = self.load_trip(merchant_id, trip_id).await?;
         let row = self.item_event_row(&trip, &req)?;
@@ -395,45 +473,18 @@ impl Service {
         }
     }
 
-    fn item_event_row(&self, trip: &TripRow, e: &api::ItemEvent) -> Result<ItemEventRow> {
-        let kind = ItemKind::parse(&e.kind).ok_or_else(|| {
-            ServiceError::invalid("invalid_value", "kind must be one of: take, put_back")
-                .with_param("kind")
-        })?;
-        if !(1..=MAX_QUANTITY).contains(&e.quantity) {
-            return Err(ServiceError::invalid(
-                "invalid_quantity",
-                format!("quantity must be from 1 to {MAX_QUANTITY}"),
-            )
-            .with_param("quantity"));
-        }
-        let confidence = e.confidence.unwrap_or(1.0);
-        if !(0.0..=1.0).contains(&confidence) {
-            return Err(ServiceError::invalid(
-                "invalid_confidence",
-                "confidence must be from 0 to 1",
-            )
-            .with_param("confidence"));
-        }
+    fn item_event_row(&self, trip: &TripRow, e: &ItemReport) -> Result<ItemEventRow> {
         let received = self.now_s();
-        let occurred_ms = e.occurred_ms.unwrap_or(received * 1000);
-        if occurred_ms < 0 {
-            return Err(ServiceError::invalid(
-                "invalid_time",
-                "occurred_ms must be Unix milliseconds",
-            )
-            .with_param("occurred_ms"));
-        }
         Ok(ItemEventRow {
             trip_id: trip.id.clone(),
-            event_id: check_text(&e.id, "id", 100)?,
-            kind,
-            product: check_text(&e.product, "product", 100)?,
-            name: check_text(&e.name, "name", 200)?,
+            event_id: e.id.clone(),
+            kind: e.kind,
+            product: e.product.clone(),
+            name: e.name.clone(),
             quantity: e.quantity,
-            unit_price: Amount::parse(e.unit_price, "unit_price", true)?,
-            confidence,
-            occurred_ms,
+            unit_price: e.unit_price,
+            confidence: e.confidence,
+            occurred_ms: e.occurred_ms.unwrap_or(received * 1000),
             received,
         })
     }

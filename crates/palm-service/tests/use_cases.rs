@@ -15,6 +15,7 @@ use palm_service::merchants::{self, MerchantCredentials};
 use palm_service::payment_input::{NewPayment, NewRefund};
 use palm_service::privacy::DeletionStatus;
 use palm_service::store::{Page, PaymentId, PersonId, TillRow};
+use palm_service::trips::ItemReport;
 use palm_service::{
     Clock, DevPhoneChannel, ErrorKind, KeySource, ManualClock, Parts, Service, ServiceConfig,
     ServiceError, SimulatedConfig, SimulatedProcessor,
@@ -685,4 +686,52 @@ fn venue_event_and_age_check_requests_are_checked_before_any_use_case_runs() {
         .with_walk_out(Some(WalkOut::new("USD", 5000, 825).unwrap()));
     assert!(venue.gates[0].age_restricted);
     assert_eq!(venue.walk_out.unwrap().currency.to_string(), "usd");
+}
+
+#[test]
+fn item_reports_are_checked_before_any_use_case_runs() {
+    let param = |e: ServiceError| e.param;
+    let item = || ItemReport::new("e1", "take", "sku-1", "Apples");
+    assert_eq!(
+        param(ItemReport::new("e1", "steal", "sku-1", "Apples").unwrap_err()),
+        Some("kind".to_string())
+    );
+    assert_eq!(
+        param(ItemReport::new("", "take", "sku-1", "Apples").unwrap_err()),
+        Some("id".to_string())
+    );
+    assert_eq!(
+        param(item().unwrap().counted(0, 100).unwrap_err()),
+        Some("quantity".to_string())
+    );
+    assert_eq!(
+        param(item().unwrap().counted(1, -5).unwrap_err()),
+        Some("unit_price".to_string())
+    );
+    assert_eq!(
+        param(item().unwrap().sensed(Some(1.5), None).unwrap_err()),
+        Some("confidence".to_string())
+    );
+    assert_eq!(
+        param(item().unwrap().sensed(None, Some(-1)).unwrap_err()),
+        Some("occurred_ms".to_string())
+    );
+    let report = item()
+        .unwrap()
+        .counted(3, 250)
+        .unwrap()
+        .sensed(None, None)
+        .unwrap();
+    assert_eq!(
+        (
+            report.quantity,
+            report.unit_price.minor_units(),
+            report.confidence
+        ),
+        (3, 250, 1.0)
+    );
+    assert_eq!(
+        report.occurred_ms, None,
+        "stamped on arrival by the use case"
+    );
 }
