@@ -545,7 +545,11 @@ pub async fn add_pass(
 ) -> ApiResult<(StatusCode, Json<Invitation>)> {
     Ok((
         StatusCode::ACCEPTED,
-        Json(s.service.invite_pass(&m.id, &id, req).await?),
+        Json(
+            s.service
+                .invite_pass(&m.id, &id, &req.phone, &req.kind)
+                .await?,
+        ),
     ))
 }
 

@@ -45,15 +45,16 @@ impl Service {
         &self,
         merchant_id: &MerchantId,
         event_id: &str,
-        req: api::AddPass,
+        phone: &str,
+        kind: &str,
     ) -> Result<api::Invitation> {
         let event = self
             .store
             .event(merchant_id, event_id)
             .await?
             .ok_or_else(|| ServiceError::not_found("event"))?;
-        let kind = one_of(&req.kind, &PASS_KINDS, "kind")?;
-        self.invite(merchant_id, "pass", &event.id, &req.phone, Some(kind))
+        let kind = one_of(kind, &PASS_KINDS, "kind")?;
+        self.invite(merchant_id, "pass", &event.id, phone, Some(kind))
             .await
     }
 
