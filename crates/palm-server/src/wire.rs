@@ -8,12 +8,12 @@ use palm_api::CreateRefund;
 use palm_api::{CaptureMethod as WireCapture, CapturePayment, ConfirmPayment, CreatePayment};
 use palm_service::Result;
 use palm_service::adjustments::DisputedLine;
-use palm_service::entry::{AgeCheck, NewEvent, NewVenue, WalkOut};
+use palm_service::entry::{AgeCheck, NewEvent, NewVenue};
 use palm_service::loyalty::{NewProgram, NewReward};
 use palm_service::payment_input::{Confirmation, NewPayment, NewRefund, Part};
 use palm_service::payment_state::CaptureMethod;
 use palm_service::privacy;
-use palm_service::trips::ItemReport;
+use palm_service::trips::{ItemReport, WalkOut};
 
 pub fn new_payment(req: CreatePayment) -> Result<NewPayment> {
     let capture = match req.capture_method {

@@ -10,7 +10,6 @@ use crate::Service;
 use crate::domain::{Phone, check_text, new_id, new_secret, secret_hash};
 use crate::error::{Result, ServiceError};
 use crate::ids::MerchantId;
-use crate::money::{Amount, Currency};
 use crate::store::{AgeRow, EntryRow, GateRow, PersonRow, VenueEventRow, VenueRow};
 use palm_api as api;
 
@@ -23,7 +22,7 @@ pub struct NewVenue {
     pub name: String,
     pub gates: Vec<NewGate>,
     /// A walk-out store: its gates open shopping trips instead of checking event passes.
-    pub walk_out: Option<WalkOut>,
+    pub walk_out: Option<crate::trips::WalkOut>,
 }
 
 /// A gate of a new venue.
@@ -62,41 +61,10 @@ impl NewVenue {
     }
 
     /// A walk-out store (or not).
-    pub fn with_walk_out(self, walk_out: Option<WalkOut>) -> NewVenue {
+    pub fn with_walk_out(self, walk_out: Option<crate::trips::WalkOut>) -> NewVenue {
         NewVenue { walk_out, ..self }
     }
 }
-
-/// A walk-out store's settings, checked: the currency of its prices, the hold put on a card
-/// at entry, the sales tax on the basket (0 to 50%, in basis points; 0 when prices include it).
-#[derive(Clone, Debug, PartialEq)]
-pub struct WalkOut {
-    pub currency: Currency,
-    pub hold: Amount,
-    pub tax_rate_bps: i64,
-}
-
-impl WalkOut {
-    pub fn new(currency: &str, hold: i64, tax_rate_bps: i64) -> Result<WalkOut> {
-        let currency = Currency::parse(currency)?;
-        let hold = Amount::parse(hold, "walk_out.hold", false)?;
-        if !(0..=MAX_TAX_BPS).contains(&tax_rate_bps) {
-            return Err(ServiceError::invalid(
-                "invalid_tax_rate",
-                format!("walk_out.tax_rate_bps must be from 0 to {MAX_TAX_BPS} (50%)"),
-            )
-            .with_param("walk_out.tax_rate_bps"));
-        }
-        Ok(WalkOut {
-            currency,
-            hold,
-            tax_rate_bps,
-        })
-    }
-}
-
-/// Highest tax rate a store may set: 50%.
-const MAX_TAX_BPS: i64 = 5000;
 
 /// An event a venue asks for, checked: a printable name, doors that close after they open, a
 /// capacity from 1 to 1,000,000.

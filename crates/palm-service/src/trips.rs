@@ -11,7 +11,7 @@ use crate::basket::Basket;
 use crate::domain::{check_text, new_id};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
 use crate::ids::{MerchantId, PaymentId};
-use crate::money::Amount;
+use crate::money::{Amount, Currency};
 use crate::payment_state::{CaptureMethod, PaymentStatus};
 use crate::store::{GateRow, NewWalkOut, Page, PaymentRow, PersonRow, TillRow, WalkOutRow};
 use crate::trip_store::{EventAdded, ItemEventRow, ItemKind, TripRow, TripState};
@@ -22,9 +22,39 @@ use palm_api as api;
 const MAX_PARTY: i64 = 10;
 /// Most of one product in one event.
 const MAX_QUANTITY: i64 = 1000;
+/// Highest tax rate a store may set: 50%.
+const MAX_TAX_BPS: i64 = 5000;
 /// Most item events one trip takes (a basket of hundreds of products, each taken and put back
 /// a few times).
 const MAX_EVENTS: usize = 5000;
+
+/// A walk-out store's settings, checked: the currency of its prices, the hold put on a card
+/// at entry, the sales tax on the basket (0 to 50%, in basis points; 0 when prices include it).
+#[derive(Clone, Debug, PartialEq)]
+pub struct WalkOut {
+    pub currency: Currency,
+    pub hold: Amount,
+    pub tax_rate_bps: i64,
+}
+
+impl WalkOut {
+    pub fn new(currency: &str, hold: i64, tax_rate_bps: i64) -> Result<WalkOut> {
+        let currency = Currency::parse(currency)?;
+        let hold = Amount::parse(hold, "walk_out.hold", false)?;
+        if !(0..=MAX_TAX_BPS).contains(&tax_rate_bps) {
+            return Err(ServiceError::invalid(
+                "invalid_tax_rate",
+                format!("walk_out.tax_rate_bps must be from 0 to {MAX_TAX_BPS} (50%)"),
+            )
+            .with_param("walk_out.tax_rate_bps"));
+        }
+        Ok(WalkOut {
+            currency,
+            hold,
+            tax_rate_bps,
+        })
+    }
+}
 
 /// An item taken or put back, as a store's sensor system reports it, checked.
 #[derive(Clone, Debug, PartialEq)]
@@ -142,7 +172,7 @@ impl Service {
         merchant_id: &MerchantId,
         venue_id: &str,
         venue_name: &str,
-        s: &crate::entry::WalkOut,
+        s: &WalkOut,
     ) -> Result<NewWalkOut> {
         let till = TillRow {
             id: new_id("till"),

@@ -2,9 +2,9 @@
 //! refusal names the field it is about, as the HTTP edge passes it on.
 
 use palm_service::ServiceError;
-use palm_service::entry::{AgeCheck, NewEvent, NewVenue, WalkOut};
+use palm_service::entry::{AgeCheck, NewEvent, NewVenue};
 use palm_service::loyalty::{NewProgram, NewReward};
-use palm_service::trips::ItemReport;
+use palm_service::trips::{ItemReport, WalkOut};
 
 #[test]
 fn loyalty_requests_are_checked_before_any_use_case_runs() {
