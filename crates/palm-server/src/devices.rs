@@ -182,7 +182,10 @@ pub async fn create_pairing_code(
     Merchant(m): Merchant,
     ApiJson(req): ApiJson<CreatePairingCode>,
 ) -> ApiResult<(StatusCode, Json<PairingCode>)> {
-    let code = s.service.create_pairing_code(&m.id, req).await?;
+    let code = s
+        .service
+        .create_pairing_code(&m.id, crate::wire::pairing_target(req)?)
+        .await?;
     Ok((StatusCode::CREATED, Json(code)))
 }
 
@@ -200,7 +203,9 @@ pub async fn register_device(
             "too many wrong pairing codes from this address; wait before trying again",
         ));
     }
-    match s.service.register_device(req).await {
+    // A malformed request is refused without counting as a wrong pairing code.
+    let device = crate::wire::new_device(req).map_err(|e| AppError::from(e).into_response())?;
+    match s.service.register_device(device).await {
         Ok(registered) => {
             if let Some(c) = client {
                 s.pairing_lockout.succeeded(&c);

@@ -8,6 +8,7 @@ use palm_api::CreateRefund;
 use palm_api::{CaptureMethod as WireCapture, CapturePayment, ConfirmPayment, CreatePayment};
 use palm_service::Result;
 use palm_service::adjustments::DisputedLine;
+use palm_service::devices::{NewDevice, PairingTarget};
 use palm_service::entry::{AgeCheck, NewEvent, NewVenue};
 use palm_service::loyalty::{NewProgram, NewReward};
 use palm_service::payment_input::{Confirmation, NewPayment, NewRefund, Part};
@@ -72,6 +73,19 @@ pub fn item_report(req: palm_api::ItemEvent) -> Result<ItemReport> {
     ItemReport::new(&req.id, &req.kind, &req.product, &req.name)?
         .counted(req.quantity, req.unit_price)?
         .sensed(req.confidence, req.occurred_ms)
+}
+
+pub fn pairing_target(req: palm_api::CreatePairingCode) -> Result<PairingTarget> {
+    PairingTarget::new(req.till, req.gate)
+}
+
+pub fn new_device(req: palm_api::RegisterDevice) -> Result<NewDevice> {
+    NewDevice::new(
+        &req.pairing_code,
+        &req.name,
+        &req.signing_key,
+        &req.seal_key,
+    )
 }
 
 pub fn disputed_line(req: palm_api::CreateAdjustment) -> DisputedLine {

@@ -69,6 +69,73 @@ fn key_32(value: &str, param: &str) -> Result<Vec<u8>> {
     Ok(key)
 }
 
+/// What a pairing code pairs a device with: one till or one gate of the merchant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PairingTarget {
+    Till(String),
+    Gate(String),
+}
+
+impl PairingTarget {
+    /// Exactly one of `till` and `gate`.
+    pub fn new(till: Option<String>, gate: Option<String>) -> Result<PairingTarget> {
+        match (till, gate) {
+            (Some(till), None) => Ok(PairingTarget::Till(till)),
+            (None, Some(gate)) => Ok(PairingTarget::Gate(gate)),
+            _ => Err(ServiceError::invalid(
+                "invalid_pairing_target",
+                "name exactly one of till or gate",
+            )),
+        }
+    }
+}
+
+/// A device registering with a pairing code, checked: a name of 1 to 64 characters, an Ed25519
+/// public key that signs its requests and an X25519 one that data for it is sealed to.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewDevice {
+    pub pairing_code: String,
+    pub name: String,
+    pub signing_key: Vec<u8>,
+    pub seal_key: Vec<u8>,
+}
+
+impl NewDevice {
+    /// The keys in base64.
+    pub fn new(
+        pairing_code: &str,
+        name: &str,
+        signing_key: &str,
+        seal_key: &str,
+    ) -> Result<NewDevice> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 64 {
+            return Err(
+                ServiceError::invalid("invalid_name", "name must be 1 to 64 characters")
+                    .with_param("name"),
+            );
+        }
+        let signing_key = key_32(signing_key, "signing_key")?;
+        let seal_key = key_32(seal_key, "seal_key")?;
+        // A key that cannot verify anything is refused now rather than at the first request.
+        if device::verify_signature(&signing_key, b"", &[0u8; 64])
+            == Err(palm_vault::VaultError::Malformed)
+        {
+            return Err(ServiceError::invalid(
+                "invalid_public_key",
+                "signing_key is not an Ed25519 public key",
+            )
+            .with_param("signing_key"));
+        }
+        Ok(NewDevice {
+            pairing_code: pairing_code.trim().to_ascii_uppercase(),
+            name: name.to_string(),
+            signing_key,
+            seal_key,
+        })
+    }
+}
+
 fn check_nonce(nonce: &str, param: &str) -> Result<()> {
     if !(16..=64).contains(&nonce.len()) || !nonce.chars().all(|c| c.is_ascii_graphic()) {
         return Err(ServiceError::invalid(
@@ -97,28 +164,26 @@ impl Service {
     pub async fn create_pairing_code(
         &self,
         merchant_id: &MerchantId,
-        req: api::CreatePairingCode,
+        target: PairingTarget,
     ) -> Result<api::PairingCode> {
-        match (&req.till, &req.gate) {
-            (Some(till), None) => {
+        match &target {
+            PairingTarget::Till(till) => {
                 self.store
                     .till(merchant_id, till)
                     .await?
                     .ok_or_else(|| ServiceError::not_found("till").with_param("till"))?;
             }
-            (None, Some(gate)) => {
+            PairingTarget::Gate(gate) => {
                 self.store
                     .gate(merchant_id, gate)
                     .await?
                     .ok_or_else(|| ServiceError::not_found("gate").with_param("gate"))?;
             }
-            _ => {
-                return Err(ServiceError::invalid(
-                    "invalid_pairing_target",
-                    "name exactly one of till or gate",
-                ));
-            }
         }
+        let (till, gate) = match target {
+            PairingTarget::Till(t) => (Some(t), None),
+            PairingTarget::Gate(g) => (None, Some(g)),
+        };
         // Ten characters of Crockford base32 (50 bits): easy to type, and a code is single-use,
         // short-lived, and hashed at rest.
         const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
@@ -135,58 +200,38 @@ impl Service {
             .insert_pairing_code(&PairingRow {
                 code_hash: secret_hash(&code),
                 merchant_id: merchant_id.clone(),
-                till_id: req.till.clone(),
-                gate_id: req.gate.clone(),
+                till_id: till.clone(),
+                gate_id: gate.clone(),
                 expires,
             })
             .await?;
         Ok(api::PairingCode {
             code,
-            till: req.till,
-            gate: req.gate,
+            till,
+            gate,
             expires,
         })
     }
 
     /// A device registers its public keys with a pairing code and is bound to the code's till or
     /// gate.
-    pub async fn register_device(&self, req: api::RegisterDevice) -> Result<api::DeviceRegistered> {
-        let name = req.name.trim();
-        if name.is_empty() || name.chars().count() > 64 {
-            return Err(
-                ServiceError::invalid("invalid_name", "name must be 1 to 64 characters")
-                    .with_param("name"),
-            );
-        }
-        let signing_key = key_32(&req.signing_key, "signing_key")?;
-        let seal_key = key_32(&req.seal_key, "seal_key")?;
-        // A key that cannot verify anything is refused now rather than at the first request.
-        if device::verify_signature(&signing_key, b"", &[0u8; 64])
-            == Err(palm_vault::VaultError::Malformed)
-        {
-            return Err(ServiceError::invalid(
-                "invalid_public_key",
-                "signing_key is not an Ed25519 public key",
-            )
-            .with_param("signing_key"));
-        }
+    pub async fn register_device(&self, req: NewDevice) -> Result<api::DeviceRegistered> {
         let now = self.now_s();
         let row = DeviceRow {
             id: new_id("dev"),
             // The pairing code's merchant, till and gate: the store fills them in.
             merchant_id: MerchantId::stored(String::new()),
-            name: name.to_string(),
+            name: req.name,
             till_id: None,
             gate_id: None,
-            signing_key,
-            seal_key,
+            signing_key: req.signing_key,
+            seal_key: req.seal_key,
             created: now,
             revoked: None,
         };
-        let code = req.pairing_code.trim().to_ascii_uppercase();
         let device = self
             .store
-            .pair_device(&secret_hash(&code), now, &row)
+            .pair_device(&secret_hash(&req.pairing_code), now, &row)
             .await?
             .ok_or_else(|| {
                 ServiceError::invalid(

@@ -2,6 +2,7 @@
 //! refusal names the field it is about, as the HTTP edge passes it on.
 
 use palm_service::ServiceError;
+use palm_service::devices::{NewDevice, PairingTarget};
 use palm_service::entry::{AgeCheck, NewEvent, NewVenue};
 use palm_service::loyalty::{NewProgram, NewReward};
 use palm_service::trips::{ItemReport, WalkOut};
@@ -130,5 +131,44 @@ fn item_reports_are_checked_before_any_use_case_runs() {
     assert_eq!(
         report.occurred_ms, None,
         "stamped on arrival by the use case"
+    );
+}
+
+#[test]
+fn pairing_and_device_requests_are_checked_before_any_use_case_runs() {
+    use base64::Engine as _;
+    let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
+    assert_eq!(
+        PairingTarget::new(Some("till_1".into()), Some("gate_1".into()))
+            .unwrap_err()
+            .code,
+        "invalid_pairing_target"
+    );
+    assert!(PairingTarget::new(None, None).is_err());
+    assert_eq!(
+        PairingTarget::new(None, Some("gate_1".into())).unwrap(),
+        PairingTarget::Gate("gate_1".into())
+    );
+    // A real Ed25519 public key, and any 32 bytes for X25519.
+    let signing = palm_vault::device::DeviceKey::from_secret(&[5u8; 32]);
+    let (sign, seal) = (b64(&signing.public()), b64(&[7u8; 32]));
+    let param = |e: ServiceError| e.param;
+    assert_eq!(
+        param(NewDevice::new("ab-cd", " ", &sign, &seal).unwrap_err()),
+        Some("name".to_string())
+    );
+    assert_eq!(
+        param(NewDevice::new("ab-cd", "Till tablet", &b64(&[1u8; 31]), &seal).unwrap_err()),
+        Some("signing_key".to_string())
+    );
+    assert_eq!(
+        param(NewDevice::new("ab-cd", "Till tablet", &sign, "not base64!").unwrap_err()),
+        Some("seal_key".to_string())
+    );
+    let device = NewDevice::new(" ab-cd ", " Till tablet ", &sign, &seal).unwrap();
+    assert_eq!(
+        (device.pairing_code.as_str(), device.name.as_str()),
+        ("AB-CD", "Till tablet"),
+        "codes are typed in any case; names trimmed"
     );
 }
