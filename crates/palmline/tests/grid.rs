@@ -160,14 +160,17 @@ fn sign_up(base: &str, till: &str, identity: u64) -> String {
     })
 }
 
-fn serve(dir: &Path) -> (Running, String) {
+/// `palmline serve` on a free loopback port, with `more` flags; the server and its base URL.
+fn serve(dir: &Path, more: &[&str]) -> (Running, String) {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
     let listen = format!("127.0.0.1:{port}");
-    let (child, _) = started(&["serve", "--listen", &listen], dir);
+    let mut args = vec!["serve", "--listen", &listen];
+    args.extend_from_slice(more);
+    let (child, _) = started(&args, dir);
     (child, format!("http://{listen}"))
 }
 
@@ -175,7 +178,7 @@ fn serve(dir: &Path) -> (Running, String) {
 fn relay_and_matcher_processes_find_people_signed_up_at_the_service() {
     let Some(nats) = local_nats() else { return };
     let dir = scratch("grid-processes");
-    let (server, base) = serve(&dir);
+    let (server, base) = serve(&dir, &[]);
     let demo = demo(&dir);
     let till = demo["tills"][0]["credential"].as_str().unwrap().to_string();
     let first = sign_up(&base, &till, 700);
@@ -251,25 +254,7 @@ fn a_service_in_the_distributed_mode_pays_through_the_matchers() {
     let Some(nats) = local_nats() else { return };
     let url = nats.url();
     let dir = scratch("grid-serve");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let listen = format!("127.0.0.1:{port}");
-    let base = format!("http://{listen}");
-    let (server, _) = started(
-        &[
-            "serve",
-            "--listen",
-            &listen,
-            "--nats",
-            url,
-            "--grid-sets",
-            "a,b",
-        ],
-        &dir,
-    );
+    let (server, base) = serve(&dir, &["--nats", url, "--grid-sets", "a,b"]);
     let (_relay, [_a, (b, _)]) = relay_and_matchers(&dir, url);
     let demo = demo(&dir);
     let till = demo["tills"][0]["credential"].as_str().unwrap().to_string();
