@@ -307,7 +307,7 @@ pub async fn open_person_session(
 ) -> ApiResult<(StatusCode, Json<PersonSession>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.service.open_session(&t, req).await?),
+        Json(s.service.open_session(&t, &req.image, &req.phone).await?),
     ))
 }
 
