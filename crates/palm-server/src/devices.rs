@@ -309,5 +309,10 @@ pub async fn upload_entries(
     crate::extract::Gate(g): crate::extract::Gate,
     ApiJson(req): ApiJson<OfflineEntries>,
 ) -> ApiResult<Json<OfflineUpload>> {
-    Ok(Json(s.service.upload_offline_entries(&g, req).await?))
+    let entries: Vec<_> = req
+        .entries
+        .into_iter()
+        .map(crate::wire::offline_decision)
+        .collect();
+    Ok(Json(s.service.upload_offline_entries(&g, &entries).await?))
 }

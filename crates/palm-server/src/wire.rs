@@ -11,6 +11,7 @@ use palm_service::adjustments::DisputedLine;
 use palm_service::devices::{NewDevice, PairingTarget};
 use palm_service::entry::{AgeCheck, NewEvent, NewVenue};
 use palm_service::loyalty::{NewProgram, NewReward};
+use palm_service::offline::OfflineDecision;
 use palm_service::payment_input::{Confirmation, NewPayment, NewRefund, Part};
 use palm_service::payment_state::CaptureMethod;
 use palm_service::privacy;
@@ -86,6 +87,19 @@ pub fn new_device(req: palm_api::RegisterDevice) -> Result<NewDevice> {
         &req.signing_key,
         &req.seal_key,
     )
+}
+
+pub fn offline_decision(e: palm_api::OfflineEntry) -> OfflineDecision {
+    OfflineDecision {
+        id: e.id,
+        event: e.event,
+        person: e.person,
+        direction: e.direction,
+        allowed: e.allowed,
+        reason: e.reason,
+        decided_at: e.decided_at,
+        allow_list: e.allow_list,
+    }
 }
 
 pub fn disputed_line(req: palm_api::CreateAdjustment) -> DisputedLine {

@@ -23,6 +23,24 @@ fn valid_id(id: &str, prefix: &str) -> bool {
     })
 }
 
+/// A decision a gate made while offline, as it uploads it (checked by
+/// [`Service::upload_offline_entries`], which alone knows the lists and passes it must fit).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OfflineDecision {
+    /// Made by the gate (`ent_` and 16 to 40 more characters); uploading it again is harmless.
+    pub id: String,
+    pub event: String,
+    pub person: Option<String>,
+    /// `in`, `out` or `area`.
+    pub direction: String,
+    pub allowed: bool,
+    /// The decision code the gate showed (`welcome`, `no_pass`, ...).
+    pub reason: String,
+    pub decided_at: i64,
+    /// The allow-list the gate decided from.
+    pub allow_list: String,
+}
+
 impl Service {
     /// Builds, seals and records an allow-list for a gate device.
     pub async fn allow_list(
@@ -168,14 +186,15 @@ impl Service {
         Ok(api::AllowListsRevoked { revoked: n as u32 })
     }
 
-    /// Records the decisions a gate made offline. Every entry is checked before any is written;
-    /// an entry uploaded before is counted as a duplicate and left as it was.
+    /// Records the decisions a gate made offline. Every entry is checked before any is written
+    /// (each refusal names `entries[i].field`); an entry uploaded before is counted as a
+    /// duplicate and left as it was.
     pub async fn upload_offline_entries(
         &self,
         gate: &GateRow,
-        req: api::OfflineEntries,
+        entries: &[OfflineDecision],
     ) -> Result<api::OfflineUpload> {
-        if req.entries.len() > api::MAX_OFFLINE_ENTRIES {
+        if entries.len() > api::MAX_OFFLINE_ENTRIES {
             return Err(ServiceError::invalid(
                 "too_many_entries",
                 format!(
@@ -185,8 +204,8 @@ impl Service {
             )
             .with_param("entries"));
         }
-        let mut rows = Vec::with_capacity(req.entries.len());
-        for (i, e) in req.entries.iter().enumerate() {
+        let mut rows = Vec::with_capacity(entries.len());
+        for (i, e) in entries.iter().enumerate() {
             let param = |field: &str| format!("entries[{i}].{field}");
             if !valid_id(&e.id, "ent_") {
                 return Err(ServiceError::invalid(
