@@ -17,17 +17,14 @@ impl LocalNats {
     /// by side), so a server that exits is started again on another port, and readiness is
     /// NATS's own greeting, not just something listening there.
     pub fn start() -> Result<LocalNats, GridError> {
-        let mut last = None;
         for _ in 0..5 {
-            match LocalNats::start_once()? {
-                Some(server) => return Ok(server),
-                None => last = Some("exited at start (its port was taken?)"),
+            if let Some(server) = LocalNats::start_once()? {
+                return Ok(server);
             }
         }
-        Err(GridError::Nats(format!(
-            "nats-server: {}",
-            last.unwrap_or("did not start")
-        )))
+        Err(GridError::Nats(
+            "nats-server: exited at start five times (its ports were taken?)".into(),
+        ))
     }
 
     /// One try: the server, or `None` when it exited before it was ready.

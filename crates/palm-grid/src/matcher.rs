@@ -75,8 +75,7 @@ pub struct Ranked {
 /// A set's answer.
 #[derive(Serialize, Deserialize)]
 pub(crate) enum SearchReply {
-    /// One list per frame, as `palm_index::Gallery::rank_frames` orders them, with the palms
-    /// the set searched.
+    /// One list per frame of the request, in its order, with the palms the set searched.
     Ranked {
         lists: Vec<Vec<Ranked>>,
         searched: usize,

@@ -251,21 +251,9 @@ impl Service {
                 ServiceError::invalid("invalid_code", "the code is not right").with_param("code"),
             );
         }
-        let palms: Vec<i64> = self
-            .store
-            .palms_of(&request.person_id)
-            .await?
-            .iter()
-            .map(|p| p.id)
-            .collect();
-        let status = if self
+        let (status, palms) = self
             .delete_or_defer(&request.person_id, &till.id, "deletion")
-            .await?
-        {
-            DeletionStatus::Deleted
-        } else {
-            DeletionStatus::Pending
-        };
+            .await?;
         Ok(DeletionOutcome {
             id: id.to_string(),
             status,
@@ -276,13 +264,14 @@ impl Service {
     }
 
     /// Deletes a person now, or, while a payment of theirs is in flight, takes their palms out of
-    /// the index at once and leaves the rest to the deletion job. True when deleted now.
+    /// the index at once and leaves the rest to the deletion job. Says which, with the person's
+    /// palm ids.
     async fn delete_or_defer(
         &self,
         person_id: &PersonId,
         actor: &str,
         purpose: &str,
-    ) -> Result<bool> {
+    ) -> Result<(DeletionStatus, Vec<i64>)> {
         // A shopping trip in progress is closed with its basket as it stands and charged; until
         // that is done (a slow processor), the deletion waits like one for a payment.
         for trip in self.store.live_trips_of(person_id).await? {
@@ -295,26 +284,40 @@ impl Service {
             }
         }
         if self.store.payments_in_flight(person_id).await? == 0 {
-            self.delete_person(person_id, actor, purpose).await?;
-            return Ok(true);
+            let palms = self.delete_person(person_id, actor, purpose).await?;
+            return Ok((DeletionStatus::Deleted, palms));
         }
-        for palm in self.store.palms_of(person_id).await? {
-            self.gallery.remove(PalmId(palm.id as u64));
+        let palms: Vec<i64> = self
+            .store
+            .palms_of(person_id)
+            .await?
+            .iter()
+            .map(|p| p.id)
+            .collect();
+        for palm in &palms {
+            self.gallery.remove(PalmId(*palm as u64));
         }
         self.store
             .mark_deletion_pending(person_id, self.now_s())
             .await?;
-        Ok(false)
+        Ok((DeletionStatus::Pending, palms))
     }
 
-    async fn delete_person(&self, person_id: &PersonId, actor: &str, purpose: &str) -> Result<()> {
+    /// Deletes a person now; returns their palm ids.
+    async fn delete_person(
+        &self,
+        person_id: &PersonId,
+        actor: &str,
+        purpose: &str,
+    ) -> Result<Vec<i64>> {
         let audit = self.audit_row(person_id, actor, purpose);
-        for palm in self.store.delete_person(person_id, &audit).await? {
-            self.gallery.remove(PalmId(palm as u64));
+        let palms = self.store.delete_person(person_id, &audit).await?;
+        for palm in &palms {
+            self.gallery.remove(PalmId(*palm as u64));
         }
         self.store.compact().await?;
         tracing::info!(person = %person_id, purpose, "person deleted");
-        Ok(())
+        Ok(palms)
     }
 
     /// Deletes people whose deletion waited for a payment in flight; returns how many.
@@ -342,10 +345,10 @@ impl Service {
                 return Ok(done);
             }
             for person in batch {
-                if self
+                let (status, _) = self
                     .delete_or_defer(&person, "retention-job", "retention")
-                    .await?
-                {
+                    .await?;
+                if status == DeletionStatus::Deleted {
                     done += 1;
                 }
             }
