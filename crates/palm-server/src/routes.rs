@@ -42,7 +42,10 @@ pub async fn signup(
         MerchantOrTill::Merchant(m) => m.id.to_string(),
         MerchantOrTill::Till(t) => t.id.clone(),
     };
-    let response = s.service.sign_up(&actor, auth.merchant_id(), req).await?;
+    let response = s
+        .service
+        .sign_up(&actor, auth.merchant_id(), wire::sign_up(req)?)
+        .await?;
     Ok((StatusCode::CREATED, Json(response)))
 }
 
@@ -118,7 +121,10 @@ pub async fn submit_palm(
     ApiJson(req): ApiJson<PalmSubmission>,
 ) -> ApiResult<Json<Payment>> {
     let id = PaymentId::new(id);
-    let result = s.service.submit_palm(&t, &id, req).await;
+    let result = s
+        .service
+        .submit_palm(&t, &id, wire::palm_payment(req)?)
+        .await;
     moved(&s, origin, &t.merchant_id, &id, result).await
 }
 
@@ -333,7 +339,7 @@ pub async fn add_card(
 ) -> ApiResult<(StatusCode, Json<Card>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.service.add_card(&p, req).await?),
+        Json(s.service.add_card(&p, wire::card_entry(req)).await?),
     ))
 }
 
@@ -573,7 +579,7 @@ pub async fn gate_scan(
     ApiJson(req): ApiJson<GateScan>,
 ) -> ApiResult<axum::response::Response> {
     Ok(crate::trips::gate_answer(
-        s.service.gate_scan(&g, req).await?,
+        s.service.gate_scan(&g, wire::gate_scan(req)?).await?,
     ))
 }
 

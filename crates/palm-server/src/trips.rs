@@ -32,7 +32,11 @@ pub async fn open_trip(
     Gate(g): Gate,
     ApiJson(req): ApiJson<OpenTrip>,
 ) -> ApiResult<Response> {
-    Ok(gate_answer(s.service.open_trip(&g, req).await?))
+    Ok(gate_answer(
+        s.service
+            .open_trip(&g, crate::wire::trip_entry(req)?)
+            .await?,
+    ))
 }
 
 /// The merchant's trips, newest first, with their state and totals (a trip's basket lines come

@@ -12,10 +12,16 @@ use palm_service::devices::{NewDevice, PairingTarget};
 use palm_service::entry::{AgeCheck, NewEvent, NewVenue};
 use palm_service::loyalty::{NewProgram, NewReward};
 use palm_service::offline::OfflineDecision;
-use palm_service::payment_input::{Confirmation, NewPayment, NewRefund, Part};
+use palm_service::payment_input::{Confirmation, NewPayment, NewRefund, PalmPayment, Part};
 use palm_service::payment_state::CaptureMethod;
+use palm_service::presented::{
+    CaptureInput, Direction, FramesSent, GateScan, Presentation, SealedCapture,
+};
 use palm_service::privacy;
-use palm_service::trips::{ItemReport, WalkOut};
+use palm_service::signup_input::{
+    CaptureSource, CardEntry, Hand, HandCapture, JoinAtSignup, SignUp,
+};
+use palm_service::trips::{ItemReport, TripEntry, WalkOut};
 
 pub fn new_payment(req: CreatePayment) -> Result<NewPayment> {
     let capture = match req.capture_method {
@@ -26,6 +32,105 @@ pub fn new_payment(req: CreatePayment) -> Result<NewPayment> {
         .at_till(req.till)
         .with_reference(req.reference.as_deref())?
         .captured(capture))
+}
+
+fn sealed(s: palm_api::SealedImage) -> SealedCapture {
+    SealedCapture {
+        key_id: s.key_id,
+        enc: s.enc,
+        ciphertext: s.ciphertext,
+        nonce: s.nonce,
+    }
+}
+
+fn frames(plain: Vec<String>, sealed_frames: Vec<palm_api::SealedImage>) -> FramesSent {
+    FramesSent {
+        plain,
+        sealed: sealed_frames.into_iter().map(sealed).collect(),
+    }
+}
+
+/// A request's `image` or `sealed_image` (one of them).
+fn capture_input(
+    image: String,
+    sealed_image: Option<palm_api::SealedImage>,
+) -> Result<CaptureInput> {
+    CaptureInput::one_of(image, sealed_image.map(sealed))
+}
+
+pub fn palm_payment(req: palm_api::PalmSubmission) -> Result<PalmPayment> {
+    Ok(PalmPayment {
+        presented: Presentation::new(
+            capture_input(req.image, req.sealed_image)?,
+            frames(req.frames, req.sealed_frames),
+            frames(req.second_hand_frames, req.sealed_second_hand_frames),
+        )?,
+        phone_last4: req.phone_last4,
+        card: req.card,
+        confirm: req.confirm.unwrap_or(true),
+        reward: req.reward,
+    })
+}
+
+pub fn gate_scan(req: palm_api::GateScan) -> Result<GateScan> {
+    Ok(GateScan {
+        event: Some(req.event).filter(|e| !e.is_empty()),
+        direction: Direction::parse(req.direction.as_deref())?,
+        capture: capture_input(req.image, req.sealed_image)?,
+        phone_last4: req.phone_last4,
+    })
+}
+
+pub fn trip_entry(req: palm_api::OpenTrip) -> Result<TripEntry> {
+    TripEntry::new(
+        capture_input(req.image, req.sealed_image)?,
+        req.phone_last4,
+        req.party_size,
+    )
+}
+
+pub fn card_entry(c: palm_api::CardInput) -> CardEntry {
+    CardEntry {
+        number: c.number,
+        exp_month: c.exp_month,
+        exp_year: c.exp_year,
+        holder_name: c.holder_name,
+        cvc: c.cvc,
+    }
+}
+
+pub fn hand(h: palm_api::Hand) -> Hand {
+    match h {
+        palm_api::Hand::Left => Hand::Left,
+        palm_api::Hand::Right => Hand::Right,
+    }
+}
+
+pub fn sign_up(req: palm_api::SignupRequest) -> Result<SignUp> {
+    let memberships = req
+        .memberships
+        .into_iter()
+        .enumerate()
+        .map(|(i, j)| JoinAtSignup::new(j.program, j.member_number, i))
+        .collect::<Result<_>>()?;
+    Ok(SignUp {
+        phone: req.phone,
+        card: card_entry(req.card),
+        consent: req.consent.accepted.then_some(req.consent.text_version),
+        captures: req
+            .captures
+            .into_iter()
+            .map(|c| HandCapture {
+                hand: hand(c.hand),
+                image: c.image,
+            })
+            .collect(),
+        memberships,
+        source: match req.source {
+            palm_api::CaptureSource::Scanner => CaptureSource::Scanner,
+            palm_api::CaptureSource::Phone => CaptureSource::Phone,
+        },
+    })
 }
 
 pub fn confirmation(req: ConfirmPayment) -> Result<Confirmation> {

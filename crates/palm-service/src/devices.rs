@@ -7,6 +7,7 @@ use crate::device_store::{DeviceRow, PairingRow};
 use crate::domain::{new_id, secret_hash};
 use crate::error::{ErrorKind, Result, ServiceError};
 use crate::ids::MerchantId;
+use crate::presented::CaptureInput;
 use crate::{Service, decode_image};
 use palm_api as api;
 use palm_vault::device::{self, SealKey, Sealed};
@@ -341,25 +342,18 @@ impl Service {
             .collect()
     }
 
-    /// The image bytes of a request: plain base64 `image`, or `sealed` opened for exactly this
-    /// purpose and target.
-    pub(crate) async fn capture_bytes(
+    /// The image bytes of a capture: a plain one decoded, a sealed one opened for exactly this
+    /// purpose and target (and its nonce claimed, so it opens once).
+    pub(crate) async fn open_capture(
         &self,
-        image: &str,
-        sealed: Option<&api::SealedImage>,
+        capture: &CaptureInput,
         purpose: &str,
         target: &str,
     ) -> Result<Vec<u8>> {
-        let Some(s) = sealed else {
-            return decode_image(image, "image");
+        let s = match capture {
+            CaptureInput::Plain(image) => return decode_image(image, "image"),
+            CaptureInput::Sealed(s) => s,
         };
-        if !image.is_empty() {
-            return Err(ServiceError::invalid(
-                "image_and_sealed_image",
-                "send image or sealed_image, not both",
-            )
-            .with_param("image"));
-        }
         check_nonce(&s.nonce, "sealed_image.nonce")?;
         let sealed_payload = Sealed {
             enc: unb64(&s.enc, "sealed_image.enc")?,

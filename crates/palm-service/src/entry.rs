@@ -10,6 +10,7 @@ use crate::Service;
 use crate::domain::{Phone, check_text, new_id, new_secret, secret_hash};
 use crate::error::{Result, ServiceError};
 use crate::ids::MerchantId;
+use crate::presented::{Direction, GateScan};
 use crate::store::{AgeRow, EntryRow, GateRow, PersonRow, VenueEventRow, VenueRow};
 use palm_api as api;
 
@@ -290,8 +291,8 @@ impl Service {
     }
 
     /// A palm at a gate: the decision, recorded whatever it is.
-    pub async fn gate_scan(&self, gate: &GateRow, req: api::GateScan) -> Result<api::GateDecision> {
-        if req.event.is_empty() {
+    pub async fn gate_scan(&self, gate: &GateRow, req: GateScan) -> Result<api::GateDecision> {
+        let Some(event) = &req.event else {
             return match self.gate_walk_out(gate).await? {
                 Some(walk_out) => self.walk_out_scan(gate, &walk_out, req).await,
                 None => Err(ServiceError::invalid(
@@ -300,31 +301,30 @@ impl Service {
                 )
                 .with_param("event")),
             };
-        }
+        };
         let event = self
             .store
-            .event(&gate.merchant_id, &req.event)
+            .event(&gate.merchant_id, event)
             .await?
             .filter(|e| e.venue_id == gate.venue_id)
             .ok_or_else(|| {
                 ServiceError::not_found("event at this gate's venue").with_param("event")
             })?;
-        let direction = match req.direction.as_deref().unwrap_or("in") {
-            "in" if gate.age_restricted => "area",
-            "in" => "in",
-            "out" if !gate.age_restricted => "out",
-            _ => {
+        let direction = match req.direction {
+            Direction::In if gate.age_restricted => "area",
+            Direction::In => "in",
+            Direction::Out if !gate.age_restricted => "out",
+            Direction::Out => {
                 return Err(ServiceError::invalid(
                     "invalid_direction",
-                    "direction is in or out (an age-restricted area's gate only admits)",
+                    "an age-restricted area's gate only admits (direction in)",
                 )
                 .with_param("direction"));
             }
         };
         let bytes = self
-            .capture_bytes(
-                &req.image,
-                req.sealed_image.as_ref(),
+            .open_capture(
+                &req.capture,
                 "gate_scan",
                 &format!("{}/{}", gate.id, event.id),
             )

@@ -13,15 +13,14 @@
 
 use crate::domain::bucket_of;
 use crate::error::{Result, ServiceError};
+use crate::presented::{CaptureInput, Presentation};
 use crate::remote::{decide_ranked, rank_locally};
 use crate::store::{PalmRow, PersonRow};
 use crate::{Service, decode_image, palm_error};
-use palm_api as api;
 use palm_engine::{Engine, InputKind, Template};
 use palm_index::{Calibration, Decision, PalmId, Policy, Search};
 
-/// Frames in one hover that the service decides on together.
-pub const BURST_FRAMES: usize = 3;
+pub use crate::presented::BURST_FRAMES;
 
 /// The policy for a hover of [`BURST_FRAMES`] frames of one hand: the shipped fused
 /// calibration with `single`'s targets, if it was measured with `engine`'s parameters.
@@ -60,8 +59,8 @@ pub(crate) fn serial_policies(engine: &Engine, single: &Policy) -> Option<(Polic
 /// What a till sent: one frame, or the frames of one hover.
 pub(crate) enum Hover {
     One(Vec<u8>),
-    /// Exactly [`BURST_FRAMES`] frames: made only by [`Service::hover`], which counts them
-    /// before any is decoded or opened.
+    /// Exactly [`BURST_FRAMES`] frames: made only from a [`Presentation`], which counted them
+    /// before any was decoded or opened.
     Burst(Vec<Vec<u8>>),
     /// A hover of each hand (the second sent when the service asked for it), [`BURST_FRAMES`]
     /// frames each.
@@ -77,98 +76,43 @@ struct Probe {
 }
 
 impl Service {
-    /// What a palm submission holds: one image (plain or sealed) or the frames of one hover
-    /// (plain or sealed), never more than one of these.
-    pub(crate) async fn hover(&self, req: &api::PalmSubmission, payment: &str) -> Result<Hover> {
-        let single = !req.image.is_empty() || req.sealed_image.is_some();
-        // Counted before any frame is decoded or opened.
-        let count = req.frames.len().max(req.sealed_frames.len());
-        if count > 0 && count != BURST_FRAMES {
-            return Err(ServiceError::invalid(
-                "invalid_frames",
-                format!("a hover is {BURST_FRAMES} frames; {count} were sent"),
-            )
-            .with_param("frames"));
-        }
-        let second = req
-            .second_hand_frames
-            .len()
-            .max(req.sealed_second_hand_frames.len());
-        let mixed = (!req.second_hand_frames.is_empty() && req.frames.is_empty())
-            || (!req.sealed_second_hand_frames.is_empty() && req.sealed_frames.is_empty());
-        if second > 0 && (second != BURST_FRAMES || count == 0 || mixed) {
-            return Err(ServiceError::invalid(
-                "invalid_second_hand",
-                format!(
-                    "the other hand is {BURST_FRAMES} frames, sent with the first hand's frames \
-                     (second_hand_frames with frames, sealed_second_hand_frames with sealed_frames)"
-                ),
-            )
-            .with_param("second_hand_frames"));
-        }
-        let first = self.hover_frames(req, single, payment).await?;
-        let plain = &req.second_hand_frames;
-        let sealed = &req.sealed_second_hand_frames;
-        match (first, plain.is_empty(), sealed.is_empty()) {
-            (first, true, true) => Ok(first),
-            (Hover::Burst(first), false, true) if !req.frames.is_empty() => {
-                let other = plain
-                    .iter()
-                    .enumerate()
-                    .map(|(i, f)| decode_image(f, &format!("second_hand_frames[{i}]")))
-                    .collect::<Result<_>>()?;
-                Ok(Hover::TwoHands(first, other))
+    /// A till's presentation decoded, its sealed captures opened for `purpose` and `target`
+    /// (each sealed frame carries its own nonce).
+    pub(crate) async fn open_presentation(
+        &self,
+        presented: &Presentation,
+        purpose: &str,
+        target: &str,
+    ) -> Result<Hover> {
+        Ok(match presented {
+            Presentation::One(c) => Hover::One(self.open_capture(c, purpose, target).await?),
+            Presentation::Hover(frames) => {
+                Hover::Burst(self.open_frames(frames, "frames", purpose, target).await?)
             }
-            (Hover::Burst(first), true, false) if !req.sealed_frames.is_empty() => {
-                let mut other = Vec::with_capacity(sealed.len());
-                for s in sealed {
-                    other.push(self.capture_bytes("", Some(s), "payment", payment).await?);
-                }
-                Ok(Hover::TwoHands(first, other))
-            }
-            _ => Err(ServiceError::invalid(
-                "invalid_second_hand",
-                "send second_hand_frames with frames, or sealed_second_hand_frames with sealed_frames",
-            )
-            .with_param("second_hand_frames")),
-        }
+            Presentation::TwoHands(first, other) => Hover::TwoHands(
+                self.open_frames(first, "frames", purpose, target).await?,
+                self.open_frames(other, "second_hand_frames", purpose, target)
+                    .await?,
+            ),
+        })
     }
 
-    /// The first (or only) hand's part of a submission.
-    async fn hover_frames(
+    /// Frames opened one by one; a plain one that is not base64 is named `{param}[i]`.
+    async fn open_frames(
         &self,
-        req: &api::PalmSubmission,
-        single: bool,
-        payment: &str,
-    ) -> Result<Hover> {
-        match (req.frames.is_empty(), req.sealed_frames.is_empty()) {
-            (true, true) => Ok(Hover::One(
-                self.capture_bytes(&req.image, req.sealed_image.as_ref(), "payment", payment)
-                    .await?,
-            )),
-            (false, true) if !single => Ok(Hover::Burst(
-                req.frames
-                    .iter()
-                    .enumerate()
-                    .map(|(i, f)| decode_image(f, &format!("frames[{i}]")))
-                    .collect::<Result<_>>()?,
-            )),
-            (true, false) if !single => {
-                let mut frames = Vec::with_capacity(req.sealed_frames.len());
-                for sealed in &req.sealed_frames {
-                    frames.push(
-                        self.capture_bytes("", Some(sealed), "payment", payment)
-                            .await?,
-                    );
-                }
-                Ok(Hover::Burst(frames))
-            }
-            _ => Err(ServiceError::invalid(
-                "image_and_frames",
-                "send one of image, sealed_image, frames or sealed_frames",
-            )
-            .with_param("frames")),
+        frames: &[CaptureInput],
+        param: &str,
+        purpose: &str,
+        target: &str,
+    ) -> Result<Vec<Vec<u8>>> {
+        let mut out = Vec::with_capacity(frames.len());
+        for (i, frame) in frames.iter().enumerate() {
+            out.push(match frame {
+                CaptureInput::Plain(b64) => decode_image(b64, &format!("{param}[{i}]"))?,
+                sealed => self.open_capture(sealed, purpose, target).await?,
+            });
         }
+        Ok(out)
     }
 
     /// Who the palm belongs to, under the open-set policy.

@@ -10,6 +10,7 @@ use crate::domain::check_text;
 use crate::error::Result;
 use crate::money::{Amount, Currency};
 use crate::payment_state::CaptureMethod;
+use crate::presented::Presentation;
 
 /// A payment a merchant asks for, checked.
 #[derive(Clone, Debug, PartialEq)]
@@ -81,6 +82,21 @@ impl Confirmation {
             reward,
         })
     }
+}
+
+/// A palm for a payment waiting at a till: what the scanner presents and what the person chose
+/// at the till.
+#[derive(Clone, Debug)]
+pub struct PalmPayment {
+    pub presented: Presentation,
+    /// The last four digits of the phone, when the service asked for a hint (checked by the
+    /// identification: four digits).
+    pub phone_last4: Option<String>,
+    /// Pay with this one of the person's cards instead of their default.
+    pub card: Option<String>,
+    /// `false`: identify only and wait for the person's confirmation at the till.
+    pub confirm: bool,
+    pub reward: Option<String>,
 }
 
 /// How much of a whole a caller asked for: of an authorisation to capture, of a capture to

@@ -12,7 +12,7 @@ use crate::domain::new_id;
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
 use crate::ids::{MerchantId, PaymentId, PersonId};
 use crate::money::Amount;
-use crate::payment_input::{Confirmation, NewPayment, Part};
+use crate::payment_input::{Confirmation, NewPayment, PalmPayment, Part};
 use crate::payment_state::{Authorisation, CaptureMethod, PaymentState as S, PaymentStatus};
 use crate::processor::{Authorization, Lookup, Outcome, ProcessorError};
 use crate::store::{
@@ -295,13 +295,15 @@ impl Service {
         &self,
         till: &TillRow,
         id: &PaymentId,
-        req: api::PalmSubmission,
+        req: PalmPayment,
     ) -> Result<api::Payment> {
         let p = self.till_payment(till, id).await?;
         if p.status != PaymentStatus::RequiresPalm {
             return Err(state_error(&p, &[S::RequiresPalm]));
         }
-        let hover = self.hover(&req, p.id.as_str()).await?;
+        let hover = self
+            .open_presentation(&req.presented, "payment", p.id.as_str())
+            .await?;
         let person = self
             .identify_hover(hover, req.phone_last4.as_deref())
             .await?;
@@ -315,7 +317,7 @@ impl Service {
         if let Some(reward) = &req.reward {
             self.apply_reward(&mut p, &person.id, reward).await?;
         }
-        if req.confirm == Some(false) {
+        if !req.confirm {
             attach(&mut p, &person, &card);
             p.status = PaymentStatus::RequiresConfirmation;
             self.save(&mut p, S::RequiresPalm, "payment.requires_confirmation")

@@ -3,6 +3,7 @@
 
 use crate::domain::{Phone, new_secret, secret_hash};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
+use crate::signup_input::CardEntry;
 use crate::store::{PersonRow, SessionRow, TillRow};
 use crate::{Service, context, views};
 use palm_api as api;
@@ -92,7 +93,7 @@ impl Service {
         self.person_view(person).await
     }
 
-    pub async fn add_card(&self, person: &PersonRow, input: api::CardInput) -> Result<api::Card> {
+    pub async fn add_card(&self, person: &PersonRow, input: CardEntry) -> Result<api::Card> {
         let card = self.parse_card(&input, "card")?;
         let fingerprint = self.fingerprinter.card(&card.number);
         if let Some(existing) = self.store.cards_by_fingerprint(&fingerprint).await?.first() {

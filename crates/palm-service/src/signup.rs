@@ -4,6 +4,7 @@ use crate::domain::{Phone, check_text, new_id};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
 use crate::ids::{MerchantId, PersonId};
 use crate::money::{Amount, Currency};
+use crate::signup_input::{CaptureSource, CardEntry, Hand, SignUp};
 use crate::store::{CardRow, ConsentRow, NewPerson, PalmRow, PersonRow};
 use crate::{Service, context, decode_image, palm_error, views};
 use palm_api as api;
@@ -72,7 +73,7 @@ impl Service {
         }
     }
 
-    pub(crate) fn parse_card(&self, input: &api::CardInput, prefix: &str) -> Result<CardDetails> {
+    pub(crate) fn parse_card(&self, input: &CardEntry, prefix: &str) -> Result<CardDetails> {
         let param = |f: &str| format!("{prefix}.{f}");
         let number: CardNumber = input
             .number
@@ -172,7 +173,7 @@ impl Service {
     }
 
     /// Templates from captures, each checked for enrolment quality; errors name the capture.
-    async fn templates(&self, captures: &[(api::Hand, Vec<u8>)]) -> Result<Vec<Template>> {
+    async fn templates(&self, captures: &[(Hand, Vec<u8>)]) -> Result<Vec<Template>> {
         let engine = self.engine.clone();
         let images: Vec<Vec<u8>> = captures.iter().map(|(_, b)| b.clone()).collect();
         self.engine_work(move || {
@@ -249,16 +250,16 @@ impl Service {
         &self,
         actor: &str,
         merchant_id: &MerchantId,
-        req: api::SignupRequest,
+        req: SignUp,
     ) -> Result<api::SignupResponse> {
-        if !req.consent.accepted {
+        let Some(consent_version) = &req.consent else {
             return Err(ServiceError::invalid(
                 "consent_required",
                 "the person must accept the consent text before enrolment",
             )
             .with_param("consent.accepted"));
-        }
-        if req.consent.text_version != CONSENT_VERSION {
+        };
+        if consent_version != CONSENT_VERSION {
             return Err(ServiceError::invalid(
                 "consent_version",
                 format!(
@@ -282,7 +283,7 @@ impl Service {
                 return Err(same_picture(i));
             }
         }
-        let hands: Vec<api::Hand> = [api::Hand::Left, api::Hand::Right]
+        let hands: Vec<Hand> = [Hand::Left, Hand::Right]
             .into_iter()
             .filter(|h| captures.iter().any(|(c, _)| c == h))
             .collect();
@@ -330,17 +331,15 @@ impl Service {
         let programs = self.store.programs(merchant_id).await?;
         let mut joins = Vec::with_capacity(req.memberships.len());
         for (i, join) in req.memberships.iter().enumerate() {
-            match join.program.as_deref() {
-                Some(program) if programs.iter().any(|p| p.id == program) => {
-                    joins.push((program, join))
-                }
+            match join.program.as_str() {
+                program if programs.iter().any(|p| p.id == program) => joins.push((program, join)),
                 _ => {
                     return Err(ServiceError::not_found("loyalty program")
                         .with_param(format!("memberships[{i}].program")));
                 }
             }
         }
-        let pending = req.source == api::CaptureSource::Phone;
+        let pending = req.source == CaptureSource::Phone;
         let person = self.enrol(&phone, &card, &chosen, true, pending).await?;
         let person_id = PersonId::new(&person.id);
         self.audit(&person_id, actor, "enrolment").await?;
@@ -375,7 +374,7 @@ impl Service {
         &self,
         phone: &Phone,
         card: &CardDetails,
-        chosen: &[(api::Hand, Template)],
+        chosen: &[(Hand, Template)],
         check_palms: bool,
         pending_first_scan: bool,
     ) -> Result<api::Person> {
@@ -469,7 +468,7 @@ impl Service {
         for (palm, t) in palms.iter().zip(&protected) {
             self.index_stored_palm(&person_id, palm.id, Some(phone.bucket()), t);
         }
-        let hands: Vec<api::Hand> = chosen.iter().map(|(h, _)| *h).collect();
+        let hands: Vec<api::Hand> = chosen.iter().map(|(h, _)| views::wire_hand(*h)).collect();
         tracing::info!(person = %person_id, hands = hands.len(), "person enrolled");
         Ok(views::person(&person, hands, &[card_row]))
     }
@@ -480,8 +479,8 @@ impl Service {
     pub async fn import_person(
         &self,
         phone: &str,
-        card: &api::CardInput,
-        palms: &[(api::Hand, Template)],
+        card: &CardEntry,
+        palms: &[(Hand, Template)],
     ) -> Result<api::Person> {
         let phone = Phone::parse(phone)?;
         let card = self.parse_card(card, "card")?;

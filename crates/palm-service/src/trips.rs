@@ -13,6 +13,7 @@ use crate::error::{ErrorKind, Result, ServiceError, StoreError};
 use crate::ids::{MerchantId, PaymentId};
 use crate::money::{Amount, Currency};
 use crate::payment_state::{CaptureMethod, PaymentStatus};
+use crate::presented::{CaptureInput, Direction, GateScan};
 use crate::store::{GateRow, NewWalkOut, Page, PaymentRow, PersonRow, TillRow, WalkOutRow};
 use crate::trip_store::{EventAdded, ItemEventRow, ItemKind, TripRow, TripState};
 use crate::{Service, domain::new_secret, domain::secret_hash};
@@ -148,6 +149,39 @@ pub(crate) fn decision(
     }
 }
 
+/// A palm at a walk-out store's entry gate, opening a shopping trip.
+#[derive(Clone, Debug)]
+pub struct TripEntry {
+    pub capture: CaptureInput,
+    /// The last four digits of the phone, when the gate asked for a hint.
+    pub phone_last4: Option<String>,
+    /// How many people enter on this palm (one trip, one basket, one card).
+    pub party_size: i64,
+}
+
+impl TripEntry {
+    /// Checks the party: from 1 (the default) to [`MAX_PARTY`].
+    pub fn new(
+        capture: CaptureInput,
+        phone_last4: Option<String>,
+        party_size: Option<i64>,
+    ) -> Result<TripEntry> {
+        let party_size = party_size.unwrap_or(1);
+        if !(1..=MAX_PARTY).contains(&party_size) {
+            return Err(ServiceError::invalid(
+                "invalid_party_size",
+                format!("party_size must be from 1 to {MAX_PARTY}"),
+            )
+            .with_param("party_size"));
+        }
+        Ok(TripEntry {
+            capture,
+            phone_last4,
+            party_size,
+        })
+    }
+}
+
 impl Service {
     /// The person a gate's capture belongs to, or the red decision the gate shows when the palm
     /// names no one (a decision, not an error: anything about the person is an answer).
@@ -203,24 +237,24 @@ impl Service {
     }
 
     /// `POST /v1/shopping_trips`: a palm at a walk-out store's entry gate.
-    pub async fn open_trip(&self, gate: &GateRow, req: api::OpenTrip) -> Result<api::GateDecision> {
+    pub async fn open_trip(&self, gate: &GateRow, req: TripEntry) -> Result<api::GateDecision> {
         let walk_out = self.gate_walk_out(gate).await?.ok_or_else(|| {
             ServiceError::conflict(
                 "not_walk_out",
                 "this gate's venue is not a walk-out store; scan at /v1/gate/scans",
             )
         })?;
-        let party = party_size(req.party_size)?;
         let bytes = self
-            .capture_bytes(
-                &req.image,
-                req.sealed_image.as_ref(),
-                "shopping_trip",
-                &gate.id,
-            )
+            .open_capture(&req.capture, "shopping_trip", &gate.id)
             .await?;
-        self.enter_store(gate, &walk_out, bytes, req.phone_last4.as_deref(), party)
-            .await
+        self.enter_store(
+            gate,
+            &walk_out,
+            bytes,
+            req.phone_last4.as_deref(),
+            req.party_size,
+        )
+        .await
     }
 
     /// A gate scan at a walk-out store: `in` opens a trip, `out` ends the person's open one.
@@ -228,25 +262,11 @@ impl Service {
         &self,
         gate: &GateRow,
         walk_out: &WalkOutRow,
-        req: api::GateScan,
+        req: GateScan,
     ) -> Result<api::GateDecision> {
-        let leaving = match req.direction.as_deref().unwrap_or("in") {
-            "in" => false,
-            "out" => true,
-            _ => {
-                return Err(
-                    ServiceError::invalid("invalid_direction", "direction is in or out")
-                        .with_param("direction"),
-                );
-            }
-        };
+        let leaving = req.direction == Direction::Out;
         let bytes = self
-            .capture_bytes(
-                &req.image,
-                req.sealed_image.as_ref(),
-                "gate_scan",
-                &format!("{}/", gate.id),
-            )
+            .open_capture(&req.capture, "gate_scan", &format!("{}/", gate.id))
             .await?;
         let hint = req.phone_last4.as_deref();
         if !leaving {
@@ -545,18 +565,6 @@ fn welcome_back(person: &PersonRow, live: &TripRow) -> api::GateDecision {
         // Its hold is still being placed by another scan.
         decision(false, "card_unavailable", Some(person), Some(&live.id))
     }
-}
-
-fn party_size(requested: Option<i64>) -> Result<i64> {
-    let n = requested.unwrap_or(1);
-    if !(1..=MAX_PARTY).contains(&n) {
-        return Err(ServiceError::invalid(
-            "invalid_party_size",
-            format!("party_size must be from 1 to {MAX_PARTY}"),
-        )
-        .with_param("party_size"));
-    }
-    Ok(n)
 }
 
 /// An event id seen before: the same event again is answered as recorded (whenever it arrives);

@@ -1,6 +1,7 @@
 //! Stored rows as the API shows them: masked, in the wire types of `palm-api`.
 
 use crate::payment_state::{CaptureMethod, PaymentState};
+use crate::signup_input::Hand;
 use crate::store::{CardRow, PaymentRow, PersonRow, RefundRow};
 use palm_api as api;
 
@@ -39,6 +40,13 @@ pub fn person(p: &PersonRow, hands: Vec<api::Hand>, cards: &[CardRow]) -> api::P
         } else {
             api::EnrolmentStatus::Active
         },
+    }
+}
+
+pub fn wire_hand(h: Hand) -> api::Hand {
+    match h {
+        Hand::Left => api::Hand::Left,
+        Hand::Right => api::Hand::Right,
     }
 }
 

@@ -5,7 +5,9 @@ use palm_service::ServiceError;
 use palm_service::devices::{NewDevice, PairingTarget};
 use palm_service::entry::{AgeCheck, NewEvent, NewVenue};
 use palm_service::loyalty::{NewProgram, NewReward};
-use palm_service::trips::{ItemReport, WalkOut};
+use palm_service::presented::{CaptureInput, Direction};
+use palm_service::signup_input::{CardEntry, JoinAtSignup};
+use palm_service::trips::{ItemReport, TripEntry, WalkOut};
 
 #[test]
 fn loyalty_requests_are_checked_before_any_use_case_runs() {
@@ -171,4 +173,50 @@ fn pairing_and_device_requests_are_checked_before_any_use_case_runs() {
         ("AB-CD", "Till tablet"),
         "codes are typed in any case; names trimmed"
     );
+}
+
+#[test]
+fn gate_trip_and_sign_up_requests_are_checked_before_any_use_case_runs() {
+    let refused = |e: ServiceError| (e.code, e.param);
+    let capture = || CaptureInput::Plain("aGFuZA==".into());
+    assert_eq!(Direction::parse(None).unwrap(), Direction::In);
+    assert_eq!(Direction::parse(Some("out")).unwrap(), Direction::Out);
+    assert_eq!(
+        refused(Direction::parse(Some("sideways")).unwrap_err()),
+        ("invalid_direction", Some("direction".to_string()))
+    );
+    assert_eq!(TripEntry::new(capture(), None, None).unwrap().party_size, 1);
+    assert_eq!(
+        TripEntry::new(capture(), None, Some(10))
+            .unwrap()
+            .party_size,
+        10
+    );
+    for party in [0, 11, -1] {
+        assert_eq!(
+            refused(TripEntry::new(capture(), None, Some(party)).unwrap_err()),
+            ("invalid_party_size", Some("party_size".to_string()))
+        );
+    }
+    let join = JoinAtSignup::new(Some("prog_1".into()), None, 0).unwrap();
+    assert_eq!(join.program, "prog_1");
+    for program in [None, Some(String::new())] {
+        assert_eq!(
+            refused(JoinAtSignup::new(program, Some("M-1".into()), 2).unwrap_err()),
+            (
+                "program_required",
+                Some("memberships[2].program".to_string())
+            )
+        );
+    }
+    // A card typed in never shows more than its last four digits, nor its security code.
+    let card = CardEntry {
+        number: "4242 4242 4242 4242".into(),
+        exp_month: 12,
+        exp_year: 2035,
+        holder_name: "Ada Palm".into(),
+        cvc: Some("123".into()),
+    };
+    let shown = format!("{card:?}");
+    assert!(shown.contains("****4242") && !shown.contains("4242 4242") && !shown.contains("123"));
 }

@@ -11,8 +11,10 @@ use palm_index::{Calibration, Policy, SHIPPED_CALIBRATION};
 use palm_service::idempotency::Keyed;
 use palm_service::loyalty::NewProgram;
 use palm_service::merchants::{self, MerchantCredentials};
-use palm_service::payment_input::{NewPayment, NewRefund};
+use palm_service::payment_input::{NewPayment, NewRefund, PalmPayment};
+use palm_service::presented::{CaptureInput, FramesSent, Presentation};
 use palm_service::privacy::DeletionStatus;
+use palm_service::signup_input::{CaptureSource, CardEntry, Hand, HandCapture, SignUp};
 use palm_service::store::{Page, PaymentId, PersonId, TillRow};
 use palm_service::{
     Clock, DevPhoneChannel, ErrorKind, KeySource, ManualClock, Parts, Service, ServiceConfig,
@@ -20,7 +22,6 @@ use palm_service::{
 };
 use palm_synth::{Capture, Identity, Scene, png_bytes};
 use palm_vault::{Fingerprinter, KeyRing, MasterKey, VaultError};
-use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -94,8 +95,59 @@ fn palm(seed: u64, k: u64) -> String {
     base64::engine::general_purpose::STANDARD.encode(png_bytes(&img))
 }
 
-fn from<T: serde::de::DeserializeOwned>(v: Value) -> T {
-    serde_json::from_value(v).unwrap()
+/// One capture for a payment, with the phone's last four if given.
+fn one(image: String, phone_last4: Option<&str>) -> PalmPayment {
+    PalmPayment {
+        presented: Presentation::One(CaptureInput::Plain(image)),
+        phone_last4: phone_last4.map(str::to_string),
+        card: None,
+        confirm: true,
+        reward: None,
+    }
+}
+
+/// A hover's frames beside an image (as a request may send them), checked as the edge checks
+/// them.
+fn hover_of(
+    frames: Vec<String>,
+    image: &str,
+    phone_last4: Option<&str>,
+) -> Result<PalmPayment, ServiceError> {
+    let frames = FramesSent {
+        plain: frames,
+        sealed: vec![],
+    };
+    Ok(PalmPayment {
+        presented: Presentation::new(
+            CaptureInput::Plain(image.into()),
+            frames,
+            FramesSent::default(),
+        )?,
+        ..one(String::new(), phone_last4)
+    })
+}
+
+/// A sign-up of palm `seed`'s right hand from captures 1..=`captures`, with this phone and card.
+fn signup(phone: &str, card: &str, seed: u64, captures: u64) -> SignUp {
+    SignUp {
+        phone: phone.into(),
+        card: CardEntry {
+            number: card.into(),
+            exp_month: 12,
+            exp_year: 2035,
+            holder_name: "Ada Palm".into(),
+            cvc: None,
+        },
+        consent: Some(palm_service::CONSENT_VERSION.into()),
+        captures: (1..=captures)
+            .map(|k| HandCapture {
+                hand: Hand::Right,
+                image: palm(seed, k),
+            })
+            .collect(),
+        memberships: vec![],
+        source: CaptureSource::Scanner,
+    }
 }
 
 /// A Luhn-valid Visa number made from `n`.
@@ -106,16 +158,7 @@ fn visa(n: u64) -> String {
 
 impl World {
     async fn sign_up(&self, seed: u64, phone: &str) -> Result<(), ServiceError> {
-        let req = from(json!({
-            "phone": phone,
-            "card": {"number": visa(seed), "exp_month": 12, "exp_year": 2035, "holder_name": "Ada Palm"},
-            "consent": {"accepted": true, "text_version": palm_service::CONSENT_VERSION},
-            "captures": [
-                {"hand": "right", "image": palm(seed, 1)},
-                {"hand": "right", "image": palm(seed, 2)},
-                {"hand": "right", "image": palm(seed, 3)}
-            ]
-        }));
+        let req = signup(phone, &visa(seed), seed, 3);
         let actor = format!("till:{}", self.till.id);
         self.service
             .sign_up(&actor, &self.shop.merchant, req)
@@ -141,13 +184,10 @@ impl World {
     async fn hover(&self, payment: &str, seed: u64, phone: &str) -> palm_api::Payment {
         let mut hint: Option<String> = None;
         for k in 50..56 {
-            let mut body = json!({"image": palm(seed, k)});
-            if let Some(h) = &hint {
-                body["phone_last4"] = json!(h);
-            }
+            let body = one(palm(seed, k), hint.as_deref());
             match self
                 .service
-                .submit_palm(&self.till, &PaymentId::new(payment), from(body))
+                .submit_palm(&self.till, &PaymentId::new(payment), body)
                 .await
             {
                 Ok(p) => return p,
@@ -214,14 +254,14 @@ async fn a_hover_of_three_frames_pays_as_one_capture() {
     let w = world().await;
     w.sign_up(11, "+447700900011").await.unwrap();
     w.sign_up(12, "+447700900012").await.unwrap();
-    let submit = async |payment: &str, body: Value| {
+    let submit = async |payment: &str, body: Result<PalmPayment, ServiceError>| {
         w.service
-            .submit_palm(&w.till, &PaymentId::new(payment), from(body))
+            .submit_palm(&w.till, &PaymentId::new(payment), body?)
             .await
     };
     let frames = |seed: u64| -> Vec<String> { (60..63).map(|k| palm(seed, k)).collect() };
     let p = w.new_payment(700).await;
-    let paid = submit(&p.id, json!({"frames": frames(12), "phone_last4": "0012"}))
+    let paid = submit(&p.id, hover_of(frames(12), "", Some("0012")))
         .await
         .unwrap();
     assert_eq!(paid.status, palm_api::PaymentStatus::Succeeded);
@@ -229,24 +269,28 @@ async fn a_hover_of_three_frames_pays_as_one_capture() {
     assert_eq!(w.processor.charge_totals(), (700, 0, 1));
 
     let q = w.new_payment(300).await;
-    let e = submit(&q.id, json!({"frames": frames(13), "phone_last4": "0012"}))
+    let e = submit(&q.id, hover_of(frames(13), "", Some("0012")))
         .await
         .unwrap_err();
     assert_eq!(e.code, "palm_not_recognised", "{e:?}");
-    let e = submit(&q.id, json!({"frames": frames(11)[..2]}))
+    let e = submit(&q.id, hover_of(frames(11)[..2].to_vec(), "", None))
         .await
         .unwrap_err();
     assert_eq!(
         (e.code, e.param.as_deref()),
         ("invalid_frames", Some("frames"))
     );
-    let e = submit(&q.id, json!({"frames": frames(11), "image": palm(11, 70)}))
+    let e = submit(&q.id, hover_of(frames(11), &palm(11, 70), None))
         .await
         .unwrap_err();
     assert_eq!(e.code, "image_and_frames");
     let e = submit(
         &q.id,
-        json!({"frames": [palm(11, 60), "not an image", palm(11, 61)]}),
+        hover_of(
+            vec![palm(11, 60), "not an image".into(), palm(11, 61)],
+            "",
+            None,
+        ),
     )
     .await
     .unwrap_err();
@@ -435,15 +479,7 @@ async fn bad_input_gets_typed_errors_and_writes_nothing() {
     let mut bad_card = visa(12);
     bad_card.pop();
     bad_card.push(if visa(12).ends_with('0') { '1' } else { '0' });
-    let req = from(json!({
-        "phone": "+447700900012",
-        "card": {"number": bad_card, "exp_month": 12, "exp_year": 2035, "holder_name": "Ada Palm"},
-        "consent": {"accepted": true, "text_version": palm_service::CONSENT_VERSION},
-        "captures": [
-            {"hand": "right", "image": palm(12, 1)},
-            {"hand": "right", "image": palm(12, 2)}
-        ]
-    }));
+    let req = signup("+447700900012", &bad_card, 12, 2);
     let e = w
         .service
         .sign_up("till", &w.shop.merchant, req)
@@ -475,11 +511,7 @@ async fn a_palm_nobody_enrolled_is_not_recognised_and_nothing_is_charged() {
     for k in 50..53 {
         let e = w
             .service
-            .submit_palm(
-                &w.till,
-                &PaymentId::new(&p.id),
-                from(json!({"image": palm(99, k)})),
-            )
+            .submit_palm(&w.till, &PaymentId::new(&p.id), one(palm(99, k), None))
             .await
             .unwrap_err();
         assert!(
@@ -502,16 +534,7 @@ async fn a_palm_nobody_enrolled_is_not_recognised_and_nothing_is_charged() {
 #[tokio::test]
 async fn the_card_that_verifies_then_declines_signs_up_and_is_declined_at_the_till() {
     let w = world().await;
-    let req = from(json!({
-        "phone": "+447700900041",
-        "card": {"number": palm_service::VERIFIES_THEN_DECLINES, "exp_month": 12, "exp_year": 2035, "holder_name": "Ada Palm"},
-        "consent": {"accepted": true, "text_version": palm_service::CONSENT_VERSION},
-        "captures": [
-            {"hand": "right", "image": palm(41, 1)},
-            {"hand": "right", "image": palm(41, 2)},
-            {"hand": "right", "image": palm(41, 3)}
-        ]
-    }));
+    let req = signup("+447700900041", palm_service::VERIFIES_THEN_DECLINES, 41, 3);
     let actor = format!("till:{}", w.till.id);
     w.service
         .sign_up(&actor, &w.shop.merchant, req)
@@ -522,11 +545,7 @@ async fn the_card_that_verifies_then_declines_signs_up_and_is_declined_at_the_ti
     for k in 50..56 {
         match w
             .service
-            .submit_palm(
-                &w.till,
-                &PaymentId::new(&p.id),
-                from(json!({"image": palm(41, k)})),
-            )
+            .submit_palm(&w.till, &PaymentId::new(&p.id), one(palm(41, k), None))
             .await
         {
             Ok(paid) => {
@@ -592,11 +611,7 @@ async fn a_deletion_by_palm_and_code_leaves_the_palm_matching_no_one() {
     let p = w.new_payment(500).await;
     let e = w
         .service
-        .submit_palm(
-            &w.till,
-            &PaymentId::new(&p.id),
-            from(json!({"image": palm(7, read)})),
-        )
+        .submit_palm(&w.till, &PaymentId::new(&p.id), one(palm(7, read), None))
         .await
         .unwrap_err();
     assert!(

@@ -22,6 +22,9 @@ pub struct Capture {
     pub rotation_deg: Option<f32>,
     /// Background behind a full hand: plain dark cloth, or coloured clutter.
     pub cluttered: bool,
+    /// Which frame of one hover this is: 0 is the capture itself; frame `n` keeps its pose and
+    /// light, moves the hand a little and draws new sensor noise (see [`Capture::frame`]).
+    pub frame: u32,
 }
 
 impl Capture {
@@ -30,7 +33,14 @@ impl Capture {
             seed,
             rotation_deg: None,
             cluttered: false,
+            frame: 0,
         }
+    }
+    /// The `n`-th frame of this capture's hover, as a scanner reads a palm held still for a
+    /// moment: the same pose and light, the hand moved by up to 3% of the palm's width and turned
+    /// by up to 2 degrees, and new sensor noise. Frame 0 is the capture itself.
+    pub fn frame(self, n: u32) -> Capture {
+        Capture { frame: n, ..self }
     }
     pub fn with_rotation(self, deg: f32) -> Capture {
         Capture {
@@ -144,25 +154,51 @@ impl Light {
     }
 }
 
+/// How far a later frame of a hover has moved from its first: a shift in palm units (the palm
+/// is one unit wide) and a turn in radians.
+#[derive(Clone, Copy, Debug, Default)]
+struct Motion {
+    shift: (f32, f32),
+    turn: f32,
+}
+
+impl Motion {
+    fn draw(rng: &mut ChaCha8Rng) -> Motion {
+        Motion {
+            shift: (rng.random_range(-0.03..0.03), rng.random_range(-0.03..0.03)),
+            turn: rng.random_range(-2.0f32..2.0).to_radians(),
+        }
+    }
+}
+
 impl Identity {
     /// Renders one capture of this palm.
     pub fn render(&self, scene: Scene, capture: Capture) -> RgbImage {
-        let mut rng =
-            ChaCha8Rng::seed_from_u64(capture.seed.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ self.seed);
+        let seed = capture.seed.wrapping_mul(0x2545_f491_4f6c_dd1d) ^ self.seed;
+        let mut rng = ChaCha8Rng::seed_from_u64(seed);
         let light = Light::draw(&mut rng);
         let texture = Texture::new(self);
+        // A later frame of the hover draws its motion and noise from a stream of its own, so the
+        // pose drawn from `rng` is the capture's and frame 0 renders exactly as before frames were.
+        let mut frame_rng = (capture.frame > 0).then(|| {
+            ChaCha8Rng::seed_from_u64(
+                seed ^ u64::from(capture.frame).wrapping_mul(0x9e37_79b9_7f4a_7c15),
+            )
+        });
+        let motion = frame_rng.as_mut().map_or(Motion::default(), Motion::draw);
         let img = match scene {
-            Scene::Roi { size } => self.render_roi(size, &texture, &light, &mut rng),
+            Scene::Roi { size } => self.render_roi(size, motion, &texture, &light, &mut rng),
             Scene::Hand { width, height } => {
-                self.render_hand(width, height, capture, &texture, &light, &mut rng)
+                self.render_hand(width, height, capture, motion, &texture, &light, &mut rng)
             }
         };
-        finish(img, &light, &mut rng)
+        finish(img, &light, frame_rng.as_mut().unwrap_or(&mut rng))
     }
 
     fn render_roi(
         &self,
         size: u32,
+        motion: Motion,
         tex: &Texture,
         light: &Light,
         rng: &mut ChaCha8Rng,
@@ -170,10 +206,10 @@ impl Identity {
         // The canonical ROI: the palm square below the finger valleys, jittered like a real crop.
         let side = 0.62 * rng.random_range(0.97..1.03f32);
         let (cx, cy) = (
-            rng.random_range(-0.025..0.025f32),
-            0.42 + rng.random_range(-0.025..0.025f32),
+            rng.random_range(-0.025..0.025f32) + motion.shift.0,
+            0.42 + rng.random_range(-0.025..0.025f32) + motion.shift.1,
         );
-        let (s, c) = rng.random_range(-3.0f32..3.0).to_radians().sin_cos();
+        let (s, c) = (rng.random_range(-3.0f32..3.0).to_radians() + motion.turn).sin_cos();
         RgbImage::from_fn(size, size, |u, v| {
             let (a, b) = (
                 (u as f32 + 0.5) / size as f32 - 0.5,
@@ -190,6 +226,7 @@ impl Identity {
         w: u32,
         h: u32,
         capture: Capture,
+        motion: Motion,
         tex: &Texture,
         light: &Light,
         rng: &mut ChaCha8Rng,
@@ -197,13 +234,14 @@ impl Identity {
         let angle = capture
             .rotation_deg
             .unwrap_or_else(|| rng.random_range(0.0..360.0f32))
-            .to_radians();
+            .to_radians()
+            + motion.turn;
         let scale = w.min(h) as f32 * 0.27 * rng.random_range(0.92..1.08f32);
         let spread = rng.random_range(5.0..9.0f32).to_radians();
         // The palm's middle sits near the image centre.
         let centre = (
-            w as f32 / 2.0 + rng.random_range(-0.04..0.04) * w as f32,
-            h as f32 / 2.0 + rng.random_range(-0.04..0.04) * h as f32,
+            w as f32 / 2.0 + rng.random_range(-0.04..0.04) * w as f32 + motion.shift.0 * scale,
+            h as f32 / 2.0 + rng.random_range(-0.04..0.04) * h as f32 + motion.shift.1 * scale,
         );
         let mirror = if self.side == Side::Left { 1.0 } else { -1.0 };
         let fingers: Vec<Finger> = (0..4)

@@ -6,18 +6,19 @@
 //! 2. Starts `palmline serve` on that data directory (a child process) and waits for it.
 //! 3. Signs up `--signups` synthetic people over HTTP (three captures each), `--tills` at once.
 //! 4. Runs `--payments` payments over HTTP, `--tills` at once: the POS creates the payment, the
-//!    till submits a new capture of a signed-up person with the last four phone digits (the hint
-//!    the open-set policy needs at this gallery size); a palm not read is hovered again with a
-//!    new capture, up to three times, as at a real till. Latency is per palm request:
+//!    till submits a new hover of a signed-up person (`--frames`: three frames of one capture, as
+//!    the scanner sends, or one capture alone) with the last four phone digits (the hint the
+//!    open-set policy needs at this gallery size); a palm not read is hovered again with a new
+//!    capture, up to three times, as at a real till. Latency is per palm request:
 //!    server-side from each response's `Server-Timing` header, client-side with the network.
 
 use crate::bench_identify::Distractors;
 use crate::figures::percentile;
 use anyhow::{Context, Result, bail};
 use base64::Engine as _;
-use palm_api::{CardInput, Hand};
 use palm_engine::Engine;
 use palm_server::Config;
+use palm_service::signup_input::{CardEntry, Hand};
 use palm_synth::{Capture, Identity, Scene, png_bytes};
 use rayon::prelude::*;
 use serde_json::{Value, json};
@@ -46,9 +47,25 @@ pub struct PayBenchArgs {
     /// An empty PostgreSQL database to run on (default: SQLite in a temporary directory).
     #[arg(long)]
     pub database: Option<String>,
+    /// Frames of each hover a till sends: 3 (as `palmline scanner pay` does: one capture held
+    /// still, the hand moved a little and new noise in each frame) or 1 (one capture alone).
+    #[arg(long, default_value_t = 3, value_parser = crate::scanner::one_or_three())]
+    pub frames: u8,
     /// Print the figures as one JSON object instead of text.
     #[arg(long)]
     pub json: bool,
+}
+
+/// A person the bench signs up and who then pays.
+pub(crate) struct Payer {
+    /// Their number among all enrolled people (their phone and card follow from it).
+    pub(crate) n: usize,
+    /// The sign-up request.
+    pub(crate) signup: Value,
+    /// What a till sends for each of three scans: `{"image": ...}` or `{"frames": [...]}`.
+    pub(crate) scans: Vec<Value>,
+    /// One capture alone, for the gate (a gate reads a single capture).
+    pub(crate) gate_image: String,
 }
 
 const HAND_SEED_BASE: u64 = 5_000_000;
@@ -58,8 +75,13 @@ fn b64(bytes: &[u8]) -> String {
 }
 
 pub(crate) fn capture(seed: u64, k: u64) -> String {
+    frame(seed, k, 0)
+}
+
+/// Frame `f` of the hover of capture `k` (frame 0 is the capture itself).
+fn frame(seed: u64, k: u64, f: u32) -> String {
     b64(&png_bytes(
-        &Identity::new(seed).render(Scene::Roi { size: 128 }, Capture::new(k)),
+        &Identity::new(seed).render(Scene::Roi { size: 128 }, Capture::new(k).frame(f)),
     ))
 }
 
@@ -151,7 +173,7 @@ pub fn run(args: PayBenchArgs) -> Result<()> {
     )?;
     eprintln!("server ready in {load_s:.1} s with {seeded} seeded people; rendering captures...");
 
-    let people: Vec<(usize, Value, Vec<String>)> = (0..args.signups)
+    let people: Vec<Payer> = (0..args.signups)
         .into_par_iter()
         .map(|i| {
             let seed = HAND_SEED_BASE + i as u64;
@@ -162,8 +184,18 @@ pub fn run(args: PayBenchArgs) -> Result<()> {
                 "consent": {"accepted": true, "text_version": palm_service::CONSENT_VERSION},
                 "captures": (1..=3).map(|k| json!({"hand": "right", "image": capture(seed, k)})).collect::<Vec<_>>(),
             });
-            let probes = (50..53).map(|k| capture(seed, k)).collect();
-            (n, body, probes)
+            let scans = (50..53)
+                .map(|k| match args.frames {
+                    1 => json!({ "image": capture(seed, k) }),
+                    f => json!({ "frames": (0..u32::from(f)).map(|i| frame(seed, k, i)).collect::<Vec<_>>() }),
+                })
+                .collect();
+            Payer {
+                n,
+                signup: body,
+                scans,
+                gate_image: capture(seed, 50),
+            }
         })
         .collect();
     let report = rt.block_on(drive(&args, &base, &creds, people))?;
@@ -175,6 +207,7 @@ pub fn run(args: PayBenchArgs) -> Result<()> {
         "database": if args.database.is_some() { "postgres" } else { "sqlite" },
         "people": args.people,
         "tills": args.tills,
+        "frames": args.frames,
         "seed_s": seed_s,
         "server_start_s": load_s,
         "signups": report.signups_ok,
@@ -265,7 +298,7 @@ async fn seed(config: &Config, count: usize, identities: u64) -> Result<f64> {
             .collect();
         for (j, t) in templates.into_iter().enumerate() {
             let n = base + j;
-            let card = CardInput {
+            let card = CardEntry {
                 number: card_number(n),
                 exp_month: 12,
                 exp_year: 2035,
@@ -326,7 +359,7 @@ async fn drive(
     args: &PayBenchArgs,
     base: &str,
     creds: &palm_server::DemoCredentials,
-    people: Vec<(usize, Value, Vec<String>)>,
+    people: Vec<Payer>,
 ) -> Result<Report> {
     palm_server::sender::install_tls_provider();
     let client = reqwest::Client::new();
@@ -348,7 +381,10 @@ async fn drive(
             let mut ok = vec![];
             loop {
                 let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                let Some((n, body, _)) = people.get(i) else {
+                let Some(Payer {
+                    n, signup: body, ..
+                }) = people.get(i)
+                else {
                     break;
                 };
                 match post(&client, format!("{base}/v1/signups"), &till, body).await {
@@ -399,7 +435,7 @@ async fn drive(
                 if i >= total {
                     break;
                 }
-                let (n, _, probes) = &people[enrolled[i % enrolled.len()]];
+                let Payer { n, scans, .. } = &people[enrolled[i % enrolled.len()]];
                 let create =
                     json!({"amount": 100 + (i % 5000) as i64, "currency": "usd", "till": till.id});
                 let Ok((201, p, _)) =
@@ -417,9 +453,9 @@ async fn drive(
                 // up to three times.
                 let mut samples = vec![];
                 let mut outcome = String::new();
-                for scan in 0..probes.len() {
-                    let image = &probes[(i + scan) % probes.len()];
-                    let body = json!({"image": image, "phone_last4": last4});
+                for scan in 0..scans.len() {
+                    let mut body = scans[(i + scan) % scans.len()].clone();
+                    body["phone_last4"] = json!(last4);
                     let t0 = Instant::now();
                     let r = post(
                         &client,
@@ -491,7 +527,7 @@ async fn gates(
     client: &reqwest::Client,
     base: &str,
     creds: &palm_server::DemoCredentials,
-    people: &[(usize, Value, Vec<String>)],
+    people: &[Payer],
     enrolled: &[usize],
 ) -> Result<(Vec<f64>, usize)> {
     let key = &creds.api_key;
@@ -517,7 +553,7 @@ async fn gates(
         .to_string();
     let (mut ms, mut admitted) = (vec![], 0);
     for &i in enrolled {
-        let (n, _, probes) = &people[i];
+        let Payer { n, gate_image, .. } = &people[i];
         post(
             client,
             format!("{base}/v1/events/{eid}/passes"),
@@ -525,7 +561,7 @@ async fn gates(
             &json!({"phone": phone(*n), "kind": "ticket"}),
         )
         .await?;
-        let body = json!({"event": eid, "image": probes[0], "phone_last4": &phone(*n)[8..]});
+        let body = json!({"event": eid, "image": gate_image, "phone_last4": &phone(*n)[8..]});
         let (_, d, server_ms) = post(client, format!("{base}/v1/gate/scans"), &gate, &body).await?;
         ms.extend(server_ms);
         admitted += (d["allowed"] == true) as usize;

@@ -242,7 +242,7 @@ pub fn run(args: ScannerArgs) -> Result<()> {
 
 /// `--frames`: one frame, or the three of a hover (what the server's fused decision is
 /// calibrated for).
-fn one_or_three() -> impl clap::builder::TypedValueParser<Value = u8> {
+pub(crate) fn one_or_three() -> impl clap::builder::TypedValueParser<Value = u8> {
     use clap::builder::TypedValueParser as _;
     clap::builder::PossibleValuesParser::new(["1", "3"]).map(|s| if s == "1" { 1 } else { 3 })
 }

@@ -64,3 +64,39 @@ fn a_frame_without_the_hand_fails_alone_and_the_next_frame_is_still_read() {
         .unwrap();
     assert!(s >= DEFAULT_THRESHOLD, "{s}");
 }
+
+#[test]
+fn a_synthetic_hover_is_one_capture_moved_a_little_with_new_noise() {
+    let engine = Engine::default();
+    let roi = crate::ROI;
+    let (mut within, mut across) = (vec![], vec![]);
+    for seed in [311, 312, 313, 314] {
+        let id = Identity::new(seed);
+        // Frame 0 is the capture itself, pixel for pixel.
+        assert_eq!(
+            id.render(roi, Capture::new(7).frame(0)),
+            id.render(roi, Capture::new(7))
+        );
+        let frames: Vec<_> = (0..3)
+            .map(|f| crate::template(&engine, &id, roi, Capture::new(7).frame(f)))
+            .collect();
+        assert_ne!(
+            id.render(roi, Capture::new(7).frame(1)),
+            id.render(roi, Capture::new(7).frame(2))
+        );
+        let other = crate::template(&engine, &id, roi, Capture::new(8));
+        for f in &frames[1..] {
+            within.push(engine.similarity(&frames[0], f).unwrap());
+            across.push(engine.similarity(&other, f).unwrap());
+        }
+    }
+    let mean = |v: &[f32]| v.iter().sum::<f32>() / v.len() as f32;
+    assert!(
+        within.iter().all(|&s| s >= DEFAULT_THRESHOLD),
+        "frames of one hover: {within:?}"
+    );
+    assert!(
+        mean(&within) > mean(&across),
+        "frames of one hover {within:?} should agree more than two captures {across:?}"
+    );
+}
