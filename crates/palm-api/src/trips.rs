@@ -31,6 +31,20 @@ pub struct OpenTrip {
     /// The capture sealed to the server's capture key, bound to this gate.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed_image: Option<SealedImage>,
+    /// Instead of `image`: the frames of one hover (three, base64 each), decided as one piece
+    /// of evidence, as at a till.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<String>,
+    /// The frames of one hover, each sealed to the server's capture key as `sealed_image` is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sealed_frames: Vec<SealedImage>,
+    /// With `frames`: three frames of the person's other hand, when the gate answered
+    /// `needs_second_hand`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub second_hand_frames: Vec<String>,
+    /// With `sealed_frames`: the other hand's frames, sealed as they are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sealed_second_hand_frames: Vec<SealedImage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_last4: Option<String>,
     /// How many people enter on this palm (1 to 10, default 1): one trip, one basket, one card.

@@ -141,6 +141,20 @@ pub struct GateScan {
     /// The capture sealed to the server's capture key, bound to this gate and event.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sealed_image: Option<SealedImage>,
+    /// Instead of `image`: the frames of one hover (three, base64 each), decided as one piece
+    /// of evidence, as at a till.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub frames: Vec<String>,
+    /// The frames of one hover, each sealed to the server's capture key as `sealed_image` is.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sealed_frames: Vec<SealedImage>,
+    /// With `frames`: three frames of the person's other hand, when the gate answered
+    /// `needs_second_hand`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub second_hand_frames: Vec<String>,
+    /// With `sealed_frames`: the other hand's frames, sealed as they are.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sealed_second_hand_frames: Vec<SealedImage>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_last4: Option<String>,
     /// `in` (default) or `out`.
@@ -153,7 +167,9 @@ pub struct GateScan {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct GateDecision {
     pub allowed: bool,
-    /// `welcome`, `goodbye`, or why not: `palm_not_recognised`, `needs_hint`, `no_pass`,
+    /// `welcome`, `goodbye`, or why not: `palm_not_recognised`, `needs_hint`,
+    /// `needs_second_hand` (a hover's first hand named no one: send the other hand's frames
+    /// beside it), `palm_ambiguous`, `no_pass`,
     /// `event_not_open`, `event_over`, `already_inside`, `no_reentry`, `venue_full`,
     /// `age_not_verified`, `not_inside`; at a walk-out store also `welcome_back` (a trip is
     /// already open), `card_declined`, `no_card`, `card_unavailable` (the hold could not be

@@ -343,18 +343,40 @@ impl Client {
         .await
     }
 
-    /// Submits a sealed capture at this device's gate.
-    pub async fn gate_scan(&self, event: &str, image: Vec<u8>, direction: &str) -> Result<Reply> {
-        let gate = self
-            .paired
+    /// The gate this device is paired with.
+    fn gate(&self) -> Result<String> {
+        self.paired
             .as_ref()
             .and_then(|p| p.device.gate.clone())
-            .ok_or_else(|| ScannerError::Capture("this device is not paired with a gate".into()))?;
+            .ok_or_else(|| ScannerError::Capture("this device is not paired with a gate".into()))
+    }
+
+    /// Submits a sealed capture at this device's gate.
+    pub async fn gate_scan(&self, event: &str, image: Vec<u8>, direction: &str) -> Result<Reply> {
+        let gate = self.gate()?;
         self.send_sealed(
             image,
             ("gate_scan", &format!("{gate}/{event}")),
             "/v1/gate/scans",
             |sealed| serde_json::json!({"event": event, "sealed_image": sealed, "direction": direction}),
+        )
+        .await
+    }
+
+    /// Submits the frames of one hover at this device's gate, each sealed (the server decides
+    /// on them together, as at a till).
+    pub async fn gate_hover(
+        &self,
+        event: &str,
+        frames: Vec<Vec<u8>>,
+        direction: &str,
+    ) -> Result<Reply> {
+        let gate = self.gate()?;
+        self.send_sealed_frames(
+            frames,
+            ("gate_scan", &format!("{gate}/{event}")),
+            "/v1/gate/scans",
+            |sealed| serde_json::json!({"event": event, "sealed_frames": sealed, "direction": direction}),
         )
         .await
     }

@@ -76,14 +76,22 @@ pub fn gate_scan(req: palm_api::GateScan) -> Result<GateScan> {
     Ok(GateScan {
         event: Some(req.event).filter(|e| !e.is_empty()),
         direction: Direction::parse(req.direction.as_deref())?,
-        capture: capture_input(req.image, req.sealed_image)?,
+        presented: Presentation::new(
+            capture_input(req.image, req.sealed_image)?,
+            frames(req.frames, req.sealed_frames),
+            frames(req.second_hand_frames, req.sealed_second_hand_frames),
+        )?,
         phone_last4: req.phone_last4,
     })
 }
 
 pub fn trip_entry(req: palm_api::OpenTrip) -> Result<TripEntry> {
     TripEntry::new(
-        capture_input(req.image, req.sealed_image)?,
+        Presentation::new(
+            capture_input(req.image, req.sealed_image)?,
+            frames(req.frames, req.sealed_frames),
+            frames(req.second_hand_frames, req.sealed_second_hand_frames),
+        )?,
         req.phone_last4,
         req.party_size,
     )

@@ -322,14 +322,14 @@ impl Service {
                 .with_param("direction"));
             }
         };
-        let bytes = self
-            .open_capture(
-                &req.capture,
+        let hover = self
+            .open_presentation(
+                &req.presented,
                 "gate_scan",
                 &format!("{}/{}", gate.id, event.id),
             )
             .await?;
-        let person = match self.gate_person(bytes, req.phone_last4.as_deref()).await? {
+        let person = match self.gate_person(hover, req.phone_last4.as_deref()).await? {
             Ok(p) => p,
             Err(red) => {
                 self.record(gate, &event, None, direction, &red).await?;

@@ -117,16 +117,7 @@ impl Service {
 
     /// Who the palm belongs to, under the open-set policy.
     pub(crate) async fn identify(&self, image: &str, hint: Option<&str>) -> Result<PersonRow> {
-        self.identify_bytes(decode_image(image, "image")?, hint)
-            .await
-    }
-
-    /// [`Service::identify`] on image bytes already decoded (or opened from a sealed capture).
-    pub(crate) async fn identify_bytes(
-        &self,
-        bytes: Vec<u8>,
-        hint: Option<&str>,
-    ) -> Result<PersonRow> {
+        let bytes = decode_image(image, "image")?;
         self.identify_hover(Hover::One(bytes), hint).await
     }
 

@@ -202,7 +202,7 @@ pub struct GateScan {
     /// The event whose passes the gate checks; none at a walk-out store's gate, where `In`
     /// opens a shopping trip and `Out` ends the person's open one.
     pub event: Option<String>,
-    pub capture: CaptureInput,
+    pub presented: Presentation,
     /// The last four digits of the phone, when the gate asked for a hint.
     pub phone_last4: Option<String>,
     pub direction: Direction,

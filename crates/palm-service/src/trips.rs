@@ -10,10 +10,11 @@
 use crate::basket::Basket;
 use crate::domain::{check_text, new_id};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
+use crate::identify::Hover;
 use crate::ids::{MerchantId, PaymentId};
 use crate::money::{Amount, Currency};
 use crate::payment_state::{CaptureMethod, PaymentStatus};
-use crate::presented::{CaptureInput, Direction, GateScan};
+use crate::presented::{Direction, GateScan, Presentation};
 use crate::store::{GateRow, NewWalkOut, Page, PaymentRow, PersonRow, TillRow, WalkOutRow};
 use crate::trip_store::{EventAdded, ItemEventRow, ItemKind, TripRow, TripState};
 use crate::{Service, domain::new_secret, domain::secret_hash};
@@ -152,7 +153,7 @@ pub(crate) fn decision(
 /// A palm at a walk-out store's entry gate, opening a shopping trip.
 #[derive(Clone, Debug)]
 pub struct TripEntry {
-    pub capture: CaptureInput,
+    pub presented: Presentation,
     /// The last four digits of the phone, when the gate asked for a hint.
     pub phone_last4: Option<String>,
     /// How many people enter on this palm (one trip, one basket, one card).
@@ -162,7 +163,7 @@ pub struct TripEntry {
 impl TripEntry {
     /// Checks the party: from 1 (the default) to [`MAX_PARTY`].
     pub fn new(
-        capture: CaptureInput,
+        presented: Presentation,
         phone_last4: Option<String>,
         party_size: Option<i64>,
     ) -> Result<TripEntry> {
@@ -175,7 +176,7 @@ impl TripEntry {
             .with_param("party_size"));
         }
         Ok(TripEntry {
-            capture,
+            presented,
             phone_last4,
             party_size,
         })
@@ -187,10 +188,10 @@ impl Service {
     /// names no one (a decision, not an error: anything about the person is an answer).
     pub(crate) async fn gate_person(
         &self,
-        bytes: Vec<u8>,
+        hover: Hover,
         hint: Option<&str>,
     ) -> Result<std::result::Result<PersonRow, api::GateDecision>> {
-        match self.identify_bytes(bytes, hint).await {
+        match self.identify_hover(hover, hint).await {
             Ok(p) => Ok(Ok(p)),
             Err(e) if matches!(e.kind, ErrorKind::Palm | ErrorKind::NotRecognised) => {
                 Ok(Err(decision(false, e.code, None, None)))
@@ -244,13 +245,13 @@ impl Service {
                 "this gate's venue is not a walk-out store; scan at /v1/gate/scans",
             )
         })?;
-        let bytes = self
-            .open_capture(&req.capture, "shopping_trip", &gate.id)
+        let hover = self
+            .open_presentation(&req.presented, "shopping_trip", &gate.id)
             .await?;
         self.enter_store(
             gate,
             &walk_out,
-            bytes,
+            hover,
             req.phone_last4.as_deref(),
             req.party_size,
         )
@@ -265,14 +266,14 @@ impl Service {
         req: GateScan,
     ) -> Result<api::GateDecision> {
         let leaving = req.direction == Direction::Out;
-        let bytes = self
-            .open_capture(&req.capture, "gate_scan", &format!("{}/", gate.id))
+        let hover = self
+            .open_presentation(&req.presented, "gate_scan", &format!("{}/", gate.id))
             .await?;
         let hint = req.phone_last4.as_deref();
         if !leaving {
-            return self.enter_store(gate, walk_out, bytes, hint, 1).await;
+            return self.enter_store(gate, walk_out, hover, hint, 1).await;
         }
-        let person = match self.gate_person(bytes, hint).await? {
+        let person = match self.gate_person(hover, hint).await? {
             Ok(p) => p,
             Err(red) => return Ok(red),
         };
@@ -289,11 +290,11 @@ impl Service {
         &self,
         gate: &GateRow,
         walk_out: &WalkOutRow,
-        bytes: Vec<u8>,
+        hover: Hover,
         hint: Option<&str>,
         party_size: i64,
     ) -> Result<api::GateDecision> {
-        let person = match self.gate_person(bytes, hint).await? {
+        let person = match self.gate_person(hover, hint).await? {
             Ok(p) => p,
             Err(red) => return Ok(red),
         };

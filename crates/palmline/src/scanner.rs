@@ -84,6 +84,10 @@ pub enum ScannerArgs {
         /// (built with `--features webcam`).
         #[arg(long)]
         source: String,
+        /// Frames of the steady hover to send: 3 (decided together, as at a till) or 1. Offline,
+        /// the gate decides on the first frame.
+        #[arg(long, default_value_t = 3, value_parser = one_or_three())]
+        frames: u8,
         #[command(flatten)]
         dir: DeviceDir,
     },
@@ -205,11 +209,21 @@ pub fn run(args: ScannerArgs) -> Result<()> {
             event,
             direction,
             source,
+            frames,
             dir,
         } => {
             let client = device(&dir)?;
-            let mut frame = steady_palm(&source)?;
-            let online = rt.block_on(client.gate_scan(&event, frame.clone(), &direction));
+            let (mut frame, online) = if frames == 1 {
+                let frame = steady_palm(&source)?;
+                let online = rt.block_on(client.gate_scan(&event, frame.clone(), &direction));
+                (frame, online)
+            } else {
+                let mut hover = steady_hover(&source, "hover your palm over the scanner...")?;
+                let first = hover[0].clone();
+                let online = rt.block_on(client.gate_hover(&event, hover.clone(), &direction));
+                hover.iter_mut().for_each(|f| f.fill(0));
+                (first, online)
+            };
             let result = match online {
                 Err(palm_scanner::ScannerError::Network(why)) if event.is_empty() => {
                     // A trip needs a hold on the person's card: nothing to decide offline.

@@ -283,6 +283,26 @@ fn scanner_gate_pairs_syncs_decides_offline_and_uploads() {
             .unwrap()
     });
     assert_eq!(entries["data"][0]["reason"], "welcome");
+    // Online, the gate sends a hover (three steady frames, each sealed) and the server names
+    // the person from them: the ticket holder inside goes out.
+    let out = run(&[
+        "scanner",
+        "gate",
+        "--event",
+        &eid,
+        "--direction",
+        "out",
+        "--source",
+        "synth:600:20",
+        "--dir",
+        d,
+    ]);
+    let decision: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (decision["allowed"].clone(), decision["reason"].clone()),
+        (json!(true), json!("goodbye")),
+        "{decision}"
+    );
 
     // A scanner at the till pays with a hover: three steady frames, sealed, decided together.
     let till_dir = scratch("scanner-till");

@@ -9,7 +9,11 @@ use palm_service::processor::HOLDS_ONLY;
 use serde_json::{Value, json};
 
 /// A walk-out store with one gate: (venue id, gate credential).
-async fn walk_out_store(app: &TestApp, hold: i64, tax_rate_bps: i64) -> (String, String) {
+pub(crate) async fn walk_out_store(
+    app: &TestApp,
+    hold: i64,
+    tax_rate_bps: i64,
+) -> (String, String) {
     let venue = app
         .post(
             "/v1/venues",
