@@ -175,7 +175,14 @@ impl Service {
             }
             other => other?,
         }
-        for palm in self.store.palms_of(&person.id).await? {
+        // Where matchers search, the store's new palm versions (written with the phone) carry
+        // the move; nothing here holds the palms, so none is opened.
+        let held_here = if self.indexes_locally() {
+            self.store.palms_of(&person.id).await?
+        } else {
+            vec![]
+        };
+        for palm in held_here {
             let template = self.open_palm(&key, &palm)?;
             self.gallery.remove(PalmId(palm.id as u64));
             self.index_stored_palm(&person.id, palm.id, Some(phone.bucket()), &template);
