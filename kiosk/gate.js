@@ -8,7 +8,13 @@ const REASONS = {
   venue_full: "The venue is full", age_not_verified: "Age check needed - please see staff",
   not_inside: "Not checked in", welcome_back: "Welcome back", card_declined: "Card declined - please see staff",
   no_card: "No card on file - please see staff", card_unavailable: "Card check failed - try again",
+  needs_second_hand: "Now hover your other hand", palm_ambiguous: "Palm not clear - try again",
 };
+// Frames in one hover: what the service decides as one piece of evidence.
+const HOVER_FRAMES = 3;
+// A hover the service could not name by its first hand alone: kept, and sent again beside the
+// other hand's hover at the next scan.
+let pending = null;
 PL.$("event").value = cfg.event || "";
 PL.$("event").onchange = () => PL.save({ event: PL.$("event").value.trim() });
 let hideTimer = null;
@@ -21,13 +27,19 @@ function clearVerdict() {
   delete PL.$("panel").dataset.reason;
 }
 
-async function scan(image) {
+// One capture (`frames` of one) or the frames of a hover; the other hand's when it was asked for.
+async function scan(frames) {
   PL.text("error", "");
   clearVerdict();
+  const palm = pending && frames.length === HOVER_FRAMES
+    ? { ...pending, second_hand_frames: frames }
+    : frames.length === 1 ? { image: frames[0] } : { frames };
+  pending = null;
   try {
     const d = await PL.api("POST", "/v1/gate/scans", cfg.gate, {
-      event: PL.$("event").value.trim(), image, direction: PL.$("direction").value,
+      event: PL.$("event").value.trim(), direction: PL.$("direction").value, ...palm,
     });
+    if (d.reason === "needs_second_hand") pending = palm;
     const panel = PL.$("panel");
     panel.classList.toggle("ok", d.allowed);
     panel.classList.toggle("bad", !d.allowed);
@@ -43,9 +55,15 @@ async function scan(image) {
 
 PL.$("panel").onclick = clearVerdict;
 PL.cameraButton(camera, "camera", "camera-box", "error");
-PL.$("snap").onclick = () => PL.busy(["snap", "file"], () => scan(camera.capture()));
+PL.$("snap").onclick = () => PL.busy(["snap", "file"], async () => scan(await camera.burst(HOVER_FRAMES)));
+// One photo, or the frames of one hover (a scanner's burst saved as files).
 PL.$("file").onchange = (ev) => {
-  const file = ev.target.files[0];
-  ev.target.value = "";
-  if (file) PL.busy(["snap", "file"], async () => scan(await PL.fileToBase64(file)));
+  const files = [...ev.target.files];
+  ev.target.value = ""; // the same photos may be chosen again
+  if (!files.length) return;
+  if (![1, HOVER_FRAMES].includes(files.length)) {
+    PL.text("error", "Choose one photo, or the " + HOVER_FRAMES + " frames of one hover.");
+    return;
+  }
+  PL.busy(["snap", "file"], async () => scan(await Promise.all(files.map(PL.fileToBase64))));
 };

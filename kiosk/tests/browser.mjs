@@ -303,6 +303,16 @@ await story("the demo gate with its seeded credential: green for a pass holder, 
   await page.setInputFiles("#file", palm(palmIds[3], 1)); // nobody signed this palm up
   await page.waitForFunction(() => document.getElementById("panel").dataset.reason === "palm_not_recognised");
   assert.equal(await page.textContent("#verdict"), "STOP");
+  // A stranger's hover (three frames): the first hand names no one, so the gate asks for the
+  // other hand; the next hover goes beside the first, and still names no one.
+  await page.setInputFiles("#file", [1, 2, 3].map((k) => palm(palmIds[6], k)));
+  await page.waitForFunction(() => document.getElementById("panel").dataset.reason === "needs_second_hand");
+  assert.equal(await page.textContent("#why"), "Now hover your other hand");
+  await page.setInputFiles("#file", [1, 2, 3].map((k) => palm(palmIds[7], k)));
+  await page.waitForFunction(() => document.getElementById("panel").dataset.reason === "palm_not_recognised");
+  // The pass holder's hover is read as one: inside already, so this gate says so.
+  await page.setInputFiles("#file", [1, 2, 3].map((k) => palm(palmIds[0], k)));
+  await page.waitForFunction(() => document.getElementById("panel").dataset.reason === "already_inside");
   // The merchant's entries list shows both decisions.
   await page.goto(`${base}/kiosk/merchant.html#key=${demo.api_key}`);
   await page.waitForSelector("#entries tbody tr:nth-child(2)");
