@@ -11,7 +11,7 @@ use palm_engine::Engine;
 use palm_index::{Calibration, Policy, SHIPPED_CALIBRATION};
 use palm_service::entry::{NewEvent, NewVenue};
 use palm_service::{
-    Clock, DevPhoneChannel, Parts, PhoneChannel, RemoteGallery, Service, ServiceConfig,
+    Clock, DevPhoneChannel, LoadReport, Parts, PhoneChannel, RemoteGallery, Service, ServiceConfig,
     SimulatedConfig, SimulatedProcessor, SystemClock,
 };
 use palm_store::SqlStore;
@@ -230,7 +230,31 @@ pub async fn build_service(
         })
         .await?,
     );
-    let loaded = service.loaded();
+    if service.indexes_locally() {
+        retire_older_transforms(&*keys, service.loaded())?;
+    } else {
+        // Matchers search: this process renews palms under an older transform while it serves
+        // (a sweep over every palm, long at scale), and retires the older keys after it.
+        let (service, keys) = (service.clone(), keys.clone());
+        tokio::spawn(async move {
+            match service.renew_stored_palms().await {
+                Ok(report) => {
+                    if let Err(e) = retire_older_transforms(&*keys, &report) {
+                        tracing::warn!(error = %e, "older transform keys not destroyed");
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(error = %e, "palm renewal stopped; the next start resumes it")
+                }
+            }
+        });
+    }
+    Ok((service, processor))
+}
+
+/// Once every stored palm is under the current transform (none left unreadable), the older
+/// transform keys are destroyed: nothing needs them, and a key that no longer exists cannot leak.
+fn retire_older_transforms(keys: &DataDirKeys, loaded: &LoadReport) -> Result<()> {
     if loaded.unreadable == 0 {
         let current = keys.transforms()?.last().map_or(0, |t| t.id());
         let destroyed = keys.destroy_transforms_before(current)?;
@@ -242,7 +266,7 @@ pub async fn build_service(
             );
         }
     }
-    Ok((service, processor))
+    Ok(())
 }
 
 /// Reconciles payments a slow processor left open, finishes deletions that waited for them,

@@ -176,13 +176,18 @@ pub struct Service {
     engine_slots: Arc<tokio::sync::Semaphore>,
     webhook_wake: tokio::sync::Notify,
     loaded: LoadReport,
+    /// The transforms older than the current one, kept where matchers search (this process
+    /// indexes nothing) until [`Service::renew_stored_palms`] has renewed the palms under them.
+    older_transforms: Vec<Transform>,
     /// Names this run of the service: idempotency keys it holds without an answer are known to
     /// be abandoned once another run starts.
     run_id: String,
 }
 
 impl Service {
-    /// Builds the service and loads every enrolled palm into the index.
+    /// Builds the service and loads every enrolled palm into the index (renewing those under
+    /// an older transform). Where matchers search, it loads nothing: the renewal is left to
+    /// [`Service::renew_stored_palms`], which the server runs once it is serving.
     pub async fn start(parts: Parts) -> Result<Service> {
         let keyring = parts.keys.load()?;
         let capture_keys = parts.keys.capture_keys()?;
@@ -218,10 +223,26 @@ impl Service {
             engine_slots: Arc::new(tokio::sync::Semaphore::new(engine_workers)),
             webhook_wake: tokio::sync::Notify::new(),
             loaded: LoadReport::default(),
+            older_transforms: vec![],
             run_id: domain::new_id("run"),
         };
-        service.loaded = service.load_gallery(&transforms).await?;
+        if service.indexes_locally() {
+            service.loaded = service.load_gallery(&transforms).await?;
+        } else {
+            service.older_transforms = transforms;
+        }
         Ok(service)
+    }
+
+    /// Where matchers search: renews every stored palm under an older transform to the current
+    /// one (each renewal reaches the matchers through the palm feed, which skip a palm under a
+    /// transform that is not theirs until then). At ten million palms this reads every palm,
+    /// so the server runs it beside serving rather than before. On one machine the start did it.
+    pub async fn renew_stored_palms(&self) -> Result<LoadReport> {
+        if self.indexes_locally() {
+            return Ok(self.loaded.clone());
+        }
+        self.load_gallery(&self.older_transforms).await
     }
 
     /// This run's name (see [`store::KeyHolder`]).

@@ -81,7 +81,7 @@ pub(crate) fn decide_ranked(ranked: &Ranking, search: &Search, policy: &Policy) 
 impl Service {
     /// Whether palms are searched in this process (else they are searched by a remote
     /// gallery that follows the database's palm feed, and this process indexes nothing).
-    pub(crate) fn indexes_locally(&self) -> bool {
+    pub fn indexes_locally(&self) -> bool {
         self.remote.is_none()
     }
 

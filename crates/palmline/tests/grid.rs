@@ -376,3 +376,51 @@ fn a_deletion_reports_when_every_matcher_has_dropped_the_palms() {
     );
     rt.block_on(server.shutdown());
 }
+
+/// After `palmline keys renew-transform`, a service in the distributed mode renews the stored
+/// palms while it serves (matchers skip a palm under a transform that is not theirs until then):
+/// the person signed up before is found again through the matchers, and once every palm is
+/// renewed the older transform key is destroyed.
+#[test]
+fn a_renewed_transform_reaches_the_matchers_through_the_service() {
+    let Some(nats) = local_nats() else { return };
+    let url = nats.url();
+    let dir = scratch("grid-renewal");
+    let (server, base) = serve(&dir, &[]);
+    let till = demo(&dir)["tills"][0]["credential"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    sign_up(&base, &till, 720);
+    drop(server);
+    let renewed = Command::new(env!("CARGO_BIN_EXE_palmline"))
+        .args(["keys", "renew-transform", "--data-dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(renewed.status.success(), "{renewed:?}");
+    let transforms = || {
+        let (keys, _) = palm_server::keys::DataDirKeys::open(&dir).unwrap();
+        keys.transforms().unwrap().len()
+    };
+    assert_eq!(transforms(), 2);
+
+    let (_relay, [(_a, said_a), (_b, said_b)]) = relay_and_matchers(&dir, url);
+    for said in [&said_a, &said_b] {
+        assert!(
+            said.contains(" holds 0 "),
+            "not under its transform yet: {said}"
+        );
+    }
+    let (server, _) = serve(&dir, &["--nats", url, "--grid-sets", "a,b"]);
+    assert!(
+        wait_for_match(&dir, url, 720, true),
+        "the renewed palm never reached the matchers"
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while transforms() > 1 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert_eq!(transforms(), 1, "the older transform key was kept");
+    drop(server);
+}
