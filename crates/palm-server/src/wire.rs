@@ -50,18 +50,26 @@ fn frames(plain: Vec<String>, sealed_frames: Vec<palm_api::SealedImage>) -> Fram
     }
 }
 
-/// A request's `image` or `sealed_image` (one of them).
-fn capture_input(
+/// What a palm request (a payment's, a gate's, a trip's) presents: its `image` or
+/// `sealed_image`, or a hover's frames (and the other hand's), checked by shape.
+fn presentation(
     image: String,
     sealed_image: Option<palm_api::SealedImage>,
-) -> Result<CaptureInput> {
-    CaptureInput::one_of(image, sealed_image.map(sealed))
+    first: FramesSent,
+    second_hand: FramesSent,
+) -> Result<Presentation> {
+    Presentation::new(
+        CaptureInput::one_of(image, sealed_image.map(sealed))?,
+        first,
+        second_hand,
+    )
 }
 
 pub fn palm_payment(req: palm_api::PalmSubmission) -> Result<PalmPayment> {
     Ok(PalmPayment {
-        presented: Presentation::new(
-            capture_input(req.image, req.sealed_image)?,
+        presented: presentation(
+            req.image,
+            req.sealed_image,
             frames(req.frames, req.sealed_frames),
             frames(req.second_hand_frames, req.sealed_second_hand_frames),
         )?,
@@ -76,8 +84,9 @@ pub fn gate_scan(req: palm_api::GateScan) -> Result<GateScan> {
     Ok(GateScan {
         event: Some(req.event).filter(|e| !e.is_empty()),
         direction: Direction::parse(req.direction.as_deref())?,
-        presented: Presentation::new(
-            capture_input(req.image, req.sealed_image)?,
+        presented: presentation(
+            req.image,
+            req.sealed_image,
             frames(req.frames, req.sealed_frames),
             frames(req.second_hand_frames, req.sealed_second_hand_frames),
         )?,
@@ -87,8 +96,9 @@ pub fn gate_scan(req: palm_api::GateScan) -> Result<GateScan> {
 
 pub fn trip_entry(req: palm_api::OpenTrip) -> Result<TripEntry> {
     TripEntry::new(
-        Presentation::new(
-            capture_input(req.image, req.sealed_image)?,
+        presentation(
+            req.image,
+            req.sealed_image,
             frames(req.frames, req.sealed_frames),
             frames(req.second_hand_frames, req.sealed_second_hand_frames),
         )?,
