@@ -5,7 +5,7 @@ use palm_service::ServiceError;
 use palm_service::devices::{NewDevice, PairingTarget};
 use palm_service::entry::{AgeCheck, NewEvent, NewVenue};
 use palm_service::loyalty::{NewProgram, NewReward};
-use palm_service::presented::{CaptureInput, Direction};
+use palm_service::presented::{CaptureInput, Direction, Presentation};
 use palm_service::signup_input::{CardEntry, JoinAtSignup};
 use palm_service::trips::{ItemReport, TripEntry, WalkOut};
 
@@ -178,7 +178,7 @@ fn pairing_and_device_requests_are_checked_before_any_use_case_runs() {
 #[test]
 fn gate_trip_and_sign_up_requests_are_checked_before_any_use_case_runs() {
     let refused = |e: ServiceError| (e.code, e.param);
-    let capture = || CaptureInput::Plain("aGFuZA==".into());
+    let capture = || Presentation::One(CaptureInput::Plain("aGFuZA==".into()));
     assert_eq!(Direction::parse(None).unwrap(), Direction::In);
     assert_eq!(Direction::parse(Some("out")).unwrap(), Direction::Out);
     assert_eq!(
