@@ -231,7 +231,7 @@ pub async fn build_service(
         .await?,
     );
     if service.indexes_locally() {
-        retire_older_transforms(&*keys, service.loaded())?;
+        retire_older_transforms(&keys, service.loaded())?;
     } else {
         // Matchers search: this process renews palms under an older transform while it serves
         // (a sweep over every palm, long at scale), and retires the older keys after it.
@@ -239,7 +239,7 @@ pub async fn build_service(
         tokio::spawn(async move {
             match service.renew_stored_palms().await {
                 Ok(report) => {
-                    if let Err(e) = retire_older_transforms(&*keys, &report) {
+                    if let Err(e) = retire_older_transforms(&keys, &report) {
                         tracing::warn!(error = %e, "older transform keys not destroyed");
                     }
                 }
