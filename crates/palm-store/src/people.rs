@@ -76,33 +76,14 @@ impl SqlStore {
 #[async_trait]
 impl PeopleStore for SqlStore {
     async fn insert_person(&self, n: &NewPerson) -> StoreResult<()> {
+        self.insert_people(std::slice::from_ref(n)).await
+    }
+
+    async fn insert_people(&self, people: &[NewPerson]) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_err)?;
-        let p = &n.person;
-        sqlx::query("INSERT INTO people (id, phone_sealed, phone_fingerprint, phone_last4, wrapped_key, default_card, created, last_used, pending_since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
-            .bind(p.id.as_str())
-            .bind(&p.phone_sealed)
-            .bind(&p.phone_fingerprint)
-            .bind(&p.phone_last4)
-            .bind(&p.wrapped_key)
-            .bind(&p.default_card)
-            .bind(p.created)
-            .bind(p.last_used)
-            .bind(p.pending_since)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        sqlx::query("INSERT INTO consents (id, person_id, text_version, accepted_at) VALUES ($1, $2, $3, $4)")
-            .bind(&n.consent.id)
-            .bind(n.consent.person_id.as_str())
-            .bind(&n.consent.text_version)
-            .bind(n.consent.accepted_at)
-            .execute(&mut *tx)
-            .await
-            .map_err(db_err)?;
-        for palm in &n.palms {
-            insert_palm_in(&mut tx, palm).await.map_err(db_err)?;
+        for n in people {
+            insert_person_in(&mut tx, n).await.map_err(db_err)?;
         }
-        insert_card_in(&mut tx, &n.card).await.map_err(db_err)?;
         tx.commit().await.map_err(db_err)
     }
 
@@ -338,4 +319,34 @@ impl PeopleStore for SqlStore {
         )
         .await
     }
+}
+
+/// One person's rows (person, consent, palms with their feed rows, card) in `tx`.
+async fn insert_person_in(tx: &mut sqlx::AnyConnection, n: &NewPerson) -> Result<(), sqlx::Error> {
+    let p = &n.person;
+    sqlx::query("INSERT INTO people (id, phone_sealed, phone_fingerprint, phone_last4, wrapped_key, default_card, created, last_used, pending_since) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)")
+        .bind(p.id.as_str())
+        .bind(&p.phone_sealed)
+        .bind(&p.phone_fingerprint)
+        .bind(&p.phone_last4)
+        .bind(&p.wrapped_key)
+        .bind(&p.default_card)
+        .bind(p.created)
+        .bind(p.last_used)
+        .bind(p.pending_since)
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query(
+        "INSERT INTO consents (id, person_id, text_version, accepted_at) VALUES ($1, $2, $3, $4)",
+    )
+    .bind(&n.consent.id)
+    .bind(n.consent.person_id.as_str())
+    .bind(&n.consent.text_version)
+    .bind(n.consent.accepted_at)
+    .execute(&mut *tx)
+    .await?;
+    for palm in &n.palms {
+        insert_palm_in(tx, palm).await?;
+    }
+    insert_card_in(tx, &n.card).await
 }

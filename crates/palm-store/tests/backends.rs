@@ -700,3 +700,40 @@ async fn palms_from_before_the_feed_are_placed_on_open() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_bulk_import_writes_every_person_or_none() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, url) in backends(dir.path(), "bulk_import").await {
+        let store = SqlStore::open(&url).await.unwrap();
+        let batch: Vec<NewPerson> = (0..50)
+            .map(|i| signed_up(&format!("per_b{i}"), [100 + 2 * i, 101 + 2 * i], 100))
+            .collect();
+        store.insert_people(&batch).await.unwrap();
+        for i in [0, 49] {
+            let palm = 101 + 2 * i;
+            let owner = store.person_of_palm(palm).await.unwrap().map(|p| p.id);
+            assert_eq!(owner, Some(PersonId::new(format!("per_b{i}"))), "{backend}");
+        }
+        assert_eq!(
+            feed(&store).await.len(),
+            100,
+            "{backend}: a feed row per palm"
+        );
+        // A batch with one person whose palm is taken is refused whole: the others are absent.
+        let refused = vec![
+            signed_up("per_c0", [300, 301], 100),
+            signed_up("per_c1", [302, 100], 100),
+        ];
+        assert!(store.insert_people(&refused).await.is_err(), "{backend}");
+        assert!(
+            store
+                .person(&PersonId::new("per_c0"))
+                .await
+                .unwrap()
+                .is_none(),
+            "{backend}: the batch's first person was kept"
+        );
+        assert_eq!(feed(&store).await.len(), 100, "{backend}");
+    }
+}

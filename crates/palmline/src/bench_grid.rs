@@ -37,8 +37,10 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-/// Sign-ups written at once while the gallery is loaded.
+/// Transactions written at once while the gallery is loaded.
 const WRITERS: usize = 16;
+/// People written in one transaction.
+const BATCH: usize = 1000;
 
 /// Palm ids: real palms by their set index from 1, distractors from a billion.
 const DISTRACTOR_IDS: i64 = 1_000_000_000;
@@ -141,27 +143,34 @@ pub fn run(args: &IdentifyBenchArgs) -> Result<()> {
             bar.inc(1);
             Ok(person(name, palm, protected.to_bytes()))
         };
-        // Sign-ups are written as the service writes them, one transaction each; several at
-        // once, so a server database (PostgreSQL's pool) works on them in parallel (SQLite's one
-        // connection takes them in turn).
+        // People are written as a bulk import writes them: a thousand to a transaction, several
+        // transactions at once, so a server database (PostgreSQL's pool) works on them in
+        // parallel (SQLite's one connection takes them in turn).
         let mut pending = tokio::task::JoinSet::new();
-        let mut add = async |p: NewPerson| -> Result<()> {
-            let store = store.clone();
-            pending.spawn(async move { store.insert_person(&p).await });
-            if pending.len() >= WRITERS {
+        let mut flush = async |batch: &mut Vec<NewPerson>, running: usize| -> Result<()> {
+            if !batch.is_empty() {
+                let (store, people) = (store.clone(), std::mem::take(batch));
+                pending.spawn(async move { store.insert_people(&people).await });
+            }
+            while pending.len() > running {
                 pending.join_next().await.context("a writer task")???;
             }
             Ok(())
         };
+        let mut batch = Vec::with_capacity(BATCH);
         for (i, t) in &enrolled {
-            add(write(format!("per_e{i}"), *i as i64 + 1, t)?).await?;
+            batch.push(write(format!("per_e{i}"), *i as i64 + 1, t)?);
+            if batch.len() >= BATCH {
+                flush(&mut batch, WRITERS - 1).await?;
+            }
         }
         for n in 0..distractors {
-            add(write(format!("per_d{n}"), DISTRACTOR_IDS + n as i64, &source.get(n))?).await?;
+            batch.push(write(format!("per_d{n}"), DISTRACTOR_IDS + n as i64, &source.get(n))?);
+            if batch.len() >= BATCH {
+                flush(&mut batch, WRITERS - 1).await?;
+            }
         }
-        while let Some(done) = pending.join_next().await {
-            done??;
-        }
+        flush(&mut batch, 0).await?;
         bar.finish_and_clear();
         // The matchers load these from the database; only later changes go over the stream.
         store.prune_palm_changes(i64::MAX, true).await?;
