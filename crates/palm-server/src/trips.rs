@@ -10,13 +10,14 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use palm_api::*;
+use palm_service::presented::GateVerdict;
 
 type ApiResult<T> = Result<T, AppError>;
 
 /// A gate's answer, marked for the palm-attempt counter when the palm matched no one.
-pub(crate) fn gate_answer(decision: GateDecision) -> Response {
-    let missed = decision.reason == "palm_not_recognised";
-    let mut response = Json(decision).into_response();
+pub(crate) fn gate_answer(verdict: GateVerdict) -> Response {
+    let missed = verdict.reason == "palm_not_recognised";
+    let mut response = Json(wire::gate_decision(verdict)).into_response();
     if missed {
         response.extensions_mut().insert(PalmMissed);
     }
@@ -33,9 +34,7 @@ pub async fn open_trip(
     ApiJson(req): ApiJson<OpenTrip>,
 ) -> ApiResult<Response> {
     Ok(gate_answer(
-        s.service
-            .open_trip(&g, crate::wire::trip_entry(req)?)
-            .await?,
+        s.service.open_trip(&g, wire::trip_entry(req)?).await?,
     ))
 }
 

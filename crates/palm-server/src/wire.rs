@@ -15,7 +15,7 @@ use palm_service::offline::OfflineDecision;
 use palm_service::payment_input::{Confirmation, NewPayment, NewRefund, PalmPayment, Part};
 use palm_service::payment_state::CaptureMethod;
 use palm_service::presented::{
-    CaptureInput, Direction, FramesSent, GateScan, Presentation, SealedCapture,
+    CaptureInput, Direction, FramesSent, GateScan, GateVerdict, Presentation, SealedCapture,
 };
 use palm_service::privacy;
 use palm_service::signup_input::{
@@ -92,6 +92,15 @@ pub fn gate_scan(req: palm_api::GateScan) -> Result<GateScan> {
         )?,
         phone_last4: req.phone_last4,
     })
+}
+
+pub fn gate_decision(v: GateVerdict) -> palm_api::GateDecision {
+    palm_api::GateDecision {
+        allowed: v.allowed,
+        reason: v.reason,
+        person: v.person.map(|p| p.to_string()),
+        trip: v.trip,
+    }
 }
 
 pub fn trip_entry(req: palm_api::OpenTrip) -> Result<TripEntry> {

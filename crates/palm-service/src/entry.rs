@@ -10,7 +10,7 @@ use crate::Service;
 use crate::domain::{Phone, check_text, new_id, new_secret, secret_hash};
 use crate::error::{Result, ServiceError};
 use crate::ids::MerchantId;
-use crate::presented::{Direction, GateScan};
+use crate::presented::{Direction, GateScan, GateVerdict};
 use crate::store::{AgeRow, EntryRow, GateRow, PersonRow, VenueEventRow, VenueRow};
 use palm_api as api;
 
@@ -142,7 +142,7 @@ pub(crate) fn one_of(value: &str, allowed: &[&str], param: &str) -> Result<Strin
     }
 }
 
-fn decision(allowed: bool, reason: &str, person: Option<&PersonRow>) -> api::GateDecision {
+fn decision(allowed: bool, reason: &str, person: Option<&PersonRow>) -> GateVerdict {
     crate::trips::decision(allowed, reason, person, None)
 }
 
@@ -291,7 +291,7 @@ impl Service {
     }
 
     /// A palm at a gate: the decision, recorded whatever it is.
-    pub async fn gate_scan(&self, gate: &GateRow, req: GateScan) -> Result<api::GateDecision> {
+    pub async fn gate_scan(&self, gate: &GateRow, req: GateScan) -> Result<GateVerdict> {
         let Some(event) = &req.event else {
             return match self.gate_walk_out(gate).await? {
                 Some(walk_out) => self.walk_out_scan(gate, &walk_out, req).await,
@@ -358,7 +358,7 @@ impl Service {
         event: &VenueEventRow,
         person: &PersonRow,
         direction: &str,
-    ) -> Result<api::GateDecision> {
+    ) -> Result<GateVerdict> {
         let now = self.now_s();
         let deny = |reason: &str| Ok(decision(false, reason, Some(person)));
         let (ins, outs) = self.store.crossings(&event.id, &person.id).await?;
@@ -406,7 +406,7 @@ impl Service {
         event: &VenueEventRow,
         person: Option<&PersonRow>,
         direction: &str,
-        d: &api::GateDecision,
+        d: &GateVerdict,
     ) -> Result<bool> {
         Ok(self
             .store

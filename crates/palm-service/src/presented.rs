@@ -1,5 +1,6 @@
 //! What a device presents to the service: a capture, plain or sealed to the server's capture
-//! key, alone or as the frames of one hover (and the other hand's hover when it was asked for).
+//! key, alone or as the frames of one hover (and the other hand's hover when it was asked for);
+//! and what a gate shows back ([`GateVerdict`]).
 //!
 //! The shape rules (a hover is [`BURST_FRAMES`] frames, all plain or all sealed, a second hand
 //! only beside a first hand's frames of the same kind, never an image beside frames) are checked
@@ -8,6 +9,7 @@
 //! and the replay log.
 
 use crate::error::{Result, ServiceError};
+use crate::ids::PersonId;
 
 /// Frames in one hover that the service decides on together.
 pub const BURST_FRAMES: usize = 3;
@@ -206,6 +208,18 @@ pub struct GateScan {
     /// The last four digits of the phone, when the gate asked for a hint.
     pub phone_last4: Option<String>,
     pub direction: Direction,
+}
+
+/// A gate's green or red, with the reason it shows: `welcome`, `goodbye`, or why not (an entry
+/// rule such as `no_pass`, or the palm's own code such as `palm_not_recognised`,
+/// `needs_second_hand`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct GateVerdict {
+    pub allowed: bool,
+    pub reason: String,
+    pub person: Option<PersonId>,
+    /// At a walk-out store: the shopping trip the palm opened (or ended).
+    pub trip: Option<String>,
 }
 
 #[cfg(test)]

@@ -14,7 +14,7 @@ use crate::identify::Hover;
 use crate::ids::{MerchantId, PaymentId};
 use crate::money::{Amount, Currency};
 use crate::payment_state::{CaptureMethod, PaymentStatus};
-use crate::presented::{Direction, GateScan, Presentation};
+use crate::presented::{Direction, GateScan, GateVerdict, Presentation};
 use crate::store::{GateRow, NewWalkOut, Page, PaymentRow, PersonRow, TillRow, WalkOutRow};
 use crate::trip_store::{EventAdded, ItemEventRow, ItemKind, TripRow, TripState};
 use crate::{Service, domain::new_secret, domain::secret_hash};
@@ -141,11 +141,11 @@ pub(crate) fn decision(
     reason: &str,
     person: Option<&PersonRow>,
     trip: Option<&str>,
-) -> api::GateDecision {
-    api::GateDecision {
+) -> GateVerdict {
+    GateVerdict {
         allowed,
         reason: reason.to_string(),
-        person: person.map(|p| p.id.to_string()),
+        person: person.map(|p| p.id.clone()),
         trip: trip.map(str::to_string),
     }
 }
@@ -190,7 +190,7 @@ impl Service {
         &self,
         hover: Hover,
         hint: Option<&str>,
-    ) -> Result<std::result::Result<PersonRow, api::GateDecision>> {
+    ) -> Result<std::result::Result<PersonRow, GateVerdict>> {
         match self.identify_hover(hover, hint).await {
             Ok(p) => Ok(Ok(p)),
             Err(e) if matches!(e.kind, ErrorKind::Palm | ErrorKind::NotRecognised) => {
@@ -238,7 +238,7 @@ impl Service {
     }
 
     /// `POST /v1/shopping_trips`: a palm at a walk-out store's entry gate.
-    pub async fn open_trip(&self, gate: &GateRow, req: TripEntry) -> Result<api::GateDecision> {
+    pub async fn open_trip(&self, gate: &GateRow, req: TripEntry) -> Result<GateVerdict> {
         let walk_out = self.gate_walk_out(gate).await?.ok_or_else(|| {
             ServiceError::conflict(
                 "not_walk_out",
@@ -264,7 +264,7 @@ impl Service {
         gate: &GateRow,
         walk_out: &WalkOutRow,
         req: GateScan,
-    ) -> Result<api::GateDecision> {
+    ) -> Result<GateVerdict> {
         let leaving = req.direction == Direction::Out;
         let hover = self
             .open_presentation(&req.presented, "gate_scan", &format!("{}/", gate.id))
@@ -293,7 +293,7 @@ impl Service {
         hover: Hover,
         hint: Option<&str>,
         party_size: i64,
-    ) -> Result<api::GateDecision> {
+    ) -> Result<GateVerdict> {
         let person = match self.gate_person(hover, hint).await? {
             Ok(p) => p,
             Err(red) => return Ok(red),
@@ -559,7 +559,7 @@ impl Service {
     }
 }
 
-fn welcome_back(person: &PersonRow, live: &TripRow) -> api::GateDecision {
+fn welcome_back(person: &PersonRow, live: &TripRow) -> GateVerdict {
     if live.status == TripState::Open {
         decision(true, "welcome_back", Some(person), Some(&live.id))
     } else {
