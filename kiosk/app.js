@@ -4,6 +4,8 @@
 "use strict";
 
 const PL = {
+  // Frames in one hover: what the service decides as one piece of evidence (tills and gates).
+  HOVER_FRAMES: 3,
   // The merchant key (sk_: refunds, devices, webhooks) lives in this tab's session only and is
   // used by the merchant screen alone; the till and gate pages work with their own restricted
   // credentials (tk_, gk_), which are kept.

@@ -11,8 +11,7 @@ let till = null; // this till's name, store and merchant, for the receipt
 // Every control that sends a request is disabled while one is in flight: a double click
 // creates one payment, and a second Confirm never races the first.
 const CONTROLS = ["start", "snap", "file", "hint-go", "confirm", "cancel"];
-// Frames in one hover: what the service decides as one piece of evidence.
-const HOVER_FRAMES = 3;
+const HOVER_FRAMES = PL.HOVER_FRAMES;
 
 function fail(e) {
   const code = e.body && e.body.code;

@@ -10,8 +10,7 @@ const REASONS = {
   no_card: "No card on file - please see staff", card_unavailable: "Card check failed - try again",
   needs_second_hand: "Now hover your other hand", palm_ambiguous: "Palm not clear - try again",
 };
-// Frames in one hover: what the service decides as one piece of evidence.
-const HOVER_FRAMES = 3;
+const HOVER_FRAMES = PL.HOVER_FRAMES;
 // A hover the service could not name by its first hand alone: kept, and sent again beside the
 // other hand's hover at the next scan.
 let pending = null;

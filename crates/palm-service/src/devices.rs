@@ -342,16 +342,17 @@ impl Service {
             .collect()
     }
 
-    /// The image bytes of a capture: a plain one decoded, a sealed one opened for exactly this
-    /// purpose and target (and its nonce claimed, so it opens once).
+    /// The image bytes of a capture: a plain one decoded (an error names it `param`), a sealed
+    /// one opened for exactly this purpose and target (and its nonce claimed, so it opens once).
     pub(crate) async fn open_capture(
         &self,
         capture: &CaptureInput,
+        param: &str,
         purpose: &str,
         target: &str,
     ) -> Result<Vec<u8>> {
         let s = match capture {
-            CaptureInput::Plain(image) => return decode_image(image, "image"),
+            CaptureInput::Plain(image) => return decode_image(image, param),
             CaptureInput::Sealed(s) => s,
         };
         check_nonce(&s.nonce, "sealed_image.nonce")?;

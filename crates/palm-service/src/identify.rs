@@ -85,7 +85,9 @@ impl Service {
         target: &str,
     ) -> Result<Hover> {
         Ok(match presented {
-            Presentation::One(c) => Hover::One(self.open_capture(c, purpose, target).await?),
+            Presentation::One(c) => {
+                Hover::One(self.open_capture(c, "image", purpose, target).await?)
+            }
             Presentation::Hover(frames) => {
                 Hover::Burst(self.open_frames(frames, "frames", purpose, target).await?)
             }
@@ -97,7 +99,8 @@ impl Service {
         })
     }
 
-    /// Frames opened one by one; a plain one that is not base64 is named `{param}[i]`.
+    /// Frames opened one by one ([`Service::open_capture`]); a plain one that is not base64 is
+    /// named `{param}[i]`.
     async fn open_frames(
         &self,
         frames: &[CaptureInput],
@@ -107,10 +110,8 @@ impl Service {
     ) -> Result<Vec<Vec<u8>>> {
         let mut out = Vec::with_capacity(frames.len());
         for (i, frame) in frames.iter().enumerate() {
-            out.push(match frame {
-                CaptureInput::Plain(b64) => decode_image(b64, &format!("{param}[{i}]"))?,
-                sealed => self.open_capture(sealed, purpose, target).await?,
-            });
+            let named = format!("{param}[{i}]");
+            out.push(self.open_capture(frame, &named, purpose, target).await?);
         }
         Ok(out)
     }
