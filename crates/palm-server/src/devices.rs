@@ -9,6 +9,7 @@
 use crate::error::AppError;
 use crate::extract::{ApiJson, DeviceAuth, Merchant, page, read_body};
 use crate::state::AppState;
+use crate::wire;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{FromRequestParts, Path, RawQuery, Request, State};
@@ -184,9 +185,9 @@ pub async fn create_pairing_code(
 ) -> ApiResult<(StatusCode, Json<PairingCode>)> {
     let code = s
         .service
-        .create_pairing_code(&m.id, crate::wire::pairing_target(req)?)
+        .create_pairing_code(&m.id, wire::pairing_target(req)?)
         .await?;
-    Ok((StatusCode::CREATED, Json(code)))
+    Ok((StatusCode::CREATED, Json(wire::pairing_code(code))))
 }
 
 #[utoipa::path(post, path = "/v1/devices", request_body = RegisterDevice,
@@ -204,13 +205,16 @@ pub async fn register_device(
         ));
     }
     // A malformed request is refused without counting as a wrong pairing code.
-    let device = crate::wire::new_device(req).map_err(|e| AppError::from(e).into_response())?;
+    let device = wire::new_device(req).map_err(|e| AppError::from(e).into_response())?;
     match s.service.register_device(device).await {
         Ok(registered) => {
             if let Some(c) = client {
                 s.pairing_lockout.succeeded(&c);
             }
-            Ok((StatusCode::CREATED, Json(registered)))
+            Ok((
+                StatusCode::CREATED,
+                Json(wire::device_registered(registered)),
+            ))
         }
         Err(e) => {
             if let Some(c) = client.filter(|_| e.code == "invalid_pairing_code") {
@@ -227,7 +231,8 @@ pub async fn list_devices(
     Merchant(m): Merchant,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<List<Device>>> {
-    Ok(Json(s.service.list_devices(&m.id, &page(q)?).await?))
+    let devices = s.service.list_devices(&m.id, &page(q)?).await?;
+    Ok(Json(wire::list(devices, wire::device)))
 }
 
 #[utoipa::path(post, path = "/v1/devices/{id}/revoke",
@@ -237,21 +242,20 @@ pub async fn revoke_device(
     Merchant(m): Merchant,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Device>> {
-    Ok(Json(s.service.revoke_device(&m.id, &id).await?))
+    Ok(Json(wire::device(
+        s.service.revoke_device(&m.id, &id).await?,
+    )))
 }
 
 /// The signing device itself: what it is paired with.
 #[utoipa::path(get, path = "/v1/device", responses((status = 200, body = Device)))]
 pub async fn this_device(SignedDevice(d): SignedDevice) -> Json<Device> {
-    Json(palm_service::devices::device_view(&d))
+    Json(wire::device(d))
 }
 
 #[utoipa::path(get, path = "/v1/capture_keys", responses((status = 200, body = List<CaptureKey>)))]
 pub async fn capture_keys(State(s): State<AppState>) -> Json<List<CaptureKey>> {
-    Json(List {
-        data: s.service.capture_key_views(),
-        has_more: false,
-    })
+    Json(wire::all(s.service.offered_keys(), wire::capture_key))
 }
 
 #[derive(serde::Deserialize)]
@@ -278,7 +282,9 @@ pub async fn allow_list(
                 .with_param("event"),
             )
         })?;
-    Ok(Json(s.service.allow_list(&d, &query.event).await?))
+    Ok(Json(wire::sealed_allow_list(
+        s.service.allow_list(&d, &query.event).await?,
+    )))
 }
 
 #[utoipa::path(get, path = "/v1/gate/allow_lists/{id}",
@@ -288,7 +294,9 @@ pub async fn allow_list_status(
     SignedDevice(d): SignedDevice,
     Path(id): Path<String>,
 ) -> ApiResult<Json<AllowListStatus>> {
-    Ok(Json(s.service.allow_list_status(&d, &id).await?))
+    Ok(Json(wire::allow_list_status(
+        s.service.allow_list_status(&d, &id).await?,
+    )))
 }
 
 #[utoipa::path(post, path = "/v1/events/{id}/allow_lists/revoke",
@@ -298,7 +306,9 @@ pub async fn revoke_allow_lists(
     Merchant(m): Merchant,
     Path(id): Path<String>,
 ) -> ApiResult<Json<AllowListsRevoked>> {
-    Ok(Json(s.service.revoke_allow_lists(&m.id, &id).await?))
+    Ok(Json(AllowListsRevoked {
+        revoked: s.service.revoke_allow_lists(&m.id, &id).await?,
+    }))
 }
 
 /// A gate uploads the decisions it made offline.
@@ -312,7 +322,9 @@ pub async fn upload_entries(
     let entries: Vec<_> = req
         .entries
         .into_iter()
-        .map(crate::wire::offline_decision)
+        .map(wire::offline_decision)
         .collect();
-    Ok(Json(s.service.upload_offline_entries(&g, &entries).await?))
+    Ok(Json(wire::offline_upload(
+        s.service.upload_offline_entries(&g, &entries).await?,
+    )))
 }

@@ -11,6 +11,7 @@ use axum::{Extension, Json};
 use palm_api::*;
 use palm_service::store::KeyedRequest;
 use palm_service::store::{MerchantId, PaymentId};
+use palm_service::views::PaymentView;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -28,7 +29,7 @@ pub async fn healthz(State(s): State<AppState>) -> ApiResult<Json<Health>> {
 
 #[utoipa::path(get, path = "/v1/consent", responses((status = 200, body = ConsentText)))]
 pub async fn consent(State(s): State<AppState>) -> Json<ConsentText> {
-    Json(s.service.consent())
+    Json(wire::consent(s.service.consent()))
 }
 
 #[utoipa::path(post, path = "/v1/signups", request_body = SignupRequest,
@@ -46,7 +47,7 @@ pub async fn signup(
         .service
         .sign_up(&actor, auth.merchant_id(), wire::sign_up(req)?)
         .await?;
-    Ok((StatusCode::CREATED, Json(response)))
+    Ok((StatusCode::CREATED, Json(wire::signed_up(response))))
 }
 
 #[utoipa::path(post, path = "/v1/payments", request_body = CreatePayment,
@@ -67,7 +68,7 @@ pub async fn create_payment(
             origin.as_ref(),
         )
         .await?;
-    Ok((StatusCode::CREATED, Json(payment)))
+    Ok((StatusCode::CREATED, Json(wire::payment(payment))))
 }
 
 /// A request that moves a payment, run again after its first run ended without an answer (a
@@ -78,16 +79,18 @@ async fn moved(
     origin: Option<Extension<KeyedRequest>>,
     merchant_id: &MerchantId,
     id: &PaymentId,
-    result: palm_service::Result<Payment>,
+    result: palm_service::Result<PaymentView>,
 ) -> ApiResult<Json<Payment>> {
     match result {
         Err(e)
             if e.code == "payment_unexpected_state"
                 && origin.is_some_and(|Extension(o)| o.resumed) =>
         {
-            Ok(Json(s.service.payment_outcome(merchant_id, id).await?))
+            Ok(Json(wire::payment(
+                s.service.payment_outcome(merchant_id, id).await?,
+            )))
         }
-        other => Ok(Json(other?)),
+        other => Ok(Json(wire::payment(other?))),
     }
 }
 
@@ -98,7 +101,8 @@ pub async fn list_payments(
     Merchant(m): Merchant,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<List<Payment>>> {
-    Ok(Json(s.service.payments(&m.id, &page(q)?).await?))
+    let payments = s.service.payments(&m.id, &page(q)?).await?;
+    Ok(Json(wire::list(payments, wire::payment)))
 }
 
 #[utoipa::path(get, path = "/v1/payments/{id}", responses((status = 200, body = Payment), (status = 404, body = ApiError)))]
@@ -108,7 +112,9 @@ pub async fn get_payment(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Payment>> {
     let id = PaymentId::new(id);
-    Ok(Json(s.service.payment(auth.merchant_id(), &id).await?))
+    Ok(Json(wire::payment(
+        s.service.payment(auth.merchant_id(), &id).await?,
+    )))
 }
 
 #[utoipa::path(post, path = "/v1/payments/{id}/palm", request_body = PalmSubmission,
@@ -187,11 +193,11 @@ pub async fn create_refund(
     let origin = origin.map(|Extension(o)| o);
     Ok((
         StatusCode::CREATED,
-        Json(
+        Json(wire::refund(
             s.service
                 .refund_payment(&m.id, &id, req, origin.as_ref())
                 .await?,
-        ),
+        )),
     ))
 }
 
@@ -202,11 +208,8 @@ pub async fn list_refunds(
     Path(id): Path<String>,
 ) -> ApiResult<Json<List<Refund>>> {
     let id = PaymentId::new(id);
-    let data = s.service.refunds(&m.id, &id).await?;
-    Ok(Json(List {
-        data,
-        has_more: false,
-    }))
+    let refunds = s.service.refunds(&m.id, &id).await?;
+    Ok(Json(wire::all(refunds, wire::refund)))
 }
 
 #[utoipa::path(get, path = "/v1/payments/{id}/events", responses((status = 200, body = List<Event>)))]
@@ -216,7 +219,13 @@ pub async fn payment_events(
     Path(id): Path<String>,
 ) -> ApiResult<Json<List<Event>>> {
     let id = PaymentId::new(id);
-    let data = s.service.payment_events(&m.id, &id).await?;
+    let data = s
+        .service
+        .payment_events(&m.id, &id)
+        .await?
+        .into_iter()
+        .map(wire::event)
+        .collect::<palm_service::Result<_>>()?;
     Ok(Json(List {
         data,
         has_more: false,
@@ -234,7 +243,7 @@ pub struct TillInfo {
 /// The calling till (its credential, or a scanner paired with it): what its receipts name.
 #[utoipa::path(get, path = "/v1/till", responses((status = 200, body = TillProfile)))]
 pub async fn this_till(State(s): State<AppState>, Till(t): Till) -> ApiResult<Json<TillProfile>> {
-    Ok(Json(s.service.till_profile(&t).await?))
+    Ok(Json(wire::till_profile(s.service.till_profile(&t).await?)))
 }
 
 #[utoipa::path(get, path = "/v1/tills", responses((status = 200, body = List<TillInfo>)))]
@@ -265,7 +274,9 @@ pub async fn create_webhook_endpoint(
 ) -> ApiResult<(StatusCode, Json<WebhookEndpoint>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.service.create_endpoint(&m.id, &req.url).await?),
+        Json(wire::endpoint(
+            s.service.create_endpoint(&m.id, &req.url).await?,
+        )),
     ))
 }
 
@@ -274,11 +285,8 @@ pub async fn list_webhook_endpoints(
     State(s): State<AppState>,
     Merchant(m): Merchant,
 ) -> ApiResult<Json<List<WebhookEndpoint>>> {
-    let data = s.service.endpoints(&m.id).await?;
-    Ok(Json(List {
-        data,
-        has_more: false,
-    }))
+    let endpoints = s.service.endpoints(&m.id).await?;
+    Ok(Json(wire::all(endpoints, wire::endpoint)))
 }
 
 #[utoipa::path(get, path = "/v1/webhook_deliveries", params(("limit" = Option<i64>, Query), ("starting_after" = Option<String>, Query)),
@@ -288,7 +296,8 @@ pub async fn list_webhook_deliveries(
     Merchant(m): Merchant,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<List<WebhookDelivery>>> {
-    Ok(Json(s.service.deliveries(&m.id, &page(q)?).await?))
+    let deliveries = s.service.deliveries(&m.id, &page(q)?).await?;
+    Ok(Json(wire::list(deliveries, wire::delivery)))
 }
 
 #[utoipa::path(post, path = "/v1/webhook_deliveries/{id}/replay", responses((status = 202)))]
@@ -313,13 +322,15 @@ pub async fn open_person_session(
 ) -> ApiResult<(StatusCode, Json<PersonSession>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.service.open_session(&t, &req.image, &req.phone).await?),
+        Json(wire::person_session(
+            s.service.open_session(&t, &req.image, &req.phone).await?,
+        )),
     ))
 }
 
 #[utoipa::path(get, path = "/v1/me", responses((status = 200, body = palm_api::Person)))]
 pub async fn me(State(s): State<AppState>, Person(p): Person) -> ApiResult<Json<palm_api::Person>> {
-    Ok(Json(s.service.me(&p).await?))
+    Ok(Json(wire::person(s.service.me(&p).await?)))
 }
 
 #[utoipa::path(post, path = "/v1/me/phone", request_body = UpdatePhone, responses((status = 200, body = palm_api::Person)))]
@@ -328,7 +339,9 @@ pub async fn change_phone(
     Person(p): Person,
     ApiJson(req): ApiJson<UpdatePhone>,
 ) -> ApiResult<Json<palm_api::Person>> {
-    Ok(Json(s.service.change_phone(&p, &req.phone).await?))
+    Ok(Json(wire::person(
+        s.service.change_phone(&p, &req.phone).await?,
+    )))
 }
 
 #[utoipa::path(post, path = "/v1/me/cards", request_body = CardInput, responses((status = 201, body = Card)))]
@@ -339,7 +352,9 @@ pub async fn add_card(
 ) -> ApiResult<(StatusCode, Json<Card>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.service.add_card(&p, wire::card_entry(req)).await?),
+        Json(wire::card(
+            s.service.add_card(&p, wire::card_entry(req)).await?,
+        )),
     ))
 }
 
@@ -359,7 +374,9 @@ pub async fn set_default_card(
     Person(p): Person,
     Path(id): Path<String>,
 ) -> ApiResult<Json<palm_api::Person>> {
-    Ok(Json(s.service.set_default_card(&p, &id).await?))
+    Ok(Json(wire::person(
+        s.service.set_default_card(&p, &id).await?,
+    )))
 }
 
 #[utoipa::path(post, path = "/v1/people/deletions", request_body = CreateDeletion,
@@ -423,11 +440,11 @@ pub async fn create_program(
 ) -> ApiResult<(StatusCode, Json<Program>)> {
     Ok((
         StatusCode::CREATED,
-        Json(
+        Json(wire::program(
             s.service
                 .create_program(&m.id, wire::new_program(req)?)
                 .await?,
-        ),
+        )),
     ))
 }
 
@@ -436,11 +453,8 @@ pub async fn list_programs(
     State(s): State<AppState>,
     auth: MerchantOrTill,
 ) -> ApiResult<Json<List<Program>>> {
-    let data = s.service.programs(auth.merchant_id()).await?;
-    Ok(Json(List {
-        data,
-        has_more: false,
-    }))
+    let programs = s.service.programs(auth.merchant_id()).await?;
+    Ok(Json(wire::all(programs, wire::program)))
 }
 
 #[utoipa::path(post, path = "/v1/loyalty/programs/{id}/rewards", request_body = CreateReward, responses((status = 201, body = Reward)))]
@@ -452,11 +466,11 @@ pub async fn create_reward(
 ) -> ApiResult<(StatusCode, Json<Reward>)> {
     Ok((
         StatusCode::CREATED,
-        Json(
-            s.service
+        Json(wire::reward(
+            &s.service
                 .create_reward(&m.id, &id, wire::new_reward(req)?)
                 .await?,
-        ),
+        )),
     ))
 }
 
@@ -472,7 +486,7 @@ pub async fn add_member(
 ) -> ApiResult<(StatusCode, Json<Invitation>)> {
     Ok((
         StatusCode::ACCEPTED,
-        Json(
+        Json(wire::invitation(
             s.service
                 .invite_member(
                     &m.id,
@@ -481,7 +495,7 @@ pub async fn add_member(
                     req.member_number.as_deref(),
                 )
                 .await?,
-        ),
+        )),
     ))
 }
 
@@ -493,7 +507,8 @@ pub async fn list_members(
     Path(id): Path<String>,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<List<Membership>>> {
-    Ok(Json(s.service.members(&m.id, &id, &page(q)?).await?))
+    let members = s.service.members(&m.id, &id, &page(q)?).await?;
+    Ok(Json(wire::list(members, |m| wire::membership(&m))))
 }
 
 #[utoipa::path(post, path = "/v1/loyalty/present", request_body = PresentLoyalty,
@@ -503,11 +518,11 @@ pub async fn present_loyalty(
     Till(t): Till,
     ApiJson(req): ApiJson<PresentLoyalty>,
 ) -> ApiResult<Json<LoyaltyPresentation>> {
-    Ok(Json(
+    Ok(Json(wire::loyalty(
         s.service
             .present_loyalty(&t, &req.image, req.phone_last4.as_deref())
             .await?,
-    ))
+    )))
 }
 
 #[utoipa::path(post, path = "/v1/venues", request_body = CreateVenue, responses((status = 201, body = Venue)))]
@@ -518,7 +533,9 @@ pub async fn create_venue(
 ) -> ApiResult<(StatusCode, Json<Venue>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.service.create_venue(&m.id, wire::new_venue(req)?).await?),
+        Json(wire::venue(
+            s.service.create_venue(&m.id, wire::new_venue(req)?).await?,
+        )),
     ))
 }
 
@@ -531,11 +548,11 @@ pub async fn create_event(
 ) -> ApiResult<(StatusCode, Json<VenueEvent>)> {
     Ok((
         StatusCode::CREATED,
-        Json(
+        Json(wire::venue_event(
             s.service
                 .create_event(&m.id, &id, wire::new_event(req)?)
                 .await?,
-        ),
+        )),
     ))
 }
 
@@ -551,11 +568,11 @@ pub async fn add_pass(
 ) -> ApiResult<(StatusCode, Json<Invitation>)> {
     Ok((
         StatusCode::ACCEPTED,
-        Json(
+        Json(wire::invitation(
             s.service
                 .invite_pass(&m.id, &id, &req.phone, &req.kind)
                 .await?,
-        ),
+        )),
     ))
 }
 
@@ -567,7 +584,9 @@ pub async fn verify_age(
 ) -> ApiResult<(StatusCode, Json<AgeVerification>)> {
     Ok((
         StatusCode::CREATED,
-        Json(s.service.verify_age(&m.id, wire::age_check(req)?).await?),
+        Json(wire::age_verification(
+            s.service.verify_age(&m.id, wire::age_check(req)?).await?,
+        )),
     ))
 }
 
@@ -590,5 +609,6 @@ pub async fn list_entries(
     Merchant(m): Merchant,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<List<Entry>>> {
-    Ok(Json(s.service.list_entries(&m.id, &page(q)?).await?))
+    let entries = s.service.list_entries(&m.id, &page(q)?).await?;
+    Ok(Json(wire::list(entries, wire::entry)))
 }

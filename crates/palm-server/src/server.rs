@@ -213,6 +213,7 @@ pub async fn build_service(
             transforms,
             fingerprinter,
             phone,
+            event_wire: Arc::new(crate::wire::ApiEvents),
             remote_gallery,
             config: ServiceConfig {
                 processor_timeout: Duration::from_millis(config.processor.timeout_ms),
@@ -350,18 +351,16 @@ async fn demo_merchant(service: &Service, data_dir: &Path) -> Result<Option<Demo
     let event = service
         .create_event(
             &shop.merchant,
-            &venue.id,
+            &venue.venue.id,
             NewEvent::new("Demo evening", now - 60, now + 365 * 86_400, 1000)?.with_reentry(true),
         )
         .await?;
-    let gate = venue.gates.into_iter().next().and_then(|g| {
-        Some(DemoGate {
-            venue: venue.id.clone(),
-            event: event.id.clone(),
-            id: g.id,
-            name: g.name,
-            credential: g.credential?,
-        })
+    let gate = venue.gates.into_iter().next().map(|g| DemoGate {
+        venue: venue.venue.id.clone(),
+        event: event.id.clone(),
+        id: g.gate.id,
+        name: g.gate.name,
+        credential: g.credential,
     });
     let creds = DemoCredentials { shop, gate };
     let json = serde_json::to_vec_pretty(&creds)?;

@@ -47,7 +47,8 @@ pub async fn list_trips(
     Merchant(m): Merchant,
     RawQuery(q): RawQuery,
 ) -> ApiResult<Json<List<ShoppingTrip>>> {
-    Ok(Json(s.service.trips(&m.id, &page(q)?).await?))
+    let trips = s.service.trips(&m.id, &page(q)?).await?;
+    Ok(Json(wire::list(trips, wire::trip)))
 }
 
 #[utoipa::path(get, path = "/v1/shopping_trips/{id}", responses((status = 200, body = ShoppingTrip)))]
@@ -56,7 +57,7 @@ pub async fn get_trip(
     Merchant(m): Merchant,
     Path(id): Path<String>,
 ) -> ApiResult<Json<ShoppingTrip>> {
-    Ok(Json(s.service.trip(&m.id, &id).await?))
+    Ok(Json(wire::trip(s.service.trip(&m.id, &id).await?)))
 }
 
 /// An item taken or put back. Resending an event (same `id`, same content) is harmless
@@ -69,11 +70,11 @@ pub async fn item_event(
     Path(id): Path<String>,
     ApiJson(req): ApiJson<ItemEvent>,
 ) -> ApiResult<Json<ItemEventRecorded>> {
-    Ok(Json(
+    Ok(Json(wire::item_recorded(
         s.service
             .record_item_event(&m.id, &id, wire::item_report(req)?)
             .await?,
-    ))
+    )))
 }
 
 /// The shopper left: the basket is frozen, totalled and charged; the answer is the trip
@@ -88,7 +89,7 @@ pub async fn exit_trip(
     body: axum::body::Bytes,
 ) -> ApiResult<Json<ShoppingTrip>> {
     let _: ExitTrip = optional_body(&body)?;
-    Ok(Json(s.service.exit_trip(&m.id, &id).await?))
+    Ok(Json(wire::trip(s.service.exit_trip(&m.id, &id).await?)))
 }
 
 #[utoipa::path(get, path = "/v1/shopping_trips/{id}/receipt",
@@ -98,7 +99,7 @@ pub async fn receipt(
     Merchant(m): Merchant,
     Path(id): Path<String>,
 ) -> ApiResult<Json<Receipt>> {
-    Ok(Json(s.service.receipt(&m.id, &id).await?))
+    Ok(Json(wire::receipt(s.service.receipt(&m.id, &id).await?)))
 }
 
 /// A line of a completed trip's receipt disputed (the person told the merchant's support, say):
@@ -113,11 +114,11 @@ pub async fn request_adjustment(
 ) -> ApiResult<(StatusCode, Json<Adjustment>)> {
     Ok((
         StatusCode::CREATED,
-        Json(
+        Json(wire::adjustment(
             s.service
                 .request_adjustment(&m.id, &id, wire::disputed_line(req))
                 .await?,
-        ),
+        )),
     ))
 }
 
@@ -151,11 +152,11 @@ async fn decide(
     adjustment: &str,
     accept: bool,
 ) -> ApiResult<Json<Adjustment>> {
-    Ok(Json(
+    Ok(Json(wire::adjustment(
         s.service
             .decide_adjustment(merchant, trip, adjustment, accept)
             .await?,
-    ))
+    )))
 }
 
 /// The person's receipt, opened from their link (`receipt_link` of a completed trip): the token
@@ -167,7 +168,9 @@ pub async fn receipt_by_token(
     State(s): State<AppState>,
     Path(token): Path<String>,
 ) -> ApiResult<Json<Receipt>> {
-    Ok(Json(s.service.receipt_by_token(&token).await?))
+    Ok(Json(wire::receipt(
+        s.service.receipt_by_token(&token).await?,
+    )))
 }
 
 /// The person disputes a line of their receipt, from their link.
@@ -181,10 +184,10 @@ pub async fn dispute_by_token(
 ) -> ApiResult<(StatusCode, Json<Adjustment>)> {
     Ok((
         StatusCode::CREATED,
-        Json(
+        Json(wire::adjustment(
             s.service
                 .dispute_by_token(&token, wire::disputed_line(req))
                 .await?,
-        ),
+        )),
     ))
 }

@@ -7,6 +7,13 @@ use crate::error::{Result, ServiceError};
 use crate::ids::MerchantId;
 use crate::store::{GateRow, MerchantRow, TillRow};
 
+/// A till with its merchant's name, as its receipts name them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TillProfile {
+    pub till: TillRow,
+    pub merchant: String,
+}
+
 impl Service {
     /// The active merchant whose API key hashes to `key_hash`.
     pub async fn merchant_by_key(&self, key_hash: &str) -> Result<Option<MerchantRow>> {
@@ -34,16 +41,14 @@ impl Service {
     }
 
     /// What a till shows of itself (on receipts): its name, its store's, and its merchant's.
-    pub async fn till_profile(&self, till: &TillRow) -> Result<palm_api::TillProfile> {
+    pub async fn till_profile(&self, till: &TillRow) -> Result<TillProfile> {
         let merchant = self
             .store
             .merchant(&till.merchant_id)
             .await?
             .ok_or_else(|| ServiceError::not_found("merchant"))?;
-        Ok(palm_api::TillProfile {
-            id: till.id.clone(),
-            name: till.name.clone(),
-            store: till.store_name.clone(),
+        Ok(TillProfile {
+            till: till.clone(),
             merchant: merchant.name,
         })
     }

@@ -14,8 +14,6 @@ use crate::ids::MerchantId;
 use crate::money::Amount;
 use crate::payment_input::{NewRefund, Part};
 use crate::trip_store::{AdjustmentRow, AdjustmentState as A, TripState};
-use crate::views;
-use palm_api as api;
 
 /// A receipt line disputed: which product, how many of the receipt's quantity (all when not
 /// said), and why in the person's words.
@@ -38,7 +36,7 @@ impl Service {
         merchant_id: &MerchantId,
         trip_id: &str,
         req: DisputedLine,
-    ) -> Result<api::Adjustment> {
+    ) -> Result<AdjustmentRow> {
         let t = self.load_trip(merchant_id, trip_id).await?;
         if t.status != TripState::Completed {
             return Err(ServiceError::conflict(
@@ -101,7 +99,7 @@ impl Service {
             )),
             other => other.map_err(ServiceError::from),
         }?;
-        Ok(views::adjustment(&a))
+        Ok(a)
     }
 
     /// Accepts (refunds) or rejects a requested adjustment. Accepting one already accepted
@@ -112,7 +110,7 @@ impl Service {
         trip_id: &str,
         id: &str,
         accept: bool,
-    ) -> Result<api::Adjustment> {
+    ) -> Result<AdjustmentRow> {
         let t = self.load_trip(merchant_id, trip_id).await?;
         let mut a = self
             .store
@@ -125,14 +123,14 @@ impl Service {
             (A::Requested, false) => {
                 a.status = A::Rejected;
                 self.moved(&a, A::Requested).await?;
-                return Ok(views::adjustment(&a));
+                return Ok(a);
             }
             (A::Requested, true) => {
                 a.status = A::Accepting;
                 self.moved(&a, A::Requested).await?;
             }
             (A::Accepting, true) => {}
-            (A::Accepted, true) | (A::Rejected, false) => return Ok(views::adjustment(&a)),
+            (A::Accepted, true) | (A::Rejected, false) => return Ok(a),
             (now, _) => {
                 return Err(ServiceError::conflict(
                     "adjustment_decided",
@@ -161,7 +159,7 @@ impl Service {
         a.refund_id = (!refund_id.is_empty()).then_some(refund_id);
         a.status = A::Accepted;
         self.moved(&a, A::Accepting).await?;
-        Ok(views::adjustment(&a))
+        Ok(a)
     }
 
     async fn moved(&self, a: &AdjustmentRow, from: A) -> Result<()> {

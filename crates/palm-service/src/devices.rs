@@ -8,8 +8,8 @@ use crate::domain::{new_id, secret_hash};
 use crate::error::{ErrorKind, Result, ServiceError};
 use crate::ids::MerchantId;
 use crate::presented::CaptureInput;
+use crate::views::Listed;
 use crate::{Service, decode_image};
-use palm_api as api;
 use palm_vault::device::{self, SealKey, Sealed};
 
 /// How long a pairing code can be used.
@@ -148,16 +148,41 @@ fn check_nonce(nonce: &str, param: &str) -> Result<()> {
     Ok(())
 }
 
-pub fn device_view(d: &DeviceRow) -> api::Device {
-    api::Device {
-        id: d.id.clone(),
-        name: d.name.clone(),
-        kind: if d.gate_id.is_some() { "gate" } else { "till" }.to_string(),
-        till: d.till_id.clone(),
-        gate: d.gate_id.clone(),
-        created: d.created,
-        revoked: d.revoked,
+/// A pairing code as staff are shown it, once.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PairingCode {
+    pub code: String,
+    pub till: Option<String>,
+    pub gate: Option<String>,
+    pub expires: i64,
+}
+
+impl std::fmt::Debug for PairingCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PairingCode")
+            .field("code", &"***")
+            .field("till", &self.till)
+            .field("gate", &self.gate)
+            .field("expires", &self.expires)
+            .finish()
     }
+}
+
+/// A capture key devices may seal to, as they are given it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OfferedKey {
+    pub id: u32,
+    /// X25519 public key, base64.
+    pub public_key: String,
+    /// Set on a retired key: captures sealed to it are refused after this time.
+    pub expires: Option<i64>,
+}
+
+/// A device just paired, with the keys it seals captures to.
+#[derive(Debug, Clone)]
+pub struct DeviceRegistered {
+    pub device: DeviceRow,
+    pub capture_keys: Vec<OfferedKey>,
 }
 
 impl Service {
@@ -166,7 +191,7 @@ impl Service {
         &self,
         merchant_id: &MerchantId,
         target: PairingTarget,
-    ) -> Result<api::PairingCode> {
+    ) -> Result<PairingCode> {
         match &target {
             PairingTarget::Till(till) => {
                 self.store
@@ -206,7 +231,7 @@ impl Service {
                 expires,
             })
             .await?;
-        Ok(api::PairingCode {
+        Ok(PairingCode {
             code,
             till,
             gate,
@@ -216,7 +241,7 @@ impl Service {
 
     /// A device registers its public keys with a pairing code and is bound to the code's till or
     /// gate.
-    pub async fn register_device(&self, req: NewDevice) -> Result<api::DeviceRegistered> {
+    pub async fn register_device(&self, req: NewDevice) -> Result<DeviceRegistered> {
         let now = self.now_s();
         let row = DeviceRow {
             id: new_id("dev"),
@@ -242,9 +267,9 @@ impl Service {
                 .with_param("pairing_code")
             })?;
         tracing::info!(device = %device.id, "device paired");
-        Ok(api::DeviceRegistered {
-            device: device_view(&device),
-            capture_keys: self.capture_key_views(),
+        Ok(DeviceRegistered {
+            device,
+            capture_keys: self.offered_keys(),
         })
     }
 
@@ -252,16 +277,16 @@ impl Service {
         &self,
         merchant_id: &MerchantId,
         page: &crate::store::Page,
-    ) -> Result<api::List<api::Device>> {
+    ) -> Result<Listed<DeviceRow>> {
         crate::paged(
             page,
             async |pg| self.store.devices(merchant_id, pg).await,
-            device_view,
+            DeviceRow::clone,
         )
         .await
     }
 
-    pub async fn revoke_device(&self, merchant_id: &MerchantId, id: &str) -> Result<api::Device> {
+    pub async fn revoke_device(&self, merchant_id: &MerchantId, id: &str) -> Result<DeviceRow> {
         if !self
             .store
             .revoke_device(merchant_id, id, self.now_s())
@@ -275,7 +300,7 @@ impl Service {
             .await?
             .ok_or_else(|| ServiceError::not_found("device"))?;
         tracing::info!(device = %d.id, "device revoked");
-        Ok(device_view(&d))
+        Ok(d)
     }
 
     /// Checks a signed device request: a known, unrevoked device; a timestamp within a minute;
@@ -328,13 +353,13 @@ impl Service {
     }
 
     /// Capture keys devices may seal to: the current one and retired ones still in their overlap.
-    pub fn capture_key_views(&self) -> Vec<api::CaptureKey> {
+    pub fn offered_keys(&self) -> Vec<OfferedKey> {
         let now = self.now_s();
         let overlap = self.config.capture_key_overlap_s;
         self.capture_keys()
             .iter()
             .filter(|k| k.retired_at.is_none_or(|t| now <= t + overlap))
-            .map(|k| api::CaptureKey {
+            .map(|k| OfferedKey {
                 id: k.id,
                 public_key: b64(&k.key.public()),
                 expires: k.retired_at.map(|t| t + overlap),

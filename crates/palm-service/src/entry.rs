@@ -12,7 +12,8 @@ use crate::error::{Result, ServiceError};
 use crate::ids::MerchantId;
 use crate::presented::{Direction, GateScan, GateVerdict};
 use crate::store::{AgeRow, EntryRow, GateRow, PersonRow, VenueEventRow, VenueRow};
-use palm_api as api;
+use crate::trips::WalkOut;
+use crate::views::Listed;
 
 pub(crate) const PASS_KINDS: [&str; 3] = ["ticket", "membership", "staff"];
 const DOCUMENT_TYPES: [&str; 3] = ["passport", "driving_licence", "national_id"];
@@ -146,12 +147,44 @@ fn decision(allowed: bool, reason: &str, person: Option<&PersonRow>) -> GateVerd
     crate::trips::decision(allowed, reason, person, None)
 }
 
+/// A gate as it was created: its credential is shown once, here.
+#[derive(Clone, PartialEq)]
+pub struct CreatedGate {
+    pub gate: GateRow,
+    pub credential: String,
+}
+
+impl std::fmt::Debug for CreatedGate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedGate")
+            .field("gate", &self.gate.id)
+            .field("credential", &"***")
+            .finish()
+    }
+}
+
+/// A new venue with its gates and, for a walk-out store, its settings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CreatedVenue {
+    pub venue: VenueRow,
+    pub gates: Vec<CreatedGate>,
+    pub walk_out: Option<WalkOut>,
+}
+
+/// An ID check recorded (or, for a number no one enrolled, answered the same and not kept).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AgeRecorded {
+    pub document_type: String,
+    pub verified_by: String,
+    pub verified_at: i64,
+}
+
 impl Service {
     pub async fn create_venue(
         &self,
         merchant_id: &MerchantId,
         req: NewVenue,
-    ) -> Result<api::Venue> {
+    ) -> Result<CreatedVenue> {
         let venue = VenueRow {
             id: new_id("ven"),
             merchant_id: merchant_id.clone(),
@@ -170,11 +203,9 @@ impl Service {
                 age_restricted: g.age_restricted,
                 secret_hash: secret_hash(&credential),
             };
-            shown.push(api::GateInfo {
-                id: gate.id.clone(),
-                name: gate.name.clone(),
-                age_restricted: gate.age_restricted,
-                credential: Some(credential),
+            shown.push(CreatedGate {
+                gate: gate.clone(),
+                credential,
             });
             gates.push(gate);
         }
@@ -185,15 +216,10 @@ impl Service {
         self.store
             .insert_venue(&venue, &gates, walk_out.as_ref())
             .await?;
-        Ok(api::Venue {
-            id: venue.id,
-            name: venue.name,
+        Ok(CreatedVenue {
+            venue,
             gates: shown,
-            walk_out: req.walk_out.map(|w| api::WalkOutSettings {
-                currency: w.currency.to_string(),
-                hold: w.hold.minor_units(),
-                tax_rate_bps: w.tax_rate_bps,
-            }),
+            walk_out: req.walk_out,
         })
     }
 
@@ -202,7 +228,7 @@ impl Service {
         merchant_id: &MerchantId,
         venue_id: &str,
         req: NewEvent,
-    ) -> Result<api::VenueEvent> {
+    ) -> Result<VenueEventRow> {
         let venue = self
             .store
             .venue(merchant_id, venue_id)
@@ -220,26 +246,14 @@ impl Service {
             created: self.now_s(),
         };
         self.store.insert_event(&e).await?;
-        Ok(api::VenueEvent {
-            id: e.id,
-            venue: e.venue_id,
-            name: e.name,
-            starts: e.starts,
-            ends: e.ends,
-            capacity: e.capacity,
-            reentry: e.reentry,
-        })
+        Ok(e)
     }
 
     /// Staff record that they checked an ID document; the document itself is never sent. The
     /// check counts at this merchant's gates only, and the answer is the same whether or not the
     /// phone number is enrolled (no one learns who is enrolled by trying numbers); for a number
     /// no one enrolled nothing is kept.
-    pub async fn verify_age(
-        &self,
-        merchant_id: &MerchantId,
-        req: AgeCheck,
-    ) -> Result<api::AgeVerification> {
+    pub async fn verify_age(&self, merchant_id: &MerchantId, req: AgeCheck) -> Result<AgeRecorded> {
         let verified_by = format!("{merchant_id}/{}", req.verified_by);
         let document_type = req.document_type;
         let verified_at = self.now_s();
@@ -258,8 +272,7 @@ impl Service {
                 })
                 .await?;
         }
-        Ok(api::AgeVerification {
-            person: None,
+        Ok(AgeRecorded {
             document_type,
             verified_by,
             verified_at,
@@ -271,21 +284,11 @@ impl Service {
         &self,
         merchant_id: &MerchantId,
         page: &crate::store::Page,
-    ) -> Result<api::List<api::Entry>> {
+    ) -> Result<Listed<EntryRow>> {
         crate::paged(
             page,
             async |pg| self.store.entries(merchant_id, pg).await,
-            |e: &EntryRow| api::Entry {
-                id: e.id.clone(),
-                event: e.event_id.clone(),
-                gate: e.gate_id.clone(),
-                person: e.person_id.as_ref().map(String::from),
-                direction: e.direction.clone(),
-                allowed: e.allowed,
-                reason: e.reason.clone(),
-                created: e.created,
-                offline: e.offline,
-            },
+            EntryRow::clone,
         )
         .await
     }

@@ -11,10 +11,21 @@ use crate::error::{Result, ServiceError, StoreError};
 use crate::ids::MerchantId;
 use crate::loyalty::random_member_number;
 use crate::store::{Accepted, InvitationRow, MembershipRow, PassRow, PersonRow};
-use palm_api as api;
 
 /// Unclaimed invitations are forgotten after this long.
 pub const INVITATION_TTL_S: i64 = 30 * 86_400;
+
+/// An invitation as its merchant sees it: pending until the person's next scan here.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invitation {
+    pub id: String,
+    /// `membership` or `pass`.
+    pub kind: String,
+    /// The program or event.
+    pub target: String,
+    pub created: i64,
+    pub expires: i64,
+}
 
 impl Service {
     /// `POST /v1/loyalty/programs/{id}/members` by phone: an invitation to the program.
@@ -24,7 +35,7 @@ impl Service {
         program_id: &str,
         phone: Option<&str>,
         member_number: Option<&str>,
-    ) -> Result<api::Invitation> {
+    ) -> Result<Invitation> {
         let program = self.program(merchant_id, program_id).await?;
         let phone = phone.ok_or_else(|| {
             ServiceError::invalid(
@@ -47,7 +58,7 @@ impl Service {
         event_id: &str,
         phone: &str,
         kind: &str,
-    ) -> Result<api::Invitation> {
+    ) -> Result<Invitation> {
         let event = self
             .store
             .event(merchant_id, event_id)
@@ -65,7 +76,7 @@ impl Service {
         target_id: &str,
         phone: &str,
         detail: Option<String>,
-    ) -> Result<api::Invitation> {
+    ) -> Result<Invitation> {
         let phone = Phone::parse(phone)?;
         let row = InvitationRow {
             id: new_id("inv"),
@@ -77,11 +88,10 @@ impl Service {
             created: self.now_s(),
         };
         self.store.put_invitation(&row).await?;
-        Ok(api::Invitation {
+        Ok(Invitation {
             id: row.id,
             kind: row.kind,
             target: row.target_id,
-            status: "pending".into(),
             created: row.created,
             expires: row.created + INVITATION_TTL_S,
         })

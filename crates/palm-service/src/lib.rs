@@ -8,20 +8,21 @@
 //! reach a store, and opened only to match (templates, in memory) or to pay (the card number,
 //! handed straight to the processor).
 
-mod access;
+pub mod access;
 pub mod adjustments;
 pub mod answers;
-mod basket;
+pub mod basket;
 pub mod clock;
 pub mod device_store;
 pub mod devices;
 pub mod domain;
 pub mod entry;
 pub mod error;
+pub mod events;
 pub mod idempotency;
 pub mod identify;
 pub mod ids;
-mod invitations;
+pub mod invitations;
 pub mod loyalty;
 pub mod merchants;
 pub mod money;
@@ -35,7 +36,7 @@ mod people;
 pub mod presented;
 pub mod privacy;
 pub mod processor;
-mod receipts;
+pub mod receipts;
 mod refunds;
 pub mod remote;
 mod signup;
@@ -44,7 +45,7 @@ pub mod store;
 mod trip_money;
 pub mod trip_store;
 pub mod trips;
-mod views;
+pub mod views;
 pub mod webhooks;
 
 pub use clock::{Clock, ManualClock, SystemClock};
@@ -141,6 +142,8 @@ pub struct Parts {
     pub transforms: Vec<Transform>,
     pub fingerprinter: Fingerprinter,
     pub phone: Arc<dyn PhoneChannel>,
+    /// Writes events in the wire form webhooks deliver (the server's).
+    pub event_wire: Arc<dyn events::EventWire>,
     pub config: ServiceConfig,
     /// Matcher processes that search the gallery in this process's place (the distributed
     /// mode); `None` on one machine, where this process loads every palm into its own index.
@@ -168,6 +171,7 @@ pub struct Service {
     capture_keys: RwLock<Arc<Vec<CaptureKey>>>,
     fingerprinter: Fingerprinter,
     phone: Arc<dyn PhoneChannel>,
+    event_wire: Arc<dyn events::EventWire>,
     config: ServiceConfig,
     /// Sign-ups check for an already-enrolled palm and then enrol: one at a time, so two
     /// simultaneous sign-ups of the same palm cannot both pass the check.
@@ -218,6 +222,7 @@ impl Service {
             capture_keys: RwLock::new(Arc::new(capture_keys)),
             fingerprinter: parts.fingerprinter,
             phone: parts.phone,
+            event_wire: parts.event_wire,
             config: parts.config,
             signup_lock: tokio::sync::Mutex::new(()),
             engine_slots: Arc::new(tokio::sync::Semaphore::new(engine_workers)),
@@ -360,7 +365,7 @@ async fn paged<T, U, F>(
     page: &store::Page,
     fetch: F,
     view: impl Fn(&T) -> U,
-) -> Result<palm_api::List<U>>
+) -> Result<views::Listed<U>>
 where
     F: AsyncFnOnce(&store::Page) -> std::result::Result<Vec<T>, StoreError>,
 {
@@ -371,7 +376,7 @@ where
     .await?;
     let has_more = rows.len() as i64 > page.limit;
     rows.truncate(page.limit as usize);
-    Ok(palm_api::List {
+    Ok(views::Listed {
         data: rows.iter().map(view).collect(),
         has_more,
     })

@@ -9,28 +9,21 @@ use crate::error::{Result, ServiceError, StoreError};
 use crate::ids::{MerchantId, PersonId};
 use crate::money::{Amount, Currency};
 use crate::store::{MembershipRow, Page, PaymentRow, PointsRow, ProgramRow, RewardRow, TillRow};
-use palm_api as api;
+use crate::views::Listed;
 
-fn membership_view(m: &MembershipRow) -> api::Membership {
-    api::Membership {
-        id: m.id.clone(),
-        program: m.program_id.clone(),
-        member_number: m.member_number.clone(),
-        balance: m.balance,
-        person: m.person_id.to_string(),
-        created: m.created,
-    }
+/// A program with its rewards.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ProgramView {
+    pub program: ProgramRow,
+    pub rewards: Vec<RewardRow>,
 }
 
-fn reward_view(r: &RewardRow) -> api::Reward {
-    api::Reward {
-        id: r.id.clone(),
-        program: r.program_id.clone(),
-        name: r.name.clone(),
-        points_cost: r.points_cost,
-        discount: r.discount.minor_units(),
-        currency: r.currency.to_string(),
-    }
+/// What a palm at a till shows: the person's memberships and the rewards they can afford.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoyaltyPresentation {
+    pub person: PersonId,
+    pub memberships: Vec<MembershipRow>,
+    pub rewards_available: Vec<RewardRow>,
 }
 
 /// A loyalty program a merchant asks for, checked: a printable name of at most 100 characters,
@@ -91,7 +84,7 @@ impl Service {
         &self,
         merchant_id: &MerchantId,
         req: NewProgram,
-    ) -> Result<api::Program> {
+    ) -> Result<ProgramView> {
         let p = ProgramRow {
             id: new_id("prog"),
             merchant_id: merchant_id.clone(),
@@ -100,26 +93,17 @@ impl Service {
             created: self.now_s(),
         };
         self.store.insert_program(&p).await?;
-        Ok(api::Program {
-            id: p.id,
-            name: p.name,
-            points_per_unit: p.points_per_unit,
+        Ok(ProgramView {
+            program: p,
             rewards: vec![],
-            created: p.created,
         })
     }
 
-    pub async fn programs(&self, merchant_id: &MerchantId) -> Result<Vec<api::Program>> {
+    pub async fn programs(&self, merchant_id: &MerchantId) -> Result<Vec<ProgramView>> {
         let mut out = vec![];
-        for p in self.store.programs(merchant_id).await? {
-            let rewards = self.store.rewards(&p.id).await?;
-            out.push(api::Program {
-                rewards: rewards.iter().map(reward_view).collect(),
-                id: p.id,
-                name: p.name,
-                points_per_unit: p.points_per_unit,
-                created: p.created,
-            });
+        for program in self.store.programs(merchant_id).await? {
+            let rewards = self.store.rewards(&program.id).await?;
+            out.push(ProgramView { program, rewards });
         }
         Ok(out)
     }
@@ -138,7 +122,7 @@ impl Service {
         merchant_id: &MerchantId,
         program_id: &str,
         req: NewReward,
-    ) -> Result<api::Reward> {
+    ) -> Result<RewardRow> {
         let program = self.program(merchant_id, program_id).await?;
         let r = RewardRow {
             id: new_id("rwd"),
@@ -150,7 +134,7 @@ impl Service {
             created: self.now_s(),
         };
         self.store.insert_reward(&r).await?;
-        Ok(reward_view(&r))
+        Ok(r)
     }
 
     /// Links a person to a program on their own request (a sign-up). A merchant adding someone
@@ -161,7 +145,7 @@ impl Service {
         program_id: &str,
         person_id: &PersonId,
         member_number: Option<&str>,
-    ) -> Result<api::Membership> {
+    ) -> Result<MembershipRow> {
         let program = self.program(merchant_id, program_id).await?;
         let member_number = match member_number {
             Some(n) => check_text(n, "member_number", 40)?,
@@ -190,7 +174,7 @@ impl Service {
             }),
             other => {
                 other?;
-                Ok(membership_view(&m))
+                Ok(m)
             }
         }
     }
@@ -200,28 +184,14 @@ impl Service {
         merchant_id: &MerchantId,
         program_id: &str,
         page: &Page,
-    ) -> Result<api::List<api::Membership>> {
+    ) -> Result<Listed<MembershipRow>> {
         self.program(merchant_id, program_id).await?;
         crate::paged(
             page,
             async |pg| self.store.memberships(program_id, pg).await,
-            membership_view,
+            MembershipRow::clone,
         )
         .await
-    }
-
-    pub(crate) async fn memberships_view(
-        &self,
-        merchant_id: &MerchantId,
-        person_id: &PersonId,
-    ) -> Result<Vec<api::Membership>> {
-        Ok(self
-            .store
-            .memberships_of(merchant_id, person_id)
-            .await?
-            .iter()
-            .map(membership_view)
-            .collect())
     }
 
     /// A palm at a till: the person's memberships and the rewards they can afford.
@@ -230,7 +200,7 @@ impl Service {
         till: &TillRow,
         image: &str,
         phone_last4: Option<&str>,
-    ) -> Result<api::LoyaltyPresentation> {
+    ) -> Result<LoyaltyPresentation> {
         let person = self.identify(image, phone_last4).await?;
         self.audit(&person.id, &till.id, "loyalty").await?;
         self.accept_invitations(&till.merchant_id, &person).await?;
@@ -242,13 +212,13 @@ impl Service {
         for m in &memberships {
             for r in self.store.rewards(&m.program_id).await? {
                 if r.points_cost <= m.balance {
-                    rewards_available.push(reward_view(&r));
+                    rewards_available.push(r);
                 }
             }
         }
-        Ok(api::LoyaltyPresentation {
-            person: person.id.into(),
-            memberships: memberships.iter().map(membership_view).collect(),
+        Ok(LoyaltyPresentation {
+            person: person.id,
+            memberships,
             rewards_available,
         })
     }

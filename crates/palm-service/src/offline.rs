@@ -12,10 +12,58 @@ use crate::domain::new_id;
 use crate::error::{ErrorKind, Result, ServiceError};
 use crate::ids::{MerchantId, PersonId};
 use crate::store::{EntryRow, GateRow};
-use palm_api as api;
 use palm_engine::protect::Transform;
 use palm_index::{Gallery, IndexConfig};
 use palm_vault::device;
+use serde::Serialize;
+
+/// Offline decisions a gate may upload in one request (its sync sends them in batches).
+pub const MAX_OFFLINE_ENTRIES: usize = 500;
+
+/// What a sealed allow-list holds, as the gate device reads it (`palm_api::AllowList` is the
+/// device's side of this document): the templates of the event's pass holders only, protected
+/// under a transform made for this list, whose key is inside.
+#[derive(Serialize)]
+struct ListDocument {
+    id: String,
+    event: String,
+    gate: String,
+    age_restricted: bool,
+    reentry: bool,
+    starts: i64,
+    expires: i64,
+    transform_key: String,
+    entries: Vec<ListEntry>,
+}
+
+#[derive(Serialize)]
+struct ListEntry {
+    person: String,
+    kind: String,
+    age_verified: bool,
+    palms: Vec<String>,
+}
+
+/// An allow-list sealed to its gate device (HPKE, bound to device, event and list).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedAllowList {
+    pub id: String,
+    pub event: String,
+    pub issued: i64,
+    pub expires: i64,
+    /// The encapsulated key, base64.
+    pub enc: String,
+    /// The sealed document, base64.
+    pub ciphertext: String,
+}
+
+/// How an upload of offline decisions went.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OfflineUpload {
+    pub recorded: u32,
+    /// Uploaded before (a retry after a lost answer): left as they were.
+    pub duplicates: u32,
+}
 
 fn valid_id(id: &str, prefix: &str) -> bool {
     id.strip_prefix(prefix).is_some_and(|rest| {
@@ -43,11 +91,7 @@ pub struct OfflineDecision {
 
 impl Service {
     /// Builds, seals and records an allow-list for a gate device.
-    pub async fn allow_list(
-        &self,
-        device: &DeviceRow,
-        event_id: &str,
-    ) -> Result<api::SealedAllowList> {
+    pub async fn allow_list(&self, device: &DeviceRow, event_id: &str) -> Result<SealedAllowList> {
         let gate = self.device_gate(device).await?;
         let event = self
             .store
@@ -94,7 +138,7 @@ impl Service {
             }
             self.audit(&person.id, &device.id, "entry_allow_list")
                 .await?;
-            entries.push(api::AllowListEntry {
+            entries.push(ListEntry {
                 person: person.id.to_string(),
                 kind: pass.kind.clone(),
                 age_verified: self
@@ -106,7 +150,7 @@ impl Service {
             });
         }
         let id = new_id("alw");
-        let list = api::AllowList {
+        let list = ListDocument {
             id: id.clone(),
             event: event.id.clone(),
             gate: gate.id.clone(),
@@ -139,7 +183,7 @@ impl Service {
             })
             .await?;
         tracing::info!(list = %id, device = %device.id, people = list.entries.len(), "allow-list issued");
-        Ok(api::SealedAllowList {
+        Ok(SealedAllowList {
             id,
             event: event.id,
             issued: now,
@@ -150,22 +194,12 @@ impl Service {
     }
 
     /// Whether a list the device holds is still good.
-    pub async fn allow_list_status(
-        &self,
-        device: &DeviceRow,
-        id: &str,
-    ) -> Result<api::AllowListStatus> {
-        let list = self
-            .store
+    pub async fn allow_list_status(&self, device: &DeviceRow, id: &str) -> Result<AllowListRow> {
+        self.store
             .allow_list(id)
             .await?
             .filter(|l| l.device_id == device.id)
-            .ok_or_else(|| ServiceError::not_found("allow-list"))?;
-        Ok(api::AllowListStatus {
-            id: list.id,
-            revoked: list.revoked.is_some(),
-            expires: list.expires,
-        })
+            .ok_or_else(|| ServiceError::not_found("allow-list"))
     }
 
     /// Revokes every allow-list issued for an event (say, after tickets were cancelled).
@@ -173,7 +207,7 @@ impl Service {
         &self,
         merchant_id: &MerchantId,
         event_id: &str,
-    ) -> Result<api::AllowListsRevoked> {
+    ) -> Result<u32> {
         let event = self
             .store
             .event(merchant_id, event_id)
@@ -183,7 +217,7 @@ impl Service {
             .store
             .revoke_allow_lists(&event.id, self.now_s())
             .await?;
-        Ok(api::AllowListsRevoked { revoked: n as u32 })
+        Ok(n as u32)
     }
 
     /// Records the decisions a gate made offline. Every entry is checked before any is written
@@ -193,14 +227,11 @@ impl Service {
         &self,
         gate: &GateRow,
         entries: &[OfflineDecision],
-    ) -> Result<api::OfflineUpload> {
-        if entries.len() > api::MAX_OFFLINE_ENTRIES {
+    ) -> Result<OfflineUpload> {
+        if entries.len() > MAX_OFFLINE_ENTRIES {
             return Err(ServiceError::invalid(
                 "too_many_entries",
-                format!(
-                    "upload at most {} entries at a time",
-                    api::MAX_OFFLINE_ENTRIES
-                ),
+                format!("upload at most {} entries at a time", MAX_OFFLINE_ENTRIES),
             )
             .with_param("entries"));
         }
@@ -303,7 +334,7 @@ impl Service {
         if recorded > 0 {
             tracing::info!(gate = %gate.id, recorded, duplicates, "offline gate decisions uploaded");
         }
-        Ok(api::OfflineUpload {
+        Ok(OfflineUpload {
             recorded,
             duplicates,
         })

@@ -252,14 +252,9 @@ mod tests {
     use super::*;
 
     #[test]
-    fn names_read_back_and_match_the_api() {
+    fn names_read_back() {
         for s in PaymentState::ALL {
             assert_eq!(PaymentState::parse(s.as_str()), Some(s));
-            assert_eq!(
-                palm_api::PaymentStatus::parse(s.as_str()).map(|a| a.as_str()),
-                Some(s.as_str()),
-                "the API knows {s}"
-            );
         }
         assert_eq!(PaymentState::parse("paid"), None);
         for m in [CaptureMethod::Automatic, CaptureMethod::Manual] {

@@ -10,6 +10,7 @@
 
 use crate::domain::new_id;
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
+use crate::events::{EventObject, NewEvent};
 use crate::ids::{MerchantId, PaymentId, PersonId};
 use crate::money::Amount;
 use crate::payment_input::{Confirmation, NewPayment, PalmPayment, Part};
@@ -18,8 +19,8 @@ use crate::processor::{Authorization, Lookup, Outcome, ProcessorError};
 use crate::store::{
     CardRow, EventRow, KeyedRequest, Page, PaymentRow, PersonRow, PointsRow, TillRow,
 };
-use crate::{Service, context, views};
-use palm_api as api;
+use crate::views::{CardSummary, Listed, PaymentView};
+use crate::{Service, context};
 use palm_vault::CardNumber;
 use std::future::Future;
 use std::time::{Duration, Instant};
@@ -40,14 +41,14 @@ pub(crate) fn state_error(p: &PaymentRow, wanted: &[S]) -> ServiceError {
 
 impl Service {
     /// An event about a payment (its own change, or a refund of it): what webhooks deliver and
-    /// the payment's history shows, with `data` as the object's wire form.
+    /// the payment's history shows.
     pub(crate) fn payment_event(
         &self,
         p: &PaymentRow,
         kind: &str,
-        data: impl serde::Serialize,
+        object: EventObject<'_>,
     ) -> Result<EventRow> {
-        self.object_event(&p.merchant_id, p.id.as_str(), kind, data)
+        self.object_event(&p.merchant_id, p.id.as_str(), kind, object)
     }
 
     /// An event about any of a merchant's objects (a payment, a shopping trip).
@@ -56,19 +57,20 @@ impl Service {
         merchant_id: &MerchantId,
         object_id: &str,
         kind: &str,
-        data: impl serde::Serialize,
+        object: EventObject<'_>,
     ) -> Result<EventRow> {
         let id = new_id("evt");
         let created = self.now_s();
-        // The wire types always serialise; an event is never stored empty if one ever did not.
-        let unwritable = |_| ServiceError::internal("an event could not be written");
-        let payload = serde_json::to_string(&api::Event {
-            id: id.clone(),
-            kind: kind.to_string(),
-            created,
-            data: serde_json::to_value(data).map_err(unwritable)?,
-        })
-        .map_err(unwritable)?;
+        let payload = self
+            .event_wire
+            .write(&NewEvent {
+                id: &id,
+                kind,
+                created,
+                object,
+            })
+            // A change is never stored with an empty event.
+            .ok_or_else(|| ServiceError::internal("an event could not be written"))?;
         Ok(EventRow {
             id,
             merchant_id: merchant_id.clone(),
@@ -93,7 +95,7 @@ impl Service {
         points: &[PointsRow],
     ) -> Result<()> {
         p.updated = self.now_s();
-        let event = self.payment_event(p, event, views::payment(p, &[]))?;
+        let event = self.payment_event(p, event, EventObject::Payment(p))?;
         let saved = match self
             .store
             .update_payment(p, from, Some(&event), points)
@@ -138,7 +140,7 @@ impl Service {
         by_till: Option<&TillRow>,
         req: NewPayment,
         origin: Option<&KeyedRequest>,
-    ) -> Result<api::Payment> {
+    ) -> Result<PaymentView> {
         if let Some(id) = self.created_before(origin).await? {
             return self.payment(merchant_id, &PaymentId::new(id)).await;
         }
@@ -183,12 +185,12 @@ impl Service {
         self.store
             .insert_payment(
                 &p,
-                &self.payment_event(&p, "payment.created", views::payment(&p, &[]))?,
+                &self.payment_event(&p, "payment.created", EventObject::Payment(&p))?,
                 origin,
             )
             .await?;
         self.webhook_wake.notify_one();
-        Ok(views::payment(&p, &[]))
+        Ok(PaymentView::of(&p))
     }
 
     /// The object a resumed request's first run created (see [`KeyedRequest`]).
@@ -209,7 +211,7 @@ impl Service {
         &self,
         merchant_id: &MerchantId,
         id: &PaymentId,
-    ) -> Result<api::Payment> {
+    ) -> Result<PaymentView> {
         let p = self.load_payment(merchant_id, id).await?;
         if p.status.state() == S::Processing {
             return Err(processor_unknown());
@@ -217,22 +219,19 @@ impl Service {
         self.payment_view(&p, &[]).await
     }
 
-    pub async fn payment(&self, merchant_id: &MerchantId, id: &PaymentId) -> Result<api::Payment> {
-        Ok(views::payment(
-            &self.load_payment(merchant_id, id).await?,
-            &[],
-        ))
+    pub async fn payment(&self, merchant_id: &MerchantId, id: &PaymentId) -> Result<PaymentView> {
+        Ok(PaymentView::of(&self.load_payment(merchant_id, id).await?))
     }
 
     pub async fn payments(
         &self,
         merchant_id: &MerchantId,
         page: &Page,
-    ) -> Result<api::List<api::Payment>> {
+    ) -> Result<Listed<PaymentView>> {
         crate::paged(
             page,
             async |pg| self.store.payments(merchant_id, pg).await,
-            |p| views::payment(p, &[]),
+            PaymentView::of,
         )
         .await
     }
@@ -241,19 +240,10 @@ impl Service {
         &self,
         merchant_id: &MerchantId,
         id: &PaymentId,
-    ) -> Result<Vec<api::Event>> {
+    ) -> Result<Vec<String>> {
         self.load_payment(merchant_id, id).await?;
         let rows = self.store.events_of(merchant_id, id.as_str()).await?;
-        // Every event was written from a wire type; one that does not read back is a damaged
-        // store, reported as such rather than left out of the history.
-        rows.iter()
-            .map(|e| {
-                serde_json::from_str(&e.payload).map_err(|_| {
-                    tracing::error!(event = %e.id, "a stored event could not be read");
-                    ServiceError::internal("a stored event could not be read")
-                })
-            })
-            .collect()
+        Ok(rows.into_iter().map(|e| e.payload).collect())
     }
 
     /// A till's payment: it must exist for the till's merchant and belong to that till.
@@ -296,7 +286,7 @@ impl Service {
         till: &TillRow,
         id: &PaymentId,
         req: PalmPayment,
-    ) -> Result<api::Payment> {
+    ) -> Result<PaymentView> {
         let p = self.till_payment(till, id).await?;
         if p.status != PaymentStatus::RequiresPalm {
             return Err(state_error(&p, &[S::RequiresPalm]));
@@ -329,10 +319,11 @@ impl Service {
     }
 
     /// A payment as a till shows it: with the person's memberships and balances.
-    async fn payment_view(&self, p: &PaymentRow, choices: &[CardRow]) -> Result<api::Payment> {
-        let mut view = views::payment(p, choices);
+    async fn payment_view(&self, p: &PaymentRow, choices: &[CardRow]) -> Result<PaymentView> {
+        let mut view = PaymentView::of(p);
+        view.card_choices = choices.iter().map(CardSummary::of).collect();
         if let Some(person) = &p.person_id {
-            view.memberships = self.memberships_view(&p.merchant_id, person).await?;
+            view.memberships = self.store.memberships_of(&p.merchant_id, person).await?;
         }
         Ok(view)
     }
@@ -343,7 +334,7 @@ impl Service {
         till: &TillRow,
         id: &PaymentId,
         req: Confirmation,
-    ) -> Result<api::Payment> {
+    ) -> Result<PaymentView> {
         let mut p = self.till_payment(till, id).await?;
         if p.status != PaymentStatus::RequiresConfirmation {
             return Err(state_error(&p, &[S::RequiresConfirmation]));
@@ -574,7 +565,7 @@ impl Service {
         merchant_id: &MerchantId,
         id: &PaymentId,
         amount: Part,
-    ) -> Result<api::Payment> {
+    ) -> Result<PaymentView> {
         let p = self.load_payment(merchant_id, id).await?;
         let PaymentStatus::RequiresCapture(granted) = &p.status else {
             return Err(state_error(&p, &[S::RequiresCapture]));
@@ -703,7 +694,7 @@ impl Service {
         merchant_id: &MerchantId,
         id: &PaymentId,
         till: Option<&TillRow>,
-    ) -> Result<api::Payment> {
+    ) -> Result<PaymentView> {
         let mut p = match till {
             Some(t) => self.till_payment(t, id).await?,
             None => self.load_payment(merchant_id, id).await?,
@@ -719,7 +710,7 @@ impl Service {
             {
                 Some(outcome) => {
                     let p = self.finish_operation(p, "void", outcome).await?;
-                    Ok(views::payment(&p, &[]))
+                    Ok(PaymentView::of(&p))
                 }
                 None => Err(processor_unknown()),
             };
@@ -732,7 +723,7 @@ impl Service {
         }
         p.status = PaymentStatus::Canceled(None);
         self.save(&mut p, from, "payment.canceled").await?;
-        Ok(views::payment(&p, &[]))
+        Ok(PaymentView::of(&p))
     }
 }
 

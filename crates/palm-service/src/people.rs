@@ -5,14 +5,14 @@ use crate::domain::{Phone, new_secret, secret_hash};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
 use crate::signup_input::CardEntry;
 use crate::store::{PersonRow, SessionRow, TillRow};
-use crate::{Service, context, views};
-use palm_api as api;
+use crate::views::{self, CardView, PersonSession, PersonView};
+use crate::{Service, context};
 use palm_index::PalmId;
 
 impl Service {
-    async fn person_view(&self, person: &PersonRow) -> Result<api::Person> {
+    async fn person_view(&self, person: &PersonRow) -> Result<PersonView> {
         let cards = self.store.cards_of(&person.id).await?;
-        let mut hands: Vec<api::Hand> = self
+        let mut hands: Vec<_> = self
             .store
             .palms_of(&person.id)
             .await?
@@ -21,7 +21,7 @@ impl Service {
             .collect();
         // A hand may have two templates (a phone sign-up and its first till capture).
         hands.dedup();
-        Ok(views::person(person, hands, &cards))
+        Ok(PersonView::of(person, hands, &cards))
     }
 
     /// A person proves who they are: their palm, searched among the palms of their phone's
@@ -49,7 +49,7 @@ impl Service {
         till: &TillRow,
         image: &str,
         phone: &str,
-    ) -> Result<api::PersonSession> {
+    ) -> Result<PersonSession> {
         let (_, person) = self.identify_with_phone(image, phone).await?;
         self.audit(&person.id, &till.id, "person_session").await?;
         let token = new_secret("ps")?;
@@ -61,7 +61,7 @@ impl Service {
                 expires,
             })
             .await?;
-        Ok(api::PersonSession {
+        Ok(PersonSession {
             token,
             expires,
             person: self.person_view(&person).await?,
@@ -89,11 +89,11 @@ impl Service {
             .ok_or_else(unauthenticated)
     }
 
-    pub async fn me(&self, person: &PersonRow) -> Result<api::Person> {
+    pub async fn me(&self, person: &PersonRow) -> Result<PersonView> {
         self.person_view(person).await
     }
 
-    pub async fn add_card(&self, person: &PersonRow, input: CardEntry) -> Result<api::Card> {
+    pub async fn add_card(&self, person: &PersonRow, input: CardEntry) -> Result<CardView> {
         let card = self.parse_card(&input, "card")?;
         let fingerprint = self.fingerprinter.card(&card.number);
         if let Some(existing) = self.store.cards_by_fingerprint(&fingerprint).await?.first() {
@@ -117,7 +117,7 @@ impl Service {
         } else {
             person.default_card.as_deref()
         };
-        Ok(views::card(&row, default))
+        Ok(CardView::of(&row, default))
     }
 
     pub async fn remove_card(&self, person: &PersonRow, card_id: &str) -> Result<()> {
@@ -140,7 +140,7 @@ impl Service {
         Ok(())
     }
 
-    pub async fn set_default_card(&self, person: &PersonRow, card_id: &str) -> Result<api::Person> {
+    pub async fn set_default_card(&self, person: &PersonRow, card_id: &str) -> Result<PersonView> {
         if !self.store.set_default_card(&person.id, card_id).await? {
             return Err(ServiceError::not_found("card"));
         }
@@ -153,7 +153,7 @@ impl Service {
     }
 
     /// A new phone number: sealed, re-fingerprinted, and the palms moved to the new bucket.
-    pub async fn change_phone(&self, person: &PersonRow, raw: &str) -> Result<api::Person> {
+    pub async fn change_phone(&self, person: &PersonRow, raw: &str) -> Result<PersonView> {
         let phone = Phone::parse(raw)?;
         let key = self.data_key(&person.wrapped_key)?;
         let updated = PersonRow {

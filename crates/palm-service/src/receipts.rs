@@ -4,16 +4,31 @@
 //! this deployment's fingerprint key makes), from which they may dispute a line.
 
 use crate::Service;
+use crate::basket::Line;
 use crate::error::{Result, ServiceError};
 use crate::ids::MerchantId;
+use crate::trip_store::AdjustmentRow;
 use crate::trip_store::{TripRow, TripState};
-use palm_api as api;
 
 const RECEIPT: &str = "receipt";
 
+/// A completed trip's receipt: its lines and totals, the card charged, what was refunded and
+/// the lines disputed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Receipt {
+    pub trip: TripRow,
+    /// The store's (venue's) name.
+    pub store: String,
+    pub lines: Vec<Line>,
+    pub refunded: crate::money::Amount,
+    pub card_brand: Option<String>,
+    pub card_last4: Option<String>,
+    pub adjustments: Vec<AdjustmentRow>,
+}
+
 impl Service {
     /// `GET /v1/shopping_trips/{id}/receipt`: once the trip is completed.
-    pub async fn receipt(&self, merchant_id: &MerchantId, id: &str) -> Result<api::Receipt> {
+    pub async fn receipt(&self, merchant_id: &MerchantId, id: &str) -> Result<Receipt> {
         let t = self.load_trip(merchant_id, id).await?;
         if t.status != TripState::Completed {
             return Err(ServiceError::conflict(
@@ -35,21 +50,14 @@ impl Service {
             .ok_or_else(|| ServiceError::internal("the trip's venue is missing"))?;
         let view = self.trip_view(&t).await?;
         let adjustments = self.store.adjustments(&t.id).await?;
-        Ok(api::Receipt {
-            trip: t.id.clone(),
+        Ok(Receipt {
             store,
             lines: view.basket,
-            currency: t.currency.as_str().to_string(),
-            subtotal: t.subtotal.minor_units(),
-            tax: t.tax.minor_units(),
-            total: t.total.minor_units(),
-            charged: t.charged.minor_units(),
-            refunded: p.amount_refunded.minor_units(),
+            refunded: p.amount_refunded,
             card_brand: p.card_brand,
             card_last4: p.card_last4,
-            opened: t.opened,
-            closed: t.closed.unwrap_or(t.updated),
-            adjustments: adjustments.iter().map(crate::views::adjustment).collect(),
+            adjustments,
+            trip: t,
         })
     }
 
@@ -73,7 +81,7 @@ impl Service {
     }
 
     /// `GET /v1/receipts/{token}`: the person's receipt, from their link.
-    pub async fn receipt_by_token(&self, token: &str) -> Result<api::Receipt> {
+    pub async fn receipt_by_token(&self, token: &str) -> Result<Receipt> {
         let t = self.trip_by_token(token).await?;
         self.receipt(&t.merchant_id, &t.id).await
     }
@@ -83,7 +91,7 @@ impl Service {
         &self,
         token: &str,
         req: crate::adjustments::DisputedLine,
-    ) -> Result<api::Adjustment> {
+    ) -> Result<AdjustmentRow> {
         let t = self.trip_by_token(token).await?;
         if t.status != TripState::Completed {
             return Err(ServiceError::not_found("receipt"));

@@ -2,16 +2,16 @@
 //! exceed what was captured), then sent to the processor under the refund's own id; an answer
 //! that does not come in time leaves the refund `pending` for the reconciler (payments.rs).
 
+use crate::Service;
 use crate::domain::new_id;
 use crate::error::{Result, ServiceError};
+use crate::events::EventObject;
 use crate::ids::{MerchantId, PaymentId};
 use crate::payment_input::NewRefund;
 use crate::payment_state::{PaymentState as S, PaymentStatus, RefundState};
 use crate::payments::state_error;
 use crate::processor::Outcome;
 use crate::store::{KeyedRequest, PaymentRow, RefundRow};
-use crate::{Service, views};
-use palm_api as api;
 
 impl Service {
     pub async fn refund_payment(
@@ -20,12 +20,12 @@ impl Service {
         id: &PaymentId,
         req: NewRefund,
         origin: Option<&KeyedRequest>,
-    ) -> Result<api::Refund> {
+    ) -> Result<RefundRow> {
         let p = self.load_payment(merchant_id, id).await?;
         if let Some(refund_id) = self.created_before(origin).await? {
             let refunds = self.store.refunds_of(&p.id).await?;
             if let Some(r) = refunds.iter().find(|r| r.id == refund_id) {
-                return Ok(views::refund(r));
+                return Ok(r.clone());
             }
         }
         let PaymentStatus::Succeeded(captured) = &p.status else {
@@ -58,7 +58,7 @@ impl Service {
         match outcome {
             Some(o) => self.settle_refund(&p, &mut r, o).await,
             // Unknown for now: the refund stays pending and the reconciler settles it.
-            None => Ok(views::refund(&r)),
+            None => Ok(r),
         }
     }
 
@@ -68,7 +68,7 @@ impl Service {
         p: &PaymentRow,
         r: &mut RefundRow,
         outcome: Outcome,
-    ) -> Result<api::Refund> {
+    ) -> Result<RefundRow> {
         let kind = match outcome {
             Outcome::Approved { reference } => {
                 r.status = RefundState::Succeeded;
@@ -80,8 +80,7 @@ impl Service {
                 "refund.failed"
             }
         };
-        let view = views::refund(r);
-        let event = self.payment_event(p, kind, &view)?;
+        let event = self.payment_event(p, kind, EventObject::Refund(r))?;
         let points = if r.status == RefundState::Succeeded {
             self.refund_points(p, &r.id, r.amount).await?
         } else {
@@ -89,21 +88,15 @@ impl Service {
         };
         self.store.settle_refund(r, &event, &points).await?;
         self.webhook_wake.notify_one();
-        Ok(view)
+        Ok(r.clone())
     }
 
     pub async fn refunds(
         &self,
         merchant_id: &MerchantId,
         id: &PaymentId,
-    ) -> Result<Vec<api::Refund>> {
+    ) -> Result<Vec<RefundRow>> {
         self.load_payment(merchant_id, id).await?;
-        Ok(self
-            .store
-            .refunds_of(id)
-            .await?
-            .iter()
-            .map(views::refund)
-            .collect())
+        Ok(self.store.refunds_of(id).await?)
     }
 }

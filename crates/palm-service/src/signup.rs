@@ -6,8 +6,8 @@ use crate::ids::{MerchantId, PersonId};
 use crate::money::{Amount, Currency};
 use crate::signup_input::{CaptureSource, CardEntry, Hand, SignUp};
 use crate::store::{CardRow, ConsentRow, NewPerson, PalmRow, PersonRow};
-use crate::{Service, context, decode_image, palm_error, views};
-use palm_api as api;
+use crate::views::{ConsentText, PersonView, SignedUp};
+use crate::{Service, context, decode_image, palm_error};
 use palm_engine::{DEFAULT_THRESHOLD, Template};
 use palm_index::Search;
 use palm_vault::{Brand, CardError, CardNumber, Cvv, Expiry};
@@ -66,10 +66,10 @@ fn card_error(e: CardError, param: &str) -> ServiceError {
 }
 
 impl Service {
-    pub fn consent(&self) -> api::ConsentText {
-        api::ConsentText {
-            version: CONSENT_VERSION.into(),
-            text: CONSENT_TEXT.into(),
+    pub fn consent(&self) -> ConsentText {
+        ConsentText {
+            version: CONSENT_VERSION,
+            text: CONSENT_TEXT,
         }
     }
 
@@ -251,7 +251,7 @@ impl Service {
         actor: &str,
         merchant_id: &MerchantId,
         req: SignUp,
-    ) -> Result<api::SignupResponse> {
+    ) -> Result<SignedUp> {
         let Some(consent_version) = &req.consent else {
             return Err(ServiceError::invalid(
                 "consent_required",
@@ -360,7 +360,7 @@ impl Service {
                 Err(e) => tracing::warn!(code = e.code, "membership not joined at sign-up"),
             }
         }
-        Ok(api::SignupResponse {
+        Ok(SignedUp {
             person,
             memberships,
         })
@@ -377,7 +377,7 @@ impl Service {
         chosen: &[(Hand, Template)],
         check_palms: bool,
         pending_first_scan: bool,
-    ) -> Result<api::Person> {
+    ) -> Result<PersonView> {
         let _one_at_a_time = self.signup_lock.lock().await;
         if check_palms {
             for (h, t) in chosen {
@@ -468,9 +468,9 @@ impl Service {
         for (palm, t) in palms.iter().zip(&protected) {
             self.index_stored_palm(&person_id, palm.id, Some(phone.bucket()), t);
         }
-        let hands: Vec<api::Hand> = chosen.iter().map(|(h, _)| views::wire_hand(*h)).collect();
+        let hands: Vec<Hand> = chosen.iter().map(|(h, _)| *h).collect();
         tracing::info!(person = %person_id, hands = hands.len(), "person enrolled");
-        Ok(views::person(&person, hands, &[card_row]))
+        Ok(PersonView::of(&person, hands, &[card_row]))
     }
 
     /// Enrols a person from templates rather than captures: for moving enrolled people from
@@ -481,7 +481,7 @@ impl Service {
         phone: &str,
         card: &CardEntry,
         palms: &[(Hand, Template)],
-    ) -> Result<api::Person> {
+    ) -> Result<PersonView> {
         let phone = Phone::parse(phone)?;
         let card = self.parse_card(card, "card")?;
         self.enrol(&phone, &card, palms, false, false).await

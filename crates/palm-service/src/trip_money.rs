@@ -7,13 +7,13 @@
 use crate::Service;
 use crate::basket::Basket;
 use crate::error::{ErrorKind, Result, ServiceError};
+use crate::events::EventObject;
 use crate::money::Amount;
 use crate::payment_input::Part;
 use crate::payment_state::{PaymentState, PaymentStatus};
 use crate::payments::{operation_key, processor_unknown};
 use crate::processor::Outcome;
 use crate::trip_store::{TripRow, TripState};
-use crate::trips::trip_summary;
 
 /// How many stale trips one housekeeping round looks at per state.
 const SETTLE_BATCH: i64 = 200;
@@ -113,7 +113,8 @@ impl Service {
             TripState::Completed => "shopping_trip.completed",
             _ => "shopping_trip.requires_action",
         };
-        let event = self.object_event(&t.merchant_id, &t.id, kind, trip_summary(&t))?;
+        let event =
+            self.object_event(&t.merchant_id, &t.id, kind, EventObject::ShoppingTrip(&t))?;
         if self
             .store
             .update_trip(&t, TripState::Completing, Some(&event))

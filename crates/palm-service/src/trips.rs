@@ -8,8 +8,10 @@
 //! the trip row for both).
 
 use crate::basket::Basket;
+use crate::basket::Line;
 use crate::domain::{check_text, new_id};
 use crate::error::{ErrorKind, Result, ServiceError, StoreError};
+use crate::events::EventObject;
 use crate::identify::Hover;
 use crate::ids::{MerchantId, PaymentId};
 use crate::money::{Amount, Currency};
@@ -17,8 +19,8 @@ use crate::payment_state::{CaptureMethod, PaymentStatus};
 use crate::presented::{Direction, GateScan, GateVerdict, Presentation};
 use crate::store::{GateRow, NewWalkOut, Page, PaymentRow, PersonRow, TillRow, WalkOutRow};
 use crate::trip_store::{EventAdded, ItemEventRow, ItemKind, TripRow, TripState};
+use crate::views::Listed;
 use crate::{Service, domain::new_secret, domain::secret_hash};
-use palm_api as api;
 
 /// Most people one palm brings in.
 const MAX_PARTY: i64 = 10;
@@ -29,6 +31,36 @@ const MAX_TAX_BPS: i64 = 5000;
 /// Most item events one trip takes (a basket of hundreds of products, each taken and put back
 /// a few times).
 const MAX_EVENTS: usize = 5000;
+
+/// A trip with its basket as it stands: while the trip is open its totals are the basket's
+/// running ones, frozen into the trip at exit.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TripView {
+    pub trip: TripRow,
+    pub basket: Vec<Line>,
+    /// The person's receipt link, once the trip is completed.
+    pub receipt_link: Option<String>,
+}
+
+impl TripView {
+    /// A trip without its basket's lines.
+    pub fn summary(t: &TripRow) -> TripView {
+        TripView {
+            trip: t.clone(),
+            basket: vec![],
+            receipt_link: None,
+        }
+    }
+}
+
+/// An item event as recorded, with the trip it changed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ItemEventRecorded {
+    pub event: ItemEventRow,
+    /// The event id had been recorded before (a resend): nothing changed.
+    pub duplicate: bool,
+    pub trip: TripView,
+}
 
 /// A walk-out store's settings, checked: the currency of its prices, the hold put on a card
 /// at entry, the sales tax on the basket (0 to 50%, in basis points; 0 when prices include it).
@@ -345,8 +377,7 @@ impl Service {
             decline_code: None,
             updated: now,
         };
-        let created =
-            self.payment_event(&hold, "payment.created", crate::views::payment(&hold, &[]))?;
+        let created = self.payment_event(&hold, "payment.created", EventObject::Payment(&hold))?;
         match self.store.insert_trip(&trip, &hold, &created).await {
             Err(StoreError::Duplicate(rule)) if rule.contains("one_live_trip") => {
                 // The same person entering twice at once: the other scan opened it.
@@ -408,19 +439,19 @@ impl Service {
     }
 
     /// A trip with its basket as it stands (frozen once the trip has left `open`).
-    pub async fn trip(&self, merchant_id: &MerchantId, id: &str) -> Result<api::ShoppingTrip> {
+    pub async fn trip(&self, merchant_id: &MerchantId, id: &str) -> Result<TripView> {
         let t = self.load_trip(merchant_id, id).await?;
         self.trip_view(&t).await
     }
 
-    pub(crate) async fn trip_view(&self, t: &TripRow) -> Result<api::ShoppingTrip> {
+    pub(crate) async fn trip_view(&self, t: &TripRow) -> Result<TripView> {
         let events = self.store.item_events(&t.id).await?;
         Ok(self.view_of(t, &events))
     }
 
     /// A trip with the basket its item events make.
-    fn view_of(&self, t: &TripRow, events: &[ItemEventRow]) -> api::ShoppingTrip {
-        let mut view = trip_summary(t);
+    fn view_of(&self, t: &TripRow, events: &[ItemEventRow]) -> TripView {
+        let mut view = TripView::summary(t);
         if t.status == TripState::Completed {
             view.receipt_link = Some(format!(
                 "/kiosk/receipt.html#receipt={}",
@@ -430,27 +461,23 @@ impl Service {
         // A basket too large for one payment shows no lines: the trip (`requires_action`,
         // `basket_too_large`) says why.
         if let Ok(b) = Basket::from_events(events, t.tax_rate_bps) {
-            view.basket = b.lines.iter().map(crate::views::basket_line).collect();
             if t.status == TripState::Open {
                 // The running totals; frozen into the trip at exit.
-                view.subtotal = b.subtotal.minor_units();
-                view.tax = b.tax.minor_units();
-                view.total = b.total.minor_units();
+                view.trip.subtotal = b.subtotal;
+                view.trip.tax = b.tax;
+                view.trip.total = b.total;
             }
+            view.basket = b.lines;
         }
         view
     }
 
     /// The merchant's trips, newest first (without their baskets: fetch one for that).
-    pub async fn trips(
-        &self,
-        merchant_id: &MerchantId,
-        page: &Page,
-    ) -> Result<api::List<api::ShoppingTrip>> {
+    pub async fn trips(&self, merchant_id: &MerchantId, page: &Page) -> Result<Listed<TripView>> {
         crate::paged(
             page,
             async |pg| self.store.trips(merchant_id, pg).await,
-            trip_summary,
+            TripView::summary,
         )
         .await
     }
@@ -461,7 +488,7 @@ impl Service {
         merchant_id: &MerchantId,
         trip_id: &str,
         req: ItemReport,
-    ) -> Result<api::ItemEventRecorded> {
+    ) -> Result<ItemEventRecorded> {
         let trip = self.load_trip(merchant_id, trip_id).await?;
         let row = self.item_event_row(&trip, &req)?;
         let mut known = self.store.item_events(&trip.id).await?;
@@ -469,8 +496,8 @@ impl Service {
         // heard the first answer); a new event then is refused.
         if let Some(before) = known.iter().find(|e| e.event_id == row.event_id) {
             same_event(before, &row)?;
-            return Ok(api::ItemEventRecorded {
-                event: item_event_view(before),
+            return Ok(ItemEventRecorded {
+                event: before.clone(),
                 duplicate: true,
                 trip: self.view_of(&trip, &known),
             });
@@ -500,9 +527,9 @@ impl Service {
         }
         match self.store.add_item_event(&row).await? {
             EventAdded::Added => {
-                let event = item_event_view(&row);
+                let event = row.clone();
                 known.push(row);
-                Ok(api::ItemEventRecorded {
+                Ok(ItemEventRecorded {
                     event,
                     duplicate: false,
                     trip: self.view_of(&trip, &known),
@@ -511,8 +538,8 @@ impl Service {
             // Recorded by a request racing this one: its basket is read again.
             EventAdded::Duplicate(before) => {
                 same_event(&before, &row)?;
-                Ok(api::ItemEventRecorded {
-                    event: item_event_view(&before),
+                Ok(ItemEventRecorded {
+                    event: before.clone(),
                     duplicate: true,
                     trip: self.trip_view(&trip).await?,
                 })
@@ -542,7 +569,7 @@ impl Service {
 
     /// `POST /v1/shopping_trips/{id}/exit`: the store's system saw the shopper leave. Exiting a
     /// trip that already left `open` answers the trip as it stands.
-    pub async fn exit_trip(&self, merchant_id: &MerchantId, id: &str) -> Result<api::ShoppingTrip> {
+    pub async fn exit_trip(&self, merchant_id: &MerchantId, id: &str) -> Result<TripView> {
         let t = self.load_trip(merchant_id, id).await?;
         let t = match t.status {
             TripState::Open => self.close_trip(t, "exit").await?,
@@ -594,42 +621,4 @@ fn trip_closed(t: &TripRow) -> ServiceError {
             t.status.as_str()
         ),
     )
-}
-
-fn item_event_view(e: &ItemEventRow) -> api::ItemEvent {
-    api::ItemEvent {
-        id: e.event_id.clone(),
-        kind: e.kind.as_str().to_string(),
-        product: e.product.clone(),
-        name: e.name.clone(),
-        quantity: e.quantity,
-        unit_price: e.unit_price.minor_units(),
-        confidence: Some(e.confidence),
-        occurred_ms: Some(e.occurred_ms),
-    }
-}
-
-/// A trip without its basket's lines.
-pub(crate) fn trip_summary(t: &TripRow) -> api::ShoppingTrip {
-    api::ShoppingTrip {
-        id: t.id.clone(),
-        venue: t.venue_id.clone(),
-        gate: t.gate_id.clone(),
-        person: t.person_id.as_ref().map(String::from),
-        party_size: t.party_size,
-        status: t.status.as_str().to_string(),
-        currency: t.currency.as_str().to_string(),
-        hold: t.hold.minor_units(),
-        basket: vec![],
-        subtotal: t.subtotal.minor_units(),
-        tax: t.tax.minor_units(),
-        total: t.total.minor_units(),
-        charged: t.charged.minor_units(),
-        payment: t.payment_id.to_string(),
-        opened: t.opened,
-        closed: t.closed,
-        closed_by: t.closed_by.clone(),
-        decline_code: t.decline_code.clone(),
-        receipt_link: None,
-    }
 }

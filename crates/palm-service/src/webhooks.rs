@@ -9,10 +9,10 @@ use crate::domain::{new_id, new_secret};
 use crate::error::{Result, ServiceError};
 use crate::ids::MerchantId;
 use crate::store::{DeliveryRow, EndpointRow, EventRow, Page};
+use crate::views::Listed;
 use crate::{Service, context};
 use async_trait::async_trait;
 use hmac::{KeyInit, Mac};
-use palm_api as api;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -69,27 +69,34 @@ pub fn verify_signature(
     (now - t).abs() <= tolerance_s && mac(secret, t, body).verify_slice(&tag).is_ok()
 }
 
-fn endpoint_view(e: &EndpointRow, secret: Option<String>) -> api::WebhookEndpoint {
-    api::WebhookEndpoint {
-        id: e.id.clone(),
-        url: e.url.clone(),
-        secret,
-        created: e.created,
+/// A merchant's webhook endpoint; its signing secret is shown once, when it is created.
+#[derive(Clone, PartialEq, Eq)]
+pub struct WebhookEndpoint {
+    pub id: String,
+    pub url: String,
+    pub secret: Option<String>,
+    pub created: i64,
+}
+
+impl WebhookEndpoint {
+    fn of(e: &EndpointRow, secret: Option<String>) -> WebhookEndpoint {
+        WebhookEndpoint {
+            id: e.id.clone(),
+            url: e.url.clone(),
+            secret,
+            created: e.created,
+        }
     }
 }
 
-fn delivery_view(d: &DeliveryRow) -> api::WebhookDelivery {
-    api::WebhookDelivery {
-        id: d.id.clone(),
-        event: d.event_id.clone(),
-        event_type: d.event_type.clone(),
-        endpoint: d.endpoint_id.clone(),
-        status: d.status.clone(),
-        attempts: d.attempts,
-        last_status_code: d.last_status_code,
-        last_error: d.last_error.clone(),
-        next_attempt: d.next_attempt.map(|ms| ms.div_euclid(1000)),
-        created: d.created,
+impl std::fmt::Debug for WebhookEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookEndpoint")
+            .field("id", &self.id)
+            .field("url", &self.url)
+            .field("secret", &self.secret.as_ref().map(|_| "***"))
+            .field("created", &self.created)
+            .finish()
     }
 }
 
@@ -98,7 +105,7 @@ impl Service {
         &self,
         merchant_id: &MerchantId,
         url: &str,
-    ) -> Result<api::WebhookEndpoint> {
+    ) -> Result<WebhookEndpoint> {
         let url = url.trim();
         let valid = (url.starts_with("http://") || url.starts_with("https://"))
             && url.len() <= 2000
@@ -122,16 +129,16 @@ impl Service {
             created: self.now_s(),
         };
         self.store.insert_endpoint(&row).await?;
-        Ok(endpoint_view(&row, Some(secret)))
+        Ok(WebhookEndpoint::of(&row, Some(secret)))
     }
 
-    pub async fn endpoints(&self, merchant_id: &MerchantId) -> Result<Vec<api::WebhookEndpoint>> {
+    pub async fn endpoints(&self, merchant_id: &MerchantId) -> Result<Vec<WebhookEndpoint>> {
         Ok(self
             .store
             .endpoints(merchant_id)
             .await?
             .iter()
-            .map(|e| endpoint_view(e, None))
+            .map(|e| WebhookEndpoint::of(e, None))
             .collect())
     }
 
@@ -139,11 +146,11 @@ impl Service {
         &self,
         merchant_id: &MerchantId,
         page: &Page,
-    ) -> Result<api::List<api::WebhookDelivery>> {
+    ) -> Result<Listed<DeliveryRow>> {
         crate::paged(
             page,
             async |pg| self.store.deliveries(merchant_id, pg).await,
-            delivery_view,
+            DeliveryRow::clone,
         )
         .await
     }

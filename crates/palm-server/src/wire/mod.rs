@@ -2,7 +2,11 @@
 //! caller sent becomes checked domain values (sums as amounts, a currency, a capture method).
 //! A value that is wrong on its own is refused here, naming its field; one that is wrong only
 //! against a stored record (a capture above the authorisation) is refused by the use case.
-//! And the service's own answers mapped to wire views where a use case has its own (privacy).
+//! The service's answers go the other way, in `answers`.
+
+mod answers;
+
+pub use answers::*;
 
 use palm_api::CreateRefund;
 use palm_api::{CaptureMethod as WireCapture, CapturePayment, ConfirmPayment, CreatePayment};
